@@ -1,0 +1,58 @@
+//! Test support shared by Kiln's crates (a dev-dependency only).
+//!
+//! * [`reference_tool`] finds a program of the reference Nix (Debian's `nix-bin`, Nix 2.8) and
+//!   fails the test when it is missing: a skipped differential test would be a silent pass.
+//! * [`replay_corpus`] feeds every file of a fuzz regression directory to a parser.
+//! * [`TreeSpec`] generates file trees with the shapes NAR code must handle.
+
+use std::path::{Path, PathBuf};
+
+pub mod tree;
+pub use tree::TreeSpec;
+
+/// Returns the path of a reference Nix program such as `nix-store`, or panics with how to get it.
+pub fn reference_tool(name: &str) -> PathBuf {
+    let dirs = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&dirs).chain([PathBuf::from("/usr/bin")]) {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "the reference `{name}` is not installed; differential tests need Nix 2.8 \
+         (`apt-get install nix-bin`, which .ci/run does)"
+    )
+}
+
+/// Returns a `Command` for a reference Nix program with an environment that keeps it off the
+/// machine's own configuration and store.
+pub fn reference_command(name: &str, state: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(reference_tool(name));
+    cmd.env("NIX_CONF_DIR", state.join("etc"))
+        .env("NIX_STATE_DIR", state.join("var"))
+        .env("NIX_LOG_DIR", state.join("log"))
+        .env("HOME", state.join("home"))
+        .env("XDG_CACHE_HOME", state.join("cache"))
+        .env_remove("NIX_PATH")
+        .env_remove("NIX_REMOTE");
+    cmd
+}
+
+/// Calls `parse` on every file in `dir` (the crash inputs a fuzzer found, kept as regressions),
+/// returning how many were replayed. A panic in `parse` fails the calling test with the file name.
+pub fn replay_corpus(dir: &Path, mut parse: impl FnMut(&[u8])) -> usize {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read corpus {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in &entries {
+        let data = std::fs::read(path).unwrap();
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse(&data)));
+        if res.is_err() {
+            panic!("parser panicked on corpus file {}", path.display());
+        }
+    }
+    entries.len()
+}
