@@ -1,0 +1,1 @@
+assert a; assert b == c; x

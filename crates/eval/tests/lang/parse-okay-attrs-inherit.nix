@@ -1,0 +1,1 @@
+{ inherit a b; inherit (c) d "e"; inherit (f.g) h; inherit; }

@@ -1,0 +1,4 @@
+# line comment
+/* block */ 1 /* another
+ spanning lines */ + # end
+/** doc comment */ 2 /***/ /* ** * / */

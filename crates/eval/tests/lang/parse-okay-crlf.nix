@@ -1,0 +1,7 @@
+let
+  a = 1; # comment
+  b = ''
+    x
+  '';
+in
+  [ a b ]

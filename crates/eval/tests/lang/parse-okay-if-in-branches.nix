@@ -1,0 +1,1 @@
+if a then x: x else let y = 1; in y

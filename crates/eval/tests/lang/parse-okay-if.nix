@@ -1,0 +1,1 @@
+if a then b else if c then d else e

@@ -1,0 +1,1 @@
+[ iff then1 let-in inherits or_ elseif ]

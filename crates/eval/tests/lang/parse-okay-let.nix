@@ -1,0 +1,1 @@
+let a = 1; b = a; inherit (c) d; in a + b

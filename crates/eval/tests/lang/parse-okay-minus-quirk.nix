@@ -1,0 +1,2 @@
+# `a->b` is `a-` > `b`: identifiers may contain `-`
+a->b

@@ -1,0 +1,2 @@
+# `f or` applies f to the variable `or` (nixpkgs had a function named `or`)
+[ (x: x or) (f or 1) ]

@@ -1,0 +1,1 @@
+f a.b c.d or e

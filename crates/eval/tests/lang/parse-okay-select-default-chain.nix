@@ -1,0 +1,1 @@
+a.b or c.d or e

@@ -1,0 +1,1 @@
+[ a.b a.b.c a."b c".${d} a.b or c a.b.c or d.e (a.b) (a).b.c ]

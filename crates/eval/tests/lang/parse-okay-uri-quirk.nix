@@ -1,0 +1,2 @@
+# `x:x` is a URI, not a function
+x:x

@@ -1,0 +1,1 @@
+[ http://x.org/a?b=c https://example.com:8080/a%20b mailto:me@example.org a:b x+y.z-w:p ]

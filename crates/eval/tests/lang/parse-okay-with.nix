@@ -1,0 +1,1 @@
+with a; with b.c; x
