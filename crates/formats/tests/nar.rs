@@ -687,6 +687,30 @@ const STRICTER_THAN_NIX: &[&str] = &[
 ];
 
 #[test]
+fn a_failed_reader_stays_failed() {
+    let nar = Raw::new().ss(&["(", "type", "regular", "contents"]);
+    let at = nar.at();
+    let nar = nar.raw(&100u64.to_le_bytes()).raw(b"short");
+    let mut r = NarReader::new(&nar.0[..]);
+    assert!(matches!(
+        r.next(),
+        Ok(Some(Event::Regular { size: 100, .. }))
+    ));
+    let mut buf = [0; 200];
+    assert_eq!(r.read_contents(&mut buf).unwrap(), 5);
+    let err = r.read_contents(&mut buf).unwrap_err();
+    assert!(matches!(err, NarError::UnexpectedEof { offset } if offset == at + 13));
+    // Neither reading on nor asking for the next event pretends the archive ended well.
+    for _ in 0..2 {
+        assert!(matches!(
+            r.next(),
+            Err(NarError::AlreadyFailed { offset }) if offset == at + 13
+        ));
+        assert!(r.read_contents(&mut buf).is_err());
+    }
+}
+
+#[test]
 fn reference_nix_rejects_the_rest_of_the_table() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");

@@ -231,6 +231,12 @@ pub enum NarError {
         /// Where the archive ended.
         offset: u64,
     },
+    /// [`NarReader`] was called again after it returned an error.
+    #[error("the archive was already found bad at offset {offset}")]
+    AlreadyFailed {
+        /// Where the earlier error was.
+        offset: u64,
+    },
     /// A path given to [`ls`] or [`cat`] contains `..`.
     #[error("invalid path '{path}' inside the archive: '..' is not allowed")]
     BadArchivePath {
@@ -268,7 +274,8 @@ impl NarError {
             | Self::Unsorted { offset, .. }
             | Self::Duplicate { offset, .. }
             | Self::TooDeep { offset, .. }
-            | Self::TrailingData { offset } => Some(*offset),
+            | Self::TrailingData { offset }
+            | Self::AlreadyFailed { offset } => Some(*offset),
             _ => None,
         }
     }
@@ -418,7 +425,7 @@ pub fn ls(r: impl Read, path_in_nar: &str, recursive: bool) -> Result<Vec<ListEn
                 executable, size, ..
             } => EntryKind::Regular { executable, size },
             Event::Symlink { target, .. } => EntryKind::Symlink { target },
-            Event::DirectoryEnd => unreachable!("handled by the tracker"),
+            Event::DirectoryEnd => continue, // Handled by the tracker.
         };
         found.push(ListEntry {
             path: path.join(&b'/'),
@@ -469,7 +476,7 @@ pub fn cat(r: impl Read, path_in_nar: &str, out: &mut impl Write) -> Result<(), 
                 outcome = Ok(());
                 continue;
             }
-            Event::DirectoryEnd => unreachable!("handled by the tracker"),
+            Event::DirectoryEnd => continue, // Handled by the tracker.
         };
         outcome = Err(NarError::NotRegular {
             path: path_in_nar.to_owned(),

@@ -51,15 +51,15 @@ enum State {
     InDirectory,
     /// The archive ended (and nothing follows it).
     Done,
-    /// An error was returned; the stream position is meaningless.
-    Failed,
+    /// An error about this offset was returned; the stream position is meaningless.
+    Failed { offset: u64 },
 }
 
 /// A streaming pull parser for NAR, checking the archive is canonical as it goes.
 ///
 /// Call [`next`](Self::next) until it returns `Ok(None)`: only then has the whole archive
-/// (including the absence of trailing data) been checked. After an error, `next` returns
-/// `Ok(None)`. The reader issues many small reads, so `R` should be buffered (e.g. a
+/// (including the absence of trailing data) been checked. After an error, `next` and
+/// `read_contents` return [`NarError::AlreadyFailed`]. The reader issues many small reads, so `R` should be buffered (e.g. a
 /// `BufReader`) unless it is in memory.
 ///
 /// ```
@@ -109,8 +109,8 @@ impl<R: Read> NarReader<R> {
     #[allow(clippy::should_implement_trait)] // Fallible, so not an `Iterator`.
     pub fn next(&mut self) -> Result<Option<Event>, NarError> {
         let res = self.step();
-        if res.is_err() {
-            self.state = State::Failed;
+        if let Err(e) = &res {
+            self.fail(e);
         }
         res
     }
@@ -118,8 +118,10 @@ impl<R: Read> NarReader<R> {
     /// Reads up to `buf.len()` bytes of the current regular file's contents; returns 0 at their
     /// end, or when the last event was not a regular file.
     pub fn read_contents(&mut self, buf: &mut [u8]) -> Result<usize, NarError> {
-        let State::Contents { remaining, size } = self.state else {
-            return Ok(0);
+        let (remaining, size) = match self.state {
+            State::Contents { remaining, size } => (remaining, size),
+            State::Failed { offset } => return Err(NarError::AlreadyFailed { offset }),
+            _ => return Ok(0),
         };
         if remaining == 0 || buf.is_empty() {
             return Ok(0);
@@ -136,16 +138,25 @@ impl<R: Read> NarReader<R> {
                 Ok(n)
             }
             Err(e) => {
-                self.state = State::Failed;
+                self.fail(&e);
                 Err(e)
             }
+        }
+    }
+
+    fn fail(&mut self, e: &NarError) {
+        if !matches!(self.state, State::Failed { .. }) {
+            self.state = State::Failed {
+                offset: e.offset().unwrap_or(self.offset),
+            };
         }
     }
 
     fn step(&mut self) -> Result<Option<Event>, NarError> {
         loop {
             match self.state {
-                State::Failed | State::Done => return Ok(None),
+                State::Failed { offset } => return Err(NarError::AlreadyFailed { offset }),
+                State::Done => return Ok(None),
                 State::Start => {
                     let at = self.offset;
                     match self.read_token() {
