@@ -6,11 +6,14 @@
 //! * [`hash`]: MD5/SHA-1/SHA-256/SHA-512, their base16/nix32/base64/SRI forms, digest folding;
 //! * [`nixbase32`]: Nix's own base-32;
 //! * [`store_path`]: store path parsing and every way Nix computes one;
+//! * [`derivation`]: store derivations, their ATerm `.drv` form, `hashDerivationModulo` and
+//!   output path computation;
 //!
 //! Decisions: parsers of outside data return errors that say where and never panic (each has a
 //! fuzz target in `fuzz/`); large data is streamed through `std::io::Read`/`Write`; the logical
 //! store directory is always a parameter, never a global.
 
+pub mod derivation;
 pub mod hash;
 pub mod nixbase32;
 pub mod store_path;
