@@ -13,7 +13,10 @@
 //! * **Only the canonical form is accepted.** Nix writes one spelling of every derivation: keys
 //!   sorted and unique, only the escapes `\"`, `\\`, `\n`, `\r`, `\t`, no raw newline, carriage
 //!   return or tab inside strings, hashes in lowercase base16. The parser rejects anything else,
-//!   so for every input it accepts, printing gives back exactly the same bytes.
+//!   so for every input it accepts, printing gives back exactly the same bytes. One exception
+//!   to "only what Nix writes": a fixed output with an empty path is accepted (as
+//!   [`DerivationOutput::Fixed`] with no path), since that is the masked form hashed while
+//!   output paths are computed, and it still round-trips.
 //! * **`DrvWithVersion(...)` (newer Nix's dynamic derivations) is not supported**: Nix 2.8 never
 //!   writes it.
 //! * **Semantic checks are separate.** Parsing checks syntax, store paths and names; whether the
