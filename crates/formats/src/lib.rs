@@ -7,11 +7,14 @@
 //! * [`nixbase32`]: Nix's own base-32;
 //! * [`store_path`]: store path parsing and every way Nix computes one;
 //! * [`nar`]: the Nix ARchive: writing, streaming parsing, dump/restore, `ls`/`cat`;
+//! * [`derivation`]: store derivations, their ATerm `.drv` form, `hashDerivationModulo` and
+//!   output path computation;
 //!
 //! Decisions: parsers of outside data return errors that say where and never panic (each has a
 //! fuzz target in `fuzz/`); large data is streamed through `std::io::Read`/`Write`; the logical
 //! store directory is always a parameter, never a global.
 
+pub mod derivation;
 pub mod hash;
 pub mod nar;
 pub mod nixbase32;
