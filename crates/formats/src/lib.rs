@@ -6,6 +6,7 @@
 //! * [`hash`]: MD5/SHA-1/SHA-256/SHA-512, their base16/nix32/base64/SRI forms, digest folding;
 //! * [`nixbase32`]: Nix's own base-32;
 //! * [`store_path`]: store path parsing and every way Nix computes one;
+//! * [`signing`]: Ed25519 signing keys, public keys and signatures in Nix's `name:base64` form;
 //!
 //! Decisions: parsers of outside data return errors that say where and never panic (each has a
 //! fuzz target in `fuzz/`); large data is streamed through `std::io::Read`/`Write`; the logical
@@ -13,4 +14,5 @@
 
 pub mod hash;
 pub mod nixbase32;
+pub mod signing;
 pub mod store_path;
