@@ -259,24 +259,33 @@ fn differential_public_key_matches_nix() {
 fn differential_signatures_identical_to_nix_store_sign() {
     let nix = Nix::new();
     let (sec, secret, public) = nix.generate_key("nix-signer-1");
+    // A key Kiln generated, in a file as Nix writes one (no final newline), signs in Nix too.
+    let kiln_key = SecretKey::generate("kiln-signer-1").unwrap();
+    let kiln_sec = nix.path("kiln.sec");
+    std::fs::write(&kiln_sec, kiln_key.to_string()).unwrap();
     let a = nix.add_file("a.txt", "hello\n");
     let b = nix.add_file("b.txt", "world\n");
-    nix.ok(
-        "nix",
-        &[
-            "--store",
-            &nix.store(),
-            "store",
-            "sign",
-            "--key-file",
-            sec.to_str().unwrap(),
-            &a,
-            &b,
-        ],
-    );
+    for key_file in [&sec, &kiln_sec] {
+        nix.ok(
+            "nix",
+            &[
+                "--store",
+                &nix.store(),
+                "store",
+                "sign",
+                "--key-file",
+                key_file.to_str().unwrap(),
+                &a,
+                &b,
+            ],
+        );
+    }
     let cache = nix.copy_to_cache(&[&a, &b]);
     let key = SecretKey::parse(&secret).unwrap();
     let trusted = TrustedKeys::parse_list(&public).unwrap();
+    let both: TrustedKeys = [key.to_public(), kiln_key.to_public()]
+        .into_iter()
+        .collect();
     for p in [&a, &b] {
         let text = std::fs::read_to_string(narinfo_path(&cache, p)).unwrap();
         let info = NarInfo::parse(SD, &text).unwrap();
@@ -285,13 +294,17 @@ fn differential_signatures_identical_to_nix_store_sign() {
             text,
             "Nix's narinfo prints back byte for byte"
         );
-        assert_eq!(info.sigs.len(), 1);
-        let nix_sig = info.sigs.first().unwrap();
-        let kiln_sig = key.sign(info.fingerprint(SD).as_bytes()).to_string();
-        assert_eq!(&kiln_sig, nix_sig, "Ed25519 is deterministic");
+        assert_eq!(info.sigs.len(), 2);
+        let fingerprint = info.fingerprint(SD);
+        for k in [&key, &kiln_key] {
+            let kiln_sig = k.sign(fingerprint.as_bytes()).to_string();
+            assert!(info.sigs.contains(&kiln_sig), "Ed25519 is deterministic");
+        }
         assert_eq!(info.verify(SD, &trusted), 1);
+        assert_eq!(info.verify(SD, &both), 2);
         let mut resigned = info.clone();
         resigned.sigs.clear();
+        resigned.sign(SD, &kiln_key);
         resigned.sign(SD, &key);
         assert_eq!(resigned, info);
     }
