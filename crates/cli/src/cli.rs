@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{hash, key, nar};
+use crate::commands::{config, hash, key, nar};
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
 #[derive(Debug, Parser)]
@@ -40,13 +40,17 @@ enum Command {
     /// Generate and convert binary cache signing keys
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Show the configuration in effect
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 /// Parses the command line and runs the command.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let _global = cli.global;
+    let settings = crate::config::load_settings(&cli.global.option)?;
     match cli.command {
+        Command::Config(cmd) => config::run(cmd, &settings),
         Command::Hash(cmd) => hash::run(cmd),
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),

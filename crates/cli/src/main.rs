@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod cli;
 mod commands;
+mod config;
 mod legacy;
 mod output;
 

@@ -821,7 +821,8 @@ fn ls_lists_a_node_and_its_entries() {
         all[2].kind,
         EntryKind::Regular {
             executable: true,
-            size: 6
+            size: 6,
+            nar_offset: 400,
         }
     );
     assert_eq!(

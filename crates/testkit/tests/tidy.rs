@@ -37,7 +37,7 @@ fn normal_kiln_deps(manifest: &str) -> Vec<String> {
         }
         if in_deps {
             if let Some(name) = line.strip_prefix("kiln-") {
-                let name = name.split(|c: char| c == ' ' || c == '=' || c == '.').next();
+                let name = name.split([' ', '=', '.']).next();
                 res.push(name.unwrap().to_owned());
             }
         }

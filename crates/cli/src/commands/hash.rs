@@ -47,7 +47,12 @@ pub enum HashCommand {
 #[derive(Debug, Args)]
 pub struct HashOpts {
     /// Hash algorithm (md5, sha1, sha256, sha512)
-    #[arg(long = "type", visible_alias = "algo", default_value = "sha256", value_name = "ALGO")]
+    #[arg(
+        long = "type",
+        visible_alias = "algo",
+        default_value = "sha256",
+        value_name = "ALGO"
+    )]
     algo: HashAlgo,
     /// Print the hash in base16 (hexadecimal)
     #[arg(long, group = "format")]

@@ -108,7 +108,12 @@ fn print_listing(out: &mut impl Write, entries: &[ListEntry], long: bool) -> io:
             first.path.len() + 1
         };
         rest.iter()
-            .map(|e| (e, format!("./{}", String::from_utf8_lossy(&e.path[strip..]))))
+            .map(|e| {
+                (
+                    e,
+                    format!("./{}", String::from_utf8_lossy(&e.path[strip..])),
+                )
+            })
             .collect()
     } else {
         let name = first.path.rsplit(|&b| b == b'/').next().unwrap_or(&[]);
@@ -120,9 +125,16 @@ fn print_listing(out: &mut impl Write, entries: &[ListEntry], long: bool) -> io:
             continue;
         }
         let (mode, size) = match &entry.kind {
-            EntryKind::Regular { executable, size } => {
-                (if *executable { "-r-xr-xr-x" } else { "-r--r--r--" }, *size)
-            }
+            EntryKind::Regular {
+                executable, size, ..
+            } => (
+                if *executable {
+                    "-r-xr-xr-x"
+                } else {
+                    "-r--r--r--"
+                },
+                *size,
+            ),
             EntryKind::Symlink { .. } => ("lrwxrwxrwx", 0),
             EntryKind::Directory => ("dr-xr-xr-x", 0),
         };
@@ -141,26 +153,25 @@ fn to_json(entries: &[ListEntry], recursive: bool) -> Value {
         return Value::Null;
     };
     let mut pos = 0;
-    node_json(entries, &mut pos, &first.path, recursive, 0)
+    node_json(entries, &mut pos, &first.path, recursive)
 }
 
 /// Converts `entries[*pos]` and, for a directory, the entries below it that follow in archive
 /// order.
-fn node_json(
-    entries: &[ListEntry],
-    pos: &mut usize,
-    path: &[u8],
-    recursive: bool,
-    level: usize,
-) -> Value {
+fn node_json(entries: &[ListEntry], pos: &mut usize, path: &[u8], recursive: bool) -> Value {
     let entry = &entries[*pos];
     *pos += 1;
     match &entry.kind {
-        EntryKind::Regular { executable, size } => {
+        EntryKind::Regular {
+            executable,
+            size,
+            nar_offset,
+        } => {
             let mut v = json!({ "type": "regular", "size": size });
             if *executable {
                 v["executable"] = Value::Bool(true);
             }
+            v["narOffset"] = json!(nar_offset);
             v
         }
         EntryKind::Symlink { target } => {
@@ -179,7 +190,7 @@ fn node_json(
                 }
                 let name = String::from_utf8_lossy(&child.path[prefix_len..]).into_owned();
                 let value = if recursive {
-                    node_json(entries, pos, &child.path.clone(), recursive, level + 1)
+                    node_json(entries, pos, &child.path.clone(), recursive)
                 } else {
                     skip_subtree(entries, pos, &child.path.clone());
                     json!({})

@@ -28,9 +28,8 @@ impl Legacy {
         let args = args
             .into_iter()
             .map(|a| {
-                a.into_string().map_err(|a| {
-                    anyhow::anyhow!("argument {a:?} is not valid UTF-8")
-                })
+                a.into_string()
+                    .map_err(|a| anyhow::anyhow!("argument {a:?} is not valid UTF-8"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         match self {

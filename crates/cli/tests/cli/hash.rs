@@ -17,7 +17,11 @@ fn hash_path_matches_nix_hash_on_generated_trees() {
         }
         .write(&root);
         for algo in ["md5", "sha1", "sha256", "sha512"] {
-            let ours = stdout_of(kiln().args(["hash", "path", "--base32", "--type", algo]).arg(&root));
+            let ours = stdout_of(
+                kiln()
+                    .args(["hash", "path", "--base32", "--type", algo])
+                    .arg(&root),
+            );
             let theirs = stdout_of(
                 reference(dir.path(), "nix-hash")
                     .args(["--base32", "--type", algo])
@@ -33,7 +37,11 @@ fn hash_file_matches_nix_hash_flat() {
     let dir = tempfile::tempdir().unwrap();
     let root = hello_tree(dir.path());
     let f = root.join("f");
-    let ours = stdout_of(kiln().args(["hash", "file", "--base16", "--type", "sha1"]).arg(&f));
+    let ours = stdout_of(
+        kiln()
+            .args(["hash", "file", "--base16", "--type", "sha1"])
+            .arg(&f),
+    );
     let theirs = stdout_of(
         reference(dir.path(), "nix-hash")
             .args(["--flat", "--type", "sha1"])
@@ -50,8 +58,14 @@ fn hash_path_formats() {
     let dir = tempfile::tempdir().unwrap();
     let root = hello_tree(dir.path());
     let run = |flag: &str| stdout_of(kiln().args(["hash", "path", flag]).arg(&root));
-    assert_eq!(run("--sri"), "sha256-8o0DBb0yE+dbLyDe85hGPPhmjfnJ5YFV5rNLl+pnrSk=\n");
-    assert_eq!(run("--base64"), "8o0DBb0yE+dbLyDe85hGPPhmjfnJ5YFV5rNLl+pnrSk=\n");
+    assert_eq!(
+        run("--sri"),
+        "sha256-8o0DBb0yE+dbLyDe85hGPPhmjfnJ5YFV5rNLl+pnrSk=\n"
+    );
+    assert_eq!(
+        run("--base64"),
+        "8o0DBb0yE+dbLyDe85hGPPhmjfnJ5YFV5rNLl+pnrSk=\n"
+    );
     assert_eq!(
         run("--base32"),
         "0addczm9fjxkwraq3rf9z66ndy1w8scg7pi05xdyf4rjpl2h73gj\n"

@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod config;
 mod hash;
+mod key;
+mod nar;
 mod nix_hash;
 
 /// Returns a `kiln` command isolated from the user's configuration.

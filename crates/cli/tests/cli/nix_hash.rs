@@ -29,7 +29,11 @@ fn same_output_as_nix_2_8() {
     let theirs = stdout_of(reference(dir.path(), "nix-hash").arg(&root).arg(&root));
     assert_eq!(ours, theirs);
     // Conversions.
-    let sha256 = stdout_of(reference(dir.path(), "nix-hash").args(["--type", "sha256"]).arg(&root));
+    let sha256 = stdout_of(
+        reference(dir.path(), "nix-hash")
+            .args(["--type", "sha256"])
+            .arg(&root),
+    );
     let sha256 = sha256.trim();
     for args in [
         vec!["--type", "sha256", "--to-base32", sha256],
@@ -63,10 +67,16 @@ fn current_nix_flags() {
         "66009564e4b435d1f8eeb971843f97a19c2a05d0\n"
     );
     // The last encoding flag wins.
-    assert_eq!(run(&["--type", "sha256", "--base32", "--sri"]), format!("{sri}\n"));
+    assert_eq!(
+        run(&["--type", "sha256", "--base32", "--sri"]),
+        format!("{sri}\n")
+    );
     let hex = "f28d0305bd3213e75b2f20def398463cf8668df9c9e58155e6b34b97ea67ad29";
     let conv = |args: &[&str]| stdout_of(legacy(dir.path(), "nix-hash").args(args));
-    assert_eq!(conv(&["--type", "sha256", "--to-sri", hex]), format!("{sri}\n"));
+    assert_eq!(
+        conv(&["--type", "sha256", "--to-sri", hex]),
+        format!("{sri}\n")
+    );
     assert_eq!(conv(&["--to-base16", sri]), format!("{hex}\n"));
     assert_eq!(
         conv(&["--to-base32", &format!("sha256:{hex}")]),
@@ -90,9 +100,9 @@ fn errors_like_nix() {
     let out = failure_of(legacy(dir.path(), "nix-hash").arg("/nonexistent/kiln"));
     assert_eq!(out.status.code(), Some(1));
     // Current Nix: a bare digest to convert needs --type.
-    let out = failure_of(
-        legacy(dir.path(), "nix-hash")
-            .args(["--to-base16", "0addczm9fjxkwraq3rf9z66ndy1w8scg7pi05xdyf4rjpl2h73gj"]),
-    );
+    let out = failure_of(legacy(dir.path(), "nix-hash").args([
+        "--to-base16",
+        "0addczm9fjxkwraq3rf9z66ndy1w8scg7pi05xdyf4rjpl2h73gj",
+    ]));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not include a type"));
 }

@@ -77,7 +77,7 @@ pub(crate) const BUF_SIZE: usize = 256 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum NarError {
     /// A file system operation on `path` failed.
-    #[error("{op} '{path}': {source}")]
+    #[error("{op} '{path}'")]
     Io {
         /// What was being done, e.g. "reading directory".
         op: &'static str,
@@ -88,7 +88,7 @@ pub enum NarError {
         source: io::Error,
     },
     /// The archive stream could not be read.
-    #[error("reading the archive at offset {offset}: {source}")]
+    #[error("reading the archive at offset {offset}")]
     Read {
         /// Bytes of the archive consumed before the failure.
         offset: u64,
@@ -97,14 +97,14 @@ pub enum NarError {
         source: io::Error,
     },
     /// The archive (or a file's contents, for [`cat`]) could not be written out.
-    #[error("writing the archive: {source}")]
+    #[error("writing the archive")]
     Write {
         /// The underlying error.
         #[source]
         source: io::Error,
     },
     /// The contents given to [`NarWriter::regular`] could not be read.
-    #[error("reading file contents for the archive: {source}")]
+    #[error("reading file contents for the archive")]
     ReadContents {
         /// The underlying error.
         #[source]
@@ -327,6 +327,8 @@ pub enum EntryKind {
         executable: bool,
         /// Its size in bytes.
         size: u64,
+        /// Where its contents start in the archive, in bytes (`narOffset` in `nix nar ls --json`).
+        nar_offset: u64,
     },
     /// A symbolic link.
     Symlink {
@@ -423,7 +425,11 @@ pub fn ls(r: impl Read, path_in_nar: &str, recursive: bool) -> Result<Vec<ListEn
             Event::Directory { .. } => EntryKind::Directory,
             Event::Regular {
                 executable, size, ..
-            } => EntryKind::Regular { executable, size },
+            } => EntryKind::Regular {
+                executable,
+                size,
+                nar_offset: reader.offset(),
+            },
             Event::Symlink { target, .. } => EntryKind::Symlink { target },
             Event::DirectoryEnd => continue, // Handled by the tracker.
         };
