@@ -1,3 +1,56 @@
-//! The `kiln` command-line tool.
+//! The `kiln` command-line tool: argument parsing, rendering and wiring, no domain logic.
+//!
+//! Invoked as `kiln`, it parses a noun–verb command line with clap. Invoked under a legacy name
+//! (`nix-hash`, …; by a symlink or a copy), it parses that program's documented flags and
+//! behaves like it, exit codes included.
 
-fn main() {}
+use std::io::Write as _;
+use std::process::ExitCode;
+
+mod cli;
+mod commands;
+mod config;
+mod legacy;
+mod output;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let program = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let res = match legacy::Legacy::from_program_name(&program) {
+        Some(legacy) => legacy.run(&program, args.collect()),
+        None => cli::run(),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report(&program, err),
+    }
+}
+
+/// Prints an error as one line plus its cause chain, and picks the exit code.
+fn report(program: &str, err: anyhow::Error) -> ExitCode {
+    // A closed pipe (`kiln nar pack x | head`) is the reader's choice, not a failure.
+    if err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }) {
+        return ExitCode::SUCCESS;
+    }
+    let code = match err.downcast_ref::<output::UsageError>() {
+        Some(usage) => {
+            let _ = writeln!(std::io::stderr(), "error: {usage}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "Try '{program} --help' for more information."
+            );
+            return ExitCode::from(usage.exit_code);
+        }
+        None => 1,
+    };
+    let _ = writeln!(std::io::stderr(), "error: {err:#}");
+    ExitCode::from(code)
+}

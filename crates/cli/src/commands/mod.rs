@@ -1,0 +1,6 @@
+//! One module per `kiln` noun.
+
+pub mod config;
+pub mod hash;
+pub mod key;
+pub mod nar;

@@ -1,0 +1,48 @@
+//! Nix's legacy programs, selected by the name Kiln is invoked under.
+//!
+//! Each takes the flags its manual page documents, prints what it prints, and exits with its
+//! codes (1 for errors, including unknown flags).
+
+use std::ffi::OsString;
+
+mod nix_hash;
+
+/// A legacy program Kiln can stand in for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legacy {
+    /// `nix-hash`: hash paths and convert hashes.
+    NixHash,
+}
+
+impl Legacy {
+    /// Returns the program for an `argv[0]` base name, if it is a legacy one.
+    pub fn from_program_name(name: &str) -> Option<Self> {
+        match name {
+            "nix-hash" => Some(Self::NixHash),
+            _ => None,
+        }
+    }
+
+    /// Runs the program with its arguments (without `argv[0]`).
+    pub fn run(self, program: &str, args: Vec<OsString>) -> anyhow::Result<()> {
+        let args = args
+            .into_iter()
+            .map(|a| {
+                a.into_string()
+                    .map_err(|a| anyhow::anyhow!("argument {a:?} is not valid UTF-8"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        match self {
+            Self::NixHash => nix_hash::run(program, &args),
+        }
+    }
+}
+
+/// Builds the usage error legacy programs report for a bad command line (exit code 1).
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    crate::output::UsageError {
+        message: message.into(),
+        exit_code: 1,
+    }
+    .into()
+}
