@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{config, hash, key, nar};
+use crate::commands::{config, eval, hash, key, nar};
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
 #[derive(Debug, Parser)]
@@ -31,6 +31,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Evaluate a Nix expression and print its value
+    Eval(eval::EvalArgs),
     /// Compute and convert cryptographic hashes
     #[command(subcommand)]
     Hash(hash::HashCommand),
@@ -51,6 +53,7 @@ pub fn run() -> anyhow::Result<()> {
     let settings = crate::config::load_settings(&cli.global.option)?;
     match cli.command {
         Command::Config(cmd) => config::run(cmd, &settings),
+        Command::Eval(args) => eval::run(args, &settings),
         Command::Hash(cmd) => hash::run(cmd),
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),

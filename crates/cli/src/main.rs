@@ -10,6 +10,8 @@ use std::process::ExitCode;
 mod cli;
 mod commands;
 mod config;
+mod diagnostic;
+mod evaluate;
 mod legacy;
 mod output;
 

@@ -27,17 +27,31 @@
 //!
 //! [`dump`] prints a tree as a compact S-expression, the form the tests compare.
 
+mod arith;
 pub mod ast;
+mod builtins;
 mod dump;
 mod error;
+mod eval;
+mod eval_error;
 mod intern;
+pub mod io;
+pub mod ir;
+pub mod json;
 mod lexer;
+mod lower;
 mod parser;
+pub mod print;
 mod span;
+pub mod value;
 
 pub use ast::Expr;
+pub use bumpalo::Bump;
 pub use dump::dump;
 pub use error::{SyntaxError, SyntaxErrorKind};
+pub use eval::{CoerceMode, Eval, EvalSettings};
+pub use eval_error::{ErrorKind, EvalError, EvalResult, TraceFrame};
 pub use intern::{Interner, Symbol};
 pub use parser::{parse, Parse, MAX_DEPTH};
 pub use span::{FileId, LineCol, SourceMap, Span};
+pub use value::Value;

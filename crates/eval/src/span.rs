@@ -87,6 +87,21 @@ impl SourceMap {
         id
     }
 
+    /// How many files the map holds.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Tells whether the map holds no file.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Tells whether `file` is one of this map's files (errors of builtins may carry none).
+    pub fn contains(&self, file: FileId) -> bool {
+        (file.0 as usize) < self.files.len()
+    }
+
     /// The name a file was added with.
     pub fn name(&self, file: FileId) -> &str {
         &self.files[file.0 as usize].name

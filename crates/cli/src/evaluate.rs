@@ -1,0 +1,284 @@
+//! Running an evaluation for `kiln eval` and `nix-instantiate --eval`: building the evaluator,
+//! finding the value (`-A`, auto-calling with `--arg`/`--argstr`), and printing it.
+//!
+//! The evaluation runs on a thread with a large stack (address space only, committed on use),
+//! so deep Nix recursion meets the `max-call-depth` error, never a crashed process.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use kiln_eval::io::FsIo;
+use kiln_eval::value::Attr;
+use kiln_eval::{Bump, CoerceMode, Eval, EvalError, EvalResult, EvalSettings, Value};
+
+/// Stack of the evaluation thread.
+const EVAL_STACK: usize = 1 << 30;
+
+/// Where the expression comes from.
+pub enum Source {
+    /// `--expr`/`-E`.
+    Expr(String),
+    /// A file (or a directory holding `default.nix`).
+    File(PathBuf),
+}
+
+/// An argument for auto-calling.
+pub enum AutoArg {
+    /// `--arg NAME EXPR`.
+    Expr(String),
+    /// `--argstr NAME STRING`.
+    Str(String),
+}
+
+/// How to print the result.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Nix syntax, as `nix-instantiate --eval`.
+    Nix,
+    /// JSON.
+    Json,
+    /// A string's bytes as they are.
+    Raw,
+}
+
+/// What to evaluate and how to print it.
+pub struct Request {
+    /// The expression.
+    pub source: Source,
+    /// `-A` paths.
+    pub attr_paths: Vec<String>,
+    /// Auto-call arguments.
+    pub args: Vec<(String, AutoArg)>,
+    /// `--apply`.
+    pub apply: Option<String>,
+    /// Force everything before printing.
+    pub strict: bool,
+    /// The printed form.
+    pub output: Output,
+    /// `-I` entries.
+    pub include: Vec<String>,
+    /// `max-call-depth`.
+    pub max_call_depth: usize,
+}
+
+/// Evaluates on a large stack and returns the printed results, one per `-A` path.
+pub fn run(req: Request) -> anyhow::Result<Vec<u8>> {
+    let handle = std::thread::Builder::new()
+        .name("eval".into())
+        .stack_size(EVAL_STACK)
+        .spawn(move || evaluate(req))
+        .map_err(|e| anyhow!("starting the evaluation thread: {e}"))?;
+    handle
+        .join()
+        .map_err(|_| anyhow!("the evaluation thread panicked"))?
+        .map_err(|msg| anyhow!(msg))
+}
+
+/// Parses `-I` and `NIX_PATH` entries (`prefix=path` or `path`).
+fn search_path(include: &[String]) -> Vec<(String, String)> {
+    let mut entries: Vec<String> = include.to_vec();
+    if let Ok(p) = std::env::var("NIX_PATH") {
+        entries.extend(p.split(':').filter(|s| !s.is_empty()).map(str::to_owned));
+    }
+    entries
+        .into_iter()
+        .map(|e| match e.split_once('=') {
+            Some((prefix, path)) => (prefix.to_owned(), path.to_owned()),
+            None => (String::new(), e),
+        })
+        .collect()
+}
+
+fn evaluate(req: Request) -> Result<Vec<u8>, String> {
+    let arena = Bump::new();
+    let settings = EvalSettings {
+        max_call_depth: req.max_call_depth,
+        nix_path: search_path(&req.include),
+        ..EvalSettings::default()
+    };
+    let mut ev = Eval::new(&arena, Box::new(FsIo::new()), settings);
+    let res = evaluate_in(&mut ev, &req);
+    res.map_err(|e| crate::diagnostic::render(&ev.sources, &e))
+}
+
+fn cwd() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
+}
+
+fn evaluate_in<'a>(ev: &mut Eval<'a>, req: &Request) -> EvalResult<Vec<u8>> {
+    let root = match &req.source {
+        Source::Expr(e) => ev.eval_string(e.as_bytes(), &cwd())?,
+        Source::File(f) => {
+            let path = if f.is_absolute() {
+                f.clone()
+            } else {
+                cwd().join(f)
+            };
+            ev.eval_file(&path)?
+        }
+    };
+    let auto_args = auto_args(ev, &req.args)?;
+    let root = auto_call(ev, root, auto_args)?;
+    let paths: Vec<&str> = if req.attr_paths.is_empty() {
+        vec![""]
+    } else {
+        req.attr_paths.iter().map(String::as_str).collect()
+    };
+    let mut out = Vec::new();
+    for path in paths {
+        let mut v = select_path(ev, root, path, auto_args)?;
+        if let Some(f) = &req.apply {
+            let f = ev.eval_string(f.as_bytes(), &cwd())?;
+            v = ev.call_n(
+                f,
+                &[v],
+                kiln_eval::Span::new(kiln_eval::FileId(u32::MAX), 0, 0),
+            )?;
+        }
+        print(ev, v, req, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) -> EvalResult<()> {
+    let span = kiln_eval::Span::new(kiln_eval::FileId(u32::MAX), 0, 0);
+    match req.output {
+        Output::Nix => {
+            let v = if req.strict {
+                ev.force_deep(v)?
+            } else {
+                ev.force(v)?
+            };
+            out.extend_from_slice(&kiln_eval::print::print_value_bytes(ev, v, req.strict)?);
+            out.push(b'\n');
+        }
+        Output::Json => {
+            let mut ctx = Vec::new();
+            kiln_eval::json::to_json(ev, v, span, out, &mut ctx)?;
+            out.push(b'\n');
+        }
+        Output::Raw => {
+            let v = ev.force(v)?;
+            let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
+            if let Value::String(s) = s {
+                out.extend_from_slice(s.bytes);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn auto_args<'a>(ev: &mut Eval<'a>, args: &[(String, AutoArg)]) -> EvalResult<Value<'a>> {
+    let mut attrs = Vec::new();
+    for (name, arg) in args {
+        let value = match arg {
+            AutoArg::Expr(e) => ev.eval_string(e.as_bytes(), &cwd())?,
+            AutoArg::Str(s) => ev.new_str(s.as_bytes()),
+        };
+        let name = ev.sym(name.as_bytes());
+        attrs.push(Attr {
+            name,
+            span: None,
+            value,
+        });
+    }
+    Ok(ev.new_attrs(attrs))
+}
+
+/// Calls a function whose parameter is a set pattern with the auto-call arguments, as
+/// `nix-instantiate` does; other values are returned as they are.
+fn auto_call<'a>(ev: &mut Eval<'a>, v: Value<'a>, args: Value<'a>) -> EvalResult<Value<'a>> {
+    let v = ev.force(v)?;
+    let Value::Lambda(c) = v else { return Ok(v) };
+    let kiln_eval::ir::ParamIr::Formals { formals, .. } = &c.lambda.param else {
+        return Ok(v);
+    };
+    let Value::Attrs(given) = args else {
+        return Ok(v);
+    };
+    let mut pass = Vec::new();
+    for f in formals.iter() {
+        match given.get(f.name) {
+            Some(a) => pass.push(*a),
+            None if f.default.is_some() => {}
+            None => {
+                return Err(EvalError::new(
+                    kiln_eval::ErrorKind::Message(format!(
+                        "cannot evaluate a function that has an argument without a value ('{}')",
+                        ev.interner.name(f.name)
+                    )),
+                    Some(c.lambda.span),
+                ))
+            }
+        }
+    }
+    let arg = ev.new_attrs(pass);
+    let r = ev.call(v, arg, Some(c.lambda.span))?;
+    ev.force(r)
+}
+
+/// Follows an `-A` path such as `a.b.0`, auto-calling along the way.
+fn select_path<'a>(
+    ev: &mut Eval<'a>,
+    root: Value<'a>,
+    path: &str,
+    args: Value<'a>,
+) -> EvalResult<Value<'a>> {
+    let mut v = root;
+    if path.is_empty() {
+        return Ok(v);
+    }
+    for part in path.split('.') {
+        v = auto_call(ev, v, args)?;
+        v = match v {
+            Value::List(l) if part.parse::<usize>().is_ok() => {
+                let i = part.parse::<usize>().expect("checked");
+                match l.elems.get(i) {
+                    Some(e) => ev.force(*e)?,
+                    None => {
+                        return Err(EvalError::new(
+                            kiln_eval::ErrorKind::Message(format!(
+                                "list index {i} in selection path '{path}' is out of range"
+                            )),
+                            None,
+                        ))
+                    }
+                }
+            }
+            Value::Attrs(a) => {
+                let sym = ev.sym(part.as_bytes());
+                match a.get(sym) {
+                    Some(attr) => ev.force(attr.value)?,
+                    None => {
+                        return Err(EvalError::new(
+                            kiln_eval::ErrorKind::Message(format!(
+                                "attribute '{part}' in selection path '{path}' not found"
+                            )),
+                            None,
+                        ))
+                    }
+                }
+            }
+            other => {
+                return Err(EvalError::new(
+                    kiln_eval::ErrorKind::Message(format!(
+                        "the expression selected by the selection path '{path}' should be a set but is {}",
+                        other.type_phrase()
+                    )),
+                    None,
+                ))
+            }
+        };
+    }
+    auto_call(ev, v, args)
+}
+
+/// Reads an expression file argument: `-` is standard input.
+pub fn read_source_arg(arg: &str) -> anyhow::Result<Source> {
+    if arg == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        return Ok(Source::Expr(s));
+    }
+    Ok(Source::File(Path::new(arg).to_path_buf()))
+}

@@ -1,0 +1,116 @@
+//! `nix-instantiate --eval`: evaluate files or expressions and print the values as Nix does.
+//!
+//! Flags as in the manual page: `--eval`, `--strict`, `--json`, `--xml`, `-E`/`--expr`,
+//! `-A`/`--attr`, `--arg`, `--argstr`, `-I`, `--show-trace`, `--no-location`,
+//! `--read-write-mode`, `--option`, `--store`. Instantiating derivations (no `--eval`) needs
+//! the store and comes with it.
+
+use std::io::Write;
+
+use super::usage;
+use crate::evaluate::{self, AutoArg, Output, Request, Source};
+
+/// Runs `nix-instantiate` with `args`.
+pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
+    let mut eval = false;
+    let mut strict = false;
+    let mut output = Output::Nix;
+    let mut expr_mode = false;
+    let mut attr_paths = Vec::new();
+    let mut auto = Vec::new();
+    let mut include = Vec::new();
+    let mut files = Vec::new();
+    let mut options: Vec<String> = Vec::new();
+    let mut iter = args.iter();
+    let value = |iter: &mut std::slice::Iter<'_, String>, flag: &str| {
+        iter.next()
+            .cloned()
+            .ok_or_else(|| usage(format!("flag '{flag}' requires an argument")))
+    };
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--help" => {
+                println!("Usage: {program} [--eval [--strict] [--json]] [-E] [-A PATH] [--arg NAME EXPR] [--argstr NAME STRING] [-I PATH] FILES...");
+                return Ok(());
+            }
+            "--version" => {
+                println!("{program} (Kiln) {}", env!("CARGO_PKG_VERSION"));
+                return Ok(());
+            }
+            "--eval" | "--eval-only" => eval = true,
+            "--strict" => strict = true,
+            "--json" => output = Output::Json,
+            "--xml" => return Err(usage("--xml output is not supported by Kiln yet")),
+            "-E" | "--expr" => expr_mode = true,
+            "-A" | "--attr" => attr_paths.push(value(&mut iter, arg)?),
+            "--arg" => {
+                let n = value(&mut iter, arg)?;
+                auto.push((n, AutoArg::Expr(value(&mut iter, arg)?)));
+            }
+            "--argstr" => {
+                let n = value(&mut iter, arg)?;
+                auto.push((n, AutoArg::Str(value(&mut iter, arg)?)));
+            }
+            "-I" | "--include" => include.push(value(&mut iter, arg)?),
+            "--option" => {
+                options.push(value(&mut iter, arg)?);
+                options.push(value(&mut iter, arg)?);
+            }
+            "--store" => {
+                value(&mut iter, arg)?;
+            }
+            // Accepted for compatibility; they change nothing in Kiln's evaluation output.
+            "--show-trace" | "--no-location" | "--read-write-mode" | "--readonly-mode"
+            | "--quiet" | "--verbose" | "-v" | "--pure-eval" | "--impure" => {}
+            "--parse" => return Err(usage("--parse is not supported by Kiln yet")),
+            flag if flag.starts_with('-') && flag.len() > 1 => {
+                return Err(usage(format!("unrecognised flag '{flag}'")));
+            }
+            other => files.push(other.to_owned()),
+        }
+    }
+    if !eval {
+        anyhow::bail!(
+            "instantiating derivations needs the store, which Kiln does not have yet; use --eval"
+        );
+    }
+    let settings = crate::config::load_settings(&options)?;
+    let max_call_depth = crate::commands::eval::max_call_depth(&settings)?;
+    let sources: Vec<Source> = if expr_mode {
+        files.into_iter().map(Source::Expr).collect()
+    } else if files.is_empty() {
+        vec![Source::File("default.nix".into())]
+    } else {
+        files
+            .iter()
+            .map(|f| evaluate::read_source_arg(f))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let mut out = crate::output::stdout();
+    for source in sources {
+        let req = Request {
+            source,
+            attr_paths: attr_paths.clone(),
+            args: auto
+                .iter()
+                .map(|(n, a)| {
+                    (
+                        n.clone(),
+                        match a {
+                            AutoArg::Expr(e) => AutoArg::Expr(e.clone()),
+                            AutoArg::Str(s) => AutoArg::Str(s.clone()),
+                        },
+                    )
+                })
+                .collect(),
+            apply: None,
+            strict,
+            output,
+            include: include.clone(),
+            max_call_depth,
+        };
+        out.write_all(&evaluate::run(req)?)?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! Attribute sets: `attrNames`, `attrValues`, `getAttr`, `hasAttr`, `mapAttrs`,
+//! `removeAttrs`, `intersectAttrs`, `catAttrs`, `listToAttrs`, `zipAttrsWith`.
+
+use super::{attrs, function, list, string};
+use crate::eval::{Eval, EvalResult};
+use crate::eval_error::{ErrorKind, EvalError};
+use crate::print::sorted_attrs;
+use crate::span::Span;
+use crate::value::{Attr, PrimOp, Value};
+
+macro_rules! prim {
+    ($name:literal, $arity:literal, $f:ident) => {
+        PrimOp {
+            name: $name,
+            arity: $arity,
+            func: $f,
+        }
+    };
+}
+
+pub(super) static BUILTINS: &[PrimOp] = &[
+    prim!("attrNames", 1, attr_names),
+    prim!("attrValues", 1, attr_values),
+    prim!("getAttr", 2, get_attr),
+    prim!("hasAttr", 2, has_attr),
+    prim!("mapAttrs", 2, map_attrs),
+    prim!("removeAttrs", 2, remove_attrs),
+    prim!("intersectAttrs", 2, intersect_attrs),
+    prim!("catAttrs", 2, cat_attrs),
+    prim!("listToAttrs", 1, list_to_attrs),
+    prim!("zipAttrsWith", 2, zip_attrs_with),
+];
+
+fn attr_names<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let a = attrs(ev, args[0], span)?;
+    let names = sorted_attrs(ev, a)
+        .into_iter()
+        .map(|(n, _)| ev.new_str(ev.interner.resolve(n)))
+        .collect();
+    Ok(ev.new_list(names))
+}
+
+fn attr_values<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let a = attrs(ev, args[0], span)?;
+    let values = sorted_attrs(ev, a).into_iter().map(|(_, v)| v).collect();
+    Ok(ev.new_list(values))
+}
+
+fn get_attr<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let name = string(ev, args[0], span)?;
+    let a = attrs(ev, args[1], span)?;
+    let sym = ev.sym(name.bytes);
+    match a.get(sym) {
+        Some(attr) => ev.force(attr.value),
+        None => Err(EvalError::new(
+            ErrorKind::MissingAttr {
+                name: String::from_utf8_lossy(name.bytes).into_owned(),
+                suggestions: crate::print::suggestions(ev, a, sym),
+            },
+            Some(span),
+        )),
+    }
+}
+
+fn has_attr<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let name = string(ev, args[0], span)?;
+    let a = attrs(ev, args[1], span)?;
+    let sym = ev.sym(name.bytes);
+    Ok(Value::Bool(a.get(sym).is_some()))
+}
+
+fn map_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let f = args[0];
+    let a = attrs(ev, args[1], span)?;
+    let mut out = Vec::with_capacity(a.len());
+    for attr in a.entries {
+        let name = ev.new_str(ev.interner.resolve(attr.name));
+        let partial = ev.lazy_apply(f, name);
+        out.push(Attr {
+            name: attr.name,
+            span: attr.span,
+            value: ev.lazy_apply(partial, attr.value),
+        });
+    }
+    // Same names, same order: no sort needed.
+    Ok(Value::Attrs(ev.arena.alloc(crate::value::Attrs {
+        entries: ev.arena.alloc_slice_copy(&out),
+    })))
+}
+
+fn remove_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let a = attrs(ev, args[0], span)?;
+    let names = list(ev, args[1], span)?;
+    let mut remove = Vec::with_capacity(names.elems.len());
+    for n in names.elems {
+        let s = string(ev, *n, span)?;
+        remove.push(ev.sym(s.bytes));
+    }
+    let kept: Vec<Attr<'a>> = a
+        .entries
+        .iter()
+        .filter(|e| !remove.contains(&e.name))
+        .copied()
+        .collect();
+    Ok(Value::Attrs(ev.arena.alloc(crate::value::Attrs {
+        entries: ev.arena.alloc_slice_copy(&kept),
+    })))
+}
+
+fn intersect_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let a = attrs(ev, args[0], span)?;
+    let b = attrs(ev, args[1], span)?;
+    let kept: Vec<Attr<'a>> = b
+        .entries
+        .iter()
+        .filter(|e| a.get(e.name).is_some())
+        .copied()
+        .collect();
+    Ok(Value::Attrs(ev.arena.alloc(crate::value::Attrs {
+        entries: ev.arena.alloc_slice_copy(&kept),
+    })))
+}
+
+fn cat_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let name = string(ev, args[0], span)?;
+    let sym = ev.sym(name.bytes);
+    let l = list(ev, args[1], span)?;
+    let mut out = Vec::new();
+    for e in l.elems {
+        let a = attrs(ev, *e, span)?;
+        if let Some(attr) = a.get(sym) {
+            out.push(attr.value);
+        }
+    }
+    Ok(ev.new_list(out))
+}
+
+fn list_to_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let l = list(ev, args[0], span)?;
+    let mut out = Vec::with_capacity(l.elems.len());
+    let (name_sym, value_sym) = (ev.syms.name, ev.syms.value);
+    for e in l.elems {
+        let item = attrs(ev, *e, span)?;
+        let Some(name) = item.get(name_sym) else {
+            return Err(EvalError::new(
+                ErrorKind::MissingAttr {
+                    name: "name".into(),
+                    suggestions: Vec::new(),
+                },
+                Some(span),
+            ));
+        };
+        let name = string(ev, name.value, span)?;
+        let Some(value) = item.get(value_sym) else {
+            return Err(EvalError::new(
+                ErrorKind::MissingAttr {
+                    name: "value".into(),
+                    suggestions: Vec::new(),
+                },
+                Some(span),
+            ));
+        };
+        let sym = ev.sym(name.bytes);
+        out.push(Attr {
+            name: sym,
+            span: None,
+            value: value.value,
+        });
+    }
+    // The first occurrence of a name wins: a stable sort keeps source order among equals.
+    Ok(ev.new_attrs(out))
+}
+
+fn zip_attrs_with<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let f = function(ev, args[0], span)?;
+    let sets = list(ev, args[1], span)?;
+    let mut groups: Vec<(crate::intern::Symbol, Vec<Value<'a>>)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for s in sets.elems {
+        let a = attrs(ev, *s, span)?;
+        for attr in a.entries {
+            let i = *index.entry(attr.name).or_insert_with(|| {
+                groups.push((attr.name, Vec::new()));
+                groups.len() - 1
+            });
+            groups[i].1.push(attr.value);
+        }
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for (name, values) in groups {
+        let name_v = ev.new_str(ev.interner.resolve(name));
+        let values = ev.new_list(values);
+        let partial = ev.lazy_apply(f, name_v);
+        out.push(Attr {
+            name,
+            span: None,
+            value: ev.lazy_apply(partial, values),
+        });
+    }
+    Ok(ev.new_attrs(out))
+}

@@ -1,0 +1,290 @@
+//! Types, control flow, errors and files: `typeOf`, `is*`, `seq`, `deepSeq`, `tryEval`,
+//! `throw`, `abort`, `trace`, `import`, `readFile`, `pathExists`, `getEnv`, ….
+
+use std::path::Path;
+
+use super::{attrs, function, string};
+use crate::eval::{type_error, CoerceMode, Eval, EvalResult};
+use crate::eval_error::{ErrorKind, EvalError};
+use crate::span::Span;
+use crate::value::{Attr, PrimOp, Value};
+
+macro_rules! prim {
+    ($name:literal, $arity:literal, $f:ident) => {
+        PrimOp {
+            name: $name,
+            arity: $arity,
+            func: $f,
+        }
+    };
+}
+
+pub(super) static BUILTINS: &[PrimOp] = &[
+    prim!("typeOf", 1, type_of),
+    prim!("isNull", 1, is_null),
+    prim!("isInt", 1, is_int),
+    prim!("isFloat", 1, is_float),
+    prim!("isBool", 1, is_bool),
+    prim!("isString", 1, is_string),
+    prim!("isPath", 1, is_path),
+    prim!("isList", 1, is_list),
+    prim!("isAttrs", 1, is_attrs),
+    prim!("isFunction", 1, is_function),
+    prim!("seq", 2, seq),
+    prim!("deepSeq", 2, deep_seq),
+    prim!("tryEval", 1, try_eval),
+    prim!("throw", 1, throw),
+    prim!("abort", 1, abort),
+    prim!("trace", 2, trace),
+    prim!("warn", 2, warn),
+    prim!("addErrorContext", 2, add_error_context),
+    prim!("import", 1, import),
+    prim!("readFile", 1, read_file),
+    prim!("pathExists", 1, path_exists),
+    prim!("readFileType", 1, read_file_type),
+    prim!("readDir", 1, read_dir),
+    prim!("getEnv", 1, get_env),
+    prim!("functionArgs", 1, function_args),
+    prim!("unsafeGetAttrPos", 2, unsafe_get_attr_pos),
+];
+
+fn type_of<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+    let v = ev.force(args[0])?;
+    Ok(ev.new_str(v.type_name().as_bytes()))
+}
+
+macro_rules! is_type {
+    ($f:ident, $pat:pat) => {
+        fn $f<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+            Ok(Value::Bool(matches!(ev.force(args[0])?, $pat)))
+        }
+    };
+}
+
+is_type!(is_null, Value::Null);
+is_type!(is_int, Value::Int(_));
+is_type!(is_float, Value::Float(_));
+is_type!(is_bool, Value::Bool(_));
+is_type!(is_string, Value::String(_));
+is_type!(is_path, Value::Path(_));
+is_type!(is_list, Value::List(_));
+is_type!(is_attrs, Value::Attrs(_));
+is_type!(
+    is_function,
+    Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_)
+);
+
+fn seq<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+    ev.force(args[0])?;
+    ev.force(args[1])
+}
+
+fn deep_seq<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+    ev.force_deep(args[0])?;
+    ev.force(args[1])
+}
+
+fn try_eval<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+    let (success, value) = match ev.force(args[0]) {
+        Ok(v) => (true, v),
+        Err(e) if e.is_catchable() => (false, Value::Bool(false)),
+        Err(e) => return Err(e),
+    };
+    let s = ev.sym(b"success");
+    let v = ev.sym(b"value");
+    Ok(ev.new_attrs(vec![
+        Attr {
+            name: s,
+            span: None,
+            value: Value::Bool(success),
+        },
+        Attr {
+            name: v,
+            span: None,
+            value,
+        },
+    ]))
+}
+
+fn message<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<String> {
+    let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
+    let Value::String(s) = s else {
+        unreachable!("coerce_to_string returns a string")
+    };
+    Ok(String::from_utf8_lossy(s.bytes).into_owned())
+}
+
+fn throw<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let m = message(ev, args[0], span)?;
+    Err(EvalError::new(ErrorKind::Throw(m), Some(span)))
+}
+
+fn abort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let m = message(ev, args[0], span)?;
+    Err(EvalError::new(ErrorKind::Abort(m), Some(span)))
+}
+
+fn trace<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+    let v = ev.force(args[0])?;
+    let text = match v {
+        Value::String(s) => String::from_utf8_lossy(s.bytes).into_owned(),
+        _ => crate::print::print_value(ev, v, false)?,
+    };
+    eprintln!("trace: {text}");
+    ev.force(args[1])
+}
+
+fn warn<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let s = string(ev, args[0], span)?;
+    eprintln!("evaluation warning: {}", String::from_utf8_lossy(s.bytes));
+    ev.force(args[1])
+}
+
+fn add_error_context<'a>(
+    ev: &mut Eval<'a>,
+    args: &[Value<'a>],
+    span: Span,
+) -> EvalResult<Value<'a>> {
+    match ev.force(args[1]) {
+        Ok(v) => Ok(v),
+        Err(mut e) => {
+            if let Ok(m) = message(ev, args[0], span) {
+                e.trace.push(crate::eval_error::TraceFrame {
+                    message: m,
+                    span: None,
+                });
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Forces a path-like argument (a path, or a string holding an absolute path).
+pub(crate) fn path_arg<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<Vec<u8>> {
+    let v = ev.force(v)?;
+    let bytes = match v {
+        Value::Path(p) => p.bytes.to_vec(),
+        Value::String(s) => s.bytes.to_vec(),
+        Value::Attrs(_) => {
+            let s = ev.coerce_to_string(v, span, CoerceMode::PathSegment)?;
+            let Value::String(s) = s else { unreachable!() };
+            s.bytes.to_vec()
+        }
+        other => return Err(type_error("a path", &other, ev, span)),
+    };
+    if !bytes.starts_with(b"/") {
+        return Err(EvalError::msg(
+            format!(
+                "string '{}' doesn't represent an absolute path",
+                String::from_utf8_lossy(&bytes)
+            ),
+            span,
+        ));
+    }
+    Ok(bytes)
+}
+
+fn os_path(bytes: &[u8]) -> &Path {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(bytes))
+}
+
+fn import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let p = path_arg(ev, args[0], span)?;
+    ev.eval_file(os_path(&p)).map_err(|mut e| {
+        if e.span.is_none() {
+            e.span = Some(span);
+        }
+        e
+    })
+}
+
+fn read_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let p = path_arg(ev, args[0], span)?;
+    let bytes = ev.io.read_file(os_path(&p)).map_err(|e| {
+        EvalError::msg(
+            format!("opening file '{}': {e}", os_path(&p).display()),
+            span,
+        )
+    })?;
+    Ok(ev.new_str(&bytes))
+}
+
+fn path_exists<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let p = path_arg(ev, args[0], span)?;
+    Ok(Value::Bool(ev.io.path_exists(os_path(&p))))
+}
+
+fn read_file_type<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let p = path_arg(ev, args[0], span)?;
+    let t = ev.io.file_type(os_path(&p)).map_err(|e| {
+        EvalError::msg(
+            format!("getting status of '{}': {e}", os_path(&p).display()),
+            span,
+        )
+    })?;
+    Ok(ev.new_str(t.name().as_bytes()))
+}
+
+fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let p = path_arg(ev, args[0], span)?;
+    let entries = ev.io.read_dir(os_path(&p)).map_err(|e| {
+        EvalError::msg(
+            format!("reading directory '{}': {e}", os_path(&p).display()),
+            span,
+        )
+    })?;
+    let mut attrs = Vec::with_capacity(entries.len());
+    for (name, t) in entries {
+        let sym = ev.sym(&name);
+        let value = ev.new_str(t.name().as_bytes());
+        attrs.push(Attr {
+            name: sym,
+            span: None,
+            value,
+        });
+    }
+    Ok(ev.new_attrs(attrs))
+}
+
+fn get_env<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let name = string(ev, args[0], span)?;
+    let value = ev
+        .io
+        .get_env(&String::from_utf8_lossy(name.bytes))
+        .unwrap_or_default();
+    Ok(ev.new_str(&value))
+}
+
+fn function_args<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let f = function(ev, args[0], span)?;
+    let Value::Lambda(c) = f else {
+        return Ok(ev.new_attrs(Vec::new()));
+    };
+    let crate::ir::ParamIr::Formals { formals, .. } = &c.lambda.param else {
+        return Ok(ev.new_attrs(Vec::new()));
+    };
+    let attrs = formals
+        .iter()
+        .map(|f| Attr {
+            name: f.name,
+            span: None,
+            value: Value::Bool(f.default.is_some()),
+        })
+        .collect();
+    Ok(ev.new_attrs(attrs))
+}
+
+fn unsafe_get_attr_pos<'a>(
+    ev: &mut Eval<'a>,
+    args: &[Value<'a>],
+    span: Span,
+) -> EvalResult<Value<'a>> {
+    let name = string(ev, args[0], span)?;
+    let set = attrs(ev, args[1], span)?;
+    let sym = ev.sym(name.bytes);
+    match set.get(sym).and_then(|a| a.span) {
+        Some(s) if ev.sources.contains(s.file) => Ok(ev.pos_attrs(s)),
+        _ => Ok(Value::Null),
+    }
+}

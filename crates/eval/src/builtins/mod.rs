@@ -1,0 +1,214 @@
+//! The builtins, grouped by domain, one file each; this module registers them and builds the
+//! base environment.
+//!
+//! Every builtin is a [`PrimOp`] in a static table. The base environment binds `builtins`, the
+//! names Nix exposes unprefixed (`map`, `toString`, `true`, …), and every builtin as
+//! `__name`, as Nix does.
+
+use std::collections::HashMap;
+
+use crate::eval::{type_error, Eval, EvalResult};
+use crate::intern::Symbol;
+use crate::span::Span;
+use crate::value::{Attr, Attrs, Env, List, NixString, PrimOp, Thunk, ThunkState, Value};
+
+mod attrs;
+mod control;
+mod lists;
+mod numbers;
+mod strings;
+
+/// Names bound at top level without the `__` prefix.
+const UNPREFIXED: &[&str] = &[
+    "abort",
+    "baseNameOf",
+    "break",
+    "derivation",
+    "dirOf",
+    "fetchGit",
+    "fetchMercurial",
+    "fetchTarball",
+    "fetchTree",
+    "fromTOML",
+    "import",
+    "isNull",
+    "map",
+    "placeholder",
+    "removeAttrs",
+    "scopedImport",
+    "throw",
+    "toString",
+];
+
+/// Every builtin function.
+fn all() -> impl Iterator<Item = &'static PrimOp> {
+    attrs::BUILTINS
+        .iter()
+        .chain(control::BUILTINS)
+        .chain(lists::BUILTINS)
+        .chain(numbers::BUILTINS)
+        .chain(strings::BUILTINS)
+}
+
+/// Builds the base environment and the names lowering resolves against it.
+pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, HashMap<Symbol, u32>) {
+    let mut builtins: Vec<Attr<'a>> = Vec::new();
+    for op in all() {
+        let name = ev.sym(op.name.as_bytes());
+        builtins.push(Attr {
+            name,
+            span: None,
+            value: Value::PrimOp(op),
+        });
+    }
+    let constants: Vec<(&str, Value<'a>)> = vec![
+        ("true", Value::Bool(true)),
+        ("false", Value::Bool(false)),
+        ("null", Value::Null),
+        ("langVersion", Value::Int(6)),
+        ("nixVersion", ev.new_str(b"2.26.0")),
+        (
+            "currentSystem",
+            ev.new_str(ev.settings.current_system.clone().as_bytes()),
+        ),
+        (
+            "storeDir",
+            ev.new_str(ev.io.store_dir().to_owned().as_bytes()),
+        ),
+        ("nixPath", nix_path_value(ev)),
+    ];
+    for (name, value) in constants {
+        let name = ev.sym(name.as_bytes());
+        builtins.push(Attr {
+            name,
+            span: None,
+            value,
+        });
+    }
+    // `builtins.builtins` is the set itself: a thunk completed once the set exists.
+    let builtins_sym = ev.sym(b"builtins");
+    let self_ref: &'a Thunk<'a> = ev.arena.alloc(Thunk {
+        state: std::cell::Cell::new(ThunkState::Done(Value::Null)),
+    });
+    builtins.push(Attr {
+        name: builtins_sym,
+        span: None,
+        value: Value::Thunk(self_ref),
+    });
+    builtins.sort_by_key(|a| a.name);
+    let entries = ev.arena.alloc_slice_copy(&builtins);
+    let set: &'a Attrs<'a> = ev.arena.alloc(Attrs { entries });
+    let set_value = Value::Attrs(set);
+    self_ref.state.set(ThunkState::Done(set_value));
+
+    let mut names = HashMap::new();
+    let mut slots: Vec<Value<'a>> = Vec::new();
+    let bind = |names: &mut HashMap<Symbol, u32>, slots: &mut Vec<Value<'a>>, sym: Symbol, v| {
+        if let std::collections::hash_map::Entry::Vacant(e) = names.entry(sym) {
+            e.insert(slots.len() as u32);
+            slots.push(v);
+        }
+    };
+    bind(&mut names, &mut slots, builtins_sym, set_value);
+    for a in set.entries.iter() {
+        let name = ev.interner.resolve(a.name).to_vec();
+        let text = String::from_utf8_lossy(&name).into_owned();
+        if UNPREFIXED.contains(&text.as_str()) || matches!(text.as_str(), "true" | "false" | "null")
+        {
+            bind(&mut names, &mut slots, a.name, a.value);
+        }
+        if text != "builtins" {
+            let prefixed = ev.sym(format!("__{text}").as_bytes());
+            bind(&mut names, &mut slots, prefixed, a.value);
+        }
+    }
+    let env = ev.arena.alloc(Env {
+        up: None,
+        slots: ev
+            .arena
+            .alloc_slice_fill_iter(slots.into_iter().map(std::cell::Cell::new)),
+    });
+    (env, names)
+}
+
+/// `builtins.nixPath`: a list of `{ prefix; path; }`.
+fn nix_path_value<'a>(ev: &mut Eval<'a>) -> Value<'a> {
+    let entries = ev.settings.nix_path.clone();
+    let prefix = ev.sym(b"prefix");
+    let path = ev.sym(b"path");
+    let items = entries
+        .iter()
+        .map(|(p, d)| {
+            let attrs = vec![
+                Attr {
+                    name: prefix,
+                    span: None,
+                    value: ev.new_str(p.as_bytes()),
+                },
+                Attr {
+                    name: path,
+                    span: None,
+                    value: ev.new_str(d.as_bytes()),
+                },
+            ];
+            ev.new_attrs(attrs)
+        })
+        .collect();
+    ev.new_list(items)
+}
+
+// ----- argument helpers shared by the builtin files -----
+
+/// Forces an argument expected to be an integer.
+pub(crate) fn int<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<i64> {
+    match ev.force(v)? {
+        Value::Int(n) => Ok(n),
+        other => Err(type_error("an integer", &other, ev, span)),
+    }
+}
+
+/// Forces an argument expected to be a Boolean.
+pub(crate) fn boolean<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<bool> {
+    match ev.force(v)? {
+        Value::Bool(b) => Ok(b),
+        other => Err(type_error("a Boolean", &other, ev, span)),
+    }
+}
+
+/// Forces an argument expected to be a set.
+pub(crate) fn attrs<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<&'a Attrs<'a>> {
+    match ev.force(v)? {
+        Value::Attrs(a) => Ok(a),
+        other => Err(type_error("a set", &other, ev, span)),
+    }
+}
+
+/// Forces an argument expected to be a list.
+pub(crate) fn list<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<&'a List<'a>> {
+    match ev.force(v)? {
+        Value::List(l) => Ok(l),
+        other => Err(type_error("a list", &other, ev, span)),
+    }
+}
+
+/// Forces an argument expected to be a string (no coercion).
+pub(crate) fn string<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+) -> EvalResult<&'a NixString<'a>> {
+    match ev.force(v)? {
+        Value::String(s) => Ok(s),
+        other => Err(type_error("a string", &other, ev, span)),
+    }
+}
+
+/// Forces an argument expected to be a function.
+pub(crate) fn function<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<Value<'a>> {
+    let f = ev.force(v)?;
+    match f {
+        Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) => Ok(f),
+        Value::Attrs(a) if a.get(ev.syms.functor).is_some() => Ok(f),
+        other => Err(type_error("a function", &other, ev, span)),
+    }
+}

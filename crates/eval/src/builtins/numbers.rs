@@ -1,0 +1,120 @@
+//! Numbers: `add`, `sub`, `mul`, `div`, `lessThan`, `bitAnd`, `bitOr`, `bitXor`, `ceil`, `floor`.
+
+use super::int;
+use crate::eval::{type_error, Eval, EvalResult};
+use crate::span::Span;
+use crate::value::{PrimOp, Value};
+
+macro_rules! prim {
+    ($name:literal, $arity:literal, $f:ident) => {
+        PrimOp {
+            name: $name,
+            arity: $arity,
+            func: $f,
+        }
+    };
+}
+
+pub(super) static BUILTINS: &[PrimOp] = &[
+    prim!("add", 2, add),
+    prim!("sub", 2, sub),
+    prim!("mul", 2, mul),
+    prim!("div", 2, div),
+    prim!("lessThan", 2, less_than),
+    prim!("bitAnd", 2, bit_and),
+    prim!("bitOr", 2, bit_or),
+    prim!("bitXor", 2, bit_xor),
+    prim!("ceil", 1, ceil),
+    prim!("floor", 1, floor),
+];
+
+fn numbers<'a>(
+    ev: &mut Eval<'a>,
+    args: &[Value<'a>],
+    span: Span,
+) -> EvalResult<(Value<'a>, Value<'a>)> {
+    let a = ev.force(args[0])?;
+    let b = ev.force(args[1])?;
+    for v in [a, b] {
+        if !matches!(v, Value::Int(_) | Value::Float(_)) {
+            return Err(type_error("an integer", &v, ev, span));
+        }
+    }
+    Ok((a, b))
+}
+
+fn add<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let (a, b) = numbers(ev, args, span)?;
+    crate::arith::add(ev, a, b, span)
+}
+
+fn sub<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let (a, b) = numbers(ev, args, span)?;
+    crate::arith::sub(ev, a, b, span)
+}
+
+fn mul<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let (a, b) = numbers(ev, args, span)?;
+    crate::arith::mul(ev, a, b, span)
+}
+
+fn div<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let (a, b) = numbers(ev, args, span)?;
+    crate::arith::div(ev, a, b, span)
+}
+
+fn less_than<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    Ok(Value::Bool(ev.less_than(args[0], args[1], span)?))
+}
+
+fn bit_and<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    Ok(Value::Int(
+        int(ev, args[0], span)? & int(ev, args[1], span)?,
+    ))
+}
+
+fn bit_or<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    Ok(Value::Int(
+        int(ev, args[0], span)? | int(ev, args[1], span)?,
+    ))
+}
+
+fn bit_xor<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    Ok(Value::Int(
+        int(ev, args[0], span)? ^ int(ev, args[1], span)?,
+    ))
+}
+
+fn round<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    f: fn(f64) -> f64,
+) -> EvalResult<Value<'a>> {
+    match ev.force(v)? {
+        Value::Int(n) => Ok(Value::Int(n)),
+        Value::Float(x) => {
+            let r = f(x);
+            if r.is_finite() && r >= i64::MIN as f64 && r < i64::MAX as f64 {
+                Ok(Value::Int(r as i64))
+            } else {
+                Err(crate::eval_error::EvalError::msg(
+                    format!(
+                        "float {} does not fit in a 64-bit integer",
+                        crate::print::format_float(x)
+                    ),
+                    span,
+                ))
+            }
+        }
+        other => Err(type_error("a float", &other, ev, span)),
+    }
+}
+
+fn ceil<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    round(ev, args[0], span, f64::ceil)
+}
+
+fn floor<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    round(ev, args[0], span, f64::floor)
+}

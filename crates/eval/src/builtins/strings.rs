@@ -1,0 +1,149 @@
+//! Strings: `toString`, `stringLength`, `substring`, `concatStringsSep`, `baseNameOf`, `dirOf`,
+//! `hasContext`, `unsafeDiscardStringContext`.
+
+use super::{int, list, string};
+use crate::eval::{CoerceMode, Eval, EvalResult};
+use crate::eval_error::EvalError;
+use crate::span::Span;
+use crate::value::{PrimOp, Value};
+
+macro_rules! prim {
+    ($name:literal, $arity:literal, $f:ident) => {
+        PrimOp {
+            name: $name,
+            arity: $arity,
+            func: $f,
+        }
+    };
+}
+
+pub(super) static BUILTINS: &[PrimOp] = &[
+    prim!("toString", 1, to_string),
+    prim!("stringLength", 1, string_length),
+    prim!("substring", 3, substring),
+    prim!("concatStringsSep", 2, concat_strings_sep),
+    prim!("baseNameOf", 1, base_name_of),
+    prim!("dirOf", 1, dir_of),
+    prim!("hasContext", 1, has_context),
+    prim!("unsafeDiscardStringContext", 1, discard_context),
+    prim!("toJSON", 1, to_json),
+];
+
+fn to_json<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let mut out = Vec::new();
+    let mut context = Vec::new();
+    crate::json::to_json(ev, args[0], span, &mut out, &mut context)?;
+    context.sort();
+    context.dedup();
+    Ok(ev.new_string(&out, &context))
+}
+
+fn to_string<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let v = ev.force(args[0])?;
+    ev.coerce_to_string(v, span, CoerceMode::ToString)
+}
+
+fn string_length<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let v = ev.force(args[0])?;
+    let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
+    let Value::String(s) = s else { unreachable!() };
+    Ok(Value::Int(s.bytes.len() as i64))
+}
+
+fn substring<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let start = int(ev, args[0], span)?;
+    let len = int(ev, args[1], span)?;
+    let v = ev.force(args[2])?;
+    let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
+    let Value::String(s) = s else { unreachable!() };
+    if start < 0 {
+        return Err(EvalError::msg(
+            "negative start position in 'substring'",
+            span,
+        ));
+    }
+    let start = (start as usize).min(s.bytes.len());
+    let end = if len < 0 {
+        s.bytes.len()
+    } else {
+        start.saturating_add(len as usize).min(s.bytes.len())
+    };
+    Ok(ev.new_string(&s.bytes[start..end], s.context))
+}
+
+fn concat_strings_sep<'a>(
+    ev: &mut Eval<'a>,
+    args: &[Value<'a>],
+    span: Span,
+) -> EvalResult<Value<'a>> {
+    let sep = string(ev, args[0], span)?;
+    let l = list(ev, args[1], span)?;
+    let mut bytes = Vec::new();
+    let mut context = sep.context.to_vec();
+    for (i, e) in l.elems.iter().enumerate() {
+        if i > 0 {
+            bytes.extend_from_slice(sep.bytes);
+        }
+        ev.coerce_to_string_into(
+            *e,
+            span,
+            CoerceMode::Interpolation,
+            &mut bytes,
+            &mut context,
+        )?;
+    }
+    context.sort();
+    context.dedup();
+    Ok(ev.new_string(&bytes, &context))
+}
+
+fn base_name_of<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let v = ev.force(args[0])?;
+    let (bytes, context) = match v {
+        Value::Path(p) => (p.bytes, &[][..]),
+        _ => {
+            let s = ev.coerce_to_string(v, span, CoerceMode::PathSegment)?;
+            let Value::String(s) = s else { unreachable!() };
+            (s.bytes, s.context)
+        }
+    };
+    let trimmed = bytes.strip_suffix(b"/").unwrap_or(bytes);
+    let base = match trimmed.iter().rposition(|&b| b == b'/') {
+        Some(i) => &trimmed[i + 1..],
+        None => trimmed,
+    };
+    Ok(ev.new_string(base, context))
+}
+
+fn dir_of<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let v = ev.force(args[0])?;
+    let is_path = matches!(v, Value::Path(_));
+    let (bytes, context) = match v {
+        Value::Path(p) => (p.bytes, &[][..]),
+        _ => {
+            let s = ev.coerce_to_string(v, span, CoerceMode::PathSegment)?;
+            let Value::String(s) = s else { unreachable!() };
+            (s.bytes, s.context)
+        }
+    };
+    let dir: &[u8] = match bytes.iter().rposition(|&b| b == b'/') {
+        Some(0) => b"/",
+        Some(i) => &bytes[..i],
+        None => b".",
+    };
+    if is_path {
+        Ok(ev.new_path(dir))
+    } else {
+        Ok(ev.new_string(dir, context))
+    }
+}
+
+fn has_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let s = string(ev, args[0], span)?;
+    Ok(Value::Bool(!s.context.is_empty()))
+}
+
+fn discard_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let s = string(ev, args[0], span)?;
+    Ok(ev.new_str(s.bytes))
+}

@@ -1,0 +1,1248 @@
+//! The evaluator: [`Eval`] holds an evaluation's state and runs [`Ir`] in environments.
+//!
+//! `eval` returns values in weak head normal form; arguments, list elements and attribute
+//! values become thunks unless they are literals or variables (whose slot is shared instead:
+//! CppNix's "thunk avoidance"). [`Eval::force`] is the only place a thunk changes state:
+//! pending → blackhole → done, restored to pending if its evaluation fails (so `tryEval` and a
+//! later force see the original and meeting a blackhole means infinite recursion).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use bumpalo::Bump;
+
+use crate::builtins;
+pub use crate::eval_error::EvalResult;
+use crate::eval_error::{ErrorKind, EvalError};
+use crate::intern::{Interner, Symbol};
+use crate::io::EvalIo;
+use crate::ir::{AttrKey, AttrsIr, BinOp, Ir, LambdaIr, ParamIr};
+use crate::lower::{alloc_str, canon_path, Lowerer, PathContext};
+use crate::span::{FileId, SourceMap, Span};
+use crate::value::{
+    Attr, Attrs, Closure, ContextElem, Env, List, NixString, PrimOpApp, Thunk, ThunkState, Value,
+};
+
+/// Symbols the evaluator itself needs.
+pub struct Syms {
+    /// `outPath`.
+    pub out_path: Symbol,
+    /// `type`.
+    pub type_: Symbol,
+    /// `__functor`.
+    pub functor: Symbol,
+    /// `__toString`.
+    pub to_string: Symbol,
+    /// `file`.
+    pub file: Symbol,
+    /// `line`.
+    pub line: Symbol,
+    /// `column`.
+    pub column: Symbol,
+    /// `name`.
+    pub name: Symbol,
+    /// `value`.
+    pub value: Symbol,
+}
+
+/// Settings that change what an evaluation sees.
+#[derive(Debug, Clone)]
+pub struct EvalSettings {
+    /// The deepest nesting of function calls allowed (`max-call-depth`).
+    pub max_call_depth: usize,
+    /// `builtins.currentSystem`.
+    pub current_system: String,
+    /// The search path (`-I`, `NIX_PATH`): `(prefix, path)` pairs, prefix empty for plain ones.
+    pub nix_path: Vec<(String, String)>,
+}
+
+impl Default for EvalSettings {
+    fn default() -> Self {
+        EvalSettings {
+            max_call_depth: 10_000,
+            current_system: "x86_64-linux".to_owned(),
+            nix_path: Vec::new(),
+        }
+    }
+}
+
+/// The deepest the evaluator recurses on the Rust stack before reporting a stack overflow.
+const MAX_EVAL_DEPTH: usize = 100_000;
+
+/// The state of one evaluation.
+pub struct Eval<'a> {
+    /// Where every value lives.
+    pub arena: &'a Bump,
+    /// Identifiers and attribute names.
+    pub interner: Interner,
+    /// Every file and string parsed.
+    pub sources: SourceMap,
+    /// The outside world.
+    pub io: Box<dyn EvalIo + 'a>,
+    /// Settings.
+    pub settings: EvalSettings,
+    /// Well-known symbols.
+    pub syms: Syms,
+    base_env: &'a Env<'a>,
+    base_names: HashMap<Symbol, u32>,
+    import_cache: HashMap<Vec<u8>, Value<'a>>,
+    call_depth: usize,
+    eval_depth: usize,
+}
+
+/// Builds a type error.
+pub fn type_error<'a>(
+    expected: &'static str,
+    found: &Value<'a>,
+    ev: &Eval<'a>,
+    span: Span,
+) -> Box<EvalError> {
+    EvalError::new(
+        ErrorKind::Type {
+            expected,
+            found: found.type_phrase(),
+            value: crate::print::brief(ev, *found),
+        },
+        Some(span),
+    )
+}
+
+impl<'a> Eval<'a> {
+    /// Starts an evaluation whose values live in `arena`.
+    pub fn new(arena: &'a Bump, io: Box<dyn EvalIo + 'a>, settings: EvalSettings) -> Self {
+        let mut interner = Interner::new();
+        let syms = Syms {
+            out_path: interner.intern(b"outPath"),
+            type_: interner.intern(b"type"),
+            functor: interner.intern(b"__functor"),
+            to_string: interner.intern(b"__toString"),
+            file: interner.intern(b"file"),
+            line: interner.intern(b"line"),
+            column: interner.intern(b"column"),
+            name: interner.intern(b"name"),
+            value: interner.intern(b"value"),
+        };
+        let empty_env: &'a Env<'a> = arena.alloc(Env {
+            up: None,
+            slots: &[],
+        });
+        let mut ev = Eval {
+            arena,
+            interner,
+            sources: SourceMap::new(),
+            io,
+            settings,
+            syms,
+            base_env: empty_env,
+            base_names: HashMap::new(),
+            import_cache: HashMap::new(),
+            call_depth: 0,
+            eval_depth: 0,
+        };
+        let (env, names) = builtins::base_env(&mut ev);
+        ev.base_env = env;
+        ev.base_names = names;
+        ev
+    }
+
+    // ----- entry points -----
+
+    /// Parses and lowers `src` (named `name`, with relative paths resolved against `dir`),
+    /// returning its code.
+    pub fn compile(&mut self, name: &str, src: &[u8], dir: &Path) -> EvalResult<&'a Ir<'a>> {
+        let file = self.sources.add(name, src.to_vec());
+        self.compile_file(file, dir)
+    }
+
+    fn compile_file(&mut self, file: FileId, dir: &Path) -> EvalResult<&'a Ir<'a>> {
+        use std::os::unix::ffi::OsStrExt;
+        let text = self.sources.text(file).to_vec();
+        let parsed = crate::parse(file, &text, &mut self.interner);
+        if !parsed.errors.is_empty() {
+            let rendered: Vec<String> = parsed
+                .errors
+                .iter()
+                .map(|e| self.sources.render_error(e))
+                .collect();
+            return Err(EvalError::new(
+                ErrorKind::Syntax(rendered.join("\n")),
+                Some(parsed.errors[0].span),
+            ));
+        }
+        let home = self.io.get_env("HOME");
+        let lowerer = Lowerer::new(
+            self.arena,
+            &mut self.interner,
+            &self.base_names,
+            PathContext {
+                base_dir: dir.as_os_str().as_bytes(),
+                home: home.as_deref(),
+            },
+        );
+        lowerer.lower_root(&parsed.expr).map_err(|undefined| {
+            let first = &undefined[0];
+            EvalError::new(
+                ErrorKind::UndefinedVariable(first.name.clone()),
+                Some(first.span),
+            )
+        })
+    }
+
+    /// Evaluates an expression given as a string (`--expr`), relative paths against `dir`.
+    pub fn eval_string(&mut self, src: &[u8], dir: &Path) -> EvalResult<Value<'a>> {
+        let ir = self.compile("«string»", src, dir)?;
+        let env = self.base_env;
+        self.eval(ir, env)
+    }
+
+    /// Evaluates a file (`import path`), with the import cache.
+    pub fn eval_file(&mut self, path: &Path) -> EvalResult<Value<'a>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut path = path.to_path_buf();
+        if self.io.file_type(&path).ok() == Some(crate::io::FileType::Directory) {
+            path.push("default.nix");
+        }
+        let key = path.as_os_str().as_bytes().to_vec();
+        if let Some(v) = self.import_cache.get(&key) {
+            return Ok(*v);
+        }
+        let src = self.io.read_file(&path).map_err(|e| {
+            EvalError::new(
+                ErrorKind::Message(format!("opening file '{}': {e}", path.display())),
+                None,
+            )
+        })?;
+        let file = self.sources.add(path.display().to_string(), src);
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let ir = self.compile_file(file, &dir)?;
+        let env = self.base_env;
+        let v = self.eval(ir, env)?;
+        self.import_cache.insert(key, v);
+        Ok(v)
+    }
+
+    /// The environment of builtins.
+    pub fn base_env(&self) -> &'a Env<'a> {
+        self.base_env
+    }
+
+    // ----- allocation helpers -----
+
+    /// Allocates a string with a context.
+    pub fn new_string(&self, bytes: &[u8], context: &[ContextElem<'a>]) -> Value<'a> {
+        Value::String(self.arena.alloc(NixString {
+            bytes: self.arena.alloc_slice_copy(bytes),
+            context: self.arena.alloc_slice_copy(context),
+        }))
+    }
+
+    /// Allocates a string without context.
+    pub fn new_str(&self, bytes: &[u8]) -> Value<'a> {
+        Value::String(alloc_str(self.arena, bytes))
+    }
+
+    /// Allocates a path value (canonicalising it).
+    pub fn new_path(&self, bytes: &[u8]) -> Value<'a> {
+        Value::Path(alloc_str(self.arena, &canon_path(bytes)))
+    }
+
+    /// Allocates a list.
+    pub fn new_list(&self, elems: Vec<Value<'a>>) -> Value<'a> {
+        if elems.is_empty() {
+            return Value::List(self.arena.alloc(List { elems: &[] }));
+        }
+        Value::List(self.arena.alloc(List {
+            elems: self.arena.alloc_slice_copy(&elems),
+        }))
+    }
+
+    /// Allocates a set from attributes in any order; for duplicate names the first wins.
+    pub fn new_attrs(&self, mut attrs: Vec<Attr<'a>>) -> Value<'a> {
+        attrs.sort_by_key(|a| a.name);
+        attrs.dedup_by_key(|a| a.name);
+        Value::Attrs(self.arena.alloc(Attrs {
+            entries: self.arena.alloc_slice_copy(&attrs),
+        }))
+    }
+
+    /// Makes a lazy application `f arg`.
+    pub fn lazy_apply(&self, f: Value<'a>, arg: Value<'a>) -> Value<'a> {
+        let pair = self.arena.alloc([f, arg]);
+        Value::Thunk(self.arena.alloc(Thunk {
+            state: std::cell::Cell::new(ThunkState::Apply(pair)),
+        }))
+    }
+
+    /// Interns a name.
+    pub fn sym(&mut self, name: &[u8]) -> Symbol {
+        self.interner.intern(name)
+    }
+
+    // ----- forcing -----
+
+    /// Evaluates `v` to weak head normal form.
+    #[inline]
+    pub fn force(&mut self, v: Value<'a>) -> EvalResult<Value<'a>> {
+        match v {
+            Value::Thunk(t) => self.force_thunk(t),
+            _ => Ok(v),
+        }
+    }
+
+    fn force_thunk(&mut self, t: &'a Thunk<'a>) -> EvalResult<Value<'a>> {
+        let state = t.state.get();
+        match state {
+            ThunkState::Done(v) => Ok(v),
+            ThunkState::Blackhole => Err(EvalError::new(ErrorKind::InfiniteRecursion, None)),
+            ThunkState::Pending { ir, env } => {
+                t.state.set(ThunkState::Blackhole);
+                match self.eval(ir, env) {
+                    Ok(v) => {
+                        t.state.set(ThunkState::Done(v));
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        t.state.set(state);
+                        Err(e)
+                    }
+                }
+            }
+            ThunkState::Apply(pair) => {
+                t.state.set(ThunkState::Blackhole);
+                let res = self
+                    .force(pair[0])
+                    .and_then(|f| self.call(f, pair[1], None));
+                match res {
+                    Ok(v) => {
+                        t.state.set(ThunkState::Done(v));
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        t.state.set(state);
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forces `v` completely (`deepSeq`, `--strict`): lists and sets recursively.
+    pub fn force_deep(&mut self, v: Value<'a>) -> EvalResult<Value<'a>> {
+        let mut seen = std::collections::HashSet::new();
+        self.force_deep_inner(v, &mut seen)
+    }
+
+    fn force_deep_inner(
+        &mut self,
+        v: Value<'a>,
+        seen: &mut std::collections::HashSet<usize>,
+    ) -> EvalResult<Value<'a>> {
+        let v = self.force(v)?;
+        match v {
+            Value::Attrs(a) if seen.insert(a as *const _ as usize) => {
+                for attr in a.entries {
+                    self.force_deep_inner(attr.value, seen)?;
+                }
+            }
+            Value::List(l) if seen.insert(l as *const _ as usize) => {
+                for e in l.elems {
+                    self.force_deep_inner(*e, seen)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(v)
+    }
+
+    // ----- evaluation -----
+
+    /// Makes a thunk for `ir` in `env`, or the value itself when no delay is needed.
+    #[inline]
+    fn thunk(&self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> Value<'a> {
+        match ir {
+            Ir::Const(v) => *v,
+            Ir::Var { depth, slot, .. } => lookup(env, *depth, *slot).get(),
+            Ir::Lambda(l) => Value::Lambda(self.arena.alloc(Closure { lambda: l, env })),
+            _ => Value::Thunk(self.arena.alloc(Thunk::new(ir, env))),
+        }
+    }
+
+    /// Like [`Self::thunk`], for code that will live in `env` itself (`let`, `rec`, defaults):
+    /// a variable of `env` may not be set yet, so it gets a real thunk.
+    #[inline]
+    fn thunk_in(&self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> Value<'a> {
+        match ir {
+            Ir::Var { depth: 0, .. } => Value::Thunk(self.arena.alloc(Thunk::new(ir, env))),
+            _ => self.thunk(ir, env),
+        }
+    }
+
+    /// Evaluates `ir` in `env` to weak head normal form.
+    pub fn eval(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
+        self.eval_depth += 1;
+        if self.eval_depth > MAX_EVAL_DEPTH {
+            self.eval_depth -= 1;
+            return Err(EvalError::new(ErrorKind::StackOverflow, None));
+        }
+        let res = self.eval_inner(ir, env);
+        self.eval_depth -= 1;
+        res
+    }
+
+    fn eval_inner(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
+        match ir {
+            Ir::Const(v) => Ok(*v),
+            Ir::Var { depth, slot, span } => {
+                let cell = lookup(env, *depth, *slot);
+                let v = cell.get();
+                match v {
+                    Value::Thunk(_) => {
+                        let forced = self.force(v).map_err(|e| with_span(e, *span))?;
+                        cell.set(forced);
+                        Ok(forced)
+                    }
+                    _ => Ok(v),
+                }
+            }
+            Ir::WithVar { name, withs, span } => {
+                for &depth in *withs {
+                    let set = lookup(env, depth, 0).get();
+                    let set = self.force(set)?;
+                    let Value::Attrs(attrs) = set else {
+                        return Err(type_error("a set", &set, self, *span));
+                    };
+                    if let Some(a) = attrs.get(*name) {
+                        return self.force(a.value).map_err(|e| with_span(e, *span));
+                    }
+                }
+                Err(EvalError::new(
+                    ErrorKind::UndefinedVariable(self.interner.name(*name).into_owned()),
+                    Some(*span),
+                ))
+            }
+            Ir::Select {
+                expr,
+                path,
+                default,
+                span,
+            } => self.eval_select(expr, path, *default, *span, env),
+            Ir::HasAttr { expr, path } => {
+                let mut v = self.eval(expr, env)?;
+                for key in *path {
+                    let Value::Attrs(attrs) = v else {
+                        return Ok(Value::Bool(false));
+                    };
+                    let name = self.attr_key(key, env)?;
+                    match attrs.get(name) {
+                        Some(a) => v = self.force(a.value)?,
+                        None => return Ok(Value::Bool(false)),
+                    }
+                }
+                Ok(Value::Bool(true))
+            }
+            Ir::Attrs(attrs) => self.eval_attrs(attrs, env),
+            Ir::Let { slots, body } => {
+                let new_env = self.new_env(env, slots.len());
+                for (cell, code) in new_env.slots.iter().zip(slots.iter()) {
+                    cell.set(self.thunk_in(code, new_env));
+                }
+                self.eval(body, new_env)
+            }
+            Ir::List(items) => {
+                let elems: Vec<Value<'a>> = items.iter().map(|i| self.thunk(i, env)).collect();
+                Ok(self.new_list(elems))
+            }
+            Ir::Lambda(l) => Ok(Value::Lambda(self.arena.alloc(Closure { lambda: l, env }))),
+            Ir::Call { func, args, span } => {
+                let mut f = self.eval(func, env)?;
+                for arg in *args {
+                    let a = self.thunk(arg, env);
+                    f = self.call(f, a, Some(*span))?;
+                }
+                Ok(f)
+            }
+            Ir::With { attrs, body } => {
+                let new_env = self.new_env(env, 1);
+                new_env.slots[0].set(self.thunk(attrs, env));
+                self.eval(body, new_env)
+            }
+            Ir::Assert {
+                cond,
+                body,
+                cond_span,
+                span,
+            } => {
+                let c = self.eval(cond, env)?;
+                match c {
+                    Value::Bool(true) => self.eval(body, env),
+                    Value::Bool(false) => {
+                        let text = crate::print::snippet(&self.sources, *cond_span);
+                        Err(EvalError::new(
+                            ErrorKind::AssertionFailed(text),
+                            Some(*span),
+                        ))
+                    }
+                    other => Err(type_error("a Boolean", &other, self, *cond_span)),
+                }
+            }
+            Ir::If {
+                cond,
+                then,
+                else_,
+                span,
+            } => match self.eval(cond, env)? {
+                Value::Bool(true) => self.eval(then, env),
+                Value::Bool(false) => self.eval(else_, env),
+                other => Err(type_error("a Boolean", &other, self, *span)),
+            },
+            Ir::Not(e, span) => match self.eval(e, env)? {
+                Value::Bool(b) => Ok(Value::Bool(!b)),
+                other => Err(type_error("a Boolean", &other, self, *span)),
+            },
+            Ir::Neg(e, span) => {
+                let v = self.eval(e, env)?;
+                crate::arith::sub(self, Value::Int(0), v, *span)
+            }
+            Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
+            Ir::Interpolate { parts, span } => {
+                let mut bytes = Vec::new();
+                let mut context = Vec::new();
+                for part in *parts {
+                    let v = self.eval(part, env)?;
+                    self.coerce_to_string_into(
+                        v,
+                        *span,
+                        CoerceMode::Interpolation,
+                        &mut bytes,
+                        &mut context,
+                    )?;
+                }
+                context.sort();
+                context.dedup();
+                Ok(self.new_string(&bytes, &context))
+            }
+            Ir::PathInterpolate { parts, span } => {
+                let mut bytes = Vec::new();
+                let mut context = Vec::new();
+                for part in *parts {
+                    let v = self.eval(part, env)?;
+                    self.coerce_to_string_into(
+                        v,
+                        *span,
+                        CoerceMode::PathSegment,
+                        &mut bytes,
+                        &mut context,
+                    )?;
+                }
+                if !context.is_empty() {
+                    return Err(EvalError::msg(
+                        "a string that refers to a store path cannot be appended to a path",
+                        *span,
+                    ));
+                }
+                Ok(self.new_path(&bytes))
+            }
+            Ir::CurPos(span) => Ok(self.pos_attrs(*span)),
+        }
+    }
+
+    /// The `{ file, line, column }` set of a position.
+    pub fn pos_attrs(&mut self, span: Span) -> Value<'a> {
+        let lc = self.sources.line_col(span.file, span.start);
+        let file = self.new_str(self.sources.name(span.file).as_bytes());
+        let attrs = vec![
+            Attr {
+                name: self.syms.file,
+                span: None,
+                value: file,
+            },
+            Attr {
+                name: self.syms.line,
+                span: None,
+                value: Value::Int(lc.line as i64),
+            },
+            Attr {
+                name: self.syms.column,
+                span: None,
+                value: Value::Int(lc.col as i64),
+            },
+        ];
+        self.new_attrs(attrs)
+    }
+
+    fn new_env(&self, up: &'a Env<'a>, n: usize) -> &'a Env<'a> {
+        self.arena.alloc(Env {
+            up: Some(up),
+            slots: self
+                .arena
+                .alloc_slice_fill_with(n, |_| std::cell::Cell::new(Value::Null)),
+        })
+    }
+
+    fn attr_key(&mut self, key: &'a AttrKey<'a>, env: &'a Env<'a>) -> EvalResult<Symbol> {
+        match key {
+            AttrKey::Static(s) => Ok(*s),
+            AttrKey::Dynamic(ir) => {
+                let v = self.eval(ir, env)?;
+                let Value::String(s) = v else {
+                    return Err(type_error("a string", &v, self, ir_span(ir)));
+                };
+                Ok(self.interner.intern(s.bytes))
+            }
+        }
+    }
+
+    fn eval_select(
+        &mut self,
+        expr: &'a Ir<'a>,
+        path: &'a [AttrKey<'a>],
+        default: Option<&'a Ir<'a>>,
+        span: Span,
+        env: &'a Env<'a>,
+    ) -> EvalResult<Value<'a>> {
+        let mut v = self.eval(expr, env)?;
+        for key in path {
+            let name = self.attr_key(key, env)?;
+            let attrs = match v {
+                Value::Attrs(a) => a,
+                other => {
+                    if let Some(d) = default {
+                        return self.eval(d, env);
+                    }
+                    return Err(type_error("a set", &other, self, span));
+                }
+            };
+            match attrs.get(name) {
+                Some(a) => v = self.force(a.value)?,
+                None => {
+                    if let Some(d) = default {
+                        return self.eval(d, env);
+                    }
+                    let suggestions = crate::print::suggestions(self, attrs, name);
+                    return Err(EvalError::new(
+                        ErrorKind::MissingAttr {
+                            name: self.interner.name(name).into_owned(),
+                            suggestions,
+                        },
+                        Some(span),
+                    ));
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    fn eval_attrs(&mut self, attrs: &'a AttrsIr<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
+        let value_env = if attrs.rec {
+            let new_env = self.new_env(env, attrs.statics.len());
+            for (cell, a) in new_env.slots.iter().zip(attrs.statics) {
+                cell.set(self.thunk_in(a.value, new_env));
+            }
+            new_env
+        } else {
+            env
+        };
+        let mut entries: Vec<Attr<'a>> =
+            Vec::with_capacity(attrs.statics.len() + attrs.dynamics.len());
+        for (i, a) in attrs.statics.iter().enumerate() {
+            let value = if attrs.rec {
+                value_env.slots[i].get()
+            } else {
+                self.thunk(a.value, env)
+            };
+            entries.push(Attr {
+                name: a.name,
+                span: Some(a.span),
+                value,
+            });
+        }
+        if attrs.dynamics.is_empty() {
+            // Statics are sorted by symbol already.
+            return Ok(Value::Attrs(self.arena.alloc(Attrs {
+                entries: self.arena.alloc_slice_copy(&entries),
+            })));
+        }
+        for d in attrs.dynamics {
+            let name = self.eval(d.name, value_env)?;
+            let name = match name {
+                Value::Null => continue,
+                Value::String(s) => self.interner.intern(s.bytes),
+                other => return Err(type_error("a string", &other, self, d.span)),
+            };
+            if let Some(prev) = entries.iter().find(|a| a.name == name) {
+                let at = prev
+                    .span
+                    .map(|s| self.sources.location(s))
+                    .unwrap_or_default();
+                return Err(EvalError::msg(
+                    format!(
+                        "dynamic attribute '{}' already defined at {at}",
+                        self.interner.name(name)
+                    ),
+                    d.span,
+                ));
+            }
+            entries.push(Attr {
+                name,
+                span: Some(d.span),
+                value: self.thunk(d.value, value_env),
+            });
+        }
+        Ok(self.new_attrs(entries))
+    }
+
+    fn eval_bin(
+        &mut self,
+        op: BinOp,
+        lhs: &'a Ir<'a>,
+        rhs: &'a Ir<'a>,
+        span: Span,
+        env: &'a Env<'a>,
+    ) -> EvalResult<Value<'a>> {
+        let bool_of = |ev: &mut Self, ir: &'a Ir<'a>| -> EvalResult<bool> {
+            match ev.eval(ir, env)? {
+                Value::Bool(b) => Ok(b),
+                other => Err(type_error("a Boolean", &other, ev, ir_span(ir))),
+            }
+        };
+        match op {
+            BinOp::And => Ok(Value::Bool(bool_of(self, lhs)? && bool_of(self, rhs)?)),
+            BinOp::Or => Ok(Value::Bool(bool_of(self, lhs)? || bool_of(self, rhs)?)),
+            BinOp::Impl => Ok(Value::Bool(!bool_of(self, lhs)? || bool_of(self, rhs)?)),
+            _ => {
+                let l = self.eval(lhs, env)?;
+                let r = self.eval(rhs, env)?;
+                self.binary(op, l, r, span)
+            }
+        }
+    }
+
+    /// Applies a strict binary operator to forced operands.
+    pub fn binary(
+        &mut self,
+        op: BinOp,
+        l: Value<'a>,
+        r: Value<'a>,
+        span: Span,
+    ) -> EvalResult<Value<'a>> {
+        use crate::arith;
+        match op {
+            BinOp::Add => arith::add(self, l, r, span),
+            BinOp::Sub => arith::sub(self, l, r, span),
+            BinOp::Mul => arith::mul(self, l, r, span),
+            BinOp::Div => arith::div(self, l, r, span),
+            BinOp::Eq => Ok(Value::Bool(self.equal(l, r, span)?)),
+            BinOp::NotEq => Ok(Value::Bool(!self.equal(l, r, span)?)),
+            BinOp::Less => Ok(Value::Bool(self.less_than(l, r, span)?)),
+            BinOp::Greater => Ok(Value::Bool(self.less_than(r, l, span)?)),
+            BinOp::LessEq => Ok(Value::Bool(!self.less_than(r, l, span)?)),
+            BinOp::GreaterEq => Ok(Value::Bool(!self.less_than(l, r, span)?)),
+            BinOp::Update => {
+                let Value::Attrs(a) = l else {
+                    return Err(type_error("a set", &l, self, span));
+                };
+                let Value::Attrs(b) = r else {
+                    return Err(type_error("a set", &r, self, span));
+                };
+                Ok(self.update(a, b))
+            }
+            BinOp::Concat => {
+                let Value::List(a) = l else {
+                    return Err(type_error("a list", &l, self, span));
+                };
+                let Value::List(b) = r else {
+                    return Err(type_error("a list", &r, self, span));
+                };
+                if a.elems.is_empty() {
+                    return Ok(r);
+                }
+                if b.elems.is_empty() {
+                    return Ok(l);
+                }
+                let mut v = Vec::with_capacity(a.elems.len() + b.elems.len());
+                v.extend_from_slice(a.elems);
+                v.extend_from_slice(b.elems);
+                Ok(self.new_list(v))
+            }
+            BinOp::And | BinOp::Or | BinOp::Impl => {
+                unreachable!("short-circuit operators are handled in eval_bin")
+            }
+        }
+    }
+
+    /// `a // b`: a merge of two sorted arrays, `b` winning.
+    pub fn update(&self, a: &'a Attrs<'a>, b: &'a Attrs<'a>) -> Value<'a> {
+        if b.entries.is_empty() {
+            return Value::Attrs(a);
+        }
+        if a.entries.is_empty() {
+            return Value::Attrs(b);
+        }
+        let mut out = Vec::with_capacity(a.entries.len() + b.entries.len());
+        let (mut i, mut j) = (0, 0);
+        let (x, y) = (a.entries, b.entries);
+        while i < x.len() && j < y.len() {
+            match x[i].name.cmp(&y[j].name) {
+                std::cmp::Ordering::Less => {
+                    out.push(x[i]);
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    out.push(y[j]);
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    out.push(y[j]);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        out.extend_from_slice(&x[i..]);
+        out.extend_from_slice(&y[j..]);
+        Value::Attrs(self.arena.alloc(Attrs {
+            entries: self.arena.alloc_slice_copy(&out),
+        }))
+    }
+
+    // ----- calls -----
+
+    /// Applies function `f` (forced) to `arg` (lazy).
+    pub fn call(
+        &mut self,
+        f: Value<'a>,
+        arg: Value<'a>,
+        span: Option<Span>,
+    ) -> EvalResult<Value<'a>> {
+        match f {
+            Value::Lambda(c) => self.call_lambda(c, arg, span),
+            Value::PrimOp(op) => {
+                if op.arity == 1 {
+                    (op.func)(self, &[arg], span.unwrap_or(dummy_span()))
+                } else {
+                    let args = self.arena.alloc_slice_copy(&[arg]);
+                    Ok(Value::PrimOpApp(self.arena.alloc(PrimOpApp { op, args })))
+                }
+            }
+            Value::PrimOpApp(app) => {
+                let mut args = Vec::with_capacity(app.args.len() + 1);
+                args.extend_from_slice(app.args);
+                args.push(arg);
+                if args.len() == app.op.arity {
+                    (app.op.func)(self, &args, span.unwrap_or(dummy_span()))
+                } else {
+                    let args = self.arena.alloc_slice_copy(&args);
+                    Ok(Value::PrimOpApp(
+                        self.arena.alloc(PrimOpApp { op: app.op, args }),
+                    ))
+                }
+            }
+            Value::Attrs(attrs) => match attrs.get(self.syms.functor) {
+                Some(functor) => {
+                    let functor = self.force(functor.value)?;
+                    let inner = self.call(functor, f, span)?;
+                    let inner = self.force(inner)?;
+                    self.call(inner, arg, span)
+                }
+                None => Err(self.not_a_function(f, span)),
+            },
+            Value::Thunk(_) => {
+                let f = self.force(f)?;
+                self.call(f, arg, span)
+            }
+            _ => Err(self.not_a_function(f, span)),
+        }
+    }
+
+    fn not_a_function(&self, f: Value<'a>, span: Option<Span>) -> Box<EvalError> {
+        EvalError::new(
+            ErrorKind::Message(format!(
+                "attempt to call something which is not a function but {}: {}",
+                f.type_phrase(),
+                crate::print::brief(self, f)
+            )),
+            span,
+        )
+    }
+
+    /// Applies `f` to several arguments and forces the result.
+    pub fn call_n(
+        &mut self,
+        f: Value<'a>,
+        args: &[Value<'a>],
+        span: Span,
+    ) -> EvalResult<Value<'a>> {
+        let mut v = self.force(f)?;
+        for a in args {
+            v = self.call(v, *a, Some(span))?;
+            v = self.force(v)?;
+        }
+        Ok(v)
+    }
+
+    fn lambda_name(&self, l: &LambdaIr<'a>) -> String {
+        match l.name {
+            Some(n) => format!("'{}'", self.interner.name(n)),
+            None => "'anonymous lambda'".to_owned(),
+        }
+    }
+
+    fn call_lambda(
+        &mut self,
+        c: &'a Closure<'a>,
+        arg: Value<'a>,
+        span: Option<Span>,
+    ) -> EvalResult<Value<'a>> {
+        let l = c.lambda;
+        let env = self.new_env(c.env, l.n_slots as usize);
+        match &l.param {
+            ParamIr::Ident(_) => env.slots[0].set(arg),
+            ParamIr::Formals {
+                formals,
+                ellipsis,
+                at,
+            } => {
+                let arg = self.force(arg)?;
+                let Value::Attrs(attrs) = arg else {
+                    return Err(type_error("a set", &arg, self, span.unwrap_or(l.span)));
+                };
+                let mut used = 0;
+                for (i, f) in formals.iter().enumerate() {
+                    match attrs.get(f.name) {
+                        Some(a) => {
+                            used += 1;
+                            env.slots[i].set(a.value);
+                        }
+                        None => match f.default {
+                            Some(d) => env.slots[i].set(self.thunk_in(d, env)),
+                            None => {
+                                return Err(EvalError::msg(
+                                    format!(
+                                        "function {} called without required argument '{}'",
+                                        self.lambda_name(l),
+                                        self.interner.name(f.name)
+                                    ),
+                                    l.span,
+                                ))
+                            }
+                        },
+                    }
+                }
+                if !*ellipsis && used != attrs.len() {
+                    let extra = attrs
+                        .entries
+                        .iter()
+                        .map(|a| a.name)
+                        .filter(|n| !formals.iter().any(|f| f.name == *n))
+                        .min_by(|a, b| self.interner.resolve(*a).cmp(self.interner.resolve(*b)));
+                    if let Some(extra) = extra {
+                        return Err(EvalError::msg(
+                            format!(
+                                "function {} called with unexpected argument '{}'",
+                                self.lambda_name(l),
+                                self.interner.name(extra)
+                            ),
+                            l.span,
+                        ));
+                    }
+                }
+                if at.is_some() {
+                    env.slots[formals.len()].set(arg);
+                }
+            }
+        }
+        self.call_depth += 1;
+        if self.call_depth > self.settings.max_call_depth {
+            self.call_depth -= 1;
+            return Err(EvalError::new(
+                ErrorKind::StackOverflow,
+                Some(span.unwrap_or(l.span)),
+            ));
+        }
+        let res = self.eval(l.body, env);
+        self.call_depth -= 1;
+        res
+    }
+
+    // ----- strings -----
+
+    /// Coerces a forced value to a string, appending to `bytes` and `context`.
+    pub fn coerce_to_string_into(
+        &mut self,
+        v: Value<'a>,
+        span: Span,
+        mode: CoerceMode,
+        bytes: &mut Vec<u8>,
+        context: &mut Vec<ContextElem<'a>>,
+    ) -> EvalResult<()> {
+        let v = self.force(v)?;
+        match v {
+            Value::String(s) => {
+                bytes.extend_from_slice(s.bytes);
+                context.extend_from_slice(s.context);
+            }
+            Value::Path(p) => {
+                if mode.copy_paths() {
+                    let path = std::path::Path::new(std::ffi::OsStr::from_bytes_compat(p.bytes));
+                    let name = p.bytes.rsplit(|&b| b == b'/').next().unwrap_or(b"");
+                    let name = String::from_utf8_lossy(name).into_owned();
+                    let store_path = self.io.add_source(path, &name).map_err(|e| {
+                        EvalError::msg(
+                            format!("copying path '{}' to the store: {e}", path.display()),
+                            span,
+                        )
+                    })?;
+                    let sp = self.arena.alloc_slice_copy(store_path.as_bytes());
+                    bytes.extend_from_slice(sp);
+                    context.push(ContextElem::Opaque(sp));
+                } else {
+                    bytes.extend_from_slice(p.bytes);
+                }
+            }
+            Value::Attrs(attrs) => {
+                if let Some(f) = attrs.get(self.syms.to_string) {
+                    let f = self.force(f.value)?;
+                    let res = self.call(f, v, Some(span))?;
+                    return self.coerce_to_string_into(res, span, mode, bytes, context);
+                }
+                if let Some(out) = attrs.get(self.syms.out_path) {
+                    return self.coerce_to_string_into(out.value, span, mode, bytes, context);
+                }
+                return Err(self.cannot_coerce(v, span));
+            }
+            Value::Int(n) if mode.more() => bytes.extend_from_slice(n.to_string().as_bytes()),
+            Value::Float(f) if mode.more() => bytes.extend_from_slice(format!("{f:.6}").as_bytes()),
+            Value::Bool(true) if mode.more() => bytes.push(b'1'),
+            Value::Bool(false) | Value::Null if mode.more() => {}
+            Value::List(l) if mode.more() => {
+                for (i, e) in l.elems.iter().enumerate() {
+                    if i > 0 {
+                        bytes.push(b' ');
+                    }
+                    let e = self.force(*e)?;
+                    // Nix separates elements with a space but skips it after empty lists.
+                    self.coerce_to_string_into(e, span, mode, bytes, context)?;
+                }
+            }
+            _ => return Err(self.cannot_coerce(v, span)),
+        }
+        Ok(())
+    }
+
+    fn cannot_coerce(&self, v: Value<'a>, span: Span) -> Box<EvalError> {
+        EvalError::msg(
+            format!(
+                "cannot coerce {} to a string: {}",
+                v.type_phrase(),
+                crate::print::brief(self, v)
+            ),
+            span,
+        )
+    }
+
+    /// Coerces a value to a string value.
+    pub fn coerce_to_string(
+        &mut self,
+        v: Value<'a>,
+        span: Span,
+        mode: CoerceMode,
+    ) -> EvalResult<Value<'a>> {
+        if let Value::String(_) = v {
+            return Ok(v);
+        }
+        let mut bytes = Vec::new();
+        let mut context = Vec::new();
+        self.coerce_to_string_into(v, span, mode, &mut bytes, &mut context)?;
+        context.sort();
+        context.dedup();
+        Ok(self.new_string(&bytes, &context))
+    }
+
+    // ----- comparison -----
+
+    /// `==`.
+    pub fn equal(&mut self, a: Value<'a>, b: Value<'a>, span: Span) -> EvalResult<bool> {
+        let a = self.force(a).map_err(|e| with_span(e, span))?;
+        let b = self.force(b).map_err(|e| with_span(e, span))?;
+        Ok(match (a, b) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(x), Value::Bool(y)) => x == y,
+            (Value::Int(x), Value::Int(y)) => x == y,
+            (Value::Float(x), Value::Float(y)) => x == y,
+            (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => x as f64 == y,
+            (Value::String(x), Value::String(y)) => x.bytes == y.bytes,
+            (Value::Path(x), Value::Path(y)) => x.bytes == y.bytes,
+            (Value::List(x), Value::List(y)) => {
+                if std::ptr::eq(x, y) {
+                    return Ok(true);
+                }
+                if x.elems.len() != y.elems.len() {
+                    return Ok(false);
+                }
+                for (p, q) in x.elems.iter().zip(y.elems) {
+                    if !same_value(p, q) && !self.equal(*p, *q, span)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            (Value::Attrs(x), Value::Attrs(y)) => {
+                if std::ptr::eq(x, y) {
+                    return Ok(true);
+                }
+                // Two derivations are equal when their output paths are.
+                if self.is_derivation(x)? && self.is_derivation(y)? {
+                    if let (Some(p), Some(q)) =
+                        (x.get(self.syms.out_path), y.get(self.syms.out_path))
+                    {
+                        return self.equal(p.value, q.value, span);
+                    }
+                }
+                if x.entries.len() != y.entries.len() {
+                    return Ok(false);
+                }
+                for (p, q) in x.entries.iter().zip(y.entries) {
+                    if p.name != q.name {
+                        return Ok(false);
+                    }
+                    if !same_value(&p.value, &q.value) && !self.equal(p.value, q.value, span)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            _ => false,
+        })
+    }
+
+    /// Tells whether a set is a derivation (`type = "derivation"`).
+    pub fn is_derivation(&mut self, attrs: &'a Attrs<'a>) -> EvalResult<bool> {
+        match attrs.get(self.syms.type_) {
+            Some(t) => {
+                let t = self.force(t.value)?;
+                Ok(matches!(t, Value::String(s) if s.bytes == b"derivation"))
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// `<`, as `builtins.lessThan`.
+    pub fn less_than(&mut self, a: Value<'a>, b: Value<'a>, span: Span) -> EvalResult<bool> {
+        let a = self.force(a)?;
+        let b = self.force(b)?;
+        match (a, b) {
+            (Value::Int(x), Value::Int(y)) => Ok(x < y),
+            (Value::Float(x), Value::Float(y)) => Ok(x < y),
+            (Value::Int(x), Value::Float(y)) => Ok((x as f64) < y),
+            (Value::Float(x), Value::Int(y)) => Ok(x < y as f64),
+            (Value::String(x), Value::String(y)) => Ok(x.bytes < y.bytes),
+            (Value::Path(x), Value::Path(y)) => Ok(x.bytes < y.bytes),
+            (Value::List(x), Value::List(y)) => {
+                for (p, q) in x.elems.iter().zip(y.elems) {
+                    if !self.equal(*p, *q, span)? {
+                        return self.less_than(*p, *q, span);
+                    }
+                }
+                Ok(x.elems.len() < y.elems.len())
+            }
+            _ => Err(EvalError::msg(
+                format!(
+                    "cannot compare {} with {}",
+                    a.type_phrase(),
+                    b.type_phrase()
+                ),
+                span,
+            )),
+        }
+    }
+}
+
+/// How a value may be turned into a string.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CoerceMode {
+    /// `"${x}"`: strings, paths (copied to the store), sets with `__toString`/`outPath`.
+    Interpolation,
+    /// A piece of an interpolated path: like interpolation, but paths are not copied.
+    PathSegment,
+    /// `toString`: also numbers, Booleans, null and lists; paths are not copied.
+    ToString,
+}
+
+impl CoerceMode {
+    fn copy_paths(self) -> bool {
+        self == CoerceMode::Interpolation
+    }
+
+    fn more(self) -> bool {
+        self == CoerceMode::ToString
+    }
+}
+
+/// Converts bytes to an `OsStr` (Unix).
+trait OsStrCompat {
+    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr;
+}
+
+impl OsStrCompat for std::ffi::OsStr {
+    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr {
+        use std::os::unix::ffi::OsStrExt;
+        std::ffi::OsStr::from_bytes(b)
+    }
+}
+
+#[inline]
+fn lookup<'a>(mut env: &'a Env<'a>, depth: u32, slot: u32) -> &'a std::cell::Cell<Value<'a>> {
+    for _ in 0..depth {
+        env = env
+            .up
+            .expect("lowering resolved a variable deeper than its environment");
+    }
+    &env.slots[slot as usize]
+}
+
+/// Tells whether two values are the same object (so equal without looking inside).
+fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
+    match (a, b) {
+        (Value::Thunk(x), Value::Thunk(y)) => std::ptr::eq(*x, *y),
+        (Value::Lambda(x), Value::Lambda(y)) => std::ptr::eq(*x, *y),
+        (Value::Attrs(x), Value::Attrs(y)) => std::ptr::eq(*x, *y),
+        (Value::List(x), Value::List(y)) => std::ptr::eq(*x, *y),
+        (Value::PrimOp(x), Value::PrimOp(y)) => std::ptr::eq(*x, *y),
+        _ => false,
+    }
+}
+
+fn with_span(mut e: Box<EvalError>, span: Span) -> Box<EvalError> {
+    if e.span.is_none() {
+        e.span = Some(span);
+    }
+    e
+}
+
+/// The span of an IR node, where it has one.
+pub fn ir_span(ir: &Ir<'_>) -> Span {
+    match ir {
+        Ir::Var { span, .. }
+        | Ir::WithVar { span, .. }
+        | Ir::Select { span, .. }
+        | Ir::Call { span, .. }
+        | Ir::Assert { span, .. }
+        | Ir::If { span, .. }
+        | Ir::Not(_, span)
+        | Ir::Neg(_, span)
+        | Ir::Bin { span, .. }
+        | Ir::Interpolate { span, .. }
+        | Ir::PathInterpolate { span, .. }
+        | Ir::CurPos(span) => *span,
+        Ir::Lambda(l) => l.span,
+        _ => dummy_span(),
+    }
+}
+
+/// A span for errors whose location is unknown.
+pub fn dummy_span() -> Span {
+    Span::new(FileId(u32::MAX), 0, 0)
+}

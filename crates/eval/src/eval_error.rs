@@ -1,0 +1,117 @@
+//! Evaluation errors: what went wrong, where, and the trace of what was being evaluated.
+//!
+//! Errors are boxed (`EvalResult<T> = Result<T, Box<EvalError>>`) so results stay small and the
+//! error path stays cold. Whether `builtins.tryEval` may catch an error is a property of its
+//! kind ([`EvalError::is_catchable`]): `throw` and failed assertions, nothing else, as in Nix.
+//! This crate renders nothing; `kiln-cli` prints the message, the location with a code frame,
+//! and the trace.
+
+use std::fmt;
+
+use crate::span::Span;
+
+/// The result of evaluating something.
+pub type EvalResult<T> = Result<T, Box<EvalError>>;
+
+/// An evaluation error.
+#[derive(Debug, Clone)]
+pub struct EvalError {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// Where, if known.
+    pub span: Option<Span>,
+    /// Context added while the error unwound, innermost first (shown with `--show-trace`).
+    pub trace: Vec<TraceFrame>,
+}
+
+/// One line of an error's trace.
+#[derive(Debug, Clone)]
+pub struct TraceFrame {
+    /// What was being done.
+    pub message: String,
+    /// Where.
+    pub span: Option<Span>,
+}
+
+/// The kinds of evaluation errors.
+#[derive(Debug, Clone)]
+pub enum ErrorKind {
+    /// `throw "msg"`: catchable by `tryEval`.
+    Throw(String),
+    /// A failed `assert`: catchable by `tryEval`.
+    AssertionFailed(String),
+    /// `abort "msg"`.
+    Abort(String),
+    /// A value of the wrong type.
+    Type {
+        /// What was expected ("a set").
+        expected: &'static str,
+        /// What was found ("an integer").
+        found: &'static str,
+        /// The value found, printed briefly.
+        value: String,
+    },
+    /// A missing attribute.
+    MissingAttr {
+        /// Its name.
+        name: String,
+        /// Close names that do exist.
+        suggestions: Vec<String>,
+    },
+    /// A variable bound nowhere.
+    UndefinedVariable(String),
+    /// A thunk needed its own value.
+    InfiniteRecursion,
+    /// Too deep: `max-call-depth` exceeded or the evaluator's own stack limit.
+    StackOverflow,
+    /// Syntax errors in a file being imported, already rendered.
+    Syntax(String),
+    /// Anything else, with Nix's message.
+    Message(String),
+}
+
+impl EvalError {
+    /// Makes an error of `kind` at `span`.
+    pub fn new(kind: ErrorKind, span: Option<Span>) -> Box<EvalError> {
+        Box::new(EvalError {
+            kind,
+            span,
+            trace: Vec::new(),
+        })
+    }
+
+    /// Makes a plain message error.
+    pub fn msg(message: impl Into<String>, span: Span) -> Box<EvalError> {
+        Self::new(ErrorKind::Message(message.into()), Some(span))
+    }
+
+    /// Tells whether `builtins.tryEval` catches it.
+    pub fn is_catchable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Throw(_) | ErrorKind::AssertionFailed(_)
+        )
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Throw(m) | ErrorKind::Message(m) | ErrorKind::Syntax(m) => f.write_str(m),
+            ErrorKind::AssertionFailed(cond) => write!(f, "assertion '{cond}' failed"),
+            ErrorKind::Abort(m) => write!(
+                f,
+                "evaluation aborted with the following error message: '{m}'"
+            ),
+            ErrorKind::Type {
+                expected,
+                found,
+                value,
+            } => write!(f, "expected {expected} but found {found}: {value}"),
+            ErrorKind::MissingAttr { name, .. } => write!(f, "attribute '{name}' missing"),
+            ErrorKind::UndefinedVariable(name) => write!(f, "undefined variable '{name}'"),
+            ErrorKind::InfiniteRecursion => f.write_str("infinite recursion encountered"),
+            ErrorKind::StackOverflow => f.write_str("stack overflow; max-call-depth exceeded"),
+        }
+    }
+}

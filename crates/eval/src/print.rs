@@ -1,0 +1,300 @@
+//! Printing values as `nix-instantiate --eval` does, byte for byte.
+//!
+//! Sets print sorted by name (`{ a = 1; b = "x"; }`), lists as `[ 1 2 ]`, strings with Nix's
+//! escapes, floats like C++'s `%g` (six significant digits), functions as `<LAMBDA>`,
+//! `<PRIMOP>` and `<PRIMOP-APP>`, unevaluated values as `<CODE>`, and a set or list met a second
+//! time as `«repeated»`.
+
+use std::collections::HashSet;
+
+use crate::eval::{Eval, EvalResult};
+use crate::intern::Symbol;
+use crate::span::{SourceMap, Span};
+use crate::value::{Attrs, Value};
+
+/// Prints `v`; with `strict`, forces everything it prints first.
+pub fn print_value<'a>(ev: &mut Eval<'a>, v: Value<'a>, strict: bool) -> EvalResult<String> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let v = ev.force(v)?;
+    print_inner(ev, v, strict, &mut seen, &mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Prints `v` as bytes (strings may hold any bytes).
+pub fn print_value_bytes<'a>(ev: &mut Eval<'a>, v: Value<'a>, strict: bool) -> EvalResult<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let v = ev.force(v)?;
+    print_inner(ev, v, strict, &mut seen, &mut out)?;
+    Ok(out)
+}
+
+fn print_inner<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    strict: bool,
+    seen: &mut HashSet<usize>,
+    out: &mut Vec<u8>,
+) -> EvalResult<()> {
+    let v = if strict { ev.force(v)? } else { v };
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Float(f) => out.extend_from_slice(format_float(f).as_bytes()),
+        Value::String(s) => escape_string(s.bytes, out),
+        Value::Path(p) => out.extend_from_slice(p.bytes),
+        Value::Lambda(_) => out.extend_from_slice(b"<LAMBDA>"),
+        Value::PrimOp(_) => out.extend_from_slice(b"<PRIMOP>"),
+        Value::PrimOpApp(_) => out.extend_from_slice(b"<PRIMOP-APP>"),
+        Value::Thunk(t) => match t.state.get() {
+            crate::value::ThunkState::Done(v) => print_inner(ev, v, strict, seen, out)?,
+            _ => out.extend_from_slice(b"<CODE>"),
+        },
+        Value::Attrs(a) => {
+            if !seen.insert(a as *const _ as usize) {
+                out.extend_from_slice("«repeated»".as_bytes());
+                return Ok(());
+            }
+            out.extend_from_slice(b"{ ");
+            for attr in sorted_attrs(ev, a) {
+                print_attr_name(ev.interner.resolve(attr.0), out);
+                out.extend_from_slice(b" = ");
+                print_inner(ev, attr.1, strict, seen, out)?;
+                out.extend_from_slice(b"; ");
+            }
+            out.push(b'}');
+        }
+        Value::List(l) => {
+            if !seen.insert(l as *const _ as usize) {
+                out.extend_from_slice("«repeated»".as_bytes());
+                return Ok(());
+            }
+            out.extend_from_slice(b"[ ");
+            for e in l.elems {
+                print_inner(ev, *e, strict, seen, out)?;
+                out.push(b' ');
+            }
+            out.push(b']');
+        }
+    }
+    Ok(())
+}
+
+/// The attributes of a set in name order.
+pub fn sorted_attrs<'a>(ev: &Eval<'a>, a: &Attrs<'a>) -> Vec<(Symbol, Value<'a>)> {
+    let mut v: Vec<(Symbol, Value<'a>)> = a.entries.iter().map(|e| (e.name, e.value)).collect();
+    v.sort_by(|x, y| ev.interner.resolve(x.0).cmp(ev.interner.resolve(y.0)));
+    v
+}
+
+fn is_identifier(name: &[u8]) -> bool {
+    match name.first() {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {}
+        _ => return false,
+    }
+    if matches!(
+        name,
+        b"if" | b"then" | b"else" | b"assert" | b"with" | b"let" | b"in" | b"rec" | b"inherit"
+    ) {
+        return false;
+    }
+    name.iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'\'' | b'-'))
+}
+
+fn print_attr_name(name: &[u8], out: &mut Vec<u8>) {
+    if is_identifier(name) {
+        out.extend_from_slice(name);
+    } else {
+        escape_string(name, out);
+    }
+}
+
+/// Writes a string literal with Nix's escapes.
+pub fn escape_string(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'$' if bytes.get(i + 1) == Some(&b'{') => out.extend_from_slice(b"\\$"),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    out.push(b'"');
+}
+
+/// Formats a float like C++'s default stream output (`%g`, six significant digits).
+pub fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        return if f.is_sign_negative() { "-nan" } else { "nan" }.to_owned();
+    }
+    if f.is_infinite() {
+        return if f < 0.0 { "-inf" } else { "inf" }.to_owned();
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0" } else { "0" }.to_owned();
+    }
+    let precision = 6;
+    // The exponent after rounding to six significant digits decides the notation.
+    let sci = format!("{:.*e}", precision - 1, f);
+    let (mantissa, exp) = sci.split_once('e').expect("exponent present");
+    let exp: i32 = exp.parse().expect("numeric exponent");
+    if exp < -4 || exp >= precision as i32 {
+        let mantissa = trim_zeros(mantissa);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else {
+        let decimals = (precision as i32 - 1 - exp).max(0) as usize;
+        trim_zeros(&format!("{f:.decimals$}")).to_owned()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// Prints a value briefly for an error message, without forcing anything.
+pub fn brief<'a>(ev: &Eval<'a>, v: Value<'a>) -> String {
+    let mut out = Vec::new();
+    brief_inner(ev, v, 0, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn brief_inner<'a>(ev: &Eval<'a>, v: Value<'a>, depth: usize, out: &mut Vec<u8>) {
+    match v {
+        Value::Thunk(t) => match t.state.get() {
+            crate::value::ThunkState::Done(v) => brief_inner(ev, v, depth, out),
+            _ => out.extend_from_slice("«thunk»".as_bytes()),
+        },
+        Value::Lambda(c) => {
+            out.extend_from_slice("«lambda".as_bytes());
+            if let Some(n) = c.lambda.name {
+                out.push(b' ');
+                out.extend_from_slice(ev.interner.resolve(n));
+            }
+            if (c.lambda.span.file.0 as usize) < ev.sources.len() {
+                out.extend_from_slice(b" @ ");
+                out.extend_from_slice(ev.sources.location(c.lambda.span).as_bytes());
+            }
+            out.extend_from_slice("»".as_bytes());
+        }
+        Value::PrimOp(op) => out.extend_from_slice(format!("«primop {}»", op.name).as_bytes()),
+        Value::PrimOpApp(app) => {
+            out.extend_from_slice(format!("«partially applied primop {}»", app.op.name).as_bytes())
+        }
+        Value::Attrs(a) => {
+            if depth > 0 {
+                out.extend_from_slice(b"{ ... }");
+                return;
+            }
+            out.extend_from_slice(b"{ ");
+            for (name, value) in sorted_attrs(ev, a) {
+                print_attr_name(ev.interner.resolve(name), out);
+                out.extend_from_slice(b" = ");
+                brief_inner(ev, value, depth + 1, out);
+                out.extend_from_slice(b"; ");
+            }
+            out.push(b'}');
+        }
+        Value::List(l) => {
+            if depth > 0 {
+                out.extend_from_slice(b"[ ... ]");
+                return;
+            }
+            out.extend_from_slice(b"[ ");
+            for e in l.elems {
+                brief_inner(ev, *e, depth + 1, out);
+                out.push(b' ');
+            }
+            out.push(b']');
+        }
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Float(f) => out.extend_from_slice(format_float(f).as_bytes()),
+        Value::String(s) => escape_string(s.bytes, out),
+        Value::Path(p) => out.extend_from_slice(p.bytes),
+    }
+}
+
+/// The source text of a span.
+pub fn snippet(sources: &SourceMap, span: Span) -> String {
+    if span.file.0 as usize >= sources.len() {
+        return String::new();
+    }
+    let text = sources.text(span.file);
+    let end = (span.end as usize).min(text.len());
+    let start = (span.start as usize).min(end);
+    String::from_utf8_lossy(&text[start..end]).into_owned()
+}
+
+/// Names in `attrs` close to `name` (for "Did you mean …?").
+pub fn suggestions<'a>(ev: &Eval<'a>, attrs: &Attrs<'a>, name: Symbol) -> Vec<String> {
+    let want = ev.interner.resolve(name);
+    let mut close: Vec<(usize, String)> = attrs
+        .entries
+        .iter()
+        .filter_map(|a| {
+            let have = ev.interner.resolve(a.name);
+            let d = levenshtein(want, have);
+            (d <= 2).then(|| (d, String::from_utf8_lossy(have).into_owned()))
+        })
+        .collect();
+    close.sort();
+    close.into_iter().take(3).map(|(_, s)| s).collect()
+}
+
+fn levenshtein(a: &[u8], b: &[u8]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_float;
+
+    #[test]
+    fn floats_print_like_cpp() {
+        // Expected values printed by Nix 2.26 for the same floats.
+        let cases = [
+            (1.0, "1"),
+            (2.5, "2.5"),
+            (1e10, "1e+10"),
+            (0.1, "0.1"),
+            (1e-5, "1e-05"),
+            (123456789.0, "1.23457e+08"),
+            (1e20, "1e+20"),
+            (1.5e16, "1.5e+16"),
+            (100000.0, "100000"),
+            (1000000.0, "1e+06"),
+            (0.1 + 0.2, "0.3"),
+            (0.0001, "0.0001"),
+            (3e-7, "3e-07"),
+            (1.0 / 3.0, "0.333333"),
+        ];
+        for (f, s) in cases {
+            assert_eq!(format_float(f), s, "{f}");
+        }
+    }
+}

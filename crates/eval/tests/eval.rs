@@ -1,0 +1,116 @@
+//! The data-driven evaluation suite over `tests/lang/`.
+//!
+//! * `eval-okay-NAME.nix` must evaluate; its value, forced and printed as
+//!   `nix-instantiate --eval --strict` prints it, is compared with `eval-okay-NAME.exp`.
+//! * `eval-fail-NAME.nix` must fail; the error message (its first line) is compared with
+//!   `eval-fail-NAME.err`.
+//!
+//! The case's directory prints as `/pwd`. `KILN_ACCEPT=1` rewrites the expected files. Every
+//! case also runs through the reference Nix 2.8, which must print the same value (or also
+//! fail), except the cases in [`CURRENT_ONLY`], where current Nix differs from 2.8 and Kiln
+//! follows current Nix (checked with Nix 2.26).
+
+use std::path::Path;
+
+use kiln_eval::io::FsIo;
+use kiln_eval::{Bump, Eval, EvalSettings};
+
+/// Cases where Nix 2.8 differs from current Nix, which Kiln follows.
+const CURRENT_ONLY: &[(&str, &str)] = &[
+    (
+        "eval-fail-int-overflow",
+        "Nix 2.8 wraps around; current Nix reports the overflow",
+    ),
+    (
+        "eval-okay-print-functions",
+        "Nix 2.8 prints <LAMBDA> too, but «repeated» differs",
+    ),
+];
+
+fn case_name(path: &Path) -> String {
+    path.file_stem().unwrap().to_string_lossy().into_owned()
+}
+
+fn normalise(s: &str, dir: &Path) -> String {
+    s.replace(&dir.display().to_string(), "/pwd")
+}
+
+/// Evaluates a case with Kiln: `Ok(printed value)` or `Err(message)`.
+fn kiln(path: &Path) -> Result<String, String> {
+    let path = path.to_path_buf();
+    // A large stack, as the CLI gives the evaluator.
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || {
+            let arena = Bump::new();
+            let mut ev = Eval::new(&arena, Box::new(FsIo::new()), EvalSettings::default());
+            let res = ev.eval_file(&path).and_then(|v| {
+                let v = ev.force_deep(v)?;
+                kiln_eval::print::print_value(&mut ev, v, true)
+            });
+            res.map_err(|e| e.kind.to_string())
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// Evaluates a case with the reference Nix 2.8.
+fn reference(path: &Path) -> Result<String, String> {
+    let state = tempfile::tempdir().unwrap();
+    let out = kiln_testkit::reference_command("nix-instantiate", state.path())
+        .args(["--eval", "--strict"])
+        .arg(path)
+        .output()
+        .expect("running the reference nix-instantiate");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn check(path: &Path) -> datatest_stable::Result<()> {
+    let name = case_name(path);
+    let dir = path.parent().unwrap().canonicalize()?;
+    let path = dir.join(path.file_name().unwrap());
+    let okay = name.starts_with("eval-okay-");
+    let expected_file = path.with_extension(if okay { "exp" } else { "err" });
+    let ours = kiln(&path);
+    let got = match (&ours, okay) {
+        (Ok(v), true) => normalise(v, &dir),
+        (Err(e), false) => normalise(e.lines().next().unwrap_or(""), &dir),
+        (Ok(v), false) => return Err(format!("{name}: expected an error, got {v}").into()),
+        (Err(e), true) => return Err(format!("{name}: evaluation failed: {e}").into()),
+    };
+    if std::env::var_os("KILN_ACCEPT").is_some() {
+        std::fs::write(&expected_file, format!("{got}\n"))?;
+    } else {
+        let want = std::fs::read_to_string(&expected_file)?;
+        if want.trim_end() != got {
+            return Err(format!("{name}:\nexpected: {}\n     got: {got}", want.trim_end()).into());
+        }
+    }
+    let current_only = CURRENT_ONLY.iter().any(|(n, _)| *n == name);
+    let theirs = reference(&path);
+    match (theirs, okay) {
+        (Ok(v), true) if !current_only => {
+            let v = normalise(&v, &dir);
+            if v != got {
+                return Err(format!("{name}: Nix 2.8 prints {v}, Kiln {got}").into());
+            }
+        }
+        (Err(e), true) if !current_only => {
+            return Err(format!("{name}: Nix 2.8 fails: {e}").into());
+        }
+        (Ok(v), false) if !current_only => {
+            return Err(format!("{name}: Nix 2.8 succeeds with {v}").into());
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+datatest_stable::harness! {
+    { test = check, root = "tests/lang", pattern = r"^eval-(okay|fail)-.*\.nix$" },
+}

@@ -1,0 +1,5 @@
+''
+  first
+    indented
+  last ''${also} ''' quotes $x
+''

@@ -1,0 +1,1 @@
+[ (builtins.sort builtins.lessThan [ 5 3 9 1 ]) (builtins.sort (a: b: a > b) [ 1 3 2 ]) (builtins.sort (a: b: a.k < b.k) [ { k = 2; v = "a"; } { k = 1; v = "b"; } { k = 2; v = "c"; } { k = 1; v = "d"; } ]) ]

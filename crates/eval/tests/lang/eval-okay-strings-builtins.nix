@@ -1,0 +1,1 @@
+[ (builtins.stringLength "hello") (builtins.substring 1 3 "hello") (builtins.substring 3 100 "hello") (builtins.substring 1 (-1) "hello") (builtins.concatStringsSep ", " [ "a" "b" "c" ]) (builtins.baseNameOf "/a/b/c") (builtins.dirOf "/a/b/c") (builtins.dirOf "abc") ]

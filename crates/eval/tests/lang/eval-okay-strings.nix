@@ -1,0 +1,1 @@
+[ "a\"b\\c" "tab\there" "nl\nx" "dollar \${x}" "$" "a$b" "\r" ]

@@ -1,0 +1,1 @@
+[ (builtins.typeOf 1) (builtins.typeOf 1.0) (builtins.typeOf "s") (builtins.typeOf null) (builtins.typeOf true) (builtins.typeOf [ ]) (builtins.typeOf { }) (builtins.typeOf (x: x)) (builtins.typeOf map) (builtins.typeOf ./.) (builtins.isInt 1) (builtins.isString 1) (builtins.isFunction map) ]
