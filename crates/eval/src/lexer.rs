@@ -604,7 +604,11 @@ impl Lexer<'_, '_> {
             Rule::Float => {
                 let digits = std::str::from_utf8(text).unwrap();
                 let f: f64 = digits.parse().unwrap_or(f64::INFINITY);
-                if f.is_infinite() {
+                // Nix uses strtod, which reports overflow, underflow to zero and subnormal
+                // results alike as a range error.
+                let mantissa = digits.split(['e', 'E']).next().unwrap_or("");
+                let nonzero = mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c));
+                if f.is_infinite() || f.is_subnormal() || (f == 0.0 && nonzero) {
                     self.error(SyntaxErrorKind::InvalidFloat(digits.into()), start, end);
                 }
                 Tok::Float(f)
