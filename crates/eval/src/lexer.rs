@@ -157,6 +157,9 @@ pub(crate) fn lex(
         interner,
         errors,
         path_start: 0,
+        path_run: (0, 0),
+        scheme_run: (0, 0),
+        no_comment_end_from: usize::MAX,
     };
     lx.run();
     lx.tokens
@@ -172,6 +175,12 @@ struct Lexer<'a, 'i> {
     errors: &'i mut Vec<SyntaxError>,
     /// Where the last piece of the path being lexed started (for the trailing-slash error).
     path_start: usize,
+    /// Runs of path and URI-scheme characters already measured, as `start..end`: a rule
+    /// tried at every byte of a long run (`------x`) must not rescan it each time.
+    path_run: (usize, usize),
+    scheme_run: (usize, usize),
+    /// A `/*` at or after this offset has no end (found by an earlier failed scan).
+    no_comment_end_from: usize,
 }
 
 // Match-length helpers: each returns how many bytes of `s` (from its start) the flex rule
@@ -240,9 +249,8 @@ fn match_segments(s: &[u8]) -> usize {
     i
 }
 
-/// `{PATH_CHAR}*(\/{PATH_CHAR}+)+\/?`
-fn match_path(s: &[u8]) -> usize {
-    let p = s.iter().take_while(|&&c| is_path_char(c)).count();
+/// `{PATH_CHAR}*(\/{PATH_CHAR}+)+\/?`, given the length `p` of the leading path characters.
+fn match_path(s: &[u8], p: usize) -> usize {
     let segs = match_segments(&s[p..]);
     if segs == 0 {
         return 0;
@@ -251,9 +259,8 @@ fn match_path(s: &[u8]) -> usize {
     i + usize::from(s.get(i) == Some(&b'/'))
 }
 
-/// `{PATH_CHAR}*\/`
-fn match_path_seg(s: &[u8]) -> usize {
-    let p = s.iter().take_while(|&&c| is_path_char(c)).count();
+/// `{PATH_CHAR}*\/`, given the length `p` of the leading path characters.
+fn match_path_seg(s: &[u8], p: usize) -> usize {
     if s.get(p) == Some(&b'/') {
         p + 1
     } else {
@@ -291,15 +298,16 @@ fn match_spath(s: &[u8]) -> usize {
     }
 }
 
-/// `[a-zA-Z][a-zA-Z0-9\+\-\.]*\:[URI chars]+`
-fn match_uri(s: &[u8]) -> usize {
+fn is_scheme_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')
+}
+
+/// `[a-zA-Z][a-zA-Z0-9\+\-\.]*\:[URI chars]+`, given the length `scheme` of the leading
+/// scheme characters.
+fn match_uri(s: &[u8], scheme: usize) -> usize {
     if !s.first().is_some_and(|c| c.is_ascii_alphabetic()) {
         return 0;
     }
-    let scheme = 1 + s[1..]
-        .iter()
-        .take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-        .count();
     if s.get(scheme) != Some(&b':') {
         return 0;
     }
@@ -412,6 +420,16 @@ enum Rule {
     Comment,
 }
 
+/// The length of the run of `class` characters at `pos`, reusing `cache` when `pos` is
+/// inside the run it measured.
+fn run_len(src: &[u8], pos: usize, cache: &mut (usize, usize), class: fn(u8) -> bool) -> usize {
+    if !(cache.0 <= pos && pos < cache.1) {
+        let len = src[pos..].iter().take_while(|&&c| class(c)).count();
+        *cache = (pos, pos + len);
+    }
+    cache.1 - pos
+}
+
 impl Lexer<'_, '_> {
     fn state(&self) -> State {
         *self.stack.last().unwrap()
@@ -496,6 +514,9 @@ impl Lexer<'_, '_> {
             return false;
         }
 
+        let path_run = run_len(self.src, start, &mut self.path_run, is_path_char);
+        let scheme_run = run_len(self.src, start, &mut self.scheme_run, is_scheme_char);
+        let s = &self.src[start..];
         // Longest match among the competing rules; the first listed wins a tie.
         let mut best = (0, Rule::Comment);
         let mut consider = |len: usize, rule: Rule| {
@@ -527,18 +548,24 @@ impl Lexer<'_, '_> {
             };
             consider(len, Rule::IndOpen);
         }
-        let seg = match_path_seg(s);
+        let seg = match_path_seg(s, path_run);
         if seg > 0 && s[seg..].starts_with(b"${") {
             consider(seg + 2, Rule::PathStart);
         }
         if s.starts_with(b"~/${") {
             consider(4, Rule::HPathStart);
         }
-        consider(match_path(s), Rule::Path);
+        consider(match_path(s, path_run), Rule::Path);
         consider(match_hpath(s), Rule::HPath);
         consider(match_spath(s), Rule::SPath);
-        consider(match_uri(s), Rule::Uri);
-        consider(match_block_comment(s), Rule::Comment);
+        consider(match_uri(s, scheme_run), Rule::Uri);
+        if s.starts_with(b"/*") && start < self.no_comment_end_from {
+            let len = match_block_comment(s);
+            if len == 0 {
+                self.no_comment_end_from = start;
+            }
+            consider(len, Rule::Comment);
+        }
 
         let (len, rule) = best;
         if len == 0 {
@@ -577,7 +604,11 @@ impl Lexer<'_, '_> {
             Rule::Float => {
                 let digits = std::str::from_utf8(text).unwrap();
                 let f: f64 = digits.parse().unwrap_or(f64::INFINITY);
-                if f.is_infinite() {
+                // Nix uses strtod, which reports overflow, underflow to zero and subnormal
+                // results alike as a range error.
+                let mantissa = digits.split(['e', 'E']).next().unwrap_or("");
+                let nonzero = mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c));
+                if f.is_infinite() || f.is_subnormal() || (f == 0.0 && nonzero) {
                     self.error(SyntaxErrorKind::InvalidFloat(digits.into()), start, end);
                 }
                 Tok::Float(f)
@@ -741,7 +772,9 @@ impl Lexer<'_, '_> {
             return false;
         }
         let chars = s.iter().take_while(|&&c| is_path_char(c)).count();
-        let len = match_path(s).max(match_path_seg(s)).max(chars);
+        let len = match_path(s, chars)
+            .max(match_path_seg(s, chars))
+            .max(chars);
         let was_slash = self.state() == State::InPathSlash;
         self.stack.pop();
         if len > 0 {

@@ -5,7 +5,7 @@
 //! * **Bytes, not text.** Nix source and Nix strings are byte strings; the lexer works on
 //!   `&[u8]` and string contents are `Vec<u8>`. Positions are byte offsets ([`Span`]), and
 //!   [`SourceMap`] turns them into `line:column` with the column counted in bytes, as Nix does.
-//! * **Nix's lexer, rule for rule.** The hand-written [`lexer`](crate) follows the flex rules
+//! * **Nix's lexer, rule for rule.** The hand-written lexer follows the flex rules
 //!   and start conditions of Nix's lexer (longest match, first rule on a tie), so the odd
 //!   corners agree: `a->b` is `a-` `>` `b`, `x:x` is a URI, `1e3` is `1` applied to `e3`,
 //!   `$${` in a string is literal.

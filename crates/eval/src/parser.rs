@@ -37,10 +37,14 @@ use crate::intern::{Interner, Symbol};
 use crate::lexer::{lex, Tok, Token};
 use crate::span::{FileId, Span};
 
-/// How deeply expressions may nest (counted in parser recursion levels; a parenthesis costs
-/// about three). Deeper input gets a [`SyntaxErrorKind::TooDeep`] error instead of a stack
-/// overflow, in the parser and in everything that walks the tree recursively.
-pub const MAX_DEPTH: usize = 1500;
+/// How deeply expressions may nest, counted in parser recursion levels (a parenthesis costs
+/// three, an `assert`/`let`/lambda one, each operand of a chain one). Deeper input gets a
+/// [`SyntaxErrorKind::TooDeep`] error instead of a stack overflow, in the parser and in
+/// everything that walks the tree recursively. nixpkgs' `lib` needs about 250.
+///
+/// At this depth the parser needs up to about 3 MiB of stack in an unoptimized build (much
+/// less optimized): run it on the main thread or on a thread with a stack of 8 MiB or more.
+pub const MAX_DEPTH: usize = 1000;
 
 /// The result of [`parse`]: a tree (with [`ExprKind::Error`] nodes where the source did not
 /// parse) and every syntax error, in source order. Callers must refuse a tree with errors.
@@ -335,81 +339,75 @@ impl Parser<'_> {
 
     fn parse_function_inner(&mut self, start: u32) -> Expr {
         match (self.peek(), self.peek_at(1)) {
-            (Tok::Id(_), Tok::Char(b':')) => {
-                let (name, span) = self.ident();
-                self.bump();
-                let body = self.parse_function();
-                self.mk(
-                    start,
-                    ExprKind::Lambda {
-                        param: Param::Ident { name, span },
-                        body: Box::new(body),
-                    },
-                )
-            }
-            (Tok::Id(_), Tok::Char(b'@')) => {
-                let (name, span) = self.ident();
-                self.bump();
-                let at = AtPattern {
-                    name,
-                    span,
-                    before: true,
-                };
-                if !self.at(&Tok::Char(b'{')) {
-                    self.unexpected(&["'{'"]);
-                    return self.error_expr(start);
-                }
-                self.parse_pattern_lambda(start, Some(at))
-            }
+            (Tok::Id(_), Tok::Char(b':')) => self.lambda_ident(start),
+            (Tok::Id(_), Tok::Char(b'@')) => self.lambda_at_before(start),
             (Tok::Char(b'{'), _) if self.formals_ahead() => self.parse_pattern_lambda(start, None),
-            (Tok::Assert, _) => {
-                self.bump();
-                let cond = self.parse_expr();
-                self.expect(&Tok::Char(b';'), "';'");
-                let body = self.parse_function();
-                self.mk(
-                    start,
-                    ExprKind::Assert {
-                        cond: Box::new(cond),
-                        body: Box::new(body),
-                    },
-                )
-            }
-            (Tok::With, _) => {
-                self.bump();
-                let env = self.parse_expr();
-                self.expect(&Tok::Char(b';'), "';'");
-                let body = self.parse_function();
-                self.mk(
-                    start,
-                    ExprKind::With {
-                        env: Box::new(env),
-                        body: Box::new(body),
-                    },
-                )
-            }
+            (Tok::Assert | Tok::With, _) => self.assert_or_with(start),
             (Tok::Let, t) if *t != Tok::Char(b'{') => {
                 let let_span = self.bump_span();
                 self.parse_let_rest(start, let_span)
             }
-            (Tok::If, _) => {
-                self.bump();
-                let cond = self.parse_expr();
-                self.expect(&Tok::Then, "THEN");
-                let then = self.parse_expr();
-                self.expect(&Tok::Else, "ELSE");
-                let else_ = self.parse_expr();
-                self.mk(
-                    start,
-                    ExprKind::If {
-                        cond: Box::new(cond),
-                        then: Box::new(then),
-                        else_: Box::new(else_),
-                    },
-                )
-            }
+            (Tok::If, _) => self.parse_if(start),
             _ => self.parse_pipes(start),
         }
+    }
+
+    fn lambda_ident(&mut self, start: u32) -> Expr {
+        let (name, span) = self.ident();
+        self.bump();
+        let body = self.parse_function();
+        self.mk(
+            start,
+            ExprKind::Lambda {
+                param: Param::Ident { name, span },
+                body: Box::new(body),
+            },
+        )
+    }
+
+    fn lambda_at_before(&mut self, start: u32) -> Expr {
+        let (name, span) = self.ident();
+        self.bump();
+        let at = AtPattern {
+            name,
+            span,
+            before: true,
+        };
+        if !self.at(&Tok::Char(b'{')) {
+            self.unexpected(&["'{'"]);
+            return self.error_expr(start);
+        }
+        self.parse_pattern_lambda(start, Some(at))
+    }
+
+    fn assert_or_with(&mut self, start: u32) -> Expr {
+        let is_assert = self.bump().tok == Tok::Assert;
+        let first = Box::new(self.parse_expr());
+        self.expect(&Tok::Char(b';'), "';'");
+        let body = Box::new(self.parse_function());
+        let kind = if is_assert {
+            ExprKind::Assert { cond: first, body }
+        } else {
+            ExprKind::With { env: first, body }
+        };
+        self.mk(start, kind)
+    }
+
+    fn parse_if(&mut self, start: u32) -> Expr {
+        self.bump();
+        let cond = self.parse_expr();
+        self.expect(&Tok::Then, "THEN");
+        let then = self.parse_expr();
+        self.expect(&Tok::Else, "ELSE");
+        let else_ = self.parse_expr();
+        self.mk(
+            start,
+            ExprKind::If {
+                cond: Box::new(cond),
+                then: Box::new(then),
+                else_: Box::new(else_),
+            },
+        )
     }
 
     /// Operators, then the pipe operators, which bind loosest: `|>` to the left, `<|` to the
@@ -797,115 +795,133 @@ impl Parser<'_> {
         e
     }
 
+    /// `expr_simple`. Each form is parsed by its own function so that the recursion through
+    /// nested expressions keeps small stack frames.
     fn parse_simple(&mut self) -> Expr {
         let start = self.start();
         match self.peek() {
-            Tok::Id(_) => {
-                let (sym, _) = self.ident();
-                self.mk(start, ExprKind::Var(sym))
+            Tok::Id(_) | Tok::Int(_) | Tok::Float(_) | Tok::Uri(_) | Tok::SPath(_) => {
+                self.simple_token(start)
             }
-            Tok::Int(_) | Tok::Float(_) | Tok::Uri(_) | Tok::SPath(_) => {
-                let kind = match self.bump().tok {
-                    Tok::Int(n) => ExprKind::Int(n),
-                    Tok::Float(f) => ExprKind::Float(f),
-                    Tok::Uri(u) => ExprKind::Uri(u),
-                    Tok::SPath(p) => ExprKind::Path {
-                        kind: PathKind::Search,
-                        parts: vec![StrPart::Literal(p[1..p.len() - 1].to_vec())],
-                    },
-                    _ => unreachable!("matched above"),
-                };
-                self.mk(start, kind)
-            }
-            Tok::Quote => {
-                self.bump();
-                let parts = self.parse_string_parts();
-                self.expect(&Tok::Quote, "'\"'");
-                self.mk(
-                    start,
-                    ExprKind::Str {
-                        parts,
-                        indented: false,
-                    },
-                )
-            }
-            Tok::IndOpen => {
-                self.bump();
-                let parts = self.parse_ind_string();
-                self.mk(
-                    start,
-                    ExprKind::Str {
-                        parts,
-                        indented: true,
-                    },
-                )
-            }
+            Tok::Quote => self.simple_string(start),
+            Tok::IndOpen => self.simple_ind_string(start),
             Tok::Path(_) | Tok::HPath(_) => self.parse_path(),
-            Tok::Char(b'(') => {
-                self.bump();
-                let e = self.parse_expr();
-                self.expect(&Tok::Char(b')'), "')'");
-                e
-            }
-            Tok::Let => {
-                let let_span = self.bump_span();
-                if !self.expect(&Tok::Char(b'{'), "'{'") {
-                    // `let ... in` is not allowed as an operand: parse it whole for recovery.
-                    self.parse_let_rest(start, let_span);
-                    return self.error_expr(start);
+            Tok::Char(b'(') => self.simple_paren(),
+            Tok::Let => self.simple_legacy_let(start),
+            Tok::Rec | Tok::Char(b'{') => self.simple_attrset(start),
+            Tok::Char(b'[') => self.simple_list(start),
+            _ => self.simple_error(start),
+        }
+    }
+
+    fn simple_token(&mut self, start: u32) -> Expr {
+        let kind = match self.bump().tok {
+            Tok::Id(s) => ExprKind::Var(s),
+            Tok::Int(n) => ExprKind::Int(n),
+            Tok::Float(f) => ExprKind::Float(f),
+            Tok::Uri(u) => ExprKind::Uri(u),
+            Tok::SPath(p) => ExprKind::Path {
+                kind: PathKind::Search,
+                parts: vec![StrPart::Literal(p[1..p.len() - 1].to_vec())],
+            },
+            _ => unreachable!("called at a single-token expression"),
+        };
+        self.mk(start, kind)
+    }
+
+    fn simple_string(&mut self, start: u32) -> Expr {
+        self.bump();
+        let parts = self.parse_string_parts();
+        self.expect(&Tok::Quote, "'\"'");
+        self.mk(
+            start,
+            ExprKind::Str {
+                parts,
+                indented: false,
+            },
+        )
+    }
+
+    fn simple_ind_string(&mut self, start: u32) -> Expr {
+        self.bump();
+        let parts = self.parse_ind_string();
+        self.mk(
+            start,
+            ExprKind::Str {
+                parts,
+                indented: true,
+            },
+        )
+    }
+
+    fn simple_paren(&mut self) -> Expr {
+        self.bump();
+        let e = self.parse_expr();
+        self.expect(&Tok::Char(b')'), "')'");
+        e
+    }
+
+    fn simple_legacy_let(&mut self, start: u32) -> Expr {
+        let let_span = self.bump_span();
+        if !self.expect(&Tok::Char(b'{'), "'{'") {
+            // `let ... in` is not allowed as an operand: parse it whole for recovery.
+            self.parse_let_rest(start, let_span);
+            return self.error_expr(start);
+        }
+        let (bindings, _) = self.parse_bindings(&Tok::Char(b'}'));
+        self.expect(&Tok::Char(b'}'), "'}'");
+        self.mk(start, ExprKind::LegacyLet { bindings })
+    }
+
+    fn simple_attrset(&mut self, start: u32) -> Expr {
+        let rec = self.eat(&Tok::Rec);
+        if !self.expect(&Tok::Char(b'{'), "'{'") {
+            return self.error_expr(start);
+        }
+        let (bindings, scope) = self.parse_bindings(&Tok::Char(b'}'));
+        self.expect(&Tok::Char(b'}'), "'}'");
+        self.attrset_scopes.insert(start, scope);
+        self.mk(start, ExprKind::AttrSet { rec, bindings })
+    }
+
+    fn simple_list(&mut self, start: u32) -> Expr {
+        self.bump();
+        let mut items = Vec::new();
+        loop {
+            match self.peek() {
+                t if starts_select(t) => items.push(self.parse_select()),
+                Tok::Char(b']') => {
+                    self.bump();
+                    break;
                 }
-                let (bindings, _) = self.parse_bindings(&Tok::Char(b'}'));
-                self.expect(&Tok::Char(b'}'), "'}'");
-                self.mk(start, ExprKind::LegacyLet { bindings })
-            }
-            Tok::Rec | Tok::Char(b'{') => {
-                let rec = self.eat(&Tok::Rec);
-                if !self.expect(&Tok::Char(b'{'), "'{'") {
-                    return self.error_expr(start);
-                }
-                let (bindings, scope) = self.parse_bindings(&Tok::Char(b'}'));
-                self.expect(&Tok::Char(b'}'), "'}'");
-                self.attrset_scopes.insert(start, scope);
-                self.mk(start, ExprKind::AttrSet { rec, bindings })
-            }
-            Tok::Char(b'[') => {
-                self.bump();
-                let mut items = Vec::new();
-                loop {
-                    match self.peek() {
-                        t if starts_select(t) => items.push(self.parse_select()),
-                        Tok::Char(b']') => {
-                            self.bump();
-                            break;
-                        }
-                        t => {
-                            // Too many tokens could follow for bison to list them.
-                            let closer = is_closer(t);
-                            self.unexpected(&[]);
-                            if closer {
-                                break;
-                            }
-                            self.bump();
-                        }
+                t => {
+                    // Too many tokens could follow for bison to list them.
+                    let closer = is_closer(t);
+                    self.unexpected(&[]);
+                    if closer {
+                        break;
                     }
-                }
-                self.mk(start, ExprKind::List(items))
-            }
-            Tok::If | Tok::With | Tok::Assert => {
-                // Not allowed as an operand; parse it whole so that one error is reported.
-                self.unexpected(&[]);
-                self.parse_expr();
-                self.error_expr(start)
-            }
-            tok => {
-                let closer = is_closer(tok);
-                self.unexpected(&[]);
-                if !closer {
                     self.bump();
                 }
-                self.error_expr(start)
             }
         }
+        self.mk(start, ExprKind::List(items))
+    }
+
+    fn simple_error(&mut self, start: u32) -> Expr {
+        let tok = self.peek();
+        if matches!(tok, Tok::If | Tok::With | Tok::Assert) {
+            // Not allowed as an operand; parse it whole so that one error is reported.
+            self.unexpected(&[]);
+            self.parse_expr();
+            return self.error_expr(start);
+        }
+        let closer = is_closer(tok);
+        self.unexpected(&[]);
+        if !closer {
+            self.bump();
+        }
+        self.error_expr(start)
     }
 
     /// The parts of a `"..."` string, up to (not including) the closing quote.

@@ -1,0 +1,1 @@
+[ { inherit or; } { inherit (a) or; } ]
