@@ -4,3 +4,4 @@ pub mod config;
 pub mod hash;
 pub mod key;
 pub mod nar;
+pub mod store;

@@ -6,12 +6,15 @@
 use std::ffi::OsString;
 
 mod nix_hash;
+mod nix_store;
 
 /// A legacy program Kiln can stand in for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Legacy {
     /// `nix-hash`: hash paths and convert hashes.
     NixHash,
+    /// `nix-store`: manipulate and query the store.
+    NixStore,
 }
 
 impl Legacy {
@@ -19,6 +22,7 @@ impl Legacy {
     pub fn from_program_name(name: &str) -> Option<Self> {
         match name {
             "nix-hash" => Some(Self::NixHash),
+            "nix-store" => Some(Self::NixStore),
             _ => None,
         }
     }
@@ -34,6 +38,7 @@ impl Legacy {
             .collect::<anyhow::Result<Vec<_>>>()?;
         match self {
             Self::NixHash => nix_hash::run(program, &args),
+            Self::NixStore => nix_store::run(program, &args),
         }
     }
 }
