@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{config, eval, hash, key, nar};
+use crate::commands::{config, eval, hash, key, nar, store};
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
 #[derive(Debug, Parser)]
@@ -21,7 +21,8 @@ pub struct Cli {
 /// Options every command accepts.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Use the store rooted at DIR (files under DIR/nix/store, state under DIR/nix/var/nix)
+    /// Use the store rooted at DIR (files under DIR/nix/store, state under DIR/nix/var/nix);
+    /// default: / (the machine's /nix) when /nix is writable, else $XDG_DATA_HOME/kiln/root
     #[arg(long, global = true, env = "KILN_STORE", value_name = "DIR")]
     pub store: Option<PathBuf>,
     /// Set configuration option NAME to VALUE, overriding configuration files
@@ -45,6 +46,9 @@ enum Command {
     /// Show the configuration in effect
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Add to, inspect, check and clean the local store
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// Parses the command line and runs the command.
@@ -57,6 +61,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Hash(cmd) => hash::run(cmd),
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),
+        Command::Store(cmd) => store::run(cmd, &cli.global),
     }
 }
 

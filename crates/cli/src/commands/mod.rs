@@ -5,3 +5,4 @@ pub mod eval;
 pub mod hash;
 pub mod key;
 pub mod nar;
+pub mod store;

@@ -97,7 +97,11 @@ fn open(nar: &Path) -> anyhow::Result<Box<dyn Read>> {
 
 /// Prints entries as `nix nar ls` does: the first entry is the path asked for; a directory's
 /// entries follow as `./rel/path`, a non-directory prints its own name.
-fn print_listing(out: &mut impl Write, entries: &[ListEntry], long: bool) -> io::Result<()> {
+pub(crate) fn print_listing(
+    out: &mut impl Write,
+    entries: &[ListEntry],
+    long: bool,
+) -> io::Result<()> {
     let Some((first, rest)) = entries.split_first() else {
         return Ok(());
     };

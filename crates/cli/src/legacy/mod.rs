@@ -7,6 +7,7 @@ use std::ffi::OsString;
 
 mod nix_hash;
 mod nix_instantiate;
+mod nix_store;
 
 /// A legacy program Kiln can stand in for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,8 @@ pub enum Legacy {
     NixHash,
     /// `nix-instantiate`: evaluate expressions.
     NixInstantiate,
+    /// `nix-store`: manipulate and query the store.
+    NixStore,
 }
 
 impl Legacy {
@@ -23,6 +26,7 @@ impl Legacy {
         match name {
             "nix-hash" => Some(Self::NixHash),
             "nix-instantiate" => Some(Self::NixInstantiate),
+            "nix-store" => Some(Self::NixStore),
             _ => None,
         }
     }
@@ -39,6 +43,7 @@ impl Legacy {
         match self {
             Self::NixHash => nix_hash::run(program, &args),
             Self::NixInstantiate => nix_instantiate::run(program, &args),
+            Self::NixStore => nix_store::run(program, &args),
         }
     }
 }

@@ -11,6 +11,7 @@ mod hash;
 mod key;
 mod nar;
 mod nix_hash;
+mod store;
 
 /// Returns a `kiln` command isolated from the user's configuration.
 pub fn kiln() -> Command {

@@ -1,0 +1,260 @@
+//! `nix-store`: the operations of Nix's manual page that the local store supports.
+//!
+//! `--add`, `--add-fixed [--recursive] ALGO`, `--dump`, `--restore`, `-q`/`--query` with
+//! `--references`, `--referrers`, `--requisites`/`-R`, `--deriver`/`-d`, `--hash`, `--size`,
+//! `--verify [--check-contents]`, `--delete`, `--optimise`. The store is `--store DIR` (or
+//! `local?root=DIR`), else `KILN_STORE`, else Kiln's default root. Path sets print one per
+//! line, references first, as Nix prints them.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use kiln_formats::hash::HashAlgo;
+use kiln_formats::nar;
+use kiln_formats::narinfo::UNKNOWN_DERIVER;
+use kiln_formats::store_path::FileIngestionMethod;
+use kiln_store::Store as _;
+
+use super::usage;
+use crate::commands::store::{add, nix_order, open_root, report_problems, store_path};
+
+const HELP: &str = "\
+Usage: nix-store [--store DIR] OPERATION [OPTIONS] [ARGS...]
+
+Operations:
+  --add PATH...                     add paths to the store and print them
+  --add-fixed [--recursive] ALGO PATH...
+                                    add paths by flat (or NAR) hash ALGO
+  --dump PATH                       write the NAR serialisation of PATH to stdout
+  --restore PATH                    unpack a NAR from stdin at PATH
+  -q, --query [--references|--referrers|--requisites|-R|--deriver|-d|--hash|--size] PATH...
+  --verify [--check-contents]       check the store's consistency
+  --delete PATH...                  delete paths nothing else refers to
+  --optimise                        hard-link identical files
+
+The store is --store DIR (or local?root=DIR), else $KILN_STORE, else /nix when writable,
+else $XDG_DATA_HOME/kiln/root.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Add,
+    AddFixed,
+    Dump,
+    Restore,
+    Query,
+    Verify,
+    Delete,
+    Optimise,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Query {
+    References,
+    Referrers,
+    Requisites,
+    Deriver,
+    Hash,
+    Size,
+}
+
+/// Runs `nix-store` with `args`.
+pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
+    let mut op = None;
+    let mut query = None;
+    let mut recursive = false;
+    let mut check_contents = false;
+    let mut root: Option<PathBuf> = None;
+    let mut operands = Vec::new();
+    let mut iter = args.iter();
+    let set_op = |op: &mut Option<Op>, new: Op| -> anyhow::Result<()> {
+        if op.is_some_and(|o| o != new) {
+            return Err(usage("only one operation may be specified"));
+        }
+        *op = Some(new);
+        Ok(())
+    };
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--help" => {
+                println!("{HELP}");
+                return Ok(());
+            }
+            "--version" => {
+                println!("{program} (Kiln) {}", env!("CARGO_PKG_VERSION"));
+                return Ok(());
+            }
+            "--store" => {
+                let s = iter
+                    .next()
+                    .ok_or_else(|| usage("flag '--store' requires an argument"))?;
+                root = Some(parse_store(s)?);
+            }
+            "--add" => set_op(&mut op, Op::Add)?,
+            "--add-fixed" => set_op(&mut op, Op::AddFixed)?,
+            "--dump" => set_op(&mut op, Op::Dump)?,
+            "--restore" => set_op(&mut op, Op::Restore)?,
+            "-q" | "--query" => set_op(&mut op, Op::Query)?,
+            "--verify" => set_op(&mut op, Op::Verify)?,
+            "--delete" => set_op(&mut op, Op::Delete)?,
+            "--optimise" | "--optimize" => set_op(&mut op, Op::Optimise)?,
+            "--recursive" => recursive = true,
+            "--check-contents" => check_contents = true,
+            "--references" => query = Some(Query::References),
+            "--referrers" | "--referers" => query = Some(Query::Referrers),
+            "--requisites" | "-R" => query = Some(Query::Requisites),
+            "--deriver" | "-d" => query = Some(Query::Deriver),
+            "--hash" => query = Some(Query::Hash),
+            "--size" => query = Some(Query::Size),
+            "--" => operands.extend(iter.by_ref().cloned()),
+            flag if flag.starts_with('-') && flag.len() > 1 => {
+                return Err(usage(format!("unrecognised flag '{flag}'")));
+            }
+            _ => operands.push(arg.clone()),
+        }
+    }
+    let op = op.ok_or_else(|| usage("no operation specified"))?;
+    if op == Op::Dump || op == Op::Restore {
+        let [path] = operands.as_slice() else {
+            return Err(usage("this operation takes exactly one argument"));
+        };
+        let mut out = crate::output::stdout();
+        if op == Op::Dump {
+            nar::dump(Path::new(path), &mut out)?;
+            out.flush()?;
+        } else {
+            nar::restore(std::io::stdin().lock(), Path::new(path))?;
+        }
+        return Ok(());
+    }
+    let store = open_root(root.or_else(|| std::env::var_os("KILN_STORE").map(PathBuf::from)))?;
+    let dir = store.store_dir().to_owned();
+    let mut out = crate::output::stdout();
+    match op {
+        Op::Add => {
+            for p in &operands {
+                let info = add(
+                    &store,
+                    Path::new(p),
+                    None,
+                    FileIngestionMethod::Recursive,
+                    HashAlgo::Sha256,
+                )?;
+                writeln!(out, "{}", info.path.to_absolute(&dir))?;
+            }
+        }
+        Op::AddFixed => {
+            let (algo, paths) = operands
+                .split_first()
+                .ok_or_else(|| usage("first argument must be hash algorithm"))?;
+            let algo: HashAlgo = algo.parse().map_err(|e| usage(format!("{e}")))?;
+            let method = if recursive {
+                FileIngestionMethod::Recursive
+            } else {
+                FileIngestionMethod::Flat
+            };
+            for p in paths {
+                let info = add(&store, Path::new(p), None, method, algo)?;
+                writeln!(out, "{}", info.path.to_absolute(&dir))?;
+            }
+        }
+        Op::Query => {
+            let query = query.unwrap_or(Query::References);
+            let mut paths = Vec::new();
+            for p in &operands {
+                let sp = store_path(&store, p)?;
+                if !store.is_valid_path(&sp)? {
+                    anyhow::bail!("path '{p}' is not valid");
+                }
+                paths.push(sp);
+            }
+            match query {
+                Query::References | Query::Referrers | Query::Requisites => {
+                    let mut set = BTreeSet::new();
+                    for sp in &paths {
+                        match query {
+                            Query::References => set.extend(store.query_references(sp)?),
+                            Query::Referrers => set.extend(store.query_referrers(sp)?),
+                            _ => set.extend(store.closure(&BTreeSet::from([sp.clone()]))?),
+                        }
+                    }
+                    for p in nix_order(&store, &set)? {
+                        writeln!(out, "{p}")?;
+                    }
+                }
+                Query::Deriver | Query::Hash | Query::Size => {
+                    for sp in &paths {
+                        let info = store
+                            .query_path_info(sp)?
+                            .ok_or_else(|| anyhow::anyhow!("path '{sp}' is not valid"))?;
+                        match query {
+                            Query::Deriver => match &info.deriver {
+                                Some(d) => writeln!(out, "{}", d.to_absolute(&dir))?,
+                                None => writeln!(out, "{UNKNOWN_DERIVER}")?,
+                            },
+                            Query::Hash => writeln!(out, "{}", info.nar_hash)?,
+                            _ => writeln!(out, "{}", info.nar_size)?,
+                        }
+                    }
+                }
+            }
+        }
+        Op::Verify => {
+            eprintln!("checking path existence...");
+            if check_contents {
+                eprintln!("checking hashes...");
+            }
+            let problems = store.verify(check_contents)?;
+            report_problems(&store, &problems);
+            if !problems.is_empty() {
+                out.flush()?;
+                anyhow::bail!("not all store errors were fixed");
+            }
+        }
+        Op::Delete => {
+            let mut set = BTreeSet::new();
+            for p in &operands {
+                set.insert(store_path(&store, p)?);
+            }
+            let res = store.delete(&set)?;
+            for p in &res.deleted {
+                eprintln!("deleting '{}'", p.to_absolute(&dir));
+            }
+            writeln!(
+                out,
+                "{} store paths deleted, {:.2} MiB freed",
+                res.deleted.len(),
+                res.bytes_freed as f64 / (1024.0 * 1024.0)
+            )?;
+        }
+        Op::Optimise => {
+            let stats = store.optimise()?;
+            eprintln!(
+                "{:.2} MiB freed by hard-linking {} files",
+                stats.bytes_freed as f64 / (1024.0 * 1024.0),
+                stats.files_linked
+            );
+        }
+        Op::Dump | Op::Restore => unreachable!("handled above"),
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Accepts `DIR` or `local?root=DIR` (Nix's store URL for a chroot store).
+fn parse_store(s: &str) -> anyhow::Result<PathBuf> {
+    if let Some(rest) = s.strip_prefix("local?") {
+        for param in rest.split('&') {
+            if let Some(root) = param.strip_prefix("root=") {
+                return Ok(PathBuf::from(root));
+            }
+        }
+        return Err(usage(format!("store URL '{s}' has no root")));
+    }
+    if s.contains("://") || s == "daemon" || s == "auto" {
+        return Err(usage(format!(
+            "store '{s}' is not supported; give a directory"
+        )));
+    }
+    Ok(PathBuf::from(s))
+}
