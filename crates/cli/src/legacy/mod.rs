@@ -13,20 +13,20 @@ mod nix_store;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Legacy {
     /// `nix-hash`: hash paths and convert hashes.
-    NixHash,
+    Hash,
     /// `nix-instantiate`: evaluate expressions.
-    NixInstantiate,
+    Instantiate,
     /// `nix-store`: manipulate and query the store.
-    NixStore,
+    Store,
 }
 
 impl Legacy {
     /// Returns the program for an `argv[0]` base name, if it is a legacy one.
     pub fn from_program_name(name: &str) -> Option<Self> {
         match name {
-            "nix-hash" => Some(Self::NixHash),
-            "nix-instantiate" => Some(Self::NixInstantiate),
-            "nix-store" => Some(Self::NixStore),
+            "nix-hash" => Some(Self::Hash),
+            "nix-instantiate" => Some(Self::Instantiate),
+            "nix-store" => Some(Self::Store),
             _ => None,
         }
     }
@@ -41,9 +41,9 @@ impl Legacy {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         match self {
-            Self::NixHash => nix_hash::run(program, &args),
-            Self::NixInstantiate => nix_instantiate::run(program, &args),
-            Self::NixStore => nix_store::run(program, &args),
+            Self::Hash => nix_hash::run(program, &args),
+            Self::Instantiate => nix_instantiate::run(program, &args),
+            Self::Store => nix_store::run(program, &args),
         }
     }
 }
