@@ -7,6 +7,7 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
+mod alloc;
 mod cli;
 mod commands;
 mod config;
@@ -14,6 +15,9 @@ mod diagnostic;
 mod evaluate;
 mod legacy;
 mod output;
+
+#[global_allocator]
+static GLOBAL: alloc::HugePageAlloc = alloc::HugePageAlloc;
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os();

@@ -299,7 +299,15 @@ impl<'a> Eval<'a> {
             ThunkState::Blackhole => Err(EvalError::new(ErrorKind::InfiniteRecursion, None)),
             ThunkState::Pending { ir, env } => {
                 t.state.set(ThunkState::Blackhole);
-                match self.eval(ir, env) {
+                self.eval_depth += 1;
+                if self.eval_depth > MAX_EVAL_DEPTH {
+                    self.eval_depth -= 1;
+                    t.state.set(state);
+                    return Err(EvalError::new(ErrorKind::StackOverflow, None));
+                }
+                let res = self.eval(ir, env);
+                self.eval_depth -= 1;
+                match res {
                     Ok(v) => {
                         t.state.set(ThunkState::Done(v));
                         Ok(v)
@@ -366,6 +374,17 @@ impl<'a> Eval<'a> {
             Ir::Const(v) => *v,
             Ir::Var { depth, slot, .. } => lookup(env, *depth, *slot).get(),
             Ir::Lambda(l) => Value::Lambda(self.arena.alloc(Closure { lambda: l, env })),
+            Ir::Bin { op, lhs, rhs, .. } => {
+                // Integer arithmetic on values already known cannot fail, loop or trace
+                // except by overflow, so computing it now is invisible: no thunk needed (fib's
+                // `n - 1`). Anything else, overflow included, stays lazy.
+                if let (Some(x), Some(y)) = (known_int(lhs, env), known_int(rhs, env)) {
+                    if let Some(v) = int_op(*op, x, y) {
+                        return v;
+                    }
+                }
+                Value::Thunk(self.arena.alloc(Thunk::new(ir, env)))
+            }
             _ => Value::Thunk(self.arena.alloc(Thunk::new(ir, env))),
         }
     }
@@ -381,18 +400,59 @@ impl<'a> Eval<'a> {
     }
 
     /// Evaluates `ir` in `env` to weak head normal form.
+    ///
+    /// Recursion is bounded without a counter here: the parser caps the nesting of code, and
+    /// every unbounded recursion goes through [`Self::force`] or a call, which count depth.
     pub fn eval(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
-        self.eval_depth += 1;
-        if self.eval_depth > MAX_EVAL_DEPTH {
-            self.eval_depth -= 1;
-            return Err(EvalError::new(ErrorKind::StackOverflow, None));
+        // The hot forms live here so this frame stays small; the rest are in `eval_cold`.
+        match ir {
+            Ir::Const(v) => Ok(*v),
+            Ir::Var { depth, slot, span } => {
+                let cell = lookup(env, *depth, *slot);
+                let v = cell.get();
+                match v {
+                    Value::Thunk(_) => self.force_slot(cell, v, *span),
+                    _ => Ok(v),
+                }
+            }
+            Ir::If {
+                cond,
+                then,
+                else_,
+                span,
+            } => match self.eval(cond, env)? {
+                Value::Bool(true) => self.eval(then, env),
+                Value::Bool(false) => self.eval(else_, env),
+                other => Err(type_error("a Boolean", &other, self, *span)),
+            },
+            Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
+            Ir::Call { func, args, span } => {
+                let mut f = self.eval(func, env)?;
+                for arg in *args {
+                    let a = self.thunk(arg, env);
+                    f = self.call(f, a, Some(*span))?;
+                }
+                Ok(f)
+            }
+            _ => self.eval_cold(ir, env),
         }
-        let res = self.eval_inner(ir, env);
-        self.eval_depth -= 1;
-        res
     }
 
-    fn eval_inner(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
+    /// Forces a variable's thunk and stores the result back in its slot.
+    #[inline(never)]
+    fn force_slot(
+        &mut self,
+        cell: &'a std::cell::Cell<Value<'a>>,
+        v: Value<'a>,
+        span: Span,
+    ) -> EvalResult<Value<'a>> {
+        let forced = self.force(v).map_err(|e| with_span(e, span))?;
+        cell.set(forced);
+        Ok(forced)
+    }
+
+    #[inline(never)]
+    fn eval_cold(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
         match ir {
             Ir::Const(v) => Ok(*v),
             Ir::Var { depth, slot, span } => {
@@ -715,6 +775,12 @@ impl<'a> Eval<'a> {
             _ => {
                 let l = self.eval(lhs, env)?;
                 let r = self.eval(rhs, env)?;
+                // Integers first: the common case needs no type dispatch beyond this.
+                if let (Value::Int(x), Value::Int(y)) = (l, r) {
+                    if let Some(v) = int_op(op, x, y) {
+                        return Ok(v);
+                    }
+                }
                 self.binary(op, l, r, span)
             }
         }
@@ -1201,6 +1267,41 @@ fn lookup<'a>(mut env: &'a Env<'a>, depth: u32, slot: u32) -> &'a std::cell::Cel
             .expect("lowering resolved a variable deeper than its environment");
     }
     &env.slots[slot as usize]
+}
+
+/// An integer operand whose value is already known: a literal or an evaluated variable.
+#[inline]
+fn known_int<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<i64> {
+    match ir {
+        Ir::Const(Value::Int(n)) => Some(*n),
+        Ir::Var { depth, slot, .. } => match lookup(env, *depth, *slot).get() {
+            Value::Int(n) => Some(n),
+            Value::Thunk(t) => match t.state.get() {
+                ThunkState::Done(Value::Int(n)) => Some(n),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// An operator on two integers, when it cannot fail (`None` on overflow, division, or an
+/// operator that is not arithmetic or comparison).
+#[inline]
+fn int_op<'a>(op: BinOp, x: i64, y: i64) -> Option<Value<'a>> {
+    match op {
+        BinOp::Add => x.checked_add(y).map(Value::Int),
+        BinOp::Sub => x.checked_sub(y).map(Value::Int),
+        BinOp::Mul => x.checked_mul(y).map(Value::Int),
+        BinOp::Less => Some(Value::Bool(x < y)),
+        BinOp::LessEq => Some(Value::Bool(x <= y)),
+        BinOp::Greater => Some(Value::Bool(x > y)),
+        BinOp::GreaterEq => Some(Value::Bool(x >= y)),
+        BinOp::Eq => Some(Value::Bool(x == y)),
+        BinOp::NotEq => Some(Value::Bool(x != y)),
+        _ => None,
+    }
 }
 
 /// Tells whether two values are the same object (so equal without looking inside).
