@@ -176,11 +176,7 @@ fn auto_args<'a>(ev: &mut Eval<'a>, args: &[(String, AutoArg)]) -> EvalResult<Va
             AutoArg::Str(s) => ev.new_str(s.as_bytes()),
         };
         let name = ev.sym(name.as_bytes());
-        attrs.push(Attr {
-            name,
-            span: None,
-            value,
-        });
+        attrs.push(Attr::new(name, value));
     }
     Ok(ev.new_attrs(attrs))
 }

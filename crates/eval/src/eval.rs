@@ -20,7 +20,8 @@ use crate::ir::{AttrKey, AttrsIr, BinOp, Ir, LambdaIr, ParamIr};
 use crate::lower::{alloc_str, canon_path, Lowerer, PathContext};
 use crate::span::{FileId, SourceMap, Span};
 use crate::value::{
-    Attr, Attrs, Closure, ContextElem, Env, List, NixString, PrimOpApp, Thunk, ThunkState, Value,
+    Attr, Attrs, Closure, ContextElem, Env, List, NixString, PosIdx, PrimOpApp, Thunk, ThunkState,
+    Value,
 };
 
 /// Symbols the evaluator itself needs.
@@ -86,6 +87,8 @@ pub struct Eval<'a> {
     base_env: &'a Env<'a>,
     base_names: HashMap<Symbol, u32>,
     import_cache: HashMap<Vec<u8>, Value<'a>>,
+    positions: Vec<Span>,
+    sym_strings: Vec<Option<Value<'a>>>,
     call_depth: usize,
     eval_depth: usize,
 }
@@ -136,6 +139,8 @@ impl<'a> Eval<'a> {
             base_env: empty_env,
             base_names: HashMap::new(),
             import_cache: HashMap::new(),
+            positions: vec![dummy_span()],
+            sym_strings: Vec::new(),
             call_depth: 0,
             eval_depth: 0,
         };
@@ -178,6 +183,7 @@ impl<'a> Eval<'a> {
                 base_dir: dir.as_os_str().as_bytes(),
                 home: home.as_deref(),
             },
+            &mut self.positions,
         );
         lowerer.lower_root(&parsed.expr).map_err(|undefined| {
             let first = &undefined[0];
@@ -222,6 +228,14 @@ impl<'a> Eval<'a> {
         let v = self.eval(ir, env)?;
         self.import_cache.insert(key, v);
         Ok(v)
+    }
+
+    /// The source span of a position index, if it has one.
+    pub fn pos_span(&self, pos: PosIdx) -> Option<Span> {
+        match pos {
+            PosIdx::NONE => None,
+            PosIdx(i) => self.positions.get(i as usize).copied(),
+        }
     }
 
     /// The environment of builtins.
@@ -270,10 +284,32 @@ impl<'a> Eval<'a> {
 
     /// Makes a lazy application `f arg`.
     pub fn lazy_apply(&self, f: Value<'a>, arg: Value<'a>) -> Value<'a> {
-        let pair = self.arena.alloc([f, arg]);
+        let call = self.arena.alloc([f, arg]);
         Value::Thunk(self.arena.alloc(Thunk {
-            state: std::cell::Cell::new(ThunkState::Apply(pair)),
+            state: std::cell::Cell::new(ThunkState::Apply(call)),
         }))
+    }
+
+    /// Makes a lazy application `f a b`: one thunk, not two.
+    pub fn lazy_apply2(&self, f: Value<'a>, a: Value<'a>, b: Value<'a>) -> Value<'a> {
+        let call = self.arena.alloc([f, a, b]);
+        Value::Thunk(self.arena.alloc(Thunk {
+            state: std::cell::Cell::new(ThunkState::Apply(call)),
+        }))
+    }
+
+    /// The string value of a symbol's name, allocated once per symbol.
+    pub fn sym_value(&mut self, sym: Symbol) -> Value<'a> {
+        let i = sym.0 as usize;
+        if let Some(Some(v)) = self.sym_strings.get(i) {
+            return *v;
+        }
+        let v = Value::String(alloc_str(self.arena, self.interner.resolve(sym)));
+        if self.sym_strings.len() <= i {
+            self.sym_strings.resize(i + 1, None);
+        }
+        self.sym_strings[i] = Some(v);
+        v
     }
 
     /// Interns a name.
@@ -318,11 +354,9 @@ impl<'a> Eval<'a> {
                     }
                 }
             }
-            ThunkState::Apply(pair) => {
+            ThunkState::Apply(call) => {
                 t.state.set(ThunkState::Blackhole);
-                let res = self
-                    .force(pair[0])
-                    .and_then(|f| self.call(f, pair[1], None));
+                let res = self.call_n(call[0], &call[1..], dummy_span());
                 match res {
                     Ok(v) => {
                         t.state.set(ThunkState::Done(v));
@@ -616,17 +650,17 @@ impl<'a> Eval<'a> {
         let attrs = vec![
             Attr {
                 name: self.syms.file,
-                span: None,
+                pos: PosIdx::NONE,
                 value: file,
             },
             Attr {
                 name: self.syms.line,
-                span: None,
+                pos: PosIdx::NONE,
                 value: Value::Int(lc.line as i64),
             },
             Attr {
                 name: self.syms.column,
-                span: None,
+                pos: PosIdx::NONE,
                 value: Value::Int(lc.col as i64),
             },
         ];
@@ -715,7 +749,7 @@ impl<'a> Eval<'a> {
             };
             entries.push(Attr {
                 name: a.name,
-                span: Some(a.span),
+                pos: a.pos,
                 value,
             });
         }
@@ -733,8 +767,8 @@ impl<'a> Eval<'a> {
                 other => return Err(type_error("a string", &other, self, d.span)),
             };
             if let Some(prev) = entries.iter().find(|a| a.name == name) {
-                let at = prev
-                    .span
+                let at = self
+                    .pos_span(prev.pos)
                     .map(|s| self.sources.location(s))
                     .unwrap_or_default();
                 return Err(EvalError::msg(
@@ -747,7 +781,7 @@ impl<'a> Eval<'a> {
             }
             entries.push(Attr {
                 name,
-                span: Some(d.span),
+                pos: d.pos,
                 value: self.thunk(d.value, value_env),
             });
         }
@@ -884,7 +918,7 @@ impl<'a> Eval<'a> {
         span: Option<Span>,
     ) -> EvalResult<Value<'a>> {
         match f {
-            Value::Lambda(c) => self.call_lambda(c, arg, span),
+            Value::Lambda(c) => self.call_lambda(c.lambda, c.env, arg, span),
             Value::PrimOp(op) => {
                 if op.arity == 1 {
                     (op.func)(self, &[arg], span.unwrap_or(dummy_span()))
@@ -942,9 +976,23 @@ impl<'a> Eval<'a> {
         span: Span,
     ) -> EvalResult<Value<'a>> {
         let mut v = self.force(f)?;
-        for a in args {
+        let mut rest = args;
+        while let Some((a, tail)) = rest.split_first() {
+            // `x: y: body` applied to two arguments: bind `x` and go straight into the inner
+            // function, without allocating the closure the first call would return.
+            if let (Value::Lambda(c), false) = (v, tail.is_empty()) {
+                if let (ParamIr::Ident(_), Ir::Lambda(inner)) = (&c.lambda.param, c.lambda.body) {
+                    let env = self.new_env(c.env, c.lambda.n_slots as usize);
+                    env.slots[0].set(*a);
+                    v = self.call_lambda(inner, env, tail[0], Some(span))?;
+                    v = self.force(v)?;
+                    rest = &tail[1..];
+                    continue;
+                }
+            }
             v = self.call(v, *a, Some(span))?;
             v = self.force(v)?;
+            rest = tail;
         }
         Ok(v)
     }
@@ -958,12 +1006,12 @@ impl<'a> Eval<'a> {
 
     fn call_lambda(
         &mut self,
-        c: &'a Closure<'a>,
+        l: &'a LambdaIr<'a>,
+        closure_env: &'a Env<'a>,
         arg: Value<'a>,
         span: Option<Span>,
     ) -> EvalResult<Value<'a>> {
-        let l = c.lambda;
-        let env = self.new_env(c.env, l.n_slots as usize);
+        let env = self.new_env(closure_env, l.n_slots as usize);
         match &l.param {
             ParamIr::Ident(_) => env.slots[0].set(arg),
             ParamIr::Formals {

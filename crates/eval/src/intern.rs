@@ -1,35 +1,34 @@
 //! Interned identifiers, shared by the parser and (later) the evaluator.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
 
 /// An interned byte string; compare symbols, not their text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Symbol(pub u32);
 
-/// A small, fast hasher for short keys (FxHash's mixing step).
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
+/// Owns the text of every [`Symbol`].
+///
+/// The table stores only symbol numbers; hashing and comparison go through `names`, so each
+/// name is stored once. The hash is `foldhash` with a fixed seed: fast on short keys and well
+/// mixed in the low bits the table indexes by (the first hasher here was not, and interning
+/// 2·10^5 names like `attr12345` spent most of its time comparing colliding keys).
+pub struct Interner {
+    table: HashTable<u32>,
+    names: Vec<Box<[u8]>>,
+    hasher: FixedState,
 }
 
-/// Owns the text of every [`Symbol`].
-#[derive(Default)]
-pub struct Interner {
-    map: HashMap<Box<[u8]>, Symbol, BuildHasherDefault<FxHasher>>,
-    names: Vec<Box<[u8]>>,
+impl Default for Interner {
+    fn default() -> Self {
+        Interner {
+            table: HashTable::new(),
+            names: Vec::new(),
+            hasher: FixedState::with_seed(0x6b69_6c6e),
+        }
+    }
 }
 
 impl Interner {
@@ -40,13 +39,17 @@ impl Interner {
 
     /// The symbol for `name`, creating it on first use.
     pub fn intern(&mut self, name: &[u8]) -> Symbol {
-        if let Some(&sym) = self.map.get(name) {
-            return sym;
+        let hash = self.hasher.hash_one(name);
+        let names = &self.names;
+        if let Some(&id) = self.table.find(hash, |&id| &*names[id as usize] == name) {
+            return Symbol(id);
         }
-        let sym = Symbol(self.names.len() as u32);
+        let id = self.names.len() as u32;
         self.names.push(name.into());
-        self.map.insert(name.into(), sym);
-        sym
+        let (names, hasher) = (&self.names, &self.hasher);
+        self.table
+            .insert_unique(hash, id, |&id| hasher.hash_one(&*names[id as usize]));
+        Symbol(id)
     }
 
     /// The text of `sym`.

@@ -6,7 +6,7 @@
 
 use crate::intern::Symbol;
 use crate::span::Span;
-use crate::value::Value;
+use crate::value::{PosIdx, Value};
 
 /// A lowered expression.
 pub enum Ir<'a> {
@@ -192,6 +192,8 @@ pub struct StaticAttr<'a> {
     pub name: Symbol,
     /// Where it is defined.
     pub span: Span,
+    /// The same, as an index into the evaluation's position table.
+    pub pos: PosIdx,
     /// Its value's code.
     pub value: &'a Ir<'a>,
 }
@@ -204,6 +206,8 @@ pub struct DynamicAttr<'a> {
     pub value: &'a Ir<'a>,
     /// Where it is defined.
     pub span: Span,
+    /// The same, as an index into the evaluation's position table.
+    pub pos: PosIdx,
 }
 
 /// A function literal.

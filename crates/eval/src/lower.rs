@@ -17,7 +17,7 @@ use crate::ir::{
     AttrKey, AttrsIr, BinOp, DynamicAttr, FormalIr, Ir, LambdaIr, ParamIr, StaticAttr,
 };
 use crate::span::Span;
-use crate::value::{NixString, Value};
+use crate::value::{NixString, PosIdx, Value};
 
 /// A variable that no scope binds.
 #[derive(Debug, Clone)]
@@ -53,6 +53,7 @@ pub struct Lowerer<'a, 'x> {
     sym_find_file: Symbol,
     sym_nix_path: Symbol,
     sym_body: Symbol,
+    positions: &'x mut Vec<Span>,
 }
 
 /// Allocates a string value without context.
@@ -70,6 +71,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         interner: &'x mut Interner,
         base: &HashMap<Symbol, u32>,
         paths: PathContext<'x>,
+        positions: &'x mut Vec<Span>,
     ) -> Self {
         let sym_find_file = interner.intern(b"__findFile");
         let sym_nix_path = interner.intern(b"__nixPath");
@@ -83,7 +85,13 @@ impl<'a, 'x> Lowerer<'a, 'x> {
             sym_find_file,
             sym_nix_path,
             sym_body,
+            positions,
         }
+    }
+
+    fn pos(&mut self, span: Span) -> PosIdx {
+        self.positions.push(span);
+        PosIdx(self.positions.len() as u32 - 1)
     }
 
     /// Lowers `expr`, returning the code or the undefined variables it uses.
@@ -521,9 +529,11 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         let mut statics: Vec<StaticAttr<'a>> = Vec::with_capacity(tree.statics.len());
         for (sym, (span, node)) in &tree.statics {
             let value = self.lower_node(node, inherit_skip, Some(*sym));
+            let pos = self.pos(*span);
             statics.push(StaticAttr {
                 name: *sym,
                 span: *span,
+                pos,
                 value,
             });
         }
@@ -538,10 +548,12 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                 )))),
             };
             let value = self.lower_node(node, inherit_skip, None);
+            let pos = self.pos(*span);
             dynamics.push(DynamicAttr {
                 name: key,
                 value,
                 span: *span,
+                pos,
             });
         }
         AttrsIr {

@@ -117,16 +117,39 @@ pub struct Attrs<'a> {
     pub entries: &'a [Attr<'a>],
 }
 
-/// One attribute.
+/// One attribute: 24 bytes (a symbol, a position index, a value).
 #[derive(Clone, Copy)]
 pub struct Attr<'a> {
     /// The name.
     pub name: Symbol,
-    /// Where it was defined, if in source.
-    pub span: Option<Span>,
+    /// Where it was defined ([`PosIdx::NONE`] when not in source).
+    pub pos: PosIdx,
     /// The value.
     pub value: Value<'a>,
 }
+
+impl<'a> Attr<'a> {
+    /// An attribute with no source position (made by a builtin).
+    pub fn new(name: Symbol, value: Value<'a>) -> Self {
+        Attr {
+            name,
+            pos: PosIdx::NONE,
+            value,
+        }
+    }
+}
+
+/// An index into the evaluation's table of source positions ([`Eval::pos_span`]); four bytes
+/// where a [`Span`] takes twelve, since every attribute carries one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PosIdx(pub u32);
+
+impl PosIdx {
+    /// No position.
+    pub const NONE: PosIdx = PosIdx(0);
+}
+
+const _: () = assert!(std::mem::size_of::<Attr<'static>>() == 24);
 
 impl<'a> Attrs<'a> {
     /// Looks an attribute up by name.
@@ -205,8 +228,9 @@ pub struct Thunk<'a> {
 pub(crate) enum ThunkState<'a> {
     /// Not evaluated yet: code and its environment.
     Pending { ir: &'a Ir<'a>, env: &'a Env<'a> },
-    /// Not evaluated yet: a function applied to an argument (made by builtins such as `map`).
-    Apply(&'a [Value<'a>; 2]),
+    /// Not evaluated yet: a function (first) applied to arguments (the rest), made by
+    /// builtins such as `map` and `mapAttrs`.
+    Apply(&'a [Value<'a>]),
     /// Being evaluated; meeting it again means infinite recursion.
     Blackhole,
     /// Evaluated.

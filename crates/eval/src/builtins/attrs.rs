@@ -6,7 +6,7 @@ use crate::eval::{Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::print::sorted_attrs;
 use crate::span::Span;
-use crate::value::{Attr, PrimOp, Value};
+use crate::value::{Attr, PosIdx, PrimOp, Value};
 
 macro_rules! prim {
     ($name:literal, $arity:literal, $f:ident) => {
@@ -35,7 +35,7 @@ fn attr_names<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
     let a = attrs(ev, args[0], span)?;
     let names = sorted_attrs(ev, a)
         .into_iter()
-        .map(|(n, _)| ev.new_str(ev.interner.resolve(n)))
+        .map(|(n, _)| ev.sym_value(n))
         .collect();
     Ok(ev.new_list(names))
 }
@@ -74,12 +74,11 @@ fn map_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
     let a = attrs(ev, args[1], span)?;
     let mut out = Vec::with_capacity(a.len());
     for attr in a.entries {
-        let name = ev.new_str(ev.interner.resolve(attr.name));
-        let partial = ev.lazy_apply(f, name);
+        let name = ev.sym_value(attr.name);
         out.push(Attr {
             name: attr.name,
-            span: attr.span,
-            value: ev.lazy_apply(partial, attr.value),
+            pos: attr.pos,
+            value: ev.lazy_apply2(f, name, attr.value),
         });
     }
     // Same names, same order: no sort needed.
@@ -163,7 +162,7 @@ fn list_to_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
         let sym = ev.sym(name.bytes);
         out.push(Attr {
             name: sym,
-            span: None,
+            pos: PosIdx::NONE,
             value: value.value,
         });
     }
@@ -188,14 +187,9 @@ fn zip_attrs_with<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eval
     }
     let mut out = Vec::with_capacity(groups.len());
     for (name, values) in groups {
-        let name_v = ev.new_str(ev.interner.resolve(name));
+        let name_v = ev.sym_value(name);
         let values = ev.new_list(values);
-        let partial = ev.lazy_apply(f, name_v);
-        out.push(Attr {
-            name,
-            span: None,
-            value: ev.lazy_apply(partial, values),
-        });
+        out.push(Attr::new(name, ev.lazy_apply2(f, name_v, values)));
     }
     Ok(ev.new_attrs(out))
 }

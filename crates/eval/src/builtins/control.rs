@@ -7,7 +7,7 @@ use super::{attrs, function, string};
 use crate::eval::{type_error, CoerceMode, Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::span::Span;
-use crate::value::{Attr, PrimOp, Value};
+use crate::value::{Attr, PosIdx, PrimOp, Value};
 
 macro_rules! prim {
     ($name:literal, $arity:literal, $f:ident) => {
@@ -95,12 +95,12 @@ fn try_eval<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Va
     Ok(ev.new_attrs(vec![
         Attr {
             name: s,
-            span: None,
+            pos: PosIdx::NONE,
             value: Value::Bool(success),
         },
         Attr {
             name: v,
-            span: None,
+            pos: PosIdx::NONE,
             value,
         },
     ]))
@@ -240,7 +240,7 @@ fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
         let value = ev.new_str(t.name().as_bytes());
         attrs.push(Attr {
             name: sym,
-            span: None,
+            pos: PosIdx::NONE,
             value,
         });
     }
@@ -268,7 +268,7 @@ fn function_args<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
         .iter()
         .map(|f| Attr {
             name: f.name,
-            span: None,
+            pos: PosIdx::NONE,
             value: Value::Bool(f.default.is_some()),
         })
         .collect();
@@ -283,7 +283,7 @@ fn unsafe_get_attr_pos<'a>(
     let name = string(ev, args[0], span)?;
     let set = attrs(ev, args[1], span)?;
     let sym = ev.sym(name.bytes);
-    match set.get(sym).and_then(|a| a.span) {
+    match set.get(sym).and_then(|a| ev.pos_span(a.pos)) {
         Some(s) if ev.sources.contains(s.file) => Ok(ev.pos_attrs(s)),
         _ => Ok(Value::Null),
     }

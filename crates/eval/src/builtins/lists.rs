@@ -5,7 +5,7 @@ use super::{attrs, boolean, function, int, list};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
-use crate::value::{Attr, PrimOp, Value};
+use crate::value::{Attr, PosIdx, PrimOp, Value};
 
 macro_rules! prim {
     ($name:literal, $arity:literal, $f:ident) => {
@@ -269,12 +269,12 @@ fn partition<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
     Ok(ev.new_attrs(vec![
         Attr {
             name: r,
-            span: None,
+            pos: PosIdx::NONE,
             value: rv,
         },
         Attr {
             name: w,
-            span: None,
+            pos: PosIdx::NONE,
             value: wv,
         },
     ]))
@@ -299,7 +299,7 @@ fn group_by<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
         .into_iter()
         .map(|(name, items)| Attr {
             name,
-            span: None,
+            pos: PosIdx::NONE,
             value: ev.new_list(items),
         })
         .collect();

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::eval::{type_error, Eval, EvalResult};
 use crate::intern::Symbol;
 use crate::span::Span;
-use crate::value::{Attr, Attrs, Env, List, NixString, PrimOp, Thunk, ThunkState, Value};
+use crate::value::{Attr, Attrs, Env, List, NixString, PosIdx, PrimOp, Thunk, ThunkState, Value};
 
 mod attrs;
 mod control;
@@ -57,7 +57,7 @@ pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, HashMap<Symbol, u32>) {
         let name = ev.sym(op.name.as_bytes());
         builtins.push(Attr {
             name,
-            span: None,
+            pos: PosIdx::NONE,
             value: Value::PrimOp(op),
         });
     }
@@ -81,7 +81,7 @@ pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, HashMap<Symbol, u32>) {
         let name = ev.sym(name.as_bytes());
         builtins.push(Attr {
             name,
-            span: None,
+            pos: PosIdx::NONE,
             value,
         });
     }
@@ -92,7 +92,7 @@ pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, HashMap<Symbol, u32>) {
     });
     builtins.push(Attr {
         name: builtins_sym,
-        span: None,
+        pos: PosIdx::NONE,
         value: Value::Thunk(self_ref),
     });
     builtins.sort_by_key(|a| a.name);
@@ -142,12 +142,12 @@ fn nix_path_value<'a>(ev: &mut Eval<'a>) -> Value<'a> {
             let attrs = vec![
                 Attr {
                     name: prefix,
-                    span: None,
+                    pos: PosIdx::NONE,
                     value: ev.new_str(p.as_bytes()),
                 },
                 Attr {
                     name: path,
-                    span: None,
+                    pos: PosIdx::NONE,
                     value: ev.new_str(d.as_bytes()),
                 },
             ];

@@ -1,0 +1,2 @@
+# Startup: evaluating the smallest expression.
+1
