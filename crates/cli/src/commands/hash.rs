@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use kiln_formats::hash::{Encoding, Hash, HashAlgo, Hasher};
+use kiln_formats::hash::{Encoding, Hash, HashAlgo, Hasher, ThreadedHasher};
 
 #[derive(Debug, Subcommand)]
 pub enum HashCommand {
@@ -175,9 +175,10 @@ pub fn hash_file(path: &Path, algo: HashAlgo) -> anyhow::Result<Hash> {
     Ok(hasher.finish())
 }
 
-/// Hashes the NAR serialisation of a path without materialising the NAR.
+/// Hashes the NAR serialisation of a path without materialising the NAR; the files are read
+/// on this thread while another hashes.
 pub fn hash_path(path: &Path, algo: HashAlgo) -> anyhow::Result<Hash> {
-    let mut hasher = Hasher::new(algo);
+    let mut hasher = ThreadedHasher::new(algo);
     kiln_formats::nar::dump(path, &mut hasher)
         .with_context(|| format!("hashing path '{}'", path.display()))?;
     Ok(hasher.finish())
