@@ -464,69 +464,84 @@ mod tests {
 
 /// A [`Hasher`] that runs on a thread of its own: writes are batched into large buffers and
 /// handed over, so the writer (which reads files, for `nar::dump`) and SHA-256 overlap on two
-/// cores. On one core it costs a buffer copy, ~1% at SHA-256 speed.
+/// cores. The thread starts only once a first full buffer (1 MiB) is handed over: small inputs
+/// are hashed inline at [`ThreadedHasher::finish`], with no thread at all.
 pub struct ThreadedHasher {
+    algo: HashAlgo,
     buf: Vec<u8>,
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    worker: Option<Worker>,
+}
+
+struct Worker {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
     spare: std::sync::mpsc::Receiver<Vec<u8>>,
-    worker: Option<std::thread::JoinHandle<Hash>>,
+    handle: std::thread::JoinHandle<Hash>,
 }
 
 /// The size of the buffers handed to the hashing thread.
 const THREADED_CHUNK: usize = 1 << 20;
 
 impl ThreadedHasher {
-    /// Starts a hashing thread for `algo`.
+    /// Starts hashing with `algo`.
     pub fn new(algo: HashAlgo) -> Self {
-        // Two buffers in flight and two spare: enough to keep both threads busy.
+        ThreadedHasher {
+            algo,
+            buf: Vec::new(),
+            worker: None,
+        }
+    }
+
+    fn start(algo: HashAlgo) -> Worker {
+        // Two buffers in flight and a few spare: enough to keep both threads busy.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
         let (spare_tx, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-        let worker = std::thread::spawn(move || {
+        let handle = std::thread::spawn(move || {
             let mut hasher = Hasher::new(algo);
             for mut chunk in rx {
                 hasher.update(&chunk);
                 chunk.clear();
-                // The writer may be gone or have enough spares; either way the buffer can go.
+                // The writer may have enough spares already; then the buffer is dropped.
                 let _ = spare_tx.try_send(chunk);
             }
             hasher.finish()
         });
-        ThreadedHasher {
-            buf: Vec::with_capacity(THREADED_CHUNK),
-            tx: Some(tx),
-            spare,
-            worker: Some(worker),
-        }
+        Worker { tx, spare, handle }
     }
 
     fn flush_chunk(&mut self) {
-        let next = self
+        let worker = self.worker.get_or_insert_with(|| Self::start(self.algo));
+        let next = worker
             .spare
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(THREADED_CHUNK));
         let full = std::mem::replace(&mut self.buf, next);
-        if let Some(tx) = &self.tx {
-            // The worker only stops when `tx` is dropped, so this cannot fail.
-            let _ = tx.send(full);
-        }
+        // The worker stops only when `tx` is dropped, so this cannot fail.
+        let _ = worker.tx.send(full);
     }
 
     /// Hashes what is left and returns the hash.
     pub fn finish(mut self) -> Hash {
-        if !self.buf.is_empty() {
-            self.flush_chunk();
+        match self.worker.take() {
+            None => Hash::digest_bytes(self.algo, &self.buf),
+            Some(worker) => {
+                if !self.buf.is_empty() {
+                    let _ = worker.tx.send(std::mem::take(&mut self.buf));
+                }
+                drop(worker.tx);
+                worker
+                    .handle
+                    .join()
+                    .expect("the hashing thread does not panic")
+            }
         }
-        self.tx = None;
-        self.worker
-            .take()
-            .expect("finish consumes the hasher")
-            .join()
-            .expect("the hashing thread does not panic")
     }
 }
 
 impl std::io::Write for ThreadedHasher {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve_exact(THREADED_CHUNK);
+        }
         let room = THREADED_CHUNK - self.buf.len();
         let n = data.len().min(room);
         self.buf.extend_from_slice(&data[..n]);
@@ -538,15 +553,6 @@ impl std::io::Write for ThreadedHasher {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-impl Drop for ThreadedHasher {
-    fn drop(&mut self) {
-        self.tx = None;
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
     }
 }
 

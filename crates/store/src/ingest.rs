@@ -9,7 +9,7 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use kiln_formats::hash::{Hash, HashAlgo, Hasher};
+use kiln_formats::hash::{Hash, HashAlgo, Hasher, ThreadedHasher};
 use kiln_formats::nar::{NarError, NarWriter};
 
 use crate::canon::{canonical_mode, set_canonical_mtime, CANONICAL_MTIME};
@@ -18,7 +18,8 @@ use crate::{RefScanner, StoreError};
 /// Where a NAR goes while it streams by: its SHA-256, its size, optionally a second hash (for
 /// recursive content addresses with another algorithm) and a reference scan.
 pub(crate) struct NarSink {
-    sha256: Hasher,
+    /// SHA-256 of the NAR, on a second thread for large inputs (the dominant cost of an add).
+    sha256: ThreadedHasher,
     extra: Option<Hasher>,
     size: u64,
     scanner: Option<RefScanner>,
@@ -35,7 +36,7 @@ pub(crate) struct NarSummary {
 impl NarSink {
     pub(crate) fn new(extra: Option<HashAlgo>, scanner: Option<RefScanner>) -> Self {
         NarSink {
-            sha256: Hasher::new(HashAlgo::Sha256),
+            sha256: ThreadedHasher::new(HashAlgo::Sha256),
             extra: extra.map(Hasher::new),
             size: 0,
             scanner: scanner.filter(|s| !s.is_empty()),
@@ -54,7 +55,7 @@ impl NarSink {
 
 impl Write for NarSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sha256.update(buf);
+        self.sha256.write_all(buf)?;
         if let Some(h) = &mut self.extra {
             h.update(buf);
         }
