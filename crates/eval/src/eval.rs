@@ -273,6 +273,14 @@ impl<'a> Eval<'a> {
         }))
     }
 
+    /// Allocates a list straight from an iterator of known length, with no temporary vector
+    /// (for `genList`, `map` and list literals, whose temporaries were as large as the list).
+    pub fn new_list_iter(&self, elems: impl ExactSizeIterator<Item = Value<'a>>) -> Value<'a> {
+        Value::List(self.arena.alloc(List {
+            elems: self.arena.alloc_slice_fill_iter(elems),
+        }))
+    }
+
     /// Allocates a set from attributes in any order; for duplicate names the first wins.
     pub fn new_attrs(&self, mut attrs: Vec<Attr<'a>>) -> Value<'a> {
         attrs.sort_by_key(|a| a.name);
@@ -545,10 +553,7 @@ impl<'a> Eval<'a> {
                 }
                 self.eval(body, new_env)
             }
-            Ir::List(items) => {
-                let elems: Vec<Value<'a>> = items.iter().map(|i| self.thunk(i, env)).collect();
-                Ok(self.new_list(elems))
-            }
+            Ir::List(items) => Ok(self.new_list_iter(items.iter().map(|i| self.thunk(i, env)))),
             Ir::Lambda(l) => Ok(Value::Lambda(self.arena.alloc(Closure { lambda: l, env }))),
             Ir::Call { func, args, span } => {
                 let mut f = self.eval(func, env)?;

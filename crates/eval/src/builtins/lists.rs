@@ -99,14 +99,12 @@ fn gen_list<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
             span,
         ));
     }
-    let elems = (0..n).map(|i| ev.lazy_apply(f, Value::Int(i))).collect();
-    Ok(ev.new_list(elems))
+    Ok(ev.new_list_iter((0..n as usize).map(|i| ev.lazy_apply(f, Value::Int(i as i64)))))
 }
 
 fn map<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let l = list(ev, args[1], span)?;
-    let elems = l.elems.iter().map(|e| ev.lazy_apply(args[0], *e)).collect();
-    Ok(ev.new_list(elems))
+    Ok(ev.new_list_iter(l.elems.iter().map(|e| ev.lazy_apply(args[0], *e))))
 }
 
 fn filter<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
