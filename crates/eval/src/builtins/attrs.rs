@@ -8,16 +8,6 @@ use crate::print::sorted_attrs;
 use crate::span::Span;
 use crate::value::{Attr, PosIdx, PrimOp, Value};
 
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
-
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("attrNames", 1, attr_names),
     prim!("attrValues", 1, attr_values),

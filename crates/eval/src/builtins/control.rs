@@ -9,16 +9,6 @@ use crate::eval_error::{ErrorKind, EvalError};
 use crate::span::Span;
 use crate::value::{Attr, PosIdx, PrimOp, Value};
 
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
-
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("typeOf", 1, type_of),
     prim!("isNull", 1, is_null),

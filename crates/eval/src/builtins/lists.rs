@@ -7,16 +7,6 @@ use crate::eval_error::EvalError;
 use crate::span::Span;
 use crate::value::{Attr, PosIdx, PrimOp, Value};
 
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
-
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("length", 1, length),
     prim!("head", 1, head),

@@ -12,6 +12,17 @@ use crate::intern::Symbol;
 use crate::span::Span;
 use crate::value::{Attr, Attrs, Env, List, NixString, PosIdx, PrimOp, Thunk, ThunkState, Value};
 
+/// `prim!("name", arity, function)`: one entry of a builtins table (visible in the files below).
+macro_rules! prim {
+    ($name:literal, $arity:literal, $f:ident) => {
+        PrimOp {
+            name: $name,
+            arity: $arity,
+            func: $f,
+        }
+    };
+}
+
 mod attrs;
 mod control;
 mod lists;

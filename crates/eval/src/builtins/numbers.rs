@@ -5,16 +5,6 @@ use crate::eval::{type_error, Eval, EvalResult};
 use crate::span::Span;
 use crate::value::{PrimOp, Value};
 
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
-
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("add", 2, add),
     prim!("sub", 2, sub),

@@ -7,16 +7,6 @@ use crate::eval_error::EvalError;
 use crate::span::Span;
 use crate::value::{PrimOp, Value};
 
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
-
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("toString", 1, to_string),
     prim!("stringLength", 1, string_length),
