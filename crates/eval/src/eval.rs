@@ -1085,12 +1085,13 @@ impl<'a> Eval<'a> {
             Value::Bool(false) | Value::Null if mode.more() => {}
             Value::List(l) if mode.more() => {
                 for (i, e) in l.elems.iter().enumerate() {
-                    if i > 0 {
+                    let e = self.force(*e)?;
+                    self.coerce_to_string_into(e, span, mode, bytes, context)?;
+                    // Nix separates elements with a space but skips it after empty lists.
+                    let empty_list = matches!(e, Value::List(l) if l.elems.is_empty());
+                    if i + 1 < l.elems.len() && !empty_list {
                         bytes.push(b' ');
                     }
-                    let e = self.force(*e)?;
-                    // Nix separates elements with a space but skips it after empty lists.
-                    self.coerce_to_string_into(e, span, mode, bytes, context)?;
                 }
             }
             _ => return Err(self.cannot_coerce(v, span)),
