@@ -1216,11 +1216,19 @@ impl<'a> Eval<'a> {
                 Ok(x.elems.len() < y.elems.len())
             }
             _ => Err(EvalError::msg(
-                format!(
-                    "cannot compare {} with {}",
-                    a.type_phrase(),
-                    b.type_phrase()
-                ),
+                if std::mem::discriminant(&a) == std::mem::discriminant(&b) {
+                    format!(
+                        "cannot compare {} with {}; values of that type are incomparable",
+                        a.type_phrase(),
+                        b.type_phrase()
+                    )
+                } else {
+                    format!(
+                        "cannot compare {} with {}",
+                        a.type_phrase(),
+                        b.type_phrase()
+                    )
+                },
                 span,
             )),
         }
