@@ -206,6 +206,9 @@ impl<'a> Eval<'a> {
         if let Some(v) = self.import_cache.get(&key) {
             return Ok(*v);
         }
+        if !self.io.path_exists(&path) {
+            return Err(path_missing(&path, dummy_span()));
+        }
         let src = self.io.read_file(&path).map_err(|e| {
             EvalError::new(
                 ErrorKind::Message(format!("opening file '{}': {e}", path.display())),
@@ -1055,6 +1058,9 @@ impl<'a> Eval<'a> {
                     let path = std::path::Path::new(std::ffi::OsStr::from_bytes_compat(p.bytes));
                     let name = p.bytes.rsplit(|&b| b == b'/').next().unwrap_or(b"");
                     let name = String::from_utf8_lossy(name).into_owned();
+                    if !self.io.path_exists(path) {
+                        return Err(path_missing(path, span));
+                    }
                     let store_path = self.io.add_source(path, &name).map_err(|e| {
                         EvalError::msg(
                             format!("copying path '{}' to the store: {e}", path.display()),
@@ -1323,6 +1329,15 @@ fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
         (Value::PrimOp(x), Value::PrimOp(y)) => std::ptr::eq(*x, *y),
         _ => false,
     }
+}
+
+/// Nix's error for a path that is not there.
+fn path_missing(path: &Path, span: Span) -> Box<EvalError> {
+    let span = (span.file.0 != u32::MAX).then_some(span);
+    EvalError::new(
+        ErrorKind::Message(format!("path '{}' does not exist", path.display())),
+        span,
+    )
 }
 
 fn with_span(mut e: Box<EvalError>, span: Span) -> Box<EvalError> {
