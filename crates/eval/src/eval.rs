@@ -1320,7 +1320,7 @@ fn int_op<'a>(op: BinOp, x: i64, y: i64) -> Option<Value<'a>> {
 }
 
 /// Tells whether two values are the same object (so equal without looking inside).
-fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
+pub(crate) fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
     match (a, b) {
         (Value::Thunk(x), Value::Thunk(y)) => std::ptr::eq(*x, *y),
         (Value::Lambda(x), Value::Lambda(y)) => std::ptr::eq(*x, *y),
