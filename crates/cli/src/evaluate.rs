@@ -59,6 +59,8 @@ pub struct Request {
     pub include: Vec<String>,
     /// `max-call-depth`.
     pub max_call_depth: usize,
+    /// Print every trace frame of an error (`--show-trace`).
+    pub show_trace: bool,
 }
 
 /// Evaluates on a large stack and returns the printed results, one per `-A` path.
@@ -98,7 +100,7 @@ fn evaluate(req: Request) -> Result<Vec<u8>, String> {
     };
     let mut ev = Eval::new(&arena, Box::new(FsIo::new()), settings);
     let res = evaluate_in(&mut ev, &req);
-    res.map_err(|e| crate::diagnostic::render(&ev.sources, &e))
+    res.map_err(|e| crate::diagnostic::render(&ev.sources, &e, req.show_trace))
 }
 
 fn cwd() -> PathBuf {

@@ -158,16 +158,16 @@ impl<'a> Eval<'a> {
         use std::os::unix::ffi::OsStrExt;
         let text = self.sources.text(file).to_vec();
         let parsed = crate::parse(file, &text, &mut self.interner);
-        if !parsed.errors.is_empty() {
-            let rendered: Vec<String> = parsed
-                .errors
-                .iter()
-                .map(|e| self.sources.render_error(e))
-                .collect();
-            return Err(EvalError::new(
-                ErrorKind::Syntax(rendered.join("\n")),
-                Some(parsed.errors[0].span),
-            ));
+        if let Some(first) = parsed.errors.first() {
+            // Nix stops at the first syntax error and reports it like any other error: the
+            // message, then where (which the span gives).
+            let rendered = self.sources.render_error(first);
+            let location = format!("{}: ", self.sources.location(first.span));
+            let message = rendered
+                .strip_prefix(&location)
+                .unwrap_or(&rendered)
+                .to_owned();
+            return Err(EvalError::new(ErrorKind::Syntax(message), Some(first.span)));
         }
         let home = self.io.get_env("HOME");
         let lowerer = Lowerer::new(
@@ -355,7 +355,17 @@ impl<'a> Eval<'a> {
         match v {
             Value::Attrs(a) if seen.insert(a as *const _ as usize) => {
                 for attr in a.entries {
-                    self.force_deep_inner(attr.value, seen)?;
+                    if let Err(mut e) = self.force_deep_inner(attr.value, seen) {
+                        e.add_trace(
+                            format!(
+                                "while evaluating the attribute '{}'",
+                                self.interner.name(attr.name)
+                            ),
+                            attr.span,
+                            false,
+                        );
+                        return Err(e);
+                    }
                 }
             }
             Value::List(l) if seen.insert(l as *const _ as usize) => {
@@ -426,7 +436,15 @@ impl<'a> Eval<'a> {
             } => match self.eval(cond, env)? {
                 Value::Bool(true) => self.eval(then, env),
                 Value::Bool(false) => self.eval(else_, env),
-                other => Err(type_error("a Boolean", &other, self, *span)),
+                other => {
+                    let mut e = type_error("a Boolean", &other, self, *span);
+                    e.add_trace(
+                        "while evaluating a branch condition".to_owned(),
+                        Some(*span),
+                        false,
+                    );
+                    Err(e)
+                }
             },
             Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
             Ir::Call { func, args, span } => {
@@ -559,11 +577,23 @@ impl<'a> Eval<'a> {
             } => match self.eval(cond, env)? {
                 Value::Bool(true) => self.eval(then, env),
                 Value::Bool(false) => self.eval(else_, env),
-                other => Err(type_error("a Boolean", &other, self, *span)),
+                other => {
+                    let mut e = type_error("a Boolean", &other, self, *span);
+                    e.add_trace(
+                        "while evaluating a branch condition".to_owned(),
+                        Some(*span),
+                        false,
+                    );
+                    Err(e)
+                }
             },
             Ir::Not(e, span) => match self.eval(e, env)? {
                 Value::Bool(b) => Ok(Value::Bool(!b)),
-                other => Err(type_error("a Boolean", &other, self, *span)),
+                other => Err(in_context(
+                    type_error("a Boolean", &other, self, *span),
+                    "in the argument of the not operator",
+                    None,
+                )),
             },
             Ir::Neg(e, span) => {
                 let v = self.eval(e, env)?;
@@ -811,19 +841,35 @@ impl<'a> Eval<'a> {
             BinOp::GreaterEq => Ok(Value::Bool(!self.less_than(l, r, span)?)),
             BinOp::Update => {
                 let Value::Attrs(a) = l else {
-                    return Err(type_error("a set", &l, self, span));
+                    return Err(in_context(
+                        type_error("a set", &l, self, span),
+                        "in the left operand of the update (//) operator",
+                        Some(span),
+                    ));
                 };
                 let Value::Attrs(b) = r else {
-                    return Err(type_error("a set", &r, self, span));
+                    return Err(in_context(
+                        type_error("a set", &r, self, span),
+                        "in the right operand of the update (//) operator",
+                        Some(span),
+                    ));
                 };
                 Ok(self.update(a, b))
             }
             BinOp::Concat => {
                 let Value::List(a) = l else {
-                    return Err(type_error("a list", &l, self, span));
+                    return Err(in_context(
+                        type_error("a list", &l, self, span),
+                        "while evaluating one of the elements to concatenate",
+                        Some(span),
+                    ));
                 };
                 let Value::List(b) = r else {
-                    return Err(type_error("a list", &r, self, span));
+                    return Err(in_context(
+                        type_error("a list", &r, self, span),
+                        "while evaluating one of the elements to concatenate",
+                        Some(span),
+                    ));
                 };
                 if a.elems.is_empty() {
                     return Ok(r);
@@ -891,6 +937,7 @@ impl<'a> Eval<'a> {
             Value::PrimOp(op) => {
                 if op.arity == 1 {
                     (op.func)(self, &[arg], span.unwrap_or(dummy_span()))
+                        .map_err(|e| builtin_error(e, op.name, span))
                 } else {
                     let args = self.arena.alloc_slice_copy(&[arg]);
                     Ok(Value::PrimOpApp(self.arena.alloc(PrimOpApp { op, args })))
@@ -902,6 +949,7 @@ impl<'a> Eval<'a> {
                 args.push(arg);
                 if args.len() == app.op.arity {
                     (app.op.func)(self, &args, span.unwrap_or(dummy_span()))
+                        .map_err(|e| builtin_error(e, app.op.name, span))
                 } else {
                     let args = self.arena.alloc_slice_copy(&args);
                     Ok(Value::PrimOpApp(
@@ -988,13 +1036,16 @@ impl<'a> Eval<'a> {
                         None => match f.default {
                             Some(d) => env.slots[i].set(self.thunk_in(d, env)),
                             None => {
-                                return Err(EvalError::msg(
-                                    format!(
-                                        "function {} called without required argument '{}'",
-                                        self.lambda_name(l),
-                                        self.interner.name(f.name)
+                                return Err(from_call_site(
+                                    EvalError::msg(
+                                        format!(
+                                            "function {} called without required argument '{}'",
+                                            self.lambda_name(l),
+                                            self.interner.name(f.name)
+                                        ),
+                                        l.span,
                                     ),
-                                    l.span,
+                                    span,
                                 ))
                             }
                         },
@@ -1008,13 +1059,21 @@ impl<'a> Eval<'a> {
                         .filter(|n| !formals.iter().any(|f| f.name == *n))
                         .min_by(|a, b| self.interner.resolve(*a).cmp(self.interner.resolve(*b)));
                     if let Some(extra) = extra {
-                        return Err(EvalError::msg(
-                            format!(
-                                "function {} called with unexpected argument '{}'",
-                                self.lambda_name(l),
-                                self.interner.name(extra)
+                        let suggestions = crate::print::suggest_among(
+                            self,
+                            formals.iter().map(|f| f.name),
+                            extra,
+                        );
+                        return Err(from_call_site(
+                            EvalError::new(
+                                ErrorKind::UnexpectedArgument {
+                                    function: self.lambda_name(l),
+                                    name: self.interner.name(extra).into_owned(),
+                                    suggestions,
+                                },
+                                Some(l.span),
                             ),
-                            l.span,
+                            span,
                         ));
                     }
                 }
@@ -1033,7 +1092,27 @@ impl<'a> Eval<'a> {
         }
         let res = self.eval(l.body, env);
         self.call_depth -= 1;
-        res
+        res.map_err(|e| self.lambda_error(e, l, span))
+    }
+
+    /// Adds the frames Nix gives an error raised in a function's body, which it records only
+    /// with `--show-trace`: "while calling 'f'" at the function, "from call site" at the call.
+    #[cold]
+    fn lambda_error(
+        &self,
+        mut e: Box<EvalError>,
+        l: &LambdaIr<'a>,
+        span: Option<Span>,
+    ) -> Box<EvalError> {
+        let name = match l.name {
+            Some(n) => format!("while calling '{}'", self.interner.name(n)),
+            None => "while calling anonymous lambda".to_owned(),
+        };
+        e.add_trace(name, Some(l.span), true);
+        // A call made by a builtin (`map`) has no site of its own; Nix shows the function.
+        let site = span.filter(|s| s.file.0 != u32::MAX).unwrap_or(l.span);
+        e.add_trace("from call site".to_owned(), Some(site), true);
+        e
     }
 
     // ----- strings -----
@@ -1329,6 +1408,37 @@ pub(crate) fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
         (Value::PrimOp(x), Value::PrimOp(y)) => std::ptr::eq(*x, *y),
         _ => false,
     }
+}
+
+/// Adds the frame Nix gives an error raised by a builtin: "while calling the 'NAME' builtin"
+/// at the call. An error the builtin raised at the call itself loses that position, as in Nix,
+/// where the frame alone says where.
+#[cold]
+fn builtin_error(mut e: Box<EvalError>, name: &str, span: Option<Span>) -> Box<EvalError> {
+    let span = span.filter(|s| s.file.0 != u32::MAX);
+    if e.span.is_none() || e.span == span {
+        e.span = None;
+    }
+    e.add_trace(format!("while calling the '{name}' builtin"), span, false);
+    e
+}
+
+/// Adds Nix's "from call site" frame to an argument mismatch (shown without `--show-trace`).
+#[cold]
+fn from_call_site(mut e: Box<EvalError>, span: Option<Span>) -> Box<EvalError> {
+    if let Some(span) = span.filter(|s| s.file.0 != u32::MAX) {
+        e.add_trace("from call site".to_owned(), Some(span), false);
+    }
+    e
+}
+
+/// Moves an operator's type error into a frame of context, as Nix reports it: the frame says
+/// where (if anywhere), the error itself has no position.
+#[cold]
+fn in_context(mut e: Box<EvalError>, message: &str, span: Option<Span>) -> Box<EvalError> {
+    e.span = None;
+    e.add_trace(message.to_owned(), span, false);
+    e
 }
 
 /// Nix's error for a path that is not there.

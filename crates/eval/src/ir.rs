@@ -96,7 +96,7 @@ pub enum Ir<'a> {
         then: &'a Ir<'a>,
         /// The `else` branch.
         else_: &'a Ir<'a>,
-        /// The condition's span.
+        /// The whole expression (Nix reports a condition that is not a Boolean at the `if`).
         span: Span,
     },
     /// `!e`.

@@ -229,7 +229,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                 cond: self.lower(cond),
                 then: self.lower(then),
                 else_: self.lower(else_),
-                span: cond.span,
+                span,
             },
             ExprKind::Unary { op, expr: e, .. } => {
                 let inner = self.lower(e);
