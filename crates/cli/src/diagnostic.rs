@@ -67,7 +67,8 @@ pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String 
 /// How many trace frames an error without a position shows without `--show-trace`.
 const MAX_FRAMES: usize = 2;
 
-fn join_suggestions(s: &[String]) -> String {
+/// Joins suggestions as Nix does: `a`, or `one of a, b or c`.
+pub fn join_suggestions(s: &[String]) -> String {
     match s {
         [one] => one.clone(),
         [init @ .., last] => format!("one of {} or {last}", init.join(", ")),

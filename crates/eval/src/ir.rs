@@ -239,6 +239,8 @@ pub enum ParamIr<'a> {
 pub struct FormalIr<'a> {
     /// Its name.
     pub name: Symbol,
+    /// Where the name is.
+    pub span: Span,
     /// Its default, evaluated in the call environment.
     pub default: Option<&'a Ir<'a>>,
 }

@@ -638,6 +638,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                     .iter()
                     .map(|f| FormalIr {
                         name: f.name,
+                        span: f.span,
                         default: f.default.as_ref().map(|d| self.lower(d)),
                     })
                     .collect();

@@ -63,3 +63,133 @@ fn errors_print_like_current_nix() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `nix-instantiate --eval` flags that Nix 2.8 and current Nix agree on: the same stdout, and
+/// success or failure alike.
+#[test]
+fn flags_agree_with_nix_2_8() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cli/eval-flags")
+        .canonicalize()
+        .unwrap();
+    let cases: &[&[&str]] = &[
+        // A function with a set pattern is called only when arguments are given.
+        &["fun.nix"],
+        // (Strict: without it Nix prints the unevaluated `sum` and `f` as <CODE>, where Kiln
+        // has computed `a + b` eagerly and made `f` without a thunk.)
+        &["--strict", "fun.nix", "--arg", "b", "2"],
+        &[
+            "fun.nix", "--arg", "b", "2", "--argstr", "c", "hi", "-A", "c",
+        ],
+        // -A calls each value before selecting from it, and the last only with arguments.
+        &["fun.nix", "--arg", "b", "2", "-A", "sum"],
+        &["fun.nix", "--arg", "b", "2", "-A", "l.0.x"],
+        &["fun.nix", "--arg", "b", "2", "-A", "l.1"],
+        &["fun.nix", "--arg", "b", "2", "-A", "f"],
+        &["fun.nix", "--arg", "b", "2", "-A", "f", "--arg", "d", "5"],
+        &["fun.nix", "--arg", "b", "2", "-A", "g"],
+        &["fun.nix", "--arg", "b", "2", "-A", "l.5"],
+        &["fun.nix", "--arg", "b", "2", "-A", "sum.x"],
+        &["fun.nix", "-A", "sum"],
+        &["set.nix", "-A", ""],
+        &["set.nix", "-A", "a", "-A", "a"],
+        // Several files or expressions, one value each.
+        &["fun.nix", "set.nix", "--arg", "b", "2", "-A", "c"],
+        &["-E", "{ a = 1; }", "{ b = 2; }"],
+        &["-E", "{ x ? 1 }: x"],
+        &["-E", "{ x }: x", "--arg", "x", "1 + 2"],
+        &["-E", "{ x }: x", "--argstr", "x", "s"],
+    ];
+    for args in cases {
+        let run = |mut cmd: std::process::Command| {
+            let out = cmd
+                .current_dir(&dir)
+                .arg("--eval")
+                .args(*args)
+                .output()
+                .unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        };
+        let ours = run(legacy(tmp.path(), "nix-instantiate"));
+        let theirs = run(crate::reference(tmp.path(), "nix-instantiate"));
+        assert_eq!(ours, theirs, "nix-instantiate --eval {args:?}");
+    }
+}
+
+/// `-` reads the expression from standard input, named `«stdin»` in messages.
+#[test]
+fn stdin_expression() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |input: &str, args: &[&str]| {
+        let mut child = legacy(tmp.path(), "nix-instantiate")
+            .args(["--eval", "-"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    assert_eq!(run("{ x }: x * 2", &["--arg", "x", "21"]).0, "42\n");
+    // The stderr of Nix 2.26 for the same input.
+    assert_eq!(
+        run("x", &[]).1,
+        "error: undefined variable 'x'\n       at «stdin»:1:1:\n            1| x\n             | ^\n"
+    );
+}
+
+/// Errors of auto-calling and `-A`, as Nix 2.26 prints them (Nix 2.8 has no explanation and
+/// points at the function, not the formal).
+#[test]
+fn auto_call_errors_like_current_nix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cli/eval-flags")
+        .canonicalize()
+        .unwrap();
+    let stderr = |args: &[&str]| {
+        let out = legacy(tmp.path(), "nix-instantiate")
+            .current_dir(&dir)
+            .arg("--eval")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).replace(&dir.display().to_string(), "/pwd")
+    };
+    assert_eq!(
+        stderr(&["fun.nix", "-A", "sum"]),
+        "error: cannot evaluate a function that has an argument without a value ('b')
+       Nix attempted to evaluate a function as a top level expression; in
+       this case it must have its arguments supplied either by default
+       values, or passed explicitly with '--arg' or '--argstr'. See
+       https://nixos.org/manual/nix/stable/language/constructs.html#functions.
+       at /pwd/fun.nix:1:10:
+            1| { a ? 1, b, c ? \"x\" }: { sum = a + b; c = c; l = [ { x = 1; } (y: y) ]; f = { d }: d; g = x: x; }
+             |          ^
+            2|
+"
+    );
+    assert_eq!(
+        stderr(&["set.nix", "-A", "b"]),
+        "error: attribute 'b' in selection path 'b' not found
+       Did you mean a?
+"
+    );
+}
