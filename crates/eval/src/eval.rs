@@ -412,6 +412,19 @@ impl<'a> Eval<'a> {
         }
     }
 
+    /// Like [`Self::thunk_in`] while the slots of `env` are filled in order: a variable naming
+    /// a slot already filled (below `filled`) shares that slot's value, as Nix shares the
+    /// variable's value, so `rec { a = 1; b = a; }` prints `b = 1` unforced, not `<CODE>`.
+    #[inline]
+    fn thunk_local(&self, ir: &'a Ir<'a>, env: &'a Env<'a>, filled: usize) -> Value<'a> {
+        match ir {
+            Ir::Var { depth: 0, slot, .. } if (*slot as usize) < filled => {
+                env.slots[*slot as usize].get()
+            }
+            _ => self.thunk_in(ir, env),
+        }
+    }
+
     /// Evaluates `ir` in `env` to weak head normal form.
     ///
     /// Recursion is bounded without a counter here: the parser caps the nesting of code, and
@@ -527,8 +540,8 @@ impl<'a> Eval<'a> {
             Ir::Attrs(attrs) => self.eval_attrs(attrs, env),
             Ir::Let { slots, body } => {
                 let new_env = self.new_env(env, slots.len());
-                for (cell, code) in new_env.slots.iter().zip(slots.iter()) {
-                    cell.set(self.thunk_in(code, new_env));
+                for (i, (cell, code)) in new_env.slots.iter().zip(slots.iter()).enumerate() {
+                    cell.set(self.thunk_local(code, new_env, i));
                 }
                 self.eval(body, new_env)
             }
@@ -731,8 +744,8 @@ impl<'a> Eval<'a> {
     fn eval_attrs(&mut self, attrs: &'a AttrsIr<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
         let value_env = if attrs.rec {
             let new_env = self.new_env(env, attrs.statics.len());
-            for (cell, a) in new_env.slots.iter().zip(attrs.statics) {
-                cell.set(self.thunk_in(a.value, new_env));
+            for (i, (cell, a)) in new_env.slots.iter().zip(attrs.statics).enumerate() {
+                cell.set(self.thunk_local(a.value, new_env, i));
             }
             new_env
         } else {
@@ -1034,7 +1047,7 @@ impl<'a> Eval<'a> {
                             env.slots[i].set(a.value);
                         }
                         None => match f.default {
-                            Some(d) => env.slots[i].set(self.thunk_in(d, env)),
+                            Some(d) => env.slots[i].set(self.thunk_local(d, env, i)),
                             None => {
                                 return Err(from_call_site(
                                     EvalError::msg(

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::legacy;
+use crate::{legacy, stdout_of};
 
 fn stderr_of(dir: &Path, file: &Path, show_trace: bool) -> String {
     let mut cmd = legacy(dir, "nix-instantiate");
@@ -191,5 +191,35 @@ fn auto_call_errors_like_current_nix() {
         "error: attribute 'b' in selection path 'b' not found
        Did you mean a?
 "
+    );
+}
+
+/// Printing without `--strict`: what is not evaluated yet prints as `<CODE>`, and a variable
+/// bound to an earlier binding of the same `let`, `rec` or pattern shares its value.
+#[test]
+fn lazy_printing_like_nix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let eval =
+        |mut cmd: std::process::Command, expr: &str| stdout_of(cmd.args(["--eval", "-E", expr]));
+    for expr in [
+        "let a = 1; b = a; in [ a b ]",
+        "let b = a; a = 1; in [ a b ]",
+        "rec { a = 1; b = a; }",
+        "let a = 1; in rec { b = a; }",
+        "[ (throw \"unforced\") { a = throw \"unforced\"; } ]",
+        "let x = [ 1 ]; in [ x x ]",
+    ] {
+        let ours = eval(legacy(tmp.path(), "nix-instantiate"), expr);
+        let theirs = eval(crate::reference(tmp.path(), "nix-instantiate"), expr);
+        assert_eq!(ours, theirs, "{expr}");
+    }
+    // A default naming an earlier formal shares its value in current Nix (2.26 prints this);
+    // Nix 2.8 made a thunk and printed [ 1 <CODE> ].
+    assert_eq!(
+        eval(
+            legacy(tmp.path(), "nix-instantiate"),
+            "({ x ? 1, y ? x }: [ x y ]) { }"
+        ),
+        "[ 1 1 ]\n"
     );
 }
