@@ -20,6 +20,8 @@ pub enum Source {
     Expr(String),
     /// A file (or a directory holding `default.nix`).
     File(PathBuf),
+    /// Standard input (`-`), already read; named `«stdin»` in messages.
+    Stdin(String),
 }
 
 /// An argument for auto-calling.
@@ -59,6 +61,8 @@ pub struct Request {
     pub include: Vec<String>,
     /// `max-call-depth`.
     pub max_call_depth: usize,
+    /// Print every trace frame of an error (`--show-trace`).
+    pub show_trace: bool,
 }
 
 /// Evaluates on a large stack and returns the printed results, one per `-A` path.
@@ -98,7 +102,7 @@ fn evaluate(req: Request) -> Result<Vec<u8>, String> {
     };
     let mut ev = Eval::new(&arena, Box::new(FsIo::new()), settings);
     let res = evaluate_in(&mut ev, &req);
-    res.map_err(|e| crate::diagnostic::render(&ev.sources, &e))
+    res.map_err(|e| crate::diagnostic::render(&ev.sources, &e, req.show_trace))
 }
 
 fn cwd() -> PathBuf {
@@ -108,6 +112,11 @@ fn cwd() -> PathBuf {
 fn evaluate_in<'a>(ev: &mut Eval<'a>, req: &Request) -> EvalResult<Vec<u8>> {
     let root = match &req.source {
         Source::Expr(e) => ev.eval_string(e.as_bytes(), &cwd())?,
+        Source::Stdin(e) => {
+            let ir = ev.compile("«stdin»", e.as_bytes(), &cwd())?;
+            let env = ev.base_env();
+            ev.eval(ir, env)?
+        }
         Source::File(f) => {
             let path = if f.is_absolute() {
                 f.clone()
@@ -118,7 +127,9 @@ fn evaluate_in<'a>(ev: &mut Eval<'a>, req: &Request) -> EvalResult<Vec<u8>> {
         }
     };
     let auto_args = auto_args(ev, &req.args)?;
-    let root = auto_call(ev, root, auto_args)?;
+    // Like nix-instantiate, the selected value is called only when arguments were given;
+    // values along an `-A` path always are (with the arguments there are, maybe none).
+    let call_result = !req.args.is_empty();
     let paths: Vec<&str> = if req.attr_paths.is_empty() {
         vec![""]
     } else {
@@ -127,6 +138,9 @@ fn evaluate_in<'a>(ev: &mut Eval<'a>, req: &Request) -> EvalResult<Vec<u8>> {
     let mut out = Vec::new();
     for path in paths {
         let mut v = select_path(ev, root, path, auto_args)?;
+        if call_result {
+            v = auto_call(ev, v, auto_args)?;
+        }
         if let Some(f) = &req.apply {
             let f = ev.eval_string(f.as_bytes(), &cwd())?;
             v = ev.call_n(
@@ -181,6 +195,13 @@ fn auto_args<'a>(ev: &mut Eval<'a>, args: &[(String, AutoArg)]) -> EvalResult<Va
     Ok(ev.new_attrs(attrs))
 }
 
+/// Current Nix's explanation of a missing auto-call argument, indented as it prints it.
+const MISSING_ARGUMENT_HELP: &str =
+    "       Nix attempted to evaluate a function as a top level expression; in
+       this case it must have its arguments supplied either by default
+       values, or passed explicitly with '--arg' or '--argstr'. See
+       https://nixos.org/manual/nix/stable/language/constructs.html#functions.";
+
 /// Calls a function whose parameter is a set pattern with the auto-call arguments, as
 /// `nix-instantiate` does; other values are returned as they are.
 fn auto_call<'a>(ev: &mut Eval<'a>, v: Value<'a>, args: Value<'a>) -> EvalResult<Value<'a>> {
@@ -200,10 +221,10 @@ fn auto_call<'a>(ev: &mut Eval<'a>, v: Value<'a>, args: Value<'a>) -> EvalResult
             None => {
                 return Err(EvalError::new(
                     kiln_eval::ErrorKind::Message(format!(
-                        "cannot evaluate a function that has an argument without a value ('{}')",
+                        "cannot evaluate a function that has an argument without a value ('{}')\n{MISSING_ARGUMENT_HELP}",
                         ev.interner.name(f.name)
                     )),
-                    Some(c.lambda.span),
+                    Some(f.span),
                 ))
             }
         }
@@ -213,7 +234,8 @@ fn auto_call<'a>(ev: &mut Eval<'a>, v: Value<'a>, args: Value<'a>) -> EvalResult
     ev.force(r)
 }
 
-/// Follows an `-A` path such as `a.b.0`, auto-calling along the way.
+/// Follows an `-A` path such as `a.b.0`, auto-calling each value before selecting from it
+/// (the value selected last is not called here).
 fn select_path<'a>(
     ev: &mut Eval<'a>,
     root: Value<'a>,
@@ -246,12 +268,15 @@ fn select_path<'a>(
                 match a.get(sym) {
                     Some(attr) => ev.force(attr.value)?,
                     None => {
-                        return Err(EvalError::new(
-                            kiln_eval::ErrorKind::Message(format!(
-                                "attribute '{part}' in selection path '{path}' not found"
-                            )),
-                            None,
-                        ))
+                        let mut message =
+                            format!("attribute '{part}' in selection path '{path}' not found");
+                        let close = kiln_eval::print::suggestions(ev, a, sym);
+                        if !close.is_empty() {
+                            message.push_str("\n       Did you mean ");
+                            message.push_str(&crate::diagnostic::join_suggestions(&close));
+                            message.push('?');
+                        }
+                        return Err(EvalError::new(kiln_eval::ErrorKind::Message(message), None));
                     }
                 }
             }
@@ -266,7 +291,7 @@ fn select_path<'a>(
             }
         };
     }
-    auto_call(ev, v, args)
+    Ok(v)
 }
 
 /// Reads an expression file argument: `-` is standard input.
@@ -274,7 +299,7 @@ pub fn read_source_arg(arg: &str) -> anyhow::Result<Source> {
     if arg == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
-        return Ok(Source::Expr(s));
+        return Ok(Source::Stdin(s));
     }
     Ok(Source::File(Path::new(arg).to_path_buf()))
 }

@@ -57,6 +57,12 @@ fn report(program: &str, err: anyhow::Error) -> ExitCode {
         }
         None => 1,
     };
-    let _ = writeln!(std::io::stderr(), "error: {err:#}");
+    // An evaluation error that starts with its trace puts it on the next line ("error:").
+    let text = format!("error: {err:#}");
+    let text = match text.strip_prefix("error: \n") {
+        Some(rest) => format!("error:\n{rest}"),
+        None => text,
+    };
+    let _ = writeln!(std::io::stderr(), "{text}");
     ExitCode::from(code)
 }

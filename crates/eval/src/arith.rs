@@ -68,15 +68,12 @@ pub fn add<'a>(ev: &mut Eval<'a>, a: Value<'a>, b: Value<'a>, span: Span) -> Eva
             context.dedup();
             Ok(ev.new_string(&bytes, &context))
         }
-        Value::Attrs(_) => {
-            // A set with `__toString` or `outPath` concatenates like a string.
+        _ => {
+            // Anything else concatenates like a string: a set with `__toString` or `outPath`
+            // does, and the rest fail as Nix fails, with "cannot coerce null to a string".
             let s = ev.coerce_to_string(a, span, CoerceMode::Interpolation)?;
             add(ev, s, b, span)
         }
-        _ => Err(EvalError::msg(
-            format!("cannot add {} to {}", b.type_phrase(), a.type_phrase()),
-            span,
-        )),
     }
 }
 

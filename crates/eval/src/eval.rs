@@ -163,16 +163,16 @@ impl<'a> Eval<'a> {
         use std::os::unix::ffi::OsStrExt;
         let text = self.sources.text(file).to_vec();
         let parsed = crate::parse(file, &text, &mut self.interner);
-        if !parsed.errors.is_empty() {
-            let rendered: Vec<String> = parsed
-                .errors
-                .iter()
-                .map(|e| self.sources.render_error(e))
-                .collect();
-            return Err(EvalError::new(
-                ErrorKind::Syntax(rendered.join("\n")),
-                Some(parsed.errors[0].span),
-            ));
+        if let Some(first) = parsed.errors.first() {
+            // Nix stops at the first syntax error and reports it like any other error: the
+            // message, then where (which the span gives).
+            let rendered = self.sources.render_error(first);
+            let location = format!("{}: ", self.sources.location(first.span));
+            let message = rendered
+                .strip_prefix(&location)
+                .unwrap_or(&rendered)
+                .to_owned();
+            return Err(EvalError::new(ErrorKind::Syntax(message), Some(first.span)));
         }
         let home = self.io.get_env("HOME");
         let lowerer = Lowerer::new(
@@ -211,6 +211,9 @@ impl<'a> Eval<'a> {
         let key = path.as_os_str().as_bytes().to_vec();
         if let Some(v) = self.import_cache.get(&key) {
             return Ok(*v);
+        }
+        if !self.io.path_exists(&path) {
+            return Err(path_missing(&path, dummy_span()));
         }
         let src = self.io.read_file(&path).map_err(|e| {
             EvalError::new(
@@ -394,7 +397,17 @@ impl<'a> Eval<'a> {
         match v {
             Value::Attrs(a) if seen.insert(a as *const _ as usize) => {
                 for attr in a.entries {
-                    self.force_deep_inner(attr.value, seen)?;
+                    if let Err(mut e) = self.force_deep_inner(attr.value, seen) {
+                        e.add_trace(
+                            format!(
+                                "while evaluating the attribute '{}'",
+                                self.interner.name(attr.name)
+                            ),
+                            attr.span,
+                            false,
+                        );
+                        return Err(e);
+                    }
                 }
             }
             Value::List(l) if seen.insert(l as *const _ as usize) => {
@@ -441,6 +454,19 @@ impl<'a> Eval<'a> {
         }
     }
 
+    /// Like [`Self::thunk_in`] while the slots of `env` are filled in order: a variable naming
+    /// a slot already filled (below `filled`) shares that slot's value, as Nix shares the
+    /// variable's value, so `rec { a = 1; b = a; }` prints `b = 1` unforced, not `<CODE>`.
+    #[inline]
+    fn thunk_local(&self, ir: &'a Ir<'a>, env: &'a Env<'a>, filled: usize) -> Value<'a> {
+        match ir {
+            Ir::Var { depth: 0, slot, .. } if (*slot as usize) < filled => {
+                env.slots[*slot as usize].get()
+            }
+            _ => self.thunk_in(ir, env),
+        }
+    }
+
     /// Evaluates `ir` in `env` to weak head normal form.
     ///
     /// Recursion is bounded without a counter here: the parser caps the nesting of code, and
@@ -465,7 +491,15 @@ impl<'a> Eval<'a> {
             } => match self.eval(cond, env)? {
                 Value::Bool(true) => self.eval(then, env),
                 Value::Bool(false) => self.eval(else_, env),
-                other => Err(type_error("a Boolean", &other, self, *span)),
+                other => {
+                    let mut e = type_error("a Boolean", &other, self, *span);
+                    e.add_trace(
+                        "while evaluating a branch condition".to_owned(),
+                        Some(*span),
+                        false,
+                    );
+                    Err(e)
+                }
             },
             Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
             Ir::Call { func, args, span } => {
@@ -548,8 +582,8 @@ impl<'a> Eval<'a> {
             Ir::Attrs(attrs) => self.eval_attrs(attrs, env),
             Ir::Let { slots, body } => {
                 let new_env = self.new_env(env, slots.len());
-                for (cell, code) in new_env.slots.iter().zip(slots.iter()) {
-                    cell.set(self.thunk_in(code, new_env));
+                for (i, (cell, code)) in new_env.slots.iter().zip(slots.iter()).enumerate() {
+                    cell.set(self.thunk_local(code, new_env, i));
                 }
                 self.eval(body, new_env)
             }
@@ -595,11 +629,23 @@ impl<'a> Eval<'a> {
             } => match self.eval(cond, env)? {
                 Value::Bool(true) => self.eval(then, env),
                 Value::Bool(false) => self.eval(else_, env),
-                other => Err(type_error("a Boolean", &other, self, *span)),
+                other => {
+                    let mut e = type_error("a Boolean", &other, self, *span);
+                    e.add_trace(
+                        "while evaluating a branch condition".to_owned(),
+                        Some(*span),
+                        false,
+                    );
+                    Err(e)
+                }
             },
             Ir::Not(e, span) => match self.eval(e, env)? {
                 Value::Bool(b) => Ok(Value::Bool(!b)),
-                other => Err(type_error("a Boolean", &other, self, *span)),
+                other => Err(in_context(
+                    type_error("a Boolean", &other, self, *span),
+                    "in the argument of the not operator",
+                    None,
+                )),
             },
             Ir::Neg(e, span) => {
                 let v = self.eval(e, env)?;
@@ -737,8 +783,8 @@ impl<'a> Eval<'a> {
     fn eval_attrs(&mut self, attrs: &'a AttrsIr<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
         let value_env = if attrs.rec {
             let new_env = self.new_env(env, attrs.statics.len());
-            for (cell, a) in new_env.slots.iter().zip(attrs.statics) {
-                cell.set(self.thunk_in(a.value, new_env));
+            for (i, (cell, a)) in new_env.slots.iter().zip(attrs.statics).enumerate() {
+                cell.set(self.thunk_local(a.value, new_env, i));
             }
             new_env
         } else {
@@ -847,19 +893,35 @@ impl<'a> Eval<'a> {
             BinOp::GreaterEq => Ok(Value::Bool(!self.less_than(l, r, span)?)),
             BinOp::Update => {
                 let Value::Attrs(a) = l else {
-                    return Err(type_error("a set", &l, self, span));
+                    return Err(in_context(
+                        type_error("a set", &l, self, span),
+                        "in the left operand of the update (//) operator",
+                        Some(span),
+                    ));
                 };
                 let Value::Attrs(b) = r else {
-                    return Err(type_error("a set", &r, self, span));
+                    return Err(in_context(
+                        type_error("a set", &r, self, span),
+                        "in the right operand of the update (//) operator",
+                        Some(span),
+                    ));
                 };
                 Ok(self.update(a, b))
             }
             BinOp::Concat => {
                 let Value::List(a) = l else {
-                    return Err(type_error("a list", &l, self, span));
+                    return Err(in_context(
+                        type_error("a list", &l, self, span),
+                        "while evaluating one of the elements to concatenate",
+                        Some(span),
+                    ));
                 };
                 let Value::List(b) = r else {
-                    return Err(type_error("a list", &r, self, span));
+                    return Err(in_context(
+                        type_error("a list", &r, self, span),
+                        "while evaluating one of the elements to concatenate",
+                        Some(span),
+                    ));
                 };
                 if a.elems.is_empty() {
                     return Ok(r);
@@ -927,6 +989,7 @@ impl<'a> Eval<'a> {
             Value::PrimOp(op) => {
                 if op.arity == 1 {
                     (op.func)(self, &[arg], span.unwrap_or(dummy_span()))
+                        .map_err(|e| builtin_error(e, op.name, span))
                 } else {
                     let args = self.arena.alloc_slice_copy(&[arg]);
                     Ok(Value::PrimOpApp(self.arena.alloc(PrimOpApp { op, args })))
@@ -938,6 +1001,7 @@ impl<'a> Eval<'a> {
                 args.push(arg);
                 if args.len() == app.op.arity {
                     (app.op.func)(self, &args, span.unwrap_or(dummy_span()))
+                        .map_err(|e| builtin_error(e, app.op.name, span))
                 } else {
                     let args = self.arena.alloc_slice_copy(&args);
                     Ok(Value::PrimOpApp(
@@ -1036,15 +1100,18 @@ impl<'a> Eval<'a> {
                             env.slots[i].set(a.value);
                         }
                         None => match f.default {
-                            Some(d) => env.slots[i].set(self.thunk_in(d, env)),
+                            Some(d) => env.slots[i].set(self.thunk_local(d, env, i)),
                             None => {
-                                return Err(EvalError::msg(
-                                    format!(
-                                        "function {} called without required argument '{}'",
-                                        self.lambda_name(l),
-                                        self.interner.name(f.name)
+                                return Err(from_call_site(
+                                    EvalError::msg(
+                                        format!(
+                                            "function {} called without required argument '{}'",
+                                            self.lambda_name(l),
+                                            self.interner.name(f.name)
+                                        ),
+                                        l.span,
                                     ),
-                                    l.span,
+                                    span,
                                 ))
                             }
                         },
@@ -1058,13 +1125,21 @@ impl<'a> Eval<'a> {
                         .filter(|n| !formals.iter().any(|f| f.name == *n))
                         .min_by(|a, b| self.interner.resolve(*a).cmp(self.interner.resolve(*b)));
                     if let Some(extra) = extra {
-                        return Err(EvalError::msg(
-                            format!(
-                                "function {} called with unexpected argument '{}'",
-                                self.lambda_name(l),
-                                self.interner.name(extra)
+                        let suggestions = crate::print::suggest_among(
+                            self,
+                            formals.iter().map(|f| f.name),
+                            extra,
+                        );
+                        return Err(from_call_site(
+                            EvalError::new(
+                                ErrorKind::UnexpectedArgument {
+                                    function: self.lambda_name(l),
+                                    name: self.interner.name(extra).into_owned(),
+                                    suggestions,
+                                },
+                                Some(l.span),
                             ),
-                            l.span,
+                            span,
                         ));
                     }
                 }
@@ -1083,7 +1158,27 @@ impl<'a> Eval<'a> {
         }
         let res = self.eval(l.body, env);
         self.call_depth -= 1;
-        res
+        res.map_err(|e| self.lambda_error(e, l, span))
+    }
+
+    /// Adds the frames Nix gives an error raised in a function's body, which it records only
+    /// with `--show-trace`: "while calling 'f'" at the function, "from call site" at the call.
+    #[cold]
+    fn lambda_error(
+        &self,
+        mut e: Box<EvalError>,
+        l: &LambdaIr<'a>,
+        span: Option<Span>,
+    ) -> Box<EvalError> {
+        let name = match l.name {
+            Some(n) => format!("while calling '{}'", self.interner.name(n)),
+            None => "while calling anonymous lambda".to_owned(),
+        };
+        e.add_trace(name, Some(l.span), true);
+        // A call made by a builtin (`map`) has no site of its own; Nix shows the function.
+        let site = span.filter(|s| s.file.0 != u32::MAX).unwrap_or(l.span);
+        e.add_trace("from call site".to_owned(), Some(site), true);
+        e
     }
 
     // ----- strings -----
@@ -1108,6 +1203,9 @@ impl<'a> Eval<'a> {
                     let path = std::path::Path::new(std::ffi::OsStr::from_bytes_compat(p.bytes));
                     let name = p.bytes.rsplit(|&b| b == b'/').next().unwrap_or(b"");
                     let name = String::from_utf8_lossy(name).into_owned();
+                    if !self.io.path_exists(path) {
+                        return Err(path_missing(path, span));
+                    }
                     let store_path = self.io.add_source(path, &name).map_err(|e| {
                         EvalError::msg(
                             format!("copying path '{}' to the store: {e}", path.display()),
@@ -1138,12 +1236,13 @@ impl<'a> Eval<'a> {
             Value::Bool(false) | Value::Null if mode.more() => {}
             Value::List(l) if mode.more() => {
                 for (i, e) in l.elems.iter().enumerate() {
-                    if i > 0 {
+                    let e = self.force(*e)?;
+                    self.coerce_to_string_into(e, span, mode, bytes, context)?;
+                    // Nix separates elements with a space but skips it after empty lists.
+                    let empty_list = matches!(e, Value::List(l) if l.elems.is_empty());
+                    if i + 1 < l.elems.len() && !empty_list {
                         bytes.push(b' ');
                     }
-                    let e = self.force(*e)?;
-                    // Nix separates elements with a space but skips it after empty lists.
-                    self.coerce_to_string_into(e, span, mode, bytes, context)?;
                 }
             }
             _ => return Err(self.cannot_coerce(v, span)),
@@ -1268,11 +1367,19 @@ impl<'a> Eval<'a> {
                 Ok(x.elems.len() < y.elems.len())
             }
             _ => Err(EvalError::msg(
-                format!(
-                    "cannot compare {} with {}",
-                    a.type_phrase(),
-                    b.type_phrase()
-                ),
+                if std::mem::discriminant(&a) == std::mem::discriminant(&b) {
+                    format!(
+                        "cannot compare {} with {}; values of that type are incomparable",
+                        a.type_phrase(),
+                        b.type_phrase()
+                    )
+                } else {
+                    format!(
+                        "cannot compare {} with {}",
+                        a.type_phrase(),
+                        b.type_phrase()
+                    )
+                },
                 span,
             )),
         }
@@ -1358,7 +1465,7 @@ fn int_op<'a>(op: BinOp, x: i64, y: i64) -> Option<Value<'a>> {
 }
 
 /// Tells whether two values are the same object (so equal without looking inside).
-fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
+pub(crate) fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
     match (a, b) {
         (Value::Thunk(x), Value::Thunk(y)) => std::ptr::eq(*x, *y),
         (Value::Lambda(x), Value::Lambda(y)) => std::ptr::eq(*x, *y),
@@ -1367,6 +1474,46 @@ fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
         (Value::PrimOp(x), Value::PrimOp(y)) => std::ptr::eq(*x, *y),
         _ => false,
     }
+}
+
+/// Adds the frame Nix gives an error raised by a builtin: "while calling the 'NAME' builtin"
+/// at the call. An error the builtin raised at the call itself loses that position, as in Nix,
+/// where the frame alone says where.
+#[cold]
+fn builtin_error(mut e: Box<EvalError>, name: &str, span: Option<Span>) -> Box<EvalError> {
+    let span = span.filter(|s| s.file.0 != u32::MAX);
+    if e.span.is_none() || e.span == span {
+        e.span = None;
+    }
+    e.add_trace(format!("while calling the '{name}' builtin"), span, false);
+    e
+}
+
+/// Adds Nix's "from call site" frame to an argument mismatch (shown without `--show-trace`).
+#[cold]
+fn from_call_site(mut e: Box<EvalError>, span: Option<Span>) -> Box<EvalError> {
+    if let Some(span) = span.filter(|s| s.file.0 != u32::MAX) {
+        e.add_trace("from call site".to_owned(), Some(span), false);
+    }
+    e
+}
+
+/// Moves an operator's type error into a frame of context, as Nix reports it: the frame says
+/// where (if anywhere), the error itself has no position.
+#[cold]
+fn in_context(mut e: Box<EvalError>, message: &str, span: Option<Span>) -> Box<EvalError> {
+    e.span = None;
+    e.add_trace(message.to_owned(), span, false);
+    e
+}
+
+/// Nix's error for a path that is not there.
+fn path_missing(path: &Path, span: Span) -> Box<EvalError> {
+    let span = (span.file.0 != u32::MAX).then_some(span);
+    EvalError::new(
+        ErrorKind::Message(format!("path '{}' does not exist", path.display())),
+        span,
+    )
 }
 
 fn with_span(mut e: Box<EvalError>, span: Span) -> Box<EvalError> {

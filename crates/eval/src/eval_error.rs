@@ -20,7 +20,8 @@ pub struct EvalError {
     pub kind: ErrorKind,
     /// Where, if known.
     pub span: Option<Span>,
-    /// Context added while the error unwound, innermost first (shown with `--show-trace`).
+    /// Context added while the error unwound, innermost first (printed outermost first; all
+    /// of them with `--show-trace`).
     pub trace: Vec<TraceFrame>,
 }
 
@@ -31,6 +32,9 @@ pub struct TraceFrame {
     pub message: String,
     /// Where.
     pub span: Option<Span>,
+    /// Whether it is printed only with `--show-trace` (the frames of function calls, which Nix
+    /// records only then).
+    pub verbose: bool,
 }
 
 /// The kinds of evaluation errors.
@@ -58,13 +62,23 @@ pub enum ErrorKind {
         /// Close names that do exist.
         suggestions: Vec<String>,
     },
+    /// A function with a set pattern called with an attribute it does not name.
+    UnexpectedArgument {
+        /// The function, as Nix names it (`'f'`, `'anonymous lambda'`).
+        function: String,
+        /// The attribute.
+        name: String,
+        /// Close formal names.
+        suggestions: Vec<String>,
+    },
     /// A variable bound nowhere.
     UndefinedVariable(String),
     /// A thunk needed its own value.
     InfiniteRecursion,
     /// Too deep: `max-call-depth` exceeded or the evaluator's own stack limit.
     StackOverflow,
-    /// Syntax errors in a file being imported, already rendered.
+    /// The first syntax error of a file or string being evaluated (its message; the error's
+    /// span says where).
     Syntax(String),
     /// Anything else, with Nix's message.
     Message(String),
@@ -83,6 +97,15 @@ impl EvalError {
     /// Makes a plain message error.
     pub fn msg(message: impl Into<String>, span: Span) -> Box<EvalError> {
         Self::new(ErrorKind::Message(message.into()), Some(span))
+    }
+
+    /// Adds a frame of context as the error unwinds (`verbose`: see [`TraceFrame::verbose`]).
+    pub fn add_trace(&mut self, message: String, span: Option<Span>, verbose: bool) {
+        self.trace.push(TraceFrame {
+            message,
+            span,
+            verbose,
+        });
     }
 
     /// Tells whether `builtins.tryEval` catches it.
@@ -110,6 +133,12 @@ impl fmt::Display for ErrorKind {
             } => write!(f, "expected {expected} but found {found}: {value}"),
             ErrorKind::MissingAttr { name, .. } => write!(f, "attribute '{name}' missing"),
             ErrorKind::UndefinedVariable(name) => write!(f, "undefined variable '{name}'"),
+            ErrorKind::UnexpectedArgument { function, name, .. } => {
+                write!(
+                    f,
+                    "function {function} called with unexpected argument '{name}'"
+                )
+            }
             ErrorKind::InfiniteRecursion => f.write_str("infinite recursion encountered"),
             ErrorKind::StackOverflow => f.write_str("stack overflow; max-call-depth exceeded"),
         }

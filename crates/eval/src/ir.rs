@@ -96,7 +96,7 @@ pub enum Ir<'a> {
         then: &'a Ir<'a>,
         /// The `else` branch.
         else_: &'a Ir<'a>,
-        /// The condition's span.
+        /// The whole expression (Nix reports a condition that is not a Boolean at the `if`).
         span: Span,
     },
     /// `!e`.
@@ -243,6 +243,8 @@ pub enum ParamIr<'a> {
 pub struct FormalIr<'a> {
     /// Its name.
     pub name: Symbol,
+    /// Where the name is.
+    pub span: Span,
     /// Its default, evaluated in the call environment.
     pub default: Option<&'a Ir<'a>>,
 }

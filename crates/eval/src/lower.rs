@@ -237,7 +237,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                 cond: self.lower(cond),
                 then: self.lower(then),
                 else_: self.lower(else_),
-                span: cond.span,
+                span,
             },
             ExprKind::Unary { op, expr: e, .. } => {
                 let inner = self.lower(e);
@@ -412,6 +412,8 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         }
     }
 
+    /// Inserts `path = value`; every attribute the path creates is positioned at `span`, the
+    /// binding's start (Nix's `unsafeGetAttrPos` reports `a.b = 1`'s `b` at the `a`).
     fn insert<'e>(
         &mut self,
         tree: &mut Tree<'e>,
@@ -434,7 +436,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                             }
                         }
                         _ => {
-                            tree.statics.insert(sym, (first.span, Node::Expr(value)));
+                            tree.statics.insert(sym, (span, Node::Expr(value)));
                         }
                     }
                     return;
@@ -442,7 +444,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                 let entry = tree
                     .statics
                     .entry(sym)
-                    .or_insert_with(|| (first.span, Node::Set(Tree::default())));
+                    .or_insert_with(|| (span, Node::Set(Tree::default())));
                 if let Node::Expr(existing) = entry.1 {
                     // `a = { b = 1; }; a.c = 2;`: turn the literal into a mergeable set.
                     let mut sub = Tree::default();
@@ -648,6 +650,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                     .iter()
                     .map(|f| FormalIr {
                         name: f.name,
+                        span: f.span,
                         default: f.default.as_ref().map(|d| self.lower(d)),
                     })
                     .collect();

@@ -242,12 +242,19 @@ pub fn snippet(sources: &SourceMap, span: Span) -> String {
 
 /// Names in `attrs` close to `name` (for "Did you mean …?").
 pub fn suggestions<'a>(ev: &Eval<'a>, attrs: &Attrs<'a>, name: Symbol) -> Vec<String> {
+    suggest_among(ev, attrs.entries.iter().map(|a| a.name), name)
+}
+
+/// Names among `names` close to `name` (for "Did you mean …?"), closest first.
+pub fn suggest_among(
+    ev: &Eval<'_>,
+    names: impl Iterator<Item = Symbol>,
+    name: Symbol,
+) -> Vec<String> {
     let want = ev.interner.resolve(name);
-    let mut close: Vec<(usize, String)> = attrs
-        .entries
-        .iter()
-        .filter_map(|a| {
-            let have = ev.interner.resolve(a.name);
+    let mut close: Vec<(usize, String)> = names
+        .filter_map(|n| {
+            let have = ev.interner.resolve(n);
             let d = levenshtein(want, have);
             (d <= 2).then(|| (d, String::from_utf8_lossy(have).into_owned()))
         })

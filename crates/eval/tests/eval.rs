@@ -22,6 +22,22 @@ const CURRENT_ONLY: &[(&str, &str)] = &[
         "Nix 2.8 wraps around; current Nix reports the overflow",
     ),
     (
+        "eval-fail-overflow-mul",
+        "Nix 2.8 wraps around to -2; current Nix reports the overflow",
+    ),
+    (
+        "eval-fail-overflow-neg",
+        "Nix 2.8 wraps around; current Nix reports the overflow of 0 - min",
+    ),
+    (
+        "eval-fail-overflow-sub",
+        "Nix 2.8 wraps around; current Nix reports the overflow",
+    ),
+    (
+        "eval-okay-attrs-quoted-names",
+        "Nix 2.8 prints the name \"let\" bare and \"$\" as \"\\$\"; current Nix quotes the first, not the second",
+    ),
+    (
         "eval-okay-print-functions",
         "Nix 2.8 prints <LAMBDA> too, but «repeated» differs",
     ),

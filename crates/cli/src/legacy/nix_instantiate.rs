@@ -21,6 +21,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut include = Vec::new();
     let mut files = Vec::new();
     let mut options: Vec<String> = Vec::new();
+    let mut show_trace = false;
     let mut iter = args.iter();
     let value = |iter: &mut std::slice::Iter<'_, String>, flag: &str| {
         iter.next()
@@ -60,8 +61,9 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 value(&mut iter, arg)?;
             }
             // Accepted for compatibility; they change nothing in Kiln's evaluation output.
-            "--show-trace" | "--no-location" | "--read-write-mode" | "--readonly-mode"
-            | "--quiet" | "--verbose" | "-v" | "--pure-eval" | "--impure" => {}
+            "--show-trace" => show_trace = true,
+            "--no-location" | "--read-write-mode" | "--readonly-mode" | "--quiet" | "--verbose"
+            | "-v" | "--pure-eval" | "--impure" => {}
             "--parse" => return Err(usage("--parse is not supported by Kiln yet")),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(usage(format!("unrecognised flag '{flag}'")));
@@ -108,6 +110,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             output,
             include: include.clone(),
             max_call_depth,
+            show_trace,
         };
         out.write_all(&evaluate::run(req)?)?;
     }

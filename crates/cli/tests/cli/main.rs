@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod config;
+mod eval;
 mod hash;
 mod key;
 mod nar;

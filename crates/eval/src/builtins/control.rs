@@ -139,10 +139,7 @@ fn add_error_context<'a>(
         Ok(v) => Ok(v),
         Err(mut e) => {
             if let Ok(m) = message(ev, args[0], span) {
-                e.trace.push(crate::eval_error::TraceFrame {
-                    message: m,
-                    span: None,
-                });
+                e.add_trace(m, None, false);
             }
             Err(e)
         }

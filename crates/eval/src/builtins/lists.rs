@@ -73,7 +73,9 @@ fn elem_at<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 fn elem<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let l = list(ev, args[1], span)?;
     for e in l.elems {
-        if ev.equal(args[0], *e, span)? {
+        // Like Nix, a value is equal to itself without looking inside (so a function is an
+        // element of a list holding that same function).
+        if crate::eval::same_value(&args[0], e) || ev.equal(args[0], *e, span)? {
             return Ok(Value::Bool(true));
         }
     }

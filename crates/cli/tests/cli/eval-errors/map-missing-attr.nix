@@ -1,0 +1,4 @@
+let
+  g = x: x.y;
+in
+builtins.map g [ { } ]

@@ -1,0 +1,4 @@
+let
+  s = { foo = 1; fob = 2; };
+in
+s.fooo

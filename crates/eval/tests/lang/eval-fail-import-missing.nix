@@ -1,0 +1,1 @@
+import ./imports/does-not-exist.nix

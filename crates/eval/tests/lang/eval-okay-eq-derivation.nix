@@ -1,0 +1,1 @@
+[ ({ type = "derivation"; outPath = "a"; x = 1; } == { type = "derivation"; outPath = "a"; x = 2; }) ({ type = "derivation"; outPath = "a"; } == { type = "derivation"; outPath = "b"; }) ({ type = "derivation"; x = 1; } == { type = "derivation"; x = 1; }) ]

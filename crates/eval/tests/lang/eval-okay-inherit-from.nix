@@ -1,0 +1,1 @@
+let s = { a = 1; b = 2; }; in { inherit (s) a b; c = 3; }

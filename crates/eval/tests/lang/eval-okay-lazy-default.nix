@@ -1,0 +1,1 @@
+({ a, b ? throw "default not used" }: a) { a = 1; }

@@ -1,0 +1,1 @@
+{ inherit (throw "never") a; b = 1; }.b

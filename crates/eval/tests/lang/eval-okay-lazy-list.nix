@@ -1,0 +1,1 @@
+let l = [ 1 (throw "unused") (abort "unused") ]; in builtins.head l

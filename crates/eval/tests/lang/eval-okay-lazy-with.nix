@@ -1,0 +1,1 @@
+with { a = throw "x"; }; 1

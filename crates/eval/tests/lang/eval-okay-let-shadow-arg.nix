@@ -1,0 +1,1 @@
+let a = 1; f = a: a; in f 2

@@ -1,0 +1,1 @@
+"${{ outPath = "o"; }}-${{ __toString = s: "t"; }}"

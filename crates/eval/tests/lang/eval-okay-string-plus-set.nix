@@ -1,0 +1,1 @@
+[ ("a" + { outPath = "o"; }) ("a" + { __toString = s: "t"; }) ]

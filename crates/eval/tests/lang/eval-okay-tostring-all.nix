@@ -1,0 +1,1 @@
+[ (toString null) (toString true) (toString false) (toString 1) (toString (-3)) (toString 1.5) (toString 1.0e6) (toString 0.1) (toString 1.0) (toString [ 1 [ 2 3 ] null true "a" ]) (toString [ [] [] 1 ]) (toString [ 1 [] 2 ]) (toString [ ]) (toString { outPath = "x"; }) (toString { __toString = s: "y"; }) (toString "s") (toString { __toString = s: 1; }) ]

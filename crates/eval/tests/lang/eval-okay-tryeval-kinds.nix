@@ -1,0 +1,1 @@
+[ (builtins.tryEval (throw "x")) (builtins.tryEval (assert false; 1)) (builtins.tryEval 1) (builtins.tryEval [ (throw "lazy") ]).success (builtins.tryEval (builtins.tryEval (throw "inner")).success) ]

@@ -1,0 +1,1 @@
+with { a = 1; }; rec { b = a; a = 2; c = a; }

@@ -1,0 +1,1 @@
+let length = 5; in with builtins; length

@@ -1,0 +1,1 @@
+{ value = 1; relative = ./lib.nix; sub = import ./sub/inner.nix; }
