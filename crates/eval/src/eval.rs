@@ -403,7 +403,7 @@ impl<'a> Eval<'a> {
                                 "while evaluating the attribute '{}'",
                                 self.interner.name(attr.name)
                             ),
-                            attr.span,
+                            self.pos_span(attr.pos),
                             false,
                         );
                         return Err(e);
@@ -425,21 +425,12 @@ impl<'a> Eval<'a> {
     /// Makes a thunk for `ir` in `env`, or the value itself when no delay is needed.
     #[inline]
     fn thunk(&self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> Value<'a> {
+        // Only what Nix itself never delays is taken as it is: literals and variables (whose
+        // slot is shared). Anything else, even `1 + 1` or a lambda, is a thunk, because an
+        // unforced value prints as `<CODE>` and must stay one until something forces it.
         match ir {
             Ir::Const(v) => *v,
             Ir::Var { depth, slot, .. } => lookup(env, *depth, *slot).get(),
-            Ir::Lambda(l) => Value::Lambda(self.arena.alloc(Closure { lambda: l, env })),
-            Ir::Bin { op, lhs, rhs, .. } => {
-                // Integer arithmetic on values already known cannot fail, loop or trace
-                // except by overflow, so computing it now is invisible: no thunk needed (fib's
-                // `n - 1`). Anything else, overflow included, stays lazy.
-                if let (Some(x), Some(y)) = (known_int(lhs, env), known_int(rhs, env)) {
-                    if let Some(v) = int_op(*op, x, y) {
-                        return v;
-                    }
-                }
-                Value::Thunk(self.arena.alloc(Thunk::new(ir, env)))
-            }
             _ => Value::Thunk(self.arena.alloc(Thunk::new(ir, env))),
         }
     }
@@ -1427,23 +1418,6 @@ fn lookup<'a>(mut env: &'a Env<'a>, depth: u32, slot: u32) -> &'a std::cell::Cel
             .expect("lowering resolved a variable deeper than its environment");
     }
     &env.slots[slot as usize]
-}
-
-/// An integer operand whose value is already known: a literal or an evaluated variable.
-#[inline]
-fn known_int<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<i64> {
-    match ir {
-        Ir::Const(Value::Int(n)) => Some(*n),
-        Ir::Var { depth, slot, .. } => match lookup(env, *depth, *slot).get() {
-            Value::Int(n) => Some(n),
-            Value::Thunk(t) => match t.state.get() {
-                ThunkState::Done(Value::Int(n)) => Some(n),
-                _ => None,
-            },
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 /// An operator on two integers, when it cannot fail (`None` on overflow, division, or an
