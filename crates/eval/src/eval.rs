@@ -88,6 +88,8 @@ pub struct Eval<'a> {
     import_cache: HashMap<Vec<u8>, Value<'a>>,
     call_depth: usize,
     eval_depth: usize,
+    /// Compiled regular expressions of `match` and `split`, by pattern.
+    pub(crate) regex_cache: builtins::regex::RegexCache,
 }
 
 /// Builds a type error.
@@ -138,6 +140,7 @@ impl<'a> Eval<'a> {
             import_cache: HashMap::new(),
             call_depth: 0,
             eval_depth: 0,
+            regex_cache: Default::default(),
         };
         let (env, names) = builtins::base_env(&mut ev);
         ev.base_env = env;

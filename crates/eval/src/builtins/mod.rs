@@ -16,6 +16,7 @@ mod attrs;
 mod control;
 mod lists;
 mod numbers;
+pub(crate) mod regex;
 mod strings;
 
 /// Names bound at top level without the `__` prefix.
@@ -48,6 +49,7 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
         .chain(lists::BUILTINS)
         .chain(numbers::BUILTINS)
         .chain(strings::BUILTINS)
+        .chain(regex::BUILTINS)
 }
 
 /// Builds the base environment and the names lowering resolves against it.
