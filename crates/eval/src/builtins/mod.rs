@@ -18,6 +18,7 @@ mod lists;
 mod numbers;
 pub(crate) mod regex;
 mod strings;
+mod versions;
 
 /// Names bound at top level without the `__` prefix.
 const UNPREFIXED: &[&str] = &[
@@ -50,6 +51,7 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
         .chain(numbers::BUILTINS)
         .chain(strings::BUILTINS)
         .chain(regex::BUILTINS)
+        .chain(versions::BUILTINS)
 }
 
 /// Builds the base environment and the names lowering resolves against it.
