@@ -29,6 +29,26 @@ const CURRENT_ONLY: &[(&str, &str)] = &[
         "eval-okay-replaceStrings-lazy",
         "Nix 2.8 forces every 'to' string; current Nix only those it uses",
     ),
+    (
+        "eval-okay-convertHash-algos",
+        "builtins.convertHash is new in Nix 2.21",
+    ),
+    (
+        "eval-okay-convertHash-extra-attrs",
+        "builtins.convertHash is new in Nix 2.21",
+    ),
+    (
+        "eval-okay-convertHash-formats",
+        "builtins.convertHash is new in Nix 2.21",
+    ),
+    (
+        "eval-okay-convertHash-inputs",
+        "builtins.convertHash is new in Nix 2.21",
+    ),
+    (
+        "eval-okay-convertHash-sri-unpadded",
+        "builtins.convertHash is new in Nix 2.21",
+    ),
 ];
 
 fn case_name(path: &Path) -> String {

@@ -14,6 +14,7 @@ use crate::value::{Attr, Attrs, Env, List, NixString, PrimOp, Thunk, ThunkState,
 
 mod attrs;
 mod control;
+mod hashing;
 mod lists;
 mod numbers;
 pub(crate) mod regex;
@@ -52,6 +53,7 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
         .chain(strings::BUILTINS)
         .chain(regex::BUILTINS)
         .chain(versions::BUILTINS)
+        .chain(hashing::BUILTINS)
 }
 
 /// Builds the base environment and the names lowering resolves against it.
