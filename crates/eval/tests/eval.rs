@@ -30,6 +30,22 @@ const CURRENT_ONLY: &[(&str, &str)] = &[
         "Nix 2.8 forces every 'to' string; current Nix only those it uses",
     ),
     (
+        "eval-fail-fromJSON-nul",
+        "Nix 2.8 cuts the string at the NUL; current Nix reports it",
+    ),
+    (
+        "eval-fail-fromJSON-unsigned",
+        "Nix 2.8 wraps integers above 2^63 - 1 around; current Nix reports them",
+    ),
+    (
+        "eval-fail-fromTOML-nul",
+        "Nix 2.8 cuts the string at the NUL; current Nix reports it",
+    ),
+    (
+        "eval-fail-fromTOML-too-large",
+        "Nix 2.8's toml11 saturates at 2^63 - 1; current Nix's reports the overflow",
+    ),
+    (
         "eval-okay-convertHash-algos",
         "builtins.convertHash is new in Nix 2.21",
     ),

@@ -18,6 +18,7 @@ mod hashing;
 mod lists;
 mod numbers;
 pub(crate) mod regex;
+mod serde;
 mod strings;
 mod versions;
 
@@ -54,6 +55,7 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
         .chain(regex::BUILTINS)
         .chain(versions::BUILTINS)
         .chain(hashing::BUILTINS)
+        .chain(serde::BUILTINS)
 }
 
 /// Builds the base environment and the names lowering resolves against it.
