@@ -30,7 +30,205 @@ macro_rules! prim {
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("fromJSON", 1, from_json),
     prim!("fromTOML", 1, from_toml),
+    prim!("toXML", 1, to_xml),
 ];
+
+// ----- toXML -----
+
+/// `toXML`: the value, forced deeply, in Nix's XML form, byte for byte: an `<expr>` root,
+/// two spaces of indentation per level, sets as `<attrs>` of `<attr name=…>` sorted by
+/// name, derivations as `<derivation drvPath=… outPath=…>` (their attributes only the first
+/// time a `drvPath` is met, `<repeated />` after that or when it has none), functions as
+/// `<function>` with `<varpat name=…>` or `<attrspat>` listing the formals by name, builtins
+/// as `<unevaluated />`. Only `"`, `<`, `>`, `&` and newline are escaped. The result has the
+/// context of every string in the value.
+fn to_xml<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+    let mut w = XmlWriter {
+        out: b"<?xml version='1.0' encoding='utf-8'?>\n".to_vec(),
+        context: Vec::new(),
+        drvs_seen: std::collections::HashSet::new(),
+    };
+    w.open(0, "expr", &[]);
+    w.value(ev, args[0], 1)?;
+    w.close(0, "expr");
+    let mut context = w.context;
+    context.sort();
+    context.dedup();
+    Ok(ev.new_string(&w.out, &context))
+}
+
+struct XmlWriter<'a> {
+    out: Vec<u8>,
+    context: Vec<crate::value::ContextElem<'a>>,
+    drvs_seen: std::collections::HashSet<Vec<u8>>,
+}
+
+fn xml_escape(out: &mut Vec<u8>, s: &[u8]) {
+    for &c in s {
+        match c {
+            b'"' => out.extend_from_slice(b"&quot;"),
+            b'<' => out.extend_from_slice(b"&lt;"),
+            b'>' => out.extend_from_slice(b"&gt;"),
+            b'&' => out.extend_from_slice(b"&amp;"),
+            b'\n' => out.extend_from_slice(b"&#xA;"),
+            c => out.push(c),
+        }
+    }
+}
+
+impl<'a> XmlWriter<'a> {
+    fn start(&mut self, depth: usize, name: &str, attrs: &[(&str, Vec<u8>)]) {
+        for _ in 0..depth {
+            self.out.extend_from_slice(b"  ");
+        }
+        self.out.push(b'<');
+        self.out.extend_from_slice(name.as_bytes());
+        for (k, v) in attrs {
+            self.out.push(b' ');
+            self.out.extend_from_slice(k.as_bytes());
+            self.out.extend_from_slice(b"=\"");
+            xml_escape(&mut self.out, v);
+            self.out.push(b'"');
+        }
+    }
+
+    fn open(&mut self, depth: usize, name: &str, attrs: &[(&str, Vec<u8>)]) {
+        self.start(depth, name, attrs);
+        self.out.extend_from_slice(b">\n");
+    }
+
+    fn empty(&mut self, depth: usize, name: &str, attrs: &[(&str, Vec<u8>)]) {
+        self.start(depth, name, attrs);
+        self.out.extend_from_slice(b" />\n");
+    }
+
+    fn close(&mut self, depth: usize, name: &str) {
+        for _ in 0..depth {
+            self.out.extend_from_slice(b"  ");
+        }
+        self.out.extend_from_slice(b"</");
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b">\n");
+    }
+
+    fn attrs(
+        &mut self,
+        ev: &mut Eval<'a>,
+        set: &'a crate::value::Attrs<'a>,
+        depth: usize,
+    ) -> EvalResult<()> {
+        for (name, value) in crate::print::sorted_attrs(ev, set) {
+            let name = ev.interner.resolve(name).to_vec();
+            self.open(depth, "attr", &[("name", name)]);
+            self.value(ev, value, depth + 1)?;
+            self.close(depth, "attr");
+        }
+        Ok(())
+    }
+
+    fn value(&mut self, ev: &mut Eval<'a>, v: Value<'a>, depth: usize) -> EvalResult<()> {
+        let v = ev.force(v)?;
+        match v {
+            Value::Null => self.empty(depth, "null", &[]),
+            Value::Bool(b) => self.empty(depth, "bool", &[("value", b.to_string().into_bytes())]),
+            Value::Int(n) => self.empty(depth, "int", &[("value", n.to_string().into_bytes())]),
+            Value::Float(f) => self.empty(
+                depth,
+                "float",
+                &[("value", crate::print::format_float(f).into_bytes())],
+            ),
+            Value::String(s) => {
+                self.context.extend_from_slice(s.context);
+                self.empty(depth, "string", &[("value", s.bytes.to_vec())]);
+            }
+            Value::Path(p) => {
+                self.empty(depth, "path", &[("value", p.bytes.to_vec())]);
+            }
+            Value::Attrs(set) => {
+                if ev.is_derivation(set)? {
+                    return self.derivation(ev, set, depth);
+                }
+                self.open(depth, "attrs", &[]);
+                self.attrs(ev, set, depth + 1)?;
+                self.close(depth, "attrs");
+            }
+            Value::List(l) => {
+                self.open(depth, "list", &[]);
+                for e in l.elems {
+                    self.value(ev, *e, depth + 1)?;
+                }
+                self.close(depth, "list");
+            }
+            Value::Lambda(c) => {
+                self.open(depth, "function", &[]);
+                match &c.lambda.param {
+                    crate::ir::ParamIr::Ident(name) => {
+                        let name = ev.interner.resolve(*name).to_vec();
+                        self.empty(depth + 1, "varpat", &[("name", name)]);
+                    }
+                    crate::ir::ParamIr::Formals {
+                        formals,
+                        ellipsis,
+                        at,
+                    } => {
+                        let mut attrs = Vec::new();
+                        if *ellipsis {
+                            attrs.push(("ellipsis", b"1".to_vec()));
+                        }
+                        if let Some(at) = at {
+                            let name = ev.interner.resolve(*at).to_vec();
+                            attrs.push(("name", name));
+                        }
+                        self.open(depth + 1, "attrspat", &attrs);
+                        let mut names: Vec<Vec<u8>> = formals
+                            .iter()
+                            .map(|f| ev.interner.resolve(f.name).to_vec())
+                            .collect();
+                        names.sort();
+                        for name in names {
+                            self.empty(depth + 2, "attr", &[("name", name)]);
+                        }
+                        self.close(depth + 1, "attrspat");
+                    }
+                }
+                self.close(depth, "function");
+            }
+            Value::PrimOp(_) | Value::PrimOpApp(_) | Value::Thunk(_) => {
+                self.empty(depth, "unevaluated", &[]);
+            }
+        }
+        Ok(())
+    }
+
+    fn derivation(
+        &mut self,
+        ev: &mut Eval<'a>,
+        set: &'a crate::value::Attrs<'a>,
+        depth: usize,
+    ) -> EvalResult<()> {
+        let mut attrs = Vec::new();
+        let mut drv_path = Vec::new();
+        let drv_sym = ev.sym(b"drvPath");
+        for (key, sym) in [("drvPath", drv_sym), ("outPath", ev.syms.out_path)] {
+            if let Some(a) = set.get(sym) {
+                if let Value::String(s) = ev.force(a.value)? {
+                    if key == "drvPath" {
+                        drv_path = s.bytes.to_vec();
+                    }
+                    attrs.push((key, s.bytes.to_vec()));
+                }
+            }
+        }
+        self.open(depth, "derivation", &attrs);
+        if !drv_path.is_empty() && self.drvs_seen.insert(drv_path) {
+            self.attrs(ev, set, depth + 1)?;
+        } else {
+            self.empty(depth + 1, "repeated", &[]);
+        }
+        self.close(depth, "derivation");
+        Ok(())
+    }
+}
 
 // ----- fromTOML -----
 
