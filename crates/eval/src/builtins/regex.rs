@@ -17,6 +17,7 @@
 //!   groups are those of the first path, in the pattern's order of preference, that spans
 //!   exactly that match, which is what libstdc++'s depth-first search reports
 //!   (`match "(a|ab)(.*)" "abc"` is `[ "a" "bc" ]`), not POSIX's subexpression rule.
+//! * **No context.** The strings `split` and `match` return have none, as in Nix.
 //! * **Empty matches** in `split` follow `std::regex_iterator`: after an empty match the next
 //!   one must be non-empty at the same place or start further on.
 //!
@@ -495,7 +496,7 @@ fn split<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Va
         let Some(m) = re.next_match(hay, from, after_empty, span)? else {
             break;
         };
-        out.push(ev.new_string(&hay[last_end..m.start], s.context));
+        out.push(ev.new_str(&hay[last_end..m.start]));
         out.push(groups_value(ev, hay, &m.groups));
         last_end = m.end;
         from = m.end;
@@ -504,7 +505,7 @@ fn split<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Va
             break;
         }
     }
-    out.push(ev.new_string(&hay[last_end..], s.context));
+    out.push(ev.new_str(&hay[last_end..]));
     Ok(ev.new_list(out))
 }
 
