@@ -46,6 +46,10 @@ const CURRENT_ONLY: &[(&str, &str)] = &[
         "Nix 2.8's toml11 saturates at 2^63 - 1; current Nix's reports the overflow",
     ),
     (
+        "eval-okay-addDrvOutputDependencies",
+        "builtins.addDrvOutputDependencies is new since Nix 2.8",
+    ),
+    (
         "eval-okay-convertHash-algos",
         "builtins.convertHash is new in Nix 2.21",
     ),

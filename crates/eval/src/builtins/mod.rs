@@ -13,6 +13,7 @@ use crate::span::Span;
 use crate::value::{Attr, Attrs, Env, List, NixString, PrimOp, Thunk, ThunkState, Value};
 
 mod attrs;
+mod context;
 mod control;
 mod hashing;
 mod lists;
@@ -56,6 +57,7 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
         .chain(versions::BUILTINS)
         .chain(hashing::BUILTINS)
         .chain(serde::BUILTINS)
+        .chain(context::BUILTINS)
 }
 
 /// Builds the base environment and the names lowering resolves against it.
