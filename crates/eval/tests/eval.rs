@@ -46,6 +46,22 @@ const CURRENT_ONLY: &[(&str, &str)] = &[
         "Nix 2.8's toml11 saturates at 2^63 - 1; current Nix's reports the overflow",
     ),
     (
+        "eval-okay-break",
+        "builtins.break is missing from Nix 2.8 without the debugger",
+    ),
+    (
+        "eval-okay-traceVerbose",
+        "builtins.traceVerbose is new since Nix 2.8",
+    ),
+    (
+        "eval-okay-traceVerbose-lazy-message",
+        "builtins.traceVerbose is new since Nix 2.8",
+    ),
+    (
+        "eval-fail-findFile-no-escape",
+        "Nix 2.8 lets '..' climb out of a search path entry; current Nix does not",
+    ),
+    (
         "eval-okay-addDrvOutputDependencies",
         "builtins.addDrvOutputDependencies is new since Nix 2.8",
     ),

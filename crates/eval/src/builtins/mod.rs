@@ -18,6 +18,7 @@ mod control;
 mod hashing;
 mod lists;
 mod numbers;
+mod paths;
 pub(crate) mod regex;
 mod serde;
 mod strings;
@@ -58,6 +59,7 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
         .chain(hashing::BUILTINS)
         .chain(serde::BUILTINS)
         .chain(context::BUILTINS)
+        .chain(paths::BUILTINS)
 }
 
 /// Builds the base environment and the names lowering resolves against it.
