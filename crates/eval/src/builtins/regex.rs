@@ -97,6 +97,9 @@ struct Translator<'p> {
 /// A pattern `std::regex` refuses.
 struct Invalid;
 
+/// The deepest nesting of groups accepted (deeper patterns are refused, not a stack overflow).
+const MAX_GROUP_DEPTH: usize = 1000;
+
 /// The longest repetition count accepted (`regex-automata` refuses larger ones anyway).
 const MAX_REPEAT: u32 = 1000;
 
@@ -188,6 +191,9 @@ impl Translator<'_> {
         self.pos += 1;
         match c {
             b'(' => {
+                if depth >= MAX_GROUP_DEPTH {
+                    return Err(Invalid);
+                }
                 let inner = self.alternation(depth + 1)?;
                 if self.peek() != Some(b')') {
                     return Err(Invalid);
@@ -329,7 +335,11 @@ fn translate(pat: &[u8], cut: bool) -> Result<Translated, Invalid> {
 }
 
 fn syntax_config() -> syntax::Config {
-    syntax::Config::new().unicode(false).utf8(false)
+    // Room for MAX_GROUP_DEPTH groups, each possibly wrapped by a repetition.
+    syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .nest_limit(4 * MAX_GROUP_DEPTH as u32)
 }
 
 fn build_meta(pattern: &str) -> Result<Regex, Invalid> {

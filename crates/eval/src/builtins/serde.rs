@@ -5,15 +5,17 @@
 //!   2^64 − 1 are an error, anything larger (or more negative) becomes a float; a float that
 //!   overflows is an error; strings must be valid UTF-8 and may not contain NUL; later
 //!   duplicate keys win. Syntax errors carry nlohmann's message, line, column and "last read"
-//!   token, since users see them.
+//!   token, since users see them. Known difference: nesting deeper than 10,000 levels is an
+//!   error (the parser recurses), where Nix's is limited only by memory.
 //! * `fromTOML` uses the `toml` crate (TOML 1.0); see [`from_toml`] for the mapping.
-//! * `toXML` prints Nix's XML form of a value; see [`to_xml`].
+//! * `toXML` prints Nix's XML form of a value; see [`to_xml`]. Values nested deeper than
+//!   20,000 levels are a stack-overflow error.
 
 use std::fmt::Write as _;
 
 use super::string;
 use crate::eval::{Eval, EvalResult};
-use crate::eval_error::EvalError;
+use crate::eval_error::{ErrorKind, EvalError};
 use crate::span::Span;
 use crate::value::{Attr, PrimOp, Value};
 
@@ -56,6 +58,9 @@ fn to_xml<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Valu
     context.dedup();
     Ok(ev.new_string(&w.out, &context))
 }
+
+/// The deepest nesting `toXML` writes (deeper values are an error, not a stack overflow).
+const MAX_XML_DEPTH: usize = 20_000;
 
 struct XmlWriter<'a> {
     out: Vec<u8>,
@@ -127,6 +132,9 @@ impl<'a> XmlWriter<'a> {
     }
 
     fn value(&mut self, ev: &mut Eval<'a>, v: Value<'a>, depth: usize) -> EvalResult<()> {
+        if depth > MAX_XML_DEPTH {
+            return Err(EvalError::new(ErrorKind::StackOverflow, None));
+        }
         let v = ev.force(v)?;
         match v {
             Value::Null => self.empty(depth, "null", &[]),
