@@ -91,6 +91,8 @@ pub struct Eval<'a> {
     sym_strings: Vec<Option<Value<'a>>>,
     call_depth: usize,
     eval_depth: usize,
+    /// Compiled regular expressions of `match` and `split`, by pattern.
+    pub(crate) regex_cache: builtins::regex::RegexCache,
 }
 
 /// Builds a type error.
@@ -143,6 +145,7 @@ impl<'a> Eval<'a> {
             sym_strings: Vec::new(),
             call_depth: 0,
             eval_depth: 0,
+            regex_cache: Default::default(),
         };
         let (env, names) = builtins::base_env(&mut ev);
         ev.base_env = env;

@@ -24,10 +24,16 @@ macro_rules! prim {
 }
 
 mod attrs;
+mod context;
 mod control;
+mod hashing;
 mod lists;
 mod numbers;
+mod paths;
+pub(crate) mod regex;
+mod serde;
 mod strings;
+mod versions;
 
 /// Names bound at top level without the `__` prefix.
 const UNPREFIXED: &[&str] = &[
@@ -59,6 +65,12 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
         .chain(lists::BUILTINS)
         .chain(numbers::BUILTINS)
         .chain(strings::BUILTINS)
+        .chain(regex::BUILTINS)
+        .chain(versions::BUILTINS)
+        .chain(hashing::BUILTINS)
+        .chain(serde::BUILTINS)
+        .chain(context::BUILTINS)
+        .chain(paths::BUILTINS)
 }
 
 /// Builds the base environment and the names lowering resolves against it.

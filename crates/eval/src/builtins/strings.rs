@@ -1,5 +1,5 @@
 //! Strings: `toString`, `stringLength`, `substring`, `concatStringsSep`, `baseNameOf`, `dirOf`,
-//! `hasContext`, `unsafeDiscardStringContext`.
+//! `hasContext`, `unsafeDiscardStringContext`, `toJSON`, `replaceStrings`.
 
 use super::{int, list, string};
 use crate::eval::{CoerceMode, Eval, EvalResult};
@@ -17,7 +17,66 @@ pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("hasContext", 1, has_context),
     prim!("unsafeDiscardStringContext", 1, discard_context),
     prim!("toJSON", 1, to_json),
+    prim!("replaceStrings", 3, replace_strings),
 ];
+
+/// `replaceStrings from to s`: at each position the first `from` that occurs there is replaced
+/// by the matching `to` (forced only when used, its context added); an empty `from` matches
+/// at every position, the end included, and the character after it is kept.
+fn replace_strings<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let from = list(ev, args[0], span)?;
+    let to = list(ev, args[1], span)?;
+    let s = string(ev, args[2], span)?;
+    if from.elems.len() != to.elems.len() {
+        return Err(EvalError::msg(
+            "'from' and 'to' arguments passed to builtins.replaceStrings have different lengths",
+            span,
+        ));
+    }
+    let mut patterns = Vec::with_capacity(from.elems.len());
+    for e in from.elems {
+        patterns.push(string(ev, *e, span)?.bytes);
+    }
+    let mut replacements: Vec<Option<&'a crate::value::NixString<'a>>> = vec![None; to.elems.len()];
+    let mut out = Vec::with_capacity(s.bytes.len());
+    let mut context = s.context.to_vec();
+    let bytes = s.bytes;
+    let mut pos = 0;
+    while pos <= bytes.len() {
+        let found = patterns.iter().position(|p| bytes[pos..].starts_with(p));
+        match found {
+            Some(i) => {
+                let r = match replacements[i] {
+                    Some(r) => r,
+                    None => {
+                        let r = string(ev, to.elems[i], span)?;
+                        replacements[i] = Some(r);
+                        r
+                    }
+                };
+                out.extend_from_slice(r.bytes);
+                context.extend_from_slice(r.context);
+                if patterns[i].is_empty() {
+                    if let Some(b) = bytes.get(pos) {
+                        out.push(*b);
+                    }
+                    pos += 1;
+                } else {
+                    pos += patterns[i].len();
+                }
+            }
+            None => {
+                if let Some(b) = bytes.get(pos) {
+                    out.push(*b);
+                }
+                pos += 1;
+            }
+        }
+    }
+    context.sort();
+    context.dedup();
+    Ok(ev.new_string(&out, &context))
+}
 
 fn to_json<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let mut out = Vec::new();

@@ -1,0 +1,219 @@
+//! String context: `getContext`, `appendContext`, `unsafeDiscardOutputDependency`,
+//! `addDrvOutputDependencies`.
+//!
+//! A context is exposed as Nix shows it: a set from store path to
+//! `{ path = true; allOutputs = true; outputs = [ … ]; }` (each field only when it holds).
+//! A plain path is [`ContextElem::Opaque`], `allOutputs` is [`ContextElem::AllOutputs`]
+//! (a derivation with all its outputs), each of `outputs` a [`ContextElem::Built`].
+
+use std::collections::BTreeMap;
+
+use kiln_formats::store_path::StorePath;
+
+use super::{attrs, boolean, list, string};
+use crate::eval::{Eval, EvalResult};
+use crate::eval_error::EvalError;
+use crate::span::Span;
+use crate::value::{Attr, ContextElem, PrimOp, Value};
+
+macro_rules! prim {
+    ($name:literal, $arity:literal, $f:ident) => {
+        PrimOp {
+            name: $name,
+            arity: $arity,
+            func: $f,
+        }
+    };
+}
+
+pub(super) static BUILTINS: &[PrimOp] = &[
+    prim!("getContext", 1, get_context),
+    prim!("appendContext", 2, append_context),
+    prim!(
+        "unsafeDiscardOutputDependency",
+        1,
+        discard_output_dependency
+    ),
+    prim!("addDrvOutputDependencies", 1, add_drv_output_dependencies),
+];
+
+/// What the context says about one store path.
+#[derive(Default)]
+struct PathInfo<'a> {
+    path: bool,
+    all_outputs: bool,
+    outputs: Vec<&'a [u8]>,
+}
+
+fn get_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let s = string(ev, args[0], span)?;
+    let mut by_path: BTreeMap<&'a [u8], PathInfo<'a>> = BTreeMap::new();
+    for elem in s.context {
+        match *elem {
+            ContextElem::Opaque(p) => by_path.entry(p).or_default().path = true,
+            ContextElem::AllOutputs(p) => by_path.entry(p).or_default().all_outputs = true,
+            ContextElem::Built { output, drv } => {
+                by_path.entry(drv).or_default().outputs.push(output)
+            }
+        }
+    }
+    let path_sym = ev.sym(b"path");
+    let all_sym = ev.sym(b"allOutputs");
+    let outputs_sym = ev.sym(b"outputs");
+    let mut entries = Vec::with_capacity(by_path.len());
+    for (path, mut info) in by_path {
+        let mut fields = Vec::new();
+        if info.path {
+            fields.push(Attr {
+                name: path_sym,
+                span: None,
+                value: Value::Bool(true),
+            });
+        }
+        if info.all_outputs {
+            fields.push(Attr {
+                name: all_sym,
+                span: None,
+                value: Value::Bool(true),
+            });
+        }
+        if !info.outputs.is_empty() {
+            info.outputs.sort();
+            info.outputs.dedup();
+            let outputs = info.outputs.iter().map(|o| ev.new_str(o)).collect();
+            fields.push(Attr {
+                name: outputs_sym,
+                span: None,
+                value: ev.new_list(outputs),
+            });
+        }
+        let value = ev.new_attrs(fields);
+        entries.push(Attr {
+            name: ev.sym(path),
+            span: None,
+            value,
+        });
+    }
+    Ok(ev.new_attrs(entries))
+}
+
+/// Parses a context key: an absolute store path with nothing after it.
+fn store_path(ev: &Eval<'_>, key: &[u8]) -> Option<StorePath> {
+    let key = std::str::from_utf8(key).ok()?;
+    StorePath::from_absolute(ev.io.store_dir(), key).ok()
+}
+
+fn append_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let s = string(ev, args[0], span)?;
+    let set = attrs(ev, args[1], span)?;
+    let path_sym = ev.sym(b"path");
+    let all_sym = ev.sym(b"allOutputs");
+    let outputs_sym = ev.sym(b"outputs");
+    let mut context = s.context.to_vec();
+    for (name, value) in crate::print::sorted_attrs(ev, set) {
+        let key: &'a [u8] = ev.arena.alloc_slice_copy(ev.interner.resolve(name));
+        let shown = String::from_utf8_lossy(key).into_owned();
+        let Some(sp) = store_path(ev, key) else {
+            return Err(EvalError::msg(
+                format!("context key '\"{shown}\"' is not a store path"),
+                span,
+            ));
+        };
+        let info = attrs(ev, value, span)?;
+        if let Some(a) = info.get(path_sym) {
+            if boolean(ev, a.value, span)? {
+                context.push(ContextElem::Opaque(key));
+            }
+        }
+        if let Some(a) = info.get(all_sym) {
+            if boolean(ev, a.value, span)? {
+                if !sp.is_derivation() {
+                    return Err(EvalError::msg(
+                        format!(
+                            "tried to add all-outputs context of \"{shown}\", which is not a derivation, to a string"
+                        ),
+                        span,
+                    ));
+                }
+                context.push(ContextElem::AllOutputs(key));
+            }
+        }
+        if let Some(a) = info.get(outputs_sym) {
+            let outputs = list(ev, a.value, span)?;
+            if !outputs.elems.is_empty() && !sp.is_derivation() {
+                return Err(EvalError::msg(
+                    format!(
+                        "tried to add derivation output context of \"{shown}\", which is not a derivation, to a string"
+                    ),
+                    span,
+                ));
+            }
+            for o in outputs.elems {
+                let output = string(ev, *o, span)?.bytes;
+                context.push(ContextElem::Built { output, drv: key });
+            }
+        }
+    }
+    context.sort();
+    context.dedup();
+    Ok(ev.new_string(s.bytes, &context))
+}
+
+fn discard_output_dependency<'a>(
+    ev: &mut Eval<'a>,
+    args: &[Value<'a>],
+    span: Span,
+) -> EvalResult<Value<'a>> {
+    let s = string(ev, args[0], span)?;
+    let mut context: Vec<ContextElem<'a>> = s
+        .context
+        .iter()
+        .map(|e| match *e {
+            ContextElem::AllOutputs(p) => ContextElem::Opaque(p),
+            other => other,
+        })
+        .collect();
+    context.sort();
+    context.dedup();
+    Ok(ev.new_string(s.bytes, &context))
+}
+
+fn add_drv_output_dependencies<'a>(
+    ev: &mut Eval<'a>,
+    args: &[Value<'a>],
+    span: Span,
+) -> EvalResult<Value<'a>> {
+    let s = string(ev, args[0], span)?;
+    let [elem] = s.context else {
+        return Err(EvalError::msg(
+            format!(
+                "context of string '{}' must have exactly one element, but has {}",
+                String::from_utf8_lossy(s.bytes),
+                s.context.len()
+            ),
+            span,
+        ));
+    };
+    let new = match *elem {
+        ContextElem::Opaque(p) => {
+            if !store_path(ev, p).is_some_and(|sp| sp.is_derivation()) {
+                return Err(EvalError::msg(
+                    format!("path '{}' is not a derivation", String::from_utf8_lossy(p)),
+                    span,
+                ));
+            }
+            ContextElem::AllOutputs(p)
+        }
+        ContextElem::AllOutputs(p) => ContextElem::AllOutputs(p),
+        ContextElem::Built { output, .. } => {
+            return Err(EvalError::msg(
+                format!(
+                    "`addDrvOutputDependencies` can only act on derivations, not on a derivation output such as '{}'",
+                    String::from_utf8_lossy(output)
+                ),
+                span,
+            ))
+        }
+    };
+    Ok(ev.new_string(s.bytes, &[new]))
+}

@@ -1,0 +1,185 @@
+//! Hashing: `hashString`, `hashFile`, `convertHash`.
+//!
+//! Digests and their encodings come from `kiln_formats::hash`; this module adds Nix's
+//! argument handling and its error wording (current Nix's, which differs a little from the
+//! formats crate's).
+
+use std::path::Path;
+
+use kiln_formats::hash::{Encoding, Hash, HashAlgo, HashError, Hasher};
+
+use super::control::path_arg;
+use super::{attrs, string};
+use crate::eval::{Eval, EvalResult};
+use crate::eval_error::{ErrorKind, EvalError};
+use crate::span::Span;
+use crate::value::{PrimOp, Value};
+
+macro_rules! prim {
+    ($name:literal, $arity:literal, $f:ident) => {
+        PrimOp {
+            name: $name,
+            arity: $arity,
+            func: $f,
+        }
+    };
+}
+
+pub(super) static BUILTINS: &[PrimOp] = &[
+    prim!("hashString", 2, hash_string),
+    prim!("hashFile", 2, hash_file),
+    prim!("convertHash", 1, convert_hash),
+];
+
+/// Parses an algorithm name, with Nix's message for an unknown one.
+fn algo(name: &[u8], span: Span) -> EvalResult<HashAlgo> {
+    let name = String::from_utf8_lossy(name);
+    name.parse().map_err(|_| {
+        EvalError::msg(
+            format!("unknown hash algorithm '{name}', expect 'md5', 'sha1', 'sha256', or 'sha512'"),
+            span,
+        )
+    })
+}
+
+fn algo_arg<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<HashAlgo> {
+    let s = string(ev, v, span)?;
+    algo(s.bytes, span)
+}
+
+fn hash_string<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let algo = algo_arg(ev, args[0], span)?;
+    let s = string(ev, args[1], span)?;
+    let hash = Hash::digest_bytes(algo, s.bytes);
+    Ok(ev.new_str(hash.to_base16().as_bytes()))
+}
+
+/// An I/O error's text without Rust's ` (os error N)` suffix, as Nix words it.
+pub(crate) fn io_message(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+fn hash_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let algo = algo_arg(ev, args[0], span)?;
+    let p = path_arg(ev, args[1], span)?;
+    let path = {
+        use std::os::unix::ffi::OsStrExt;
+        Path::new(std::ffi::OsStr::from_bytes(&p)).to_path_buf()
+    };
+    let bytes = ev.io.read_file(&path).map_err(|e| {
+        let verb = if e.kind() == std::io::ErrorKind::IsADirectory {
+            "reading from"
+        } else {
+            "opening"
+        };
+        EvalError::msg(
+            format!("{verb} file '{}': {}", path.display(), io_message(&e)),
+            span,
+        )
+    })?;
+    let mut hasher = Hasher::new(algo);
+    hasher.update(&bytes);
+    Ok(ev.new_str(hasher.finish().to_base16().as_bytes()))
+}
+
+/// Nix's wording for a hash that does not parse.
+fn parse_error(e: HashError, span: Span) -> Box<EvalError> {
+    let message = match e {
+        HashError::UnknownAlgo(name) => {
+            return algo(name.as_bytes(), span).expect_err("an unknown algorithm")
+        }
+        HashError::BadLength { hash, algo } => {
+            let digest = digest_part(&hash);
+            format!("hash '{digest}' has wrong length for hash algorithm '{algo}'")
+        }
+        HashError::BadDigest { hash, encoding } => {
+            let digest = digest_part(&hash);
+            format!("invalid {encoding} hash '{digest}'")
+        }
+        other => other.to_string(),
+    };
+    EvalError::msg(message, span)
+}
+
+/// The algorithm and digest of an SRI hash (`algo-digest` with a known algorithm, no `:`).
+fn sri_parts(hash: &str) -> Option<(&str, &str)> {
+    if hash.contains(':') {
+        return None;
+    }
+    let (name, digest) = hash.split_once('-')?;
+    name.parse::<HashAlgo>().ok()?;
+    Some((name, digest))
+}
+
+/// The digest of `algo:digest` or `algo-digest`.
+fn digest_part(hash: &str) -> &str {
+    for sep in [':', '-'] {
+        if let Some((name, rest)) = hash.split_once(sep) {
+            if name.parse::<HashAlgo>().is_ok() {
+                return rest;
+            }
+        }
+    }
+    hash
+}
+
+fn convert_hash<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let set = attrs(ev, args[0], span)?;
+    let field = |ev: &mut Eval<'a>, name: &[u8]| {
+        let sym = ev.sym(name);
+        set.get(sym).map(|a| a.value)
+    };
+    let missing = |name: &str| {
+        EvalError::new(
+            ErrorKind::MissingAttr {
+                name: name.to_owned(),
+                suggestions: Vec::new(),
+            },
+            Some(span),
+        )
+    };
+    let hash = field(ev, b"hash").ok_or_else(|| missing("hash"))?;
+    let hash = string(ev, hash, span)?;
+    let algo = match field(ev, b"hashAlgo") {
+        Some(v) => Some(algo_arg(ev, v, span)?),
+        None => None,
+    };
+    let format = field(ev, b"toHashFormat").ok_or_else(|| missing("toHashFormat"))?;
+    let format = string(ev, format, span)?;
+    let encoding = match format.bytes {
+        b"base16" => Encoding::Base16,
+        b"nix32" | b"base32" => Encoding::Nix32,
+        b"base64" => Encoding::Base64,
+        b"sri" => Encoding::Sri,
+        other => {
+            return Err(EvalError::msg(
+                format!(
+                    "unknown hash format '{}', expect 'base16', 'base32', 'base64', or 'sri'",
+                    String::from_utf8_lossy(other)
+                ),
+                span,
+            ))
+        }
+    };
+    let text = String::from_utf8_lossy(hash.bytes).into_owned();
+    let parsed = match sri_parts(&text) {
+        // Nix reads SRI digests with or without their `=` padding, and calls any bad one
+        // an invalid SRI hash.
+        Some((name, digest)) => {
+            let bare = digest.trim_end_matches('=');
+            let padded = format!("{name}-{bare}{}", "=".repeat((4 - bare.len() % 4) % 4));
+            Hash::parse_any(&padded, algo).map_err(|e| match e {
+                HashError::BadLength { .. } | HashError::BadDigest { .. } => {
+                    EvalError::msg(format!("invalid SRI hash '{digest}'"), span)
+                }
+                other => parse_error(other, span),
+            })?
+        }
+        None => Hash::parse_any(&text, algo).map_err(|e| parse_error(e, span))?,
+    };
+    Ok(ev.new_str(parsed.encode(encoding, false).as_bytes()))
+}

@@ -1,0 +1,152 @@
+//! Paths and the search path: `toPath`, `findFile`, and the debugging no-ops `break` and
+//! `traceVerbose`.
+//!
+//! `<p>` lowers to `__findFile __nixPath "p"`, so `findFile` is what makes search paths
+//! work; `__nixPath` (`builtins.nixPath`) comes from the `-I`/`NIX_PATH` settings and may be
+//! shadowed by a `let`, as in Nix.
+
+use std::path::Path;
+
+use super::{attrs, list, string};
+use crate::eval::{CoerceMode, Eval, EvalResult};
+use crate::eval_error::{ErrorKind, EvalError};
+use crate::lower::canon_path;
+use crate::span::Span;
+use crate::value::{PrimOp, Value};
+
+macro_rules! prim {
+    ($name:literal, $arity:literal, $f:ident) => {
+        PrimOp {
+            name: $name,
+            arity: $arity,
+            func: $f,
+        }
+    };
+}
+
+pub(super) static BUILTINS: &[PrimOp] = &[
+    prim!("toPath", 1, to_path),
+    prim!("findFile", 2, find_file),
+    prim!("break", 1, break_),
+    prim!("traceVerbose", 2, trace_verbose),
+];
+
+/// `break v`: the debugger's breakpoint; without a debugger (Kiln has none) it returns `v`.
+fn break_<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+    ev.force(args[0])
+}
+
+/// `traceVerbose msg v`: `trace` when the `trace-verbose` setting is on; Kiln has no such
+/// setting yet, so it returns `v` without printing.
+fn trace_verbose<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+    ev.force(args[1])
+}
+
+/// `toPath s`: the canonical form of an absolute path, as a string (with `s`'s context).
+fn to_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let v = ev.force(args[0])?;
+    let s = ev.coerce_to_string(v, span, CoerceMode::PathSegment)?;
+    let Value::String(s) = s else { unreachable!() };
+    if !s.bytes.starts_with(b"/") {
+        return Err(EvalError::msg(
+            format!(
+                "string '{}' doesn't represent an absolute path",
+                String::from_utf8_lossy(s.bytes)
+            ),
+            span,
+        ));
+    }
+    Ok(ev.new_string(&canon_path(s.bytes), s.context))
+}
+
+/// `findFile searchPath lookup`: the first `path + suffix` that exists, where an entry
+/// whose `prefix` (default empty) is `lookup` or starts it followed by `/` leaves the rest
+/// as the suffix (canonicalised as if absolute, so `..` cannot climb out of the entry).
+///
+/// Known gaps, both needing the store or the process: entries that are URLs (`https://…`,
+/// `channel:`, `flake:`) are skipped rather than fetched, relative entries are skipped rather
+/// than resolved against the working directory, symlinks in the result are not resolved, and
+/// `<nix/…>` does not fall back to Nix's built-in `corepkgs`.
+fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let entries = list(ev, args[0], span)?;
+    let prefix_sym = ev.sym(b"prefix");
+    let path_sym = ev.sym(b"path");
+    let mut search = Vec::with_capacity(entries.elems.len());
+    for e in entries.elems {
+        let set = attrs(ev, *e, span)?;
+        let prefix = match set.get(prefix_sym) {
+            Some(a) => string(ev, a.value, span)?.bytes,
+            None => b"",
+        };
+        let Some(path) = set.get(path_sym) else {
+            return Err(EvalError::new(
+                ErrorKind::MissingAttr {
+                    name: "path".to_owned(),
+                    suggestions: Vec::new(),
+                },
+                Some(span),
+            ));
+        };
+        let path = ev.force(path.value)?;
+        let path = ev.coerce_to_string(path, span, CoerceMode::PathSegment)?;
+        let Value::String(path) = path else {
+            unreachable!()
+        };
+        search.push((prefix, path.bytes));
+    }
+    let lookup = string(ev, args[1], span)?.bytes;
+    for (prefix, dir) in search {
+        let Some(suffix) = suffix_if_match(prefix, lookup) else {
+            continue;
+        };
+        if !dir.starts_with(b"/") {
+            continue;
+        }
+        let mut joined = dir.to_vec();
+        joined.push(b'/');
+        joined.extend_from_slice(&canon_path(&[b"/", suffix].concat()));
+        let candidate = canon_path(&joined);
+        let exists = {
+            use std::os::unix::ffi::OsStrExt;
+            ev.io
+                .path_exists(Path::new(std::ffi::OsStr::from_bytes(&candidate)))
+        };
+        if exists {
+            return Ok(ev.new_path(&candidate));
+        }
+    }
+    Err(EvalError::msg(
+        format!(
+            "file '{}' was not found in the Nix search path (add it using $NIX_PATH or -I)",
+            String::from_utf8_lossy(lookup)
+        ),
+        span,
+    ))
+}
+
+/// The rest of `lookup` after `prefix`, when `prefix` is empty, all of it, or a leading
+/// part followed by `/`.
+fn suffix_if_match<'s>(prefix: &[u8], lookup: &'s [u8]) -> Option<&'s [u8]> {
+    let n = prefix.len();
+    let need_separator = n > 0 && n < lookup.len();
+    if need_separator && lookup[n] != b'/' {
+        return None;
+    }
+    if !lookup.starts_with(prefix) {
+        return None;
+    }
+    Some(&lookup[if need_separator { n + 1 } else { n }..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suffix_if_match;
+
+    #[test]
+    fn prefixes_match_whole_components() {
+        assert_eq!(suffix_if_match(b"np", b"np/lib"), Some(&b"lib"[..]));
+        assert_eq!(suffix_if_match(b"np", b"np"), Some(&b""[..]));
+        assert_eq!(suffix_if_match(b"np", b"npx/lib"), None);
+        assert_eq!(suffix_if_match(b"", b"a/b"), Some(&b"a/b"[..]));
+    }
+}

@@ -1,0 +1,1 @@
+builtins.addDrvOutputDependencies (builtins.appendContext "x" { "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo" = { path = true; }; })

@@ -1,0 +1,1 @@
+builtins.addDrvOutputDependencies (builtins.appendContext "x" { "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-bar.drv" = { path = true; }; "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo" = { path = true; }; })

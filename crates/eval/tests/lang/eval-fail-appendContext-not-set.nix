@@ -1,0 +1,1 @@
+builtins.appendContext "x" 1

@@ -1,0 +1,1 @@
+builtins.appendContext "x" { "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-bar.drv" = { outputs = "out"; }; }

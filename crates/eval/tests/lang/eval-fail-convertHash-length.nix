@@ -1,0 +1,1 @@
+builtins.convertHash { hash = "sha256:2cf2"; toHashFormat = "sri"; }

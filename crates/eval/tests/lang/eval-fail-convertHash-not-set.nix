@@ -1,0 +1,1 @@
+builtins.convertHash "sha256:abc"

@@ -1,0 +1,1 @@
+builtins.findFile [ { prefix = ""; path = toString ./findfile-root/other; } ] "../other/foo.nix"

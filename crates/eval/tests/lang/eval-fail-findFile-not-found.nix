@@ -1,0 +1,1 @@
+builtins.findFile [ { prefix = "np"; path = toString ./findfile-root/nixpkgs; } ] "npx/lib"

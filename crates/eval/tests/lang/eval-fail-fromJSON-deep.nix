@@ -1,0 +1,1 @@
+builtins.fromJSON (builtins.concatStringsSep "" (builtins.genList (_: "[") 100000))

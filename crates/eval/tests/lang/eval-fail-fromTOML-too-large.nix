@@ -1,0 +1,1 @@
+builtins.fromTOML "a = 9223372036854775808"

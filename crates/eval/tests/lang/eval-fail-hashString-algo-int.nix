@@ -1,0 +1,1 @@
+builtins.hashString 256 "x"

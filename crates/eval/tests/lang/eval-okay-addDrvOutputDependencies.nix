@@ -1,0 +1,1 @@
+let p = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo"; d = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-bar.drv"; in map (s: builtins.getContext (builtins.addDrvOutputDependencies s)) [ (builtins.appendContext "x" { ${d} = { path = true; }; }) (builtins.appendContext "y" { ${d} = { allOutputs = true; }; }) ]

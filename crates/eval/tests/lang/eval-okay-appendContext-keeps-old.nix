@@ -1,0 +1,1 @@
+let p = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo"; d = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-bar.drv"; in builtins.attrNames (builtins.getContext (builtins.appendContext (builtins.appendContext "x" { ${p} = { path = true; }; }) { ${d} = { path = true; }; }))

@@ -1,0 +1,1 @@
+let p = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo"; d = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-bar.drv"; in let s = builtins.appendContext "text" { ${p} = { path = true; }; }; in [ s (builtins.hasContext s) (builtins.stringLength s) ]

@@ -1,0 +1,1 @@
+with builtins; [ (compareVersions "1.2" "1.10") (compareVersions "1.10" "1.2") (compareVersions "1.0" "1.0") (compareVersions "01" "1") (compareVersions "1.0" "1.0.") (compareVersions "1" "1.0") (compareVersions "" "") (compareVersions "99999999999999999999" "1") ]

@@ -1,0 +1,1 @@
+with builtins; [ (compareVersions "1.0" "1.0pre1") (compareVersions "1.0pre1" "1.0pre2") (compareVersions "1.0-pre" "1.0") (compareVersions "" "pre") (compareVersions "1.a" "1.pre") (compareVersions "pre" "pre") ]

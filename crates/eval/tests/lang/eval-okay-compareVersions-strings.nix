@@ -1,0 +1,1 @@
+with builtins; [ (compareVersions "2.3a" "2.3.1") (compareVersions "1.2a" "1.2") (compareVersions "a" "1") (compareVersions "a" "b") (compareVersions "1.0rc1" "1.0beta") (compareVersions "2.0-alpha_1" "2.0-alpha_2") ]

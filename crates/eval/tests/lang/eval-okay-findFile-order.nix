@@ -1,0 +1,1 @@
+let r = toString ./findfile-root; in [ (builtins.findFile [ { prefix = "x"; path = "${r}/nixpkgs"; } { prefix = ""; path = "${r}/other"; } ] "foo.nix") (builtins.findFile [ { prefix = "np/lib"; path = "${r}/nixpkgs/lib"; } ] "np/lib/default.nix") (builtins.findFile [ { prefix = ""; path = ./findfile-root; } ] "other") ]

@@ -1,0 +1,1 @@
+let r = toString ./findfile-root; in map (builtins.findFile [ { prefix = "np"; path = "${r}/nixpkgs"; } { prefix = ""; path = r; } { path = "${r}/other"; } ]) [ "np/lib" "np" "np/" "np//lib" "nixpkgs/lib" "foo.nix" "other/foo.nix" "" ]

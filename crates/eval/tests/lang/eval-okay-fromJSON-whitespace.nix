@@ -1,0 +1,1 @@
+builtins.fromJSON " \t\n\r[ 1 ,\n2 ]\n"

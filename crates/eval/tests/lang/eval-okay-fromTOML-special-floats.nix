@@ -1,0 +1,1 @@
+builtins.fromTOML "a = inf\nb = -inf\nc = nan\nd = +inf"

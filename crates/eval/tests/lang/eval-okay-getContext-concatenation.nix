@@ -1,0 +1,1 @@
+let p = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo"; d = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-bar.drv"; in let a = builtins.appendContext "a" { ${p} = { path = true; }; }; b = builtins.appendContext "b" { ${d} = { outputs = [ "lib" ]; }; }; in builtins.getContext "${a}-${b}"

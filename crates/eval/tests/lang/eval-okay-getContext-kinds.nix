@@ -1,0 +1,1 @@
+let p = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo"; d = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-bar.drv"; in builtins.getContext (builtins.appendContext "x" { ${p} = { path = true; }; ${d} = { allOutputs = true; outputs = [ "out" "dev" "out" ]; }; })

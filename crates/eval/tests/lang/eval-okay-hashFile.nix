@@ -1,0 +1,1 @@
+with builtins; [ (hashFile "sha1" ./hashing-hello.txt) (hashFile "md5" ./hashing-empty.txt) (hashFile "sha256" "${toString ./hashing-hello.txt}") (hashFile "sha512" ./hashing-hello.txt == hashString "sha512" "hello") ]

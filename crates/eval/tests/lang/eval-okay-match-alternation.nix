@@ -1,0 +1,1 @@
+with builtins; [ (match "a|" "a") (match "a|" "") (match "cat|dog" "dog") (match "(cat|dog)s?" "cats") (match "a|b|c" "d") ]

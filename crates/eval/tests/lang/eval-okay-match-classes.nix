@@ -1,0 +1,1 @@
+with builtins; [ (match "[[:alpha:]]+" "abC") (match "[[:digit:][:space:]]+" "1 2\t3") (match "[^[:alnum:]]*" "-_ !") (match "[[:upper:]][[:lower:]]*" "Hello") (match "[[:xdigit:]]+" "0fA9") (match "[[:punct:]]+" "!.,") (match "[[.a.]][[=b=]]" "ab") ]

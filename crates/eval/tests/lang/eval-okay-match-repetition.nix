@@ -1,0 +1,1 @@
+with builtins; [ (match "a{2}" "aa") (match "a{2}" "aaa") (match "a{2,}" "aaaa") (match "a{1,2}" "aaa") (match "a+?" "aa") (match "a**" "aaa") (match "(ab)*" "ababab") (match "x?" "") (match "a{0}" "") ]

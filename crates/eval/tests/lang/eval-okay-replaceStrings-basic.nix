@@ -1,0 +1,1 @@
+with builtins; [ (replaceStrings ["a"] ["b"] "banana") (replaceStrings ["ab" "a"] ["1" "2"] "aab") (replaceStrings ["a" "ab"] ["1" "2"] "aab") (replaceStrings [] [] "x") (replaceStrings ["x"] ["y"] "") (replaceStrings ["aa"] ["a"] "aaaaa") (replaceStrings ["a" "b"] ["b" "a"] "abba") ]

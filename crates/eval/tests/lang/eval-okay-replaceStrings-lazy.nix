@@ -1,0 +1,1 @@
+builtins.replaceStrings ["a" "z"] ["b" (throw "not used")] "banana"

@@ -1,0 +1,1 @@
+with builtins; [ (replaceStrings ["é"] ["e"] "café") (replaceStrings ["日"] ["月"] "日本日") ]

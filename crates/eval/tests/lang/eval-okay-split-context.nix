@@ -1,0 +1,1 @@
+let p = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo"; d = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-bar.drv"; in map (x: if builtins.isString x then builtins.attrNames (builtins.getContext x) else x) (builtins.split "-" (builtins.appendContext "a-b" { ${p} = { path = true; }; }))

@@ -1,0 +1,1 @@
+map builtins.toPath [ "/a/../b//c/" "/" "/a/./b" ./x ]

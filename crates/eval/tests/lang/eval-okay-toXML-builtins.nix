@@ -1,0 +1,1 @@
+builtins.toXML [ builtins.map (builtins.add 1) builtins.toXML ]

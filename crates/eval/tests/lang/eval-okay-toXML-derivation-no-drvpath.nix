@@ -1,0 +1,1 @@
+builtins.toXML [ { type = "derivation"; } { type = "derivation"; drvPath = 1; outPath = "/o"; } ]

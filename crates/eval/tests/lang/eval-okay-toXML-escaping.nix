@@ -1,0 +1,1 @@
+builtins.toXML "x<&>\"'\n\té\r"

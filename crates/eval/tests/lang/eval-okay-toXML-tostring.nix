@@ -1,0 +1,1 @@
+builtins.toXML { __toString = x: "s"; a = 1; }

@@ -1,0 +1,1 @@
+builtins.traceVerbose (throw "message not evaluated") 3

@@ -1,0 +1,1 @@
+let p = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo"; d = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-bar.drv"; in builtins.getContext (builtins.unsafeDiscardOutputDependency (builtins.appendContext "x" { ${d} = { allOutputs = true; outputs = [ "out" ]; }; ${p} = { path = true; }; }))

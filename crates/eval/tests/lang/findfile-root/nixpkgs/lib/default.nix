@@ -1,0 +1,1 @@
+"lib of nixpkgs"
