@@ -14,17 +14,7 @@ use super::{attrs, boolean, list, string};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
-use crate::value::{Attr, ContextElem, PrimOp, Value};
-
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
+use crate::value::{Attr, ContextElem, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("getContext", 1, get_context),
@@ -66,14 +56,14 @@ fn get_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRes
         if info.path {
             fields.push(Attr {
                 name: path_sym,
-                span: None,
+                pos: PosIdx::NONE,
                 value: Value::Bool(true),
             });
         }
         if info.all_outputs {
             fields.push(Attr {
                 name: all_sym,
-                span: None,
+                pos: PosIdx::NONE,
                 value: Value::Bool(true),
             });
         }
@@ -83,14 +73,14 @@ fn get_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRes
             let outputs = info.outputs.iter().map(|o| ev.new_str(o)).collect();
             fields.push(Attr {
                 name: outputs_sym,
-                span: None,
+                pos: PosIdx::NONE,
                 value: ev.new_list(outputs),
             });
         }
         let value = ev.new_attrs(fields);
         entries.push(Attr {
             name: ev.sym(path),
-            span: None,
+            pos: PosIdx::NONE,
             value,
         });
     }

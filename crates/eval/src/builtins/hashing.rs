@@ -15,16 +15,6 @@ use crate::eval_error::{ErrorKind, EvalError};
 use crate::span::Span;
 use crate::value::{PrimOp, Value};
 
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
-
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("hashString", 2, hash_string),
     prim!("hashFile", 2, hash_file),

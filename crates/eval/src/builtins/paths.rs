@@ -14,16 +14,6 @@ use crate::lower::canon_path;
 use crate::span::Span;
 use crate::value::{PrimOp, Value};
 
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
-
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("toPath", 1, to_path),
     prim!("findFile", 2, find_file),

@@ -45,16 +45,6 @@ use crate::eval_error::EvalError;
 use crate::span::Span;
 use crate::value::{PrimOp, Value};
 
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
-
 pub(super) static BUILTINS: &[PrimOp] = &[prim!("match", 2, match_), prim!("split", 2, split)];
 
 /// The compiled regular expressions of one evaluation, by pattern.

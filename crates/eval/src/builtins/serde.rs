@@ -17,17 +17,7 @@ use super::string;
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::span::Span;
-use crate::value::{Attr, PrimOp, Value};
-
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
+use crate::value::{Attr, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("fromJSON", 1, from_json),
@@ -283,7 +273,7 @@ fn toml_value<'a>(ev: &mut Eval<'a>, v: toml::Value) -> Result<Value<'a>, String
                 let value = toml_value(ev, v)?;
                 attrs.push(Attr {
                     name: ev.sym(k.as_bytes()),
-                    span: None,
+                    pos: PosIdx::NONE,
                     value,
                 });
             }
@@ -794,7 +784,7 @@ impl<'a> JsonParser<'_, 'a, '_> {
                         attrs.retain(|a| a.name != name);
                         attrs.push(Attr {
                             name,
-                            span: None,
+                            pos: PosIdx::NONE,
                             value,
                         });
                         match self.lexer.scan() {

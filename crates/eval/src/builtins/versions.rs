@@ -11,17 +11,7 @@ use std::cmp::Ordering;
 use super::string;
 use crate::eval::{Eval, EvalResult};
 use crate::span::Span;
-use crate::value::{Attr, PrimOp, Value};
-
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
+use crate::value::{Attr, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("compareVersions", 2, compare_versions),
@@ -129,12 +119,12 @@ fn parse_drv_name<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eval
     let attrs = vec![
         Attr {
             name: ev.syms.name,
-            span: None,
+            pos: PosIdx::NONE,
             value: ev.new_str(name),
         },
         Attr {
             name: version_sym,
-            span: None,
+            pos: PosIdx::NONE,
             value: ev.new_str(version),
         },
     ];
