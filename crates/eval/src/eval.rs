@@ -86,6 +86,8 @@ pub struct Eval<'a> {
     base_env: &'a Env<'a>,
     base_names: HashMap<Symbol, u32>,
     import_cache: HashMap<Vec<u8>, Value<'a>>,
+    /// What the derivation builtins remember between calls.
+    pub(crate) drv_state: builtins::DrvState<'a>,
     call_depth: usize,
     eval_depth: usize,
 }
@@ -136,6 +138,7 @@ impl<'a> Eval<'a> {
             base_env: empty_env,
             base_names: HashMap::new(),
             import_cache: HashMap::new(),
+            drv_state: Default::default(),
             call_depth: 0,
             eval_depth: 0,
         };

@@ -14,9 +14,13 @@ use crate::value::{Attr, Attrs, Env, List, NixString, PrimOp, Thunk, ThunkState,
 
 mod attrs;
 mod control;
+mod derivation;
 mod lists;
 mod numbers;
+mod store;
 mod strings;
+
+pub(crate) use derivation::DrvState;
 
 /// Names bound at top level without the `__` prefix.
 const UNPREFIXED: &[&str] = &[
@@ -48,6 +52,7 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
         .chain(lists::BUILTINS)
         .chain(numbers::BUILTINS)
         .chain(strings::BUILTINS)
+        .chain(derivation::BUILTINS.iter().chain(store::BUILTINS))
 }
 
 /// Builds the base environment and the names lowering resolves against it.
