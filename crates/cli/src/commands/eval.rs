@@ -80,6 +80,7 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
         output,
         include: args.include,
         max_call_depth: max_call_depth(settings)?,
+        store: None,
     };
     let bytes = evaluate::run(req)?;
     let mut out = crate::output::stdout();

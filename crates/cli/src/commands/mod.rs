@@ -3,6 +3,7 @@
 pub mod config;
 pub mod eval;
 pub mod hash;
+pub mod instantiate;
 pub mod key;
 pub mod nar;
 pub mod store;
