@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 mod config;
 mod hash;
+mod instantiate;
 mod key;
 mod nar;
 mod nix_hash;
