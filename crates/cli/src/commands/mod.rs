@@ -1,6 +1,7 @@
 //! One module per `kiln` noun.
 
 pub mod config;
+pub mod derivation;
 pub mod eval;
 pub mod hash;
 pub mod instantiate;

@@ -1,7 +1,8 @@
 //! Instantiation against Nix 2.8: a corpus of derivation expressions written for the purpose,
 //! each instantiated by the reference `nix-instantiate` into one store root and by Kiln's into
 //! another. The printed `.drv` paths, the set of store paths, every `.drv` file's bytes, the
-//! output paths and the references Nix reads from Kiln's database must all be identical.
+//! output paths, the references Nix reads from Kiln's database and `kiln derivation show`
+//! against `nix show-derivation` must all be identical.
 //! Output paths are also computed by Kiln without a store (`kiln eval`, read-only), which must
 //! agree with what the store gave.
 
@@ -90,6 +91,33 @@ fn check(name: &str, expr: &str) {
             String::from_utf8_lossy(&theirs)
         );
     }
+
+    // `kiln derivation show -r` on Kiln's root prints what `nix show-derivation -r` prints on
+    // Nix's.
+    let drvs: Vec<&str> = nix_out
+        .lines()
+        .map(|l| l.split('!').next().unwrap())
+        .collect();
+    let nix_show = stdout_of(
+        reference(dir, "nix")
+            .args([
+                "--extra-experimental-features",
+                "nix-command",
+                "show-derivation",
+                "-r",
+            ])
+            .arg("--store")
+            .arg(&nix_root)
+            .args(&drvs),
+    );
+    let kiln_show = stdout_of(
+        kiln()
+            .arg("--store")
+            .arg(&kiln_root)
+            .args(["derivation", "show", "-r"])
+            .args(&drvs),
+    );
+    assert_eq!(kiln_show, nix_show, "{name}: derivation show");
 
     // Output paths: Nix with its store, Kiln read-only (FsIo) and with its store.
     let expr = paths_expr(&file);
