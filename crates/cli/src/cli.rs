@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{config, eval, hash, key, nar, store};
+use crate::commands::{config, derivation, eval, hash, instantiate, key, nar, store};
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
 #[derive(Debug, Parser)]
@@ -34,6 +34,11 @@ pub struct GlobalArgs {
 enum Command {
     /// Evaluate a Nix expression and print its value
     Eval(eval::EvalArgs),
+    /// Inspect store derivations
+    #[command(subcommand)]
+    Derivation(derivation::DerivationCommand),
+    /// Evaluate an expression and write its derivations to the store, printing their paths
+    Instantiate(instantiate::InstantiateArgs),
     /// Compute and convert cryptographic hashes
     #[command(subcommand)]
     Hash(hash::HashCommand),
@@ -58,6 +63,8 @@ pub fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Config(cmd) => config::run(cmd, &settings),
         Command::Eval(args) => eval::run(args, &settings),
+        Command::Derivation(cmd) => derivation::run(cmd, &cli.global),
+        Command::Instantiate(args) => instantiate::run(args, &cli.global, &settings),
         Command::Hash(cmd) => hash::run(cmd),
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),

@@ -1,5 +1,10 @@
-//! Running an evaluation for `kiln eval` and `nix-instantiate --eval`: building the evaluator,
-//! finding the value (`-A`, auto-calling with `--arg`/`--argstr`), and printing it.
+//! Running an evaluation for `kiln eval`, `kiln instantiate` and `nix-instantiate`: building
+//! the evaluator, finding the value (`-A`, auto-calling with `--arg`/`--argstr`), and printing
+//! it or the derivations in it.
+//!
+//! Without a store ([`Request::store`] is `None`) the evaluator gets [`FsIo`]: store paths are
+//! computed, nothing is written (Nix's read-only mode). With a store root it gets
+//! [`kiln_store::StoreIo`]: sources, `toFile` texts and `.drv` files are added to that store.
 //!
 //! The evaluation runs on a thread with a large stack (address space only, committed on use),
 //! so deep Nix recursion meets the `max-call-depth` error, never a crashed process.
@@ -39,6 +44,9 @@ pub enum Output {
     Nix,
     /// JSON.
     Json,
+    /// The `.drv` paths of the derivations in the value, one a line (`drv` or `drv!output`
+    /// when the selected output is not `out`), as `nix-instantiate` prints them.
+    DrvPaths,
     /// A string's bytes as they are.
     Raw,
 }
@@ -63,6 +71,8 @@ pub struct Request {
     pub max_call_depth: usize,
     /// Print every trace frame of an error (`--show-trace`).
     pub show_trace: bool,
+    /// The root of the store to write into; `None` evaluates read-only.
+    pub store: Option<PathBuf>,
 }
 
 /// Evaluates on a large stack and returns the printed results, one per `-A` path.
@@ -94,13 +104,24 @@ fn search_path(include: &[String]) -> Vec<(String, String)> {
 }
 
 fn evaluate(req: Request) -> Result<Vec<u8>, String> {
-    let arena = Bump::new();
     let settings = EvalSettings {
         max_call_depth: req.max_call_depth,
         nix_path: search_path(&req.include),
         ..EvalSettings::default()
     };
-    let mut ev = Eval::new(&arena, Box::new(FsIo::new()), settings);
+    let store = match &req.store {
+        Some(root) => Some(
+            kiln_store::LocalStore::open(kiln_store::StoreLocation::new(root.clone()))
+                .map_err(|e| format!("opening the store at '{}': {e}", root.display()))?,
+        ),
+        None => None,
+    };
+    let io: Box<dyn kiln_eval::io::EvalIo + '_> = match &store {
+        Some(store) => Box::new(kiln_store::StoreIo::new(store)),
+        None => Box::new(FsIo::new()),
+    };
+    let arena = Bump::new();
+    let mut ev = Eval::new(&arena, io, settings);
     let res = evaluate_in(&mut ev, &req);
     res.map_err(|e| crate::diagnostic::render(&ev.sources, &e, req.show_trace))
 }
@@ -171,12 +192,106 @@ fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) 
             kiln_eval::json::to_json(ev, v, span, out, &mut ctx)?;
             out.push(b'\n');
         }
+        Output::DrvPaths => {
+            let mut drvs = Vec::new();
+            let mut done = std::collections::HashSet::new();
+            collect_derivations(ev, v, &mut drvs, &mut done)?;
+            for attrs in drvs {
+                let drv_path = string_attr(ev, attrs, "drvPath")?;
+                let output = string_attr(ev, attrs, "outputName")?;
+                if output.is_empty() {
+                    return Err(EvalError::new(
+                        kiln_eval::ErrorKind::Message(format!(
+                            "derivation '{}' lacks an 'outputName' attribute",
+                            String::from_utf8_lossy(&drv_path)
+                        )),
+                        None,
+                    ));
+                }
+                out.extend_from_slice(&drv_path);
+                if output != b"out" {
+                    out.push(b'!');
+                    out.extend_from_slice(&output);
+                }
+                out.push(b'\n');
+            }
+        }
         Output::Raw => {
             let v = ev.force(v)?;
             let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
             if let Value::String(s) = s {
                 out.extend_from_slice(s.bytes);
             }
+        }
+    }
+    Ok(())
+}
+
+/// A string attribute of a derivation, forced; empty when missing.
+fn string_attr<'a>(
+    ev: &mut Eval<'a>,
+    attrs: &'a kiln_eval::value::Attrs<'a>,
+    name: &str,
+) -> EvalResult<Vec<u8>> {
+    let sym = ev.sym(name.as_bytes());
+    let Some(a) = attrs.get(sym) else {
+        return Ok(Vec::new());
+    };
+    let span = kiln_eval::Span::new(kiln_eval::FileId(u32::MAX), 0, 0);
+    let v = ev.force(a.value)?;
+    let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
+    match s {
+        Value::String(s) => Ok(s.bytes.to_vec()),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Finds the derivations in a value as `nix-instantiate` does: the value itself, the
+/// derivations among a set's attributes (in name order; sets marked `recurseForDerivations`
+/// are searched too) or a list's elements, each derivation once.
+fn collect_derivations<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    drvs: &mut Vec<&'a kiln_eval::value::Attrs<'a>>,
+    done: &mut std::collections::HashSet<usize>,
+) -> EvalResult<()> {
+    let v = ev.force(v)?;
+    let mut push = |a: &'a kiln_eval::value::Attrs<'a>| {
+        if done.insert(a as *const _ as usize) {
+            drvs.push(a);
+        }
+    };
+    match v {
+        Value::Attrs(a) if ev.is_derivation(a)? => push(a),
+        Value::Attrs(a) => {
+            let recurse = ev.sym(b"recurseForDerivations");
+            for (_, value) in kiln_eval::print::sorted_attrs(ev, a) {
+                let value = ev.force(value)?;
+                let Value::Attrs(inner) = value else { continue };
+                if ev.is_derivation(inner)? {
+                    if done.insert(inner as *const _ as usize) {
+                        drvs.push(inner);
+                    }
+                } else if let Some(r) = inner.get(recurse) {
+                    if matches!(ev.force(r.value)?, Value::Bool(true)) {
+                        collect_derivations(ev, value, drvs, done)?;
+                    }
+                }
+            }
+        }
+        Value::List(l) => {
+            for e in l.elems {
+                collect_derivations(ev, *e, drvs, done)?;
+            }
+        }
+        _ => {
+            return Err(EvalError::new(
+                kiln_eval::ErrorKind::Message(
+                    "expression does not evaluate to a derivation (or a set or list of those)"
+                        .to_owned(),
+                ),
+                None,
+            ))
         }
     }
     Ok(())

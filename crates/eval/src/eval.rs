@@ -89,6 +89,8 @@ pub struct Eval<'a> {
     import_cache: HashMap<Vec<u8>, Value<'a>>,
     positions: Vec<Span>,
     sym_strings: Vec<Option<Value<'a>>>,
+    /// What the derivation builtins remember between calls.
+    pub(crate) drv_state: builtins::DrvState<'a>,
     call_depth: usize,
     eval_depth: usize,
     /// Compiled regular expressions of `match` and `split`, by pattern.
@@ -143,6 +145,7 @@ impl<'a> Eval<'a> {
             import_cache: HashMap::new(),
             positions: vec![dummy_span()],
             sym_strings: Vec::new(),
+            drv_state: Default::default(),
             call_depth: 0,
             eval_depth: 0,
             regex_cache: Default::default(),

@@ -12,6 +12,7 @@
 //!   store with `--store local?root=<root>` and Kiln opens one Nix wrote.
 //! * [`PathInfo`]: what the store knows about a valid path.
 //! * [`RefScanner`]: finds which candidate paths a byte stream refers to.
+//! * [`StoreIo`]: the evaluator's I/O (`kiln_eval::io::EvalIo`) writing into a [`LocalStore`].
 //!
 //! Key decisions:
 //!
@@ -48,6 +49,7 @@ use kiln_formats::store_path::{FileIngestionMethod, StorePath};
 mod canon;
 mod db;
 mod error;
+mod eval_io;
 mod ingest;
 mod local;
 mod lock;
@@ -56,6 +58,7 @@ mod scan;
 pub use canon::{canonicalise, remove_tree, CANONICAL_MTIME};
 pub use db::SCHEMA_VERSION;
 pub use error::StoreError;
+pub use eval_io::StoreIo;
 pub use ingest::scan_references;
 pub use local::{
     default_root, DeleteResult, LocalStore, OptimiseStats, StoreLocation, VerifyProblem,

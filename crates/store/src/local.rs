@@ -575,8 +575,12 @@ impl Store for LocalStore {
         if let Some(info) = self.info_if_valid(&path)? {
             return Ok(info);
         }
-        let tmp = self.temp_dir()?;
-        let object = tmp.object();
+        // A single small file is written in place under the path's lock (as Nix does), not
+        // through a temporary directory: instantiation adds thousands of them, and the
+        // invariant holds either way (a killed add leaves an unregistered path, removed by the
+        // next add under this lock).
+        let object = self.real_path(&path);
+        remove_tree(&object)?;
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -608,7 +612,10 @@ impl Store for LocalStore {
             registration_time: Self::now(),
             ultimate: false,
         };
-        self.install(&info, &object, drv, &lock)?;
+        let drvs: Vec<(StorePath, Derivation)> =
+            drv.map(|d| (info.path.clone(), d)).into_iter().collect();
+        self.db().register(std::slice::from_ref(&info), &drvs)?;
+        drop(lock);
         Ok(info)
     }
 

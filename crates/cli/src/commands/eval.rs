@@ -43,6 +43,9 @@ pub struct EvalArgs {
     /// Add a search path entry (`nixpkgs=/path` or `/path`) for `<...>` lookups
     #[arg(short = 'I', long = "include")]
     include: Vec<String>,
+    /// Show every frame of an error's trace
+    #[arg(long)]
+    show_trace: bool,
 }
 
 /// Pairs up `--arg NAME VALUE` values.
@@ -80,7 +83,8 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
         output,
         include: args.include,
         max_call_depth: max_call_depth(settings)?,
-        show_trace: false,
+        show_trace: args.show_trace,
+        store: None,
     };
     let bytes = evaluate::run(req)?;
     let mut out = crate::output::stdout();

@@ -1,8 +1,10 @@
 //! One module per `kiln` noun.
 
 pub mod config;
+pub mod derivation;
 pub mod eval;
 pub mod hash;
+pub mod instantiate;
 pub mod key;
 pub mod nar;
 pub mod store;

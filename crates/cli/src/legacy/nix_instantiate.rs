@@ -1,9 +1,11 @@
-//! `nix-instantiate --eval`: evaluate files or expressions and print the values as Nix does.
+//! `nix-instantiate`: write the `.drv` files of the derivations an expression evaluates to and
+//! print their paths, or, with `--eval`, print the values as Nix does.
 //!
 //! Flags as in the manual page: `--eval`, `--strict`, `--json`, `--xml`, `-E`/`--expr`,
-//! `-A`/`--attr`, `--arg`, `--argstr`, `-I`, `--show-trace`, `--no-location`,
-//! `--read-write-mode`, `--option`, `--store`. Instantiating derivations (no `--eval`) needs
-//! the store and comes with it.
+//! `-A`/`--attr`, `--arg`, `--argstr`, `-I`, `--add-root`, `--indirect`, `--show-trace`,
+//! `--no-location`, `--read-write-mode`, `--option`, `--store` (`DIR` or `local?root=DIR`, else
+//! `KILN_STORE`, else Kiln's default root). `--eval` is read-only (paths are computed, nothing
+//! is written) unless `--read-write-mode` is given.
 
 use std::io::Write;
 
@@ -22,6 +24,9 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut files = Vec::new();
     let mut options: Vec<String> = Vec::new();
     let mut show_trace = false;
+    let mut store_root: Option<std::path::PathBuf> = None;
+    let mut add_root: Option<std::path::PathBuf> = None;
+    let mut read_write = false;
     let mut iter = args.iter();
     let value = |iter: &mut std::slice::Iter<'_, String>, flag: &str| {
         iter.next()
@@ -58,12 +63,16 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 options.push(value(&mut iter, arg)?);
             }
             "--store" => {
-                value(&mut iter, arg)?;
+                store_root = Some(crate::legacy::nix_store::parse_store(&value(
+                    &mut iter, arg,
+                )?)?);
             }
+            "--add-root" => add_root = Some(value(&mut iter, arg)?.into()),
+            "--read-write-mode" => read_write = true,
             // Accepted for compatibility; they change nothing in Kiln's evaluation output.
             "--show-trace" => show_trace = true,
-            "--no-location" | "--read-write-mode" | "--readonly-mode" | "--quiet" | "--verbose"
-            | "-v" | "--pure-eval" | "--impure" => {}
+            "--no-location" | "--indirect" | "--readonly-mode" | "--quiet" | "--verbose" | "-v"
+            | "--pure-eval" | "--impure" => {}
             "--parse" => return Err(usage("--parse is not supported by Kiln yet")),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(usage(format!("unrecognised flag '{flag}'")));
@@ -71,11 +80,17 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             other => files.push(other.to_owned()),
         }
     }
-    if !eval {
-        anyhow::bail!(
-            "instantiating derivations needs the store, which Kiln does not have yet; use --eval"
-        );
-    }
+    let store_root = store_root
+        .or_else(|| std::env::var_os("KILN_STORE").map(Into::into))
+        .unwrap_or_else(kiln_store::default_root);
+    let (output, store) = if !eval {
+        (Output::DrvPaths, Some(store_root.clone()))
+    } else if read_write {
+        (output, Some(store_root.clone()))
+    } else {
+        (output, None)
+    };
+    let mut roots = crate::commands::instantiate::Roots::new(store_root, add_root);
     let settings = crate::config::load_settings(&options)?;
     let max_call_depth = crate::commands::eval::max_call_depth(&settings)?;
     let sources: Vec<Source> = if expr_mode {
@@ -111,8 +126,14 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             include: include.clone(),
             max_call_depth,
             show_trace,
+            store: store.clone(),
         };
-        out.write_all(&evaluate::run(req)?)?;
+        let bytes = evaluate::run(req)?;
+        if output == Output::DrvPaths {
+            roots.print(&bytes, &mut out)?;
+        } else {
+            out.write_all(&bytes)?;
+        }
     }
     out.flush()?;
     Ok(())

@@ -242,7 +242,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
 }
 
 /// Accepts `DIR` or `local?root=DIR` (Nix's store URL for a chroot store).
-fn parse_store(s: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn parse_store(s: &str) -> anyhow::Result<PathBuf> {
     if let Some(rest) = s.strip_prefix("local?") {
         for param in rest.split('&') {
             if let Some(root) = param.strip_prefix("root=") {

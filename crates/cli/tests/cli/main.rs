@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 mod config;
 mod eval;
 mod hash;
+mod instantiate;
 mod key;
 mod nar;
 mod nix_hash;

@@ -26,14 +26,18 @@ macro_rules! prim {
 mod attrs;
 mod context;
 mod control;
+mod derivation;
 mod hashing;
 mod lists;
 mod numbers;
 mod paths;
 pub(crate) mod regex;
 mod serde;
+mod store;
 mod strings;
 mod versions;
+
+pub(crate) use derivation::DrvState;
 
 /// Names bound at top level without the `__` prefix.
 const UNPREFIXED: &[&str] = &[
@@ -71,6 +75,7 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
         .chain(serde::BUILTINS)
         .chain(context::BUILTINS)
         .chain(paths::BUILTINS)
+        .chain(derivation::BUILTINS.iter().chain(store::BUILTINS))
 }
 
 /// Builds the base environment and the names lowering resolves against it.

@@ -1,0 +1,1 @@
+(builtins.derivationStrict { name = "a.drv"; builder = "b"; system = "s"; }).drvPath

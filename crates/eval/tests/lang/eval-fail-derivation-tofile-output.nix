@@ -1,0 +1,1 @@
+builtins.toFile "x" "${derivation { name = "a"; builder = "b"; system = "s"; }}"

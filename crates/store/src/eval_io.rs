@@ -1,0 +1,130 @@
+//! [`StoreIo`]: the evaluator's [`EvalIo`] backed by a [`LocalStore`], for instantiation.
+//!
+//! Files are read from the real file system (as [`FsIo`] does); sources, `toFile` texts and
+//! derivations are really added to the store, so the `.drv` closure an evaluation produces is
+//! valid when it ends and Nix can read it. Sources copied by path interpolation are remembered
+//! by their file system path for the evaluation's length, as Nix does, so a path used many
+//! times is hashed and copied once.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use kiln_eval::io::{copy_filtered, EvalIo, FileType, FsIo, TempTree};
+use kiln_formats::derivation::Derivation;
+use kiln_formats::hash::HashAlgo;
+use kiln_formats::store_path::{FileIngestionMethod, StorePath};
+
+use crate::{LocalStore, Store, StoreError};
+
+/// The evaluator's I/O with a store to write into.
+pub struct StoreIo<'s> {
+    store: &'s LocalStore,
+    fs: FsIo,
+    sources: RefCell<HashMap<PathBuf, String>>,
+}
+
+impl<'s> StoreIo<'s> {
+    /// Evaluates against `store`.
+    pub fn new(store: &'s LocalStore) -> Self {
+        StoreIo {
+            store,
+            fs: FsIo::new(),
+            sources: RefCell::default(),
+        }
+    }
+}
+
+fn to_io(e: StoreError) -> io::Error {
+    io::Error::other(e)
+}
+
+impl EvalIo for StoreIo<'_> {
+    fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.fs.read_file(path)
+    }
+
+    fn file_type(&self, path: &Path) -> io::Result<FileType> {
+        self.fs.file_type(path)
+    }
+
+    fn path_exists(&self, path: &Path) -> bool {
+        self.fs.path_exists(path)
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<(Vec<u8>, FileType)>> {
+        self.fs.read_dir(path)
+    }
+
+    fn get_env(&self, name: &str) -> Option<Vec<u8>> {
+        self.fs.get_env(name)
+    }
+
+    fn store_dir(&self) -> &str {
+        self.store.store_dir()
+    }
+
+    fn add_source(&self, path: &Path, name: &str) -> io::Result<String> {
+        if let Some(p) = self.sources.borrow().get(path) {
+            return Ok(p.clone());
+        }
+        let p = self.add_path(
+            path,
+            name,
+            FileIngestionMethod::Recursive,
+            HashAlgo::Sha256,
+            None,
+        )?;
+        let p = p.to_absolute(self.store_dir());
+        self.sources
+            .borrow_mut()
+            .insert(path.to_path_buf(), p.clone());
+        Ok(p)
+    }
+
+    fn add_text(
+        &self,
+        name: &str,
+        text: &[u8],
+        references: &BTreeSet<StorePath>,
+    ) -> io::Result<StorePath> {
+        Ok(self
+            .store
+            .add_text(name, text, references)
+            .map_err(to_io)?
+            .path)
+    }
+
+    fn add_path(
+        &self,
+        path: &Path,
+        name: &str,
+        method: FileIngestionMethod,
+        algo: HashAlgo,
+        filter: Option<&dyn Fn(&Path) -> bool>,
+    ) -> io::Result<StorePath> {
+        let info = match filter {
+            None => self.store.add_path(name, path, method, algo),
+            Some(filter) => {
+                let tmp = TempTree::new()?;
+                copy_filtered(path, tmp.path(), filter)?;
+                self.store.add_path(name, tmp.path(), method, algo)
+            }
+        };
+        Ok(info.map_err(to_io)?.path)
+    }
+
+    fn read_derivation(&self, path: &StorePath) -> io::Result<Derivation> {
+        let text = std::fs::read(self.store.real_path(path))?;
+        Derivation::parse(&text, self.store_dir()).map_err(io::Error::other)
+    }
+
+    fn is_valid_path(&self, path: &StorePath) -> io::Result<bool> {
+        self.store.is_valid_path(path).map_err(to_io)
+    }
+
+    fn query_references(&self, path: &StorePath) -> io::Result<BTreeSet<StorePath>> {
+        self.store.query_references(path).map_err(to_io)
+    }
+}
