@@ -89,6 +89,7 @@ pub struct Eval<'a> {
     import_cache: HashMap<Vec<u8>, Value<'a>>,
     positions: Vec<Span>,
     sym_strings: Vec<Option<Value<'a>>>,
+    scratch: Vec<u8>,
     /// What the derivation builtins remember between calls.
     pub(crate) drv_state: builtins::DrvState<'a>,
     call_depth: usize,
@@ -145,6 +146,7 @@ impl<'a> Eval<'a> {
             import_cache: HashMap::new(),
             positions: vec![dummy_span()],
             sym_strings: Vec::new(),
+            scratch: Vec::new(),
             drv_state: Default::default(),
             call_depth: 0,
             eval_depth: 0,
@@ -468,8 +470,23 @@ impl<'a> Eval<'a> {
     ///
     /// Recursion is bounded without a counter here: the parser caps the nesting of code, and
     /// every unbounded recursion goes through [`Self::force`] or a call, which count depth.
+    #[inline(always)]
     pub fn eval(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
-        // The hot forms live here so this frame stays small; the rest are in `eval_cold`.
+        // Literals and evaluated variables, about half of all nodes, are answered at the call
+        // site without entering a frame.
+        match ir {
+            Ir::Const(v) => Ok(*v),
+            Ir::Var { depth, slot, .. } => match lookup(env, *depth, *slot).get() {
+                Value::Thunk(_) => self.eval_hot(ir, env),
+                v => Ok(v),
+            },
+            _ => self.eval_hot(ir, env),
+        }
+    }
+
+    /// The hot forms live here so this frame stays small; the rest are in `eval_cold`.
+    #[inline(never)]
+    fn eval_hot(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
         match ir {
             Ir::Const(v) => Ok(*v),
             Ir::Var { depth, slot, span } => {
@@ -650,21 +667,31 @@ impl<'a> Eval<'a> {
             }
             Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
             Ir::Interpolate { parts, span } => {
-                let mut bytes = Vec::new();
+                // One scratch buffer serves every interpolation; a nested one (inside a
+                // `__toString`, say) finds it taken and makes its own.
+                let mut bytes = std::mem::take(&mut self.scratch);
+                bytes.clear();
                 let mut context = Vec::new();
                 for part in *parts {
-                    let v = self.eval(part, env)?;
-                    self.coerce_to_string_into(
-                        v,
-                        *span,
-                        CoerceMode::Interpolation,
-                        &mut bytes,
-                        &mut context,
-                    )?;
+                    let res = self.eval(part, env).and_then(|v| {
+                        self.coerce_to_string_into(
+                            v,
+                            *span,
+                            CoerceMode::Interpolation,
+                            &mut bytes,
+                            &mut context,
+                        )
+                    });
+                    if let Err(e) = res {
+                        self.scratch = bytes;
+                        return Err(e);
+                    }
                 }
                 context.sort();
                 context.dedup();
-                Ok(self.new_string(&bytes, &context))
+                let v = self.new_string(&bytes, &context);
+                self.scratch = bytes;
+                Ok(v)
             }
             Ir::PathInterpolate { parts, span } => {
                 let mut bytes = Vec::new();
@@ -1227,7 +1254,11 @@ impl<'a> Eval<'a> {
                 }
                 return Err(self.cannot_coerce(v, span));
             }
-            Value::Int(n) if mode.more() => bytes.extend_from_slice(n.to_string().as_bytes()),
+            Value::Int(n) if mode.more() => {
+                use std::io::Write as _;
+                // Writing into a Vec cannot fail.
+                let _ = write!(bytes, "{n}");
+            }
             Value::Float(f) if mode.more() => bytes.extend_from_slice(format!("{f:.6}").as_bytes()),
             Value::Bool(true) if mode.more() => bytes.push(b'1'),
             Value::Bool(false) | Value::Null if mode.more() => {}
