@@ -148,9 +148,10 @@ fn evaluate_in<'a>(ev: &mut Eval<'a>, req: &Request) -> EvalResult<Vec<u8>> {
         }
     };
     let auto_args = auto_args(ev, &req.args)?;
-    // Like nix-instantiate, the selected value is called only when arguments were given;
-    // values along an `-A` path always are (with the arguments there are, maybe none).
-    let call_result = !req.args.is_empty();
+    // Like nix-instantiate --eval, the selected value is called only when arguments were
+    // given; values along an `-A` path always are (with the arguments there are, maybe none).
+    // Instantiation always calls it, so a file `{ n ? 1 }: derivation …` instantiates.
+    let call_result = !req.args.is_empty() || req.output == Output::DrvPaths;
     let paths: Vec<&str> = if req.attr_paths.is_empty() {
         vec![""]
     } else {

@@ -467,3 +467,25 @@ fn selected_output_is_printed_after_the_drv_path() {
     assert_eq!(ours, theirs);
     assert!(ours.trim_end().ends_with(".drv!dev"), "{ours}");
 }
+
+/// A file that is a function with defaulted arguments is called with them when instantiated
+/// (unlike `--eval`, which prints `<LAMBDA>` unless arguments are given).
+#[test]
+fn function_files_are_auto_called() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = dir.join("auto-call.nix");
+    std::fs::write(
+        &file,
+        r#"{ n ? 3, name ? "auto" }:
+           derivation { name = "${name}-${toString n}"; system = "x86_64-linux"; builder = "/bin/sh"; }"#,
+    )
+    .unwrap();
+    let run = |mut cmd: std::process::Command, root: &str| {
+        stdout_of(cmd.arg("--store").arg(dir.join(root)).arg(&file))
+    };
+    let nix = run(reference(dir, "nix-instantiate"), "nix-root");
+    let ours = run(legacy(dir, "nix-instantiate"), "kiln-root");
+    assert_eq!(ours, nix);
+    assert!(ours.contains("-auto-3.drv"), "{ours}");
+}
