@@ -742,12 +742,19 @@ impl<'a> Eval<'a> {
         self.new_attrs(attrs)
     }
 
+    #[inline]
     fn new_env(&self, up: &'a Env<'a>, n: usize) -> &'a Env<'a> {
-        self.arena.alloc(Env {
-            up: Some(up),
-            slots: self
+        // One slot (a plain lambda's argument) is the common case: no fill loop.
+        let slots: &'a [std::cell::Cell<Value<'a>>] = match n {
+            0 => &[],
+            1 => std::slice::from_ref(self.arena.alloc(std::cell::Cell::new(Value::Null))),
+            _ => self
                 .arena
                 .alloc_slice_fill_with(n, |_| std::cell::Cell::new(Value::Null)),
+        };
+        self.arena.alloc(Env {
+            up: Some(up),
+            slots,
         })
     }
 
