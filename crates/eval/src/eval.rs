@@ -544,18 +544,9 @@ impl<'a> Eval<'a> {
     #[inline(never)]
     fn eval_cold(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
         match ir {
-            Ir::Const(v) => Ok(*v),
-            Ir::Var { depth, slot, span } => {
-                let cell = lookup(env, *depth, *slot);
-                let v = cell.get();
-                match v {
-                    Value::Thunk(_) => {
-                        let forced = self.force(v).map_err(|e| with_span(e, *span))?;
-                        cell.set(forced);
-                        Ok(forced)
-                    }
-                    _ => Ok(v),
-                }
+            // The hot forms are evaluated by `eval_hot`.
+            Ir::Const(_) | Ir::Var { .. } | Ir::If { .. } | Ir::Bin { .. } | Ir::Call { .. } => {
+                self.eval_hot(ir, env)
             }
             Ir::WithVar { name, withs, span } => {
                 for &depth in *withs {
@@ -603,14 +594,6 @@ impl<'a> Eval<'a> {
             }
             Ir::List(items) => Ok(self.new_list_iter(items.iter().map(|i| self.thunk(i, env)))),
             Ir::Lambda(l) => Ok(Value::Lambda(self.arena.alloc(Closure { lambda: l, env }))),
-            Ir::Call { func, args, span } => {
-                let mut f = self.eval(func, env)?;
-                for arg in *args {
-                    let a = self.thunk(arg, env);
-                    f = self.call(f, a, Some(*span))?;
-                }
-                Ok(f)
-            }
             Ir::With { attrs, body } => {
                 let new_env = self.new_env(env, 1);
                 new_env.slots[0].set(self.thunk(attrs, env));
@@ -635,24 +618,6 @@ impl<'a> Eval<'a> {
                     other => Err(type_error("a Boolean", &other, self, *cond_span)),
                 }
             }
-            Ir::If {
-                cond,
-                then,
-                else_,
-                span,
-            } => match self.eval(cond, env)? {
-                Value::Bool(true) => self.eval(then, env),
-                Value::Bool(false) => self.eval(else_, env),
-                other => {
-                    let mut e = type_error("a Boolean", &other, self, *span);
-                    e.add_trace(
-                        "while evaluating a branch condition".to_owned(),
-                        Some(*span),
-                        false,
-                    );
-                    Err(e)
-                }
-            },
             Ir::Not(e, span) => match self.eval(e, env)? {
                 Value::Bool(b) => Ok(Value::Bool(!b)),
                 other => Err(in_context(
@@ -665,7 +630,6 @@ impl<'a> Eval<'a> {
                 let v = self.eval(e, env)?;
                 crate::arith::sub(self, Value::Int(0), v, *span)
             }
-            Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
             Ir::Interpolate { parts, span } => {
                 // One scratch buffer serves every interpolation; a nested one (inside a
                 // `__toString`, say) finds it taken and makes its own.

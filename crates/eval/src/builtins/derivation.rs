@@ -38,16 +38,6 @@ use crate::eval_error::EvalError;
 use crate::span::Span;
 use crate::value::{Attr, ContextElem, PosIdx, PrimOp, Value};
 
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
-
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("derivationStrict", 1, derivation_strict),
     prim!("derivation", 1, derivation),

@@ -21,16 +21,6 @@ use crate::io::FileType;
 use crate::span::Span;
 use crate::value::{ContextElem, PrimOp, Value};
 
-macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
-        PrimOp {
-            name: $name,
-            arity: $arity,
-            func: $f,
-        }
-    };
-}
-
 pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("toFile", 2, to_file),
     prim!("path", 1, path),
