@@ -168,6 +168,15 @@ impl<'a> Eval<'a> {
     }
 
     fn compile_file(&mut self, file: FileId, dir: &Path) -> EvalResult<&'a Ir<'a>> {
+        self.compile_file_in(file, dir, None)
+    }
+
+    fn compile_file_in(
+        &mut self,
+        file: FileId,
+        dir: &Path,
+        scope: Option<HashMap<Symbol, u32>>,
+    ) -> EvalResult<&'a Ir<'a>> {
         use std::os::unix::ffi::OsStrExt;
         let text = self.sources.text(file).to_vec();
         let parsed = crate::parse(file, &text, &mut self.interner);
@@ -183,7 +192,7 @@ impl<'a> Eval<'a> {
             return Err(EvalError::new(ErrorKind::Syntax(message), Some(first.span)));
         }
         let home = self.io.get_env("HOME");
-        let lowerer = Lowerer::new(
+        let mut lowerer = Lowerer::new(
             self.arena,
             &mut self.interner,
             &self.base_names,
@@ -193,6 +202,9 @@ impl<'a> Eval<'a> {
             },
             &mut self.positions,
         );
+        if let Some(names) = scope {
+            lowerer.push_scope(names);
+        }
         lowerer.lower_root(&parsed.expr).map_err(|undefined| {
             let first = &undefined[0];
             EvalError::new(
@@ -239,6 +251,42 @@ impl<'a> Eval<'a> {
         let v = self.eval(ir, env)?;
         self.import_cache.insert(key, v);
         Ok(v)
+    }
+
+    /// Evaluates a file with the attributes of `scope` in scope above the builtins
+    /// (`scopedImport`): they shadow builtins of the same name. Not cached, since the result
+    /// depends on the set.
+    pub fn eval_file_scoped(&mut self, path: &Path, scope: &'a Attrs<'a>) -> EvalResult<Value<'a>> {
+        let mut path = path.to_path_buf();
+        if self.io.file_type(&path).ok() == Some(crate::io::FileType::Directory) {
+            path.push("default.nix");
+        }
+        if !self.io.path_exists(&path) {
+            return Err(path_missing(&path, dummy_span()));
+        }
+        let src = self.io.read_file(&path).map_err(|e| {
+            EvalError::new(
+                ErrorKind::Message(format!("opening file '{}': {e}", path.display())),
+                None,
+            )
+        })?;
+        let file = self.sources.add(path.display().to_string(), src);
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let names = scope
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.name, i as u32))
+            .collect();
+        let ir = self.compile_file_in(file, &dir, Some(names))?;
+        let env = self.new_env(self.base_env, scope.entries.len());
+        for (cell, a) in env.slots.iter().zip(scope.entries) {
+            cell.set(a.value);
+        }
+        self.eval(ir, env)
     }
 
     /// The source span of a position index, if it has one.

@@ -94,6 +94,12 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         PosIdx(self.positions.len() as u32 - 1)
     }
 
+    /// Adds a scope above the base environment whose names are bound to the slots of the
+    /// environment the code will run in (`scopedImport`'s set).
+    pub fn push_scope(&mut self, names: HashMap<Symbol, u32>) {
+        self.scopes.push(Scope::Names(names));
+    }
+
     /// Lowers `expr`, returning the code or the undefined variables it uses.
     pub fn lower_root(mut self, expr: &Expr) -> Result<&'a Ir<'a>, Vec<UndefinedVariable>> {
         let ir = self.lower(expr);

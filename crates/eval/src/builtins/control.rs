@@ -29,6 +29,7 @@ pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("warn", 2, warn),
     prim!("addErrorContext", 2, add_error_context),
     prim!("import", 1, import),
+    prim!("scopedImport", 2, scoped_import),
     prim!("readFile", 1, read_file),
     prim!("pathExists", 1, path_exists),
     prim!("readFileType", 1, read_file_type),
@@ -179,6 +180,17 @@ fn os_path(bytes: &[u8]) -> &Path {
 fn import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let p = path_arg(ev, args[0], span)?;
     ev.eval_file(os_path(&p)).map_err(|mut e| {
+        if e.span.is_none() {
+            e.span = Some(span);
+        }
+        e
+    })
+}
+
+fn scoped_import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    let scope = attrs(ev, args[0], span)?;
+    let p = path_arg(ev, args[1], span)?;
+    ev.eval_file_scoped(os_path(&p), scope).map_err(|mut e| {
         if e.span.is_none() {
             e.span = Some(span);
         }
