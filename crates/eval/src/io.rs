@@ -63,6 +63,13 @@ pub trait EvalIo {
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(Vec<u8>, FileType)>>;
     /// An environment variable (`builtins.getEnv`; empty when unset).
     fn get_env(&self, name: &str) -> Option<Vec<u8>>;
+    /// Seconds since the Unix epoch (`builtins.currentTime`, read once per evaluation).
+    fn current_time(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
     /// The logical store directory.
     fn store_dir(&self) -> &str;
     /// Adds a source path to the store (recursively, SHA-256), returning its store path.

@@ -94,6 +94,7 @@ pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, HashMap<Symbol, u32>) {
         ("false", Value::Bool(false)),
         ("null", Value::Null),
         ("langVersion", Value::Int(6)),
+        ("currentTime", Value::Int(ev.io.current_time())),
         ("nixVersion", ev.new_str(b"2.26.0")),
         (
             "currentSystem",
