@@ -150,3 +150,34 @@ fn fixed_output_paths_match_nix() {
     let theirs = nix_paths(dir.path(), &format!("[ {} ]", exprs.join("\n")));
     assert_eq!(ours, theirs);
 }
+
+/// Inputs for the `store_path_config` fuzz target (store paths, hashes, nix.conf): replayed
+/// without a panic, and what parses prints back to the same value.
+#[test]
+fn fuzz_regressions_replay() {
+    use kiln_formats::config::{parse, Settings};
+    use kiln_formats::hash::Encoding;
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-regressions/store_path_config");
+    let n = kiln_testkit::replay_corpus(&dir, |data| {
+        let Ok(text) = std::str::from_utf8(data) else {
+            return;
+        };
+        if let Ok(p) = StorePath::from_absolute(SD, text) {
+            assert_eq!(p.to_absolute(SD), text);
+        }
+        if let Ok(h) = Hash::parse_any(text, None) {
+            for enc in [
+                Encoding::Base16,
+                Encoding::Nix32,
+                Encoding::Base64,
+                Encoding::Sri,
+            ] {
+                assert_eq!(Hash::parse_any(&h.encode(enc, true), None).unwrap(), h);
+            }
+        }
+        let _ = parse("fuzz", text);
+        let _ = Settings::new().apply(Path::new("/f/nix.conf"), text, &mut |_| Ok(None));
+    });
+    assert!(n >= 5, "the corpus must not be empty");
+}
