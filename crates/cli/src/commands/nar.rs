@@ -57,10 +57,7 @@ pub fn run(cmd: NarCommand) -> anyhow::Result<()> {
         NarCommand::Pack { path } => {
             nar::dump(&path, &mut out).with_context(|| format!("packing '{}'", path.display()))?
         }
-        NarCommand::Unpack { path } => {
-            nar::restore(io::stdin().lock(), &path)
-                .with_context(|| format!("unpacking into '{}'", path.display()))?;
-        }
+        NarCommand::Unpack { path } => unpack(&path)?,
         NarCommand::Ls {
             nar,
             path,
@@ -84,6 +81,45 @@ pub fn run(cmd: NarCommand) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Unpacks standard input into `path` all or nothing: into a temporary sibling first, renamed
+/// into place only once the whole archive has been read and checked, and removed otherwise, so
+/// a malformed or truncated NAR leaves no half-unpacked tree behind.
+fn unpack(path: &Path) -> anyhow::Result<()> {
+    let context = || format!("unpacking into '{}'", path.display());
+    if path.symlink_metadata().is_ok() {
+        return Err(anyhow::anyhow!("'{}' already exists", path.display())).with_context(context);
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("'{}' names no file", path.display()))
+        .with_context(context)?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".kiln-unpack-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let res = nar::restore(io::stdin().lock(), &tmp)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(anyhow::Error::from));
+    if res.is_err() {
+        remove_partial(&tmp);
+    }
+    res.with_context(context)
+}
+
+/// Removes what a failed unpack wrote (directories may have been made read-only by nobody, but
+/// be thorough: make them writable first).
+fn remove_partial(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = path.symlink_metadata() {
+        if meta.is_dir() {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
+            let _ = std::fs::remove_dir_all(path);
+        } else {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Opens the archive argument, `-` being standard input.

@@ -131,13 +131,30 @@ fn nar_errors() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(
-        err.matches("File exists").count(),
+        err.matches("already exists").count(),
         1,
         "cause printed once: {err}"
     );
     // A truncated archive.
     let bytes = std::fs::read(&nar).unwrap();
     std::fs::write(&nar, &bytes[..bytes.len() - 9]).unwrap();
+    // Unpacking it fails and leaves nothing behind: no target, no temporary.
+    let target = dir.path().join("partial");
+    let out = failure_of(
+        kiln()
+            .args(["nar", "unpack"])
+            .arg(&target)
+            .stdin(std::fs::File::open(&nar).unwrap()),
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unexpected end of archive"), "{err}");
+    assert!(!target.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     let out = failure_of(kiln().args(["nar", "ls"]).arg(&nar));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("unexpected end of archive at offset"), "{err}");
