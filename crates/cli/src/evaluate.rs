@@ -49,6 +49,8 @@ pub enum Output {
     DrvPaths,
     /// A string's bytes as they are.
     Raw,
+    /// The parsed expression, as `nix-instantiate --parse` prints it (nothing is evaluated).
+    Parse,
 }
 
 /// What to evaluate and how to print it.
@@ -131,6 +133,9 @@ fn cwd() -> PathBuf {
 }
 
 fn evaluate_in<'a>(ev: &mut Eval<'a>, req: &Request) -> EvalResult<Vec<u8>> {
+    if req.output == Output::Parse {
+        return parse_only(ev, &req.source);
+    }
     let root = match &req.source {
         Source::Expr(e) => ev.eval_string(e.as_bytes(), &cwd())?,
         Source::Stdin(e) => {
@@ -176,6 +181,41 @@ fn evaluate_in<'a>(ev: &mut Eval<'a>, req: &Request) -> EvalResult<Vec<u8>> {
     Ok(out)
 }
 
+/// `--parse`: parse (and check) the source, print it back in Nix's form.
+fn parse_only(ev: &mut Eval<'_>, source: &Source) -> EvalResult<Vec<u8>> {
+    let (name, text, dir) = match source {
+        Source::Expr(e) => ("«string»".to_owned(), e.clone().into_bytes(), cwd()),
+        Source::Stdin(e) => ("«stdin»".to_owned(), e.clone().into_bytes(), cwd()),
+        Source::File(f) => {
+            let mut path = if f.is_absolute() {
+                f.clone()
+            } else {
+                cwd().join(f)
+            };
+            if path.is_dir() {
+                path.push("default.nix");
+            }
+            let text = std::fs::read(&path).map_err(|e| {
+                EvalError::new(
+                    kiln_eval::ErrorKind::Message(format!(
+                        "opening file '{}': {e}",
+                        path.display()
+                    )),
+                    None,
+                )
+            })?;
+            let dir = path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("/"));
+            (path.display().to_string(), text, dir)
+        }
+    };
+    let mut out = ev.parse_and_show(&name, &text, &dir)?;
+    out.push(b'\n');
+    Ok(out)
+}
+
 fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) -> EvalResult<()> {
     let span = kiln_eval::Span::new(kiln_eval::FileId(u32::MAX), 0, 0);
     match req.output {
@@ -217,6 +257,8 @@ fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) 
                 out.push(b'\n');
             }
         }
+        // Handled before evaluation, in `parse_only`.
+        Output::Parse => {}
         Output::Raw => {
             let v = ev.force(v)?;
             let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;

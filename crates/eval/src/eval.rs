@@ -214,6 +214,22 @@ impl<'a> Eval<'a> {
         })
     }
 
+    /// Parses `src` and prints it as `nix-instantiate --parse` does, after the checks Nix
+    /// makes first (syntax, undefined variables).
+    pub fn parse_and_show(&mut self, name: &str, src: &[u8], dir: &Path) -> EvalResult<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        self.compile(name, src, dir)?;
+        let file = FileId(self.sources.len() as u32 - 1);
+        let parsed = crate::parse(file, src, &mut self.interner);
+        let home = self.io.get_env("HOME");
+        Ok(crate::show::show(
+            &parsed.expr,
+            &self.interner,
+            dir.as_os_str().as_bytes(),
+            home.as_deref(),
+        ))
+    }
+
     /// Evaluates an expression given as a string (`--expr`), relative paths against `dir`.
     pub fn eval_string(&mut self, src: &[u8], dir: &Path) -> EvalResult<Value<'a>> {
         let ir = self.compile("«string»", src, dir)?;

@@ -42,6 +42,7 @@ mod lexer;
 mod lower;
 mod parser;
 pub mod print;
+pub mod show;
 mod span;
 pub mod value;
 

@@ -104,7 +104,7 @@ fn is_identifier(name: &[u8]) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'\'' | b'-'))
 }
 
-fn print_attr_name(name: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn print_attr_name(name: &[u8], out: &mut Vec<u8>) {
     if is_identifier(name) {
         out.extend_from_slice(name);
     } else {

@@ -17,6 +17,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut eval = false;
     let mut strict = false;
     let mut output = Output::Nix;
+    let mut parse = false;
     let mut expr_mode = false;
     let mut attr_paths = Vec::new();
     let mut auto = Vec::new();
@@ -73,7 +74,10 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "--show-trace" => show_trace = true,
             "--no-location" | "--indirect" | "--readonly-mode" | "--quiet" | "--verbose" | "-v"
             | "--pure-eval" | "--impure" => {}
-            "--parse" => return Err(usage("--parse is not supported by Kiln yet")),
+            "--parse" => {
+                parse = true;
+                output = Output::Parse;
+            }
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(usage(format!("unrecognised flag '{flag}'")));
             }
@@ -83,7 +87,9 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let store_root = store_root
         .or_else(|| std::env::var_os("KILN_STORE").map(Into::into))
         .unwrap_or_else(kiln_store::default_root);
-    let (output, store) = if !eval {
+    let (output, store) = if parse {
+        (Output::Parse, None)
+    } else if !eval {
         (Output::DrvPaths, Some(store_root.clone()))
     } else if read_write {
         (output, Some(store_root.clone()))

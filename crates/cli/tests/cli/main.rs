@@ -13,6 +13,7 @@ mod instantiate;
 mod key;
 mod nar;
 mod nix_hash;
+mod parse;
 mod store;
 
 /// Returns a `kiln` command isolated from the user's configuration.
