@@ -51,6 +51,8 @@ pub enum Output {
     Raw,
     /// The parsed expression, as `nix-instantiate --parse` prints it (nothing is evaluated).
     Parse,
+    /// Nix's XML form with source locations (`nix-instantiate --eval --xml`).
+    Xml,
 }
 
 /// What to evaluate and how to print it.
@@ -259,6 +261,14 @@ fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) 
         }
         // Handled before evaluation, in `parse_only`.
         Output::Parse => {}
+        Output::Xml => {
+            let v = if req.strict {
+                ev.force_deep(v)?
+            } else {
+                ev.force(v)?
+            };
+            out.extend_from_slice(&kiln_eval::xml::xml_document(ev, v)?);
+        }
         Output::Raw => {
             let v = ev.force(v)?;
             let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;

@@ -43,6 +43,11 @@ mod lower;
 mod parser;
 pub mod print;
 pub mod show;
+
+/// `nix-instantiate --eval --xml` output.
+pub mod xml {
+    pub use crate::builtins::serde::xml_document;
+}
 mod span;
 pub mod value;
 

@@ -47,7 +47,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "--eval" | "--eval-only" => eval = true,
             "--strict" => strict = true,
             "--json" => output = Output::Json,
-            "--xml" => return Err(usage("--xml output is not supported by Kiln yet")),
+            "--xml" => output = Output::Xml,
             "-E" | "--expr" => expr_mode = true,
             "-A" | "--attr" => attr_paths.push(value(&mut iter, arg)?),
             "--arg" => {

@@ -1,4 +1,4 @@
-//! `nix-instantiate --parse`: the parsed expression printed as current Nix prints it.
+//! `nix-instantiate --parse` and `--eval --xml`: the forms current Nix prints.
 //!
 //! Expected outputs were printed by Nix 2.26 (`nix-instantiate --parse -E …`); Nix 2.8 differs
 //! in the order it prints `inherit` bindings, so it is not the oracle here.
@@ -95,4 +95,139 @@ fn parse_reports_what_nix_reports_first() {
     let out = failure_of(legacy(dir.path(), "nix-instantiate").args(["--parse", "-E", "1 +"]));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("syntax error"), "{err}");
+}
+
+/// `nix-instantiate --eval --xml [--strict]`, as Nix 2.26 prints it (2.8 differs: it gives `-E`
+/// input the expression text as its path): locations on attributes and functions,
+/// `<unevaluated />` for what is not forced.
+const XML_CASES: &[(&str, &str, &str)] = &[
+    (
+        r#""#,
+        r#"[ 1 { a = 2; } ]"#,
+        r#"<?xml version='1.0' encoding='utf-8'?>
+<expr>
+  <list>
+    <int value="1" />
+    <unevaluated />
+  </list>
+</expr>
+"#,
+    ),
+    (
+        r#"--strict"#,
+        r#"[ 1 { a = 2; } ]"#,
+        r#"<?xml version='1.0' encoding='utf-8'?>
+<expr>
+  <list>
+    <int value="1" />
+    <attrs>
+      <attr column="7" line="1" name="a">
+        <int value="2" />
+      </attr>
+    </attrs>
+  </list>
+</expr>
+"#,
+    ),
+    (
+        r#""#,
+        r#"{ a = 1; b = x: x; c = { d = [ 1 "s" null true 1.5 ]; }; f = { p, q ? 1, ... }@args: p; g = builtins.map; h = 1 + 1; }"#,
+        r#"<?xml version='1.0' encoding='utf-8'?>
+<expr>
+  <attrs>
+    <attr column="3" line="1" name="a">
+      <int value="1" />
+    </attr>
+    <attr column="10" line="1" name="b">
+      <unevaluated />
+    </attr>
+    <attr column="20" line="1" name="c">
+      <unevaluated />
+    </attr>
+    <attr column="58" line="1" name="f">
+      <unevaluated />
+    </attr>
+    <attr column="89" line="1" name="g">
+      <unevaluated />
+    </attr>
+    <attr column="107" line="1" name="h">
+      <unevaluated />
+    </attr>
+  </attrs>
+</expr>
+"#,
+    ),
+    (
+        r#"--strict"#,
+        r#"{ a = 1; b = x: x; c = { d = [ 1 "s" null true 1.5 ]; }; f = { p, q ? 1, ... }@args: p; g = builtins.map; h = 1 + 1; }"#,
+        r#"<?xml version='1.0' encoding='utf-8'?>
+<expr>
+  <attrs>
+    <attr column="3" line="1" name="a">
+      <int value="1" />
+    </attr>
+    <attr column="10" line="1" name="b">
+      <function column="14" line="1">
+        <varpat name="x" />
+      </function>
+    </attr>
+    <attr column="20" line="1" name="c">
+      <attrs>
+        <attr column="26" line="1" name="d">
+          <list>
+            <int value="1" />
+            <string value="s" />
+            <null />
+            <bool value="true" />
+            <float value="1.5" />
+          </list>
+        </attr>
+      </attrs>
+    </attr>
+    <attr column="58" line="1" name="f">
+      <function column="62" line="1">
+        <attrspat ellipsis="1" name="args">
+          <attr name="p" />
+          <attr name="q" />
+        </attrspat>
+      </function>
+    </attr>
+    <attr column="89" line="1" name="g">
+      <unevaluated />
+    </attr>
+    <attr column="107" line="1" name="h">
+      <int value="2" />
+    </attr>
+  </attrs>
+</expr>
+"#,
+    ),
+    (
+        r#"--strict"#,
+        r#"{ s = "<&>\"
+"; }"#,
+        r#"<?xml version='1.0' encoding='utf-8'?>
+<expr>
+  <attrs>
+    <attr column="3" line="1" name="s">
+      <string value="&lt;&amp;&gt;&quot;&#xA;" />
+    </attr>
+  </attrs>
+</expr>
+"#,
+    ),
+];
+
+#[test]
+fn xml_output_like_current_nix() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flags, expr, want) in XML_CASES {
+        let mut cmd = legacy(dir.path(), "nix-instantiate");
+        cmd.args(["--eval", "--xml"]);
+        if !flags.is_empty() {
+            cmd.arg(flags);
+        }
+        let got = stdout_of(cmd.args(["-E", expr]));
+        assert_eq!(got, *want, "--eval --xml {flags} -E {expr}");
+    }
 }

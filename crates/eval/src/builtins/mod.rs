@@ -32,7 +32,7 @@ mod lists;
 mod numbers;
 mod paths;
 pub(crate) mod regex;
-mod serde;
+pub(crate) mod serde;
 mod store;
 mod strings;
 mod versions;

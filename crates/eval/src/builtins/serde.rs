@@ -35,11 +35,7 @@ pub(super) static BUILTINS: &[PrimOp] = &[
 /// as `<unevaluated />`. Only `"`, `<`, `>`, `&` and newline are escaped. The result has the
 /// context of every string in the value.
 fn to_xml<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
-    let mut w = XmlWriter {
-        out: b"<?xml version='1.0' encoding='utf-8'?>\n".to_vec(),
-        context: Vec::new(),
-        drvs_seen: std::collections::HashSet::new(),
-    };
+    let mut w = XmlWriter::new(false, true);
     w.open(0, "expr", &[]);
     w.value(ev, args[0], 1)?;
     w.close(0, "expr");
@@ -56,6 +52,21 @@ struct XmlWriter<'a> {
     out: Vec<u8>,
     context: Vec<crate::value::ContextElem<'a>>,
     drvs_seen: std::collections::HashSet<Vec<u8>>,
+    /// Give attributes and functions `column`, `line` and `path` (`nix-instantiate --xml`).
+    locations: bool,
+    /// Force what is printed (`toXML`); otherwise unforced values are `<unevaluated />`.
+    force: bool,
+}
+
+/// `nix-instantiate --eval --xml`: the value in Nix's XML form with source locations on
+/// attributes and functions; values not yet evaluated print as `<unevaluated />` (force them
+/// first for `--strict`).
+pub fn xml_document<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<Vec<u8>> {
+    let mut w = XmlWriter::new(true, false);
+    w.open(0, "expr", &[]);
+    w.value(ev, v, 1)?;
+    w.close(0, "expr");
+    Ok(w.out)
 }
 
 fn xml_escape(out: &mut Vec<u8>, s: &[u8]) {
@@ -72,6 +83,40 @@ fn xml_escape(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 impl<'a> XmlWriter<'a> {
+    fn new(locations: bool, force: bool) -> Self {
+        XmlWriter {
+            out: b"<?xml version='1.0' encoding='utf-8'?>\n".to_vec(),
+            context: Vec::new(),
+            drvs_seen: std::collections::HashSet::new(),
+            locations,
+            force,
+        }
+    }
+
+    /// `column`, `line` and `path` of a span, in that (Nix's) order.
+    fn location(
+        &self,
+        ev: &Eval<'a>,
+        span: Option<crate::span::Span>,
+    ) -> Vec<(&'static str, Vec<u8>)> {
+        match span {
+            Some(s) if self.locations && ev.sources.contains(s.file) => {
+                let lc = ev.sources.line_col(s.file, s.start);
+                let mut loc = vec![
+                    ("column", lc.col.to_string().into_bytes()),
+                    ("line", lc.line.to_string().into_bytes()),
+                ];
+                // Expressions given as strings (`-E`, stdin) have no path to show.
+                let name = ev.sources.name(s.file);
+                if !name.starts_with('«') {
+                    loc.push(("path", name.as_bytes().to_vec()));
+                }
+                loc
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn start(&mut self, depth: usize, name: &str, attrs: &[(&str, Vec<u8>)]) {
         for _ in 0..depth {
             self.out.extend_from_slice(b"  ");
@@ -112,10 +157,14 @@ impl<'a> XmlWriter<'a> {
         set: &'a crate::value::Attrs<'a>,
         depth: usize,
     ) -> EvalResult<()> {
-        for (name, value) in crate::print::sorted_attrs(ev, set) {
-            let name = ev.interner.resolve(name).to_vec();
-            self.open(depth, "attr", &[("name", name)]);
-            self.value(ev, value, depth + 1)?;
+        let mut entries: Vec<_> = set.entries.iter().collect();
+        entries.sort_by(|x, y| ev.interner.resolve(x.name).cmp(ev.interner.resolve(y.name)));
+        for attr in entries {
+            let name = ev.interner.resolve(attr.name).to_vec();
+            let mut xml_attrs = self.location(ev, ev.pos_span(attr.pos));
+            xml_attrs.insert(xml_attrs.len().min(2), ("name", name));
+            self.open(depth, "attr", &xml_attrs);
+            self.value(ev, attr.value, depth + 1)?;
             self.close(depth, "attr");
         }
         Ok(())
@@ -125,7 +174,17 @@ impl<'a> XmlWriter<'a> {
         if depth > MAX_XML_DEPTH {
             return Err(EvalError::new(ErrorKind::StackOverflow, None));
         }
-        let v = ev.force(v)?;
+        let v = if self.force {
+            ev.force(v)?
+        } else {
+            match v {
+                Value::Thunk(t) => match t.state.get() {
+                    crate::value::ThunkState::Done(done) => done,
+                    _ => v,
+                },
+                _ => v,
+            }
+        };
         match v {
             Value::Null => self.empty(depth, "null", &[]),
             Value::Bool(b) => self.empty(depth, "bool", &[("value", b.to_string().into_bytes())]),
@@ -158,7 +217,8 @@ impl<'a> XmlWriter<'a> {
                 self.close(depth, "list");
             }
             Value::Lambda(c) => {
-                self.open(depth, "function", &[]);
+                let loc = self.location(ev, Some(c.lambda.span));
+                self.open(depth, "function", &loc);
                 match &c.lambda.param {
                     crate::ir::ParamIr::Ident(name) => {
                         let name = ev.interner.resolve(*name).to_vec();
