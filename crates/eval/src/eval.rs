@@ -237,21 +237,22 @@ impl<'a> Eval<'a> {
         self.eval(ir, env)
     }
 
-    /// Evaluates a file (`import path`), with the import cache.
-    pub fn eval_file(&mut self, path: &Path) -> EvalResult<Value<'a>> {
-        use std::os::unix::ffi::OsStrExt;
+    /// The file an import of `path` reads: `path/default.nix` for a directory.
+    fn resolve_import(&self, path: &Path) -> PathBuf {
         let mut path = path.to_path_buf();
         if self.io.file_type(&path).ok() == Some(crate::io::FileType::Directory) {
             path.push("default.nix");
         }
-        let key = path.as_os_str().as_bytes().to_vec();
-        if let Some(v) = self.import_cache.get(&key) {
-            return Ok(*v);
+        path
+    }
+
+    /// Reads a file into the source map, returning it and the directory its relative paths
+    /// resolve against.
+    fn load_file(&mut self, path: &Path) -> EvalResult<(FileId, PathBuf)> {
+        if !self.io.path_exists(path) {
+            return Err(path_missing(path, dummy_span()));
         }
-        if !self.io.path_exists(&path) {
-            return Err(path_missing(&path, dummy_span()));
-        }
-        let src = self.io.read_file(&path).map_err(|e| {
+        let src = self.io.read_file(path).map_err(|e| {
             EvalError::new(
                 ErrorKind::Message(format!("opening file '{}': {e}", path.display())),
                 None,
@@ -262,6 +263,18 @@ impl<'a> Eval<'a> {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("/"));
+        Ok((file, dir))
+    }
+
+    /// Evaluates a file (`import path`), with the import cache.
+    pub fn eval_file(&mut self, path: &Path) -> EvalResult<Value<'a>> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = self.resolve_import(path);
+        let key = path.as_os_str().as_bytes().to_vec();
+        if let Some(v) = self.import_cache.get(&key) {
+            return Ok(*v);
+        }
+        let (file, dir) = self.load_file(&path)?;
         let ir = self.compile_file(file, &dir)?;
         let env = self.base_env;
         let v = self.eval(ir, env)?;
@@ -273,24 +286,8 @@ impl<'a> Eval<'a> {
     /// (`scopedImport`): they shadow builtins of the same name. Not cached, since the result
     /// depends on the set.
     pub fn eval_file_scoped(&mut self, path: &Path, scope: &'a Attrs<'a>) -> EvalResult<Value<'a>> {
-        let mut path = path.to_path_buf();
-        if self.io.file_type(&path).ok() == Some(crate::io::FileType::Directory) {
-            path.push("default.nix");
-        }
-        if !self.io.path_exists(&path) {
-            return Err(path_missing(&path, dummy_span()));
-        }
-        let src = self.io.read_file(&path).map_err(|e| {
-            EvalError::new(
-                ErrorKind::Message(format!("opening file '{}': {e}", path.display())),
-                None,
-            )
-        })?;
-        let file = self.sources.add(path.display().to_string(), src);
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("/"));
+        let path = self.resolve_import(path);
+        let (file, dir) = self.load_file(&path)?;
         let names = scope
             .entries
             .iter()
