@@ -225,21 +225,30 @@ impl Db {
         }))
     }
 
-    fn references_by_id(&self, id: i64) -> Result<BTreeSet<StorePath>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "select path from Refs join ValidPaths on reference = id where referrer = ?1",
-            )
-            .map_err(self.err("querying references"))?;
+    /// Runs a query whose one column is a store path, collecting the paths.
+    fn query_paths(
+        &self,
+        sql: &str,
+        params: &[&dyn rusqlite::ToSql],
+        op: &'static str,
+    ) -> Result<BTreeSet<StorePath>, StoreError> {
+        let mut st = self.conn.prepare_cached(sql).map_err(self.err(op))?;
         let rows = st
-            .query_map([id], |r| r.get::<_, String>(0))
-            .map_err(self.err("querying references"))?;
+            .query_map(params, |r| r.get::<_, String>(0))
+            .map_err(self.err(op))?;
         let mut res = BTreeSet::new();
         for row in rows {
-            res.insert(self.parse_path(&row.map_err(self.err("querying references"))?)?);
+            res.insert(self.parse_path(&row.map_err(self.err(op))?)?);
         }
         Ok(res)
+    }
+
+    fn references_by_id(&self, id: i64) -> Result<BTreeSet<StorePath>, StoreError> {
+        self.query_paths(
+            "select path from Refs join ValidPaths on reference = id where referrer = ?1",
+            &[&id],
+            "querying references",
+        )
     }
 
     /// Returns the valid paths that refer to `path` (itself included when it refers to itself).
@@ -248,21 +257,12 @@ impl Db {
         path: &StorePath,
     ) -> Result<BTreeSet<StorePath>, StoreError> {
         let abs = path.to_absolute(&self.store_dir);
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "select path from Refs join ValidPaths on referrer = id \
-                 where reference = (select id from ValidPaths where path = ?1)",
-            )
-            .map_err(self.err("querying referrers"))?;
-        let rows = st
-            .query_map([&abs], |r| r.get::<_, String>(0))
-            .map_err(self.err("querying referrers"))?;
-        let mut res = BTreeSet::new();
-        for row in rows {
-            res.insert(self.parse_path(&row.map_err(self.err("querying referrers"))?)?);
-        }
-        Ok(res)
+        self.query_paths(
+            "select path from Refs join ValidPaths on referrer = id \
+             where reference = (select id from ValidPaths where path = ?1)",
+            &[&abs],
+            "querying referrers",
+        )
     }
 
     /// Returns the derivations that name `path` as an output.
@@ -271,37 +271,17 @@ impl Db {
         path: &StorePath,
     ) -> Result<BTreeSet<StorePath>, StoreError> {
         let abs = path.to_absolute(&self.store_dir);
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "select v.path from DerivationOutputs d join ValidPaths v on d.drv = v.id \
-                 where d.path = ?1",
-            )
-            .map_err(self.err("querying derivers"))?;
-        let rows = st
-            .query_map([&abs], |r| r.get::<_, String>(0))
-            .map_err(self.err("querying derivers"))?;
-        let mut res = BTreeSet::new();
-        for row in rows {
-            res.insert(self.parse_path(&row.map_err(self.err("querying derivers"))?)?);
-        }
-        Ok(res)
+        self.query_paths(
+            "select v.path from DerivationOutputs d join ValidPaths v on d.drv = v.id \
+             where d.path = ?1",
+            &[&abs],
+            "querying derivers",
+        )
     }
 
     /// Returns every valid path.
     pub(crate) fn all_valid_paths(&self) -> Result<BTreeSet<StorePath>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("select path from ValidPaths")
-            .map_err(self.err("listing valid paths"))?;
-        let rows = st
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(self.err("listing valid paths"))?;
-        let mut res = BTreeSet::new();
-        for row in rows {
-            res.insert(self.parse_path(&row.map_err(self.err("listing valid paths"))?)?);
-        }
-        Ok(res)
+        self.query_paths("select path from ValidPaths", &[], "listing valid paths")
     }
 
     /// Registers `infos` as valid in one transaction: new rows or updated ones, then their
