@@ -205,6 +205,10 @@ impl LocalStore {
     fn temp_dir(&self) -> Result<TempDir, StoreError> {
         fs::create_dir_all(&self.tmp_root)
             .map_err(StoreError::io("creating directory", &self.tmp_root))?;
+        // A new directory is visible before its creator locks it; holding the creation lock
+        // shared until then keeps `remove_stale_temps` (which holds it exclusively) from
+        // taking it for a dead process's leftover in that window.
+        let _creating = self.creation_lock(false)?;
         loop {
             let dir =
                 self.tmp_root
@@ -220,6 +224,20 @@ impl LocalStore {
         }
     }
 
+    /// Opens and locks `<tmp root>/.lock`: shared while creating a temporary directory,
+    /// exclusive while removing stale ones.
+    fn creation_lock(&self, exclusive: bool) -> Result<File, StoreError> {
+        let path = self.tmp_root.join(".lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(StoreError::io("opening", &path))?;
+        lock(&file, &path, exclusive)?;
+        Ok(file)
+    }
+
     /// Removes temporary directories whose creator is gone (their lock is free).
     fn remove_stale_temps(&self) -> Result<(), StoreError> {
         let entries = match fs::read_dir(&self.tmp_root) {
@@ -227,10 +245,13 @@ impl LocalStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(StoreError::io("reading directory", &self.tmp_root)(e)),
         };
+        let _no_creations = self.creation_lock(true)?;
         for entry in entries {
-            let dir = entry
-                .map_err(StoreError::io("reading directory", &self.tmp_root))?
-                .path();
+            let entry = entry.map_err(StoreError::io("reading directory", &self.tmp_root))?;
+            if entry.file_name() == ".lock" {
+                continue;
+            }
+            let dir = entry.path();
             let Ok(file) = File::open(&dir) else { continue };
             if try_lock(&file, &dir)? {
                 remove_tree(&dir)?;
