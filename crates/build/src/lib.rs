@@ -6,3 +6,5 @@
 //! * `sandbox`: the Linux-namespace sandbox one builder runs in.
 //!
 //! (The scheduler, post-build processing and logs land in the following commits.)
+
+pub mod sandbox;
