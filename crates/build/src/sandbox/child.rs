@@ -147,29 +147,48 @@ fn unsupported(e: io::Error) -> SandboxError {
     SandboxError::Unsupported(format!("creating namespaces: {e}{hint}"))
 }
 
-/// Writes the child's uid/gid maps: inside 1000/100 map to the caller's ids, or, for root, to
-/// `id` (then the child may also drop root's supplementary groups).
-fn write_id_maps(pid: libc::pid_t, root_id: Option<u32>) -> Result<(), SandboxError> {
-    let proc = format!("/proc/{pid}");
+/// Writes the child's uid/gid maps and returns the host id the builder runs as when the
+/// caller is root (`None`: the caller's own ids).
+///
+/// Inside, 1000/100 map to the caller's ids, or, for root, to `872415232 + pid`. Root of a
+/// nested user namespace (a rootless container) may be unable to map that id; then, and only
+/// there, the builder gets the caller's ids, which are not the host's root.
+fn write_id_maps(pid: libc::pid_t) -> Result<Option<u32>, SandboxError> {
     let write = |file: &str, contents: String| {
-        let path = format!("{proc}/{file}");
+        let path = format!("/proc/{pid}/{file}");
         std::fs::write(&path, contents.as_bytes())
             .map_err(|e| SandboxError::Unsupported(format!("writing {path}: {e}")))
     };
-    match root_id {
-        Some(id) => {
-            write("uid_map", format!("{SANDBOX_UID} {id} 1\n"))?;
-            write("gid_map", format!("{SANDBOX_GID} {id} 1\n"))?;
+    // SAFETY: geteuid/getegid cannot fail and touch no memory.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if uid == 0 {
+        let id = ROOT_ID_BASE + pid as u32;
+        match write("uid_map", format!("{SANDBOX_UID} {id} 1\n")) {
+            Ok(()) => {
+                write("gid_map", format!("{SANDBOX_GID} {id} 1\n"))?;
+                return Ok(Some(id));
+            }
+            Err(e) if in_initial_user_namespace() => return Err(e),
+            Err(_) => {}
         }
-        None => {
-            // SAFETY: geteuid/getegid cannot fail and touch no memory.
-            let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-            write("setgroups", "deny".into())?;
-            write("uid_map", format!("{SANDBOX_UID} {uid} 1\n"))?;
-            write("gid_map", format!("{SANDBOX_GID} {gid} 1\n"))?;
-        }
+    } else {
+        write("setgroups", "deny".into())?;
     }
-    Ok(())
+    write("uid_map", format!("{SANDBOX_UID} {uid} 1\n"))?;
+    write("gid_map", format!("{SANDBOX_GID} {gid} 1\n"))?;
+    Ok(None)
+}
+
+/// Whether this process may call setgroups (not so in a user namespace whose creator wrote
+/// `deny`, which its children inherit).
+fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() == "allow")
+}
+
+/// Whether this process is in the machine's own user namespace (all ids mapped to themselves).
+fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
 }
 
 fn caller_is_root() -> bool {
@@ -194,7 +213,7 @@ pub(crate) fn spawn_sandboxed(
         prepared,
         exec,
         network: spec.network,
-        clear_groups: as_root,
+        clear_groups: as_root && setgroups_allowed(),
         devnull: devnull.as_raw_fd(),
         log: log.as_raw_fd(),
         err_write: err_write.as_raw_fd(),
@@ -216,11 +235,9 @@ pub(crate) fn spawn_sandboxed(
     drop(devnull);
     drop(log);
 
-    let root_id = as_root.then(|| ROOT_ID_BASE + pid as u32);
-    if let Some(id) = root_id {
+    if let Some(id) = write_id_maps(pid)? {
         root::give_to(prepared, id)?;
     }
-    write_id_maps(pid, root_id)?;
     File::from(go_write)
         .write_all(&[1])
         .map_err(io_error("starting the sandbox's first process"))?;
@@ -557,8 +574,7 @@ pub(crate) fn probe() -> Result<(), SandboxError> {
     };
     drop(go_read);
     let mut running = Running::new(pid, Kind::Namespace);
-    let root_id = caller_is_root().then(|| ROOT_ID_BASE + pid as u32);
-    write_id_maps(pid, root_id)?;
+    write_id_maps(pid)?;
     File::from(go_write)
         .write_all(&[1])
         .map_err(io_error("starting the probe process"))?;

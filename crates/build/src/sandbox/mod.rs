@@ -27,8 +27,10 @@
 //! gid 100 map to the host id `872415232 + pid` (872415232 is where Nix's `auto-allocate-uids`
 //! range starts; the pid of the sandbox's first process is unique among the builds running at
 //! once, and pids stay below 2^22), and the build directory and the sandbox's store directory are
-//! given to that id. The setup before the builder is started runs with the caller's identity, so
-//! the caller's (possibly private) directories can still be bind-mounted.
+//! given to that id. (Only root of a nested user namespace, a rootless container, that cannot
+//! map that id falls back to its own ids, which are not the host's root.) The setup before the
+//! builder is started runs with the caller's identity, so the caller's (possibly private)
+//! directories can still be bind-mounted.
 //!
 //! **Process structure.** The namespaces are made by one `clone` (like `fork`, into new
 //! namespaces). The child waits on a pipe until the parent has written its uid/gid maps, sets up
