@@ -10,5 +10,6 @@
 
 pub mod env;
 mod error;
+pub mod sandbox;
 
 pub use error::BuildError;
