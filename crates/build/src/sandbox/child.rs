@@ -373,6 +373,19 @@ fn child_setup(cx: &ChildContext<'_>) -> Result<Infallible, Failure> {
     // given pointers into data the parent prepared before `clone` (alive for the child's whole
     // life, as the child never returns) or into buffers on this stack.
     unsafe {
+        // Die with the thread that started us: a killed Kiln must not leave its builder
+        // running. A parent that died before this shows as EOF on the go pipe below.
+        check(
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) as libc::c_long,
+            Step::WaitParent,
+            0,
+        )?;
         for fd in cx.parent_ends {
             libc::close(fd);
         }
@@ -496,6 +509,18 @@ fn child_setup(cx: &ChildContext<'_>) -> Result<Infallible, Failure> {
         )?;
         check(
             libc::syscall(libc::SYS_setresuid, SANDBOX_UID, SANDBOX_UID, SANDBOX_UID),
+            Step::Ids,
+            0,
+        )?;
+        // Changing credentials cleared the parent-death signal: set it again.
+        check(
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) as libc::c_long,
             Step::Ids,
             0,
         )?;
