@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{config, derivation, eval, hash, instantiate, key, nar, store};
+use crate::commands::{build, config, derivation, eval, hash, instantiate, key, log, nar, store};
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
 #[derive(Debug, Parser)]
@@ -32,6 +32,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Build derivations (from an expression or store paths) and print their output paths
+    Build(build::BuildArgs),
     /// Evaluate a Nix expression and print its value
     Eval(eval::EvalArgs),
     /// Inspect store derivations
@@ -39,6 +41,8 @@ enum Command {
     Derivation(derivation::DerivationCommand),
     /// Evaluate an expression and write its derivations to the store, printing their paths
     Instantiate(instantiate::InstantiateArgs),
+    /// Print the build log of a derivation or of a store path's deriver
+    Log(log::LogArgs),
     /// Compute and convert cryptographic hashes
     #[command(subcommand)]
     Hash(hash::HashCommand),
@@ -61,11 +65,13 @@ pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = crate::config::load_settings(&cli.global.option)?;
     match cli.command {
+        Command::Build(args) => build::run(args, &cli.global, &cli.global.option),
         Command::Config(cmd) => config::run(cmd, &settings),
         Command::Eval(args) => eval::run(args, &settings),
         Command::Derivation(cmd) => derivation::run(cmd, &cli.global),
         Command::Instantiate(args) => instantiate::run(args, &cli.global, &settings),
         Command::Hash(cmd) => hash::run(cmd),
+        Command::Log(args) => log::run(args, &cli.global),
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),
         Command::Store(cmd) => store::run(cmd, &cli.global),
