@@ -9,7 +9,7 @@
 //! `impureEnvVars` taken from the caller's environment for fixed-output derivations,
 //! `NIX_LOG_FD=2` and `TERM=xterm-256color`. With structured attributes (`__json`) the
 //! attributes go to `.attrs.json` (with `outputs` replaced by a map from output name to path)
-//! and `.attrs.sh` (bash declarations), named by `NIX_ATTRS_JSON_FILE` and `NIX_ATTRS_SH_FILE`
+//! and `.attrs.sh` (bash declarations, spelled as Nix 2.8 writes them), named by `NIX_ATTRS_JSON_FILE` and `NIX_ATTRS_SH_FILE`
 //! as current Nix does. Finally every string (names and values, arguments, files) has each
 //! output's placeholder (`builtins.placeholder`) replaced by its path.
 
@@ -230,12 +230,12 @@ fn structured_attrs(
             continue;
         }
         if let Some(s) = simple_shell_value(v) {
-            let flag = if v.is_i64() || v.is_u64() { "-i " } else { "" };
-            sh.push_str(&format!("declare {flag}{k}={s}\n"));
+            sh.push_str(&format!("declare {k}={s}\n"));
         } else if let Some(a) = v.as_array() {
             let items: Option<Vec<String>> = a.iter().map(simple_shell_value).collect();
             if let Some(items) = items {
-                sh.push_str(&format!("declare -a {k}=({})\n", items.join(" ")));
+                let items: String = items.iter().map(|i| format!("{i} ")).collect();
+                sh.push_str(&format!("declare -a {k}=({items})\n"));
             }
         } else if let Some(o) = v.as_object() {
             let items: Option<Vec<String>> = o
@@ -245,7 +245,8 @@ fn structured_attrs(
                 })
                 .collect();
             if let Some(items) = items {
-                sh.push_str(&format!("declare -A {k}=({})\n", items.join(" ")));
+                let items: String = items.iter().map(|i| format!("{i} ")).collect();
+                sh.push_str(&format!("declare -A {k}=({items})\n"));
             }
         }
     }
@@ -320,8 +321,8 @@ mod tests {
         );
         assert_eq!(
             sh,
-            "declare a='it'\\''s'\ndeclare b=1\ndeclare -a l=('x' 1)\ndeclare -i n=3\n\
-             declare -A o=(['k']='v')\ndeclare -A outputs=(['out']='/nix/store/x-a')\n"
+            "declare a='it'\\''s'\ndeclare b=1\ndeclare -a l=('x' 1 )\ndeclare n=3\n\
+             declare -A o=(['k']='v' )\ndeclare -A outputs=(['out']='/nix/store/x-a' )\n"
         );
     }
 }

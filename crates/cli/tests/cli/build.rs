@@ -566,3 +566,124 @@ fn nix_store_realise_and_dry_run() {
         failure_of(nix_store().args(["-r", "/nix/store/00000000000000000000000000000000-nothing"]));
     assert!(String::from_utf8_lossy(&fail.stderr).contains("is not valid"));
 }
+
+#[test]
+fn time_limits_keep_going_and_keep_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = nix_file(
+        dir,
+        r#"rec {
+  slow = mk "slow" "sleep 20; echo > $out" {};
+  silent = mk "silent" "echo hi; sleep 20; echo > $out" {};
+  bad = mk "bad" "echo marker > /build/left-behind; exit 1" {};
+  good = mk "good" "echo good > $out" {};
+  both = mk "both" "cat ${bad} ${good} > $out" {};
+}"#,
+    );
+    let root = dir.join("root");
+    let nix_build = || {
+        let mut c = legacy(dir, "nix-build");
+        c.arg("--store")
+            .arg(&root)
+            .args(["--option", "sandbox-paths", &format!("/bin/sh={BUSYBOX}")])
+            .arg(&file)
+            .arg("--no-out-link");
+        c
+    };
+    let fail = failure_of(nix_build().args(["-A", "slow", "--timeout", "1"]));
+    assert_eq!(fail.status.code(), Some(101));
+    let err = String::from_utf8_lossy(&fail.stderr);
+    assert!(
+        err.contains("-slow.drv' timed out after 1 seconds"),
+        "{err}"
+    );
+    let fail = failure_of(nix_build().args(["-A", "silent", "--max-silent-time", "1"]));
+    assert_eq!(fail.status.code(), Some(101));
+    let err = String::from_utf8_lossy(&fail.stderr);
+    assert!(
+        err.contains("timed out after 1 seconds of silence"),
+        "{err}"
+    );
+
+    // `good` does not depend on `bad`: with -k it is built although `bad` failed first.
+    let fail = failure_of(nix_build().args(["-A", "bad", "-A", "good", "-A", "both", "-k", "-K"]));
+    assert_eq!(fail.status.code(), Some(100));
+    let err = String::from_utf8_lossy(&fail.stderr);
+    assert!(
+        err.contains("building '") && err.contains("-good.drv'"),
+        "{err}"
+    );
+    let kept = err
+        .lines()
+        .find_map(|l| l.strip_prefix("note: keeping build directory '"))
+        .and_then(|l| l.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no kept directory in {err}"));
+    assert_eq!(
+        std::fs::read_to_string(Path::new(kept).join("left-behind")).unwrap(),
+        "marker\n"
+    );
+    std::fs::remove_dir_all(kept).unwrap();
+    let good = stdout_of(nix_build().args(["-A", "good", "-Q"]));
+    assert!(good.trim().ends_with("-good"));
+}
+
+#[test]
+fn pass_as_file_structured_attrs_and_logs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = nix_file(
+        dir,
+        r#"{
+  paf = mk "paf" "cat $bigPath > $out; echo \"$small\" >> $out" { passAsFile = [ "big" ]; big = "large value"; small = "inline"; };
+  sa = derivation {
+    name = "sa"; system = builtins.currentSystem; builder = "/bin/sh";
+    args = [ "-c" "out=$(sed -n 's/.*\"outputs\":{\"out\":\"\\([^\"]*\\)\".*/\\1/p' /build/.attrs.json); cat /build/.attrs.json /build/.attrs.sh > $out" ];
+    __structuredAttrs = true; n = 3; list = [ "a" "b" ]; set = { k = "v"; }; flag = true;
+  };
+}"#,
+    );
+    let kiln_root = dir.join("kiln-root");
+    let nix_root = dir.join("nix-root");
+    for attr in ["paf", "sa"] {
+        let k =
+            stdout_of(
+                kiln_build(&kiln_root)
+                    .arg("-f")
+                    .arg(&file)
+                    .args(["-A", attr, "--no-link"]),
+            );
+        let n = stdout_of(
+            reference(dir, "nix-build")
+                .arg("--store")
+                .arg(format!("local?root={}", nix_root.display()))
+                .args(["--option", "sandbox", "true"])
+                .args(["--option", "sandbox-paths", &format!("/bin/sh={BUSYBOX}")])
+                .arg(&file)
+                .args(["-A", attr, "--no-out-link"]),
+        );
+        assert_eq!(k, n);
+        let kc = std::fs::read_to_string(kiln_root.join(k.trim().trim_start_matches('/'))).unwrap();
+        let nc = std::fs::read_to_string(nix_root.join(n.trim().trim_start_matches('/'))).unwrap();
+        assert_eq!(kc, nc, "{attr}");
+    }
+    // The build log is kept, compressed, and `kiln log` prints it.
+    let file2 = nix_file(
+        dir,
+        r#"{ l = mk "logged" "echo to the log; echo > $out" {}; }"#,
+    );
+    let out =
+        stdout_of(
+            kiln_build(&kiln_root)
+                .arg("-f")
+                .arg(&file2)
+                .args(["-A", "l", "--no-link"]),
+        );
+    let log = stdout_of(
+        kiln()
+            .arg("--store")
+            .arg(&kiln_root)
+            .args(["log", out.trim()]),
+    );
+    assert_eq!(log, "to the log\n");
+}
