@@ -523,19 +523,30 @@ fn works_for_an_ordinary_user() {
         .unwrap();
         let exe = tmp.path().join("sandbox-test");
         fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
-        let output = std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&exe)
-            .args([
-                "--exact",
-                "works_for_an_ordinary_user",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(AS_NOBODY, "1")
-            .current_dir("/")
-            .output()
-            .expect("running setpriv (package util-linux)");
+        // A sandbox child of a concurrent test may still hold the copy's write descriptor
+        // (inherited at its clone, closed at its exec): retry on ETXTBSY.
+        let mut attempts = 0;
+        let output = loop {
+            let output = std::process::Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&exe)
+                .args([
+                    "--exact",
+                    "works_for_an_ordinary_user",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(AS_NOBODY, "1")
+                .current_dir("/")
+                .output()
+                .expect("running setpriv (package util-linux)");
+            attempts += 1;
+            let busy = String::from_utf8_lossy(&output.stderr).contains("Text file busy");
+            if !busy || attempts == 20 {
+                break output;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         eprintln!("as nobody:\n{stdout}\n{stderr}");
