@@ -523,19 +523,30 @@ fn works_for_an_ordinary_user() {
         .unwrap();
         let exe = tmp.path().join("sandbox-test");
         fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
-        let output = std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&exe)
-            .args([
-                "--exact",
-                "works_for_an_ordinary_user",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(AS_NOBODY, "1")
-            .current_dir("/")
-            .output()
-            .expect("running setpriv (package util-linux)");
+        // A sandbox child of a concurrent test may still hold the copy's write descriptor
+        // (inherited at its clone, closed at its exec): retry on ETXTBSY.
+        let mut attempts = 0;
+        let output = loop {
+            let output = std::process::Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&exe)
+                .args([
+                    "--exact",
+                    "works_for_an_ordinary_user",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(AS_NOBODY, "1")
+                .current_dir("/")
+                .output()
+                .expect("running setpriv (package util-linux)");
+            attempts += 1;
+            let busy = String::from_utf8_lossy(&output.stderr).contains("Text file busy");
+            if !busy || attempts == 20 {
+                break output;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         eprintln!("as nobody:\n{stdout}\n{stderr}");
@@ -583,4 +594,38 @@ fn userns_disabled_by_kernel() -> Option<String> {
         return Some("kernel.apparmor_restrict_unprivileged_userns = 1".into());
     }
     None
+}
+
+#[test]
+fn log_pipe_reaches_end_of_file_when_the_build_ends() {
+    use std::os::fd::FromRawFd;
+    let fixture = Fixture::new();
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a writable array of two descriptors.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0);
+    // SAFETY: pipe2 succeeded; each descriptor is owned once.
+    #[allow(unsafe_code)]
+    let (read_end, write_end) =
+        unsafe { (fs::File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // A background child keeps the pipe open until the namespace dies with the builder.
+    let spec = fixture.spec("echo to-stdout; echo to-stderr >&2; sleep 1000 & exit 7");
+    let mut running = spawn(&spec, write_end).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        let mut read_end = read_end;
+        read_end.read_to_string(&mut log).unwrap();
+        log
+    });
+    assert_eq!(wait_bounded(&mut running).code(), Some(7));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reader.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "the log pipe never reached end of file"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(reader.join().unwrap(), "to-stdout\nto-stderr\n");
 }

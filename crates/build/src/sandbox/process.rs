@@ -20,6 +20,10 @@ pub(crate) enum Kind {
 
 /// A started builder. Dropping it kills the build and reaps the builder, so no process or
 /// zombie outlives it.
+///
+/// A sandboxed builder is the init process of its pid namespace: the kernel delivers to it
+/// only the signals it handles, and SIGKILL. So [`Running::kill`] is the way to stop a build
+/// (a SIGTERM sent to [`Running::pid`] is ignored unless the builder handles it, as in Nix).
 #[derive(Debug)]
 pub struct Running {
     pid: libc::pid_t,
