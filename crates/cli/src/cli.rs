@@ -62,7 +62,10 @@ enum Command {
 
 /// Parses the command line and runs the command.
 pub fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // clap keeps only the last occurrences of a global option given both before and after
+    // the subcommand; every `--option NAME VALUE` counts, in order.
+    cli.global.option = option_pairs(std::env::args().skip(1));
     let settings = crate::config::load_settings(&cli.global.option)?;
     match cli.command {
         Command::Build(args) => build::run(args, &cli.global, &cli.global.option),
@@ -78,9 +81,34 @@ pub fn run() -> anyhow::Result<()> {
     }
 }
 
+/// Every `--option NAME VALUE` in `args` (up to a `--`), flattened.
+fn option_pairs(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut res = Vec::new();
+    let mut args = args;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--" => break,
+            "--option" => res.extend(args.by_ref().take(2)),
+            _ => {}
+        }
+    }
+    res
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn options_before_and_after_the_subcommand_all_count() {
+        let args = [
+            "--option", "a", "1", "build", "--option", "b", "2", "--", "--option",
+        ];
+        assert_eq!(
+            super::option_pairs(args.iter().map(|s| s.to_string())),
+            ["a", "1", "b", "2"]
+        );
+    }
 
     #[test]
     fn clap_definition_is_consistent() {
