@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{config, derivation, eval, hash, instantiate, key, nar, store};
+use crate::commands::{
+    collect_garbage, config, derivation, eval, hash, instantiate, key, nar, store,
+};
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
 #[derive(Debug, Parser)]
@@ -54,6 +56,9 @@ enum Command {
     /// Add to, inspect, check and clean the local store
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Delete old profile generations (with -d or --delete-older-than), then unreachable
+    /// store paths
+    CollectGarbage(collect_garbage::CollectGarbageArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -69,6 +74,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),
         Command::Store(cmd) => store::run(cmd, &cli.global),
+        Command::CollectGarbage(args) => collect_garbage::run(args, &cli.global),
     }
 }
 

@@ -572,3 +572,70 @@ fn set_mtime(path: &Path, secs: i64) {
     )
     .unwrap();
 }
+
+/// Not a test by itself: the body of the child process `concurrent_collections_...` starts.
+/// It adds text paths (each referring to the previous one) for a while, checking after each
+/// add that every path it added is still valid and present, and exits with a failure if not.
+#[test]
+fn child_adder_checking_its_paths() {
+    let Some(root) = std::env::var_os("KILN_TEST_GC_ADDER_ROOT") else {
+        return;
+    };
+    let store = open(Path::new(&root));
+    let mut added: Vec<StorePath> = Vec::new();
+    for i in 0..400 {
+        let prev: Vec<&StorePath> = added.last().into_iter().collect();
+        let p = text(&store, &format!("live{i}"), &prev);
+        added.push(p);
+        for p in &added {
+            assert!(store.is_valid_path(p).unwrap(), "{p} was collected");
+            assert!(store.real_path(p).exists(), "{p} lost its contents");
+        }
+    }
+}
+
+#[test]
+fn concurrent_collections_never_take_a_live_process_s_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let store = open(&root);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_adder_checking_its_paths",
+            "--test-threads=1",
+        ])
+        .env("KILN_TEST_GC_ADDER_ROOT", &root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut collections = 0;
+    let mut garbage = 0;
+    while child.try_wait().unwrap().is_none() {
+        // Garbage of our own, added by a store that is then dropped.
+        {
+            let other = open(&root);
+            text(&other, &format!("garbage{garbage}"), &[]);
+            garbage += 1;
+        }
+        store
+            .collect_garbage(&GcOptions::default(), &mut |_| {})
+            .unwrap();
+        collections += 1;
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the adder saw a path collected: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(collections > 3, "only {collections} collections ran");
+    // With the adder gone, everything is garbage (the last collection of the loop may
+    // already have taken it).
+    store
+        .collect_garbage(&GcOptions::default(), &mut |_| {})
+        .unwrap();
+    assert!(store.all_valid_paths().unwrap().is_empty());
+    assert!(store.verify(true).unwrap().is_empty());
+}

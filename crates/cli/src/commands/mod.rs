@@ -1,5 +1,6 @@
 //! One module per `kiln` noun.
 
+pub mod collect_garbage;
 pub mod config;
 pub mod derivation;
 pub mod eval;

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 
+mod nix_collect_garbage;
 mod nix_hash;
 mod nix_instantiate;
 mod nix_store;
@@ -12,6 +13,8 @@ mod nix_store;
 /// A legacy program Kiln can stand in for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Legacy {
+    /// `nix-collect-garbage`: delete old generations and unreachable paths.
+    CollectGarbage,
     /// `nix-hash`: hash paths and convert hashes.
     Hash,
     /// `nix-instantiate`: evaluate expressions.
@@ -24,6 +27,7 @@ impl Legacy {
     /// Returns the program for an `argv[0]` base name, if it is a legacy one.
     pub fn from_program_name(name: &str) -> Option<Self> {
         match name {
+            "nix-collect-garbage" => Some(Self::CollectGarbage),
             "nix-hash" => Some(Self::Hash),
             "nix-instantiate" => Some(Self::Instantiate),
             "nix-store" => Some(Self::Store),
@@ -41,6 +45,7 @@ impl Legacy {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         match self {
+            Self::CollectGarbage => nix_collect_garbage::run(program, &args),
             Self::Hash => nix_hash::run(program, &args),
             Self::Instantiate => nix_instantiate::run(program, &args),
             Self::Store => nix_store::run(program, &args),
