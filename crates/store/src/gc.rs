@@ -31,7 +31,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use kiln_formats::store_path::StorePath;
-use rusqlite::{OptionalExtension, TransactionBehavior};
+use rusqlite::TransactionBehavior;
 
 use crate::lock::{lock, try_lock};
 use crate::roots::{
@@ -117,6 +117,9 @@ const BATCH: usize = 512;
 struct Graph {
     /// Base names (`<hash>-<name>`), by index.
     names: Vec<Box<str>>,
+    /// Row ids in `ValidPaths`, by index (never reused, so a path deleted and registered
+    /// again meanwhile has another).
+    ids: Vec<i64>,
     /// NAR sizes, by index (an estimate of the bytes deleting the path frees).
     nar_sizes: Vec<u64>,
     /// References: `refs[ref_start[i]..ref_start[i + 1]]` for path `i`.
@@ -298,13 +301,12 @@ impl LocalStore {
                     break;
                 }
             }
-            let batch: Vec<&str> = order[next..end]
-                .iter()
-                .map(|&i| &*graph.names[i as usize])
-                .collect();
+            let batch = &order[next..end];
             next = end;
-            let invalidated = self.invalidate_unreferenced(&batch)?;
-            for (name, gone) in batch.iter().zip(invalidated) {
+            let ids: Vec<i64> = batch.iter().map(|&i| graph.ids[i as usize]).collect();
+            let invalidated = self.invalidate_unreferenced(&ids)?;
+            for (&i, gone) in batch.iter().zip(invalidated) {
+                let name = &*graph.names[i as usize];
                 if !gone {
                     continue;
                 }
@@ -368,6 +370,7 @@ impl LocalStore {
         };
         let tx = conn.transaction().map_err(err("starting a transaction"))?;
         let mut names = Vec::new();
+        let mut id_list = Vec::new();
         let mut nar_sizes = Vec::new();
         let mut ids: HashMap<i64, u32> = HashMap::new();
         let mut derivers: Vec<(u32, String)> = Vec::new();
@@ -382,6 +385,7 @@ impl LocalStore {
                 let size: Option<i64> = row.get(2).map_err(err("loading valid paths"))?;
                 let idx = names.len() as u32;
                 names.push(base_of(&path)?);
+                id_list.push(id);
                 nar_sizes.push(size.unwrap_or(0).max(0) as u64);
                 ids.insert(id, idx);
                 if options.keep_derivations {
@@ -454,6 +458,7 @@ impl LocalStore {
         }
         Ok(Graph {
             names,
+            ids: id_list,
             nar_sizes,
             ref_start,
             refs,
@@ -502,12 +507,12 @@ impl LocalStore {
         Ok(res)
     }
 
-    /// Makes the valid paths among `names` (ordered referrers first) invalid in one
+    /// Makes the paths with row ids `ids` (ordered referrers first) invalid in one
     /// transaction, except those a valid path outside the deleted ones still refers to.
-    /// Returns, for each name, whether it was made invalid.
-    fn invalidate_unreferenced(&self, names: &[&str]) -> Result<Vec<bool>, StoreError> {
+    /// Returns, for each, whether it is now invalid.
+    fn invalidate_unreferenced(&self, ids: &[i64]) -> Result<Vec<bool>, StoreError> {
         let mut db = self.db();
-        let (conn, file, store_dir) = db.parts();
+        let (conn, file, _) = db.parts();
         let err = |op: &'static str| {
             let db = file.to_owned();
             move |source| StoreError::Db { op, db, source }
@@ -515,40 +520,26 @@ impl LocalStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err("starting a transaction"))?;
-        let mut res = Vec::with_capacity(names.len());
+        let mut res = Vec::with_capacity(ids.len());
         {
-            let mut id_of = tx
-                .prepare_cached("select id from ValidPaths where path = ?1")
-                .map_err(err("invalidating a path"))?;
             let mut referred = tx
                 .prepare_cached(
                     "select 1 from Refs where reference = ?1 and referrer != ?1 limit 1",
                 )
                 .map_err(err("invalidating a path"))?;
-            let mut del_refs = tx
-                .prepare_cached("delete from Refs where referrer = ?1")
-                .map_err(err("invalidating a path"))?;
+            // Deleting the row deletes its references and derivation outputs (`on delete
+            // cascade`) and a reference to itself (a trigger).
             let mut del_path = tx
                 .prepare_cached("delete from ValidPaths where id = ?1")
                 .map_err(err("invalidating a path"))?;
-            for name in names {
-                let abs = format!("{store_dir}/{name}");
-                let Some(id) = id_of
-                    .query_row([&abs], |r| r.get::<_, i64>(0))
-                    .optional()
-                    .map_err(err("invalidating a path"))?
-                else {
-                    // Someone else deleted it meanwhile; its files may still be here.
-                    res.push(true);
-                    continue;
-                };
-                // Referrers deleted earlier in this batch have lost their rows already.
+            for &id in ids {
+                // Referrers deleted earlier in this batch have lost their rows already. A
+                // path someone else deleted meanwhile has no row (and may have files left).
                 let still_referred = referred.exists([id]).map_err(err("invalidating a path"))?;
                 if still_referred {
                     res.push(false);
                     continue;
                 }
-                del_refs.execute([id]).map_err(err("invalidating a path"))?;
                 del_path.execute([id]).map_err(err("invalidating a path"))?;
                 res.push(true);
             }
@@ -568,11 +559,11 @@ impl LocalStore {
             Err(e) => return Err(StoreError::io("getting status of", &real)(e)),
         };
         if !meta.is_dir() {
-            return remove_counting(&real, freed);
+            return remove_counting(&real, Some(meta), freed);
         }
         let moved = trash.join(name);
         match fs::rename(&real, &moved) {
-            Ok(()) => remove_counting(&moved, freed),
+            Ok(()) => remove_counting(&moved, Some(meta), freed),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StoreError::io("removing", &real)(e)),
         }
@@ -672,16 +663,20 @@ fn deletion_order(graph: &Graph, alive: &[bool]) -> Vec<u32> {
     post
 }
 
-/// Removes the file or tree at `path`, adding to `freed` the size of each non-directory whose
-/// last link goes.
-fn remove_counting(path: &Path, freed: &mut u64) -> Result<(), StoreError> {
+/// Removes the file or tree at `path` (whose status is `meta`, if known), adding to `freed`
+/// the size of each non-directory whose last link goes.
+fn remove_counting(
+    path: &Path,
+    mut meta: Option<fs::Metadata>,
+    freed: &mut u64,
+) -> Result<(), StoreError> {
     let mut stack: Vec<(PathBuf, bool)> = vec![(path.to_owned(), false)];
     while let Some((p, emptied)) = stack.pop() {
         if emptied {
             fs::remove_dir(&p).map_err(StoreError::io("removing directory", &p))?;
             continue;
         }
-        let meta = match fs::symlink_metadata(&p) {
+        let meta = match meta.take().map_or_else(|| fs::symlink_metadata(&p), Ok) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(StoreError::io("getting status of", &p)(e)),

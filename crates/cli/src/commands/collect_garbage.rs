@@ -118,35 +118,36 @@ pub fn gc_options(settings: &Settings, action: GcAction) -> anyhow::Result<GcOpt
     })
 }
 
-/// Prints a collection's progress to stderr as Nix 2.8 words it.
+/// Prints a collection's progress to stderr as Nix 2.8 words it, one write per line.
 pub fn print_event(event: GcEvent) {
-    match event {
-        GcEvent::FindingRoots => eprintln!("finding garbage collector roots..."),
-        GcEvent::Root(RootNotice::RemovedStaleLink { link, target }) => eprintln!(
+    let line = match event {
+        GcEvent::FindingRoots => "finding garbage collector roots...".to_owned(),
+        GcEvent::Root(RootNotice::RemovedStaleLink { link, target }) => format!(
             "removing stale link from '{}' to '{}'",
             link.display(),
             target.display()
         ),
-        GcEvent::Root(RootNotice::InvalidRoot { link, target }) => eprintln!(
+        GcEvent::Root(RootNotice::InvalidRoot { link, target }) => format!(
             "skipping invalid root from '{}' to '{target}'",
             link.display()
         ),
         GcEvent::Root(RootNotice::Unreadable(path)) => {
-            eprintln!("cannot read potential root '{}'", path.display())
+            format!("cannot read potential root '{}'", path.display())
         }
         GcEvent::Root(RootNotice::RemovedStaleTempRoots(path)) => {
-            eprintln!("removing stale temporary roots file '{}'", path.display())
+            format!("removing stale temporary roots file '{}'", path.display())
         }
-        GcEvent::DeletingGarbage => eprintln!("deleting garbage..."),
-        GcEvent::DeterminingLiveness => eprintln!("determining live/dead paths..."),
-        GcEvent::Deleting(path) => eprintln!("deleting '{path}'"),
-        GcEvent::LimitReached(n) => eprintln!("deleted more than {n} bytes; stopping"),
-        GcEvent::DeletingUnusedLinks => eprintln!("deleting unused links..."),
-        GcEvent::LinkSavings(bytes) => eprintln!(
+        GcEvent::DeletingGarbage => "deleting garbage...".to_owned(),
+        GcEvent::DeterminingLiveness => "determining live/dead paths...".to_owned(),
+        GcEvent::Deleting(path) => format!("deleting '{path}'"),
+        GcEvent::LimitReached(n) => format!("deleted more than {n} bytes; stopping"),
+        GcEvent::DeletingUnusedLinks => "deleting unused links...".to_owned(),
+        GcEvent::LinkSavings(bytes) => format!(
             "note: currently hard linking saves {:.2} MiB",
             bytes as f64 / (1024.0 * 1024.0)
         ),
-    }
+    };
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
 }
 
 /// Prints Nix's summary line to stdout.

@@ -256,27 +256,36 @@ fn a_killed_collection_never_loses_a_live_path_or_leaves_a_valid_one_incomplete(
     let drv = std::fs::read_link(dir.path().join("result")).unwrap();
     let live = stdout_of(kiln_store(&root).args(["store", "closure"]).arg(&drv));
     assert_eq!(live.lines().count(), 200);
-    // Time an uninterrupted collection of 150 garbage paths to spread the kills over it.
+    // Time an uninterrupted collection of 300 garbage paths to aim the first kill.
     stdout_of(kiln_store(&root).args(["store", "add"]).args(garbage_files(
         dir.path(),
         "warm",
-        150,
+        300,
     )));
     let start = Instant::now();
     stdout_of(kiln_store(&root).args(["store", "gc"]));
-    let span = start.elapsed().as_micros() as u64 + 1;
+    // Kills land at random in [aim/2, 3·aim/2]; the aim moves towards the deletion phase (later
+    // when nothing was deleted yet, earlier when everything was), so most land inside it.
+    let mut aim = start.elapsed().as_micros() as u64 / 2 + 1;
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut killed = 0;
+    let mut mid_deletion = 0;
     for round in 0..50 {
         stdout_of(kiln_store(&root).args(["store", "add"]).args(garbage_files(
             dir.path(),
             &format!("r{round}"),
-            150,
+            300,
         )));
+        let dead = |root: &Path| {
+            stdout_of(kiln_store(root).args(["store", "gc", "--dry-run"]))
+                .lines()
+                .count()
+        };
+        let before = dead(&root);
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let delay = Duration::from_micros((seed >> 33) % span);
+        let delay = Duration::from_micros(aim / 2 + (seed >> 33) % (aim + 1));
         let mut child = kiln_store(&root)
             .args(["store", "gc"])
             .stdout(std::process::Stdio::null())
@@ -290,6 +299,14 @@ fn a_killed_collection_never_loses_a_live_path_or_leaves_a_valid_one_incomplete(
         child.kill().unwrap();
         child.wait().unwrap();
         stdout_of(kiln_store(&root).args(["store", "verify"]));
+        let after = dead(&root);
+        if after == before {
+            aim = aim * 5 / 4 + 1;
+        } else if after == 0 {
+            aim = aim * 4 / 5 + 1;
+        } else {
+            mid_deletion += 1;
+        }
         assert_eq!(
             stdout_of(kiln_store(&root).args(["store", "closure"]).arg(&drv)),
             live,
@@ -299,6 +316,10 @@ fn a_killed_collection_never_loses_a_live_path_or_leaves_a_valid_one_incomplete(
     assert!(
         killed >= 25,
         "only {killed} of 50 collections were killed while running"
+    );
+    assert!(
+        mid_deletion >= 10,
+        "only {mid_deletion} collections were killed while deleting"
     );
     stdout_of(kiln_store(&root).args(["store", "gc"]));
     assert_eq!(
