@@ -21,8 +21,9 @@
 //! deletes. Finally `<store>/.links` loses the files no store path shares any more (link
 //! count 1), as Nix does.
 //!
-//! The whole collection holds `<state>/gc.lock` exclusively, so no temporary root can be
-//! registered while it runs (see the protocol in [`crate::roots`]).
+//! The whole collection holds `<state>/gc.lock` exclusively, so no Kiln process can register a
+//! temporary root while it runs (see the protocol in [`crate::roots`]); Nix 2.8 processes send
+//! theirs to the collector's socket instead, and those paths are spared.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
@@ -36,7 +37,7 @@ use rusqlite::TransactionBehavior;
 use crate::lock::{lock, try_lock};
 use crate::roots::{
     find_permanent_roots, find_runtime_roots, open_gc_lock, read_temp_roots, RootNotice, RootScope,
-    Roots,
+    RootServer, Roots,
 };
 use crate::{LocalStore, StoreError};
 
@@ -211,8 +212,11 @@ impl LocalStore {
         events: &mut dyn FnMut(GcEvent),
     ) -> Result<GcResults, StoreError> {
         let state_dir = self.location().state_dir();
+        RootServer::ensure_socket_file(&state_dir)?;
         let gc_lock = open_gc_lock(&state_dir)?;
         lock(&gc_lock, &state_dir.join("gc.lock"), true)?;
+        // Before the roots are read: Nix processes send the roots they add from now on.
+        let server = RootServer::start(&state_dir, &self.location().store_dir)?;
 
         events(GcEvent::FindingRoots);
         let graph = self.load_graph(options)?;
@@ -303,6 +307,14 @@ impl LocalStore {
             }
             let batch = &order[next..end];
             next = end;
+            // Paths a Nix process registered as roots meanwhile stay (and, being valid, keep
+            // their references through the referrer check).
+            let free = server.claim(batch.iter().map(|&i| &graph.names[i as usize][..32]));
+            let batch: Vec<u32> = batch
+                .iter()
+                .zip(free)
+                .filter_map(|(&i, free)| free.then_some(i))
+                .collect();
             let ids: Vec<i64> = batch.iter().map(|&i| graph.ids[i as usize]).collect();
             let invalidated = self.invalidate_unreferenced(&ids)?;
             for (&i, gone) in batch.iter().zip(invalidated) {
@@ -319,6 +331,7 @@ impl LocalStore {
                     stopped = true;
                 }
             }
+            server.done();
             if stopped {
                 break 'batches;
             }
@@ -329,9 +342,14 @@ impl LocalStore {
                     self.delete_stale_lock(&stray.name)?;
                     continue;
                 }
+                let hash = stray.name.get(..32).unwrap_or(&stray.name);
+                if server.claim(std::iter::once(hash)) != [true] {
+                    continue;
+                }
                 let path = abs(&stray.name);
                 events(GcEvent::Deleting(path.clone()));
                 self.delete_entry(&stray.name, &trash.dir, &mut results.bytes_freed)?;
+                server.done();
                 results.paths.insert(path);
                 if results.bytes_freed > options.max_freed {
                     stopped = true;

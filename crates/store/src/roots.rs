@@ -597,3 +597,225 @@ pub(crate) fn replace_symlink(target: &Path, link: &Path) -> Result<(), StoreErr
         StoreError::io("renaming symlink onto", link)(e)
     })
 }
+
+/// The collector's end of Nix's protocol for roots registered during a collection: Nix 2.8
+/// processes that cannot take `gc.lock` shared connect to `<state>/gc-socket/socket`, send
+/// each new temporary root as a line (its absolute path) and wait for the byte `1`. The
+/// collector then treats the path as alive; one about to be deleted is acknowledged only
+/// after its deletion, so the sender sees it invalid and makes it again. (Kiln's own
+/// processes wait for the lock instead.)
+///
+/// A Nix 2.8 client that finds no socket file at all proceeds *without* registering (its
+/// connect fails with `ENOENT`, which it ignores); one that finds a socket nobody listens on
+/// retries until it can. So the socket file always exists: a collector creates a dead one
+/// before taking the lock if there is none, installs its live one by renaming it over the old,
+/// and leaves it behind, dead, when it ends.
+pub(crate) struct RootServer {
+    shared: std::sync::Arc<RootServerShared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+pub(crate) struct RootServerShared {
+    state: Mutex<RootServerState>,
+    changed: std::sync::Condvar,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct RootServerState {
+    /// Hash parts of the roots received.
+    hashes: HashSet<String>,
+    /// Hash parts of the paths being deleted right now.
+    pending: HashSet<String>,
+}
+
+impl RootServer {
+    /// Listens on `<state>/gc-socket/socket` until dropped.
+    pub(crate) fn start(state_dir: &Path, store_dir: &str) -> Result<Self, StoreError> {
+        use std::os::unix::fs::PermissionsExt;
+        let (listener, tmp) = Self::bind_temporary(state_dir)?;
+        let _ = fs::set_permissions(&tmp, fs::Permissions::from_mode(0o666));
+        listener
+            .set_nonblocking(true)
+            .map_err(StoreError::io("listening on", &tmp))?;
+        let socket = state_dir.join("gc-socket/socket");
+        fs::rename(&tmp, &socket).map_err(StoreError::io("installing socket", &socket))?;
+        let shared = std::sync::Arc::new(RootServerShared {
+            state: Mutex::default(),
+            changed: std::sync::Condvar::new(),
+            stop: std::sync::atomic::AtomicBool::new(false),
+        });
+        let thread = {
+            let shared = shared.clone();
+            let store_dir = store_dir.to_owned();
+            let temproots = state_dir.join("temproots");
+            std::thread::spawn(move || accept_roots(listener, &shared, &store_dir, &temproots))
+        };
+        Ok(RootServer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Binds a socket under a temporary name in `<state>/gc-socket`.
+    fn bind_temporary(
+        state_dir: &Path,
+    ) -> Result<(std::os::unix::net::UnixListener, PathBuf), StoreError> {
+        let dir = state_dir.join("gc-socket");
+        fs::create_dir_all(&dir).map_err(StoreError::io("creating directory", &dir))?;
+        let tmp = dir.join(format!(
+            "socket.tmp-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        let listener = std::os::unix::net::UnixListener::bind(&tmp)
+            .map_err(StoreError::io("listening on", &tmp))?;
+        Ok((listener, tmp))
+    }
+
+    /// Makes sure `<state>/gc-socket/socket` exists (a dead one when no collector runs).
+    pub(crate) fn ensure_socket_file(state_dir: &Path) -> Result<(), StoreError> {
+        let socket = state_dir.join("gc-socket/socket");
+        if fs::symlink_metadata(&socket).is_ok() {
+            return Ok(());
+        }
+        let (listener, tmp) = Self::bind_temporary(state_dir)?;
+        drop(listener);
+        // Another collector may have installed its live socket meanwhile: keep that one.
+        if fs::symlink_metadata(&socket).is_ok() || fs::hard_link(&tmp, &socket).is_err() {
+            let _ = fs::remove_file(&tmp);
+            return Ok(());
+        }
+        let _ = fs::remove_file(&tmp);
+        Ok(())
+    }
+
+    /// Claims the paths with hash parts `hashes` for deletion: returns, for each, whether it
+    /// may be deleted (no client registered it), and marks those as pending until
+    /// [`RootServer::done`], so a client registering one meanwhile waits for the deletion.
+    pub(crate) fn claim<'a>(&self, hashes: impl Iterator<Item = &'a str>) -> Vec<bool> {
+        let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut res = Vec::new();
+        for h in hashes {
+            let free = !st.hashes.contains(h);
+            if free {
+                st.pending.insert(h.to_owned());
+            }
+            res.push(free);
+        }
+        res
+    }
+
+    /// Ends the deletions [`RootServer::claim`] started; waiting clients are acknowledged.
+    pub(crate) fn done(&self) {
+        let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.pending.clear();
+        self.shared.changed.notify_all();
+    }
+}
+
+impl Drop for RootServer {
+    fn drop(&mut self) {
+        self.done();
+        self.shared
+            .stop
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        // The socket file stays, dead: see the type's documentation.
+    }
+}
+
+fn accept_roots(
+    listener: std::os::unix::net::UnixListener,
+    shared: &std::sync::Arc<RootServerShared>,
+    store_dir: &str,
+    temproots: &Path,
+) {
+    use std::sync::atomic::Ordering;
+    let mut clients = Vec::new();
+    while !shared.stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let shared = shared.clone();
+                let store_dir = store_dir.to_owned();
+                let temproots = temproots.to_owned();
+                clients.push(std::thread::spawn(move || {
+                    serve_client(stream, &shared, &store_dir, &temproots)
+                }));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(2)),
+        }
+    }
+    for c in clients {
+        let _ = c.join();
+    }
+}
+
+fn serve_client(
+    stream: std::os::unix::net::UnixStream,
+    shared: &RootServerShared,
+    store_dir: &str,
+    temproots: &Path,
+) {
+    use std::io::BufRead as _;
+    use std::sync::atomic::Ordering;
+    // The client's own temporary roots file, `temproots/<pid>` (Nix's name).
+    let client_file = rustix::net::sockopt::socket_peercred(&stream)
+        .ok()
+        .map(|cred| temproots.join(cred.pid.as_raw_nonzero().to_string()));
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(20)));
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = io::BufReader::new(stream);
+    let mut line = Vec::new();
+    while !shared.stop.load(Ordering::SeqCst) {
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => return,
+            Ok(_) if line.last() == Some(&b'\n') => {
+                let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+                line.clear();
+                let Ok(path) = StorePath::from_absolute(store_dir, &text) else {
+                    // Not a root: drop the client, as Nix does.
+                    return;
+                };
+                let hash = path.hash_part().to_owned();
+                let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                st.hashes.insert(hash.clone());
+                while st.pending.contains(&hash) {
+                    st = shared.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+                drop(st);
+                // The client appends the root to its file once acknowledged; a collection
+                // that starts before it does would miss it. So the root is appended here
+                // first: the client's own write lands at its file offset, which is where this
+                // one went, and writes the same bytes.
+                if let Some(f) = &client_file {
+                    if let Ok(mut file) = OpenOptions::new().append(true).open(f) {
+                        let mut record = text.into_bytes();
+                        record.push(0);
+                        let _ = file.write_all(&record);
+                    }
+                }
+                if writer.write_all(b"1").is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {} // A partial line: read on.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return,
+        }
+    }
+}
