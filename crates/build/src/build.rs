@@ -177,8 +177,11 @@ pub(crate) fn build(cx: &Context<'_>, id: usize, node: &Node) -> Result<Outcome,
     for path in node.outputs.values() {
         locks.push(PathLock::acquire(&store.real_path(path))?);
     }
+    // A concurrent garbage collection keeps what this build makes and uses: temporary roots
+    // for the derivation and its outputs now, for its inputs below (each protects its closure).
+    store.add_temp_root(&node.drv_path)?;
     for path in node.outputs.values() {
-        let _ = path; // TEMPROOT
+        store.add_temp_root(path)?;
     }
     let mut all_valid = true;
     for path in node.outputs.values() {
@@ -210,6 +213,12 @@ pub(crate) fn build(cx: &Context<'_>, id: usize, node: &Node) -> Result<Outcome,
             if let Some(p) = paths.get(o) {
                 inputs.insert(p.clone());
             }
+        }
+    }
+    for path in &inputs {
+        store.add_temp_root(path)?;
+        if !store.is_valid_path(path)? {
+            return Err(BuildError::Missing(path.to_absolute(&store_dir)));
         }
     }
     let inputs = store.closure(&inputs)?;

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{build, config, derivation, eval, hash, instantiate, key, log, nar, store};
+use crate::commands::{
+    build, collect_garbage, config, derivation, eval, hash, instantiate, key, log, nar, store,
+};
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
 #[derive(Debug, Parser)]
@@ -58,6 +60,9 @@ enum Command {
     /// Add to, inspect, check and clean the local store
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Delete old profile generations (with -d or --delete-older-than), then unreachable
+    /// store paths
+    CollectGarbage(collect_garbage::CollectGarbageArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -78,6 +83,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),
         Command::Store(cmd) => store::run(cmd, &cli.global),
+        Command::CollectGarbage(args) => collect_garbage::run(args, &cli.global),
     }
 }
 

@@ -124,6 +124,12 @@ impl Db {
         })
     }
 
+    /// The connection, the database file and the logical store directory, for the garbage
+    /// collector's bulk queries (`gc.rs`).
+    pub(crate) fn parts(&mut self) -> (&mut Connection, &Path, &str) {
+        (&mut self.conn, &self.file, &self.store_dir)
+    }
+
     fn err(&self, op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
         move |source| StoreError::Db {
             op,

@@ -50,20 +50,25 @@ mod canon;
 mod db;
 mod error;
 mod eval_io;
+mod gc;
 mod ingest;
 mod local;
 mod lock;
+pub mod profile;
+mod roots;
 mod scan;
 
 pub use canon::{canonicalise, remove_tree, CANONICAL_MTIME};
 pub use db::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use eval_io::StoreIo;
+pub use gc::{GcAction, GcEvent, GcOptions, GcResults};
 pub use ingest::{scan_references, summarise, TreeSummary};
 pub use local::{
     default_root, DeleteResult, LocalStore, OptimiseStats, StoreLocation, TempDir, VerifyProblem,
 };
 pub use lock::PathLock;
+pub use roots::{RootNotice, Roots, CENSORED};
 pub use scan::RefScanner;
 
 /// What a store knows about a valid path (a row of Nix's `ValidPaths` and its references).

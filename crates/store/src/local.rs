@@ -21,6 +21,7 @@ use crate::canon::{canonicalise, remove_tree, set_canonical_mtime};
 use crate::db::Db;
 use crate::ingest::{copy_tree, NarSink};
 use crate::lock::{lock, try_lock, PathLock};
+use crate::roots::TempRoots;
 use crate::{PathInfo, Store, StoreError};
 
 /// Where a local store lives: a physical root and the logical store directory.
@@ -109,7 +110,7 @@ pub struct OptimiseStats {
 /// renamed into the store.
 #[derive(Debug)]
 pub struct TempDir {
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     _lock: File,
 }
 
@@ -138,9 +139,11 @@ impl Drop for TempDir {
 #[derive(Debug)]
 pub struct LocalStore {
     location: StoreLocation,
-    real_store: PathBuf,
+    pub(crate) real_store: PathBuf,
     tmp_root: PathBuf,
     db: Mutex<Db>,
+    /// This process's temporary roots file (`roots.rs`).
+    temp_roots: TempRoots,
     /// Held shared for the store's lifetime, as Nix does (it takes it exclusively to migrate).
     _big_lock: File,
 }
@@ -175,15 +178,24 @@ impl LocalStore {
         lock(&big_lock, &big_lock_path, false)?;
         let db = Db::open(&db_dir, &location.store_dir, true)?;
         let tmp_root = real_store.join(".kiln-tmp");
+        let temp_roots = TempRoots::new(state.clone(), location.store_dir.clone());
         let store = LocalStore {
             location,
             real_store,
             tmp_root,
             db: Mutex::new(db),
+            temp_roots,
             _big_lock: big_lock,
         };
         store.remove_stale_temps()?;
         Ok(store)
+    }
+
+    /// Registers `path` as a temporary root of this process: no garbage collection deletes it
+    /// (valid or still being made) while this `LocalStore` lives. Cheap to call again for the
+    /// same path; waits while a collection is running. Every add registers its path itself.
+    pub fn add_temp_root(&self, path: &StorePath) -> Result<(), StoreError> {
+        self.temp_roots.add(path)
     }
 
     /// Where this store lives.
@@ -202,7 +214,7 @@ impl LocalStore {
         Ok(StorePath::from_absolute_prefix(&self.location.store_dir, path)?.0)
     }
 
-    fn db(&self) -> MutexGuard<'_, Db> {
+    pub(crate) fn db(&self) -> MutexGuard<'_, Db> {
         // A panic while holding the lock cannot leave the database half-written (SQLite rolls
         // back), so a poisoned lock is still usable.
         self.db.lock().unwrap_or_else(|e| e.into_inner())
@@ -291,6 +303,7 @@ impl LocalStore {
     pub fn register_valid_paths(&self, infos: &[PathInfo]) -> Result<(), StoreError> {
         let mut drvs = Vec::new();
         for info in infos {
+            self.add_temp_root(&info.path)?;
             if info.path.is_derivation() {
                 drvs.push((info.path.clone(), self.read_derivation(&info.path)?));
             }
@@ -566,6 +579,7 @@ impl Store for LocalStore {
             (None, None) => summary.nar_hash,
         };
         let path = make_fixed_output_path(self.store_dir(), name, method, &hash)?;
+        self.add_temp_root(&path)?;
         let lock = PathLock::acquire(&self.real_path(&path))?;
         if let Some(info) = self.info_if_valid(&path)? {
             return Ok(info);
@@ -593,6 +607,7 @@ impl Store for LocalStore {
     ) -> Result<PathInfo, StoreError> {
         let hash = Hash::digest_bytes(HashAlgo::Sha256, text);
         let path = make_text_path(self.store_dir(), name, &hash, references)?;
+        self.add_temp_root(&path)?;
         if let Some(info) = self.info_if_valid(&path)? {
             return Ok(info);
         }
@@ -649,6 +664,7 @@ impl Store for LocalStore {
     }
 
     fn add_nar(&self, info: &PathInfo, nar: &mut dyn Read) -> Result<(), StoreError> {
+        self.add_temp_root(&info.path)?;
         if self.is_valid_path(&info.path)? {
             return Ok(());
         }

@@ -1,6 +1,7 @@
 //! One module per `kiln` noun.
 
 pub mod build;
+pub mod collect_garbage;
 pub mod config;
 pub mod derivation;
 pub mod eval;

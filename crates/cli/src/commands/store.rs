@@ -1,4 +1,5 @@
-//! `kiln store`: add to, inspect, check and clean the local store.
+//! `kiln store`: add to, inspect, check and clean the local store (`gc`: see
+//! `collect_garbage.rs`).
 //!
 //! The store is the one at `--store DIR` / `KILN_STORE`, else the default root (`/` when `/nix`
 //! is writable, else `$XDG_DATA_HOME/kiln/root`). Path sets print one path per line in Nix's
@@ -102,6 +103,15 @@ pub enum StoreCommand {
     },
     /// Hard-link identical files in the store to save space
     Optimise,
+    /// Delete the store paths no garbage collector root keeps alive
+    Gc {
+        /// Print the paths that would be deleted instead of deleting them
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop after freeing more than SIZE bytes (suffixes K, M, G, T)
+        #[arg(long, value_name = "SIZE", value_parser = crate::commands::collect_garbage::parse_size)]
+        max_freed: Option<u64>,
+    },
 }
 
 /// Opens the store the global options name.
@@ -345,6 +355,10 @@ pub fn run(cmd: StoreCommand, global: &GlobalArgs) -> anyhow::Result<()> {
             for p in &res.deleted {
                 writeln!(out, "{}", p.to_absolute(store.store_dir()))?;
             }
+        }
+        StoreCommand::Gc { dry_run, max_freed } => {
+            let settings = crate::config::load_settings(&global.option)?;
+            crate::commands::collect_garbage::store_gc(&store, &settings, dry_run, max_freed)?;
         }
         StoreCommand::Optimise => {
             let stats = store.optimise()?;

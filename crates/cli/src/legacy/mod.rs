@@ -7,6 +7,7 @@ use std::ffi::OsString;
 
 mod build_common;
 mod nix_build;
+mod nix_collect_garbage;
 mod nix_hash;
 mod nix_instantiate;
 mod nix_store;
@@ -16,6 +17,8 @@ mod nix_store;
 pub enum Legacy {
     /// `nix-build`: build expressions' derivations and link the results.
     Build,
+    /// `nix-collect-garbage`: delete old generations and unreachable paths.
+    CollectGarbage,
     /// `nix-hash`: hash paths and convert hashes.
     Hash,
     /// `nix-instantiate`: evaluate expressions.
@@ -29,6 +32,7 @@ impl Legacy {
     pub fn from_program_name(name: &str) -> Option<Self> {
         match name {
             "nix-build" => Some(Self::Build),
+            "nix-collect-garbage" => Some(Self::CollectGarbage),
             "nix-hash" => Some(Self::Hash),
             "nix-instantiate" => Some(Self::Instantiate),
             "nix-store" => Some(Self::Store),
@@ -47,6 +51,7 @@ impl Legacy {
             .collect::<anyhow::Result<Vec<_>>>()?;
         match self {
             Self::Build => nix_build::run(program, &args),
+            Self::CollectGarbage => nix_collect_garbage::run(program, &args),
             Self::Hash => nix_hash::run(program, &args),
             Self::Instantiate => nix_instantiate::run(program, &args),
             Self::Store => nix_store::run(program, &args),

@@ -2,7 +2,8 @@
 //!
 //! `--add`, `--add-fixed [--recursive] ALGO`, `--dump`, `--restore`, `-q`/`--query` with
 //! `--references`, `--referrers`, `--requisites`/`-R`, `--deriver`/`-d`, `--hash`, `--size`,
-//! `--verify [--check-contents]`, `--delete`, `--optimise`. The store is `--store DIR` (or
+//! `--verify [--check-contents]`, `--delete`, `--optimise`, `--gc` with `--print-roots`,
+//! `--print-live`, `--print-dead`, `--max-freed N`. The store is `--store DIR` (or
 //! `local?root=DIR`), else `KILN_STORE`, else Kiln's default root. Path sets print one per
 //! line, references first, as Nix prints them.
 
@@ -34,6 +35,8 @@ Operations:
   --optimise                        hard-link identical files
   -r, --realise PATH...             build derivations (drv, drv!out) and print their outputs
                                     [--dry-run] [--check] [-K] [-k] [-j N] [--add-root PATH]
+  --gc [--print-roots|--print-live|--print-dead] [--max-freed N]
+                                    delete (or list) unreachable paths, or list the roots
 
 The store is --store DIR (or local?root=DIR), else $KILN_STORE, else /nix when writable,
 else $XDG_DATA_HOME/kiln/root.";
@@ -49,6 +52,7 @@ enum Op {
     Delete,
     Optimise,
     Realise,
+    Gc,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +75,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut operands = Vec::new();
     let mut build = super::build_common::BuildOptions::default();
     let mut add_root: Option<PathBuf> = None;
+    let mut gc = GcFlags::default();
     let mut iter = args.iter();
     let set_op = |op: &mut Option<Op>, new: Op| -> anyhow::Result<()> {
         if op.is_some_and(|o| o != new) {
@@ -111,6 +116,10 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 add_root = Some(PathBuf::from(r));
             }
             "--indirect" => {}
+            "--gc" => set_op(&mut op, Op::Gc)?,
+            "--print-roots" | "--print-live" | "--print-dead" | "--max-freed" => {
+                gc.parse(arg, &mut iter)?
+            }
             "--recursive" => recursive = true,
             "--check-contents" => check_contents = true,
             "--references" => query = Some(Query::References),
@@ -261,6 +270,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 stats.files_linked
             );
         }
+        Op::Gc => gc.run(&store, &operands)?,
         Op::Dump | Op::Restore | Op::Realise => unreachable!("handled above"),
     }
     out.flush()?;
@@ -283,4 +293,53 @@ pub(crate) fn parse_store(s: &str) -> anyhow::Result<PathBuf> {
         )));
     }
     Ok(PathBuf::from(s))
+}
+
+/// The sub-flags of `--gc`.
+#[derive(Debug, Default)]
+struct GcFlags {
+    print_roots: bool,
+    action: Option<kiln_store::GcAction>,
+    max_freed: Option<u64>,
+}
+
+impl GcFlags {
+    fn parse(&mut self, flag: &str, rest: &mut std::slice::Iter<'_, String>) -> anyhow::Result<()> {
+        match flag {
+            "--print-roots" => self.print_roots = true,
+            "--print-live" => self.action = Some(kiln_store::GcAction::ReturnLive),
+            "--print-dead" => self.action = Some(kiln_store::GcAction::ReturnDead),
+            _ => {
+                let v = rest
+                    .next()
+                    .ok_or_else(|| usage(format!("flag '{flag}' requires an argument")))?;
+                self.max_freed =
+                    Some(crate::commands::collect_garbage::parse_size(v).map_err(usage)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// `nix-store --gc`, as Nix 2.8 prints it.
+    fn run(&self, store: &kiln_store::LocalStore, operands: &[String]) -> anyhow::Result<()> {
+        use crate::commands::collect_garbage as gc;
+        if !operands.is_empty() {
+            return Err(usage("no arguments expected"));
+        }
+        if self.print_roots {
+            return gc::print_roots(store);
+        }
+        let settings = crate::config::load_settings(&[])?;
+        let action = self.action.unwrap_or(kiln_store::GcAction::DeleteDead);
+        let mut options = gc::gc_options(&settings, action)?;
+        if let Some(m) = self.max_freed {
+            options.max_freed = m;
+        }
+        let res = store.collect_garbage(&options, &mut gc::print_event)?;
+        if action == kiln_store::GcAction::DeleteDead {
+            gc::print_freed(&res)
+        } else {
+            gc::print_paths(&res.paths)
+        }
+    }
 }

@@ -687,3 +687,55 @@ fn pass_as_file_structured_attrs_and_logs() {
     );
     assert_eq!(log, "to the log\n");
 }
+
+#[test]
+fn a_running_build_keeps_its_inputs_and_outputs_through_a_gc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = nix_file(
+        dir,
+        r#"rec {
+  dep = mk "dep" "echo dep > $out" {};
+  user = mk "user" "echo started; sleep 3; cat ${dep} > $out" {};
+}"#,
+    );
+    let root = dir.join("root");
+    let dep = stdout_of(
+        kiln_build(&root)
+            .arg("-f")
+            .arg(&file)
+            .args(["-A", "dep", "--no-link"]),
+    );
+    let mut child = kiln_build(&root)
+        .arg("-f")
+        .arg(&file)
+        .args(["-A", "user", "--no-link"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    {
+        use std::io::BufRead;
+        let mut line = String::new();
+        while stderr.read_line(&mut line).unwrap() > 0 {
+            if line.trim() == "started" {
+                break;
+            }
+            line.clear();
+        }
+    }
+    // Nothing roots `dep` but the running build.
+    stdout_of(kiln().arg("--store").arg(&root).args(["store", "gc"]));
+    stdout_of(
+        kiln()
+            .arg("--store")
+            .arg(&root)
+            .args(["store", "path-info", dep.trim()]),
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let user = String::from_utf8(out.stdout).unwrap();
+    let real = root.join(user.trim().trim_start_matches('/'));
+    assert_eq!(std::fs::read_to_string(real).unwrap(), "dep\n");
+}

@@ -1,0 +1,724 @@
+//! Garbage collection: deleting the store paths no root keeps alive.
+//!
+//! Semantics are Nix's (`collectGarbage` in Nix 2.8's `gc.cc`); the method is not. A path is
+//! *alive* when it can be reached from a root (see [`crate::roots`]) by following references,
+//! and, with `keep-derivations` (default on), from an output to the derivation recorded as its
+//! deriver, and, with `keep-outputs` (default off), from a derivation to its valid outputs.
+//! Every other valid path is *dead*, and so is every entry of the store directory that is
+//! named like a store path but is not valid (what a killed add or collection left), unless a
+//! live process holds it as a temporary root.
+//!
+//! Kiln computes liveness in one pass: it loads `ValidPaths` and `Refs` (and, when needed, the
+//! derivers and `DerivationOutputs`) into integer-indexed arrays, walks them breadth first from
+//! the roots, and orders the dead set so every path comes after its referrers. Nix instead asks
+//! the database about each path's referrers in turn.
+//!
+//! Deleting is crash safe: a batch of paths is made invalid in one transaction (which also
+//! checks, path by path, that no valid path outside the batch has come to refer to it since
+//! the graph was loaded; such a path and, through the same check, its references are kept),
+//! and only then do their files go: directories are first renamed into a private temporary
+//! directory. A collection killed at any moment leaves only invalid files, which the next one
+//! deletes. Finally `<store>/.links` loses the files no store path shares any more (link
+//! count 1), as Nix does.
+//!
+//! The whole collection holds `<state>/gc.lock` exclusively, so no Kiln process can register a
+//! temporary root while it runs (see the protocol in [`crate::roots`]); Nix 2.8 processes send
+//! theirs to the collector's socket instead, and those paths are spared.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use kiln_formats::store_path::StorePath;
+use rusqlite::TransactionBehavior;
+
+use crate::lock::{lock, try_lock};
+use crate::roots::{
+    find_permanent_roots, find_runtime_roots, open_gc_lock, read_temp_roots, RootNotice, RootScope,
+    RootServer, Roots,
+};
+use crate::{LocalStore, StoreError};
+
+/// What a collection does with the dead paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GcAction {
+    /// Delete them (`nix-store --gc`).
+    DeleteDead,
+    /// Only report them (`nix-store --gc --print-dead`).
+    ReturnDead,
+    /// Only report the live paths (`nix-store --gc --print-live`).
+    ReturnLive,
+}
+
+/// The parameters of a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcOptions {
+    /// What to do.
+    pub action: GcAction,
+    /// Stop deleting once more than this many bytes were freed.
+    pub max_freed: u64,
+    /// Nix's `keep-derivations` (default true): a live output keeps its deriver alive.
+    pub keep_derivations: bool,
+    /// Nix's `keep-outputs` (default false): a live derivation keeps its valid outputs alive.
+    pub keep_outputs: bool,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        GcOptions {
+            action: GcAction::DeleteDead,
+            max_freed: u64::MAX,
+            keep_derivations: true,
+            keep_outputs: false,
+        }
+    }
+}
+
+/// Progress of a collection, in the order it happens (the CLI prints them as Nix does).
+#[derive(Debug, Clone, PartialEq)]
+pub enum GcEvent {
+    /// The root search starts.
+    FindingRoots,
+    /// The root search did something noteworthy.
+    Root(RootNotice),
+    /// Deleting starts (`DeleteDead`).
+    DeletingGarbage,
+    /// Liveness is being computed, nothing will be deleted (`ReturnDead`, `ReturnLive`).
+    DeterminingLiveness,
+    /// A path (or a stray entry of the store directory) is about to be deleted.
+    Deleting(String),
+    /// More than `max_freed` bytes were freed; deleting stops.
+    LimitReached(u64),
+    /// Unused files of `<store>/.links` are being removed.
+    DeletingUnusedLinks,
+    /// After cleaning `.links`: bytes hard links save now (Nix's estimate: shared bytes minus
+    /// the bytes of the directory itself; may be negative).
+    LinkSavings(i64),
+}
+
+/// What a collection did or found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcResults {
+    /// The paths deleted (`DeleteDead`, stray entries of the store directory included), dead
+    /// (`ReturnDead`) or live (`ReturnLive`), as absolute paths.
+    pub paths: BTreeSet<String>,
+    /// Bytes freed: regular files and symlinks whose last link went, unused `.links` files
+    /// included.
+    pub bytes_freed: u64,
+    /// Unused `.links` files removed.
+    pub links_removed: u64,
+}
+
+/// How many paths one invalidation transaction covers.
+const BATCH: usize = 512;
+
+/// The valid paths and the edges liveness follows, by dense index.
+struct Graph {
+    /// Base names (`<hash>-<name>`), by index.
+    names: Vec<Box<str>>,
+    /// Row ids in `ValidPaths`, by index (never reused, so a path deleted and registered
+    /// again meanwhile has another).
+    ids: Vec<i64>,
+    /// NAR sizes, by index (an estimate of the bytes deleting the path frees).
+    nar_sizes: Vec<u64>,
+    /// References: `refs[ref_start[i]..ref_start[i + 1]]` for path `i`.
+    ref_start: Vec<u32>,
+    refs: Vec<u32>,
+    /// Extra liveness edges (deriver, outputs): `(from, to)`, sorted by `from`.
+    extra: Vec<(u32, u32)>,
+}
+
+impl Graph {
+    fn index(&self) -> HashMap<&str, u32> {
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (&**n, i as u32))
+            .collect()
+    }
+
+    fn references(&self, i: u32) -> &[u32] {
+        &self.refs[self.ref_start[i as usize] as usize..self.ref_start[i as usize + 1] as usize]
+    }
+
+    fn extra_edges(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
+        let start = self.extra.partition_point(|&(f, _)| f < i);
+        self.extra[start..]
+            .iter()
+            .take_while(move |&&(f, _)| f == i)
+            .map(|&(_, t)| t)
+    }
+}
+
+impl LocalStore {
+    /// Returns every root: permanent, runtime (from `/proc`; origins hidden when `censor`)
+    /// and temporary. Only valid paths are roots.
+    pub fn find_roots(
+        &self,
+        censor: bool,
+        notices: &mut dyn FnMut(RootNotice),
+    ) -> Result<Roots, StoreError> {
+        let valid: HashSet<String> = self
+            .all_valid_paths()?
+            .into_iter()
+            .map(|p| p.base_name().to_owned())
+            .collect();
+        let mut is_valid = |p: &StorePath| valid.contains(p.base_name());
+        self.roots_with(&mut is_valid, censor, notices)
+            .map(|(roots, _)| roots)
+    }
+
+    /// The root search, with validity decided by `is_valid`; also returns the hash parts of
+    /// the temporary roots.
+    fn roots_with(
+        &self,
+        is_valid: &mut dyn FnMut(&StorePath) -> bool,
+        censor: bool,
+        notices: &mut dyn FnMut(RootNotice),
+    ) -> Result<(Roots, HashSet<String>), StoreError> {
+        let real_store = fs::canonicalize(&self.real_store)
+            .map_err(StoreError::io("resolving", &self.real_store))?;
+        let state_dir = self.location().state_dir();
+        let scope = RootScope {
+            store_dir: &self.location().store_dir,
+            real_store: &real_store,
+            state_dir: &state_dir,
+        };
+        let mut roots = Roots::new();
+        find_permanent_roots(&scope, is_valid, &mut roots, notices)?;
+        find_runtime_roots(&scope, is_valid, censor, &mut roots);
+        let temp = read_temp_roots(
+            &state_dir.join("temproots"),
+            &self.location().store_dir,
+            censor,
+            notices,
+        )?;
+        for (p, origins) in temp.roots {
+            if is_valid(&p) {
+                roots.entry(p).or_default().extend(origins);
+            }
+        }
+        Ok((roots, temp.hashes))
+    }
+
+    /// Collects garbage: finds the roots, computes what is alive and, per `options.action`,
+    /// deletes or reports the rest. Holds `<state>/gc.lock` exclusively throughout, so it
+    /// waits for another collection and makes processes registering temporary roots wait.
+    pub fn collect_garbage(
+        &self,
+        options: &GcOptions,
+        events: &mut dyn FnMut(GcEvent),
+    ) -> Result<GcResults, StoreError> {
+        let state_dir = self.location().state_dir();
+        RootServer::ensure_socket_file(&state_dir)?;
+        let gc_lock = open_gc_lock(&state_dir)?;
+        lock(&gc_lock, &state_dir.join("gc.lock"), true)?;
+        // Before the roots are read: Nix processes send the roots they add from now on.
+        let server = RootServer::start(&state_dir, &self.location().store_dir)?;
+
+        events(GcEvent::FindingRoots);
+        let graph = self.load_graph(options)?;
+        let index = graph.index();
+        let mut is_valid = |p: &StorePath| index.contains_key(p.base_name());
+        let (roots, temp_hashes) =
+            self.roots_with(&mut is_valid, true, &mut |n| events(GcEvent::Root(n)))?;
+
+        // Liveness: breadth first from the roots.
+        let n = graph.names.len();
+        let mut alive = vec![false; n];
+        let mut queue: Vec<u32> = Vec::new();
+        for root in roots.keys() {
+            if let Some(&i) = index.get(root.base_name()) {
+                if !alive[i as usize] {
+                    alive[i as usize] = true;
+                    queue.push(i);
+                }
+            }
+        }
+        let mut head = 0;
+        while head < queue.len() {
+            let i = queue[head];
+            head += 1;
+            for &r in graph.references(i) {
+                if !alive[r as usize] {
+                    alive[r as usize] = true;
+                    queue.push(r);
+                }
+            }
+            for r in graph.extra_edges(i) {
+                if !alive[r as usize] {
+                    alive[r as usize] = true;
+                    queue.push(r);
+                }
+            }
+        }
+
+        // Entries of the store directory that are not valid paths.
+        let strays = self.stray_entries(&index, &temp_hashes)?;
+
+        let store_dir = &self.location().store_dir;
+        let abs = |name: &str| format!("{store_dir}/{name}");
+        let mut results = GcResults::default();
+        match options.action {
+            GcAction::ReturnLive => {
+                events(GcEvent::DeterminingLiveness);
+                results.paths = (0..n)
+                    .filter(|&i| alive[i])
+                    .map(|i| abs(&graph.names[i]))
+                    .collect();
+                return Ok(results);
+            }
+            GcAction::ReturnDead => {
+                events(GcEvent::DeterminingLiveness);
+                results.paths = (0..n)
+                    .filter(|&i| !alive[i])
+                    .map(|i| abs(&graph.names[i]))
+                    .chain(
+                        strays
+                            .iter()
+                            .filter(|s| s.is_store_path)
+                            .map(|s| abs(&s.name)),
+                    )
+                    .collect();
+                return Ok(results);
+            }
+            GcAction::DeleteDead => {}
+        }
+
+        events(GcEvent::DeletingGarbage);
+        let order = deletion_order(&graph, &alive);
+        let trash = self.temp_dir()?;
+        let mut stopped = false;
+        let mut next = 0;
+        'batches: while next < order.len() && !stopped {
+            // With a limit, cut the batch where the estimated sizes reach it, so that little
+            // is made invalid beyond what will be deleted.
+            let mut end = next;
+            let mut estimate = 0u64;
+            let budget = options.max_freed.saturating_sub(results.bytes_freed);
+            while end < order.len() && end - next < BATCH {
+                estimate = estimate.saturating_add(graph.nar_sizes[order[end] as usize]);
+                end += 1;
+                if estimate > budget {
+                    break;
+                }
+            }
+            let batch = &order[next..end];
+            next = end;
+            // Paths a Nix process registered as roots meanwhile stay (and, being valid, keep
+            // their references through the referrer check).
+            let free = server.claim(batch.iter().map(|&i| &graph.names[i as usize][..32]));
+            let batch: Vec<u32> = batch
+                .iter()
+                .zip(free)
+                .filter_map(|(&i, free)| free.then_some(i))
+                .collect();
+            let ids: Vec<i64> = batch.iter().map(|&i| graph.ids[i as usize]).collect();
+            let invalidated = self.invalidate_unreferenced(&ids)?;
+            for (&i, gone) in batch.iter().zip(invalidated) {
+                let name = &*graph.names[i as usize];
+                if !gone {
+                    continue;
+                }
+                let path = abs(name);
+                events(GcEvent::Deleting(path.clone()));
+                self.delete_entry(name, &trash.dir, &mut results.bytes_freed)?;
+                results.paths.insert(path);
+                if results.bytes_freed > options.max_freed {
+                    // The rest of this batch is already invalid: finish it first.
+                    stopped = true;
+                }
+            }
+            server.done();
+            if stopped {
+                break 'batches;
+            }
+        }
+        if !stopped {
+            for stray in &strays {
+                if stray.is_lock {
+                    self.delete_stale_lock(&stray.name)?;
+                    continue;
+                }
+                let hash = stray.name.get(..32).unwrap_or(&stray.name);
+                if server.claim(std::iter::once(hash)) != [true] {
+                    continue;
+                }
+                let path = abs(&stray.name);
+                events(GcEvent::Deleting(path.clone()));
+                self.delete_entry(&stray.name, &trash.dir, &mut results.bytes_freed)?;
+                server.done();
+                results.paths.insert(path);
+                if results.bytes_freed > options.max_freed {
+                    stopped = true;
+                    break;
+                }
+            }
+        }
+        if stopped {
+            events(GcEvent::LimitReached(options.max_freed));
+        }
+        drop(trash);
+
+        events(GcEvent::DeletingUnusedLinks);
+        let savings = self.remove_unused_links(&mut results)?;
+        events(GcEvent::LinkSavings(savings));
+        Ok(results)
+    }
+
+    /// Loads the valid paths and the liveness edges `options` asks for.
+    fn load_graph(&self, options: &GcOptions) -> Result<Graph, StoreError> {
+        let mut db = self.db();
+        let (conn, file, store_dir) = db.parts();
+        let err = |op: &'static str| {
+            let db = file.to_owned();
+            move |source| StoreError::Db { op, db, source }
+        };
+        let prefix = format!("{store_dir}/");
+        let base_of = |path: &str| -> Result<Box<str>, StoreError> {
+            path.strip_prefix(&prefix)
+                .filter(|b| StorePath::from_base_name(b).is_ok())
+                .map(Box::from)
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "path",
+                    value: path.to_owned(),
+                })
+        };
+        let tx = conn.transaction().map_err(err("starting a transaction"))?;
+        let mut names = Vec::new();
+        let mut id_list = Vec::new();
+        let mut nar_sizes = Vec::new();
+        let mut ids: HashMap<i64, u32> = HashMap::new();
+        let mut derivers: Vec<(u32, String)> = Vec::new();
+        {
+            let mut st = tx
+                .prepare("select id, path, narSize, deriver from ValidPaths")
+                .map_err(err("loading valid paths"))?;
+            let mut rows = st.query([]).map_err(err("loading valid paths"))?;
+            while let Some(row) = rows.next().map_err(err("loading valid paths"))? {
+                let id: i64 = row.get(0).map_err(err("loading valid paths"))?;
+                let path: String = row.get(1).map_err(err("loading valid paths"))?;
+                let size: Option<i64> = row.get(2).map_err(err("loading valid paths"))?;
+                let idx = names.len() as u32;
+                names.push(base_of(&path)?);
+                id_list.push(id);
+                nar_sizes.push(size.unwrap_or(0).max(0) as u64);
+                ids.insert(id, idx);
+                if options.keep_derivations {
+                    let deriver: Option<String> = row.get(3).map_err(err("loading valid paths"))?;
+                    if let Some(d) = deriver.filter(|d| !d.is_empty()) {
+                        derivers.push((idx, d));
+                    }
+                }
+            }
+        }
+        let mut edges: Vec<(u32, u32)> = Vec::new();
+        {
+            let mut st = tx
+                .prepare("select referrer, reference from Refs")
+                .map_err(err("loading references"))?;
+            let mut rows = st.query([]).map_err(err("loading references"))?;
+            while let Some(row) = rows.next().map_err(err("loading references"))? {
+                let a: i64 = row.get(0).map_err(err("loading references"))?;
+                let b: i64 = row.get(1).map_err(err("loading references"))?;
+                if let (Some(&a), Some(&b)) = (ids.get(&a), ids.get(&b)) {
+                    if a != b {
+                        edges.push((a, b));
+                    }
+                }
+            }
+        }
+        let mut extra: Vec<(u32, u32)> = Vec::new();
+        if options.keep_derivations || options.keep_outputs {
+            let by_name: HashMap<&str, u32> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (&**n, i as u32))
+                .collect();
+            for (out, d) in &derivers {
+                if let Some(&d) = d.strip_prefix(&prefix).and_then(|b| by_name.get(b)) {
+                    extra.push((*out, d));
+                }
+            }
+            if options.keep_outputs {
+                let mut st = tx
+                    .prepare("select drv, path from DerivationOutputs")
+                    .map_err(err("loading derivation outputs"))?;
+                let mut rows = st.query([]).map_err(err("loading derivation outputs"))?;
+                while let Some(row) = rows.next().map_err(err("loading derivation outputs"))? {
+                    let drv: i64 = row.get(0).map_err(err("loading derivation outputs"))?;
+                    let out: String = row.get(1).map_err(err("loading derivation outputs"))?;
+                    let out = out.strip_prefix(&prefix).and_then(|b| by_name.get(b));
+                    if let (Some(&drv), Some(&out)) = (ids.get(&drv), out) {
+                        extra.push((drv, out));
+                    }
+                }
+            }
+        }
+        drop(tx);
+        extra.sort_unstable();
+        // References in compressed rows.
+        let n = names.len();
+        let mut ref_start = vec![0u32; n + 1];
+        for &(a, _) in &edges {
+            ref_start[a as usize + 1] += 1;
+        }
+        for i in 0..n {
+            ref_start[i + 1] += ref_start[i];
+        }
+        let mut fill = ref_start.clone();
+        let mut refs = vec![0u32; edges.len()];
+        for &(a, b) in &edges {
+            refs[fill[a as usize] as usize] = b;
+            fill[a as usize] += 1;
+        }
+        Ok(Graph {
+            names,
+            ids: id_list,
+            nar_sizes,
+            ref_start,
+            refs,
+            extra,
+        })
+    }
+
+    /// Lists the entries of the store directory that are not valid paths and not protected
+    /// by a temporary root. Entries whose name starts with a dot (`.links`, `.kiln-tmp`, a
+    /// file being linked by `optimise`) are never touched.
+    fn stray_entries(
+        &self,
+        valid: &HashMap<&str, u32>,
+        temp_hashes: &HashSet<String>,
+    ) -> Result<Vec<Stray>, StoreError> {
+        let dir = &self.real_store;
+        let mut res = Vec::new();
+        for entry in fs::read_dir(dir).map_err(StoreError::io("reading directory", dir))? {
+            let entry = entry.map_err(StoreError::io("reading directory", dir))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                res.push(Stray {
+                    name: entry.file_name().to_string_lossy().into_owned(),
+                    is_store_path: false,
+                    is_lock: false,
+                });
+                continue;
+            };
+            if name.starts_with('.') || valid.contains_key(name.as_str()) {
+                continue;
+            }
+            let parsed = StorePath::from_base_name(&name).ok();
+            if parsed
+                .as_ref()
+                .is_some_and(|p| temp_hashes.contains(p.hash_part()))
+            {
+                continue;
+            }
+            let is_lock = name.ends_with(".lock");
+            res.push(Stray {
+                is_store_path: parsed.is_some() && !is_lock,
+                is_lock,
+                name,
+            });
+        }
+        res.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(res)
+    }
+
+    /// Makes the paths with row ids `ids` (ordered referrers first) invalid in one
+    /// transaction, except those a valid path outside the deleted ones still refers to.
+    /// Returns, for each, whether it is now invalid.
+    fn invalidate_unreferenced(&self, ids: &[i64]) -> Result<Vec<bool>, StoreError> {
+        let mut db = self.db();
+        let (conn, file, _) = db.parts();
+        let err = |op: &'static str| {
+            let db = file.to_owned();
+            move |source| StoreError::Db { op, db, source }
+        };
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("starting a transaction"))?;
+        let mut res = Vec::with_capacity(ids.len());
+        {
+            let mut referred = tx
+                .prepare_cached(
+                    "select 1 from Refs where reference = ?1 and referrer != ?1 limit 1",
+                )
+                .map_err(err("invalidating a path"))?;
+            // Deleting the row deletes its references and derivation outputs (`on delete
+            // cascade`) and a reference to itself (a trigger).
+            let mut del_path = tx
+                .prepare_cached("delete from ValidPaths where id = ?1")
+                .map_err(err("invalidating a path"))?;
+            for &id in ids {
+                // Referrers deleted earlier in this batch have lost their rows already. A
+                // path someone else deleted meanwhile has no row (and may have files left).
+                let still_referred = referred.exists([id]).map_err(err("invalidating a path"))?;
+                if still_referred {
+                    res.push(false);
+                    continue;
+                }
+                del_path.execute([id]).map_err(err("invalidating a path"))?;
+                res.push(true);
+            }
+        }
+        tx.commit().map_err(err("committing invalidations"))?;
+        Ok(res)
+    }
+
+    /// Deletes the store directory entry `name` (already invalid), counting the bytes freed.
+    /// A directory is first renamed into `trash`, so no half-deleted tree is ever visible
+    /// under a store path's name.
+    fn delete_entry(&self, name: &str, trash: &Path, freed: &mut u64) -> Result<(), StoreError> {
+        let real = self.real_store.join(name);
+        let meta = match fs::symlink_metadata(&real) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::io("getting status of", &real)(e)),
+        };
+        if !meta.is_dir() {
+            return remove_counting(&real, Some(meta), freed);
+        }
+        let moved = trash.join(name);
+        match fs::rename(&real, &moved) {
+            Ok(()) => remove_counting(&moved, Some(meta), freed),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io("removing", &real)(e)),
+        }
+    }
+
+    /// Removes a lock file nobody holds (with Nix's stale marker), leaves a held one alone.
+    fn delete_stale_lock(&self, name: &str) -> Result<(), StoreError> {
+        let path = self.real_store.join(name);
+        let Ok(mut file) = fs::OpenOptions::new().write(true).open(&path) else {
+            return Ok(());
+        };
+        if try_lock(&file, &path)? && fs::remove_file(&path).is_ok() {
+            use std::io::Write as _;
+            let _ = file.write_all(b"d");
+        }
+        Ok(())
+    }
+
+    /// Removes the files of `.links` with a link count of 1 and returns what hard links
+    /// still save, as Nix computes it.
+    fn remove_unused_links(&self, results: &mut GcResults) -> Result<i64, StoreError> {
+        let links = self.real_store.join(".links");
+        let entries = match fs::read_dir(&links) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(StoreError::io("reading directory", &links)(e)),
+        };
+        let (mut actual, mut unshared) = (0i64, 0i64);
+        for entry in entries {
+            let entry = entry.map_err(StoreError::io("reading directory", &links))?;
+            let path = entry.path();
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io("getting status of", &path)(e)),
+            };
+            if meta.nlink() != 1 {
+                actual += meta.size() as i64;
+                unshared += (meta.nlink() as i64 - 1) * meta.size() as i64;
+                continue;
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    results.bytes_freed += meta.size();
+                    results.links_removed += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io("removing", &path)(e)),
+            }
+        }
+        let overhead = fs::metadata(&links)
+            .map(|m| m.blocks() as i64 * 512)
+            .unwrap_or(0);
+        Ok(unshared - actual - overhead)
+    }
+}
+
+/// An entry of the store directory that is not a valid path.
+struct Stray {
+    name: String,
+    /// Named like a store path (what Nix reports as dead).
+    is_store_path: bool,
+    /// A `<path>.lock` file: removed only when nobody holds it, and not reported.
+    is_lock: bool,
+}
+
+/// Orders the dead paths so that each comes before the paths it refers to (a post-order walk
+/// of the references, reversed), so the database never holds a reference to a deleted path.
+fn deletion_order(graph: &Graph, alive: &[bool]) -> Vec<u32> {
+    let n = graph.names.len();
+    let mut visited = vec![false; n];
+    let mut post = Vec::new();
+    let mut stack: Vec<(u32, usize)> = Vec::new();
+    for start in 0..n as u32 {
+        if alive[start as usize] || visited[start as usize] {
+            continue;
+        }
+        visited[start as usize] = true;
+        stack.push((start, 0));
+        while let Some((node, next)) = stack.last_mut() {
+            let refs = graph.references(*node);
+            if *next == refs.len() {
+                post.push(*node);
+                stack.pop();
+                continue;
+            }
+            let r = refs[*next];
+            *next += 1;
+            // A dead path's references may be alive; those stay.
+            if !alive[r as usize] && !visited[r as usize] {
+                visited[r as usize] = true;
+                stack.push((r, 0));
+            }
+        }
+    }
+    post.reverse();
+    post
+}
+
+/// Removes the file or tree at `path` (whose status is `meta`, if known), adding to `freed`
+/// the size of each non-directory whose last link goes.
+fn remove_counting(
+    path: &Path,
+    mut meta: Option<fs::Metadata>,
+    freed: &mut u64,
+) -> Result<(), StoreError> {
+    let mut stack: Vec<(PathBuf, bool)> = vec![(path.to_owned(), false)];
+    while let Some((p, emptied)) = stack.pop() {
+        if emptied {
+            fs::remove_dir(&p).map_err(StoreError::io("removing directory", &p))?;
+            continue;
+        }
+        let meta = match meta.take().map_or_else(|| fs::symlink_metadata(&p), Ok) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(StoreError::io("getting status of", &p)(e)),
+        };
+        if !meta.is_dir() {
+            if meta.nlink() == 1 {
+                *freed += meta.size();
+            }
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io("removing", &p)(e)),
+            }
+            continue;
+        }
+        if meta.permissions().mode() & 0o700 != 0o700 {
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o700))
+                .map_err(StoreError::io("making writable", &p))?;
+        }
+        stack.push((p.clone(), true));
+        for entry in fs::read_dir(&p).map_err(StoreError::io("reading directory", &p))? {
+            let entry = entry.map_err(StoreError::io("reading directory", &p))?;
+            stack.push((entry.path(), false));
+        }
+    }
+    Ok(())
+}
