@@ -11,11 +11,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use kiln_eval::io::{copy_filtered, EvalIo, FileType, FsIo, TempTree};
+use kiln_eval::io::{copy_filtered, EvalIo, FetchRequest, Fetched, FileType, FsIo, TempTree};
 use kiln_formats::derivation::Derivation;
 use kiln_formats::hash::HashAlgo;
 use kiln_formats::store_path::{FileIngestionMethod, StorePath};
 
+use crate::fetch::FetchSettings;
 use crate::{LocalStore, Store, StoreError};
 
 /// The evaluator's I/O with a store to write into.
@@ -23,16 +24,25 @@ pub struct StoreIo<'s> {
     store: &'s LocalStore,
     fs: FsIo,
     sources: RefCell<HashMap<PathBuf, String>>,
+    fetch: FetchSettings,
 }
 
 impl<'s> StoreIo<'s> {
-    /// Evaluates against `store`.
+    /// Evaluates against `store`, fetching with the default cache
+    /// ([`FetchSettings::default`]: `$XDG_CACHE_HOME/kiln/fetchers`, `tarball-ttl` 3600).
     pub fn new(store: &'s LocalStore) -> Self {
         StoreIo {
             store,
             fs: FsIo::new(),
             sources: RefCell::default(),
+            fetch: FetchSettings::default(),
         }
+    }
+
+    /// Uses `settings` for the fetchers (cache directory, `tarball-ttl`).
+    pub fn with_fetch_settings(mut self, settings: FetchSettings) -> Self {
+        self.fetch = settings;
+        self
     }
 }
 
@@ -126,5 +136,9 @@ impl EvalIo for StoreIo<'_> {
 
     fn query_references(&self, path: &StorePath) -> io::Result<BTreeSet<StorePath>> {
         self.store.query_references(path).map_err(to_io)
+    }
+
+    fn fetch(&self, req: &FetchRequest) -> io::Result<Fetched> {
+        crate::fetch::fetch(self.store, &self.fetch, req).map_err(crate::fetch::FetchError::into_io)
     }
 }
