@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 mod config;
 mod eval;
+mod fetch;
 mod hash;
 mod instantiate;
 mod key;

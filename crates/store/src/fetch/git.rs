@@ -522,3 +522,85 @@ fn copy_tracked(src: &Path, dest: &Path) -> Result<(), FetchError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@kiln.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@kiln.invalid")
+            .env("GIT_AUTHOR_DATE", "2020-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2020-01-01T00:00:00Z")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn request<'r>(url: &'r str, git_ref: Option<&'r str>, rev: Option<&'r str>) -> Request<'r> {
+        Request {
+            url,
+            name: "source",
+            git_ref,
+            rev,
+            submodules: false,
+            shallow: false,
+            all_refs: false,
+            nar_hash: None,
+        }
+    }
+
+    /// The remote path (a bare cache repository), exercised with a plain path as the "remote"
+    /// URL, which `git fetch` accepts: refs are remembered for `tarball-ttl`, commits for good.
+    #[test]
+    fn remote_fetches_go_through_the_cache_repository() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        run(&src, &["init", "-q", "-b", "main"]);
+        std::fs::write(src.join("f"), "f\n").unwrap();
+        run(&src, &["add", "f"]);
+        run(&src, &["commit", "-qm", "c"]);
+        let head = run(&src, &["rev-parse", "HEAD"]);
+        let url = src.to_str().unwrap().to_owned();
+        let mut settings = FetchSettings::new(tmp.path().join("cache"));
+
+        let (repo, rev) = fetch_remote(&settings, &request(&url, None, None)).unwrap();
+        assert_eq!(rev, head);
+        assert!(repo.starts_with(&settings.cache_dir));
+        let (_, by_ref) = fetch_remote(&settings, &request(&url, Some("main"), None)).unwrap();
+        assert_eq!(by_ref, head);
+
+        // The source is gone: a fresh ref and a known commit still resolve from the cache.
+        std::fs::rename(&src, tmp.path().join("gone")).unwrap();
+        assert_eq!(
+            fetch_remote(&settings, &request(&url, Some("main"), None))
+                .unwrap()
+                .1,
+            head
+        );
+        assert_eq!(
+            fetch_remote(&settings, &request(&url, None, Some(&head)))
+                .unwrap()
+                .1,
+            head
+        );
+        // A stale ref must ask the remote, which is gone.
+        settings.tarball_ttl = 0;
+        let err = fetch_remote(&settings, &request(&url, Some("main"), None)).unwrap_err();
+        assert!(err.to_string().contains(&url), "{err}");
+    }
+}

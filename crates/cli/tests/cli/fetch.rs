@@ -1,0 +1,223 @@
+//! The fetchers end to end: `nix-instantiate --eval` of `fetchurl`, `fetchTarball` and
+//! `fetchGit` on `file://` URLs and local repositories made here, against the reference Nix
+//! 2.8 on its own store root (current Nix 2.26 gives the same values for these expressions;
+//! where they differ, for dirty trees, only what both agree on is compared). Kiln evaluates
+//! with `--read-write-mode`: its fetchers need a store to write into, and Nix fetches into its
+//! store even in read-only mode.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::{failure_of, legacy, reference, stdout_of};
+
+fn git(dir: &Path, args: &[&str], date: &str) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Kiln Test")
+        .env("GIT_AUTHOR_EMAIL", "test@kiln.invalid")
+        .env("GIT_COMMITTER_NAME", "Kiln Test")
+        .env("GIT_COMMITTER_EMAIL", "test@kiln.invalid")
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Files, a tarball and two repositories (one clean, one dirty) under `dir`.
+fn fixtures(dir: &Path) {
+    std::fs::write(dir.join("f.txt"), "plain file\n").unwrap();
+    let top = dir.join("tree/top");
+    std::fs::create_dir_all(top.join("sub")).unwrap();
+    std::fs::write(top.join("a.txt"), "hello\n").unwrap();
+    std::fs::write(top.join("sub/b.txt"), "world\n").unwrap();
+    std::os::unix::fs::symlink("a.txt", top.join("link")).unwrap();
+    let ok = Command::new("tar")
+        .arg("-C")
+        .arg(dir.join("tree"))
+        .arg("-czf")
+        .arg(dir.join("t.tar.gz"))
+        .arg("top")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("d")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"], "2020-01-01T00:00:00Z");
+    std::fs::write(repo.join("x"), "one\n").unwrap();
+    std::fs::write(repo.join("d/y"), "two\n").unwrap();
+    git(&repo, &["add", "."], "2020-01-01T00:00:00Z");
+    git(&repo, &["commit", "-qm", "first"], "2020-01-01T00:00:00Z");
+    std::fs::write(repo.join("z"), "three\n").unwrap();
+    git(&repo, &["add", "z"], "2020-01-02T00:00:00Z");
+    git(&repo, &["commit", "-qm", "second"], "2020-01-02T00:00:00Z");
+
+    let dirty = dir.join("dirty");
+    std::fs::create_dir_all(&dirty).unwrap();
+    git(
+        &dirty,
+        &["init", "-q", "-b", "main"],
+        "2020-01-01T00:00:00Z",
+    );
+    std::fs::write(dirty.join("x"), "one\n").unwrap();
+    git(&dirty, &["add", "."], "2020-01-01T00:00:00Z");
+    git(&dirty, &["commit", "-qm", "first"], "2020-01-01T00:00:00Z");
+    std::fs::write(dirty.join("x"), "changed\n").unwrap();
+    std::fs::write(dirty.join("staged"), "s\n").unwrap();
+    git(&dirty, &["add", "staged"], "2020-01-01T00:00:00Z");
+    std::fs::write(dirty.join("untracked"), "u\n").unwrap();
+}
+
+fn first_rev(repo: &Path) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["rev-parse", "HEAD~1"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn kiln_eval(dir: &Path, expr: &str) -> Command {
+    let mut cmd = legacy(dir, "nix-instantiate");
+    cmd.current_dir(dir)
+        .env("XDG_CACHE_HOME", dir.join("kiln-cache"))
+        .args(["--eval", "--strict", "--read-write-mode", "--store"])
+        .arg(dir.join("kiln-root"))
+        .args(["-E", expr]);
+    cmd
+}
+
+fn nix_eval(dir: &Path, expr: &str) -> Command {
+    let mut cmd = reference(dir, "nix-instantiate");
+    cmd.current_dir(dir)
+        .args(["--eval", "--strict", "--store"])
+        .arg(dir.join("nix-root"))
+        .args(["-E", expr]);
+    cmd
+}
+
+#[test]
+fn fetchers_give_the_store_paths_and_attributes_nix_gives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixtures(dir);
+    let d = dir.display();
+    let rev = first_rev(&dir.join("repo"));
+    let exprs = [
+        format!("builtins.fetchurl file://{d}/f.txt"),
+        format!("builtins.fetchurl {{ url = \"file://{d}/f.txt\"; name = \"renamed\"; }}"),
+        format!(
+            "builtins.fetchurl {{ url = \"file://{d}/f.txt\"; \
+             sha256 = \"02bavd8zw6rfxkzmv7n4z6inp3l53k0pl29gqq7jwhhnbj0b8c8f\"; }}"
+        ),
+        format!("builtins.fetchTarball file://{d}/t.tar.gz"),
+        format!("builtins.fetchTarball {{ url = \"file://{d}/t.tar.gz\"; name = \"tb\"; }}"),
+        format!("builtins.fetchGit {d}/repo"),
+        format!("builtins.fetchGit {{ url = \"{d}/repo\"; rev = \"{rev}\"; }}"),
+        format!(
+            "builtins.fetchGit {{ url = \"file://{d}/repo\"; ref = \"refs/heads/main\"; \
+             name = \"named\"; }}"
+        ),
+        format!("builtins.fetchGit {{ url = \"file://{d}/repo\"; ref = \"main\"; }}"),
+        // Nix 2.8 reports no dirtyRev (current Nix does); the tree is the same.
+        format!("let r = builtins.fetchGit {d}/dirty; in [ r.outPath r.narHash r.rev r.revCount ]"),
+    ];
+    for expr in &exprs {
+        let nix = stdout_of(&mut nix_eval(dir, expr));
+        let kiln = stdout_of(&mut kiln_eval(dir, expr));
+        assert_eq!(kiln, nix, "{expr}");
+    }
+}
+
+#[test]
+fn a_hash_mismatch_reports_both_hashes_as_nix_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixtures(dir);
+    let d = dir.display();
+    for expr in [
+        format!(
+            "builtins.fetchurl {{ url = \"file://{d}/f.txt\"; \
+             sha256 = \"0000000000000000000000000000000000000000000000000000\"; }}"
+        ),
+        format!(
+            "builtins.fetchTarball {{ url = \"file://{d}/t.tar.gz\"; \
+             sha256 = \"0000000000000000000000000000000000000000000000000000\"; }}"
+        ),
+    ] {
+        // The message's lines, as Nix 2.8 prints them (its indentation aside).
+        let lines = |out: std::process::Output| -> Vec<String> {
+            let text = String::from_utf8(out.stderr).unwrap();
+            let start = text.find("hash mismatch").expect("a hash mismatch");
+            text[start..]
+                .lines()
+                .take(3)
+                .map(|l| l.trim().to_owned())
+                .collect()
+        };
+        let nix = lines(failure_of(&mut nix_eval(dir, &expr)));
+        let kiln = lines(failure_of(&mut kiln_eval(dir, &expr)));
+        assert_eq!(kiln, nix, "{expr}");
+        assert!(nix[1].starts_with("specified: sha256:0000"), "{nix:?}");
+    }
+}
+
+#[test]
+fn a_second_evaluation_makes_no_http_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(10) {
+            let Ok(mut s) = stream else { break };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            c.fetch_add(1, Ordering::SeqCst);
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n",
+            );
+        }
+    });
+    let expr = format!("builtins.fetchurl http://127.0.0.1:{port}/hello.txt");
+    let first = stdout_of(&mut kiln_eval(dir, &expr));
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    let second = stdout_of(&mut kiln_eval(dir, &expr));
+    assert_eq!(second, first);
+    assert_eq!(count.load(Ordering::SeqCst), 1, "the cache answered");
+    // The same bytes from a file give the same path.
+    std::fs::write(dir.join("hello.txt"), "hello\n").unwrap();
+    let from_file = stdout_of(&mut kiln_eval(
+        dir,
+        &format!("builtins.fetchurl file://{}/hello.txt", dir.display()),
+    ));
+    assert_eq!(from_file, first);
+    // Without a store (read-only evaluation) fetching is refused with a clear message.
+    let out = failure_of(
+        legacy(dir, "nix-instantiate")
+            .current_dir(dir)
+            .env("XDG_CACHE_HOME", dir.join("kiln-cache"))
+            .args(["--eval", "-E", &expr]),
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("fetching is not available"), "{err}");
+}
