@@ -26,6 +26,25 @@ use kiln_formats::store_path::{
     DEFAULT_STORE_DIR,
 };
 
+/// The directory where the Nix files Kiln ships appear to the language (Nix 2.8's name):
+/// `<nix/fetchurl.nix>` is `/__corepkgs__/fetchurl.nix` when no search path entry has it.
+pub const COREPKGS_DIR: &str = "/__corepkgs__";
+
+/// The Nix files under [`COREPKGS_DIR`], by name.
+const COREPKGS: &[(&str, &str)] = &[(
+    "fetchurl.nix",
+    include_str!("../../../nix/corepkgs/fetchurl.nix"),
+)];
+
+/// The contents of a shipped Nix file, if `path` names one under [`COREPKGS_DIR`].
+pub fn corepkg(path: &Path) -> Option<&'static [u8]> {
+    let name = path.strip_prefix(COREPKGS_DIR).ok()?.to_str()?;
+    COREPKGS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| text.as_bytes())
+}
+
 /// The type of a file system object, as `builtins.readFileType` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileType {
@@ -369,6 +388,9 @@ fn kind(ft: std::fs::FileType) -> FileType {
 
 impl EvalIo for FsIo {
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        if let Some(text) = corepkg(path) {
+            return Ok(text.to_vec());
+        }
         std::fs::read(path)
     }
 
@@ -377,7 +399,7 @@ impl EvalIo for FsIo {
     }
 
     fn path_exists(&self, path: &Path) -> bool {
-        path.exists()
+        corepkg(path).is_some() || path.exists()
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(Vec<u8>, FileType)>> {

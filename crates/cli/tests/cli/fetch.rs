@@ -221,3 +221,43 @@ fn a_second_evaluation_makes_no_http_request() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("fetching is not available"), "{err}");
 }
+
+#[test]
+fn nix_fetchurl_nix_makes_the_derivations_nix_makes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixtures(dir);
+    let d = dir.display();
+    for expr in [
+        format!(
+            "import <nix/fetchurl.nix> {{ url = \"file://{d}/f.txt\"; \
+             sha256 = \"02bavd8zw6rfxkzmv7n4z6inp3l53k0pl29gqq7jwhhnbj0b8c8f\"; }}"
+        ),
+        format!(
+            "import <nix/fetchurl.nix> {{ url = \"file://{d}/t.tar.gz\"; unpack = true; \
+             name = \"x\"; hash = \"sha256-andH9AYErzOFjf8aO1FXUp3JpB1kvj2jU65PG8ElMRk=\"; }}"
+        ),
+        format!(
+            "import <nix/fetchurl.nix> {{ url = \"file://{d}/f.txt\"; executable = true; \
+             sha512 = \"{}\"; }}",
+            "0".repeat(128)
+        ),
+    ] {
+        let nix = stdout_of(
+            reference(dir, "nix-instantiate")
+                .current_dir(dir)
+                .arg("--store")
+                .arg(dir.join("nix-root"))
+                .args(["-E", &expr]),
+        );
+        let kiln = stdout_of(
+            legacy(dir, "nix-instantiate")
+                .current_dir(dir)
+                .arg("--store")
+                .arg(dir.join("kiln-root"))
+                .args(["-E", &expr]),
+        );
+        assert_eq!(kiln, nix, "{expr}");
+        assert!(kiln.ends_with(".drv\n"), "{kiln}");
+    }
+}
