@@ -4,7 +4,8 @@
 //! derivations are really added to the store, so the `.drv` closure an evaluation produces is
 //! valid when it ends and Nix can read it. Sources copied by path interpolation are remembered
 //! by their file system path for the evaluation's length, as Nix does, so a path used many
-//! times is hashed and copied once.
+//! times is hashed and copied once. Fetches go to [`crate::fetch::fetch`] with the
+//! [`FetchSettings`] given by [`StoreIo::with_fetch_settings`] (by default the user's cache).
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
