@@ -261,3 +261,77 @@ fn nix_fetchurl_nix_makes_the_derivations_nix_makes() {
         assert!(kiln.ends_with(".drv\n"), "{kiln}");
     }
 }
+
+/// `fetchTree` and the attributes where current Nix differs from 2.8 (`dirtyRev`, `revCount`
+/// of shallow and `ref` fetches): expected values printed by current Nix (2.26, with
+/// `--extra-experimental-features fetch-tree`) for the same fixtures, whose commits are
+/// reproducible (fixed names, e-mails and dates).
+#[test]
+fn fetch_tree_and_fetch_git_attributes_are_current_nixs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixtures(dir);
+    let d = dir.display();
+    let first = "b048f88aa67520161c7e0e4775535dd6886b0819";
+    assert_eq!(
+        first_rev(&dir.join("repo")),
+        first,
+        "the fixture's commits changed"
+    );
+    let cases = [
+        (
+            format!("builtins.fetchTree {{ type = \"git\"; url = \"file://{d}/repo\"; }}"),
+            "{ lastModified = 1577923200; lastModifiedDate = \"20200102000000\"; narHash = \"sha256-LtrpzaYx/Zow9pu8HurrdEvCzlK7JOrl47fW6uXL2Vg=\"; outPath = \"/nix/store/fbx73fg1plqvzjmk396gh59k6kmnsiy9-source\"; rev = \"04cd962853d857606f507f6c2c64a25e95a7aa49\"; revCount = 2; shortRev = \"04cd962\"; submodules = false; }",
+        ),
+        (
+            format!("builtins.fetchTree {{ type = \"git\"; url = \"{d}/repo\"; ref = \"main\"; }}"),
+            "{ lastModified = 1577923200; lastModifiedDate = \"20200102000000\"; narHash = \"sha256-LtrpzaYx/Zow9pu8HurrdEvCzlK7JOrl47fW6uXL2Vg=\"; outPath = \"/nix/store/fbx73fg1plqvzjmk396gh59k6kmnsiy9-source\"; rev = \"04cd962853d857606f507f6c2c64a25e95a7aa49\"; shortRev = \"04cd962\"; submodules = false; }",
+        ),
+        (
+            format!("builtins.fetchTree {{ type = \"git\"; url = \"{d}/repo\"; rev = \"{first}\"; }}"),
+            "{ lastModified = 1577836800; lastModifiedDate = \"20200101000000\"; narHash = \"sha256-OmJP8DoXJsUwBd5RGsneEa2BzTkUp1fNaRBSWZhYP4E=\"; outPath = \"/nix/store/71g76v2r330s14xmv0pd7j60qg5gpppf-source\"; rev = \"b048f88aa67520161c7e0e4775535dd6886b0819\"; shortRev = \"b048f88\"; submodules = false; }",
+        ),
+        (
+            format!("builtins.fetchTree {{ type = \"git\"; url = \"{d}/dirty\"; }}"),
+            "{ dirtyRev = \"50bafb50ebade119f3d1e4c1ce4db6f392151e3d-dirty\"; dirtyShortRev = \"50bafb5-dirty\"; lastModified = 1577836800; lastModifiedDate = \"20200101000000\"; narHash = \"sha256-srkl4J4tD7QWDBNj7uv0YfFrO3h2jh4mOayjM2b4I0o=\"; outPath = \"/nix/store/3rljxafncwy0f6wlr4mwq0hb7samzsqp-source\"; submodules = false; }",
+        ),
+        (
+            format!("builtins.fetchGit {d}/dirty"),
+            "{ dirtyRev = \"50bafb50ebade119f3d1e4c1ce4db6f392151e3d-dirty\"; dirtyShortRev = \"50bafb5-dirty\"; lastModified = 1577836800; lastModifiedDate = \"20200101000000\"; narHash = \"sha256-srkl4J4tD7QWDBNj7uv0YfFrO3h2jh4mOayjM2b4I0o=\"; outPath = \"/nix/store/3rljxafncwy0f6wlr4mwq0hb7samzsqp-source\"; rev = \"0000000000000000000000000000000000000000\"; revCount = 0; shortRev = \"0000000\"; submodules = false; }",
+        ),
+        (
+            format!("builtins.fetchGit {{ url = \"{d}/repo\"; shallow = true; }}"),
+            "{ lastModified = 1577923200; lastModifiedDate = \"20200102000000\"; narHash = \"sha256-LtrpzaYx/Zow9pu8HurrdEvCzlK7JOrl47fW6uXL2Vg=\"; outPath = \"/nix/store/fbx73fg1plqvzjmk396gh59k6kmnsiy9-source\"; rev = \"04cd962853d857606f507f6c2c64a25e95a7aa49\"; revCount = 2; shortRev = \"04cd962\"; submodules = false; }",
+        ),
+        (
+            format!("builtins.fetchGit {{ url = \"{d}/repo\"; rev = \"{first}\"; shallow = true; }}"),
+            "{ lastModified = 1577836800; lastModifiedDate = \"20200101000000\"; narHash = \"sha256-OmJP8DoXJsUwBd5RGsneEa2BzTkUp1fNaRBSWZhYP4E=\"; outPath = \"/nix/store/71g76v2r330s14xmv0pd7j60qg5gpppf-source\"; rev = \"b048f88aa67520161c7e0e4775535dd6886b0819\"; revCount = 0; shortRev = \"b048f88\"; submodules = false; }",
+        ),
+        (
+            format!("builtins.fetchTree {{ type = \"file\"; url = \"file://{d}/f.txt\"; }}"),
+            "{ narHash = \"sha256-qEtiirXxOPRqqyIWD6qGEKKNHBSRcgBLvKg7m/0ZzpY=\"; outPath = \"/nix/store/7ng2rm83p21awsp67hvnskbhf8v0qkxi-source\"; }",
+        ),
+    ];
+    for (expr, expected) in &cases {
+        let out = kiln_eval(dir, expr).output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.trim_end(), *expected, "{expr}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        if expr.contains("dirty") {
+            assert!(
+                stderr.contains(&format!("warning: Git tree '{d}/dirty' is dirty")),
+                "{stderr}"
+            );
+        }
+    }
+    // A tarball input: its NAR hash, the same path fetchTarball gives, the newest entry's time.
+    let expr = format!(
+        "let t = builtins.fetchTree {{ type = \"tarball\"; url = \"file://{d}/t.tar.gz\"; }}; \
+         in [ (t.outPath == builtins.fetchTarball \"file://{d}/t.tar.gz\") \
+         (builtins.substring 0 7 t.narHash) (t.lastModified > 1600000000) ]"
+    );
+    assert_eq!(
+        stdout_of(&mut kiln_eval(dir, &expr)),
+        "[ true \"sha256-\" true ]\n"
+    );
+}
