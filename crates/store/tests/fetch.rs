@@ -302,7 +302,7 @@ fn tar_bytes(dir: &Path, entries: &[&str]) -> Vec<u8> {
 }
 
 #[test]
-fn tarballs_in_every_format_unpack_to_the_same_path_with_the_top_directory_stripped() {
+fn archives_in_every_format_unpack_to_the_same_path_with_the_top_directory_stripped() {
     let e = env();
     let src = e.dir.path().join("src");
     let top = make_tree(&src);
@@ -331,12 +331,30 @@ fn tarballs_in_every_format_unpack_to_the_same_path_with_the_top_directory_strip
         w.finish().unwrap()
     };
     let zst = zstd::encode_all(&tar[..], 3).unwrap();
+    let zip = {
+        use zip::write::SimpleFileOptions;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let plain = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(0o644)
+            .last_modified_time(zip::DateTime::from_date_and_time(2021, 1, 1, 0, 0, 0).unwrap());
+        w.add_directory("top/", plain).unwrap();
+        w.add_directory("top/sub/", plain).unwrap();
+        w.start_file("top/a.txt", plain).unwrap();
+        w.write_all(b"hello\n").unwrap();
+        w.start_file("top/sub/run", plain.unix_permissions(0o755))
+            .unwrap();
+        w.write_all(b"#!/bin/sh\n").unwrap();
+        w.add_symlink("top/link", "a.txt", plain).unwrap();
+        w.finish().unwrap().into_inner()
+    };
     for (name, bytes) in [
         ("t.tar", tar),
         ("t.tar.gz", gz),
         ("t.tar.xz", xz),
         ("t.tar.bz2", bz),
         ("t.tar.zst", zst),
+        ("t.zip", zip),
     ] {
         let file = e.dir.path().join(name);
         std::fs::write(&file, bytes).unwrap();
@@ -344,7 +362,12 @@ fn tarballs_in_every_format_unpack_to_the_same_path_with_the_top_directory_strip
         let res = e.fetch(&url_req(&url, "source", true, None)).unwrap();
         assert_eq!(res.path, expected, "{name}");
         assert_eq!(res.nar_hash, expected_nar, "{name}");
-        assert!(res.last_modified.unwrap() > 1_500_000_000, "{name}");
+        let newest = res.last_modified.unwrap();
+        if name == "t.zip" {
+            assert_eq!(newest, 1_609_459_200, "2021-01-01T00:00:00Z");
+        } else {
+            assert!(newest > 1_500_000_000, "{name}");
+        }
         let out = e.real(&res);
         assert_eq!(std::fs::read(out.join("a.txt")).unwrap(), b"hello\n");
         assert_eq!(

@@ -8,7 +8,7 @@
 //! * [`download`] streams an `http://`, `https://` or `file://` URL into a writer (a temporary
 //!   file, hashed as it arrives); nothing is buffered whole.
 //! * [`unpack_archive`] unpacks a tar archive, plain or compressed with gzip, xz, bzip2 or
-//!   zstd (recognised by its first bytes), and reports the newest entry's time.
+//!   zstd, or a zip archive (recognised by the first bytes), and reports the newest entry's time.
 //! * `git`: repositories through the `git` command, as Nix 2.8 does: a local repository's
 //!   working tree (dirty or clean) or a commit, exported with `git archive`; remote ones are
 //!   fetched into a bare repository under the cache directory first.

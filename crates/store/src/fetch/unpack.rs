@@ -1,5 +1,6 @@
 //! Unpacking tar archives, plain or compressed, recognised by their first bytes: gzip
-//! (`1f 8b`), xz (`fd 37 7a 58 5a 00`), bzip2 (`BZh`), zstd (`28 b5 2f fd`). Entries are
+//! (`1f 8b`), xz (`fd 37 7a 58 5a 00`), bzip2 (`BZh`), zstd (`28 b5 2f fd`), and zip archives
+//! (`PK`; stored or deflated entries, times read as UTC). Entries are
 //! unpacked by the `tar` crate, which refuses paths that climb out of the destination; the
 //! archive's modes become 0644/0755 (everything readable and writable by the owner, so the
 //! store can copy it; the store canonicalises anyway), and its times are only reported.
@@ -25,8 +26,11 @@ pub fn unpack_archive(file: &Path, dest: &Path) -> Result<i64, String> {
         Box::new(bzip2::read::MultiBzDecoder::new(f))
     } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Box::new(zstd::stream::read::Decoder::with_buffer(f).map_err(|e| e.to_string())?)
-    } else if magic.starts_with(b"PK\x03\x04") {
-        return Err("zip archives are not supported".to_owned());
+    } else if magic.starts_with(b"PK\x03\x04") || magic.starts_with(b"PK\x05\x06") {
+        std::fs::create_dir(dest).map_err(|e| format!("creating '{}': {e}", dest.display()))?;
+        let newest = unpack_zip(file, dest)?;
+        make_accessible(dest).map_err(|e| format!("fixing permissions: {e}"))?;
+        return Ok(newest);
     } else {
         Box::new(f)
     };
@@ -114,6 +118,72 @@ fn unpack_tar(reader: Box<dyn Read>, dest: &Path) -> Result<i64, String> {
     Ok(newest)
 }
 
+fn unpack_zip(file: &Path, dest: &Path) -> Result<i64, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let f = File::open(file).map_err(|e| format!("opening '{}': {e}", file.display()))?;
+    let mut archive =
+        zip::ZipArchive::new(BufReader::new(f)).map_err(|e| format!("reading the zip: {e}"))?;
+    let mut newest = 0i64;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| format!("reading the zip: {e}"))?;
+        let name = entry
+            .name()
+            .map(|n| n.into_owned())
+            .unwrap_or_else(|_| format!("#{i}"));
+        let Some(rel) = entry.enclosed_name() else {
+            return Err(format!("entry '{name}' leaves the archive"));
+        };
+        if let Some(t) = entry.last_modified() {
+            newest = newest.max(unix_time(
+                i64::from(t.year()),
+                i64::from(t.month()),
+                i64::from(t.day()),
+                i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second()),
+            ));
+        }
+        let target = dest.join(&rel);
+        let in_place = |e: io::Error| format!("unpacking '{name}': {e}");
+        if entry.is_dir() {
+            std::fs::create_dir_all(&target).map_err(in_place)?;
+            continue;
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(in_place)?;
+        }
+        if std::fs::symlink_metadata(&target).is_ok() {
+            std::fs::remove_file(&target).map_err(in_place)?;
+        }
+        if entry.is_symlink() {
+            let mut link = Vec::new();
+            entry.read_to_end(&mut link).map_err(in_place)?;
+            use std::os::unix::ffi::OsStringExt;
+            let link = std::ffi::OsString::from_vec(link);
+            std::os::unix::fs::symlink(link, &target).map_err(in_place)?;
+        } else {
+            let mut out = File::create(&target).map_err(in_place)?;
+            io::copy(&mut entry, &mut out).map_err(in_place)?;
+            let exec = entry.unix_mode().is_some_and(|m| m & 0o100 != 0);
+            let mode = if exec { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))
+                .map_err(in_place)?;
+        }
+    }
+    Ok(newest)
+}
+
+/// Seconds since the epoch of a UTC date and second of the day (proleptic Gregorian).
+fn unix_time(year: i64, month: i64, day: i64, secs: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) * 86_400 + secs
+}
+
 /// Makes every file 0644 or 0755 and every directory 0755, not following links.
 fn make_accessible(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -129,4 +199,14 @@ fn make_accessible(path: &Path) -> io::Result<()> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unix_times() {
+        assert_eq!(super::unix_time(1970, 1, 1, 0), 0);
+        assert_eq!(super::unix_time(2020, 1, 2, 0), 1_577_923_200);
+        assert_eq!(super::unix_time(2000, 3, 1, 1), 951_868_801);
+    }
 }
