@@ -335,3 +335,62 @@ fn fetch_tree_and_fetch_git_attributes_are_current_nixs() {
         "[ true \"sha256-\" true ]\n"
     );
 }
+
+/// Submodules, with a relative URL so the superproject's commit is the same in any directory:
+/// fetched only with `submodules = true`; without, current Nix leaves out the empty directory
+/// Nix 2.8 kept. Expected values printed by current Nix (2.26) for the same repositories.
+#[test]
+fn fetch_git_submodules_as_current_nix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let date = "2020-01-01T00:00:00Z";
+    let sub = dir.join("sub");
+    let sup = dir.join("super");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::create_dir_all(&sup).unwrap();
+    git(&sub, &["init", "-q", "-b", "main"], date);
+    std::fs::write(sub.join("inner.txt"), "inner\n").unwrap();
+    git(&sub, &["add", "."], date);
+    git(&sub, &["commit", "-qm", "sub"], date);
+    git(&sup, &["init", "-q", "-b", "main"], date);
+    std::fs::write(sup.join("outer.txt"), "outer\n").unwrap();
+    git(&sup, &["add", "."], date);
+    git(
+        &sup,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            "../sub",
+            "lib",
+        ],
+        date,
+    );
+    git(&sup, &["commit", "-qm", "super"], date);
+    let d = dir.display();
+    let cases = [
+        (
+            format!("builtins.fetchGit {{ url = \"{d}/super\"; submodules = true; }}"),
+            "{ lastModified = 1577836800; lastModifiedDate = \"20200101000000\"; narHash = \"sha256-g7+5vegsRV/QZQswROvJRphnhwoPVXMzSjdiVKoyeQI=\"; outPath = \"/nix/store/fsd0j552y34ci6fb804k4h8lmv5c7wsc-source\"; rev = \"92549bc2c986bd51af2ec99f9a7e5bcc184cb7a4\"; revCount = 1; shortRev = \"92549bc\"; submodules = true; }",
+        ),
+        (
+            format!("builtins.fetchGit {{ url = \"{d}/super\"; }}"),
+            "{ lastModified = 1577836800; lastModifiedDate = \"20200101000000\"; narHash = \"sha256-fsl4C33eWlRrRmjIj0orpH9MSXAcfS0g4TMQQgsfsVo=\"; outPath = \"/nix/store/avqfx72k98h428llmnn51x97b55jhdhq-source\"; rev = \"92549bc2c986bd51af2ec99f9a7e5bcc184cb7a4\"; revCount = 1; shortRev = \"92549bc\"; submodules = false; }",
+        ),
+    ];
+    for (expr, expected) in &cases {
+        assert_eq!(
+            stdout_of(&mut kiln_eval(dir, expr)).trim_end(),
+            *expected,
+            "{expr}"
+        );
+    }
+    let with = dir.join("kiln-root/nix/store/fsd0j552y34ci6fb804k4h8lmv5c7wsc-source");
+    assert_eq!(
+        std::fs::read(with.join("lib/inner.txt")).unwrap(),
+        b"inner\n"
+    );
+    assert!(!with.join("lib/.git").exists() && !with.join(".git").exists());
+}

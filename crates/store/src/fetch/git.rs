@@ -333,6 +333,7 @@ fn export_commit(
                 url: url.to_owned(),
                 reason,
             })?;
+        remove_submodule_dirs(url, repo, rev, tree.path())?;
     }
     let info = store.add_path(
         req.name,
@@ -361,6 +362,26 @@ fn export_commit(
     };
     check_nar_hash(req, &fetched)?;
     Ok(fetched)
+}
+
+/// Removes the empty directories `git archive` writes for submodules (gitlinks), which
+/// current Nix leaves out when submodules are not fetched (Nix 2.8 kept them).
+fn remove_submodule_dirs(url: &str, repo: &Path, rev: &str, tree: &Path) -> Result<(), FetchError> {
+    let listing = git(url, Some(repo), &["ls-tree", "-r", "-z", rev])?;
+    for entry in listing.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+        // `<mode> <type> <object>\t<path>`
+        let Some(tab) = entry.iter().position(|&b| b == b'\t') else {
+            continue;
+        };
+        if !entry.starts_with(b"160000 ") {
+            continue;
+        }
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tree.join(std::ffi::OsStr::from_bytes(&entry[tab + 1..]));
+        // Only an empty directory: anything else is not what git archive made for it.
+        let _ = std::fs::remove_dir(&dir);
+    }
+    Ok(())
 }
 
 fn check_nar_hash(req: &Request<'_>, fetched: &Fetched) -> Result<(), FetchError> {
