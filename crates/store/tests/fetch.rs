@@ -580,6 +580,24 @@ fn a_fetch_tree_path_reports_its_nar_hash_and_checks_it() {
 }
 
 #[test]
+fn what_a_killed_fetch_left_in_the_cache_is_removed() {
+    let e = env();
+    let tmp = e.settings.cache_dir.join("tmp");
+    std::fs::create_dir_all(tmp.join("999999999-0-0-unpack/dir")).unwrap();
+    std::fs::write(tmp.join("999999999-1-0-download"), b"partial").unwrap();
+    let file = e.dir.path().join("f");
+    std::fs::write(&file, b"f").unwrap();
+    e.fetch(&url_req(
+        &format!("file://{}", file.display()),
+        "f",
+        false,
+        None,
+    ))
+    .unwrap();
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+}
+
+#[test]
 fn an_interrupted_http_body_leaves_nothing_valid() {
     let e = env();
     // A server that promises 100 bytes and closes after 5.

@@ -46,9 +46,15 @@ impl Record {
     }
 }
 
+/// The version of what records mean; bumped when a fetcher's result for the same input
+/// changes, so that older records are not used.
+const VERSION: &str = "kiln-fetch-1";
+
 /// The key for the given parts (joined with NUL bytes, so no part can imitate two).
 pub(crate) fn key(parts: &[&str]) -> String {
-    Hash::digest_bytes(HashAlgo::Sha256, parts.join("\0").as_bytes()).to_base16()
+    let mut all = vec![VERSION];
+    all.extend_from_slice(parts);
+    Hash::digest_bytes(HashAlgo::Sha256, all.join("\0").as_bytes()).to_base16()
 }
 
 /// The record for `key`, if there is a readable one.

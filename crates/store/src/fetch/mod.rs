@@ -233,11 +233,20 @@ impl TempPath {
     pub(crate) fn new(settings: &FetchSettings, what: &str) -> Result<Self, FetchError> {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        // Each cache's orphans are looked for once per process.
+        static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
         let dir = settings.cache_dir.join("tmp");
         std::fs::create_dir_all(&dir).map_err(|e| io_error("creating directory", &dir, e))?;
+        {
+            let mut swept = SWEPT.lock().unwrap_or_else(|e| e.into_inner());
+            if !swept.contains(&dir) {
+                remove_orphans(&dir);
+                swept.push(dir.clone());
+            }
+        }
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         Ok(TempPath(dir.join(format!(
-            "{what}-{}-{n}-{:08x}",
+            "{}-{n}-{:08x}-{what}",
             std::process::id(),
             fastrand::u32(..)
         ))))
@@ -245,6 +254,23 @@ impl TempPath {
 
     pub(crate) fn path(&self) -> &Path {
         &self.0
+    }
+}
+
+/// Removes what killed processes left in the cache's `tmp/`: entries are named
+/// `<pid>-…`, and one whose process no longer exists is an orphan.
+fn remove_orphans(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            drop(TempPath(entry.path()));
+        }
     }
 }
 
