@@ -7,6 +7,7 @@
 //! times is hashed and copied once. Fetches go to [`crate::fetch::fetch`] with the
 //! [`FetchSettings`] given by [`StoreIo::with_fetch_settings`] (by default the user's cache).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -45,6 +46,18 @@ impl<'s> StoreIo<'s> {
         self.fetch = settings;
         self
     }
+
+    /// Where a file is on disk: a path under the logical store directory lives under the
+    /// store's physical one (not the same for a store at another root, `--store DIR`), so
+    /// that `import (fetchTarball …)` reads what was just fetched, as Nix does.
+    fn real<'p>(&self, path: &'p Path) -> Cow<'p, Path> {
+        match path.strip_prefix(self.store.store_dir()) {
+            Ok(rest) if !rest.as_os_str().is_empty() => {
+                Cow::Owned(self.store.location().real_store_dir().join(rest))
+            }
+            _ => Cow::Borrowed(path),
+        }
+    }
 }
 
 fn to_io(e: StoreError) -> io::Error {
@@ -53,19 +66,19 @@ fn to_io(e: StoreError) -> io::Error {
 
 impl EvalIo for StoreIo<'_> {
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
-        self.fs.read_file(path)
+        self.fs.read_file(&self.real(path))
     }
 
     fn file_type(&self, path: &Path) -> io::Result<FileType> {
-        self.fs.file_type(path)
+        self.fs.file_type(&self.real(path))
     }
 
     fn path_exists(&self, path: &Path) -> bool {
-        self.fs.path_exists(path)
+        self.fs.path_exists(&self.real(path))
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(Vec<u8>, FileType)>> {
-        self.fs.read_dir(path)
+        self.fs.read_dir(&self.real(path))
     }
 
     fn get_env(&self, name: &str) -> Option<Vec<u8>> {
@@ -115,11 +128,17 @@ impl EvalIo for StoreIo<'_> {
         algo: HashAlgo,
         filter: Option<&dyn Fn(&Path) -> bool>,
     ) -> io::Result<StorePath> {
+        let real = self.real(path);
         let info = match filter {
-            None => self.store.add_path(name, path, method, algo),
+            None => self.store.add_path(name, &real, method, algo),
             Some(filter) => {
                 let tmp = TempTree::new()?;
-                copy_filtered(path, tmp.path(), filter)?;
+                // The filter was asked about logical paths; the copy walks the real ones.
+                let logical = |p: &Path| match p.strip_prefix(&*real) {
+                    Ok(rest) => filter(&path.join(rest)),
+                    Err(_) => filter(p),
+                };
+                copy_filtered(&real, tmp.path(), &logical)?;
                 self.store.add_path(name, tmp.path(), method, algo)
             }
         };

@@ -394,3 +394,38 @@ fn fetch_git_submodules_as_current_nix() {
     );
     assert!(!with.join("lib/.git").exists() && !with.join(".git").exists());
 }
+
+/// What was fetched into a store at another root is read from there: `import`, `readFile`,
+/// `builtins.path` and `filterSource` on a fetched tree, as Nix 2.8 does with `--store DIR`.
+#[test]
+fn a_fetched_tree_can_be_imported_from_a_store_at_another_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let pkg = dir.join("pkg/p");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(
+        pkg.join("default.nix"),
+        "{ x = 42; y = builtins.readFile ./data; }\n",
+    )
+    .unwrap();
+    std::fs::write(pkg.join("data"), "hi\n").unwrap();
+    let ok = Command::new("tar")
+        .arg("-C")
+        .arg(dir.join("pkg"))
+        .arg("-czf")
+        .arg(dir.join("pkg.tar.gz"))
+        .arg("p")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let expr = format!(
+        "let s = builtins.fetchTarball file://{}/pkg.tar.gz; in [ (import s) \
+         (builtins.path {{ path = s + \"/data\"; }}) \
+         (builtins.filterSource (p: t: baseNameOf p != \"data\") s) \"${{s + \"/data\"}}\" ]",
+        dir.display()
+    );
+    let nix = stdout_of(&mut nix_eval(dir, &expr));
+    let kiln = stdout_of(&mut kiln_eval(dir, &expr));
+    assert_eq!(kiln, nix);
+    assert!(kiln.contains("x = 42;"), "{kiln}");
+}
