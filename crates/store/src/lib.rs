@@ -61,7 +61,7 @@ mod scan;
 pub use canon::{canonicalise, remove_tree, CANONICAL_MTIME};
 pub use db::SCHEMA_VERSION;
 pub use error::StoreError;
-pub use eval_io::StoreIo;
+pub use eval_io::{ReadOnlyIo, StoreIo};
 pub use ingest::scan_references;
 pub use local::{
     default_root, DeleteResult, LocalStore, OptimiseStats, StoreLocation, VerifyProblem,

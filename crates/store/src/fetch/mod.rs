@@ -117,7 +117,7 @@ pub enum FetchError {
         reason: String,
     },
     /// The store refused the result.
-    #[error("adding the fetched tree to the store: {}", chain(.0))]
+    #[error("adding the fetched tree to the store: {}", error_chain(.0))]
     Store(StoreError),
     /// A name or hash that makes no valid store path.
     #[error("{0}")]
@@ -142,7 +142,7 @@ impl FetchError {
 }
 
 /// An error and its sources, joined with `: `.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
