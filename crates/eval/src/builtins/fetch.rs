@@ -93,13 +93,7 @@ fn fetch_url<'a>(
                 }
             }
         }
-        other => {
-            let s = ev.coerce_to_string(other, span, CoerceMode::Interpolation)?;
-            let Value::String(s) = s else {
-                unreachable!("coerce_to_string returns a string")
-            };
-            url = Some(text(s.bytes));
-        }
+        other => url = Some(plain_string(ev, other, span)?),
     }
     let Some(url) = url else {
         return Err(EvalError::msg("'url' argument required", span));

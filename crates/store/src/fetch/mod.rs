@@ -364,7 +364,7 @@ fn fetch_url(
         (Some(r), Some(p)) if store.is_valid_path(p)? => r.get("etag").map(str::to_owned),
         _ => None,
     };
-    let got = download(url, etag.as_deref(), &mut writer)?;
+    let mut got = download(url, etag.as_deref(), &mut writer)?;
     if got.not_modified {
         if let (Some(mut r), Some(p)) = (record.clone(), &cached_path) {
             if let Some(res) = valid_result(store, p, last_modified(&record))? {
@@ -373,6 +373,8 @@ fn fetch_url(
                 return Ok(res);
             }
         }
+        // The path went away after the check: nothing was written, ask for the body.
+        got = download(url, None, &mut writer)?;
     }
     let writer_hash = {
         use io::Write;
@@ -392,27 +394,11 @@ fn fetch_url(
         drop(tmp);
         let root = single_top_dir(dir.path())?;
         let info = store.add_path(name, &root, method, HashAlgo::Sha256)?;
-        if let Some(h) = expected {
-            if *h != info.nar_hash && h.algo() == HashAlgo::Sha256 {
-                return Err(FetchError::HashMismatch(Box::new(HashMismatch {
-                    url: url.to_owned(),
-                    expected: *h,
-                    got: info.nar_hash,
-                })));
-            }
-        }
+        check_nar(store, url, expected, &info)?;
         (info, Some(mtime))
     } else if recursive {
         let info = store.add_path(name, tmp.path(), method, HashAlgo::Sha256)?;
-        if let Some(h) = expected {
-            if *h != info.nar_hash {
-                return Err(FetchError::HashMismatch(Box::new(HashMismatch {
-                    url: url.to_owned(),
-                    expected: *h,
-                    got: info.nar_hash,
-                })));
-            }
-        }
+        check_nar(store, url, expected, &info)?;
         (info, None)
     } else {
         if let Some(h) = expected {
@@ -443,6 +429,33 @@ fn fetch_url(
         dirty_rev: None,
         rev_count: None,
     })
+}
+
+/// Checks a recursively added path against the expected hash of its NAR (in any algorithm).
+fn check_nar(
+    store: &LocalStore,
+    url: &str,
+    expected: Option<&Hash>,
+    info: &crate::PathInfo,
+) -> Result<(), FetchError> {
+    let Some(h) = expected else {
+        return Ok(());
+    };
+    let got = if h.algo() == HashAlgo::Sha256 {
+        info.nar_hash
+    } else {
+        let real = store.real_path(&info.path);
+        kiln_eval::io::hash_path(&real, FileIngestionMethod::Recursive, h.algo(), None)
+            .map_err(|e| io_error("hashing", &real, e))?
+    };
+    if *h != got {
+        return Err(FetchError::HashMismatch(Box::new(HashMismatch {
+            url: url.to_owned(),
+            expected: *h,
+            got,
+        })));
+    }
+    Ok(())
 }
 
 /// The directory to store from an unpacked archive: its only top-level entry when that is a
