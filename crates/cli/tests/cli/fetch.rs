@@ -325,6 +325,23 @@ fn fetch_tree_and_fetch_git_attributes_are_current_nixs() {
         stdout_of(&mut kiln_eval(dir, &expr)),
         "[ true \"sha256-\" true ]\n"
     );
+    // A wrong narHash, in current Nix's words (its input URL aside).
+    let wrong = "sha256-bndH9AYErzOFjf8aO1FXUp3JpB1kvj2jU65PG8ElMRk=";
+    for (input, ty) in [
+        (format!("{d}/repo"), "git"),
+        (format!("file://{d}/t.tar.gz"), "tarball"),
+    ] {
+        let expr = format!(
+            "builtins.fetchTree {{ type = \"{ty}\"; url = \"{input}\"; narHash = \"{wrong}\"; }}"
+        );
+        let err = String::from_utf8(failure_of(&mut kiln_eval(dir, &expr)).stderr).unwrap();
+        assert!(
+            err.contains(&format!(
+                "error: NAR hash mismatch in input '{input}', expected '{wrong}' but got 'sha256-"
+            )),
+            "{err}"
+        );
+    }
 }
 
 /// Submodules, with a relative URL so the superproject's commit is the same in any directory:

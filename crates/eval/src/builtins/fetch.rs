@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use kiln_formats::hash::{Hash, HashAlgo};
 use kiln_formats::store_path::StorePath;
 
-use super::{attrs, boolean, string};
+use super::{boolean, string};
 use crate::eval::{type_error, CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::io::{FetchRequest, Fetched, HashMismatch};
@@ -291,7 +291,6 @@ fn fetch_tree<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
         }
         other => return Err(type_error("a set", &other, ev, span)),
     };
-    let set = attrs(ev, Value::Attrs(set), span)?;
     let type_sym = ev.sym(b"type");
     let Some(ty) = set.get(type_sym) else {
         return Err(EvalError::msg(
@@ -339,12 +338,7 @@ fn fetch_tree<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
                 recursive: true,
                 expected: if unpack { nar_hash } else { None },
             };
-            let res = ev.io.fetch(&req).map_err(|e| {
-                match e.get_ref().and_then(|e| e.downcast_ref::<HashMismatch>()) {
-                    Some(m) => nar_hash_mismatch(&url, &m.expected, &m.got, span),
-                    None => fetch_error(e, span),
-                }
-            })?;
+            let res = ev.io.fetch(&req).map_err(|e| tree_error(&url, e, span))?;
             if let Some(h) = &nar_hash {
                 if *h != res.nar_hash {
                     return Err(nar_hash_mismatch(&url, h, &res.nar_hash, span));
@@ -369,7 +363,11 @@ fn fetch_tree<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
             }
             let default_shallow = git.git_ref.is_some() || git.rev.is_some();
             let req = git.request(default_shallow, span)?;
-            let res = ev.io.fetch(&req).map_err(|e| fetch_error(e, span))?;
+            let url = match &req {
+                FetchRequest::Git { url, .. } => url.clone(),
+                _ => String::new(),
+            };
+            let res = ev.io.fetch(&req).map_err(|e| tree_error(&url, e, span))?;
             git_result(ev, &req, &res, false)
         }
         "path" => {
@@ -397,12 +395,13 @@ fn fetch_tree<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
                     span,
                 ));
             };
+            let shown = path.display().to_string();
             let req = FetchRequest::Path {
                 path,
                 name: "source".to_owned(),
                 nar_hash,
             };
-            let res = ev.io.fetch(&req).map_err(|e| fetch_error(e, span))?;
+            let res = ev.io.fetch(&req).map_err(|e| tree_error(&shown, e, span))?;
             let mut out = vec![
                 ("outPath", store_path_value(ev, &res.path)),
                 ("narHash", ev.new_str(res.nar_hash.to_sri().as_bytes())),
@@ -414,6 +413,14 @@ fn fetch_tree<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
             format!("input type '{ty}' is not supported by 'fetchTree'"),
             span,
         )),
+    }
+}
+
+/// A `fetchTree` failure: a hash mismatch is worded as current Nix words a wrong `narHash`.
+fn tree_error(input: &str, e: std::io::Error, span: Span) -> Box<EvalError> {
+    match e.get_ref().and_then(|e| e.downcast_ref::<HashMismatch>()) {
+        Some(m) => nar_hash_mismatch(input, &m.expected, &m.got, span),
+        None => fetch_error(e, span),
     }
 }
 
