@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{config, derivation, eval, hash, instantiate, key, nar, store};
+use crate::commands::{build, config, derivation, eval, hash, instantiate, key, log, nar, store};
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
 #[derive(Debug, Parser)]
@@ -32,6 +32,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Build derivations (from an expression or store paths) and print their output paths
+    Build(build::BuildArgs),
     /// Evaluate a Nix expression and print its value
     Eval(eval::EvalArgs),
     /// Inspect store derivations
@@ -39,6 +41,8 @@ enum Command {
     Derivation(derivation::DerivationCommand),
     /// Evaluate an expression and write its derivations to the store, printing their paths
     Instantiate(instantiate::InstantiateArgs),
+    /// Print the build log of a derivation or of a store path's deriver
+    Log(log::LogArgs),
     /// Compute and convert cryptographic hashes
     #[command(subcommand)]
     Hash(hash::HashCommand),
@@ -58,23 +62,53 @@ enum Command {
 
 /// Parses the command line and runs the command.
 pub fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // clap keeps only the last occurrences of a global option given both before and after
+    // the subcommand; every `--option NAME VALUE` counts, in order.
+    cli.global.option = option_pairs(std::env::args().skip(1));
     let settings = crate::config::load_settings(&cli.global.option)?;
     match cli.command {
+        Command::Build(args) => build::run(args, &cli.global, &cli.global.option),
         Command::Config(cmd) => config::run(cmd, &settings),
         Command::Eval(args) => eval::run(args, &settings),
         Command::Derivation(cmd) => derivation::run(cmd, &cli.global),
         Command::Instantiate(args) => instantiate::run(args, &cli.global, &settings),
         Command::Hash(cmd) => hash::run(cmd),
+        Command::Log(args) => log::run(args, &cli.global),
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),
         Command::Store(cmd) => store::run(cmd, &cli.global),
     }
 }
 
+/// Every `--option NAME VALUE` in `args` (up to a `--`), flattened.
+fn option_pairs(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut res = Vec::new();
+    let mut args = args;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--" => break,
+            "--option" => res.extend(args.by_ref().take(2)),
+            _ => {}
+        }
+    }
+    res
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn options_before_and_after_the_subcommand_all_count() {
+        let args = [
+            "--option", "a", "1", "build", "--option", "b", "2", "--", "--option",
+        ];
+        assert_eq!(
+            super::option_pairs(args.iter().map(|s| s.to_string())),
+            ["a", "1", "b", "2"]
+        );
+    }
 
     #[test]
     fn clap_definition_is_consistent() {

@@ -8,6 +8,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 mod alloc;
+mod building;
 mod cli;
 mod commands;
 mod config;
@@ -55,7 +56,13 @@ fn report(program: &str, err: anyhow::Error) -> ExitCode {
             );
             return ExitCode::from(usage.exit_code);
         }
-        None => 1,
+        // Under a legacy name a failed build exits as Nix's does (100 and up).
+        None => match err.downcast_ref::<kiln_build::RealiseError>() {
+            Some(e) if legacy::Legacy::from_program_name(program).is_some() => {
+                u8::try_from(e.exit_status()).unwrap_or(1)
+            }
+            _ => 1,
+        },
     };
     // An evaluation error that starts with its trace puts it on the next line ("error:").
     let text = format!("error: {err:#}");

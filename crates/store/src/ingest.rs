@@ -90,6 +90,42 @@ pub fn scan_references(
         .unwrap_or_default())
 }
 
+/// What [`summarise`] found in a tree: its NAR hash and size, a second hash of the NAR when
+/// asked, and the candidate paths it refers to.
+#[derive(Debug, Clone)]
+pub struct TreeSummary {
+    /// SHA-256 of the NAR serialisation.
+    pub nar_hash: Hash,
+    /// Size of the NAR serialisation.
+    pub nar_size: u64,
+    /// The NAR hashed with the extra algorithm, when one was asked for.
+    pub extra: Option<Hash>,
+    /// The candidates whose hash parts occur in the NAR.
+    pub references: std::collections::BTreeSet<kiln_formats::store_path::StorePath>,
+}
+
+/// Serialises the tree at `path` once, hashing it (SHA-256, and `extra` when given) and
+/// scanning it for `candidates`: what registering a builder's output needs.
+pub fn summarise(
+    path: &Path,
+    extra: Option<HashAlgo>,
+    candidates: &std::collections::BTreeSet<kiln_formats::store_path::StorePath>,
+) -> Result<TreeSummary, StoreError> {
+    let mut sink = NarSink::new(extra, Some(RefScanner::new(candidates)));
+    kiln_formats::nar::dump(path, &mut sink).map_err(|source| StoreError::Nar {
+        op: "hashing",
+        path: path.to_owned(),
+        source,
+    })?;
+    let s = sink.finish();
+    Ok(TreeSummary {
+        nar_hash: s.nar_hash,
+        nar_size: s.nar_size,
+        extra: s.extra,
+        references: s.scanner.map(RefScanner::into_found).unwrap_or_default(),
+    })
+}
+
 /// Reads a source file and writes what it read to the copy (and to a flat hasher).
 struct Tee<'a> {
     src: File,

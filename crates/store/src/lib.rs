@@ -62,9 +62,9 @@ pub use canon::{canonicalise, remove_tree, CANONICAL_MTIME};
 pub use db::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use eval_io::{ReadOnlyIo, StoreIo};
-pub use ingest::scan_references;
+pub use ingest::{scan_references, summarise, TreeSummary};
 pub use local::{
-    default_root, DeleteResult, LocalStore, OptimiseStats, StoreLocation, VerifyProblem,
+    default_root, DeleteResult, LocalStore, OptimiseStats, StoreLocation, TempDir, VerifyProblem,
 };
 pub use lock::PathLock;
 pub use scan::RefScanner;

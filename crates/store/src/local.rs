@@ -105,13 +105,20 @@ pub struct OptimiseStats {
 }
 
 /// A private temporary directory under `<store>/.kiln-tmp/`, locked by its creator while in
-/// use and removed when dropped.
-struct TempDir {
+/// use and removed when dropped. Being inside the store's directory, what is made in it can be
+/// renamed into the store.
+#[derive(Debug)]
+pub struct TempDir {
     dir: PathBuf,
     _lock: File,
 }
 
 impl TempDir {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
     /// The name of the object inside.
     fn object(&self) -> PathBuf {
         self.dir.join("obj")
@@ -201,8 +208,9 @@ impl LocalStore {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Creates a locked temporary directory.
-    fn temp_dir(&self) -> Result<TempDir, StoreError> {
+    /// Creates a locked temporary directory in the store's directory, removed when dropped
+    /// (or, if the process dies, by the next [`LocalStore::open`]).
+    pub fn temp_dir(&self) -> Result<TempDir, StoreError> {
         fs::create_dir_all(&self.tmp_root)
             .map_err(StoreError::io("creating directory", &self.tmp_root))?;
         // A new directory is visible before its creator locks it; holding the creation lock

@@ -1,10 +1,12 @@
 //! One module per `kiln` noun.
 
+pub mod build;
 pub mod config;
 pub mod derivation;
 pub mod eval;
 pub mod hash;
 pub mod instantiate;
 pub mod key;
+pub mod log;
 pub mod nar;
 pub mod store;

@@ -5,6 +5,8 @@
 
 use std::ffi::OsString;
 
+mod build_common;
+mod nix_build;
 mod nix_hash;
 mod nix_instantiate;
 mod nix_store;
@@ -12,6 +14,8 @@ mod nix_store;
 /// A legacy program Kiln can stand in for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Legacy {
+    /// `nix-build`: build expressions' derivations and link the results.
+    Build,
     /// `nix-hash`: hash paths and convert hashes.
     Hash,
     /// `nix-instantiate`: evaluate expressions.
@@ -24,6 +28,7 @@ impl Legacy {
     /// Returns the program for an `argv[0]` base name, if it is a legacy one.
     pub fn from_program_name(name: &str) -> Option<Self> {
         match name {
+            "nix-build" => Some(Self::Build),
             "nix-hash" => Some(Self::Hash),
             "nix-instantiate" => Some(Self::Instantiate),
             "nix-store" => Some(Self::Store),
@@ -41,6 +46,7 @@ impl Legacy {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         match self {
+            Self::Build => nix_build::run(program, &args),
             Self::Hash => nix_hash::run(program, &args),
             Self::Instantiate => nix_instantiate::run(program, &args),
             Self::Store => nix_store::run(program, &args),

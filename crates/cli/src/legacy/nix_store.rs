@@ -32,6 +32,8 @@ Operations:
   --verify [--check-contents]       check the store's consistency
   --delete PATH...                  delete paths nothing else refers to
   --optimise                        hard-link identical files
+  -r, --realise PATH...             build derivations (drv, drv!out) and print their outputs
+                                    [--dry-run] [--check] [-K] [-k] [-j N] [--add-root PATH]
 
 The store is --store DIR (or local?root=DIR), else $KILN_STORE, else /nix when writable,
 else $XDG_DATA_HOME/kiln/root.";
@@ -46,6 +48,7 @@ enum Op {
     Verify,
     Delete,
     Optimise,
+    Realise,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +69,8 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut check_contents = false;
     let mut root: Option<PathBuf> = None;
     let mut operands = Vec::new();
+    let mut build = super::build_common::BuildOptions::default();
+    let mut add_root: Option<PathBuf> = None;
     let mut iter = args.iter();
     let set_op = |op: &mut Option<Op>, new: Op| -> anyhow::Result<()> {
         if op.is_some_and(|o| o != new) {
@@ -98,6 +103,14 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "--verify" => set_op(&mut op, Op::Verify)?,
             "--delete" => set_op(&mut op, Op::Delete)?,
             "--optimise" | "--optimize" => set_op(&mut op, Op::Optimise)?,
+            "-r" | "--realise" | "--realize" => set_op(&mut op, Op::Realise)?,
+            "--add-root" => {
+                let r = iter
+                    .next()
+                    .ok_or_else(|| usage("flag '--add-root' requires an argument"))?;
+                add_root = Some(PathBuf::from(r));
+            }
+            "--indirect" => {}
             "--recursive" => recursive = true,
             "--check-contents" => check_contents = true,
             "--references" => query = Some(Query::References),
@@ -107,6 +120,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "--hash" => query = Some(Query::Hash),
             "--size" => query = Some(Query::Size),
             "--" => operands.extend(iter.by_ref().cloned()),
+            flag if build.take(flag, &mut iter)? => {}
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(usage(format!("unrecognised flag '{flag}'")));
             }
@@ -114,6 +128,18 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         }
     }
     let op = op.ok_or_else(|| usage("no operation specified"))?;
+    if op == Op::Realise {
+        if let Some(r) = root.take() {
+            build.store = Some(r);
+        }
+        let store_root = build.store_root();
+        return super::build_common::realise_paths(
+            &store_root,
+            &operands,
+            &build,
+            add_root.as_deref(),
+        );
+    }
     if op == Op::Dump || op == Op::Restore {
         let [path] = operands.as_slice() else {
             return Err(usage("this operation takes exactly one argument"));
@@ -235,7 +261,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 stats.files_linked
             );
         }
-        Op::Dump | Op::Restore => unreachable!("handled above"),
+        Op::Dump | Op::Restore | Op::Realise => unreachable!("handled above"),
     }
     out.flush()?;
     Ok(())

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod build;
 mod config;
 mod eval;
 mod fetch;

@@ -1,0 +1,226 @@
+//! Deciding what to build: from the goals (derivation outputs or plain paths) to the graph of
+//! derivations whose outputs are missing, each with the inputs that must be built first.
+//!
+//! As in Nix, a derivation whose wanted outputs are all valid is not looked into: its inputs
+//! need not exist. A derivation that must be built builds all its outputs, and needs the
+//! outputs its inputs are used for.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use kiln_formats::derivation::{drv_name, Derivation, DerivationOutput};
+use kiln_formats::store_path::StorePath;
+use kiln_store::{LocalStore, Store};
+
+use crate::BuildError;
+
+/// Which outputs of a derivation are wanted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputsSpec {
+    /// All of them (`drv^*`).
+    All,
+    /// These (`drv^out,dev`).
+    Names(BTreeSet<String>),
+}
+
+/// Something to realise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Goal {
+    /// Outputs of a store derivation.
+    Drv {
+        /// The `.drv` path.
+        drv: StorePath,
+        /// The outputs wanted.
+        outputs: OutputsSpec,
+    },
+    /// A plain store path, which must be valid (nothing can build it without substituters).
+    Opaque(StorePath),
+}
+
+/// One derivation to build.
+#[derive(Debug)]
+pub struct Node {
+    /// The `.drv` path.
+    pub drv_path: StorePath,
+    /// The derivation.
+    pub drv: Derivation,
+    /// The derivation's name (`drv_path` without `.drv`).
+    pub name: String,
+    /// Every output's path.
+    pub outputs: BTreeMap<String, StorePath>,
+    /// Nodes that must be built first (indices into [`Plan::nodes`]).
+    pub deps: Vec<usize>,
+    /// Nodes waiting for this one.
+    pub dependents: Vec<usize>,
+    /// Whether it is a goal of `--check` (rebuilt although valid).
+    pub check: bool,
+}
+
+/// What realising the goals takes.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The derivations to build, each after its `deps`.
+    pub nodes: Vec<Node>,
+    /// The output paths of each goal, in the goals' order (output name → path; a plain path
+    /// is listed under the name `""`).
+    pub results: Vec<BTreeMap<String, StorePath>>,
+}
+
+impl Plan {
+    /// The `.drv` paths to build, sorted.
+    pub fn to_build(&self) -> Vec<&StorePath> {
+        let mut v: Vec<&StorePath> = self.nodes.iter().map(|n| &n.drv_path).collect();
+        v.sort();
+        v
+    }
+}
+
+/// Reads the derivation at `path` from the store; it must be valid.
+pub fn read_derivation(store: &LocalStore, path: &StorePath) -> Result<Derivation, BuildError> {
+    let abs = path.to_absolute(store.store_dir());
+    if !store.is_valid_path(path)? {
+        return Err(BuildError::Missing(abs));
+    }
+    let real = store.real_path(path);
+    let bytes = std::fs::read(&real).map_err(|e| BuildError::io("reading", &real, e))?;
+    Derivation::parse(&bytes, store.store_dir()).map_err(|e| BuildError::Setup {
+        drv: abs,
+        message: format!("it is not a valid derivation: {e}"),
+    })
+}
+
+/// The output paths of `drv`; fails for outputs whose path is not known in advance
+/// (content-addressed derivations, which Kiln does not build yet).
+pub fn output_paths(
+    drv: &Derivation,
+    drv_path: &str,
+) -> Result<BTreeMap<String, StorePath>, BuildError> {
+    drv.outputs
+        .iter()
+        .map(|(name, o)| match o {
+            DerivationOutput::InputAddressed(p)
+            | DerivationOutput::Fixed {
+                path: Some(p), ..
+            } => Ok((name.clone(), p.clone())),
+            _ => Err(BuildError::Setup {
+                drv: drv_path.to_owned(),
+                message: format!(
+                    "output '{name}' has no path yet (content-addressed derivations are not supported)"
+                ),
+            }),
+        })
+        .collect()
+}
+
+struct Planner<'s> {
+    store: &'s LocalStore,
+    plan: Plan,
+    index: HashMap<StorePath, usize>,
+    /// Derivations read so far.
+    drvs: HashMap<StorePath, Derivation>,
+}
+
+impl Planner<'_> {
+    fn derivation(&mut self, path: &StorePath) -> Result<Derivation, BuildError> {
+        if let Some(d) = self.drvs.get(path) {
+            return Ok(d.clone());
+        }
+        let d = read_derivation(self.store, path)?;
+        self.drvs.insert(path.clone(), d.clone());
+        Ok(d)
+    }
+
+    /// Makes sure the `wanted` outputs of `path` will be valid; returns the node that builds
+    /// them, if one must.
+    fn want(
+        &mut self,
+        path: &StorePath,
+        wanted: &OutputsSpec,
+        check: bool,
+    ) -> Result<(Option<usize>, BTreeMap<String, StorePath>), BuildError> {
+        let drv = self.derivation(path)?;
+        let abs = path.to_absolute(self.store.store_dir());
+        let outputs = output_paths(&drv, &abs)?;
+        let selected: BTreeMap<String, StorePath> = match wanted {
+            OutputsSpec::All => outputs.clone(),
+            OutputsSpec::Names(names) => names
+                .iter()
+                .map(|n| match outputs.get(n) {
+                    Some(p) => Ok((n.clone(), p.clone())),
+                    None => Err(BuildError::Setup {
+                        drv: abs.clone(),
+                        message: format!("it has no output named '{n}'"),
+                    }),
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        if let Some(&i) = self.index.get(path) {
+            if check {
+                self.plan.nodes[i].check = true;
+            }
+            return Ok((Some(i), selected));
+        }
+        if !check {
+            let mut all_valid = true;
+            for p in selected.values() {
+                if !self.store.is_valid_path(p)? {
+                    all_valid = false;
+                    break;
+                }
+            }
+            if all_valid {
+                return Ok((None, selected));
+            }
+        }
+        let i = self.plan.nodes.len();
+        self.index.insert(path.clone(), i);
+        let name = drv_name(path).unwrap_or(path.name()).to_owned();
+        self.plan.nodes.push(Node {
+            drv_path: path.clone(),
+            drv: drv.clone(),
+            name,
+            outputs,
+            deps: Vec::new(),
+            dependents: Vec::new(),
+            check,
+        });
+        let mut deps = BTreeSet::new();
+        for (input, outs) in &drv.input_drvs {
+            let (dep, _) = self.want(input, &OutputsSpec::Names(outs.clone()), false)?;
+            deps.extend(dep);
+        }
+        for src in &drv.input_srcs {
+            if !self.store.is_valid_path(src)? {
+                return Err(BuildError::Missing(src.to_absolute(self.store.store_dir())));
+            }
+        }
+        for &d in &deps {
+            self.plan.nodes[d].dependents.push(i);
+        }
+        self.plan.nodes[i].deps = deps.into_iter().collect();
+        Ok((Some(i), selected))
+    }
+}
+
+/// Works out what realising `goals` takes. With `check`, the goals' derivations are rebuilt
+/// even when their outputs are valid (their inputs are not).
+pub fn plan(store: &LocalStore, goals: &[Goal], check: bool) -> Result<Plan, BuildError> {
+    let mut p = Planner {
+        store,
+        plan: Plan::default(),
+        index: HashMap::new(),
+        drvs: HashMap::new(),
+    };
+    for goal in goals {
+        let res = match goal {
+            Goal::Drv { drv, outputs } => p.want(drv, outputs, check)?.1,
+            Goal::Opaque(path) => {
+                if !store.is_valid_path(path)? {
+                    return Err(BuildError::Missing(path.to_absolute(store.store_dir())));
+                }
+                BTreeMap::from([(String::new(), path.clone())])
+            }
+        };
+        p.plan.results.push(res);
+    }
+    Ok(p.plan)
+}

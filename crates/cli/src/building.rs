@@ -1,0 +1,446 @@
+//! What `kiln build`, `nix-build` and `nix-store --realise` share: build settings from the
+//! configuration, the progress display, and `result` links.
+//!
+//! Progress comes in three forms (`--log-format`): `bar` (the default on a terminal for `kiln
+//! build`: one status line per running build with its last log line, and a summary line with
+//! done/total and elapsed time, redrawn in place), `raw` (Nix's legacy output: `building
+//! '…drv'...` and every log line, for pipes and the legacy commands) and `internal-json` (Nix's
+//! `@nix {…}` event stream on stderr, for tools).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use kiln_build::sandbox::SandboxPath;
+use kiln_build::{BuildSettings, Event, Observer};
+use kiln_formats::config::Settings;
+use kiln_formats::store_path::StorePath;
+
+/// How build progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Every log line, prefixed by nothing, as Nix's legacy commands print them.
+    Raw,
+    /// A live status display (only on a terminal; else `Raw`).
+    Bar,
+    /// Nix's `@nix {json}` lines.
+    InternalJson,
+}
+
+impl LogFormat {
+    /// Parses `--log-format`'s argument.
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "raw" => LogFormat::Raw,
+            "bar" | "bar-with-logs" | "multiline" | "multiline-with-logs" => LogFormat::Bar,
+            "internal-json" => LogFormat::InternalJson,
+            other => {
+                anyhow::bail!("unknown log format '{other}' (expected raw, bar or internal-json)")
+            }
+        })
+    }
+
+    /// The format to use when the user gave none: a bar on a terminal, else raw.
+    pub fn default_for_terminal() -> Self {
+        if std::io::stderr().is_terminal() {
+            LogFormat::Bar
+        } else {
+            LogFormat::Raw
+        }
+    }
+}
+
+fn parse_bool(name: &str, v: &str) -> anyhow::Result<bool> {
+    match v {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        // `sandbox = relaxed` sandboxes everything but `__noChroot` derivations.
+        "relaxed" if name == "sandbox" => Ok(true),
+        _ => anyhow::bail!("option '{name}' has invalid value '{v}' (expected true or false)"),
+    }
+}
+
+fn parse_seconds(name: &str, v: &str) -> anyhow::Result<Option<Duration>> {
+    let n: u64 = v
+        .parse()
+        .with_context(|| format!("option '{name}' has invalid value '{v}'"))?;
+    Ok((n > 0).then(|| Duration::from_secs(n)))
+}
+
+/// The build settings from the configuration (`max-jobs`, `cores`, `sandbox`,
+/// `sandbox-paths`, `extra-sandbox-paths`, `keep-going`, `keep-failed`, `timeout`,
+/// `max-silent-time`, `system`, `extra-platforms`, `build-dir`, `log-lines`,
+/// `keep-build-log`).
+pub fn build_settings(settings: &Settings) -> anyhow::Result<BuildSettings> {
+    let mut b = BuildSettings::default();
+    if let Some(v) = settings.get("max-jobs") {
+        b.max_jobs = if v == "auto" {
+            kiln_build::available_cores() as usize
+        } else {
+            v.parse()
+                .with_context(|| format!("option 'max-jobs' has invalid value '{v}'"))?
+        };
+    }
+    if let Some(v) = settings.get("cores") {
+        b.cores = v
+            .parse()
+            .with_context(|| format!("option 'cores' has invalid value '{v}'"))?;
+    }
+    if let Some(v) = settings.get("sandbox") {
+        b.sandbox = parse_bool("sandbox", v)?;
+    }
+    for name in ["sandbox-paths", "extra-sandbox-paths"] {
+        b.sandbox_paths
+            .extend(settings.get_list(name).into_iter().map(SandboxPath::parse));
+    }
+    if let Some(v) = settings.get("keep-going") {
+        b.keep_going = parse_bool("keep-going", v)?;
+    }
+    if let Some(v) = settings.get("keep-failed") {
+        b.keep_failed = parse_bool("keep-failed", v)?;
+    }
+    if let Some(v) = settings.get("keep-build-log") {
+        b.keep_build_log = parse_bool("keep-build-log", v)?;
+    }
+    if let Some(v) = settings.get("timeout") {
+        b.timeout = parse_seconds("timeout", v)?;
+    }
+    if let Some(v) = settings.get("max-silent-time") {
+        b.max_silent_time = parse_seconds("max-silent-time", v)?;
+    }
+    if let Some(v) = settings.get("system") {
+        b.system = v.to_owned();
+    }
+    b.extra_platforms = settings
+        .get_list("extra-platforms")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if let Some(v) = settings.get("build-dir") {
+        b.build_dir_parent = PathBuf::from(v);
+    }
+    if let Some(v) = settings.get("log-lines") {
+        b.log_lines = v
+            .parse()
+            .with_context(|| format!("option 'log-lines' has invalid value '{v}'"))?;
+    }
+    Ok(b)
+}
+
+/// Prints the derivations a plan will build, as Nix does before building (and for
+/// `--dry-run`).
+pub fn print_plan(builds: &[&StorePath], store_dir: &str) {
+    if builds.is_empty() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = if builds.len() == 1 {
+        writeln!(err, "this derivation will be built:")
+    } else {
+        writeln!(err, "these {} derivations will be built:", builds.len())
+    };
+    for b in builds {
+        let _ = writeln!(err, "  {}", b.to_absolute(store_dir));
+    }
+}
+
+struct Running {
+    name: String,
+    drv: String,
+    started: Instant,
+    last_line: String,
+}
+
+struct State {
+    running: BTreeMap<usize, Running>,
+    done: usize,
+    failed: usize,
+    total: usize,
+    /// Lines of the status display currently on screen.
+    drawn: usize,
+    last_draw: Option<Instant>,
+}
+
+/// Shows a realisation's progress on stderr.
+pub struct Progress {
+    format: LogFormat,
+    /// Print builders' output (`-Q`/`--no-build-output` turns it off in raw mode).
+    show_logs: bool,
+    store_dir: String,
+    start: Instant,
+    state: Mutex<State>,
+}
+
+impl Progress {
+    /// A display in `format`.
+    pub fn new(format: LogFormat, show_logs: bool, store_dir: &str) -> Self {
+        Progress {
+            format,
+            show_logs,
+            store_dir: store_dir.to_owned(),
+            start: Instant::now(),
+            state: Mutex::new(State {
+                running: BTreeMap::new(),
+                done: 0,
+                failed: 0,
+                total: 0,
+                drawn: 0,
+                last_draw: None,
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Removes the status display (before printing results or an error).
+    pub fn clear(&self) {
+        let mut st = self.state();
+        let mut err = std::io::stderr().lock();
+        Self::erase(&mut st, &mut err);
+    }
+
+    fn erase(st: &mut State, err: &mut impl Write) {
+        for _ in 0..st.drawn {
+            let _ = write!(err, "\x1b[1A\x1b[2K");
+        }
+        st.drawn = 0;
+    }
+
+    fn draw(&self, st: &mut State, force: bool) {
+        let now = Instant::now();
+        if !force
+            && st
+                .last_draw
+                .is_some_and(|t| now - t < Duration::from_millis(80))
+        {
+            return;
+        }
+        st.last_draw = Some(now);
+        let width = terminal_width();
+        let mut err = std::io::stderr().lock();
+        Self::erase(st, &mut err);
+        let mut lines = Vec::new();
+        for r in st.running.values() {
+            let secs = (now - r.started).as_secs();
+            let line = if r.last_line.is_empty() {
+                format!("  building {} ({secs}s)", r.name)
+            } else {
+                format!("  building {} ({secs}s): {}", r.name, r.last_line)
+            };
+            lines.push(truncate(&line, width));
+        }
+        let elapsed = (now - self.start).as_secs();
+        let mut summary = format!(
+            "[{}/{} built, {} running",
+            st.done,
+            st.total,
+            st.running.len()
+        );
+        if st.failed > 0 {
+            summary.push_str(&format!(", {} failed", st.failed));
+        }
+        summary.push_str(&format!(", {}:{:02}]", elapsed / 60, elapsed % 60));
+        lines.push(truncate(&summary, width));
+        for l in &lines {
+            let _ = writeln!(err, "{l}");
+        }
+        st.drawn = lines.len();
+        let _ = err.flush();
+    }
+
+    fn json(&self, value: serde_json::Value) {
+        let _ = writeln!(std::io::stderr().lock(), "@nix {value}");
+    }
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    let clean: String = s.chars().filter(|c| !c.is_control()).collect();
+    if clean.chars().count() <= width {
+        clean
+    } else {
+        clean
+            .chars()
+            .take(width.saturating_sub(1))
+            .chain(['…'])
+            .collect()
+    }
+}
+
+impl Observer for Progress {
+    fn event(&self, event: Event<'_>) {
+        match (self.format, event) {
+            (_, Event::Planned { builds }) => {
+                self.state().total = builds.len();
+                if self.format != LogFormat::InternalJson {
+                    print_plan(builds, &self.store_dir);
+                }
+            }
+            (LogFormat::Raw, Event::Started { drv, .. }) => {
+                eprintln!("building '{}'...", drv.to_absolute(&self.store_dir));
+            }
+            (LogFormat::Raw, Event::Log { line, .. }) => {
+                if self.show_logs {
+                    eprintln!("{line}");
+                }
+            }
+            (LogFormat::Raw, Event::Finished { result, .. }) => {
+                let mut st = self.state();
+                match result {
+                    Ok(_) => st.done += 1,
+                    Err(_) => st.failed += 1,
+                }
+            }
+            (LogFormat::Bar, Event::Started { id, drv, name }) => {
+                let mut st = self.state();
+                st.running.insert(
+                    id,
+                    Running {
+                        name: name.to_owned(),
+                        drv: drv.to_absolute(&self.store_dir),
+                        started: Instant::now(),
+                        last_line: String::new(),
+                    },
+                );
+                self.draw(&mut st, true);
+            }
+            (LogFormat::Bar, Event::Log { id, line }) => {
+                let mut st = self.state();
+                if let Some(r) = st.running.get_mut(&id) {
+                    r.last_line = line.trim().to_owned();
+                }
+                self.draw(&mut st, false);
+            }
+            (LogFormat::Bar, Event::Finished { id, result, .. }) => {
+                let mut st = self.state();
+                let r = st.running.remove(&id);
+                match result {
+                    Ok(_) => st.done += 1,
+                    Err(_) => {
+                        st.failed += 1;
+                        if let Some(r) = r {
+                            let mut err = std::io::stderr().lock();
+                            Self::erase(&mut st, &mut err);
+                            let _ = writeln!(err, "error: build of '{}' failed", r.drv);
+                        }
+                    }
+                }
+                self.draw(&mut st, true);
+            }
+            (LogFormat::InternalJson, Event::Started { id, drv, .. }) => {
+                let drv = drv.to_absolute(&self.store_dir);
+                self.json(serde_json::json!({
+                    "action": "start", "id": id + 1, "level": 3, "parent": 0,
+                    "text": format!("building '{drv}'"), "type": 105,
+                    "fields": [drv, "", 1, 1],
+                }));
+            }
+            (LogFormat::InternalJson, Event::Log { id, line }) => {
+                self.json(serde_json::json!({
+                    "action": "result", "id": id + 1, "type": 101, "fields": [line],
+                }));
+            }
+            (LogFormat::InternalJson, Event::Finished { id, result, .. }) => {
+                if let Err(e) = result {
+                    self.json(serde_json::json!({
+                        "action": "msg", "level": 0, "msg": format!("error: {e}"),
+                    }));
+                }
+                self.json(serde_json::json!({"action": "stop", "id": id + 1}));
+            }
+            (_, Event::KeptBuildDir { path, .. }) => {
+                self.clear();
+                eprintln!("note: keeping build directory '{}'", path.display());
+            }
+        }
+    }
+}
+
+/// Turns `nix-instantiate`-style lines (`drv` or `drv!output`) into build goals, each for one
+/// output (`out` when none is named), as `nix-build` builds them.
+pub fn goals_from_drv_lines(
+    store: &kiln_store::LocalStore,
+    lines: &[u8],
+) -> anyhow::Result<Vec<kiln_build::Goal>> {
+    let mut goals = Vec::new();
+    for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let line = String::from_utf8_lossy(line);
+        let (drv, output) = line.split_once('!').unwrap_or((&line, "out"));
+        goals.push(kiln_build::Goal::Drv {
+            drv: store.parse_path(drv)?,
+            outputs: kiln_build::OutputsSpec::Names([output.to_owned()].into()),
+        });
+    }
+    Ok(goals)
+}
+
+/// Parses an installable naming store objects: `/nix/store/…drv^out,dev`, `…drv^*`, a `.drv`
+/// path alone (all its outputs) or any other store path (which must be valid).
+pub fn parse_store_installable(
+    store: &kiln_store::LocalStore,
+    arg: &str,
+) -> anyhow::Result<kiln_build::Goal> {
+    use kiln_build::{Goal, OutputsSpec};
+    let (path, outputs) = match arg.split_once('^') {
+        Some((p, o)) => (p, Some(o)),
+        None => (arg, None),
+    };
+    let path = store.parse_path(path)?;
+    Ok(match outputs {
+        Some("*") => Goal::Drv {
+            drv: path,
+            outputs: OutputsSpec::All,
+        },
+        Some(o) => Goal::Drv {
+            drv: path,
+            outputs: OutputsSpec::Names(o.split(',').map(str::to_owned).collect()),
+        },
+        None if path.is_derivation() => Goal::Drv {
+            drv: path,
+            outputs: OutputsSpec::All,
+        },
+        None => Goal::Opaque(path),
+    })
+}
+
+/// Makes the `result` links of `nix-build`: `BASE` for the first derivation's `out`,
+/// `BASE-<output>` for its other outputs, `BASE-2`, `BASE-2-dev`… for the next, each an
+/// indirect garbage collector root. Returns the links made, in order.
+pub fn result_links(
+    store_root: &Path,
+    base: &Path,
+    results: &[BTreeMap<String, String>],
+) -> anyhow::Result<Vec<PathBuf>> {
+    let base = if base.is_absolute() {
+        base.to_owned()
+    } else {
+        std::env::current_dir()?.join(base)
+    };
+    let mut links = Vec::new();
+    for (i, outs) in results.iter().enumerate() {
+        for (name, path) in outs {
+            let mut link = base.as_os_str().to_owned();
+            if i > 0 {
+                link.push(format!("-{}", i + 1));
+            }
+            if name != "out" && !name.is_empty() {
+                link.push(format!("-{name}"));
+            }
+            let link = PathBuf::from(link);
+            crate::commands::instantiate::add_indirect_root(store_root, path, &link)?;
+            links.push(link);
+        }
+    }
+    Ok(links)
+}

@@ -1,0 +1,46 @@
+//! `kiln log PATH`: print the build log of a derivation, or of the derivation that built a
+//! store path, from `<state>/../log/nix/drvs/` (bzip2, where Nix keeps them too).
+
+use std::io::{Read, Write};
+
+use anyhow::Context;
+use clap::Args;
+use kiln_store::Store;
+
+use crate::cli::GlobalArgs;
+
+/// Arguments of `kiln log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// A `.drv` path, or an output path whose deriver is known
+    path: String,
+}
+
+/// Runs `kiln log`.
+pub fn run(args: LogArgs, global: &GlobalArgs) -> anyhow::Result<()> {
+    let store = crate::commands::store::open_store(global)?;
+    let path = store.parse_path(args.path.trim_end_matches(['^', '*']))?;
+    let drv = if path.is_derivation() {
+        path
+    } else {
+        store
+            .query_path_info(&path)?
+            .and_then(|i| i.deriver)
+            .with_context(|| format!("path '{}' has no known deriver", args.path))?
+    };
+    let file = kiln_build::log_path(&store, &drv);
+    let f = std::fs::File::open(&file).with_context(|| {
+        format!(
+            "build log of '{}' is not available",
+            drv.to_absolute(store.store_dir())
+        )
+    })?;
+    let mut text = Vec::new();
+    bzip2::read::MultiBzDecoder::new(f)
+        .read_to_end(&mut text)
+        .with_context(|| format!("reading '{}'", file.display()))?;
+    let mut out = crate::output::stdout();
+    out.write_all(&text)?;
+    out.flush()?;
+    Ok(())
+}
