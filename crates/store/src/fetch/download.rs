@@ -47,6 +47,8 @@ pub fn download(
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(30)))
+        // Nix's stalled-download-timeout (300 s) for a server that never answers.
+        .timeout_recv_response(Some(Duration::from_secs(300)))
         .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
