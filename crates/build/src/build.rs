@@ -301,14 +301,7 @@ pub(crate) fn build(cx: &Context<'_>, id: usize, node: &Node) -> Result<Outcome,
         .map_err(|e| BuildError::io("creating directory", &spec.work_root, e))?;
 
     let result = if builtin {
-        run_builtin(
-            node,
-            &builder,
-            &setup.env,
-            &outputs_abs,
-            tmp.path(),
-            &mut log,
-        )
+        run_builtin(node, &builder, &setup.env, tmp.path(), &mut log)
     } else {
         run_builder(cx, &spec, sandboxed, &drv_abs, &mut log)
     };
@@ -483,19 +476,47 @@ fn pump(
     }
 }
 
-/// Runs a builder built into Kiln (`builtin:fetchurl`), writing its outputs under `tmp`.
+/// Runs a builder built into Kiln (`builtin:fetchurl`), writing its `out` output at
+/// `<tmp>/builtin-out` and its messages to the log.
 fn run_builtin(
     node: &Node,
     builder: &str,
-    _env: &BTreeMap<String, String>,
-    _outputs: &BTreeMap<String, String>,
-    _tmp: &Path,
-    _log: &mut LogSink<'_>,
+    env: &BTreeMap<String, String>,
+    tmp: &Path,
+    log: &mut LogSink<'_>,
 ) -> Result<(), BuildError> {
-    Err(BuildError::Setup {
-        drv: node.drv_path.to_string(),
-        message: format!("unsupported builtin builder '{builder}'"),
+    let drv = node.drv_path.to_string();
+    let out = tmp.join("builtin-out");
+    let res = match builder {
+        "builtin:fetchurl" => {
+            crate::builtin_fetchurl::run(env, &out, log).map_err(|e| e.to_string())
+        }
+        _ => {
+            return Err(BuildError::Setup {
+                drv,
+                message: format!("unsupported builtin builder '{builder}'"),
+            })
+        }
+    };
+    res.map_err(|message| {
+        log.feed(format!("{message}\n").as_bytes());
+        BuildError::BuilderFailed {
+            drv,
+            status: format!("an error in {builder}"),
+            log_tail: Vec::new(),
+        }
     })
+}
+
+impl Write for LogSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.feed(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Moves the outputs into the store, canonicalises and checks them, and registers them in

@@ -13,6 +13,8 @@
 //! * [`PathInfo`]: what the store knows about a valid path.
 //! * [`RefScanner`]: finds which candidate paths a byte stream refers to.
 //! * [`StoreIo`]: the evaluator's I/O (`kiln_eval::io::EvalIo`) writing into a [`LocalStore`].
+//! * [`fetch`]: the fetchers behind `fetchurl`, `fetchTarball`, `fetchGit` and `fetchTree`
+//!   (downloads, archives, Git, the fetch cache), also used by `builtin:fetchurl`.
 //!
 //! Key decisions:
 //!
@@ -50,6 +52,7 @@ mod canon;
 mod db;
 mod error;
 mod eval_io;
+pub mod fetch;
 mod gc;
 mod ingest;
 mod local;
@@ -61,7 +64,7 @@ mod scan;
 pub use canon::{canonicalise, remove_tree, CANONICAL_MTIME};
 pub use db::SCHEMA_VERSION;
 pub use error::StoreError;
-pub use eval_io::StoreIo;
+pub use eval_io::{ReadOnlyIo, StoreIo};
 pub use gc::{GcAction, GcEvent, GcOptions, GcResults};
 pub use ingest::{scan_references, summarise, TreeSummary};
 pub use local::{

@@ -739,3 +739,38 @@ fn a_running_build_keeps_its_inputs_and_outputs_through_a_gc() {
     let real = root.join(user.trim().trim_start_matches('/'));
     assert_eq!(std::fs::read_to_string(real).unwrap(), "dep\n");
 }
+
+#[test]
+fn builtin_fetchurl_downloads_in_process_and_checks_the_hash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let port = serve(b"fetched by the builtin\n");
+    let good = kiln_formats::hash::Hash::digest_bytes(
+        kiln_formats::hash::HashAlgo::Sha256,
+        b"fetched by the builtin\n",
+    )
+    .to_sri();
+    let root = dir.join("root");
+    let expr = |hash: &str| {
+        format!(
+            "import <nix/fetchurl.nix> {{ url = \"http://127.0.0.1:{port}/file.txt\"; hash = \"{hash}\"; }}"
+        )
+    };
+    let out = stdout_of(
+        kiln_build(&root)
+            .arg("-E")
+            .arg(expr(&good))
+            .arg("--no-link"),
+    );
+    assert!(out.trim().ends_with("-file.txt"), "{out}");
+    let real = root.join(out.trim().trim_start_matches('/'));
+    assert_eq!(std::fs::read(real).unwrap(), b"fetched by the builtin\n");
+    let bad = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let fail = failure_of(kiln_build(&root).arg("-E").arg(expr(bad)).arg("--no-link"));
+    let err = String::from_utf8_lossy(&fail.stderr);
+    assert!(
+        err.contains("hash mismatch in fixed-output derivation"),
+        "{err}"
+    );
+    assert!(err.contains(&good), "{err}");
+}
