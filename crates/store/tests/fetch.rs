@@ -654,3 +654,106 @@ fn read_only_evaluation_still_fetches_into_the_store() {
     assert!(kiln_store::Store::is_valid_path(&store, &res.path).unwrap());
     assert!(!kiln_store::Store::is_valid_path(&store, &text).unwrap());
 }
+
+/// A `git daemon` on loopback serving `base`, killed when dropped.
+struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    fn start(base: &Path) -> GitDaemon {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        // `git daemon` would run git-daemon as a child that outlives a kill of `git`: start
+        // the program itself.
+        let exec_path = git(base, &["--exec-path"], "");
+        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
+            .arg("--reuseaddr")
+            .arg("--export-all")
+            .arg("--listen=127.0.0.1")
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("git daemon runs (it comes with git)");
+        let daemon = GitDaemon { child, port };
+        // Bounded wait for it to listen.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return daemon;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("git daemon did not start listening on port {port}");
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_remote_repository_is_fetched_through_the_git_protocol() {
+    let e = env();
+    let base = e.dir.path().join("served");
+    let repo = base.join("repo");
+    let (first, second) = make_repo(&repo);
+    // A commit only on another branch, for allRefs.
+    git(
+        &repo,
+        &["checkout", "-q", "-b", "side", &first],
+        "2020-01-03T00:00:00Z",
+    );
+    std::fs::write(repo.join("side"), "side\n").unwrap();
+    git(&repo, &["add", "side"], "2020-01-03T00:00:00Z");
+    git(&repo, &["commit", "-qm", "side"], "2020-01-03T00:00:00Z");
+    let side = git(&repo, &["rev-parse", "HEAD"], "");
+    git(&repo, &["checkout", "-q", "main"], "2020-01-03T00:00:00Z");
+    let daemon = GitDaemon::start(&base);
+    let url = format!("git://127.0.0.1:{}/repo", daemon.port);
+
+    let local = e
+        .fetch(&git_req(repo.to_str().unwrap(), Some("main"), None))
+        .unwrap();
+    let head = e.fetch(&git_req(&url, None, None)).unwrap();
+    assert_eq!(head.rev.as_deref(), Some(second.as_str()));
+    assert_eq!(
+        (head.path.clone(), head.nar_hash),
+        (local.path, local.nar_hash)
+    );
+    assert_eq!(head.rev_count, Some(2));
+    let by_ref = e.fetch(&git_req(&url, Some("main"), None)).unwrap();
+    assert_eq!(by_ref.path, head.path);
+    let old = e.fetch(&git_req(&url, None, Some(&first))).unwrap();
+    assert_eq!(old.last_modified, Some(1_577_836_800));
+
+    // A commit not reachable from HEAD needs allRefs.
+    let err = e.fetch(&git_req(&url, None, Some(&side))).unwrap_err();
+    assert!(err.to_string().contains("allRefs"), "{err}");
+    let all = FetchRequest::Git {
+        url: url.clone(),
+        name: "source".to_owned(),
+        git_ref: None,
+        rev: Some(side.clone()),
+        submodules: false,
+        shallow: false,
+        all_refs: true,
+        nar_hash: None,
+    };
+    let res = e.fetch(&all).unwrap();
+    assert_eq!(std::fs::read(e.real(&res).join("side")).unwrap(), b"side\n");
+
+    // Locked and cached: with the server gone, the same commit comes from the cache.
+    drop(daemon);
+    let again = e.fetch(&git_req(&url, None, Some(&first))).unwrap();
+    assert_eq!(again.path, old.path);
+}
