@@ -15,6 +15,9 @@
 //! * [`StoreIo`]: the evaluator's I/O (`kiln_eval::io::EvalIo`) writing into a [`LocalStore`].
 //! * [`fetch`]: the fetchers behind `fetchurl`, `fetchTarball`, `fetchGit` and `fetchTree`
 //!   (downloads, archives, Git, the fetch cache), also used by `builtin:fetchurl`.
+//! * [`LocalStore::collect_garbage`] with [`GcOptions`]: garbage collection from the roots
+//!   [`LocalStore::find_roots`] finds (permanent, runtime, temporary); [`profile`]: profiles
+//!   and their generations.
 //!
 //! Key decisions:
 //!
@@ -37,6 +40,11 @@
 //! * **Optimising shares Nix's `.links` directory**: files are named by the SHA-256 of their
 //!   NAR serialisation in nix32 (so an executable and a plain file with the same bytes stay
 //!   apart), and replaced by hard links with an atomic rename.
+//! * **A path a live process adds is never collected**: every add registers its path as a
+//!   temporary root ([`LocalStore::add_temp_root`]) before checking or writing it, under
+//!   `gc.lock` shared, which a collection holds exclusively; Nix 2.8 processes reach a running
+//!   Kiln collection through its `gc-socket`. A collection loads the whole reference graph
+//!   once and invalidates dead paths in batched transactions before deleting their files.
 //! * No `fsync`: like Nix's default, a crash of the *process* is safe at any point; a power
 //!   loss is SQLite's and the file system's business.
 

@@ -437,3 +437,29 @@ fn a_fetched_tree_can_be_imported_from_a_store_at_another_root() {
     assert_eq!(kiln, nix);
     assert!(kiln.contains("x = 42;"), "{kiln}");
 }
+
+#[test]
+fn read_only_evaluation_still_fetches_as_nix_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("f.txt"), "fetched read-only\n").unwrap();
+    let root = dir.join("root");
+    let expr = format!(
+        "builtins.readFile (builtins.fetchurl \"file://{}\")",
+        dir.join("f.txt").display()
+    );
+    let out = stdout_of(
+        legacy(dir, "nix-instantiate")
+            .env("XDG_CACHE_HOME", dir.join("cache"))
+            .arg("--store")
+            .arg(&root)
+            .args(["--eval", "-E", &expr]),
+    );
+    assert_eq!(out, "\"fetched read-only\\n\"\n");
+    // The fetched file went to the store named by --store.
+    assert!(std::fs::read_dir(root.join("nix/store")).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .ends_with("-f.txt")));
+}
