@@ -774,3 +774,36 @@ fn builtin_fetchurl_downloads_in_process_and_checks_the_hash() {
     );
     assert!(err.contains(&good), "{err}");
 }
+
+#[test]
+fn an_ordinary_user_builds_in_a_store_root_of_their_own() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let file = nix_file(dir, r#"{ u = mk "user" "id > $out" {}; }"#);
+    let root = dir.join("root");
+    // As root, drop to nobody (as an unprivileged user, run as that user).
+    let is_root = stdout_of(Command::new("id").arg("-u")).trim() == "0";
+    let mut cmd = if is_root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_kiln"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_kiln"))
+    };
+    cmd.env_remove("KILN_STORE")
+        .env("XDG_CONFIG_HOME", "/nonexistent-kiln-test-config")
+        .env("TMPDIR", dir)
+        .arg("--store")
+        .arg(&root)
+        .args(["--option", "sandbox-paths", &format!("/bin/sh={BUSYBOX}")])
+        .arg("build")
+        .arg("-f")
+        .arg(&file)
+        .args(["-A", "u", "--no-link"]);
+    let out = stdout_of(&mut cmd);
+    let text = std::fs::read_to_string(root.join(out.trim().trim_start_matches('/'))).unwrap();
+    assert!(text.starts_with("uid=1000(nixbld) gid=100(nixbld)"), "{text}");
+}
