@@ -805,5 +805,40 @@ fn an_ordinary_user_builds_in_a_store_root_of_their_own() {
         .args(["-A", "u", "--no-link"]);
     let out = stdout_of(&mut cmd);
     let text = std::fs::read_to_string(root.join(out.trim().trim_start_matches('/'))).unwrap();
-    assert!(text.starts_with("uid=1000(nixbld) gid=100(nixbld)"), "{text}");
+    assert!(
+        text.starts_with("uid=1000(nixbld) gid=100(nixbld)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn dry_run_lists_what_nix_2_8_lists_in_its_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = nix_file(dir, DIAMOND);
+    let kiln_out = legacy(dir, "nix-build")
+        .arg("--store")
+        .arg(dir.join("kiln-root"))
+        .arg(&file)
+        .args(["-A", "top", "--dry-run"])
+        .output()
+        .unwrap();
+    let nix_out = reference(dir, "nix-build")
+        .arg("--store")
+        .arg(format!("local?root={}", dir.join("nix-root").display()))
+        .arg(&file)
+        .args(["-A", "top", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(kiln_out.status.success() && nix_out.status.success());
+    let listed = |o: &std::process::Output| -> Vec<String> {
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .skip_while(|l| !l.contains("will be built"))
+            .take_while(|l| l.contains("will be built") || l.starts_with("  "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(listed(&kiln_out), listed(&nix_out));
+    assert_eq!(listed(&kiln_out).len(), 5);
 }
