@@ -67,6 +67,9 @@ impl Default for EvalSettings {
     }
 }
 
+/// Call environments with this many slots or more are not kept for reuse.
+const MAX_POOLED_SLOTS: usize = 16;
+
 /// The deepest the evaluator recurses on the Rust stack before reporting a stack overflow.
 const MAX_EVAL_DEPTH: usize = 100_000;
 
@@ -94,6 +97,11 @@ pub struct Eval<'a> {
     pub(crate) drv_state: builtins::DrvState<'a>,
     call_depth: usize,
     eval_depth: usize,
+    /// Whether the environment of the innermost call (or thunk) being evaluated was captured
+    /// by a thunk, a closure or a child environment since it began; see `call_lambda`.
+    env_captured: std::cell::Cell<bool>,
+    /// Call environments that nothing captured, by slot count, ready for the next call.
+    env_pool: Vec<Vec<&'a Env<'a>>>,
     /// Compiled regular expressions of `match` and `split`, by pattern.
     pub(crate) regex_cache: builtins::regex::RegexCache,
 }
@@ -131,7 +139,7 @@ impl<'a> Eval<'a> {
             value: interner.intern(b"value"),
         };
         let empty_env: &'a Env<'a> = arena.alloc(Env {
-            up: None,
+            up: std::cell::Cell::new(None),
             slots: &[],
         });
         let mut ev = Eval {
@@ -150,6 +158,8 @@ impl<'a> Eval<'a> {
             drv_state: Default::default(),
             call_depth: 0,
             eval_depth: 0,
+            env_captured: std::cell::Cell::new(false),
+            env_pool: Vec::new(),
             regex_cache: Default::default(),
         };
         let (env, names) = builtins::base_env(&mut ev);
@@ -421,7 +431,11 @@ impl<'a> Eval<'a> {
                     t.state.set(state);
                     return Err(EvalError::new(ErrorKind::StackOverflow, None));
                 }
+                // The thunk's code runs in its own environment: what it captures is not the
+                // current call's business.
+                let captured = self.env_captured.replace(false);
                 let res = self.eval(ir, env);
+                self.env_captured.set(captured);
                 self.eval_depth -= 1;
                 match res {
                     Ok(v) => {
@@ -500,8 +514,15 @@ impl<'a> Eval<'a> {
         match ir {
             Ir::Const(v) => *v,
             Ir::Var { depth, slot, .. } => lookup(env, *depth, *slot).get(),
-            _ => Value::Thunk(self.arena.alloc(Thunk::new(ir, env))),
+            _ => self.new_thunk(ir, env),
         }
+    }
+
+    /// Allocates a pending thunk, which captures `env`.
+    #[inline]
+    fn new_thunk(&self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> Value<'a> {
+        self.env_captured.set(true);
+        Value::Thunk(self.arena.alloc(Thunk::new(ir, env)))
     }
 
     /// Like [`Self::thunk`], for code that will live in `env` itself (`let`, `rec`, defaults):
@@ -509,7 +530,7 @@ impl<'a> Eval<'a> {
     #[inline]
     fn thunk_in(&self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> Value<'a> {
         match ir {
-            Ir::Var { depth: 0, .. } => Value::Thunk(self.arena.alloc(Thunk::new(ir, env))),
+            Ir::Var { depth: 0, .. } => self.new_thunk(ir, env),
             _ => self.thunk(ir, env),
         }
     }
@@ -654,7 +675,10 @@ impl<'a> Eval<'a> {
                 self.eval(body, new_env)
             }
             Ir::List(items) => Ok(self.new_list_iter(items.iter().map(|i| self.thunk(i, env)))),
-            Ir::Lambda(l) => Ok(Value::Lambda(self.arena.alloc(Closure { lambda: l, env }))),
+            Ir::Lambda(l) => {
+                self.env_captured.set(true);
+                Ok(Value::Lambda(self.arena.alloc(Closure { lambda: l, env })))
+            }
             Ir::With { attrs, body } => {
                 let new_env = self.new_env(env, 1);
                 new_env.slots[0].set(self.thunk(attrs, env));
@@ -767,8 +791,39 @@ impl<'a> Eval<'a> {
         self.new_attrs(attrs)
     }
 
+    /// Allocates a child environment of `up`, which captures `up`.
     #[inline]
     fn new_env(&self, up: &'a Env<'a>, n: usize) -> &'a Env<'a> {
+        self.env_captured.set(true);
+        self.alloc_env(up, n)
+    }
+
+    /// The environment of a call: a released one with as many slots if there is one (its
+    /// slots still hold old values; the caller sets every one), else a new one.
+    #[inline]
+    fn call_env(&mut self, up: &'a Env<'a>, n: u32) -> &'a Env<'a> {
+        if let Some(env) = self.env_pool.get_mut(n as usize).and_then(Vec::pop) {
+            env.up.set(Some(up));
+            return env;
+        }
+        self.alloc_env(up, n as usize)
+    }
+
+    /// Gives back the environment of a call that has returned, when nothing captured it.
+    #[inline]
+    fn release_env(&mut self, env: &'a Env<'a>) {
+        let n = env.slots.len();
+        if n >= MAX_POOLED_SLOTS {
+            return;
+        }
+        if self.env_pool.len() <= n {
+            self.env_pool.resize_with(n + 1, Vec::new);
+        }
+        self.env_pool[n].push(env);
+    }
+
+    #[inline]
+    fn alloc_env(&self, up: &'a Env<'a>, n: usize) -> &'a Env<'a> {
         // One slot (a plain lambda's argument) is the common case: no fill loop.
         let slots: &'a [std::cell::Cell<Value<'a>>] = match n {
             0 => &[],
@@ -778,7 +833,7 @@ impl<'a> Eval<'a> {
                 .alloc_slice_fill_with(n, |_| std::cell::Cell::new(Value::Null)),
         };
         self.arena.alloc(Env {
-            up: Some(up),
+            up: std::cell::Cell::new(Some(up)),
             slots,
         })
     }
@@ -1107,10 +1162,18 @@ impl<'a> Eval<'a> {
             // function, without allocating the closure the first call would return.
             if let (Value::Lambda(c), false) = (v, tail.is_empty()) {
                 if let (ParamIr::Ident(_), Ir::Lambda(inner)) = (&c.lambda.param, c.lambda.body) {
-                    let env = self.new_env(c.env, c.lambda.n_slots as usize);
-                    env.slots[0].set(*a);
-                    v = self.call_lambda(inner, env, tail[0], Some(span))?;
-                    v = self.force(v)?;
+                    // One capture window covers both environments: the inner one links to
+                    // the outer, so they are released together or not at all.
+                    let saved = self.env_captured.replace(false);
+                    let outer = self.call_env(c.env, c.lambda.n_slots);
+                    outer.slots[0].set(*a);
+                    let env = self.call_env(outer, inner.n_slots);
+                    let res = self.enter_lambda(inner, env, tail[0], Some(span));
+                    if !self.env_captured.replace(saved) {
+                        self.release_env(env);
+                        self.release_env(outer);
+                    }
+                    v = self.force(res?)?;
                     rest = &tail[1..];
                     continue;
                 }
@@ -1129,6 +1192,14 @@ impl<'a> Eval<'a> {
         }
     }
 
+    /// Calls a lambda in a new environment below `closure_env`.
+    ///
+    /// The call's environment is reused for a later call when nothing captured it: every
+    /// place that keeps a reference to an environment (a pending thunk, a closure, a child
+    /// environment) sets `env_captured`, and each call and thunk evaluation saves the flag,
+    /// clears it and restores it, so at the end it tells about this call's own environment.
+    /// An environment reachable from a captured one is itself captured, so a released one is
+    /// referenced by nothing. Values read from its slots are copies and stay valid.
     fn call_lambda(
         &mut self,
         l: &'a LambdaIr<'a>,
@@ -1136,7 +1207,24 @@ impl<'a> Eval<'a> {
         arg: Value<'a>,
         span: Option<Span>,
     ) -> EvalResult<Value<'a>> {
-        let env = self.new_env(closure_env, l.n_slots as usize);
+        let saved = self.env_captured.replace(false);
+        let env = self.call_env(closure_env, l.n_slots);
+        let res = self.enter_lambda(l, env, arg, span);
+        if !self.env_captured.replace(saved) {
+            self.release_env(env);
+        }
+        res
+    }
+
+    /// Binds the parameters of `l` in `env` (its call environment, every slot to be set) and
+    /// evaluates the body.
+    fn enter_lambda(
+        &mut self,
+        l: &'a LambdaIr<'a>,
+        env: &'a Env<'a>,
+        arg: Value<'a>,
+        span: Option<Span>,
+    ) -> EvalResult<Value<'a>> {
         match &l.param {
             ParamIr::Ident(_) => env.slots[0].set(arg),
             ParamIr::Formals {
@@ -1484,6 +1572,7 @@ fn lookup<'a>(mut env: &'a Env<'a>, depth: u32, slot: u32) -> &'a std::cell::Cel
     for _ in 0..depth {
         env = env
             .up
+            .get()
             .expect("lowering resolved a variable deeper than its environment");
     }
     &env.slots[slot as usize]

@@ -190,9 +190,12 @@ pub struct Closure<'a> {
 }
 
 /// An environment: the slots of one scope and a link to the enclosing one.
+///
+/// The link is a `Cell` so that the environment of a call that nothing captured can be reused
+/// for the next call with as many slots (see `Eval::call_lambda`).
 pub struct Env<'a> {
     /// The enclosing environment.
-    pub up: Option<&'a Env<'a>>,
+    pub up: Cell<Option<&'a Env<'a>>>,
     /// One value per variable of the scope.
     pub slots: &'a [Cell<Value<'a>>],
 }
