@@ -601,7 +601,15 @@ impl<'a> Eval<'a> {
             Ir::Call { func, args, span } => {
                 let mut f = self.eval(func, env)?;
                 for arg in *args {
-                    let a = self.thunk(arg, env);
+                    let a = match (f, arg) {
+                        (Value::Lambda(c), Ir::Bin { .. }) if c.lambda.strict => {
+                            match eager_int(arg, env) {
+                                Some(v) => v,
+                                None => self.thunk(arg, env),
+                            }
+                        }
+                        _ => self.thunk(arg, env),
+                    };
                     f = self.call(f, a, Some(*span))?;
                 }
                 Ok(f)
@@ -1578,7 +1586,24 @@ fn lookup<'a>(mut env: &'a Env<'a>, depth: u32, slot: u32) -> &'a std::cell::Cel
     &env.slots[slot as usize]
 }
 
-/// An operator on two integers, when it cannot fail (`None` on overflow, division, or an
+/// The value of integer arithmetic or comparison on literals and evaluated variables, when
+/// it cannot fail; `None` for anything else. Computing it has no effect but the result.
+fn eager_int<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<Value<'a>> {
+    match ir {
+        Ir::Const(v @ Value::Int(_)) => Some(*v),
+        Ir::Var { depth, slot, .. } => match lookup(env, *depth, *slot).get() {
+            v @ Value::Int(_) => Some(v),
+            _ => None,
+        },
+        Ir::Bin { op, lhs, rhs, .. } => match (eager_int(lhs, env)?, eager_int(rhs, env)?) {
+            (Value::Int(x), Value::Int(y)) => int_op(*op, x, y),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// An operator on two integers, when it cannot fail (`None` on overflow, division by zero, or an
 /// operator that is not arithmetic or comparison).
 #[inline]
 fn int_op<'a>(op: BinOp, x: i64, y: i64) -> Option<Value<'a>> {
@@ -1586,6 +1611,7 @@ fn int_op<'a>(op: BinOp, x: i64, y: i64) -> Option<Value<'a>> {
         BinOp::Add => x.checked_add(y).map(Value::Int),
         BinOp::Sub => x.checked_sub(y).map(Value::Int),
         BinOp::Mul => x.checked_mul(y).map(Value::Int),
+        BinOp::Div => x.checked_div(y).map(Value::Int),
         BinOp::Less => Some(Value::Bool(x < y)),
         BinOp::LessEq => Some(Value::Bool(x <= y)),
         BinOp::Greater => Some(Value::Bool(x > y)),

@@ -669,12 +669,14 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         };
         let body = self.lower(body);
         self.scopes.pop();
+        let strict = matches!(param, ParamIr::Ident(_)) && body.forces_first(0, 0);
         self.arena.alloc(LambdaIr {
             name,
             span,
             param,
             body,
             n_slots,
+            strict,
         })
     }
 }
