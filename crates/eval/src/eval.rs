@@ -100,8 +100,9 @@ pub struct Eval<'a> {
     /// Whether the environment of the innermost call (or thunk) being evaluated was captured
     /// by a thunk, a closure or a child environment since it began; see `call_lambda`.
     env_captured: std::cell::Cell<bool>,
-    /// Call environments that nothing captured, by slot count, ready for the next call.
-    env_pool: Vec<Vec<&'a Env<'a>>>,
+    /// Call environments that nothing captured, by slot count, ready for the next call: the
+    /// head of a list linked through their `up` fields.
+    env_pool: [Option<&'a Env<'a>>; MAX_POOLED_SLOTS],
     /// Compiled regular expressions of `match` and `split`, by pattern.
     pub(crate) regex_cache: builtins::regex::RegexCache,
 }
@@ -159,7 +160,7 @@ impl<'a> Eval<'a> {
             call_depth: 0,
             eval_depth: 0,
             env_captured: std::cell::Cell::new(false),
-            env_pool: Vec::new(),
+            env_pool: [None; MAX_POOLED_SLOTS],
             regex_cache: Default::default(),
         };
         let (env, names) = builtins::base_env(&mut ev);
@@ -380,6 +381,21 @@ impl<'a> Eval<'a> {
         }))
     }
 
+    /// Makes a lazy application `f arg` from a function and an argument that live in the
+    /// arena already (one per element, in `map`): a thunk and nothing else.
+    pub fn lazy_apply_ref(&self, f: &'a Value<'a>, arg: &'a Value<'a>) -> Value<'a> {
+        Value::Thunk(self.arena.alloc(Thunk {
+            state: std::cell::Cell::new(ThunkState::Apply1 { f, arg }),
+        }))
+    }
+
+    /// Makes a lazy application `f index` (`genList`): a thunk and nothing else.
+    pub fn lazy_apply_index(&self, f: &'a Value<'a>, index: i64) -> Value<'a> {
+        Value::Thunk(self.arena.alloc(Thunk {
+            state: std::cell::Cell::new(ThunkState::ApplyIndex { f, index }),
+        }))
+    }
+
     /// Makes a lazy application `f a b`: one thunk, not two.
     pub fn lazy_apply2(&self, f: Value<'a>, a: Value<'a>, b: Value<'a>) -> Value<'a> {
         let call = self.arena.alloc([f, a, b]);
@@ -448,9 +464,16 @@ impl<'a> Eval<'a> {
                     }
                 }
             }
-            ThunkState::Apply(call) => {
+            ThunkState::Apply(_) | ThunkState::Apply1 { .. } | ThunkState::ApplyIndex { .. } => {
                 t.state.set(ThunkState::Blackhole);
-                let res = self.call_n(call[0], &call[1..], dummy_span());
+                let res = match state {
+                    ThunkState::Apply1 { f, arg } => self.call_n(*f, &[*arg], dummy_span()),
+                    ThunkState::ApplyIndex { f, index } => {
+                        self.call_n(*f, &[Value::Int(index)], dummy_span())
+                    }
+                    ThunkState::Apply(call) => self.call_n(call[0], &call[1..], dummy_span()),
+                    _ => unreachable!("matched above"),
+                };
                 match res {
                     Ok(v) => {
                         t.state.set(ThunkState::Done(v));
@@ -558,10 +581,20 @@ impl<'a> Eval<'a> {
         // site without entering a frame.
         match ir {
             Ir::Const(v) => Ok(*v),
-            Ir::Var { depth, slot, .. } => match lookup(env, *depth, *slot).get() {
-                Value::Thunk(_) => self.eval_hot(ir, env),
-                v => Ok(v),
-            },
+            Ir::Var { depth, slot, .. } => {
+                let cell = lookup(env, *depth, *slot);
+                match cell.get() {
+                    Value::Thunk(t) => match t.state.get() {
+                        // Forced elsewhere (a list element, say): the slot takes the value.
+                        ThunkState::Done(v) => {
+                            cell.set(v);
+                            Ok(v)
+                        }
+                        _ => self.eval_hot(ir, env),
+                    },
+                    v => Ok(v),
+                }
+            }
             _ => self.eval_hot(ir, env),
         }
     }
@@ -810,9 +843,12 @@ impl<'a> Eval<'a> {
     /// slots still hold old values; the caller sets every one), else a new one.
     #[inline]
     fn call_env(&mut self, up: &'a Env<'a>, n: u32) -> &'a Env<'a> {
-        if let Some(env) = self.env_pool.get_mut(n as usize).and_then(Vec::pop) {
-            env.up.set(Some(up));
-            return env;
+        if let Some(head) = self.env_pool.get_mut(n as usize) {
+            if let Some(env) = *head {
+                *head = env.up.get();
+                env.up.set(Some(up));
+                return env;
+            }
         }
         self.alloc_env(up, n as usize)
     }
@@ -820,14 +856,10 @@ impl<'a> Eval<'a> {
     /// Gives back the environment of a call that has returned, when nothing captured it.
     #[inline]
     fn release_env(&mut self, env: &'a Env<'a>) {
-        let n = env.slots.len();
-        if n >= MAX_POOLED_SLOTS {
-            return;
+        if let Some(head) = self.env_pool.get_mut(env.slots.len()) {
+            env.up.set(*head);
+            *head = Some(env);
         }
-        if self.env_pool.len() <= n {
-            self.env_pool.resize_with(n + 1, Vec::new);
-        }
-        self.env_pool[n].push(env);
     }
 
     #[inline]

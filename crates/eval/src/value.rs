@@ -77,6 +77,18 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// The value itself, or for a thunk already evaluated, its value.
+    #[inline]
+    pub fn resolved(self) -> Value<'a> {
+        match self {
+            Value::Thunk(t) => match t.state.get() {
+                ThunkState::Done(v) => v,
+                _ => self,
+            },
+            _ => self,
+        }
+    }
+
     /// Tells whether this is a function of any kind (not counting `__functor` sets).
     pub fn is_function(&self) -> bool {
         matches!(
@@ -232,8 +244,23 @@ pub(crate) enum ThunkState<'a> {
     /// Not evaluated yet: code and its environment.
     Pending { ir: &'a Ir<'a>, env: &'a Env<'a> },
     /// Not evaluated yet: a function (first) applied to arguments (the rest), made by
-    /// builtins such as `map` and `mapAttrs`.
+    /// builtins such as `mapAttrs`.
     Apply(&'a [Value<'a>]),
+    /// Not evaluated yet: a function applied to one argument, both shared (`map`'s elements
+    /// point at the function and at the input list's element: no copy per element).
+    Apply1 {
+        /// The function.
+        f: &'a Value<'a>,
+        /// The argument.
+        arg: &'a Value<'a>,
+    },
+    /// Not evaluated yet: a function applied to an index (`genList`'s elements).
+    ApplyIndex {
+        /// The function.
+        f: &'a Value<'a>,
+        /// The index.
+        index: i64,
+    },
     /// Being evaluated; meeting it again means infinite recursion.
     Blackhole,
     /// Evaluated.

@@ -91,12 +91,14 @@ fn gen_list<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
             span,
         ));
     }
-    Ok(ev.new_list_iter((0..n as usize).map(|i| ev.lazy_apply(f, Value::Int(i as i64)))))
+    let f: &'a Value<'a> = ev.arena.alloc(f);
+    Ok(ev.new_list_iter((0..n as usize).map(|i| ev.lazy_apply_index(f, i as i64))))
 }
 
 fn map<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let l = list(ev, args[1], span)?;
-    Ok(ev.new_list_iter(l.elems.iter().map(|e| ev.lazy_apply(args[0], *e))))
+    let f: &'a Value<'a> = ev.arena.alloc(args[0]);
+    Ok(ev.new_list_iter(l.elems.iter().map(|e| ev.lazy_apply_ref(f, e))))
 }
 
 fn filter<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
@@ -174,11 +176,16 @@ fn any<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Valu
 fn sort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let f = function(ev, args[0], span)?;
     let l = list(ev, args[1], span)?;
-    let mut items: Vec<Value<'a>> = l.elems.to_vec();
+    // Elements already evaluated are taken as values: the comparator then reads them without
+    // going through their thunks (the new list prints the same).
+    let mut items: Vec<Value<'a>> = l.elems.iter().map(|v| v.resolved()).collect();
     // `lessThan` is compared natively, as Nix does.
     let native = matches!(f, Value::PrimOp(op) if op.name == "lessThan");
     let mut less = |ev: &mut Eval<'a>, a: Value<'a>, b: Value<'a>| -> EvalResult<bool> {
         if native {
+            if let (Value::Int(x), Value::Int(y)) = (a, b) {
+                return Ok(x < y);
+            }
             return ev.less_than(a, b, span);
         }
         let r = ev.call_n(f, &[a, b], span)?;
