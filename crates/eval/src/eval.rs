@@ -330,9 +330,14 @@ impl<'a> Eval<'a> {
 
     /// Allocates a string with a context.
     pub fn new_string(&self, bytes: &[u8], context: &[ContextElem<'a>]) -> Value<'a> {
+        let context: &'a [ContextElem<'a>] = if context.is_empty() {
+            &[]
+        } else {
+            self.arena.alloc_slice_copy(context)
+        };
         Value::String(self.arena.alloc(NixString {
             bytes: self.arena.alloc_slice_copy(bytes),
-            context: self.arena.alloc_slice_copy(context),
+            context,
         }))
     }
 
@@ -1414,11 +1419,7 @@ impl<'a> Eval<'a> {
                 }
                 return Err(self.cannot_coerce(v, span));
             }
-            Value::Int(n) if mode.more() => {
-                use std::io::Write as _;
-                // Writing into a Vec cannot fail.
-                let _ = write!(bytes, "{n}");
-            }
+            Value::Int(n) if mode.more() => push_int(bytes, n),
             Value::Float(f) if mode.more() => bytes.extend_from_slice(format!("{f:.6}").as_bytes()),
             Value::Bool(true) if mode.more() => bytes.push(b'1'),
             Value::Bool(false) | Value::Null if mode.more() => {}
@@ -1456,15 +1457,27 @@ impl<'a> Eval<'a> {
         span: Span,
         mode: CoerceMode,
     ) -> EvalResult<Value<'a>> {
-        if let Value::String(_) = v {
-            return Ok(v);
+        match v {
+            Value::String(_) => return Ok(v),
+            Value::Int(n) if mode.more() => {
+                let mut digits = [0u8; 20];
+                return Ok(self.new_str(int_digits(n, &mut digits)));
+            }
+            _ => {}
         }
-        let mut bytes = Vec::new();
+        // The shared scratch buffer, as for interpolation; a nested coercion (inside a
+        // `__toString`) finds it taken and makes its own.
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
         let mut context = Vec::new();
-        self.coerce_to_string_into(v, span, mode, &mut bytes, &mut context)?;
-        context.sort();
-        context.dedup();
-        Ok(self.new_string(&bytes, &context))
+        let res = self.coerce_to_string_into(v, span, mode, &mut bytes, &mut context);
+        let v = res.map(|()| {
+            context.sort();
+            context.dedup();
+            self.new_string(&bytes, &context)
+        });
+        self.scratch = bytes;
+        v
     }
 
     // ----- comparison -----
@@ -1572,6 +1585,31 @@ impl<'a> Eval<'a> {
             )),
         }
     }
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+fn int_digits(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+/// Appends the decimal form of `n`.
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    out.extend_from_slice(int_digits(n, &mut buf));
 }
 
 /// How a value may be turned into a string.
