@@ -472,10 +472,12 @@ impl<'a> Eval<'a> {
             ThunkState::Apply(_) | ThunkState::Apply1 { .. } | ThunkState::ApplyIndex { .. } => {
                 t.state.set(ThunkState::Blackhole);
                 let res = match state {
-                    ThunkState::Apply1 { f, arg } => self.call_n(*f, &[*arg], dummy_span()),
-                    ThunkState::ApplyIndex { f, index } => {
-                        self.call_n(*f, &[Value::Int(index)], dummy_span())
-                    }
+                    ThunkState::Apply1 { f, arg } => self
+                        .call(*f, *arg, Some(dummy_span()))
+                        .and_then(|v| self.force(v)),
+                    ThunkState::ApplyIndex { f, index } => self
+                        .call(*f, Value::Int(index), Some(dummy_span()))
+                        .and_then(|v| self.force(v)),
                     ThunkState::Apply(call) => self.call_n(call[0], &call[1..], dummy_span()),
                     _ => unreachable!("matched above"),
                 };
@@ -625,15 +627,7 @@ impl<'a> Eval<'a> {
             } => match self.eval(cond, env)? {
                 Value::Bool(true) => self.eval(then, env),
                 Value::Bool(false) => self.eval(else_, env),
-                other => {
-                    let mut e = type_error("a Boolean", &other, self, *span);
-                    e.add_trace(
-                        "while evaluating a branch condition".to_owned(),
-                        Some(*span),
-                        false,
-                    );
-                    Err(e)
-                }
+                other => Err(self.condition_error(other, *span)),
             },
             Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
             Ir::Call { func, args, span } => {
@@ -654,6 +648,18 @@ impl<'a> Eval<'a> {
             }
             _ => self.eval_cold(ir, env),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn condition_error(&self, found: Value<'a>, span: Span) -> Box<EvalError> {
+        let mut e = type_error("a Boolean", &found, self, span);
+        e.add_trace(
+            "while evaluating a branch condition".to_owned(),
+            Some(span),
+            false,
+        );
+        e
     }
 
     /// Forces a variable's thunk and stores the result back in its slot.
@@ -946,6 +952,21 @@ impl<'a> Eval<'a> {
         } else {
             env
         };
+        if attrs.dynamics.is_empty() {
+            // Statics are sorted by symbol already: built in place in the arena.
+            let entries = self
+                .arena
+                .alloc_slice_fill_iter(attrs.statics.iter().enumerate().map(|(i, a)| Attr {
+                    name: a.name,
+                    pos: a.pos,
+                    value: if attrs.rec {
+                        value_env.slots[i].get()
+                    } else {
+                        self.thunk(a.value, env)
+                    },
+                }));
+            return Ok(Value::Attrs(self.arena.alloc(Attrs { entries })));
+        }
         let mut entries: Vec<Attr<'a>> =
             Vec::with_capacity(attrs.statics.len() + attrs.dynamics.len());
         for (i, a) in attrs.statics.iter().enumerate() {
@@ -959,12 +980,6 @@ impl<'a> Eval<'a> {
                 pos: a.pos,
                 value,
             });
-        }
-        if attrs.dynamics.is_empty() {
-            // Statics are sorted by symbol already.
-            return Ok(Value::Attrs(self.arena.alloc(Attrs {
-                entries: self.arena.alloc_slice_copy(&entries),
-            })));
         }
         for d in attrs.dynamics {
             let name = self.eval(d.name, value_env)?;
@@ -1085,10 +1100,15 @@ impl<'a> Eval<'a> {
                 if b.elems.is_empty() {
                     return Ok(l);
                 }
-                let mut v = Vec::with_capacity(a.elems.len() + b.elems.len());
+                let mut v = bumpalo::collections::Vec::with_capacity_in(
+                    a.elems.len() + b.elems.len(),
+                    self.arena,
+                );
                 v.extend_from_slice(a.elems);
                 v.extend_from_slice(b.elems);
-                Ok(self.new_list(v))
+                Ok(Value::List(self.arena.alloc(List {
+                    elems: v.into_bump_slice(),
+                })))
             }
             BinOp::And | BinOp::Or | BinOp::Impl => {
                 unreachable!("short-circuit operators are handled in eval_bin")
@@ -1104,7 +1124,11 @@ impl<'a> Eval<'a> {
         if a.entries.is_empty() {
             return Value::Attrs(b);
         }
-        let mut out = Vec::with_capacity(a.entries.len() + b.entries.len());
+        // Built in the arena at the largest size it can have, as Nix does.
+        let mut out = bumpalo::collections::Vec::with_capacity_in(
+            a.entries.len() + b.entries.len(),
+            self.arena,
+        );
         let (mut i, mut j) = (0, 0);
         let (x, y) = (a.entries, b.entries);
         while i < x.len() && j < y.len() {
@@ -1127,7 +1151,7 @@ impl<'a> Eval<'a> {
         out.extend_from_slice(&x[i..]);
         out.extend_from_slice(&y[j..]);
         Value::Attrs(self.arena.alloc(Attrs {
-            entries: self.arena.alloc_slice_copy(&out),
+            entries: out.into_bump_slice(),
         }))
     }
 
@@ -1645,7 +1669,7 @@ impl OsStrCompat for std::ffi::OsStr {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn lookup<'a>(mut env: &'a Env<'a>, depth: u32, slot: u32) -> &'a std::cell::Cell<Value<'a>> {
     for _ in 0..depth {
         env = env
@@ -1675,7 +1699,7 @@ fn eager_int<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<Value<'a>> {
 
 /// An operator on two integers, when it cannot fail (`None` on overflow, division by zero, or an
 /// operator that is not arithmetic or comparison).
-#[inline]
+#[inline(always)]
 fn int_op<'a>(op: BinOp, x: i64, y: i64) -> Option<Value<'a>> {
     match op {
         BinOp::Add => x.checked_add(y).map(Value::Int),
