@@ -93,6 +93,8 @@ pub struct Eval<'a> {
     positions: Vec<Span>,
     sym_strings: Vec<Option<Value<'a>>>,
     scratch: Vec<u8>,
+    /// `[ ]`, shared by every empty list literal.
+    empty_list: Value<'a>,
     /// What the derivation builtins remember between calls.
     pub(crate) drv_state: builtins::DrvState<'a>,
     call_depth: usize,
@@ -156,6 +158,7 @@ impl<'a> Eval<'a> {
             positions: vec![dummy_span()],
             sym_strings: Vec::new(),
             scratch: Vec::new(),
+            empty_list: Value::List(arena.alloc(List { elems: &[] })),
             drv_state: Default::default(),
             call_depth: 0,
             eval_depth: 0,
@@ -630,6 +633,12 @@ impl<'a> Eval<'a> {
                 other => Err(self.condition_error(other, *span)),
             },
             Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
+            Ir::Select {
+                expr,
+                path,
+                default,
+                span,
+            } => self.eval_select(expr, path, *default, *span, env),
             Ir::Call { func, args, span } => {
                 let mut f = self.eval(func, env)?;
                 for arg in *args {
@@ -679,9 +688,12 @@ impl<'a> Eval<'a> {
     fn eval_cold(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
         match ir {
             // The hot forms are evaluated by `eval_hot`.
-            Ir::Const(_) | Ir::Var { .. } | Ir::If { .. } | Ir::Bin { .. } | Ir::Call { .. } => {
-                self.eval_hot(ir, env)
-            }
+            Ir::Const(_)
+            | Ir::Var { .. }
+            | Ir::If { .. }
+            | Ir::Bin { .. }
+            | Ir::Call { .. }
+            | Ir::Select { .. } => self.eval_hot(ir, env),
             Ir::WithVar { name, withs, span } => {
                 for &depth in *withs {
                     let set = lookup(env, depth, 0).get();
@@ -698,12 +710,6 @@ impl<'a> Eval<'a> {
                     Some(*span),
                 ))
             }
-            Ir::Select {
-                expr,
-                path,
-                default,
-                span,
-            } => self.eval_select(expr, path, *default, *span, env),
             Ir::HasAttr { expr, path } => {
                 let mut v = self.eval(expr, env)?;
                 for key in *path {
@@ -726,6 +732,7 @@ impl<'a> Eval<'a> {
                 }
                 self.eval(body, new_env)
             }
+            Ir::List([]) => Ok(self.empty_list),
             Ir::List(items) => Ok(self.new_list_iter(items.iter().map(|i| self.thunk(i, env)))),
             Ir::Lambda(l) => {
                 self.env_captured.set(true);
@@ -889,19 +896,24 @@ impl<'a> Eval<'a> {
         })
     }
 
+    #[inline]
     fn attr_key(&mut self, key: &'a AttrKey<'a>, env: &'a Env<'a>) -> EvalResult<Symbol> {
         match key {
             AttrKey::Static(s) => Ok(*s),
-            AttrKey::Dynamic(ir) => {
-                let v = self.eval(ir, env)?;
-                let Value::String(s) = v else {
-                    return Err(type_error("a string", &v, self, ir_span(ir)));
-                };
-                Ok(self.interner.intern(s.bytes))
-            }
+            AttrKey::Dynamic(ir) => self.dynamic_attr_key(ir, env),
         }
     }
 
+    #[inline(never)]
+    fn dynamic_attr_key(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Symbol> {
+        let v = self.eval(ir, env)?;
+        let Value::String(s) = v else {
+            return Err(type_error("a string", &v, self, ir_span(ir)));
+        };
+        Ok(self.interner.intern(s.bytes))
+    }
+
+    #[inline(never)]
     fn eval_select(
         &mut self,
         expr: &'a Ir<'a>,
