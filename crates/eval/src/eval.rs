@@ -93,6 +93,8 @@ pub struct Eval<'a> {
     positions: Vec<Span>,
     sym_strings: Vec<Option<Value<'a>>>,
     scratch: Vec<u8>,
+    /// The `builtins` set, for lowering `builtins.name` to the builtin.
+    builtins_set: Option<&'a Attrs<'a>>,
     /// `[ ]`, shared by every empty list literal.
     empty_list: Value<'a>,
     /// What the derivation builtins remember between calls.
@@ -159,6 +161,7 @@ impl<'a> Eval<'a> {
             sym_strings: Vec::new(),
             scratch: Vec::new(),
             empty_list: Value::List(arena.alloc(List { elems: &[] })),
+            builtins_set: None,
             drv_state: Default::default(),
             call_depth: 0,
             eval_depth: 0,
@@ -168,6 +171,13 @@ impl<'a> Eval<'a> {
         };
         let (env, names) = builtins::base_env(&mut ev);
         ev.base_env = env;
+        let builtins_sym = ev.interner.intern(b"builtins");
+        ev.builtins_set = names.get(&builtins_sym).and_then(|&slot| {
+            match env.slots[slot as usize].get().resolved() {
+                Value::Attrs(a) => Some(a),
+                _ => None,
+            }
+        });
         ev.base_names = names;
         ev
     }
@@ -215,7 +225,8 @@ impl<'a> Eval<'a> {
                 home: home.as_deref(),
             },
             &mut self.positions,
-        );
+        )
+        .with_builtins(self.builtins_set);
         if let Some(names) = scope {
             lowerer.push_scope(names);
         }
@@ -613,7 +624,8 @@ impl<'a> Eval<'a> {
     #[inline(never)]
     fn eval_hot(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
         match ir {
-            Ir::Const(v) => Ok(*v),
+            Ir::Const(v) | Ir::Known(v, _) => Ok(*v),
+            Ir::List([]) => Ok(self.empty_list),
             Ir::Var { depth, slot, span } => {
                 let cell = lookup(env, *depth, *slot);
                 let v = cell.get();
@@ -689,6 +701,8 @@ impl<'a> Eval<'a> {
         match ir {
             // The hot forms are evaluated by `eval_hot`.
             Ir::Const(_)
+            | Ir::Known(..)
+            | Ir::List([])
             | Ir::Var { .. }
             | Ir::If { .. }
             | Ir::Bin { .. }
@@ -732,7 +746,6 @@ impl<'a> Eval<'a> {
                 }
                 self.eval(body, new_env)
             }
-            Ir::List([]) => Ok(self.empty_list),
             Ir::List(items) => Ok(self.new_list_iter(items.iter().map(|i| self.thunk(i, env)))),
             Ir::Lambda(l) => {
                 self.env_captured.set(true);
@@ -1801,6 +1814,7 @@ pub fn ir_span(ir: &Ir<'_>) -> Span {
         | Ir::Bin { span, .. }
         | Ir::Interpolate { span, .. }
         | Ir::PathInterpolate { span, .. }
+        | Ir::Known(_, span)
         | Ir::CurPos(span) => *span,
         Ir::Lambda(l) => l.span,
         _ => dummy_span(),

@@ -12,6 +12,10 @@ use crate::value::{PosIdx, Value};
 pub enum Ir<'a> {
     /// A literal, built once (numbers, strings without interpolation, resolved paths).
     Const(Value<'a>),
+    /// A value known when lowering that Nix still computes where it is used
+    /// (`builtins.head`): evaluated at once, but delayed like any expression when passed on,
+    /// so it prints as `<CODE>` unforced, as Nix's selection would.
+    Known(Value<'a>, Span),
     /// A variable bound statically: `depth` environments up, slot `slot`.
     Var {
         /// How many `up` links to follow.

@@ -68,6 +68,10 @@ fn unforced_values_print_as_nix_prints_them() {
         "let l = map (x: x + 1) [ 1 2 3 ]; in builtins.seq (builtins.elemAt l 2) l",
         "builtins.mapAttrs (n: v: v + 1) { a = 1; b = 2; }",
         "let s = builtins.mapAttrs (n: v: v + 1) { a = 1; b = 2; }; in builtins.seq s.b s",
+        // `builtins.name` is known when lowering, but stays delayed where Nix delays it.
+        "[ builtins.head (builtins.head) { f = builtins.map; } ]",
+        "{ f = builtins.head; g = builtins.nixVersion; }",
+        "let f = x: { inherit x; }; in f builtins.head",
         // Reused environments: a value taken from one call survives the next.
         "let f = x: y: [ x y ]; a = f 1 2; b = f 3 4; in builtins.seq a (builtins.seq b [ a b ])",
         "let f = x: { inherit x; }; a = f 1; b = f 2; in [ a.x b.x ]",
