@@ -408,6 +408,14 @@ impl<'a> Eval<'a> {
         }))
     }
 
+    /// Makes a lazy application `f name value` of an attribute (`mapAttrs`): a thunk and
+    /// nothing else; the name's string is made when it is forced.
+    pub fn lazy_apply_attr(&self, f: &'a Value<'a>, attr: &'a Attr<'a>) -> Value<'a> {
+        Value::Thunk(self.arena.alloc(Thunk {
+            state: std::cell::Cell::new(ThunkState::ApplyAttr { f, attr }),
+        }))
+    }
+
     /// Makes a lazy application `f index` (`genList`): a thunk and nothing else.
     pub fn lazy_apply_index(&self, f: &'a Value<'a>, index: i64) -> Value<'a> {
         Value::Thunk(self.arena.alloc(Thunk {
@@ -483,12 +491,19 @@ impl<'a> Eval<'a> {
                     }
                 }
             }
-            ThunkState::Apply(_) | ThunkState::Apply1 { .. } | ThunkState::ApplyIndex { .. } => {
+            ThunkState::Apply(_)
+            | ThunkState::Apply1 { .. }
+            | ThunkState::ApplyAttr { .. }
+            | ThunkState::ApplyIndex { .. } => {
                 t.state.set(ThunkState::Blackhole);
                 let res = match state {
                     ThunkState::Apply1 { f, arg } => self
                         .call(*f, *arg, Some(dummy_span()))
                         .and_then(|v| self.force(v)),
+                    ThunkState::ApplyAttr { f, attr } => {
+                        let name = self.sym_value(attr.name);
+                        self.call_n(*f, &[name, attr.value], dummy_span())
+                    }
                     ThunkState::ApplyIndex { f, index } => self
                         .call(*f, Value::Int(index), Some(dummy_span()))
                         .and_then(|v| self.force(v)),

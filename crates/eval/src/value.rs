@@ -254,6 +254,14 @@ pub(crate) enum ThunkState<'a> {
         /// The argument.
         arg: &'a Value<'a>,
     },
+    /// Not evaluated yet: a function applied to an attribute's name and value (`mapAttrs`'s
+    /// values point at the function and at the input set's attribute).
+    ApplyAttr {
+        /// The function.
+        f: &'a Value<'a>,
+        /// The attribute.
+        attr: &'a Attr<'a>,
+    },
     /// Not evaluated yet: a function applied to an index (`genList`'s elements).
     ApplyIndex {
         /// The function.
