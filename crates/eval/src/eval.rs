@@ -617,16 +617,16 @@ impl<'a> Eval<'a> {
         // site without entering a frame.
         match ir {
             Ir::Const(v) => Ok(*v),
-            Ir::Var { depth, slot, .. } => {
+            Ir::Var { depth, slot, span } => {
                 let cell = lookup(env, *depth, *slot);
                 match cell.get() {
-                    Value::Thunk(t) => match t.state.get() {
+                    v @ Value::Thunk(t) => match t.state.get() {
                         // Forced elsewhere (a list element, say): the slot takes the value.
                         ThunkState::Done(v) => {
                             cell.set(v);
                             Ok(v)
                         }
-                        _ => self.eval_hot(ir, env),
+                        _ => self.force_slot(cell, v, *span),
                     },
                     v => Ok(v),
                 }
