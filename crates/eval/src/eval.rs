@@ -1264,25 +1264,56 @@ impl<'a> Eval<'a> {
         args: &[Value<'a>],
         span: Span,
     ) -> EvalResult<Value<'a>> {
+        // The common case of builtins calling back (`foldl'`, `sort`): `x: y: body` applied
+        // to two arguments.
+        if let (Value::Lambda(c), [a, b]) = (f, args) {
+            if let (ParamIr::Ident(_), Ir::Lambda(inner)) = (&c.lambda.param, c.lambda.body) {
+                let v = self.call_curried(c, inner, *a, *b, span)?;
+                return self.force(v);
+            }
+        }
+        self.call_n_general(f, args, span)
+    }
+
+    /// Calls `x: y: body` with two arguments: binds `x` and goes straight into the inner
+    /// function, without allocating the closure the first call would return.
+    #[inline]
+    fn call_curried(
+        &mut self,
+        c: &'a Closure<'a>,
+        inner: &'a LambdaIr<'a>,
+        a: Value<'a>,
+        b: Value<'a>,
+        span: Span,
+    ) -> EvalResult<Value<'a>> {
+        // One capture window covers both environments: the inner one links to the outer, so
+        // they are released together or not at all.
+        let saved = self.env_captured.replace(false);
+        let outer = self.call_env(c.env, c.lambda.n_slots);
+        outer.slots[0].set(a);
+        let env = self.call_env(outer, inner.n_slots);
+        let res = self.enter_lambda(inner, env, b, Some(span));
+        if !self.env_captured.replace(saved) {
+            self.release_env(env);
+            self.release_env(outer);
+        }
+        res
+    }
+
+    #[inline(never)]
+    fn call_n_general(
+        &mut self,
+        f: Value<'a>,
+        args: &[Value<'a>],
+        span: Span,
+    ) -> EvalResult<Value<'a>> {
         let mut v = self.force(f)?;
         let mut rest = args;
         while let Some((a, tail)) = rest.split_first() {
-            // `x: y: body` applied to two arguments: bind `x` and go straight into the inner
-            // function, without allocating the closure the first call would return.
-            if let (Value::Lambda(c), false) = (v, tail.is_empty()) {
+            if let (Value::Lambda(c), Some(b)) = (v, tail.first()) {
                 if let (ParamIr::Ident(_), Ir::Lambda(inner)) = (&c.lambda.param, c.lambda.body) {
-                    // One capture window covers both environments: the inner one links to
-                    // the outer, so they are released together or not at all.
-                    let saved = self.env_captured.replace(false);
-                    let outer = self.call_env(c.env, c.lambda.n_slots);
-                    outer.slots[0].set(*a);
-                    let env = self.call_env(outer, inner.n_slots);
-                    let res = self.enter_lambda(inner, env, tail[0], Some(span));
-                    if !self.env_captured.replace(saved) {
-                        self.release_env(env);
-                        self.release_env(outer);
-                    }
-                    v = self.force(res?)?;
+                    v = self.call_curried(c, inner, *a, *b, span)?;
+                    v = self.force(v)?;
                     rest = &tail[1..];
                     continue;
                 }
