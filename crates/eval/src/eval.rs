@@ -670,12 +670,13 @@ impl<'a> Eval<'a> {
                 let mut f = self.eval(func, env)?;
                 for arg in *args {
                     let a = match (f, arg) {
-                        (Value::Lambda(c), Ir::Bin { .. }) if c.lambda.strict => {
-                            match eager_int(arg, env) {
-                                Some(v) => v,
-                                None => self.thunk(arg, env),
-                            }
-                        }
+                        (
+                            Value::Lambda(c),
+                            Ir::Bin { .. } | Ir::Select { .. } | Ir::Call { .. },
+                        ) if c.lambda.strict => match eager_value(arg, env) {
+                            Some(v) => v,
+                            None => self.thunk(arg, env),
+                        },
                         _ => self.thunk(arg, env),
                     };
                     f = self.call(f, a, Some(*span))?;
@@ -1751,17 +1752,45 @@ fn lookup<'a>(mut env: &'a Env<'a>, depth: u32, slot: u32) -> &'a std::cell::Cel
     &env.slots[slot as usize]
 }
 
-/// The value of integer arithmetic or comparison on literals and evaluated variables, when
-/// it cannot fail; `None` for anything else. Computing it has no effect but the result.
-fn eager_int<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<Value<'a>> {
+/// The value of `ir` when it can be had without forcing anything, failing or allocating:
+/// literals, evaluated variables, integer arithmetic and comparison on those, selections of
+/// evaluated attributes by static names, and `builtins.head` of an evaluated list whose first
+/// element is evaluated. `None` for anything else. Computing it has no effect but the result,
+/// so a function that forces its parameter first cannot tell it from the thunk.
+fn eager_value<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<Value<'a>> {
+    let evaluated = |v: Value<'a>| match v.resolved() {
+        Value::Thunk(_) => None,
+        v => Some(v),
+    };
     match ir {
-        Ir::Const(v @ Value::Int(_)) => Some(*v),
-        Ir::Var { depth, slot, .. } => match lookup(env, *depth, *slot).get() {
-            v @ Value::Int(_) => Some(v),
+        Ir::Const(v) => Some(*v),
+        Ir::Var { depth, slot, .. } => evaluated(lookup(env, *depth, *slot).get()),
+        Ir::Bin { op, lhs, rhs, .. } => match (eager_value(lhs, env)?, eager_value(rhs, env)?) {
+            (Value::Int(x), Value::Int(y)) => int_op(*op, x, y),
             _ => None,
         },
-        Ir::Bin { op, lhs, rhs, .. } => match (eager_int(lhs, env)?, eager_int(rhs, env)?) {
-            (Value::Int(x), Value::Int(y)) => int_op(*op, x, y),
+        Ir::Select {
+            expr,
+            path,
+            default: None,
+            ..
+        } => {
+            let mut v = eager_value(expr, env)?;
+            for key in *path {
+                let (Value::Attrs(a), AttrKey::Static(name)) = (v, key) else {
+                    return None;
+                };
+                v = evaluated(a.get(*name)?.value)?;
+            }
+            Some(v)
+        }
+        Ir::Call { func, args, .. } => match (&**func, *args) {
+            (Ir::Known(Value::PrimOp(op), _), [list]) if op.name == "head" => {
+                match eager_value(list, env)? {
+                    Value::List(l) => evaluated(*l.elems.first()?),
+                    _ => None,
+                }
+            }
             _ => None,
         },
         _ => None,

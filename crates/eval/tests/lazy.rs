@@ -52,7 +52,14 @@ fn unforced_values_print_as_nix_prints_them() {
         "let f = n: if n > 0 then [ n (n - 1) ] else [ ]; in f (2 + 3)",
         "let f = n: if n > 0 then { a = n; b = n * 2; } else { }; in f (10 - 9)",
         "let f = n: assert n > 0; [ n ]; in f (1 + 1)",
+        // Selections and `builtins.head` of evaluated values, for such a function.
+        "let s = { a = { x = 1; }; }; f = p: if p.x == 1 then { inherit p; } else { }; in builtins.seq s.a (f s.a)",
+        "let l = [ [ 1 ] ]; f = p: if p == [ ] then 0 else { inherit p; }; in builtins.seq (builtins.head l) (f (builtins.head l))",
+        "let s = { a = 1; }; f = p: if p == 0 then { } else { inherit p; }; in f s.a",
+        "let f = p: if p == 0 then { } else { inherit p; }; in f (builtins.head [ (1 + 1) ])",
         // Functions that do not force it first keep the thunk.
+        "let s = { a = 1; }; f = p: { inherit p; }; in builtins.seq s.a (f s.a)",
+        "let l = [ 1 ]; f = p: { inherit p; }; in builtins.seq (builtins.head l) (f (builtins.head l))",
         "let f = n: { a = n; }; in f (1 + 2)",
         "let f = n: [ n ]; in f (1 + 2)",
         "let f = n: if true then [ n ] else n; in f (1 + 2)",
