@@ -1078,6 +1078,11 @@ impl<'a> Eval<'a> {
                         return Ok(v);
                     }
                 }
+                if let BinOp::Eq | BinOp::NotEq = op {
+                    if let Some(eq) = quick_equal(l, r) {
+                        return Ok(Value::Bool(eq == (op == BinOp::Eq)));
+                    }
+                }
                 self.binary(op, l, r, span)
             }
         }
@@ -1793,6 +1798,28 @@ fn eager_value<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<Value<'a>> {
             }
             _ => None,
         },
+        _ => None,
+    }
+}
+
+/// `==` on two evaluated values when it needs no forcing and no walk: `null`, Booleans and
+/// strings, a comparison with an empty list (`x == [ ]`), and values of different types that
+/// can never be equal (not numbers, not two sets, which may be derivations).
+#[inline]
+fn quick_equal<'a>(a: Value<'a>, b: Value<'a>) -> Option<bool> {
+    match (a, b) {
+        (Value::Null, Value::Null) => Some(true),
+        (Value::Bool(x), Value::Bool(y)) => Some(x == y),
+        (Value::String(x), Value::String(y)) => Some(x.bytes == y.bytes),
+        (Value::List(x), Value::List(y)) if x.elems.is_empty() || y.elems.is_empty() => {
+            Some(x.elems.len() == y.elems.len())
+        }
+        (Value::Thunk(_), _) | (_, Value::Thunk(_)) => None,
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => None,
+        (Value::Attrs(_), Value::Attrs(_)) | (Value::List(_), Value::List(_)) => None,
+        (Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_), _)
+        | (_, Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_)) => None,
+        _ if std::mem::discriminant(&a) != std::mem::discriminant(&b) => Some(false),
         _ => None,
     }
 }
