@@ -1146,15 +1146,13 @@ impl<'a> Eval<'a> {
                 if b.elems.is_empty() {
                     return Ok(l);
                 }
-                let mut v = bumpalo::collections::Vec::with_capacity_in(
-                    a.elems.len() + b.elems.len(),
-                    self.arena,
-                );
-                v.extend_from_slice(a.elems);
-                v.extend_from_slice(b.elems);
-                Ok(Value::List(self.arena.alloc(List {
-                    elems: v.into_bump_slice(),
-                })))
+                let n = a.elems.len();
+                let elems = self
+                    .arena
+                    .alloc_slice_fill_copy(n + b.elems.len(), Value::Null);
+                elems[..n].copy_from_slice(a.elems);
+                elems[n..].copy_from_slice(b.elems);
+                Ok(Value::List(self.arena.alloc(List { elems })))
             }
             BinOp::And | BinOp::Or | BinOp::Impl => {
                 unreachable!("short-circuit operators are handled in eval_bin")
@@ -1688,17 +1686,34 @@ impl<'a> Eval<'a> {
     }
 }
 
+/// "00" to "99", for writing integers two digits at a time.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
 /// The decimal digits of `n`, written at the end of `buf`.
 fn int_digits(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     let mut m = n.unsigned_abs();
-    loop {
+    while m >= 100 {
+        let r = (m % 100) as usize;
+        m /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[2 * r..2 * r + 2]);
+    }
+    if m >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[2 * m as usize..2 * m as usize + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
+        buf[i] = b'0' + m as u8;
     }
     if n < 0 {
         i -= 1;
