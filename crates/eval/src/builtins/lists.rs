@@ -188,22 +188,26 @@ fn sort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
             }
             return ev.less_than(a, b, span);
         }
-        let r = ev.call_n(f, &[a, b], span)?;
-        boolean(ev, r, span)
+        match ev.call_n(f, &[a, b], span)? {
+            Value::Bool(b) => Ok(b),
+            r => boolean(ev, r, span),
+        }
     };
     let mut buf = items.clone();
     merge_sort(ev, &mut items, &mut buf, &mut less)?;
     Ok(ev.new_list(items))
 }
 
-type Less<'f, 'a> = dyn FnMut(&mut Eval<'a>, Value<'a>, Value<'a>) -> EvalResult<bool> + 'f;
-
-fn merge_sort<'a>(
+/// Merge sort with the comparator inlined (a generic, not a `dyn`: it runs n log n times).
+fn merge_sort<'a, F>(
     ev: &mut Eval<'a>,
     v: &mut [Value<'a>],
     buf: &mut [Value<'a>],
-    less: &mut Less<'_, 'a>,
-) -> EvalResult<()> {
+    less: &mut F,
+) -> EvalResult<()>
+where
+    F: FnMut(&mut Eval<'a>, Value<'a>, Value<'a>) -> EvalResult<bool>,
+{
     let n = v.len();
     if n <= 1 {
         return Ok(());
