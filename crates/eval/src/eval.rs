@@ -67,6 +67,9 @@ impl Default for EvalSettings {
     }
 }
 
+/// Call environments with this many slots or more are not kept for reuse.
+const MAX_POOLED_SLOTS: usize = 16;
+
 /// The deepest the evaluator recurses on the Rust stack before reporting a stack overflow.
 const MAX_EVAL_DEPTH: usize = 100_000;
 
@@ -90,10 +93,20 @@ pub struct Eval<'a> {
     positions: Vec<Span>,
     sym_strings: Vec<Option<Value<'a>>>,
     scratch: Vec<u8>,
+    /// The `builtins` set, for lowering `builtins.name` to the builtin.
+    builtins_set: Option<&'a Attrs<'a>>,
+    /// `[ ]`, shared by every empty list literal.
+    empty_list: Value<'a>,
     /// What the derivation builtins remember between calls.
     pub(crate) drv_state: builtins::DrvState<'a>,
     call_depth: usize,
     eval_depth: usize,
+    /// Whether the environment of the innermost call (or thunk) being evaluated was captured
+    /// by a thunk, a closure or a child environment since it began; see `call_lambda`.
+    env_captured: std::cell::Cell<bool>,
+    /// Call environments that nothing captured, by slot count, ready for the next call: the
+    /// head of a list linked through their `up` fields.
+    env_pool: [Option<&'a Env<'a>>; MAX_POOLED_SLOTS],
     /// Compiled regular expressions of `match` and `split`, by pattern.
     pub(crate) regex_cache: builtins::regex::RegexCache,
 }
@@ -131,7 +144,7 @@ impl<'a> Eval<'a> {
             value: interner.intern(b"value"),
         };
         let empty_env: &'a Env<'a> = arena.alloc(Env {
-            up: None,
+            up: std::cell::Cell::new(None),
             slots: &[],
         });
         let mut ev = Eval {
@@ -147,13 +160,24 @@ impl<'a> Eval<'a> {
             positions: vec![dummy_span()],
             sym_strings: Vec::new(),
             scratch: Vec::new(),
+            empty_list: Value::List(arena.alloc(List { elems: &[] })),
+            builtins_set: None,
             drv_state: Default::default(),
             call_depth: 0,
             eval_depth: 0,
+            env_captured: std::cell::Cell::new(false),
+            env_pool: [None; MAX_POOLED_SLOTS],
             regex_cache: Default::default(),
         };
         let (env, names) = builtins::base_env(&mut ev);
         ev.base_env = env;
+        let builtins_sym = ev.interner.intern(b"builtins");
+        ev.builtins_set = names.get(&builtins_sym).and_then(|&slot| {
+            match env.slots[slot as usize].get().resolved() {
+                Value::Attrs(a) => Some(a),
+                _ => None,
+            }
+        });
         ev.base_names = names;
         ev
     }
@@ -201,7 +225,8 @@ impl<'a> Eval<'a> {
                 home: home.as_deref(),
             },
             &mut self.positions,
-        );
+        )
+        .with_builtins(self.builtins_set);
         if let Some(names) = scope {
             lowerer.push_scope(names);
         }
@@ -319,9 +344,14 @@ impl<'a> Eval<'a> {
 
     /// Allocates a string with a context.
     pub fn new_string(&self, bytes: &[u8], context: &[ContextElem<'a>]) -> Value<'a> {
+        let context: &'a [ContextElem<'a>] = if context.is_empty() {
+            &[]
+        } else {
+            self.arena.alloc_slice_copy(context)
+        };
         Value::String(self.arena.alloc(NixString {
             bytes: self.arena.alloc_slice_copy(bytes),
-            context: self.arena.alloc_slice_copy(context),
+            context,
         }))
     }
 
@@ -367,6 +397,29 @@ impl<'a> Eval<'a> {
         let call = self.arena.alloc([f, arg]);
         Value::Thunk(self.arena.alloc(Thunk {
             state: std::cell::Cell::new(ThunkState::Apply(call)),
+        }))
+    }
+
+    /// Makes a lazy application `f arg` from a function and an argument that live in the
+    /// arena already (one per element, in `map`): a thunk and nothing else.
+    pub fn lazy_apply_ref(&self, f: &'a Value<'a>, arg: &'a Value<'a>) -> Value<'a> {
+        Value::Thunk(self.arena.alloc(Thunk {
+            state: std::cell::Cell::new(ThunkState::Apply1 { f, arg }),
+        }))
+    }
+
+    /// Makes a lazy application `f name value` of an attribute (`mapAttrs`): a thunk and
+    /// nothing else; the name's string is made when it is forced.
+    pub fn lazy_apply_attr(&self, f: &'a Value<'a>, attr: &'a Attr<'a>) -> Value<'a> {
+        Value::Thunk(self.arena.alloc(Thunk {
+            state: std::cell::Cell::new(ThunkState::ApplyAttr { f, attr }),
+        }))
+    }
+
+    /// Makes a lazy application `f index` (`genList`): a thunk and nothing else.
+    pub fn lazy_apply_index(&self, f: &'a Value<'a>, index: i64) -> Value<'a> {
+        Value::Thunk(self.arena.alloc(Thunk {
+            state: std::cell::Cell::new(ThunkState::ApplyIndex { f, index }),
         }))
     }
 
@@ -421,7 +474,11 @@ impl<'a> Eval<'a> {
                     t.state.set(state);
                     return Err(EvalError::new(ErrorKind::StackOverflow, None));
                 }
+                // The thunk's code runs in its own environment: what it captures is not the
+                // current call's business.
+                let captured = self.env_captured.replace(false);
                 let res = self.eval(ir, env);
+                self.env_captured.set(captured);
                 self.eval_depth -= 1;
                 match res {
                     Ok(v) => {
@@ -434,9 +491,25 @@ impl<'a> Eval<'a> {
                     }
                 }
             }
-            ThunkState::Apply(call) => {
+            ThunkState::Apply(_)
+            | ThunkState::Apply1 { .. }
+            | ThunkState::ApplyAttr { .. }
+            | ThunkState::ApplyIndex { .. } => {
                 t.state.set(ThunkState::Blackhole);
-                let res = self.call_n(call[0], &call[1..], dummy_span());
+                let res = match state {
+                    ThunkState::Apply1 { f, arg } => self
+                        .call(*f, *arg, Some(dummy_span()))
+                        .and_then(|v| self.force(v)),
+                    ThunkState::ApplyAttr { f, attr } => {
+                        let name = self.sym_value(attr.name);
+                        self.call_n(*f, &[name, attr.value], dummy_span())
+                    }
+                    ThunkState::ApplyIndex { f, index } => self
+                        .call(*f, Value::Int(index), Some(dummy_span()))
+                        .and_then(|v| self.force(v)),
+                    ThunkState::Apply(call) => self.call_n(call[0], &call[1..], dummy_span()),
+                    _ => unreachable!("matched above"),
+                };
                 match res {
                     Ok(v) => {
                         t.state.set(ThunkState::Done(v));
@@ -500,8 +573,15 @@ impl<'a> Eval<'a> {
         match ir {
             Ir::Const(v) => *v,
             Ir::Var { depth, slot, .. } => lookup(env, *depth, *slot).get(),
-            _ => Value::Thunk(self.arena.alloc(Thunk::new(ir, env))),
+            _ => self.new_thunk(ir, env),
         }
+    }
+
+    /// Allocates a pending thunk, which captures `env`.
+    #[inline]
+    fn new_thunk(&self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> Value<'a> {
+        self.env_captured.set(true);
+        Value::Thunk(self.arena.alloc(Thunk::new(ir, env)))
     }
 
     /// Like [`Self::thunk`], for code that will live in `env` itself (`let`, `rec`, defaults):
@@ -509,7 +589,7 @@ impl<'a> Eval<'a> {
     #[inline]
     fn thunk_in(&self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> Value<'a> {
         match ir {
-            Ir::Var { depth: 0, .. } => Value::Thunk(self.arena.alloc(Thunk::new(ir, env))),
+            Ir::Var { depth: 0, .. } => self.new_thunk(ir, env),
             _ => self.thunk(ir, env),
         }
     }
@@ -537,10 +617,20 @@ impl<'a> Eval<'a> {
         // site without entering a frame.
         match ir {
             Ir::Const(v) => Ok(*v),
-            Ir::Var { depth, slot, .. } => match lookup(env, *depth, *slot).get() {
-                Value::Thunk(_) => self.eval_hot(ir, env),
-                v => Ok(v),
-            },
+            Ir::Var { depth, slot, span } => {
+                let cell = lookup(env, *depth, *slot);
+                match cell.get() {
+                    v @ Value::Thunk(t) => match t.state.get() {
+                        // Forced elsewhere (a list element, say): the slot takes the value.
+                        ThunkState::Done(v) => {
+                            cell.set(v);
+                            Ok(v)
+                        }
+                        _ => self.force_slot(cell, v, *span),
+                    },
+                    v => Ok(v),
+                }
+            }
             _ => self.eval_hot(ir, env),
         }
     }
@@ -549,7 +639,8 @@ impl<'a> Eval<'a> {
     #[inline(never)]
     fn eval_hot(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
         match ir {
-            Ir::Const(v) => Ok(*v),
+            Ir::Const(v) | Ir::Known(v, _) => Ok(*v),
+            Ir::List([]) => Ok(self.empty_list),
             Ir::Var { depth, slot, span } => {
                 let cell = lookup(env, *depth, *slot);
                 let v = cell.get();
@@ -566,27 +657,46 @@ impl<'a> Eval<'a> {
             } => match self.eval(cond, env)? {
                 Value::Bool(true) => self.eval(then, env),
                 Value::Bool(false) => self.eval(else_, env),
-                other => {
-                    let mut e = type_error("a Boolean", &other, self, *span);
-                    e.add_trace(
-                        "while evaluating a branch condition".to_owned(),
-                        Some(*span),
-                        false,
-                    );
-                    Err(e)
-                }
+                other => Err(self.condition_error(other, *span)),
             },
             Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
+            Ir::Select {
+                expr,
+                path,
+                default,
+                span,
+            } => self.eval_select(expr, path, *default, *span, env),
             Ir::Call { func, args, span } => {
                 let mut f = self.eval(func, env)?;
                 for arg in *args {
-                    let a = self.thunk(arg, env);
+                    let a = match (f, arg) {
+                        (
+                            Value::Lambda(c),
+                            Ir::Bin { .. } | Ir::Select { .. } | Ir::Call { .. },
+                        ) if c.lambda.strict => match eager_value(arg, env) {
+                            Some(v) => v,
+                            None => self.thunk(arg, env),
+                        },
+                        _ => self.thunk(arg, env),
+                    };
                     f = self.call(f, a, Some(*span))?;
                 }
                 Ok(f)
             }
             _ => self.eval_cold(ir, env),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn condition_error(&self, found: Value<'a>, span: Span) -> Box<EvalError> {
+        let mut e = type_error("a Boolean", &found, self, span);
+        e.add_trace(
+            "while evaluating a branch condition".to_owned(),
+            Some(span),
+            false,
+        );
+        e
     }
 
     /// Forces a variable's thunk and stores the result back in its slot.
@@ -606,9 +716,14 @@ impl<'a> Eval<'a> {
     fn eval_cold(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
         match ir {
             // The hot forms are evaluated by `eval_hot`.
-            Ir::Const(_) | Ir::Var { .. } | Ir::If { .. } | Ir::Bin { .. } | Ir::Call { .. } => {
-                self.eval_hot(ir, env)
-            }
+            Ir::Const(_)
+            | Ir::Known(..)
+            | Ir::List([])
+            | Ir::Var { .. }
+            | Ir::If { .. }
+            | Ir::Bin { .. }
+            | Ir::Call { .. }
+            | Ir::Select { .. } => self.eval_hot(ir, env),
             Ir::WithVar { name, withs, span } => {
                 for &depth in *withs {
                     let set = lookup(env, depth, 0).get();
@@ -625,12 +740,6 @@ impl<'a> Eval<'a> {
                     Some(*span),
                 ))
             }
-            Ir::Select {
-                expr,
-                path,
-                default,
-                span,
-            } => self.eval_select(expr, path, *default, *span, env),
             Ir::HasAttr { expr, path } => {
                 let mut v = self.eval(expr, env)?;
                 for key in *path {
@@ -654,7 +763,10 @@ impl<'a> Eval<'a> {
                 self.eval(body, new_env)
             }
             Ir::List(items) => Ok(self.new_list_iter(items.iter().map(|i| self.thunk(i, env)))),
-            Ir::Lambda(l) => Ok(Value::Lambda(self.arena.alloc(Closure { lambda: l, env }))),
+            Ir::Lambda(l) => {
+                self.env_captured.set(true);
+                Ok(Value::Lambda(self.arena.alloc(Closure { lambda: l, env })))
+            }
             Ir::With { attrs, body } => {
                 let new_env = self.new_env(env, 1);
                 new_env.slots[0].set(self.thunk(attrs, env));
@@ -767,8 +879,38 @@ impl<'a> Eval<'a> {
         self.new_attrs(attrs)
     }
 
+    /// Allocates a child environment of `up`, which captures `up`.
     #[inline]
     fn new_env(&self, up: &'a Env<'a>, n: usize) -> &'a Env<'a> {
+        self.env_captured.set(true);
+        self.alloc_env(up, n)
+    }
+
+    /// The environment of a call: a released one with as many slots if there is one (its
+    /// slots still hold old values; the caller sets every one), else a new one.
+    #[inline]
+    fn call_env(&mut self, up: &'a Env<'a>, n: u32) -> &'a Env<'a> {
+        if let Some(head) = self.env_pool.get_mut(n as usize) {
+            if let Some(env) = *head {
+                *head = env.up.get();
+                env.up.set(Some(up));
+                return env;
+            }
+        }
+        self.alloc_env(up, n as usize)
+    }
+
+    /// Gives back the environment of a call that has returned, when nothing captured it.
+    #[inline]
+    fn release_env(&mut self, env: &'a Env<'a>) {
+        if let Some(head) = self.env_pool.get_mut(env.slots.len()) {
+            env.up.set(*head);
+            *head = Some(env);
+        }
+    }
+
+    #[inline]
+    fn alloc_env(&self, up: &'a Env<'a>, n: usize) -> &'a Env<'a> {
         // One slot (a plain lambda's argument) is the common case: no fill loop.
         let slots: &'a [std::cell::Cell<Value<'a>>] = match n {
             0 => &[],
@@ -778,24 +920,29 @@ impl<'a> Eval<'a> {
                 .alloc_slice_fill_with(n, |_| std::cell::Cell::new(Value::Null)),
         };
         self.arena.alloc(Env {
-            up: Some(up),
+            up: std::cell::Cell::new(Some(up)),
             slots,
         })
     }
 
+    #[inline]
     fn attr_key(&mut self, key: &'a AttrKey<'a>, env: &'a Env<'a>) -> EvalResult<Symbol> {
         match key {
             AttrKey::Static(s) => Ok(*s),
-            AttrKey::Dynamic(ir) => {
-                let v = self.eval(ir, env)?;
-                let Value::String(s) = v else {
-                    return Err(type_error("a string", &v, self, ir_span(ir)));
-                };
-                Ok(self.interner.intern(s.bytes))
-            }
+            AttrKey::Dynamic(ir) => self.dynamic_attr_key(ir, env),
         }
     }
 
+    #[inline(never)]
+    fn dynamic_attr_key(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Symbol> {
+        let v = self.eval(ir, env)?;
+        let Value::String(s) = v else {
+            return Err(type_error("a string", &v, self, ir_span(ir)));
+        };
+        Ok(self.interner.intern(s.bytes))
+    }
+
+    #[inline(never)]
     fn eval_select(
         &mut self,
         expr: &'a Ir<'a>,
@@ -846,6 +993,21 @@ impl<'a> Eval<'a> {
         } else {
             env
         };
+        if attrs.dynamics.is_empty() {
+            // Statics are sorted by symbol already: built in place in the arena.
+            let entries = self
+                .arena
+                .alloc_slice_fill_iter(attrs.statics.iter().enumerate().map(|(i, a)| Attr {
+                    name: a.name,
+                    pos: a.pos,
+                    value: if attrs.rec {
+                        value_env.slots[i].get()
+                    } else {
+                        self.thunk(a.value, env)
+                    },
+                }));
+            return Ok(Value::Attrs(self.arena.alloc(Attrs { entries })));
+        }
         let mut entries: Vec<Attr<'a>> =
             Vec::with_capacity(attrs.statics.len() + attrs.dynamics.len());
         for (i, a) in attrs.statics.iter().enumerate() {
@@ -859,12 +1021,6 @@ impl<'a> Eval<'a> {
                 pos: a.pos,
                 value,
             });
-        }
-        if attrs.dynamics.is_empty() {
-            // Statics are sorted by symbol already.
-            return Ok(Value::Attrs(self.arena.alloc(Attrs {
-                entries: self.arena.alloc_slice_copy(&entries),
-            })));
         }
         for d in attrs.dynamics {
             let name = self.eval(d.name, value_env)?;
@@ -920,6 +1076,11 @@ impl<'a> Eval<'a> {
                 if let (Value::Int(x), Value::Int(y)) = (l, r) {
                     if let Some(v) = int_op(op, x, y) {
                         return Ok(v);
+                    }
+                }
+                if let BinOp::Eq | BinOp::NotEq = op {
+                    if let Some(eq) = quick_equal(l, r) {
+                        return Ok(Value::Bool(eq == (op == BinOp::Eq)));
                     }
                 }
                 self.binary(op, l, r, span)
@@ -985,10 +1146,13 @@ impl<'a> Eval<'a> {
                 if b.elems.is_empty() {
                     return Ok(l);
                 }
-                let mut v = Vec::with_capacity(a.elems.len() + b.elems.len());
-                v.extend_from_slice(a.elems);
-                v.extend_from_slice(b.elems);
-                Ok(self.new_list(v))
+                let n = a.elems.len();
+                let elems = self
+                    .arena
+                    .alloc_slice_fill_copy(n + b.elems.len(), Value::Null);
+                elems[..n].copy_from_slice(a.elems);
+                elems[n..].copy_from_slice(b.elems);
+                Ok(Value::List(self.arena.alloc(List { elems })))
             }
             BinOp::And | BinOp::Or | BinOp::Impl => {
                 unreachable!("short-circuit operators are handled in eval_bin")
@@ -1004,7 +1168,11 @@ impl<'a> Eval<'a> {
         if a.entries.is_empty() {
             return Value::Attrs(b);
         }
-        let mut out = Vec::with_capacity(a.entries.len() + b.entries.len());
+        // Built in the arena at the largest size it can have, as Nix does.
+        let mut out = bumpalo::collections::Vec::with_capacity_in(
+            a.entries.len() + b.entries.len(),
+            self.arena,
+        );
         let (mut i, mut j) = (0, 0);
         let (x, y) = (a.entries, b.entries);
         while i < x.len() && j < y.len() {
@@ -1027,7 +1195,7 @@ impl<'a> Eval<'a> {
         out.extend_from_slice(&x[i..]);
         out.extend_from_slice(&y[j..]);
         Value::Attrs(self.arena.alloc(Attrs {
-            entries: self.arena.alloc_slice_copy(&out),
+            entries: out.into_bump_slice(),
         }))
     }
 
@@ -1100,16 +1268,55 @@ impl<'a> Eval<'a> {
         args: &[Value<'a>],
         span: Span,
     ) -> EvalResult<Value<'a>> {
+        // The common case of builtins calling back (`foldl'`, `sort`): `x: y: body` applied
+        // to two arguments.
+        if let (Value::Lambda(c), [a, b]) = (f, args) {
+            if let (ParamIr::Ident(_), Ir::Lambda(inner)) = (&c.lambda.param, c.lambda.body) {
+                let v = self.call_curried(c, inner, *a, *b, span)?;
+                return self.force(v);
+            }
+        }
+        self.call_n_general(f, args, span)
+    }
+
+    /// Calls `x: y: body` with two arguments: binds `x` and goes straight into the inner
+    /// function, without allocating the closure the first call would return.
+    #[inline]
+    fn call_curried(
+        &mut self,
+        c: &'a Closure<'a>,
+        inner: &'a LambdaIr<'a>,
+        a: Value<'a>,
+        b: Value<'a>,
+        span: Span,
+    ) -> EvalResult<Value<'a>> {
+        // One capture window covers both environments: the inner one links to the outer, so
+        // they are released together or not at all.
+        let saved = self.env_captured.replace(false);
+        let outer = self.call_env(c.env, c.lambda.n_slots);
+        outer.slots[0].set(a);
+        let env = self.call_env(outer, inner.n_slots);
+        let res = self.enter_lambda(inner, env, b, Some(span));
+        if !self.env_captured.replace(saved) {
+            self.release_env(env);
+            self.release_env(outer);
+        }
+        res
+    }
+
+    #[inline(never)]
+    fn call_n_general(
+        &mut self,
+        f: Value<'a>,
+        args: &[Value<'a>],
+        span: Span,
+    ) -> EvalResult<Value<'a>> {
         let mut v = self.force(f)?;
         let mut rest = args;
         while let Some((a, tail)) = rest.split_first() {
-            // `x: y: body` applied to two arguments: bind `x` and go straight into the inner
-            // function, without allocating the closure the first call would return.
-            if let (Value::Lambda(c), false) = (v, tail.is_empty()) {
+            if let (Value::Lambda(c), Some(b)) = (v, tail.first()) {
                 if let (ParamIr::Ident(_), Ir::Lambda(inner)) = (&c.lambda.param, c.lambda.body) {
-                    let env = self.new_env(c.env, c.lambda.n_slots as usize);
-                    env.slots[0].set(*a);
-                    v = self.call_lambda(inner, env, tail[0], Some(span))?;
+                    v = self.call_curried(c, inner, *a, *b, span)?;
                     v = self.force(v)?;
                     rest = &tail[1..];
                     continue;
@@ -1129,6 +1336,14 @@ impl<'a> Eval<'a> {
         }
     }
 
+    /// Calls a lambda in a new environment below `closure_env`.
+    ///
+    /// The call's environment is reused for a later call when nothing captured it: every
+    /// place that keeps a reference to an environment (a pending thunk, a closure, a child
+    /// environment) sets `env_captured`, and each call and thunk evaluation saves the flag,
+    /// clears it and restores it, so at the end it tells about this call's own environment.
+    /// An environment reachable from a captured one is itself captured, so a released one is
+    /// referenced by nothing. Values read from its slots are copies and stay valid.
     fn call_lambda(
         &mut self,
         l: &'a LambdaIr<'a>,
@@ -1136,7 +1351,24 @@ impl<'a> Eval<'a> {
         arg: Value<'a>,
         span: Option<Span>,
     ) -> EvalResult<Value<'a>> {
-        let env = self.new_env(closure_env, l.n_slots as usize);
+        let saved = self.env_captured.replace(false);
+        let env = self.call_env(closure_env, l.n_slots);
+        let res = self.enter_lambda(l, env, arg, span);
+        if !self.env_captured.replace(saved) {
+            self.release_env(env);
+        }
+        res
+    }
+
+    /// Binds the parameters of `l` in `env` (its call environment, every slot to be set) and
+    /// evaluates the body.
+    fn enter_lambda(
+        &mut self,
+        l: &'a LambdaIr<'a>,
+        env: &'a Env<'a>,
+        arg: Value<'a>,
+        span: Option<Span>,
+    ) -> EvalResult<Value<'a>> {
         match &l.param {
             ParamIr::Ident(_) => env.slots[0].set(arg),
             ParamIr::Formals {
@@ -1286,11 +1518,7 @@ impl<'a> Eval<'a> {
                 }
                 return Err(self.cannot_coerce(v, span));
             }
-            Value::Int(n) if mode.more() => {
-                use std::io::Write as _;
-                // Writing into a Vec cannot fail.
-                let _ = write!(bytes, "{n}");
-            }
+            Value::Int(n) if mode.more() => push_int(bytes, n),
             Value::Float(f) if mode.more() => bytes.extend_from_slice(format!("{f:.6}").as_bytes()),
             Value::Bool(true) if mode.more() => bytes.push(b'1'),
             Value::Bool(false) | Value::Null if mode.more() => {}
@@ -1328,15 +1556,27 @@ impl<'a> Eval<'a> {
         span: Span,
         mode: CoerceMode,
     ) -> EvalResult<Value<'a>> {
-        if let Value::String(_) = v {
-            return Ok(v);
+        match v {
+            Value::String(_) => return Ok(v),
+            Value::Int(n) if mode.more() => {
+                let mut digits = [0u8; 20];
+                return Ok(self.new_str(int_digits(n, &mut digits)));
+            }
+            _ => {}
         }
-        let mut bytes = Vec::new();
+        // The shared scratch buffer, as for interpolation; a nested coercion (inside a
+        // `__toString`) finds it taken and makes its own.
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
         let mut context = Vec::new();
-        self.coerce_to_string_into(v, span, mode, &mut bytes, &mut context)?;
-        context.sort();
-        context.dedup();
-        Ok(self.new_string(&bytes, &context))
+        let res = self.coerce_to_string_into(v, span, mode, &mut bytes, &mut context);
+        let v = res.map(|()| {
+            context.sort();
+            context.dedup();
+            self.new_string(&bytes, &context)
+        });
+        self.scratch = bytes;
+        v
     }
 
     // ----- comparison -----
@@ -1446,6 +1686,48 @@ impl<'a> Eval<'a> {
     }
 }
 
+/// "00" to "99", for writing integers two digits at a time.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The decimal digits of `n`, written at the end of `buf`.
+fn int_digits(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    while m >= 100 {
+        let r = (m % 100) as usize;
+        m /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[2 * r..2 * r + 2]);
+    }
+    if m >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[2 * m as usize..2 * m as usize + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + m as u8;
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+/// Appends the decimal form of `n`.
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    out.extend_from_slice(int_digits(n, &mut buf));
+}
+
 /// How a value may be turned into a string.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum CoerceMode {
@@ -1479,24 +1761,112 @@ impl OsStrCompat for std::ffi::OsStr {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn lookup<'a>(mut env: &'a Env<'a>, depth: u32, slot: u32) -> &'a std::cell::Cell<Value<'a>> {
     for _ in 0..depth {
         env = env
             .up
+            .get()
             .expect("lowering resolved a variable deeper than its environment");
     }
     &env.slots[slot as usize]
 }
 
-/// An operator on two integers, when it cannot fail (`None` on overflow, division, or an
-/// operator that is not arithmetic or comparison).
+/// The value of `ir` when it can be had without forcing anything, failing or allocating:
+/// literals, evaluated variables, integer arithmetic and comparison on those, selections of
+/// evaluated attributes by static names, and `builtins.head` of an evaluated list whose first
+/// element is evaluated. `None` for anything else. Computing it has no effect but the result,
+/// so a function that forces its parameter first cannot tell it from the thunk.
+fn eager_value<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<Value<'a>> {
+    match ir {
+        Ir::Bin { op, lhs, rhs, .. } => {
+            match (eager_operand(lhs, env)?, eager_operand(rhs, env)?) {
+                (Value::Int(x), Value::Int(y)) => int_op(*op, x, y),
+                _ => None,
+            }
+        }
+        Ir::Select {
+            expr,
+            path,
+            default: None,
+            ..
+        } => {
+            let mut v = eager_operand(expr, env)?;
+            for key in *path {
+                let (Value::Attrs(a), AttrKey::Static(name)) = (v, key) else {
+                    return None;
+                };
+                v = evaluated(a.get(*name)?.value)?;
+            }
+            Some(v)
+        }
+        Ir::Call { func, args, .. } => match (&**func, *args) {
+            (Ir::Known(Value::PrimOp(op), _), [list]) if op.name == "head" => {
+                match eager_operand(list, env)? {
+                    Value::List(l) => evaluated(*l.elems.first()?),
+                    _ => None,
+                }
+            }
+            _ => None,
+        },
+        _ => eager_operand(ir, env),
+    }
+}
+
+/// [`eager_value`] with literals and variables answered without a call.
+#[inline(always)]
+fn eager_operand<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<Value<'a>> {
+    match ir {
+        Ir::Const(v) => Some(*v),
+        Ir::Var { depth, slot, .. } => evaluated(lookup(env, *depth, *slot).get()),
+        Ir::Bin { .. } | Ir::Select { .. } | Ir::Call { .. } => eager_value(ir, env),
+        _ => None,
+    }
+}
+
+/// The value, or for a thunk, its value if it has been evaluated.
+#[inline(always)]
+fn evaluated(v: Value<'_>) -> Option<Value<'_>> {
+    match v {
+        Value::Thunk(t) => match t.state.get() {
+            ThunkState::Done(v) => Some(v),
+            _ => None,
+        },
+        v => Some(v),
+    }
+}
+
+/// `==` on two evaluated values when it needs no forcing and no walk: `null`, Booleans and
+/// strings, a comparison with an empty list (`x == [ ]`), and values of different types that
+/// can never be equal (not numbers, not two sets, which may be derivations).
 #[inline]
+fn quick_equal<'a>(a: Value<'a>, b: Value<'a>) -> Option<bool> {
+    match (a, b) {
+        (Value::Null, Value::Null) => Some(true),
+        (Value::Bool(x), Value::Bool(y)) => Some(x == y),
+        (Value::String(x), Value::String(y)) => Some(x.bytes == y.bytes),
+        (Value::List(x), Value::List(y)) if x.elems.is_empty() || y.elems.is_empty() => {
+            Some(x.elems.len() == y.elems.len())
+        }
+        (Value::Thunk(_), _) | (_, Value::Thunk(_)) => None,
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => None,
+        (Value::Attrs(_), Value::Attrs(_)) | (Value::List(_), Value::List(_)) => None,
+        (Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_), _)
+        | (_, Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_)) => None,
+        _ if std::mem::discriminant(&a) != std::mem::discriminant(&b) => Some(false),
+        _ => None,
+    }
+}
+
+/// An operator on two integers, when it cannot fail (`None` on overflow, division by zero, or an
+/// operator that is not arithmetic or comparison).
+#[inline(always)]
 fn int_op<'a>(op: BinOp, x: i64, y: i64) -> Option<Value<'a>> {
     match op {
         BinOp::Add => x.checked_add(y).map(Value::Int),
         BinOp::Sub => x.checked_sub(y).map(Value::Int),
         BinOp::Mul => x.checked_mul(y).map(Value::Int),
+        BinOp::Div => x.checked_div(y).map(Value::Int),
         BinOp::Less => Some(Value::Bool(x < y)),
         BinOp::LessEq => Some(Value::Bool(x <= y)),
         BinOp::Greater => Some(Value::Bool(x > y)),
@@ -1580,6 +1950,7 @@ pub fn ir_span(ir: &Ir<'_>) -> Span {
         | Ir::Bin { span, .. }
         | Ir::Interpolate { span, .. }
         | Ir::PathInterpolate { span, .. }
+        | Ir::Known(_, span)
         | Ir::CurPos(span) => *span,
         Ir::Lambda(l) => l.span,
         _ => dummy_span(),

@@ -12,6 +12,10 @@ use crate::value::{PosIdx, Value};
 pub enum Ir<'a> {
     /// A literal, built once (numbers, strings without interpolation, resolved paths).
     Const(Value<'a>),
+    /// A value known when lowering that Nix still computes where it is used
+    /// (`builtins.head`): evaluated at once, but delayed like any expression when passed on,
+    /// so it prints as `<CODE>` unforced, as Nix's selection would.
+    Known(Value<'a>, Span),
     /// A variable bound statically: `depth` environments up, slot `slot`.
     Var {
         /// How many `up` links to follow.
@@ -222,6 +226,38 @@ pub struct LambdaIr<'a> {
     pub body: &'a Ir<'a>,
     /// Slots of the call environment.
     pub n_slots: u32,
+    /// Whether the body forces a plain parameter (`x: …`) before it does anything else
+    /// (`n: if n < 2 …`): then an argument that is integer arithmetic on evaluated values can
+    /// be computed at the call instead of becoming a thunk, and nobody can tell, since Nix
+    /// would force that thunk first thing too.
+    pub strict: bool,
+}
+
+impl<'a> Ir<'a> {
+    /// Tells whether evaluating this code forces variable `(depth, slot)` first, before
+    /// forcing anything else or building anything that could see it unforced.
+    pub fn forces_first(&self, depth: u32, slot: u32) -> bool {
+        match self {
+            Ir::Var {
+                depth: d, slot: s, ..
+            } => *d == depth && *s == slot,
+            Ir::If { cond: e, .. }
+            | Ir::Select { expr: e, .. }
+            | Ir::HasAttr { expr: e, .. }
+            | Ir::Call { func: e, .. }
+            | Ir::Assert { cond: e, .. }
+            | Ir::Not(e, _)
+            | Ir::Neg(e, _) => e.forces_first(depth, slot),
+            Ir::Bin { lhs, rhs, .. } => {
+                lhs.forces_first(depth, slot)
+                    || (matches!(lhs, Ir::Const(_)) && rhs.forces_first(depth, slot))
+            }
+            Ir::Interpolate { parts, .. } => {
+                parts.first().is_some_and(|p| p.forces_first(depth, slot))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A lowered parameter.

@@ -17,7 +17,7 @@ use crate::ir::{
     AttrKey, AttrsIr, BinOp, DynamicAttr, FormalIr, Ir, LambdaIr, ParamIr, StaticAttr,
 };
 use crate::span::Span;
-use crate::value::{NixString, PosIdx, Value};
+use crate::value::{Attrs, NixString, PosIdx, Value};
 
 /// A variable that no scope binds.
 #[derive(Debug, Clone)]
@@ -53,7 +53,9 @@ pub struct Lowerer<'a, 'x> {
     sym_find_file: Symbol,
     sym_nix_path: Symbol,
     sym_body: Symbol,
+    sym_builtins: Symbol,
     positions: &'x mut Vec<Span>,
+    builtins: Option<&'a Attrs<'a>>,
 }
 
 /// Allocates a string value without context.
@@ -76,6 +78,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         let sym_find_file = interner.intern(b"__findFile");
         let sym_nix_path = interner.intern(b"__nixPath");
         let sym_body = interner.intern(b"body");
+        let sym_builtins = interner.intern(b"builtins");
         Lowerer {
             arena,
             interner,
@@ -85,7 +88,45 @@ impl<'a, 'x> Lowerer<'a, 'x> {
             sym_find_file,
             sym_nix_path,
             sym_body,
+            sym_builtins,
             positions,
+            builtins: None,
+        }
+    }
+
+    /// Gives the lowerer the `builtins` set of the base environment, so `builtins.name`
+    /// (with `builtins` not shadowed) becomes the builtin itself, without a lookup.
+    pub fn with_builtins(mut self, builtins: Option<&'a Attrs<'a>>) -> Self {
+        self.builtins = builtins;
+        self
+    }
+
+    /// `builtins.name` with `builtins` bound by the base environment and `name` a builtin
+    /// function: that function.
+    fn known_builtin(&self, e: &Expr, path: &[ast::AttrName]) -> Option<Value<'a>> {
+        let builtins = self.builtins?;
+        let ExprKind::Var(name) = &e.kind else {
+            return None;
+        };
+        let [attr] = path else { return None };
+        let AttrNameKind::Ident(attr) = attr.kind else {
+            return None;
+        };
+        if *name != self.sym_builtins {
+            return None;
+        }
+        // Bound by the outermost scope (the base environment) and by no `let`, lambda or
+        // scopedImport set in between.
+        let innermost = self.scopes.iter().rposition(|s| match s {
+            Scope::Names(names) => names.contains_key(name),
+            Scope::With => false,
+        })?;
+        if innermost != 0 {
+            return None;
+        }
+        match builtins.get(attr)?.value {
+            v @ (Value::PrimOp(_) | Value::PrimOpApp(_)) => Some(v),
+            _ => None,
         }
     }
 
@@ -167,6 +208,14 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                     return Ir::CurPos(span);
                 }
                 self.resolve(*sym, span, 0)
+            }
+            ExprKind::Select {
+                expr: e,
+                path,
+                default: None,
+            } if self.known_builtin(e, path).is_some() => {
+                let v = self.known_builtin(e, path).expect("checked by the guard");
+                Ir::Known(v, span)
             }
             ExprKind::Select {
                 expr: e,
@@ -669,12 +718,14 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         };
         let body = self.lower(body);
         self.scopes.pop();
+        let strict = matches!(param, ParamIr::Ident(_)) && body.forces_first(0, 0);
         self.arena.alloc(LambdaIr {
             name,
             span,
             param,
             body,
             n_slots,
+            strict,
         })
     }
 }

@@ -77,6 +77,18 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// The value itself, or for a thunk already evaluated, its value.
+    #[inline]
+    pub fn resolved(self) -> Value<'a> {
+        match self {
+            Value::Thunk(t) => match t.state.get() {
+                ThunkState::Done(v) => v,
+                _ => self,
+            },
+            _ => self,
+        }
+    }
+
     /// Tells whether this is a function of any kind (not counting `__functor` sets).
     pub fn is_function(&self) -> bool {
         matches!(
@@ -190,9 +202,12 @@ pub struct Closure<'a> {
 }
 
 /// An environment: the slots of one scope and a link to the enclosing one.
+///
+/// The link is a `Cell` so that the environment of a call that nothing captured can be reused
+/// for the next call with as many slots (see `Eval::call_lambda`).
 pub struct Env<'a> {
     /// The enclosing environment.
-    pub up: Option<&'a Env<'a>>,
+    pub up: Cell<Option<&'a Env<'a>>>,
     /// One value per variable of the scope.
     pub slots: &'a [Cell<Value<'a>>],
 }
@@ -229,8 +244,31 @@ pub(crate) enum ThunkState<'a> {
     /// Not evaluated yet: code and its environment.
     Pending { ir: &'a Ir<'a>, env: &'a Env<'a> },
     /// Not evaluated yet: a function (first) applied to arguments (the rest), made by
-    /// builtins such as `map` and `mapAttrs`.
+    /// builtins such as `mapAttrs`.
     Apply(&'a [Value<'a>]),
+    /// Not evaluated yet: a function applied to one argument, both shared (`map`'s elements
+    /// point at the function and at the input list's element: no copy per element).
+    Apply1 {
+        /// The function.
+        f: &'a Value<'a>,
+        /// The argument.
+        arg: &'a Value<'a>,
+    },
+    /// Not evaluated yet: a function applied to an attribute's name and value (`mapAttrs`'s
+    /// values point at the function and at the input set's attribute).
+    ApplyAttr {
+        /// The function.
+        f: &'a Value<'a>,
+        /// The attribute.
+        attr: &'a Attr<'a>,
+    },
+    /// Not evaluated yet: a function applied to an index (`genList`'s elements).
+    ApplyIndex {
+        /// The function.
+        f: &'a Value<'a>,
+        /// The index.
+        index: i64,
+    },
     /// Being evaluated; meeting it again means infinite recursion.
     Blackhole,
     /// Evaluated.

@@ -60,21 +60,19 @@ fn has_attr<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
 }
 
 fn map_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = args[0];
     let a = attrs(ev, args[1], span)?;
-    let mut out = Vec::with_capacity(a.len());
-    for attr in a.entries {
-        let name = ev.sym_value(attr.name);
-        out.push(Attr {
+    let f: &'a Value<'a> = ev.arena.alloc(args[0]);
+    // Same names, same order: no sort needed, built in place.
+    let entries = ev
+        .arena
+        .alloc_slice_fill_iter(a.entries.iter().map(|attr| Attr {
             name: attr.name,
             pos: attr.pos,
-            value: ev.lazy_apply2(f, name, attr.value),
-        });
-    }
-    // Same names, same order: no sort needed.
-    Ok(Value::Attrs(ev.arena.alloc(crate::value::Attrs {
-        entries: ev.arena.alloc_slice_copy(&out),
-    })))
+            value: ev.lazy_apply_attr(f, attr),
+        }));
+    Ok(Value::Attrs(
+        ev.arena.alloc(crate::value::Attrs { entries }),
+    ))
 }
 
 fn remove_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {

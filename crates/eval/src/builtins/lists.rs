@@ -91,12 +91,14 @@ fn gen_list<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
             span,
         ));
     }
-    Ok(ev.new_list_iter((0..n as usize).map(|i| ev.lazy_apply(f, Value::Int(i as i64)))))
+    let f: &'a Value<'a> = ev.arena.alloc(f);
+    Ok(ev.new_list_iter((0..n as usize).map(|i| ev.lazy_apply_index(f, i as i64))))
 }
 
 fn map<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let l = list(ev, args[1], span)?;
-    Ok(ev.new_list_iter(l.elems.iter().map(|e| ev.lazy_apply(args[0], *e))))
+    let f: &'a Value<'a> = ev.arena.alloc(args[0]);
+    Ok(ev.new_list_iter(l.elems.iter().map(|e| ev.lazy_apply_ref(f, e))))
 }
 
 fn filter<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
@@ -174,29 +176,38 @@ fn any<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Valu
 fn sort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let f = function(ev, args[0], span)?;
     let l = list(ev, args[1], span)?;
-    let mut items: Vec<Value<'a>> = l.elems.to_vec();
+    // Elements already evaluated are taken as values: the comparator then reads them without
+    // going through their thunks (the new list prints the same).
+    let mut items: Vec<Value<'a>> = l.elems.iter().map(|v| v.resolved()).collect();
     // `lessThan` is compared natively, as Nix does.
     let native = matches!(f, Value::PrimOp(op) if op.name == "lessThan");
     let mut less = |ev: &mut Eval<'a>, a: Value<'a>, b: Value<'a>| -> EvalResult<bool> {
         if native {
+            if let (Value::Int(x), Value::Int(y)) = (a, b) {
+                return Ok(x < y);
+            }
             return ev.less_than(a, b, span);
         }
-        let r = ev.call_n(f, &[a, b], span)?;
-        boolean(ev, r, span)
+        match ev.call_n(f, &[a, b], span)? {
+            Value::Bool(b) => Ok(b),
+            r => boolean(ev, r, span),
+        }
     };
     let mut buf = items.clone();
     merge_sort(ev, &mut items, &mut buf, &mut less)?;
     Ok(ev.new_list(items))
 }
 
-type Less<'f, 'a> = dyn FnMut(&mut Eval<'a>, Value<'a>, Value<'a>) -> EvalResult<bool> + 'f;
-
-fn merge_sort<'a>(
+/// Merge sort with the comparator inlined (a generic, not a `dyn`: it runs n log n times).
+fn merge_sort<'a, F>(
     ev: &mut Eval<'a>,
     v: &mut [Value<'a>],
     buf: &mut [Value<'a>],
-    less: &mut Less<'_, 'a>,
-) -> EvalResult<()> {
+    less: &mut F,
+) -> EvalResult<()>
+where
+    F: FnMut(&mut Eval<'a>, Value<'a>, Value<'a>) -> EvalResult<bool>,
+{
     let n = v.len();
     if n <= 1 {
         return Ok(());

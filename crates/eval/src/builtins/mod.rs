@@ -154,7 +154,7 @@ pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, HashMap<Symbol, u32>) {
         }
     }
     let env = ev.arena.alloc(Env {
-        up: None,
+        up: std::cell::Cell::new(None),
         slots: ev
             .arena
             .alloc_slice_fill_iter(slots.into_iter().map(std::cell::Cell::new)),

@@ -127,6 +127,39 @@ fn concat_strings_sep<'a>(
 ) -> EvalResult<Value<'a>> {
     let sep = string(ev, args[0], span)?;
     let l = list(ev, args[1], span)?;
+    // Forced in order first (as the loop below would): when every element is a string
+    // without context, the result is written once, at its exact size, into the arena.
+    let mut len = sep.bytes.len() * l.elems.len().saturating_sub(1);
+    let mut plain = sep.context.is_empty();
+    for e in l.elems {
+        match ev.force(*e)? {
+            Value::String(s) if s.context.is_empty() => len += s.bytes.len(),
+            _ => {
+                plain = false;
+                break;
+            }
+        }
+    }
+    if plain {
+        let out = ev.arena.alloc_slice_fill_copy(len, 0u8);
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        for (i, e) in l.elems.iter().enumerate() {
+            if i > 0 {
+                put(sep.bytes);
+            }
+            if let Value::String(s) = e.resolved() {
+                put(s.bytes);
+            }
+        }
+        return Ok(Value::String(ev.arena.alloc(crate::value::NixString {
+            bytes: out,
+            context: &[],
+        })));
+    }
     let mut bytes = Vec::new();
     let mut context = sep.context.to_vec();
     for (i, e) in l.elems.iter().enumerate() {
