@@ -303,6 +303,7 @@ pub(crate) fn build(cx: &Context<'_>, id: usize, node: &Node) -> Result<Outcome,
     let result = if builtin {
         run_builtin(
             node,
+            store,
             &builder,
             &setup.env,
             &outputs_abs,
@@ -486,12 +487,29 @@ fn pump(
 /// Runs a builder built into Kiln (`builtin:fetchurl`), writing its outputs under `tmp`.
 fn run_builtin(
     node: &Node,
+    store: &LocalStore,
     builder: &str,
-    _env: &BTreeMap<String, String>,
+    env: &BTreeMap<String, String>,
     _outputs: &BTreeMap<String, String>,
-    _tmp: &Path,
-    _log: &mut LogSink<'_>,
+    tmp: &Path,
+    log: &mut LogSink<'_>,
 ) -> Result<(), BuildError> {
+    if builder == "builtin:buildenv" {
+        let mut text = Vec::new();
+        let loc = store.location();
+        let res = crate::builtin_buildenv::run_in(
+            env,
+            &tmp.join("builtin-out"),
+            &loc.store_dir,
+            &loc.real_store_dir(),
+            &mut text,
+        );
+        log.feed(&text);
+        return res.map_err(|e| BuildError::Setup {
+            drv: node.drv_path.to_string(),
+            message: e.to_string(),
+        });
+    }
     Err(BuildError::Setup {
         drv: node.drv_path.to_string(),
         message: format!("unsupported builtin builder '{builder}'"),
