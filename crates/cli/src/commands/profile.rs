@@ -3,8 +3,8 @@
 //! A profile's generation is a *user environment*: a `builtin:buildenv` derivation
 //! (`crates/build/src/builtin_buildenv.rs`) whose output links the installed packages' files
 //! and holds `manifest.nix`, a Nix list with one attribute set per installed package (`name`,
-//! `outPath`, `outputs` and each output's `outPath`, `system`, `meta`, `drvPath`, `type`), as
-//! Nix 2.8 writes it. The manifest is added to the store as a text file that refers to the
+//! `outPath`, `outputs` and each output's `outPath`, `system`, `meta`, `type`), byte for byte as
+//! Nix 2.8 writes it (so the environment's derivation is Nix's too). The manifest is added to the store as a text file that refers to the
 //! packages, so an installed package lives as long as a generation that has it.
 //!
 //! A change (install, remove, upgrade) reads the current manifest, computes the new list,
@@ -467,7 +467,8 @@ impl ProfileEnv {
         for e in &new {
             eprintln!("installing '{}'", e.name);
         }
-        elems.extend(new);
+        // New packages first, then those kept, as Nix orders them.
+        let elems: Vec<Element> = new.into_iter().chain(elems).collect();
         self.switch_to_elements(&elems)?;
         Ok(())
     }
@@ -864,9 +865,6 @@ pub fn manifest_text(elems: &[Element]) -> String {
         if !e.system.is_empty() {
             m.insert("system".into(), Json::String(e.system.clone()));
         }
-        if let Some(d) = &e.drv_path {
-            m.insert("drvPath".into(), Json::String(d.clone()));
-        }
         m.insert("type".into(), Json::String("derivation".into()));
         s.push(' ');
         s.push_str(&nix_value(&Json::Object(m)));
@@ -1013,7 +1011,7 @@ mod tests {
             name: "b-1.0".into(),
             attr_path: String::new(),
             system: "x86_64-linux".into(),
-            drv_path: Some("/nix/store/d-b-1.0.drv".into()),
+            drv_path: None,
             outputs: vec![("out".into(), "/nix/store/o-b-1.0".into())],
             meta: serde_json::from_str(r#"{"priority": 3, "description": "a \"b\" ${x}"}"#)
                 .unwrap(),
@@ -1021,7 +1019,7 @@ mod tests {
         let text = manifest_text(std::slice::from_ref(&e));
         assert_eq!(
             text,
-            "[ { drvPath = \"/nix/store/d-b-1.0.drv\"; meta = { description = \"a \\\"b\\\" \\${x}\"; \
+            "[ { meta = { description = \"a \\\"b\\\" \\${x}\"; \
              priority = 3; }; name = \"b-1.0\"; out = { outPath = \"/nix/store/o-b-1.0\"; }; \
              outPath = \"/nix/store/o-b-1.0\"; outputs = [ \"out\" ]; system = \"x86_64-linux\"; \
              type = \"derivation\"; } ]"

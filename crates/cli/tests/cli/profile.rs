@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{kiln, legacy};
+use super::{kiln, legacy, reference};
 
 const PACKAGES: &str = r#"
 let mk = name: script: meta: derivation { inherit name; system = builtins.currentSystem;
@@ -354,4 +354,50 @@ fn killed_installs_leave_a_complete_generation() {
     assert_eq!(f.env_files(&f.now(&p))["bin/b"], "b2");
     let (q, _) = f.ok(&["-p", ps, "-q"]);
     assert_eq!(q, "a-1.0\nb-2.0\n");
+}
+
+/// A first install in a fresh profile (the one case Nix 2.8's `nix-env` handles in a store
+/// root: later ones read manifests through the host's `/nix`) makes the same manifest, the
+/// same user-environment derivation and so the same generation as Nix 2.8's.
+#[test]
+fn first_install_matches_nix_2_8() {
+    let f = Fixture::new();
+    let kiln_profile = f.dir.join("kiln-profile");
+    f.ok(&["-p", kiln_profile.to_str().unwrap(), "-iA", "a", "b1"]);
+    let nix_root = f.dir.join("nix-root");
+    let nix_profile = f.dir.join("nix-profile");
+    let out = reference(&f.dir, "nix-env")
+        .arg("--store")
+        .arg(format!("local?root={}", nix_root.display()))
+        .args(["--option", "sandbox", "true"])
+        .args(["--option", "sandbox-paths", "/bin/sh=/bin/busybox"])
+        .args(["--option", "substituters", ""])
+        .arg("-f")
+        .arg(&f.file)
+        .arg("-p")
+        .arg(&nix_profile)
+        .args(["-iA", "a", "b1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours = f.generation(&kiln_profile, 1);
+    let theirs = std::fs::read_link(f.dir.join("nix-profile-1-link")).unwrap();
+    assert_eq!(ours, theirs);
+    let manifest = |root: &Path| {
+        let link = std::fs::read_link(
+            root.join(ours.strip_prefix("/").unwrap())
+                .join("manifest.nix"),
+        )
+        .unwrap();
+        std::fs::read_to_string(root.join(link.strip_prefix("/").unwrap())).unwrap()
+    };
+    assert_eq!(manifest(&f.root), manifest(&nix_root));
+    // Kiln's next change keeps what was installed.
+    f.ok(&["-p", kiln_profile.to_str().unwrap(), "-iA", "clashLow"]);
+    let (q, _) = f.ok(&["-p", kiln_profile.to_str().unwrap(), "-q"]);
+    assert_eq!(q, "a-1.0\nb-1.0\nclash-2\n");
 }
