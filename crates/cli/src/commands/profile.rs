@@ -376,9 +376,41 @@ impl ProfileEnv {
         Ok(res)
     }
 
+    /// What the profile link says now (`P-N-link`), the token of Nix's optimistic locking.
+    fn token(&self) -> Option<PathBuf> {
+        std::fs::read_link(self.profile.path()).ok()
+    }
+
+    /// Applies `change` to the installed packages and switches to the result, starting over
+    /// when another process changed the profile meanwhile (Nix's optimistic locking).
+    /// `change` returns `None` when nothing is to be done.
+    fn modify(
+        &self,
+        mut change: impl FnMut(Vec<Element>) -> Option<Vec<Element>>,
+    ) -> anyhow::Result<()> {
+        loop {
+            let token = self.token();
+            let Some(elems) = change(self.installed()?) else {
+                return Ok(());
+            };
+            if self.switch_to_elements(&elems, Some(&token))?.is_some() {
+                return Ok(());
+            }
+            eprintln!(
+                "profile '{}' changed while we were busy; restarting",
+                self.profile.path().display()
+            );
+        }
+    }
+
     /// Builds the packages and a user environment of `elems`, and makes it the profile's new
-    /// generation. Returns the generation's number.
-    pub fn switch_to_elements(&self, elems: &[Element]) -> anyhow::Result<u64> {
+    /// generation, unless the profile no longer points where `token` says (then `None`).
+    /// Returns the generation's number.
+    pub fn switch_to_elements(
+        &self,
+        elems: &[Element],
+        token: Option<&Option<PathBuf>>,
+    ) -> anyhow::Result<Option<u64>> {
         let store_dir = self.store.location().store_dir.clone();
         // Build what is missing: packages with a derivation, else the paths must be valid.
         let mut goals = Vec::new();
@@ -398,7 +430,7 @@ impl ProfileEnv {
             }
         }
         if !goals.is_empty() && build_common::realise(&self.store, &goals, &self.opts)?.is_none() {
-            return Ok(self.profile.current()?.unwrap_or(0));
+            return Ok(Some(self.profile.current()?.unwrap_or(0)));
         }
         // The manifest, referring to every output (and derivation) it names.
         let mut refs = BTreeSet::new();
@@ -447,73 +479,78 @@ impl ProfileEnv {
         })?;
         let goals = crate::building::goals_from_drv_lines(&self.store, &lines)?;
         let Some(results) = build_common::realise(&self.store, &goals, &self.opts)? else {
-            return Ok(self.profile.current()?.unwrap_or(0));
+            return Ok(Some(self.profile.current()?.unwrap_or(0)));
         };
         let out = results
             .first()
             .and_then(|o| o.get("out"))
             .ok_or_else(|| anyhow!("the user environment was not built"))?;
         let path = self.store.parse_path(out)?;
-        Ok(self.profile.create_generation(&self.store, &path)?)
+        // Kiln's changes of one profile check and switch under `P.modify.lock`, so a change
+        // made meanwhile is seen (the switch itself takes Nix's `P.lock`).
+        let mut modify = self.profile.path().as_os_str().to_owned();
+        modify.push(".modify");
+        let _lock = kiln_store::PathLock::acquire(Path::new(&modify))?;
+        if token.is_some_and(|t| *t != self.token()) {
+            return Ok(None);
+        }
+        Ok(Some(self.profile.create_generation(&self.store, &path)?))
     }
 
     /// Installs `new` (replacing installed packages of the same name unless `preserve`).
     pub fn install(&self, new: Vec<Element>, preserve: bool) -> anyhow::Result<()> {
-        let mut elems = self.installed()?;
-        if !preserve {
-            let names: BTreeSet<&str> = new.iter().map(|e| parse_name(&e.name).0).collect();
-            elems.retain(|e| !names.contains(parse_name(&e.name).0));
-        }
         for e in &new {
             eprintln!("installing '{}'", e.name);
         }
-        // New packages first, then those kept, as Nix orders them.
-        let elems: Vec<Element> = new.into_iter().chain(elems).collect();
-        self.switch_to_elements(&elems)?;
-        Ok(())
+        let names: BTreeSet<&str> = new.iter().map(|e| parse_name(&e.name).0).collect();
+        self.modify(|mut elems| {
+            if !preserve {
+                elems.retain(|e| !names.contains(parse_name(&e.name).0));
+            }
+            // New packages first, then those kept, as Nix orders them.
+            Some(new.iter().cloned().chain(elems).collect())
+        })
     }
 
     /// Removes the installed packages `selectors` match.
     pub fn remove(&self, selectors: &[String]) -> anyhow::Result<()> {
-        let mut elems = self.installed()?;
-        elems.retain(|e| {
-            let hit = selectors.iter().any(|s| name_matches(s, &e.name));
-            if hit {
-                eprintln!("uninstalling '{}'", e.name);
-            }
-            !hit
-        });
-        self.switch_to_elements(&elems)?;
-        Ok(())
+        self.modify(|mut elems| {
+            elems.retain(|e| {
+                let hit = selectors.iter().any(|s| name_matches(s, &e.name));
+                if hit {
+                    eprintln!("uninstalling '{}'", e.name);
+                }
+                !hit
+            });
+            Some(elems)
+        })
     }
 
     /// Replaces installed packages by newer versions from `available` (all installed
     /// packages, or those `selectors` match).
     pub fn upgrade(&self, available: &[Element], selectors: &[String]) -> anyhow::Result<()> {
-        let mut elems = self.installed()?;
-        let mut changed = false;
-        for e in elems.iter_mut() {
-            if !selectors.is_empty() && !selectors.iter().any(|s| name_matches(s, &e.name)) {
-                continue;
-            }
-            let (name, version) = parse_name(&e.name);
-            let best = available
-                .iter()
-                .filter(|a| parse_name(&a.name).0 == name)
-                .max_by(|a, b| compare_versions(parse_name(&a.name).1, parse_name(&b.name).1));
-            if let Some(best) = best {
-                let newer = compare_versions(parse_name(&best.name).1, version).is_gt();
-                if newer || (best.name == e.name && best.out_path() != e.out_path()) {
-                    eprintln!("upgrading '{}' to '{}'", e.name, best.name);
-                    *e = best.clone();
-                    changed = true;
+        self.modify(|mut elems| {
+            let mut changed = false;
+            for e in elems.iter_mut() {
+                if !selectors.is_empty() && !selectors.iter().any(|s| name_matches(s, &e.name)) {
+                    continue;
+                }
+                let (name, version) = parse_name(&e.name);
+                let best = available
+                    .iter()
+                    .filter(|a| parse_name(&a.name).0 == name)
+                    .max_by(|a, b| compare_versions(parse_name(&a.name).1, parse_name(&b.name).1));
+                if let Some(best) = best {
+                    let newer = compare_versions(parse_name(&best.name).1, version).is_gt();
+                    if newer || (best.name == e.name && best.out_path() != e.out_path()) {
+                        eprintln!("upgrading '{}' to '{}'", e.name, best.name);
+                        *e = best.clone();
+                        changed = true;
+                    }
                 }
             }
-        }
-        if changed {
-            self.switch_to_elements(&elems)?;
-        }
-        Ok(())
+            changed.then_some(elems)
+        })
     }
 
     /// Makes generation `number` current, saying so as Nix does.

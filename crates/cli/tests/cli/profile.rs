@@ -401,3 +401,40 @@ fn first_install_matches_nix_2_8() {
     let (q, _) = f.ok(&["-p", kiln_profile.to_str().unwrap(), "-q"]);
     assert_eq!(q, "a-1.0\nb-1.0\nclash-2\n");
 }
+
+/// Two `nix-env -i` at once on one profile: neither change is lost (the later one starts
+/// over when the profile changed under it).
+#[test]
+fn concurrent_installs_both_land() {
+    let f = Fixture::new();
+    // Build everything once so the runs race on the profile, not on the builds.
+    f.ok(&["-p", f.dir.join("warm").to_str().unwrap(), "-iA", "a", "b1"]);
+    let mut restarts = 0;
+    for round in 0..4 {
+        let p = f.dir.join(format!("profiles/c{round}"));
+        let ps = p.to_str().unwrap();
+        let spawn = |attr: &str| {
+            f.nix_env(&["-p", ps, "-iA", attr])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (x, y) = (spawn("a"), spawn("b1"));
+        for child in [x, y] {
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(out.status.success(), "{err}");
+            restarts += err
+                .matches("changed while we were busy; restarting")
+                .count();
+        }
+        let (q, _) = f.ok(&["-p", ps, "-q"]);
+        assert_eq!(q, "a-1.0\nb-1.0\n", "round {round}");
+        assert_eq!(
+            f.env_files(&f.now(&p)).keys().collect::<Vec<_>>(),
+            ["bin/a", "bin/b", "share/doc/a/README", "share/doc/b/README"]
+        );
+    }
+    // The runs did meet (each round's two start together and take as long).
+    assert!(restarts > 0, "no run had to start over");
+}
