@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _};
 use clap::{Args, Subcommand};
+use kiln_formats::store_path::StorePath;
 use kiln_store::profile::Profile;
 use kiln_store::{LocalStore, Store as _};
 use serde_json::Value as Json;
@@ -667,6 +668,104 @@ impl ProfileEnv {
         Ok(())
     }
 
+    /// Prints what changed from generation `from` to `to` (default: the one before the
+    /// current, and the current), like nvd: packages added, removed and with changed
+    /// versions (from the manifests), then the closures' sizes.
+    pub fn diff_generations(&self, from: Option<u64>, to: Option<u64>) -> anyhow::Result<()> {
+        let gens = self.profile.generations()?;
+        let current = self.profile.current()?;
+        let to = to
+            .or(current)
+            .ok_or_else(|| anyhow!("the profile has no generation"))?;
+        let from = match from {
+            Some(n) => n,
+            None => gens
+                .iter()
+                .rev()
+                .map(|g| g.number)
+                .find(|&n| n < to)
+                .ok_or_else(|| anyhow!("no generation older than {to} to compare with"))?,
+        };
+        let target = |n: u64| -> anyhow::Result<String> {
+            gens.iter()
+                .find(|g| g.number == n)
+                .map(|g| g.target.to_string_lossy().into_owned())
+                .ok_or_else(|| {
+                    kiln_store::profile::ProfileError::NoSuchGeneration {
+                        profile: self.profile.path().to_owned(),
+                        number: n,
+                    }
+                    .into()
+                })
+        };
+        let (ta, tb) = (target(from)?, target(to)?);
+        let versions = |elems: Vec<Element>| {
+            let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for e in elems {
+                let (n, v) = parse_name(&e.name);
+                m.entry(n.to_owned()).or_default().insert(v.to_owned());
+            }
+            m
+        };
+        let a = versions(self.manifest_of(&ta)?);
+        let b = versions(self.manifest_of(&tb)?);
+        let join = |v: &BTreeSet<String>| v.iter().cloned().collect::<Vec<_>>().join(", ");
+        let mut out = crate::output::stdout();
+        writeln!(out, "<<< {}", self.profile.generation_path(from).display())?;
+        writeln!(out, ">>> {}", self.profile.generation_path(to).display())?;
+        let changed: Vec<_> = a
+            .iter()
+            .filter_map(|(n, va)| b.get(n).filter(|vb| *vb != va).map(|vb| (n, va, vb)))
+            .collect();
+        if !changed.is_empty() {
+            writeln!(out, "Version changes:")?;
+            for (i, (n, va, vb)) in changed.iter().enumerate() {
+                writeln!(out, "[U.]  #{}  {n}  {} -> {}", i + 1, join(va), join(vb))?;
+            }
+        }
+        for (title, tag, mine, other) in [("Added", "A", &b, &a), ("Removed", "R", &a, &b)] {
+            let only: Vec<_> = mine
+                .iter()
+                .filter(|(n, _)| !other.contains_key(*n))
+                .collect();
+            if !only.is_empty() {
+                writeln!(out, "{title} packages:")?;
+                for (i, (n, v)) in only.iter().enumerate() {
+                    writeln!(out, "[{tag}.]  #{}  {n}  {}", i + 1, join(v))?;
+                }
+            }
+        }
+        let closure = |t: &str| -> anyhow::Result<(BTreeSet<StorePath>, u64)> {
+            let c = self
+                .store
+                .closure(&BTreeSet::from([self.store.parse_path(t)?]))?;
+            let mut size = 0;
+            for p in &c {
+                size += self
+                    .store
+                    .query_path_info(p)?
+                    .map(|i| i.nar_size)
+                    .unwrap_or(0);
+            }
+            Ok((c, size))
+        };
+        let (ca, sa) = closure(&ta)?;
+        let (cb, sb) = closure(&tb)?;
+        writeln!(
+            out,
+            "Closure size: {} -> {} ({} paths added, {} paths removed, delta {:+}, disk usage \
+             {:+.1}KiB).",
+            ca.len(),
+            cb.len(),
+            cb.difference(&ca).count(),
+            ca.difference(&cb).count(),
+            cb.len() as i64 - ca.len() as i64,
+            (sb as f64 - sa as f64) / 1024.0
+        )?;
+        out.flush()?;
+        Ok(())
+    }
+
     /// `-q`: the installed packages, with `--out-path` or as JSON.
     pub fn query(&self, out_path: bool, json: bool) -> anyhow::Result<()> {
         let mut elems = self.installed()?;
@@ -770,7 +869,9 @@ fn diff_lines(
         let delta = *sb as i64 - *sa as i64;
         let in_a = a.contains_key(n);
         let in_b = b.contains_key(n);
-        if removed.is_empty() && added.is_empty() && in_a == in_b && delta.abs() < 8 * 1024 {
+        // Like Nix, sizes show only from 8 KiB of change.
+        let show_delta = delta.abs() >= 8 * 1024;
+        if removed.is_empty() && added.is_empty() && in_a == in_b && !show_delta {
             continue;
         }
         let show = |v: &[&str]| {
@@ -784,7 +885,7 @@ fn diff_lines(
         if !removed.is_empty() || !added.is_empty() || in_a != in_b {
             line.push_str(&format!("{} → {}", show(&removed), show(&added)));
         }
-        if delta != 0 {
+        if show_delta {
             if !line.ends_with(": ") {
                 line.push_str(", ");
             }
@@ -965,6 +1066,14 @@ enum ProfileCommand {
     },
     /// Show what changed in the closure between each pair of consecutive generations
     DiffClosures,
+    /// Show the packages added, removed and changed between two generations (default: the
+    /// previous and the current one), and the closure size change
+    Diff {
+        /// The older generation
+        from: Option<u64>,
+        /// The newer generation
+        to: Option<u64>,
+    },
 }
 
 /// Runs `kiln profile`.
@@ -1004,6 +1113,7 @@ pub fn run(args: ProfileArgs, global: &GlobalArgs, options: &[String]) -> anyhow
             None => env.delete_generations(&["old".to_owned()], dry_run),
         },
         ProfileCommand::DiffClosures => env.diff_closures(),
+        ProfileCommand::Diff { from, to } => env.diff_generations(from, to),
     }
 }
 

@@ -248,7 +248,33 @@ fn install_remove_rollback_upgrade_and_diff_in_two_profiles() {
     let diff = String::from_utf8(out.stdout).unwrap();
     assert!(diff.contains("Version 1 -> 2:\n  b: ∅ → 1.0"), "{diff}");
     assert!(diff.contains("Version 2 -> 3:\n  a: 1.0 → ∅"), "{diff}");
-    assert!(diff.contains("Version 3 -> 4:\n  b: 1.0 → 2.0"), "{diff}");
+    assert!(diff.contains("Version 3 -> 4:\n  b: 1.0 → 2.0\n"), "{diff}");
+    let out = kiln()
+        .arg("--store")
+        .arg(&f.root)
+        .args(["profile", "diff", "-p", p1s, "2", "4"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let diff = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = diff.lines().collect();
+    assert_eq!(
+        lines[..6],
+        [
+            format!("<<< {p1s}-2-link").as_str(),
+            &format!(">>> {p1s}-4-link"),
+            "Version changes:",
+            "[U.]  #1  b  1.0 -> 2.0",
+            "Removed packages:",
+            "[R.]  #1  a  1.0",
+        ],
+        "{diff}"
+    );
+    assert!(lines[6].starts_with("Closure size: 4 -> 3 ("), "{diff}");
 
     // Deleting generations: not the current one; `old` keeps only it.
     let out = f
