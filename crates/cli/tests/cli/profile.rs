@@ -330,6 +330,32 @@ fn kiln_profile_commands_and_default_profile() {
     // The same profile is nix-env's default.
     let (q, _) = f.ok(&["-q"]);
     assert_eq!(q, "a-1.0\n");
+    // Generations are roots: a collection keeps the current environment and its packages,
+    // and takes b, which only the wiped generation had.
+    let store = f.root.join("nix/store");
+    let has = |suffix: &str| {
+        std::fs::read_dir(&store)
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(suffix))
+    };
+    assert!(has("-b-1.0"));
+    let out = kiln()
+        .arg("--store")
+        .arg(&f.root)
+        .arg("collect-garbage")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!has("-b-1.0"));
+    assert!(has("-a-1.0"));
+    assert_eq!(
+        f.env_files(&f.now(&profile)),
+        files(&[("bin/a", "a"), ("share/doc/a/README", "a-doc")])
+    );
 }
 
 /// Kills `nix-env -i` at random moments, many times: the profile always points to a
