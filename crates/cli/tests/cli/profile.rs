@@ -10,12 +10,13 @@ use super::{kiln, legacy, reference};
 const PACKAGES: &str = r#"
 let mk = name: script: meta: derivation { inherit name; system = builtins.currentSystem;
   builder = "/bin/sh"; args = [ "-c" script ]; } // { inherit meta; }; in
-{
+rec {
   a = mk "a-1.0" "mkdir -p $out/bin $out/share/doc/a; echo a > $out/bin/a; echo a-doc > $out/share/doc/a/README" { description = "package a"; };
   b1 = mk "b-1.0" "mkdir -p $out/bin $out/share/doc/b; echo b1 > $out/bin/b; echo b1-doc > $out/share/doc/b/README" {};
   b2 = mk "b-2.0" "mkdir -p $out/bin; echo b2 > $out/bin/b; echo b2-extra > $out/bin/b-extra" {};
   clash = mk "clash-1" "mkdir -p $out/bin; echo clash > $out/bin/b" {};
   clashLow = mk "clash-2" "mkdir -p $out/bin; echo clash > $out/bin/b" { priority = 10; };
+  prop = mk "prop-1" "mkdir -p $out/bin $out/nix-support; echo p > $out/bin/p; echo ${b2} > $out/nix-support/propagated-user-env-packages" { };
   notADerivation = 42;
 }
 "#;
@@ -415,7 +416,14 @@ fn killed_installs_leave_a_complete_generation() {
 fn first_install_matches_nix_2_8() {
     let f = Fixture::new();
     let kiln_profile = f.dir.join("kiln-profile");
-    f.ok(&["-p", kiln_profile.to_str().unwrap(), "-iA", "a", "b1"]);
+    f.ok(&[
+        "-p",
+        kiln_profile.to_str().unwrap(),
+        "-iA",
+        "a",
+        "b1",
+        "prop",
+    ]);
     let nix_root = f.dir.join("nix-root");
     let nix_profile = f.dir.join("nix-profile");
     let out = reference(&f.dir, "nix-env")
@@ -428,7 +436,7 @@ fn first_install_matches_nix_2_8() {
         .arg(&f.file)
         .arg("-p")
         .arg(&nix_profile)
-        .args(["-iA", "a", "b1"])
+        .args(["-iA", "a", "b1", "prop"])
         .output()
         .unwrap();
     assert!(
@@ -448,10 +456,50 @@ fn first_install_matches_nix_2_8() {
         std::fs::read_to_string(root.join(link.strip_prefix("/").unwrap())).unwrap()
     };
     assert_eq!(manifest(&f.root), manifest(&nix_root));
+    // The merged trees (a's `share/doc` link expanded to hold b's too; b-2.0, which prop
+    // propagates, loses bin/b to b-1.0 but brings bin/b-extra) are the same bytes.
+    let files_now = f.env_files(&ours);
+    assert_eq!(files_now["bin/b"], "b1");
+    assert_eq!(files_now["bin/b-extra"], "b2-extra");
+    assert_eq!(files_now["bin/p"], "p");
+    let nar_hash = |root: &Path| {
+        let out = reference(&f.dir, "nix-store")
+            .arg("--store")
+            .arg(format!("local?root={}", root.display()))
+            .args(["-q", "--hash"])
+            .arg(&ours)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(nar_hash(&f.root), nar_hash(&nix_root));
+    // Kiln reads the profile Nix made.
+    let out = legacy(&f.dir, "nix-env")
+        .arg("--store")
+        .arg(&nix_root)
+        .arg("-p")
+        .arg(&nix_profile)
+        .args(["-q", "--out-path"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let q = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = q.lines().map(|l| l.split("  ").next().unwrap()).collect();
+    assert_eq!(names, ["a-1.0", "b-1.0", "prop-1"], "{q}");
+    assert!(q.starts_with("a-1.0   /nix/store/"), "{q}");
     // Kiln's next change keeps what was installed.
     f.ok(&["-p", kiln_profile.to_str().unwrap(), "-iA", "clashLow"]);
     let (q, _) = f.ok(&["-p", kiln_profile.to_str().unwrap(), "-q"]);
-    assert_eq!(q, "a-1.0\nb-1.0\nclash-2\n");
+    assert_eq!(q, "a-1.0\nb-1.0\nclash-2\nprop-1\n");
 }
 
 /// Two `nix-env -i` at once on one profile: neither change is lost (the later one starts
