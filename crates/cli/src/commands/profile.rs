@@ -554,6 +554,29 @@ impl ProfileEnv {
         })
     }
 
+    /// Sets `meta.<flag>` of the installed packages `selectors` match (`--set-flag`):
+    /// `priority` (a number, lower wins collisions), `active` (`true`/`false`), `keep`.
+    pub fn set_flag(&self, flag: &str, value: &str, selectors: &[String]) -> anyhow::Result<()> {
+        let v = match flag {
+            "priority" => Json::from(
+                value
+                    .parse::<i64>()
+                    .map_err(|_| anyhow!("invalid priority '{value}'"))?,
+            ),
+            "active" | "keep" => Json::Bool(value == "true"),
+            _ => bail!("unknown flag '{flag}'"),
+        };
+        self.modify(|mut elems| {
+            for e in elems.iter_mut() {
+                if selectors.iter().any(|s| name_matches(s, &e.name)) {
+                    eprintln!("setting flag on '{}'", e.name);
+                    e.meta.insert(flag.to_owned(), v.clone());
+                }
+            }
+            Some(elems)
+        })
+    }
+
     /// Makes generation `number` current, saying so as Nix does.
     pub fn switch_generation(&self, number: u64) -> anyhow::Result<()> {
         let cur = self.profile.current()?.unwrap_or(0);
@@ -589,7 +612,27 @@ impl ProfileEnv {
     /// Deletes generations: numbers, `old` (all but the current), or `Nd` (older than N
     /// days, as `--delete-older-than`).
     pub fn delete_generations(&self, specs: &[String], dry_run: bool) -> anyhow::Result<()> {
-        let deleted = if specs.len() == 1 && specs[0] == "old" {
+        let keep_last = specs
+            .first()
+            .filter(|_| specs.len() == 1)
+            .and_then(|s| s.strip_prefix('+'))
+            .map(|n| {
+                n.parse::<usize>()
+                    .map_err(|_| anyhow!("invalid number of generations to keep '{}'", specs[0]))
+            })
+            .transpose()?;
+        let deleted = if let Some(keep) = keep_last {
+            // `+N`: keep the N newest (and the current one), delete the older.
+            let gens = self.profile.generations()?;
+            let doomed: BTreeSet<u64> = gens
+                .iter()
+                .rev()
+                .skip(keep)
+                .filter(|g| !g.current)
+                .map(|g| g.number)
+                .collect();
+            self.profile.delete_generations(&doomed, dry_run)?
+        } else if specs.len() == 1 && specs[0] == "old" {
             self.profile.delete_old(dry_run)?
         } else if specs.len() == 1 && specs[0].ends_with('d') {
             let age = kiln_store::profile::parse_age(&specs[0])?;

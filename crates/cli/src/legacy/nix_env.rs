@@ -4,7 +4,8 @@
 //! Operations: `-i`/`--install` (names, or attribute paths with `-A`; packages of the same
 //! name are replaced unless `--preserve-installed`), `-e`/`--uninstall`, `-u`/`--upgrade`,
 //! `-q`/`--query` (`--out-path`, `--json`, `-a` for what `-f FILE` offers), `--rollback`,
-//! `--list-generations`, `-G`/`--switch-generation N`, `--delete-generations N…|old|Nd`.
+//! `--list-generations`, `-G`/`--switch-generation N`, `--delete-generations N…|old|Nd|+N`,
+//! `--set-flag priority|active|keep VALUE NAME…`.
 //! Options: `-p PROFILE`, `-f FILE`, `-I PATH`, `--store DIR` (manifests and profiles work in
 //! a store root), `--option NAME VALUE` and the common build options. Combined short flags
 //! (`-iA`, `-qa`) are split as Nix splits them.
@@ -26,7 +27,8 @@ Operations:
   --rollback                     switch to the previous generation
   --list-generations
   -G, --switch-generation N
-  --delete-generations N...|old|Nd";
+  --delete-generations N...|old|Nd|+N
+  --set-flag priority|active|keep VALUE NAME...";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -38,6 +40,7 @@ enum Op {
     ListGenerations,
     SwitchGeneration,
     DeleteGenerations,
+    SetFlag,
 }
 
 /// Splits `-iA` into `-i -A` (single-dash groups of letters), as Nix does.
@@ -110,6 +113,11 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 operands.push(value(&mut iter, arg)?);
             }
             "--delete-generations" => set_op(&mut op, Op::DeleteGenerations)?,
+            "--set-flag" => {
+                set_op(&mut op, Op::SetFlag)?;
+                operands.push(value(&mut iter, arg)?);
+                operands.push(value(&mut iter, arg)?);
+            }
             "-p" | "--profile" => profile = Some(value(&mut iter, arg)?.into()),
             "-f" | "--file" => file = Some(value(&mut iter, arg)?.into()),
             "-I" | "--include" => include.push(value(&mut iter, arg)?),
@@ -179,6 +187,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             env.switch_generation(n)
         }
         Op::DeleteGenerations => env.delete_generations(&operands, env.opts.dry_run),
+        Op::SetFlag => env.set_flag(&operands[0], &operands[1], &operands[2..]),
     }
 }
 

@@ -277,15 +277,36 @@ fn install_remove_rollback_upgrade_and_diff_in_two_profiles() {
     );
     assert!(lines[6].starts_with("Closure size: 4 -> 3 ("), "{diff}");
 
-    // Deleting generations: not the current one; `old` keeps only it.
+    // A flag changes the winner of the collision: generation 6.
+    let (_, err) = f.ok(&["-p", p1s, "--set-flag", "priority", "1", "clash"]);
+    assert!(err.contains("setting flag on 'clash-2'"), "{err}");
+    assert_eq!(f.current(&p1), 6);
+    assert_eq!(f.env_files(&f.now(&p1))["bin/b"], "clash");
+    let (q, _) = f.ok(&["-p", p1s, "-q", "--json"]);
+    assert!(q.contains("\"clash\""), "{q}");
+
+    // Deleting generations: not the current one; `+N` keeps the N newest; `old` keeps only
+    // the current one.
     let out = f
-        .nix_env(&["-p", p1s, "--delete-generations", "5"])
+        .nix_env(&["-p", p1s, "--delete-generations", "6"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     f.ok(&["-p", p1s, "--delete-generations", "1"]);
     assert!(std::fs::symlink_metadata(p1.with_file_name("p1-1-link")).is_err());
+    let (_, err) = f.ok(&["-p", p1s, "--delete-generations", "+2"]);
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        [
+            "removing profile version 2",
+            "removing profile version 3",
+            "removing profile version 4"
+        ]
+    );
+    f.ok(&["-p", p1s, "--switch-generation", "5"]);
     f.ok(&["-p", p1s, "--delete-generations", "old"]);
+    assert_eq!(f.current(&p1), 5);
+    assert_eq!(f.env_files(&f.now(&p1))["bin/b"], "b2");
     let (list, _) = f.ok(&["-p", p1s, "--list-generations"]);
     assert_eq!(list.lines().count(), 1, "{list}");
     // p2 is untouched by all of it.
