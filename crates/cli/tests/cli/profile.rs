@@ -352,6 +352,15 @@ fn kiln_profile_commands_and_default_profile() {
     // The same profile is nix-env's default.
     let (q, _) = f.ok(&["-q"]);
     assert_eq!(q, "a-1.0\n");
+    // What the file offers, and a name it does not offer.
+    let (qa, _) = f.ok(&["-qa"]);
+    assert_eq!(qa, "a-1.0\nb-1.0\nb-2.0\nclash-1\nclash-2\nprop-1\n");
+    let out = f.nix_env(&["-i", "nothing"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("error: selector 'nothing' matches no derivations"));
+    let out = f.nix_env(&["-i", "a", "-e", "a"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
     // Generations are roots: a collection keeps the current environment and its packages,
     // and takes b, which only the wiped generation had.
     let store = f.root.join("nix/store");
