@@ -301,15 +301,7 @@ pub(crate) fn build(cx: &Context<'_>, id: usize, node: &Node) -> Result<Outcome,
         .map_err(|e| BuildError::io("creating directory", &spec.work_root, e))?;
 
     let result = if builtin {
-        run_builtin(
-            node,
-            store,
-            &builder,
-            &setup.env,
-            &outputs_abs,
-            tmp.path(),
-            &mut log,
-        )
+        run_builtin(node, store, &builder, &setup.env, tmp.path(), &mut log)
     } else {
         run_builder(cx, &spec, sandboxed, &drv_abs, &mut log)
     };
@@ -484,36 +476,53 @@ fn pump(
     }
 }
 
-/// Runs a builder built into Kiln (`builtin:fetchurl`), writing its outputs under `tmp`.
+/// Runs a builder built into Kiln (`builtin:fetchurl`, `builtin:buildenv`), writing its `out` output at
+/// `<tmp>/builtin-out` and its messages to the log.
 fn run_builtin(
     node: &Node,
     store: &LocalStore,
     builder: &str,
     env: &BTreeMap<String, String>,
-    _outputs: &BTreeMap<String, String>,
     tmp: &Path,
     log: &mut LogSink<'_>,
 ) -> Result<(), BuildError> {
-    if builder == "builtin:buildenv" {
-        let mut text = Vec::new();
-        let loc = store.location();
-        let res = crate::builtin_buildenv::run_in(
-            env,
-            &tmp.join("builtin-out"),
-            &loc.store_dir,
-            &loc.real_store_dir(),
-            &mut text,
-        );
-        log.feed(&text);
-        return res.map_err(|e| BuildError::Setup {
-            drv: node.drv_path.to_string(),
-            message: e.to_string(),
-        });
-    }
-    Err(BuildError::Setup {
-        drv: node.drv_path.to_string(),
-        message: format!("unsupported builtin builder '{builder}'"),
+    let drv = node.drv_path.to_string();
+    let out = tmp.join("builtin-out");
+    let res = match builder {
+        "builtin:fetchurl" => {
+            crate::builtin_fetchurl::run(env, &out, log).map_err(|e| e.to_string())
+        }
+        "builtin:buildenv" => {
+            let loc = store.location();
+            crate::builtin_buildenv::run_in(env, &out, &loc.store_dir, &loc.real_store_dir(), log)
+                .map_err(|e| e.to_string())
+        }
+        _ => {
+            return Err(BuildError::Setup {
+                drv,
+                message: format!("unsupported builtin builder '{builder}'"),
+            })
+        }
+    };
+    res.map_err(|message| {
+        log.feed(format!("{message}\n").as_bytes());
+        BuildError::BuilderFailed {
+            drv,
+            status: format!("an error in {builder}"),
+            log_tail: Vec::new(),
+        }
     })
+}
+
+impl Write for LogSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.feed(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Moves the outputs into the store, canonicalises and checks them, and registers them in

@@ -14,6 +14,7 @@
 //! * [`env`]: the builder's environment and the files prepared for it, exactly as Nix makes
 //!   them.
 //! * [`sandbox`]: the Linux-namespace sandbox one builder runs in.
+//! * [`builtin_fetchurl`]: the in-process builder `builtin:fetchurl` (`<nix/fetchurl.nix>`).
 //! * [`BuildError`]: what can go wrong, with Nix's messages.
 //!
 //! Invariants: an output becomes valid only after its builder succeeded and every check
@@ -24,6 +25,7 @@
 
 mod build;
 pub mod builtin_buildenv;
+pub mod builtin_fetchurl;
 mod diff;
 pub mod env;
 mod error;

@@ -66,11 +66,41 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The `.drv` paths to build, sorted.
+    /// The `.drv` paths to build, each after the ones it needs, in the order Nix prints them:
+    /// a depth-first walk over the paths in path order, inputs first.
     pub fn to_build(&self) -> Vec<&StorePath> {
-        let mut v: Vec<&StorePath> = self.nodes.iter().map(|n| &n.drv_path).collect();
-        v.sort();
-        v
+        let mut order: Vec<usize> = (0..self.nodes.len()).collect();
+        order.sort_by(|&a, &b| self.nodes[a].drv_path.cmp(&self.nodes[b].drv_path));
+        let mut done = vec![false; self.nodes.len()];
+        let mut res = Vec::with_capacity(self.nodes.len());
+        for start in order {
+            if done[start] {
+                continue;
+            }
+            done[start] = true;
+            let mut stack = vec![(start, self.sorted_deps(start), 0usize)];
+            while let Some((node, deps, next)) = stack.last_mut() {
+                if *next == deps.len() {
+                    res.push(&self.nodes[*node].drv_path);
+                    stack.pop();
+                    continue;
+                }
+                let d = deps[*next];
+                *next += 1;
+                if !done[d] {
+                    done[d] = true;
+                    let dd = self.sorted_deps(d);
+                    stack.push((d, dd, 0));
+                }
+            }
+        }
+        res
+    }
+
+    fn sorted_deps(&self, i: usize) -> Vec<usize> {
+        let mut deps = self.nodes[i].deps.clone();
+        deps.sort_by(|&a, &b| self.nodes[a].drv_path.cmp(&self.nodes[b].drv_path));
+        deps
     }
 }
 

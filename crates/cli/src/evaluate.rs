@@ -12,7 +12,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use kiln_eval::io::FsIo;
 use kiln_eval::value::Attr;
 use kiln_eval::{Bump, CoerceMode, Eval, EvalError, EvalResult, EvalSettings, Value};
 
@@ -77,6 +76,9 @@ pub struct Request {
     pub show_trace: bool,
     /// The root of the store to write into; `None` evaluates read-only.
     pub store: Option<PathBuf>,
+    /// Read-only evaluations still fetch (as Nix's do): into the store at this root, else
+    /// `KILN_STORE`, else the default root. Opened only when something is fetched.
+    pub fetch_root: Option<PathBuf>,
 }
 
 /// Evaluates on a large stack and returns the printed results, one per `-A` path.
@@ -122,7 +124,12 @@ fn evaluate(req: Request) -> Result<Vec<u8>, String> {
     };
     let io: Box<dyn kiln_eval::io::EvalIo + '_> = match &store {
         Some(store) => Box::new(kiln_store::StoreIo::new(store)),
-        None => Box::new(FsIo::new()),
+        None => Box::new(kiln_store::ReadOnlyIo::new(
+            req.fetch_root
+                .clone()
+                .or_else(|| std::env::var_os("KILN_STORE").map(PathBuf::from))
+                .unwrap_or_else(kiln_store::default_root),
+        )),
     };
     let arena = Bump::new();
     let mut ev = Eval::new(&arena, io, settings);

@@ -26,6 +26,25 @@ use kiln_formats::store_path::{
     DEFAULT_STORE_DIR,
 };
 
+/// The directory where the Nix files Kiln ships appear to the language (Nix 2.8's name):
+/// `<nix/fetchurl.nix>` is `/__corepkgs__/fetchurl.nix` when no search path entry has it.
+pub const COREPKGS_DIR: &str = "/__corepkgs__";
+
+/// The Nix files under [`COREPKGS_DIR`], by name.
+const COREPKGS: &[(&str, &str)] = &[(
+    "fetchurl.nix",
+    include_str!("../../../nix/corepkgs/fetchurl.nix"),
+)];
+
+/// The contents of a shipped Nix file, if `path` names one under [`COREPKGS_DIR`].
+pub fn corepkg(path: &Path) -> Option<&'static [u8]> {
+    let name = path.strip_prefix(COREPKGS_DIR).ok()?.to_str()?;
+    COREPKGS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| text.as_bytes())
+}
+
 /// The type of a file system object, as `builtins.readFileType` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileType {
@@ -50,6 +69,104 @@ impl FileType {
         }
     }
 }
+
+/// What a fetcher builtin asks for (`fetchurl`, `fetchTarball`, `fetchGit`, `fetchTree`).
+///
+/// The builtin has already checked and defaulted the arguments as Nix does; the implementation
+/// downloads, unpacks or exports, adds the result to the store and caches what it learnt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchRequest {
+    /// A file downloaded from `url` (http, https or file), stored flat (`fetchurl`,
+    /// `fetchTree { type = "file"; }`), or unpacked and stored recursively (`fetchTarball`,
+    /// `fetchTree { type = "tarball"; }`).
+    Url {
+        /// The URL.
+        url: String,
+        /// The store path's name.
+        name: String,
+        /// Unpack the file as an archive (a single top-level directory is stripped).
+        unpack: bool,
+        /// Store a file that is not unpacked recursively (as `fetchTree { type = "file"; }`
+        /// does) rather than flat; unpacked trees are always recursive.
+        recursive: bool,
+        /// The expected hash: of the file (flat) or of the unpacked tree's NAR. With one, a
+        /// valid expected path is returned without any download.
+        expected: Option<Hash>,
+    },
+    /// A Git repository: a local one (a path or `file://`) or a remote one, through `git`.
+    Git {
+        /// The repository's URL or absolute path.
+        url: String,
+        /// The store path's name.
+        name: String,
+        /// The branch or tag (`ref`), `None` for the remote's `HEAD` or, for a local
+        /// repository without `rev`, its working tree.
+        git_ref: Option<String>,
+        /// The commit (40 hex digits).
+        rev: Option<String>,
+        /// Whether to check out submodules too.
+        submodules: bool,
+        /// Whether a shallow fetch suffices (`revCount` is then 0).
+        shallow: bool,
+        /// Whether to fetch every ref, so that any reachable `rev` can be found.
+        all_refs: bool,
+        /// The expected NAR hash (`fetchTree`'s `narHash`).
+        nar_hash: Option<Hash>,
+    },
+    /// A local path copied as a source (`fetchTree { type = "path"; }`).
+    Path {
+        /// The absolute path.
+        path: PathBuf,
+        /// The store path's name.
+        name: String,
+        /// The expected NAR hash.
+        nar_hash: Option<Hash>,
+    },
+}
+
+/// What a fetch produced: the store path and the attributes Nix reports about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The store path.
+    pub path: StorePath,
+    /// The SHA-256 hash of the path's NAR serialisation.
+    pub nar_hash: Hash,
+    /// The time of the newest file (tarballs, paths) or of the commit (Git), in seconds.
+    pub last_modified: Option<i64>,
+    /// Git only: the commit, `None` for a dirty working tree.
+    pub rev: Option<String>,
+    /// Git only: for a dirty working tree, the `HEAD` commit (or zeros) followed by `-dirty`.
+    pub dirty_rev: Option<String>,
+    /// Git only: the number of commits reachable from `rev` (0 for a shallow fetch).
+    pub rev_count: Option<u64>,
+}
+
+/// A fetched file or tree whose hash is not the one asked for: the error inside the
+/// `io::Error` that [`EvalIo::fetch`] returns then, so that a caller can word it its own way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashMismatch {
+    /// The URL (or repository) fetched.
+    pub url: String,
+    /// The hash asked for.
+    pub expected: Hash,
+    /// The hash of what was fetched, in the same algorithm.
+    pub got: Hash,
+}
+
+impl std::fmt::Display for HashMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "hash mismatch in file downloaded from '{}':\n  specified: {}\n  got:       {}",
+            self.url,
+            self.expected
+                .encode(kiln_formats::hash::Encoding::Nix32, true),
+            self.got.encode(kiln_formats::hash::Encoding::Nix32, true),
+        )
+    }
+}
+
+impl std::error::Error for HashMismatch {}
 
 /// The evaluator's window on files, the environment and the store.
 pub trait EvalIo {
@@ -117,6 +234,16 @@ pub trait EvalIo {
     /// Tells whether `path` is a valid store path. By default: whether it exists.
     fn is_valid_path(&self, path: &StorePath) -> io::Result<bool> {
         Ok(self.path_exists(Path::new(&path.to_absolute(self.store_dir()))))
+    }
+
+    /// Fetches `req` into the store (the fetcher builtins). By default an error: only an
+    /// implementation with a store to write into can fetch.
+    fn fetch(&self, req: &FetchRequest) -> io::Result<Fetched> {
+        let _ = req;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "fetching is not available in this evaluation (it needs a writable store)",
+        ))
     }
 
     /// The references of a valid store path. By default those of a derivation (read with
@@ -261,6 +388,9 @@ fn kind(ft: std::fs::FileType) -> FileType {
 
 impl EvalIo for FsIo {
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        if let Some(text) = corepkg(path) {
+            return Ok(text.to_vec());
+        }
         std::fs::read(path)
     }
 
@@ -269,7 +399,7 @@ impl EvalIo for FsIo {
     }
 
     fn path_exists(&self, path: &Path) -> bool {
-        path.exists()
+        corepkg(path).is_some() || path.exists()
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(Vec<u8>, FileType)>> {

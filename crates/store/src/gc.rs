@@ -33,6 +33,9 @@ use std::path::{Path, PathBuf};
 
 use kiln_formats::store_path::StorePath;
 use rusqlite::TransactionBehavior;
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 
 use crate::lock::{lock, try_lock};
 use crate::roots::{
@@ -112,7 +115,7 @@ pub struct GcResults {
 }
 
 /// How many paths one invalidation transaction covers.
-const BATCH: usize = 512;
+const BATCH: usize = 4096;
 
 /// The valid paths and the edges liveness follows, by dense index.
 struct Graph {
@@ -290,6 +293,12 @@ impl LocalStore {
         events(GcEvent::DeletingGarbage);
         let order = deletion_order(&graph, &alive);
         let trash = self.temp_dir()?;
+        let store_fd = rustix::fs::open(
+            &self.real_store,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| StoreError::io("opening", &self.real_store)(e.into()))?;
         let mut stopped = false;
         let mut next = 0;
         'batches: while next < order.len() && !stopped {
@@ -324,7 +333,7 @@ impl LocalStore {
                 }
                 let path = abs(name);
                 events(GcEvent::Deleting(path.clone()));
-                self.delete_entry(name, &trash.dir, &mut results.bytes_freed)?;
+                self.delete_entry(&store_fd, name, &trash.dir, &mut results.bytes_freed)?;
                 results.paths.insert(path);
                 if results.bytes_freed > options.max_freed {
                     // The rest of this batch is already invalid: finish it first.
@@ -348,7 +357,7 @@ impl LocalStore {
                 }
                 let path = abs(&stray.name);
                 events(GcEvent::Deleting(path.clone()));
-                self.delete_entry(&stray.name, &trash.dir, &mut results.bytes_freed)?;
+                self.delete_entry(&store_fd, &stray.name, &trash.dir, &mut results.bytes_freed)?;
                 server.done();
                 results.paths.insert(path);
                 if results.bytes_freed > options.max_freed {
@@ -568,22 +577,38 @@ impl LocalStore {
 
     /// Deletes the store directory entry `name` (already invalid), counting the bytes freed.
     /// A directory is first renamed into `trash`, so no half-deleted tree is ever visible
-    /// under a store path's name.
-    fn delete_entry(&self, name: &str, trash: &Path, freed: &mut u64) -> Result<(), StoreError> {
-        let real = self.real_store.join(name);
-        let meta = match fs::symlink_metadata(&real) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(StoreError::io("getting status of", &real)(e)),
+    /// under a store path's name. `store` is the store directory, open: names are looked up
+    /// relative to it, not walked from `/` each time.
+    fn delete_entry(
+        &self,
+        store: &OwnedFd,
+        name: &str,
+        trash: &Path,
+        freed: &mut u64,
+    ) -> Result<(), StoreError> {
+        let real = || self.real_store.join(name);
+        let st = match rustix::fs::statat(store, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(StoreError::io("getting status of", &real())(e.into())),
         };
-        if !meta.is_dir() {
-            return remove_counting(&real, Some(meta), freed);
+        if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+            return match rustix::fs::unlinkat(store, name, AtFlags::empty()) {
+                Ok(()) => {
+                    if st.st_nlink == 1 {
+                        *freed += st.st_size as u64;
+                    }
+                    Ok(())
+                }
+                Err(Errno::NOENT) => Ok(()),
+                Err(e) => Err(StoreError::io("removing", &real())(e.into())),
+            };
         }
         let moved = trash.join(name);
-        match fs::rename(&real, &moved) {
-            Ok(()) => remove_counting(&moved, Some(meta), freed),
+        match fs::rename(real(), &moved) {
+            Ok(()) => remove_counting(&moved, freed),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::io("removing", &real)(e)),
+            Err(e) => Err(StoreError::io("removing", &real())(e)),
         }
     }
 
@@ -681,20 +706,16 @@ fn deletion_order(graph: &Graph, alive: &[bool]) -> Vec<u32> {
     post
 }
 
-/// Removes the file or tree at `path` (whose status is `meta`, if known), adding to `freed`
-/// the size of each non-directory whose last link goes.
-fn remove_counting(
-    path: &Path,
-    mut meta: Option<fs::Metadata>,
-    freed: &mut u64,
-) -> Result<(), StoreError> {
+/// Removes the file or tree at `path`, adding to `freed` the size of each non-directory whose
+/// last link goes.
+fn remove_counting(path: &Path, freed: &mut u64) -> Result<(), StoreError> {
     let mut stack: Vec<(PathBuf, bool)> = vec![(path.to_owned(), false)];
     while let Some((p, emptied)) = stack.pop() {
         if emptied {
             fs::remove_dir(&p).map_err(StoreError::io("removing directory", &p))?;
             continue;
         }
-        let meta = match meta.take().map_or_else(|| fs::symlink_metadata(&p), Ok) {
+        let meta = match fs::symlink_metadata(&p) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(StoreError::io("getting status of", &p)(e)),

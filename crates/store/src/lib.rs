@@ -13,6 +13,11 @@
 //! * [`PathInfo`]: what the store knows about a valid path.
 //! * [`RefScanner`]: finds which candidate paths a byte stream refers to.
 //! * [`StoreIo`]: the evaluator's I/O (`kiln_eval::io::EvalIo`) writing into a [`LocalStore`].
+//! * [`fetch`]: the fetchers behind `fetchurl`, `fetchTarball`, `fetchGit` and `fetchTree`
+//!   (downloads, archives, Git, the fetch cache), also used by `builtin:fetchurl`.
+//! * [`LocalStore::collect_garbage`] with [`GcOptions`]: garbage collection from the roots
+//!   [`LocalStore::find_roots`] finds (permanent, runtime, temporary); [`profile`]: profiles
+//!   and their generations.
 //!
 //! Key decisions:
 //!
@@ -35,6 +40,11 @@
 //! * **Optimising shares Nix's `.links` directory**: files are named by the SHA-256 of their
 //!   NAR serialisation in nix32 (so an executable and a plain file with the same bytes stay
 //!   apart), and replaced by hard links with an atomic rename.
+//! * **A path a live process adds is never collected**: every add registers its path as a
+//!   temporary root ([`LocalStore::add_temp_root`]) before checking or writing it, under
+//!   `gc.lock` shared, which a collection holds exclusively; Nix 2.8 processes reach a running
+//!   Kiln collection through its `gc-socket`. A collection loads the whole reference graph
+//!   once and invalidates dead paths in batched transactions before deleting their files.
 //! * No `fsync`: like Nix's default, a crash of the *process* is safe at any point; a power
 //!   loss is SQLite's and the file system's business.
 
@@ -50,6 +60,7 @@ mod canon;
 mod db;
 mod error;
 mod eval_io;
+pub mod fetch;
 mod gc;
 mod ingest;
 mod local;
@@ -61,7 +72,7 @@ mod scan;
 pub use canon::{canonicalise, remove_tree, CANONICAL_MTIME};
 pub use db::SCHEMA_VERSION;
 pub use error::StoreError;
-pub use eval_io::StoreIo;
+pub use eval_io::{ReadOnlyIo, StoreIo};
 pub use gc::{GcAction, GcEvent, GcOptions, GcResults};
 pub use ingest::{scan_references, summarise, TreeSummary};
 pub use local::{

@@ -168,11 +168,21 @@ impl Profile {
         let dir = self.dir();
         fs::create_dir_all(dir).map_err(StoreError::io("creating directory", dir))?;
         let lock = PathLock::acquire(&self.path)?;
+        // Only this profile's own: `.P.tmp-…` and `.P-N-link.tmp-…` (not another profile's
+        // whose name merely starts with P).
         let prefix = format!(".{}", self.name());
         if let Ok(entries) = fs::read_dir(dir) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with(&prefix) && name.contains(".tmp-") {
+                let Some(rest) = name.strip_prefix(&prefix) else {
+                    continue;
+                };
+                let ours = rest.starts_with(".tmp-")
+                    || rest.strip_prefix('-').is_some_and(|r| {
+                        let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+                        digits > 0 && r[digits..].starts_with("-link.tmp-")
+                    });
+                if ours {
                     let _ = fs::remove_file(entry.path());
                 }
             }

@@ -696,3 +696,26 @@ in derivation { name = "top"; system = "x86_64-linux"; builder = "/bin/sh"; t = 
     );
     assert!(store.verify(true).unwrap().is_empty());
 }
+
+#[test]
+fn a_profile_change_removes_only_its_own_stale_temporary_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let store = open(&root);
+    let t = text(&store, "t", &[]);
+    let profiles = root.join("nix/var/nix/profiles");
+    fs::create_dir_all(&profiles).unwrap();
+    // What a killed switch of `p` and a killed generation link of `p` leave, and another
+    // profile's (`pp`) temporary link in progress.
+    for stale in [".p.tmp-1-0", ".p-3-link.tmp-1-0", ".pp.tmp-2-0"] {
+        symlink("x", profiles.join(stale)).unwrap();
+    }
+    let p = Profile::new(profiles.join("p"));
+    assert_eq!(p.create_generation(&store, &t).unwrap(), 1);
+    let mut left: Vec<String> = fs::read_dir(&profiles)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".pp.tmp-2-0", "p", "p-1-link"]);
+}

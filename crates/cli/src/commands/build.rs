@@ -138,6 +138,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
             include: args.include.clone(),
             max_call_depth: crate::commands::eval::max_call_depth(&settings)?,
             store: Some(root.clone()),
+            fetch_root: None,
             show_trace: args.show_trace,
         };
         drv_lines.extend(evaluate::run(req)?);

@@ -85,6 +85,7 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
         max_call_depth: max_call_depth(settings)?,
         show_trace: args.show_trace,
         store: None,
+        fetch_root: None,
     };
     let bytes = evaluate::run(req)?;
     let mut out = crate::output::stdout();

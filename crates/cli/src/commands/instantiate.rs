@@ -75,6 +75,7 @@ pub fn run(
         include: args.include,
         max_call_depth: crate::commands::eval::max_call_depth(settings)?,
         store: Some(root.clone()),
+        fetch_root: None,
         show_trace: args.show_trace,
     };
     let mut roots = Roots::new(root, args.add_root);

@@ -360,6 +360,7 @@ impl ProfileEnv {
             max_call_depth: 10000,
             show_trace: self.opts.show_trace,
             store: Some(self.root.clone()),
+            fetch_root: None,
         })?;
         let mut res = Vec::new();
         let mut attr_iter = attr_paths.iter();
@@ -477,6 +478,7 @@ impl ProfileEnv {
             max_call_depth: 10000,
             show_trace: self.opts.show_trace,
             store: Some(self.root.clone()),
+            fetch_root: None,
         })?;
         let goals = crate::building::goals_from_drv_lines(&self.store, &lines)?;
         let Some(results) = build_common::realise(&self.store, &goals, &self.opts)? else {
@@ -888,6 +890,7 @@ fn read_manifest(text: String) -> anyhow::Result<Vec<Element>> {
         max_call_depth: 10000,
         show_trace: false,
         store: None,
+        fetch_root: None,
     })?;
     let v: Json = serde_json::from_slice(&json)?;
     let Json::Array(items) = v else {

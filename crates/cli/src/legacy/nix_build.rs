@@ -113,6 +113,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             max_call_depth,
             show_trace: opts.show_trace,
             store: Some(store_root.clone()),
+            fetch_root: None,
         };
         lines.extend(evaluate::run(req)?);
     }

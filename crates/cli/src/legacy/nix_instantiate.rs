@@ -96,7 +96,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     } else {
         (output, None)
     };
-    let mut roots = crate::commands::instantiate::Roots::new(store_root, add_root);
+    let mut roots = crate::commands::instantiate::Roots::new(store_root.clone(), add_root);
     let settings = crate::config::load_settings(&options)?;
     let max_call_depth = crate::commands::eval::max_call_depth(&settings)?;
     let sources: Vec<Source> = if expr_mode {
@@ -133,6 +133,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             max_call_depth,
             show_trace,
             store: store.clone(),
+            fetch_root: Some(store_root.clone()),
         };
         let bytes = evaluate::run(req)?;
         if output == Output::DrvPaths {

@@ -739,3 +739,106 @@ fn a_running_build_keeps_its_inputs_and_outputs_through_a_gc() {
     let real = root.join(user.trim().trim_start_matches('/'));
     assert_eq!(std::fs::read_to_string(real).unwrap(), "dep\n");
 }
+
+#[test]
+fn builtin_fetchurl_downloads_in_process_and_checks_the_hash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let port = serve(b"fetched by the builtin\n");
+    let good = kiln_formats::hash::Hash::digest_bytes(
+        kiln_formats::hash::HashAlgo::Sha256,
+        b"fetched by the builtin\n",
+    )
+    .to_sri();
+    let root = dir.join("root");
+    let expr = |hash: &str| {
+        format!(
+            "import <nix/fetchurl.nix> {{ url = \"http://127.0.0.1:{port}/file.txt\"; hash = \"{hash}\"; }}"
+        )
+    };
+    let out = stdout_of(
+        kiln_build(&root)
+            .arg("-E")
+            .arg(expr(&good))
+            .arg("--no-link"),
+    );
+    assert!(out.trim().ends_with("-file.txt"), "{out}");
+    let real = root.join(out.trim().trim_start_matches('/'));
+    assert_eq!(std::fs::read(real).unwrap(), b"fetched by the builtin\n");
+    let bad = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let fail = failure_of(kiln_build(&root).arg("-E").arg(expr(bad)).arg("--no-link"));
+    let err = String::from_utf8_lossy(&fail.stderr);
+    assert!(
+        err.contains("hash mismatch in fixed-output derivation"),
+        "{err}"
+    );
+    assert!(err.contains(&good), "{err}");
+}
+
+#[test]
+fn an_ordinary_user_builds_in_a_store_root_of_their_own() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let file = nix_file(dir, r#"{ u = mk "user" "id > $out" {}; }"#);
+    let root = dir.join("root");
+    // As root, drop to nobody (as an unprivileged user, run as that user).
+    let is_root = stdout_of(Command::new("id").arg("-u")).trim() == "0";
+    let mut cmd = if is_root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_kiln"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_kiln"))
+    };
+    cmd.env_remove("KILN_STORE")
+        .env("XDG_CONFIG_HOME", "/nonexistent-kiln-test-config")
+        .env("TMPDIR", dir)
+        .arg("--store")
+        .arg(&root)
+        .args(["--option", "sandbox-paths", &format!("/bin/sh={BUSYBOX}")])
+        .arg("build")
+        .arg("-f")
+        .arg(&file)
+        .args(["-A", "u", "--no-link"]);
+    let out = stdout_of(&mut cmd);
+    let text = std::fs::read_to_string(root.join(out.trim().trim_start_matches('/'))).unwrap();
+    assert!(
+        text.starts_with("uid=1000(nixbld) gid=100(nixbld)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn dry_run_lists_what_nix_2_8_lists_in_its_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = nix_file(dir, DIAMOND);
+    let kiln_out = legacy(dir, "nix-build")
+        .arg("--store")
+        .arg(dir.join("kiln-root"))
+        .arg(&file)
+        .args(["-A", "top", "--dry-run"])
+        .output()
+        .unwrap();
+    let nix_out = reference(dir, "nix-build")
+        .arg("--store")
+        .arg(format!("local?root={}", dir.join("nix-root").display()))
+        .arg(&file)
+        .args(["-A", "top", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(kiln_out.status.success() && nix_out.status.success());
+    let listed = |o: &std::process::Output| -> Vec<String> {
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .skip_while(|l| !l.contains("will be built"))
+            .take_while(|l| l.contains("will be built") || l.starts_with("  "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(listed(&kiln_out), listed(&nix_out));
+    assert_eq!(listed(&kiln_out).len(), 5);
+}

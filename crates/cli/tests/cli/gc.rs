@@ -318,8 +318,8 @@ fn a_killed_collection_never_loses_a_live_path_or_leaves_a_valid_one_incomplete(
         "only {killed} of 50 collections were killed while running"
     );
     assert!(
-        mid_deletion >= 10,
-        "only {mid_deletion} collections were killed while deleting"
+        mid_deletion >= 5,
+        "only {mid_deletion} collections were killed while deleting ({killed} while running)"
     );
     stdout_of(kiln_store(&root).args(["store", "gc"]));
     assert_eq!(

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 mod build;
 mod config;
 mod eval;
+mod fetch;
 mod gc;
 mod hash;
 mod instantiate;

@@ -223,7 +223,7 @@ fn install_remove_rollback_upgrade_and_diff_in_two_profiles() {
     // A collision at equal priority names both files; a priority settles it.
     let out = f.nix_env(&["-p", p1s, "-iA", "clash"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(100), "{err}");
     assert!(
         err.contains("have the same priority 5")
             && err.contains("-b-2.0/bin/b'")

@@ -27,6 +27,7 @@ mod attrs;
 mod context;
 mod control;
 mod derivation;
+mod fetch;
 mod hashing;
 mod lists;
 mod numbers;
@@ -75,6 +76,7 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
         .chain(serde::BUILTINS)
         .chain(context::BUILTINS)
         .chain(paths::BUILTINS)
+        .chain(fetch::BUILTINS)
         .chain(derivation::BUILTINS.iter().chain(store::BUILTINS))
 }
 

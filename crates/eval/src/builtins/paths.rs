@@ -55,8 +55,8 @@ fn to_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 ///
 /// Known gaps, both needing the store or the process: entries that are URLs (`https://…`,
 /// `channel:`, `flake:`) are skipped rather than fetched, relative entries are skipped rather
-/// than resolved against the working directory, symlinks in the result are not resolved, and
-/// `<nix/…>` does not fall back to Nix's built-in `corepkgs`.
+/// than resolved against the working directory, and symlinks in the result are not resolved.
+/// `<nix/…>` falls back to the files Kiln ships (`/__corepkgs__`, as in Nix 2.8).
 fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let entries = list(ev, args[0], span)?;
     let prefix_sym = ev.sym(b"prefix");
@@ -102,6 +102,17 @@ fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
                 .path_exists(Path::new(std::ffi::OsStr::from_bytes(&candidate)))
         };
         if exists {
+            return Ok(ev.new_path(&candidate));
+        }
+    }
+    // Nix's last search path entry: `nix` is the directory of the files it ships.
+    if let Some(name) = lookup.strip_prefix(b"nix/") {
+        let candidate = [crate::io::COREPKGS_DIR.as_bytes(), b"/", name].concat();
+        let path = {
+            use std::os::unix::ffi::OsStrExt;
+            Path::new(std::ffi::OsStr::from_bytes(&candidate))
+        };
+        if crate::io::corepkg(path).is_some() {
             return Ok(ev.new_path(&candidate));
         }
     }
