@@ -301,7 +301,7 @@ pub(crate) fn build(cx: &Context<'_>, id: usize, node: &Node) -> Result<Outcome,
         .map_err(|e| BuildError::io("creating directory", &spec.work_root, e))?;
 
     let result = if builtin {
-        run_builtin(node, &builder, &setup.env, tmp.path(), &mut log)
+        run_builtin(node, store, &builder, &setup.env, tmp.path(), &mut log)
     } else {
         run_builder(cx, &spec, sandboxed, &drv_abs, &mut log)
     };
@@ -476,10 +476,11 @@ fn pump(
     }
 }
 
-/// Runs a builder built into Kiln (`builtin:fetchurl`), writing its `out` output at
+/// Runs a builder built into Kiln (`builtin:fetchurl`, `builtin:buildenv`), writing its `out` output at
 /// `<tmp>/builtin-out` and its messages to the log.
 fn run_builtin(
     node: &Node,
+    store: &LocalStore,
     builder: &str,
     env: &BTreeMap<String, String>,
     tmp: &Path,
@@ -490,6 +491,11 @@ fn run_builtin(
     let res = match builder {
         "builtin:fetchurl" => {
             crate::builtin_fetchurl::run(env, &out, log).map_err(|e| e.to_string())
+        }
+        "builtin:buildenv" => {
+            let loc = store.location();
+            crate::builtin_buildenv::run_in(env, &out, &loc.store_dir, &loc.real_store_dir(), log)
+                .map_err(|e| e.to_string())
         }
         _ => {
             return Err(BuildError::Setup {

@@ -10,6 +10,7 @@
 //! * `build`: one derivation: output locks, build directory, builder, then outputs moved,
 //!   canonicalised, checked (fixed-output hashes, `refs`, `--check` with a `diff`) and
 //!   registered in one transaction.
+//! * [`builtin_buildenv`]: `builtin:buildenv`, the builder of user environments (profiles).
 //! * [`env`]: the builder's environment and the files prepared for it, exactly as Nix makes
 //!   them.
 //! * [`sandbox`]: the Linux-namespace sandbox one builder runs in.
@@ -23,6 +24,7 @@
 //! and its leftovers are removed by the next build of the same output.
 
 mod build;
+pub mod builtin_buildenv;
 pub mod builtin_fetchurl;
 mod diff;
 pub mod env;

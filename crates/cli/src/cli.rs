@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    build, collect_garbage, config, derivation, eval, hash, instantiate, key, log, nar, store,
+    build, collect_garbage, config, derivation, eval, hash, instantiate, key, log, nar, profile,
+    store,
 };
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
@@ -63,6 +64,9 @@ enum Command {
     /// Delete old profile generations (with -d or --delete-older-than), then unreachable
     /// store paths
     CollectGarbage(collect_garbage::CollectGarbageArgs),
+    /// Install, remove and upgrade packages in a profile; list, roll back and diff its
+    /// generations
+    Profile(profile::ProfileArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -84,6 +88,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Key(cmd) => key::run(cmd),
         Command::Store(cmd) => store::run(cmd, &cli.global),
         Command::CollectGarbage(args) => collect_garbage::run(args, &cli.global),
+        Command::Profile(args) => profile::run(args, &cli.global, &cli.global.option),
     }
 }
 

@@ -10,4 +10,5 @@ pub mod instantiate;
 pub mod key;
 pub mod log;
 pub mod nar;
+pub mod profile;
 pub mod store;

@@ -5,9 +5,10 @@
 
 use std::ffi::OsString;
 
-mod build_common;
+pub(crate) mod build_common;
 mod nix_build;
 mod nix_collect_garbage;
+mod nix_env;
 mod nix_hash;
 mod nix_instantiate;
 mod nix_store;
@@ -19,6 +20,8 @@ pub enum Legacy {
     Build,
     /// `nix-collect-garbage`: delete old generations and unreachable paths.
     CollectGarbage,
+    /// `nix-env`: manipulate profiles.
+    Env,
     /// `nix-hash`: hash paths and convert hashes.
     Hash,
     /// `nix-instantiate`: evaluate expressions.
@@ -33,6 +36,7 @@ impl Legacy {
         match name {
             "nix-build" => Some(Self::Build),
             "nix-collect-garbage" => Some(Self::CollectGarbage),
+            "nix-env" => Some(Self::Env),
             "nix-hash" => Some(Self::Hash),
             "nix-instantiate" => Some(Self::Instantiate),
             "nix-store" => Some(Self::Store),
@@ -52,6 +56,7 @@ impl Legacy {
         match self {
             Self::Build => nix_build::run(program, &args),
             Self::CollectGarbage => nix_collect_garbage::run(program, &args),
+            Self::Env => nix_env::run(program, &args),
             Self::Hash => nix_hash::run(program, &args),
             Self::Instantiate => nix_instantiate::run(program, &args),
             Self::Store => nix_store::run(program, &args),

@@ -17,6 +17,7 @@ mod key;
 mod nar;
 mod nix_hash;
 mod parse;
+mod profile;
 mod store;
 
 /// Returns a `kiln` command isolated from the user's configuration.

@@ -1,0 +1,234 @@
+//! `nix-env`: manipulate a profile (user environment), over the engine in
+//! `commands/profile.rs`.
+//!
+//! Operations: `-i`/`--install` (names, or attribute paths with `-A`; packages of the same
+//! name are replaced unless `--preserve-installed`), `-e`/`--uninstall`, `-u`/`--upgrade`,
+//! `-q`/`--query` (`--out-path`, `--json`, `-a` for what `-f FILE` offers), `--rollback`,
+//! `--list-generations`, `-G`/`--switch-generation N`, `--delete-generations N…|old|Nd|+N`,
+//! `--set-flag priority|active|keep VALUE NAME…`.
+//! Options: `-p PROFILE`, `-f FILE`, `-I PATH`, `--store DIR` (manifests and profiles work in
+//! a store root), `--option NAME VALUE` and the common build options. Combined short flags
+//! (`-iA`, `-qa`) are split as Nix splits them.
+
+use std::path::PathBuf;
+
+use super::build_common::BuildOptions;
+use super::usage;
+use crate::commands::profile::{compare_versions, name_matches, parse_name, Element, ProfileEnv};
+
+const HELP: &str = "\
+Usage: nix-env [--store DIR] [-p PROFILE] [-f FILE] OPERATION [ARGS...]
+
+Operations:
+  -i, --install NAME...          install packages (with -A: attribute paths)
+  -e, --uninstall NAME...        remove installed packages
+  -u, --upgrade [NAME...]        upgrade installed packages from FILE
+  -q, --query [--out-path] [--json] [-a]
+  --rollback                     switch to the previous generation
+  --list-generations
+  -G, --switch-generation N
+  --delete-generations N...|old|Nd|+N
+  --set-flag priority|active|keep VALUE NAME...";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Install,
+    Uninstall,
+    Upgrade,
+    Query,
+    Rollback,
+    ListGenerations,
+    SwitchGeneration,
+    DeleteGenerations,
+    SetFlag,
+}
+
+/// Splits `-iA` into `-i -A` (single-dash groups of letters), as Nix does.
+fn expand(args: &[String]) -> Vec<String> {
+    let mut res = Vec::new();
+    let mut rest = false;
+    for a in args {
+        if !rest
+            && a.len() > 2
+            && a.starts_with('-')
+            && !a.starts_with("--")
+            && a[1..].bytes().all(|b| b.is_ascii_alphabetic())
+        {
+            res.extend(a[1..].chars().map(|c| format!("-{c}")));
+        } else {
+            if a == "--" {
+                rest = true;
+            }
+            res.push(a.clone());
+        }
+    }
+    res
+}
+
+/// Runs `nix-env` with `args`.
+pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
+    let args = expand(args);
+    let mut op = None;
+    let mut opts = BuildOptions::default();
+    let mut profile: Option<PathBuf> = None;
+    let mut file: Option<PathBuf> = None;
+    let mut include = Vec::new();
+    let mut by_attr = false;
+    let mut out_path = false;
+    let mut json = false;
+    let mut available = false;
+    let mut preserve = false;
+    let mut operands = Vec::new();
+    let mut iter = args.iter();
+    let value = |iter: &mut std::slice::Iter<'_, String>, flag: &str| {
+        iter.next()
+            .cloned()
+            .ok_or_else(|| usage(format!("flag '{flag}' requires an argument")))
+    };
+    let set_op = |op: &mut Option<Op>, new: Op| -> anyhow::Result<()> {
+        if op.is_some_and(|o| o != new) {
+            return Err(usage("only one operation may be specified"));
+        }
+        *op = Some(new);
+        Ok(())
+    };
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--help" => {
+                println!("{HELP}");
+                return Ok(());
+            }
+            "--version" => {
+                println!("{program} (Kiln) {}", env!("CARGO_PKG_VERSION"));
+                return Ok(());
+            }
+            "-i" | "--install" => set_op(&mut op, Op::Install)?,
+            "-e" | "--uninstall" => set_op(&mut op, Op::Uninstall)?,
+            "-u" | "--upgrade" => set_op(&mut op, Op::Upgrade)?,
+            "-q" | "--query" => set_op(&mut op, Op::Query)?,
+            "--rollback" => set_op(&mut op, Op::Rollback)?,
+            "--list-generations" => set_op(&mut op, Op::ListGenerations)?,
+            "-G" | "--switch-generation" => {
+                set_op(&mut op, Op::SwitchGeneration)?;
+                operands.push(value(&mut iter, arg)?);
+            }
+            "--delete-generations" => set_op(&mut op, Op::DeleteGenerations)?,
+            "--set-flag" => {
+                set_op(&mut op, Op::SetFlag)?;
+                operands.push(value(&mut iter, arg)?);
+                operands.push(value(&mut iter, arg)?);
+            }
+            "-p" | "--profile" => profile = Some(value(&mut iter, arg)?.into()),
+            "-f" | "--file" => file = Some(value(&mut iter, arg)?.into()),
+            "-I" | "--include" => include.push(value(&mut iter, arg)?),
+            "-A" | "--attr" => by_attr = true,
+            "--out-path" => out_path = true,
+            "--json" => json = true,
+            "-a" | "--available" => available = true,
+            "--installed" => available = false,
+            "-P" | "--preserve-installed" => preserve = true,
+            "-s" | "--status" | "--no-name" | "--system" | "-b" | "--prebuilt-only" => {}
+            a if a.starts_with('-') && a != "-" => {
+                if !opts.take(a, &mut iter)? {
+                    return Err(usage(format!("unrecognised flag '{a}'")));
+                }
+            }
+            _ => operands.push(arg.clone()),
+        }
+    }
+    let Some(op) = op else {
+        return Err(usage("no operation specified"));
+    };
+    let root = opts.store_root();
+    let env = ProfileEnv::open(root, profile, opts, include)?;
+    let need_file = || {
+        file.clone()
+            .ok_or_else(|| usage("no expression given: use '-f FILE' to name the packages' file"))
+    };
+    match op {
+        Op::Install => {
+            let file = need_file()?;
+            let new = if by_attr {
+                env.available(&file, &operands)?
+            } else {
+                select_by_name(&env.available(&file, &[])?, &operands)?
+            };
+            env.install(new, preserve)
+        }
+        Op::Uninstall => env.remove(&operands),
+        Op::Upgrade => {
+            let file = need_file()?;
+            let avail = env.available(&file, &[])?;
+            env.upgrade(&avail, &operands)
+        }
+        Op::Query if available => {
+            use std::io::Write as _;
+            let file = need_file()?;
+            let mut elems = env.available(&file, &[])?;
+            elems.sort_by(|a, b| a.name.cmp(&b.name));
+            let mut out = crate::output::stdout();
+            for e in &elems {
+                if out_path {
+                    writeln!(out, "{}  {}", e.name, e.out_path())?;
+                } else {
+                    writeln!(out, "{}", e.name)?;
+                }
+            }
+            out.flush()?;
+            Ok(())
+        }
+        Op::Query => env.query(out_path, json),
+        Op::Rollback => env.rollback(),
+        Op::ListGenerations => env.list_generations(),
+        Op::SwitchGeneration => {
+            let n = operands[0]
+                .parse()
+                .map_err(|_| usage(format!("invalid generation number '{}'", operands[0])))?;
+            env.switch_generation(n)
+        }
+        Op::DeleteGenerations => env.delete_generations(&operands, env.opts.dry_run),
+        Op::SetFlag => env.set_flag(&operands[0], &operands[1], &operands[2..]),
+    }
+}
+
+/// For each selector the newest version among the derivations it matches (Nix picks the
+/// highest version of each name).
+fn select_by_name(available: &[Element], selectors: &[String]) -> anyhow::Result<Vec<Element>> {
+    let mut res: Vec<Element> = Vec::new();
+    for s in selectors {
+        let mut hits: Vec<&Element> = available
+            .iter()
+            .filter(|e| name_matches(s, &e.name))
+            .collect();
+        if hits.is_empty() {
+            anyhow::bail!("selector '{s}' matches no derivations");
+        }
+        hits.sort_by(|a, b| {
+            parse_name(&a.name)
+                .0
+                .cmp(parse_name(&b.name).0)
+                .then_with(|| compare_versions(parse_name(&b.name).1, parse_name(&a.name).1))
+        });
+        let mut seen = std::collections::BTreeSet::new();
+        for h in hits {
+            if seen.insert(parse_name(&h.name).0) && !res.iter().any(|r| r.name == h.name) {
+                res.push(h.clone());
+            }
+        }
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_flags_split() {
+        let a: Vec<String> = ["-iA", "b", "-p", "/x", "--", "-qa"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(expand(&a), ["-i", "-A", "b", "-p", "/x", "--", "-qa"]);
+    }
+}
