@@ -1778,24 +1778,20 @@ fn lookup<'a>(mut env: &'a Env<'a>, depth: u32, slot: u32) -> &'a std::cell::Cel
 /// element is evaluated. `None` for anything else. Computing it has no effect but the result,
 /// so a function that forces its parameter first cannot tell it from the thunk.
 fn eager_value<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<Value<'a>> {
-    let evaluated = |v: Value<'a>| match v.resolved() {
-        Value::Thunk(_) => None,
-        v => Some(v),
-    };
     match ir {
-        Ir::Const(v) => Some(*v),
-        Ir::Var { depth, slot, .. } => evaluated(lookup(env, *depth, *slot).get()),
-        Ir::Bin { op, lhs, rhs, .. } => match (eager_value(lhs, env)?, eager_value(rhs, env)?) {
-            (Value::Int(x), Value::Int(y)) => int_op(*op, x, y),
-            _ => None,
-        },
+        Ir::Bin { op, lhs, rhs, .. } => {
+            match (eager_operand(lhs, env)?, eager_operand(rhs, env)?) {
+                (Value::Int(x), Value::Int(y)) => int_op(*op, x, y),
+                _ => None,
+            }
+        }
         Ir::Select {
             expr,
             path,
             default: None,
             ..
         } => {
-            let mut v = eager_value(expr, env)?;
+            let mut v = eager_operand(expr, env)?;
             for key in *path {
                 let (Value::Attrs(a), AttrKey::Static(name)) = (v, key) else {
                     return None;
@@ -1806,14 +1802,38 @@ fn eager_value<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<Value<'a>> {
         }
         Ir::Call { func, args, .. } => match (&**func, *args) {
             (Ir::Known(Value::PrimOp(op), _), [list]) if op.name == "head" => {
-                match eager_value(list, env)? {
+                match eager_operand(list, env)? {
                     Value::List(l) => evaluated(*l.elems.first()?),
                     _ => None,
                 }
             }
             _ => None,
         },
+        Ir::Const(_) | Ir::Var { .. } => eager_operand(ir, env),
         _ => None,
+    }
+}
+
+/// [`eager_value`] with literals and variables answered without a call.
+#[inline(always)]
+fn eager_operand<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<Value<'a>> {
+    match ir {
+        Ir::Const(v) => Some(*v),
+        Ir::Var { depth, slot, .. } => evaluated(lookup(env, *depth, *slot).get()),
+        Ir::Bin { .. } | Ir::Select { .. } | Ir::Call { .. } => eager_value(ir, env),
+        _ => None,
+    }
+}
+
+/// The value, or for a thunk, its value if it has been evaluated.
+#[inline(always)]
+fn evaluated(v: Value<'_>) -> Option<Value<'_>> {
+    match v {
+        Value::Thunk(t) => match t.state.get() {
+            ThunkState::Done(v) => Some(v),
+            _ => None,
+        },
+        v => Some(v),
     }
 }
 
