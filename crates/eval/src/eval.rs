@@ -1809,7 +1809,8 @@ fn eager_value<'a>(ir: &'a Ir<'a>, env: &'a Env<'a>) -> Option<Value<'a>> {
             }
             _ => None,
         },
-        _ => eager_operand(ir, env),
+        Ir::Const(_) | Ir::Var { .. } => eager_operand(ir, env),
+        _ => None,
     }
 }
 
