@@ -29,6 +29,7 @@ pub enum Source {
 }
 
 /// An argument for auto-calling.
+#[derive(Clone)]
 pub enum AutoArg {
     /// `--arg NAME EXPR`.
     Expr(String),

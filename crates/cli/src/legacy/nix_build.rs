@@ -94,18 +94,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         let req = Request {
             source,
             attr_paths: attr_paths.clone(),
-            args: auto
-                .iter()
-                .map(|(n, a)| {
-                    (
-                        n.clone(),
-                        match a {
-                            AutoArg::Expr(e) => AutoArg::Expr(e.clone()),
-                            AutoArg::Str(s) => AutoArg::Str(s.clone()),
-                        },
-                    )
-                })
-                .collect(),
+            args: auto.clone(),
             apply: None,
             strict: false,
             output: Output::DrvPaths,
