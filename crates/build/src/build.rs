@@ -205,23 +205,14 @@ pub(crate) fn build(cx: &Context<'_>, id: usize, node: &Node) -> Result<Outcome,
     }
 
     // The input closure: sources and the used outputs of input derivations.
-    let mut inputs: BTreeSet<StorePath> = node.drv.input_srcs.clone();
-    for (input, outs) in &node.drv.input_drvs {
-        let d = crate::plan::read_derivation(store, input)?;
-        let paths = crate::plan::output_paths(&d, &input.to_absolute(&store_dir))?;
-        for o in outs {
-            if let Some(p) = paths.get(o) {
-                inputs.insert(p.clone());
-            }
-        }
-    }
-    for path in &inputs {
+    let inputs = &node.inputs;
+    for path in inputs {
         store.add_temp_root(path)?;
         if !store.is_valid_path(path)? {
             return Err(BuildError::Missing(path.to_absolute(&store_dir)));
         }
     }
-    let inputs = store.closure(&inputs)?;
+    let inputs = store.closure(inputs)?;
 
     let tmp = store.temp_dir()?;
     let mut build_dir = BuildDir::create(&cx.settings.build_dir_parent, &node.name)?;

@@ -47,6 +47,8 @@ pub struct Node {
     pub name: String,
     /// Every output's path.
     pub outputs: BTreeMap<String, StorePath>,
+    /// The paths the builder needs: its sources and the used outputs of its input derivations.
+    pub inputs: BTreeSet<StorePath>,
     /// Nodes that must be built first (indices into [`Plan::nodes`]).
     pub deps: Vec<usize>,
     /// Nodes waiting for this one.
@@ -209,14 +211,16 @@ impl Planner<'_> {
             drv: drv.clone(),
             name,
             outputs,
+            inputs: drv.input_srcs.clone(),
             deps: Vec::new(),
             dependents: Vec::new(),
             check,
         });
         let mut deps = BTreeSet::new();
         for (input, outs) in &drv.input_drvs {
-            let (dep, _) = self.want(input, &OutputsSpec::Names(outs.clone()), false)?;
+            let (dep, used) = self.want(input, &OutputsSpec::Names(outs.clone()), false)?;
             deps.extend(dep);
+            self.plan.nodes[i].inputs.extend(used.into_values());
         }
         for src in &drv.input_srcs {
             if !self.store.is_valid_path(src)? {
