@@ -21,10 +21,11 @@
 //! * **Empty matches** in `split` follow `std::regex_iterator`: after an empty match the next
 //!   one must be non-empty at the same place or start further on.
 //!
-//! Known difference: where libstdc++ lets a starred group match empty once more after its
-//! last non-empty iteration, Kiln keeps the last non-empty one (`match "(a*)*" "aa"` is
-//! `[ "" ]` in Nix and `[ "aa" ]` in Kiln, which is also POSIX's answer). The match itself
-//! is the same; only such captures differ.
+//! * **Empty last iterations.** libstdc++ lets a group that can match empty run once more,
+//!   empty, at the end of an unbounded repetition (`*`, `+`, `{n,}`), so such a group reports
+//!   `""` (`match "(a*)*" "aa"` is `[ "" ]`, where POSIX says `[ "aa" ]`), while groups nested
+//!   in it keep their last values (`match "((a)*)*" "aa"` is `[ "" "a" ]`). Kiln marks those
+//!   groups when translating and empties them after a match.
 //!
 //! Compiled patterns are cached per evaluation in [`RegexCache`], a field of `Eval`.
 
@@ -66,6 +67,8 @@ struct Compiled {
     /// The pattern in `MatchKind::All` mode: the longest match from a given start.
     longest: DFA,
     longest_cache: RefCell<DfaCache>,
+    /// See [`Translated::emptied`].
+    emptied: Vec<usize>,
 }
 
 /// A translated pattern.
@@ -74,6 +77,8 @@ struct Translated {
     pattern: String,
     /// Whether the pattern has a `$` anchor.
     has_dollar: bool,
+    /// Groups (numbered from 1) that end their repetition with an empty iteration.
+    emptied: Vec<usize>,
 }
 
 /// Translates POSIX extended syntax, with `$` made unmatchable when `cut` is set.
@@ -82,6 +87,12 @@ struct Translator<'p> {
     pos: usize,
     has_dollar: bool,
     cut: bool,
+    /// Groups opened so far.
+    groups: usize,
+    /// The group number and translated contents of the atom just read, if it was a group.
+    last_group: Option<(usize, String)>,
+    /// See [`Translated::emptied`].
+    emptied: Vec<usize>,
 }
 
 /// A pattern `std::regex` refuses.
@@ -124,7 +135,10 @@ impl Translator<'_> {
     }
 
     fn piece(&mut self, depth: usize) -> Result<String, Invalid> {
+        self.last_group = None;
         let mut atom = self.atom(depth)?;
+        let group = self.last_group.take();
+        let mut first = true;
         loop {
             let quantifier = match self.peek() {
                 Some(c @ (b'*' | b'+' | b'?')) => {
@@ -137,6 +151,13 @@ impl Translator<'_> {
                 }
                 _ => return Ok(atom),
             };
+            let unbounded = quantifier == "*" || quantifier == "+" || quantifier.ends_with(",}");
+            if let (true, true, Some((n, inner))) = (first, unbounded, &group) {
+                if matches_empty(inner) {
+                    self.emptied.push(*n);
+                }
+            }
+            first = false;
             atom = format!("(?:{atom}){quantifier}");
         }
     }
@@ -184,12 +205,16 @@ impl Translator<'_> {
                 if depth >= MAX_GROUP_DEPTH {
                     return Err(Invalid);
                 }
+                self.groups += 1;
+                let n = self.groups;
                 let inner = self.alternation(depth + 1)?;
                 if self.peek() != Some(b')') {
                     return Err(Invalid);
                 }
                 self.pos += 1;
-                Ok(format!("({inner})"))
+                let res = format!("({inner})");
+                self.last_group = Some((n, inner));
+                Ok(res)
             }
             b'*' | b'+' | b'?' | b'{' => Err(Invalid),
             b'.' => Ok("(?s:.)".to_owned()),
@@ -313,6 +338,9 @@ fn translate(pat: &[u8], cut: bool) -> Result<Translated, Invalid> {
         pos: 0,
         has_dollar: false,
         cut,
+        groups: 0,
+        last_group: None,
+        emptied: Vec::new(),
     };
     let pattern = t.alternation(0)?;
     if t.pos != pat.len() {
@@ -321,7 +349,13 @@ fn translate(pat: &[u8], cut: bool) -> Result<Translated, Invalid> {
     Ok(Translated {
         pattern,
         has_dollar: t.has_dollar,
+        emptied: t.emptied,
     })
+}
+
+/// Whether the translated pattern `inner` can match the empty string.
+fn matches_empty(inner: &str) -> bool {
+    build_meta(&format!("\\A(?:{inner})\\z")).is_ok_and(|re| re.is_match(""))
 }
 
 fn syntax_config() -> syntax::Config {
@@ -363,6 +397,7 @@ fn compile(pat: &[u8]) -> Result<Compiled, Invalid> {
         exact_cut,
         longest,
         longest_cache,
+        emptied: plain.emptied,
     })
 }
 
@@ -421,7 +456,12 @@ impl Compiled {
         }
         Some(
             (1..caps.group_len())
-                .map(|i| caps.get_group(i).map(|s| (s.start, s.end)))
+                .map(|i| {
+                    caps.get_group(i).map(|s| match self.emptied.contains(&i) {
+                        true => (s.end, s.end),
+                        false => (s.start, s.end),
+                    })
+                })
                 .collect(),
         )
     }
