@@ -226,6 +226,12 @@ impl State<'_> {
                 _ => {}
             }
             let next = format!("{done}/{c}");
+            // The directories above the store directory are the store's, not the host's
+            // (with a store root the host may have no `/nix` at all).
+            if self.store_dir.starts_with(&next) && self.store_dir[next.len()..].starts_with('/') {
+                done = next;
+                continue;
+            }
             let phys = self.phys(&next);
             match fs::symlink_metadata(&phys) {
                 Ok(m) if m.file_type().is_symlink() => {
