@@ -783,17 +783,22 @@ fn an_ordinary_user_builds_in_a_store_root_of_their_own() {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let file = nix_file(dir, r#"{ u = mk "user" "id > $out" {}; }"#);
     let root = dir.join("root");
-    // As root, drop to nobody (as an unprivileged user, run as that user).
+    // As root, drop to nobody (as an unprivileged user, run as that user). The binary is
+    // copied where nobody can reach it: the build tree may be under a private home.
     let is_root = stdout_of(Command::new("id").arg("-u")).trim() == "0";
+    let exe = dir.join("kiln");
+    std::fs::copy(env!("CARGO_BIN_EXE_kiln"), &exe).unwrap();
     let mut cmd = if is_root {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_kiln"));
+            .arg(&exe);
         c
     } else {
-        Command::new(env!("CARGO_BIN_EXE_kiln"))
+        Command::new(&exe)
     };
-    cmd.env_remove("KILN_STORE")
+    // cargo points this at the toolchain under the caller's home, which nobody may not read.
+    cmd.env_remove("LD_LIBRARY_PATH")
+        .env_remove("KILN_STORE")
         .env("XDG_CONFIG_HOME", "/nonexistent-kiln-test-config")
         .env("TMPDIR", dir)
         .arg("--store")
@@ -803,7 +808,24 @@ fn an_ordinary_user_builds_in_a_store_root_of_their_own() {
         .arg("-f")
         .arg(&file)
         .args(["-A", "u", "--no-link"]);
-    let out = stdout_of(&mut cmd);
+    // Another test's child may briefly hold the fresh copy open for writing (between its
+    // fork and exec): retry on ETXTBSY.
+    let mut attempts = 0;
+    let out = loop {
+        let out = cmd.output().unwrap();
+        attempts += 1;
+        let busy = String::from_utf8_lossy(&out.stderr).contains("Text file busy");
+        if !busy || attempts == 20 {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = String::from_utf8(out.stdout).unwrap();
     let text = std::fs::read_to_string(root.join(out.trim().trim_start_matches('/'))).unwrap();
     assert!(
         text.starts_with("uid=1000(nixbld) gid=100(nixbld)"),
