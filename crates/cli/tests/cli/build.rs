@@ -412,7 +412,8 @@ fn a_killed_build_leaves_nothing_valid_and_the_next_one_succeeds() {
             }
         }
     }
-    unsafe_kill(child.id());
+    // SIGKILL, as std's kill sends on Unix.
+    child.kill().unwrap();
     let _ = child.wait();
     // Not valid: the output path is not reported by the store.
     let out_path = stdout_of(
@@ -446,15 +447,6 @@ fn a_killed_build_leaves_nothing_valid_and_the_next_one_succeeds() {
     let out = stdout_of(kiln_build(&root).arg(format!("{drv}^out")).arg("--no-link"));
     let real = root.join(out.trim().trim_start_matches('/'));
     assert_eq!(std::fs::read_to_string(real.join("b")).unwrap(), "rest\n");
-}
-
-/// Sends SIGKILL to `pid`.
-fn unsafe_kill(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[test]
