@@ -56,3 +56,30 @@ pub fn replay_corpus(dir: &Path, mut parse: impl FnMut(&[u8])) -> usize {
     }
     entries.len()
 }
+
+/// Checks that an unprivileged user (uid/gid 65534) can run a program here; tests that drop to
+/// `nobody` call this first. Some minimal roots (containers whose `/` is mode 0700) make it
+/// impossible for anyone but root to run anything: the error says so, and the caller skips
+/// with that reason printed rather than failing on the machine instead of the code.
+pub fn unprivileged_can_run() -> Result<(), String> {
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/bin/true",
+        ])
+        .env_remove("LD_LIBRARY_PATH")
+        .current_dir("/")
+        .output()
+        .map_err(|e| format!("cannot run setpriv (util-linux): {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "uid 65534 cannot run /bin/true on this machine ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
