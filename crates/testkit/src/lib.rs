@@ -28,6 +28,14 @@ pub fn reference_tool(name: &str) -> PathBuf {
 /// Returns a `Command` for a reference Nix program with an environment that keeps it off the
 /// machine's own configuration and store.
 pub fn reference_command(name: &str, state: &Path) -> std::process::Command {
+    // Unless the caller wrote its own: builds as the calling user (a fresh machine has no
+    // `nixbld` group) and no binary cache (no network; Nix would retry for seconds).
+    let conf = state.join("etc/nix.conf");
+    if !conf.exists() {
+        std::fs::create_dir_all(state.join("etc")).expect("creating the reference Nix's etc");
+        std::fs::write(&conf, "build-users-group =\nsubstituters =\n")
+            .expect("writing the reference Nix's nix.conf");
+    }
     let mut cmd = std::process::Command::new(reference_tool(name));
     cmd.env("NIX_CONF_DIR", state.join("etc"))
         .env("NIX_STATE_DIR", state.join("var"))
