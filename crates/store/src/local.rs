@@ -59,7 +59,10 @@ impl StoreLocation {
 /// Picks the default store root: `/` (the machine's `/nix`) when `/nix` exists and is writable
 /// by this process, else `$XDG_DATA_HOME/kiln/root` (`~/.local/share/kiln/root`).
 pub fn default_root() -> PathBuf {
-    let writable = rustix::fs::access("/nix", rustix::fs::Access::WRITE_OK).is_ok();
+    // `/nix` writable, or missing where it can be made (root on a fresh machine, as Nix does).
+    let writable = rustix::fs::access("/nix", rustix::fs::Access::WRITE_OK).is_ok()
+        || (!Path::new("/nix").exists()
+            && rustix::fs::access("/", rustix::fs::Access::WRITE_OK).is_ok());
     if writable {
         return PathBuf::from("/");
     }
