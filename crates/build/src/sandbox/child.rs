@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::process::{Kind, Running};
-use super::root::Prepared;
+use super::root::{Entry, Prepared};
 use super::{
     high_fd, io_error, root, ExecPlan, SandboxError, SandboxSpec, ROOT_ID_BASE, SANDBOX_GID,
     SANDBOX_UID,
@@ -31,7 +31,10 @@ enum Step {
     Hostname,
     Loopback,
     PrivateMounts,
-    BindRoot,
+    OpenTree,
+    Tmpfs,
+    FsIds,
+    Skeleton,
     Mount,
     Remount,
     PivotRoot,
@@ -52,7 +55,10 @@ impl Step {
             Hostname,
             Loopback,
             PrivateMounts,
-            BindRoot,
+            OpenTree,
+            Tmpfs,
+            FsIds,
+            Skeleton,
             Mount,
             Remount,
             PivotRoot,
@@ -89,7 +95,15 @@ struct ChildContext<'a> {
     go_read: RawFd,
     /// The parent's ends of the two pipes, closed first so that a dead parent is seen as EOF.
     parent_ends: [RawFd; 2],
+    /// One slot per mount of `prepared.mounts`, where the child keeps the `open_tree`
+    /// descriptor of a bind mount's source (the child's own copy of the parent's buffer).
+    tree_fds: *mut RawFd,
 }
+
+/// `open_tree` flags and `move_mount` flags (linux/mount.h; not in the libc crate).
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 
 fn namespace_flags(network: bool) -> libc::c_int {
     let mut flags = libc::CLONE_NEWUSER
@@ -209,6 +223,7 @@ pub(crate) fn spawn_sandboxed(
     let (err_read, err_write) = pipe()?;
     let (go_read, go_write) = pipe()?;
     let as_root = caller_is_root();
+    let mut tree_fds: Vec<RawFd> = vec![-1; prepared.mounts.len()];
     let context = ChildContext {
         prepared,
         exec,
@@ -219,6 +234,7 @@ pub(crate) fn spawn_sandboxed(
         err_write: err_write.as_raw_fd(),
         go_read: go_read.as_raw_fd(),
         parent_ends: [err_read.as_raw_fd(), go_write.as_raw_fd()],
+        tree_fds: tree_fds.as_mut_ptr(),
     };
 
     // SAFETY: the child runs only `child_main`, which makes system calls over `context` (all
@@ -305,14 +321,25 @@ fn describe(
         Some(Step::Hostname) => "setting the host name".to_string(),
         Some(Step::Loopback) => "bringing up the loopback interface".to_string(),
         Some(Step::PrivateMounts) => "making the mount tree private".to_string(),
-        Some(Step::BindRoot) => {
-            format!(
-                "bind-mounting the sandbox root '{}'",
-                prepared.root.display()
-            )
+        Some(Step::OpenTree) => format!("opening the source of {}", mount(index)),
+        Some(Step::Tmpfs) => format!(
+            "mounting the sandbox root (a tmpfs) on '{}'",
+            prepared.root.display()
+        ),
+        Some(Step::FsIds) => {
+            format!("switching the file system ids to {SANDBOX_UID}:{SANDBOX_GID}")
+        }
+        Some(Step::Skeleton) => {
+            let path = match prepared.entries.get(index) {
+                Some(Entry::Dir { path, .. })
+                | Some(Entry::File { path, .. })
+                | Some(Entry::Symlink { path, .. }) => path.to_string_lossy().into_owned(),
+                None => "?".into(),
+            };
+            format!("creating '/{path}' in the sandbox root")
         }
         Some(Step::Mount) => mount(index).to_string(),
-        Some(Step::Remount) => format!("making '{}' read-only", target(index)),
+        Some(Step::Remount) => format!("making '/{}' read-only", target(index)),
         Some(Step::PivotRoot) => format!("pivot_root into '{}'", prepared.root.display()),
         Some(Step::DetachHost) => "detaching the host file system".to_string(),
         Some(Step::Chdir) => "entering /build".to_string(),
@@ -434,30 +461,93 @@ fn child_setup(cx: &ChildContext<'_>) -> Result<Infallible, Failure> {
             Step::PrivateMounts,
             0,
         )?;
+        // The sources of the bind mounts are looked up now, with the caller's identity (so
+        // that its private directories can be reached); they are attached below.
+        let mounts = &cx.prepared.mounts;
+        for (index, m) in mounts.iter().enumerate() {
+            if !m.bind {
+                continue;
+            }
+            let mut flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+            if m.flags & libc::MS_REC != 0 {
+                flags |= libc::AT_RECURSIVE as libc::c_uint;
+            }
+            let fd = libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c_ptr(&m.source), flags);
+            if fd == -1 && m.optional {
+                continue;
+            }
+            check(fd, Step::OpenTree, index)?;
+            *cx.tree_fds.add(index) = fd as RawFd;
+        }
+
+        // The root: a tmpfs, entered, filled as the builder's ids (the only ids it may own
+        // files as in this user namespace).
         let root = cx.prepared.root_c.as_ptr();
         check(
             libc::mount(
+                c"none".as_ptr(),
                 root,
-                root,
-                std::ptr::null(),
-                libc::MS_BIND | libc::MS_REC,
-                std::ptr::null(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                cx.prepared.tmpfs_options.as_ptr().cast(),
             ) as libc::c_long,
-            Step::BindRoot,
+            Step::Tmpfs,
             0,
         )?;
-        for (index, m) in cx.prepared.mounts.iter().enumerate() {
-            let rc = libc::mount(
-                c_ptr(&m.source),
-                m.target.as_ptr(),
-                c_ptr(&m.fstype),
-                m.flags,
-                c_ptr(&m.data).cast(),
-            );
+        check(libc::chdir(root) as libc::c_long, Step::Tmpfs, 0)?;
+        libc::umask(0o022);
+        libc::syscall(libc::SYS_setfsgid, SANDBOX_GID);
+        libc::syscall(libc::SYS_setfsuid, SANDBOX_UID);
+        // Both calls return the previous id; asking with an invalid id changes nothing.
+        if libc::syscall(libc::SYS_setfsuid, u32::MAX) != SANDBOX_UID as libc::c_long
+            || libc::syscall(libc::SYS_setfsgid, u32::MAX) != SANDBOX_GID as libc::c_long
+        {
+            return Err(Failure {
+                step: Step::FsIds,
+                errno: libc::EPERM,
+                index: 0,
+            });
+        }
+        for (index, entry) in cx.prepared.entries.iter().enumerate() {
+            let rc = match entry {
+                Entry::Dir { path, mode } => libc::mkdir(path.as_ptr(), *mode) as libc::c_long,
+                Entry::Symlink { target, path } => {
+                    libc::symlink(target.as_ptr(), path.as_ptr()) as libc::c_long
+                }
+                Entry::File { path, contents } => write_new_file(path, contents),
+            };
+            check(rc, Step::Skeleton, index)?;
+        }
+
+        for (index, m) in mounts.iter().enumerate() {
+            let rc = if m.bind {
+                let fd = *cx.tree_fds.add(index);
+                if fd == -1 {
+                    continue; // optional, and missing
+                }
+                let rc = libc::syscall(
+                    libc::SYS_move_mount,
+                    fd,
+                    c"".as_ptr(),
+                    libc::AT_FDCWD,
+                    m.target.as_ptr(),
+                    MOVE_MOUNT_F_EMPTY_PATH,
+                );
+                libc::close(fd);
+                rc
+            } else {
+                libc::mount(
+                    c_ptr(&m.source),
+                    m.target.as_ptr(),
+                    c_ptr(&m.fstype),
+                    m.flags,
+                    c_ptr(&m.data).cast(),
+                ) as libc::c_long
+            };
             if rc == -1 && m.optional {
                 continue;
             }
-            check(rc as libc::c_long, Step::Mount, index)?;
+            check(rc, Step::Mount, index)?;
             if let Some(flags) = m.remount {
                 let rc = libc::mount(
                     std::ptr::null(),
@@ -470,9 +560,8 @@ fn child_setup(cx: &ChildContext<'_>) -> Result<Infallible, Failure> {
             }
         }
 
-        // Into the new root; the host's tree, stacked under it by pivot_root(".", "."), is
-        // then detached, so nothing of it stays visible.
-        check(libc::chdir(root) as libc::c_long, Step::PivotRoot, 0)?;
+        // Into the new root (the working directory); the host's tree, stacked under it by
+        // pivot_root(".", "."), is then detached, so nothing of it stays visible.
         check(
             libc::syscall(libc::SYS_pivot_root, DOT.as_ptr(), DOT.as_ptr()),
             Step::PivotRoot,
@@ -558,6 +647,36 @@ fn child_setup(cx: &ChildContext<'_>) -> Result<Infallible, Failure> {
             index: 0,
         })
     }
+}
+
+/// Creates `path` (O_EXCL) with `contents`: -1 with errno on failure. System calls only.
+///
+/// # Safety
+/// Only system calls over the given buffers.
+unsafe fn write_new_file(path: &std::ffi::CString, contents: &[u8]) -> libc::c_long {
+    let fd = libc::open(
+        path.as_ptr(),
+        libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+        0o644 as libc::c_uint,
+    );
+    if fd == -1 {
+        return -1;
+    }
+    let mut done = 0;
+    while done < contents.len() {
+        let n = libc::write(fd, contents[done..].as_ptr().cast(), contents.len() - done);
+        if n == -1 && errno() == libc::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            let saved = errno();
+            libc::close(fd);
+            *libc::__errno_location() = if n == 0 { libc::EIO } else { saved };
+            return -1;
+        }
+        done += n as usize;
+    }
+    libc::close(fd) as libc::c_long
 }
 
 /// `ip link set lo up` in the new network namespace.

@@ -1,8 +1,9 @@
 //! The Linux-namespace sandbox one builder runs in, as Nix's `sandbox = true` does it.
 //!
 //! [`spawn`] runs a builder in new user, mount, pid, ipc and uts namespaces (and a new network
-//! namespace unless [`SandboxSpec::network`]), inside a fresh root built under
-//! [`SandboxSpec::work_root`] that holds only:
+//! namespace unless [`SandboxSpec::network`]), inside a fresh root (a tmpfs of the build's own
+//! mount namespace, with the store directory and `/tmp` from [`SandboxSpec::work_root`]: see
+//! `root.rs`) that holds only:
 //!
 //! * the logical store directory, writable and sticky (1775), where the builder creates its
 //!   outputs ([`output_location`] says where they are on the host afterwards);
@@ -232,7 +233,11 @@ pub fn spawn_unsandboxed(spec: &SandboxSpec, log: OwnedFd) -> Result<Running, Sa
 /// is on the host after the builder exited: inside the sandbox root's store directory. (After
 /// [`spawn_unsandboxed`] the output is at `logical` itself.)
 pub fn output_location(spec: &SandboxSpec, logical: &str) -> PathBuf {
-    root::root_dir(spec).join(logical.trim_start_matches('/'))
+    let name = logical
+        .strip_prefix(spec.store_dir.as_str())
+        .unwrap_or(logical)
+        .trim_start_matches('/');
+    root::store_dir(spec).join(name)
 }
 
 /// A cheap probe: can this process create the sandbox's namespaces (including its own `/proc`

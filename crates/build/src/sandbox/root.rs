@@ -1,7 +1,15 @@
-//! The sandbox root on the host: its directories, files and mount points, made before the
-//! `clone`, and the list of mounts the child makes over them.
+//! The sandbox root: what is made on the host before the `clone`, and what the child makes.
+//!
+//! Most of the root is a tmpfs that the child mounts in its own mount namespace and fills from
+//! [`Prepared::entries`] (directories, `/etc` files, `/dev` links, mount points): none of it
+//! touches the host's disk, and it vanishes with the namespace. Creating and deleting some
+//! forty inodes per build on the store's file system was most of a trivial build's cost (ext4
+//! scans past recently deleted inodes on every create). Only what must outlive the builder or
+//! be large lives on the host, under the work root: the sandbox's store directory (the builder
+//! creates its outputs there, renamed into the real store afterwards, so it must be on the
+//! store's file system), with a mount point per input, and `/tmp`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::fs;
 use std::io;
@@ -19,7 +27,11 @@ const SHM_OPTIONS: &str = "size=50%";
 /// One `mount` the child makes, all strings prepared in advance.
 pub(crate) struct Mount {
     pub source: Option<CString>,
+    /// Relative to the sandbox root (the child's working directory while it mounts).
     pub target: CString,
+    /// A bind mount: `source` (a host path) is opened with `open_tree` while the child still
+    /// has the caller's identity, and attached at `target` later.
+    pub bind: bool,
     pub fstype: Option<CString>,
     pub flags: libc::c_ulong,
     pub data: Option<CString>,
@@ -31,21 +43,34 @@ pub(crate) struct Mount {
     pub description: String,
 }
 
-/// The prepared root: where it is and what to mount in it.
+/// One entry the child creates in the tmpfs root (path relative to it).
+pub(crate) enum Entry {
+    Dir { path: CString, mode: u32 },
+    File { path: CString, contents: Vec<u8> },
+    Symlink { target: CString, path: CString },
+}
+
+/// The prepared root: where it is and what to make and mount in it.
 pub(crate) struct Prepared {
-    /// `<work_root>/root`, absolute.
+    /// `<work_root>/root`, absolute: the empty host directory the tmpfs is mounted on.
     pub root: PathBuf,
     pub root_c: CString,
-    /// The sandbox's store directory on the host (`<root><store_dir>`).
+    /// Options of the root tmpfs.
+    pub tmpfs_options: CString,
+    /// What the child creates in the tmpfs, parents first.
+    pub entries: Vec<Entry>,
+    /// The sandbox's store directory on the host (`<work_root>/store`).
     pub store: PathBuf,
     /// The build directory, absolute.
     pub build_dir: PathBuf,
+    /// In order: the store directory first, so that the inputs land in it.
     pub mounts: Vec<Mount>,
 }
 
-/// The sandbox root of a spec (before canonicalisation of `work_root`).
-pub(crate) fn root_dir(spec: &SandboxSpec) -> PathBuf {
-    spec.work_root.join("root")
+/// The host directory holding the sandbox's store directory (before canonicalisation of
+/// `work_root`): the builder's outputs are there after it exited.
+pub(crate) fn store_dir(spec: &SandboxSpec) -> PathBuf {
+    spec.work_root.join("store")
 }
 
 /// `/etc/passwd` inside the sandbox.
@@ -64,7 +89,7 @@ fn group() -> String {
 
 const HOSTS: &str = "127.0.0.1 localhost\n::1 localhost\n";
 
-/// Builds the root's skeleton under `spec.work_root` and the list of mounts over it.
+/// Makes the host side of the root under `spec.work_root` and plans the rest.
 pub(crate) fn prepare(spec: &SandboxSpec) -> Result<Prepared, SandboxError> {
     let store_rel = check_absolute(&spec.store_dir, "store directory")?;
     if store_rel.as_os_str().is_empty() {
@@ -81,21 +106,35 @@ pub(crate) fn prepare(spec: &SandboxSpec) -> Result<Prepared, SandboxError> {
         spec.build_dir.display()
     )))?;
     let root = work_root.join("root");
+    mkdir(&root, 0o755)?;
+    // The store: writable by the builder, sticky, so that it can create its outputs there.
+    let store = work_root.join("store");
+    mkdir(&store, 0o1775)?;
+    let tmp = work_root.join("tmp");
+    mkdir(&tmp, 0o1777)?;
     let mut builder = Builder {
-        root: root.clone(),
+        host_dirs: vec![
+            (store_rel.clone(), store.clone()),
+            ("tmp".into(), tmp.clone()),
+        ],
+        nodes: HashMap::new(),
+        entries: Vec::new(),
         mounts: Vec::new(),
     };
-    mkdir(&root, 0o755)?;
 
-    // The store: writable by the builder, sticky, so that it can create its outputs there.
-    let store = builder.mount_point(&store_rel, true)?;
-    set_mode(&store, 0o1775)?;
+    builder.bind(
+        &store,
+        &store_rel,
+        true,
+        None,
+        "the sandbox's store directory",
+    )?;
     let mut seen = HashSet::new();
     for input in &spec.inputs {
         if !seen.insert(input.as_str()) {
             continue;
         }
-        builder.input(spec, &store_rel, input)?;
+        builder.input(spec, &store, &store_rel, input)?;
     }
 
     builder.bind(
@@ -105,7 +144,13 @@ pub(crate) fn prepare(spec: &SandboxSpec) -> Result<Prepared, SandboxError> {
         None,
         "the build directory",
     )?;
-    set_mode(&builder.mount_point(Path::new("tmp"), true)?, 0o1777)?;
+    builder.bind(
+        &tmp,
+        Path::new("tmp"),
+        true,
+        None,
+        "the temporary directory",
+    )?;
     builder.mount_point(Path::new("proc"), true)?;
     builder.push_mount(
         "proc",
@@ -147,6 +192,11 @@ pub(crate) fn prepare(spec: &SandboxSpec) -> Result<Prepared, SandboxError> {
     Ok(Prepared {
         root_c: path_c_string(&root)?,
         root,
+        tmpfs_options: super::c_string(
+            &format!("mode=0755,uid={SANDBOX_UID},gid={SANDBOX_GID}"),
+            "mount options",
+        )?,
+        entries: builder.entries,
         store,
         build_dir,
         mounts: builder.mounts,
@@ -222,10 +272,6 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), SandboxError> {
     )))
 }
 
-fn write_file(path: &Path, contents: &str) -> Result<(), SandboxError> {
-    fs::write(path, contents).map_err(io_error(format!("writing '{}'", path.display())))
-}
-
 fn symlink(target: &Path, link: &Path) -> Result<(), SandboxError> {
     std::os::unix::fs::symlink(target, link).map_err(io_error(format!(
         "creating the symlink '{}'",
@@ -263,57 +309,102 @@ fn locked_flags(source: &Path) -> Result<libc::c_ulong, SandboxError> {
     Ok(flags)
 }
 
+/// What a path of the tmpfs root already is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+    Symlink,
+}
+
 struct Builder {
-    root: PathBuf,
+    /// Directories of the root that are host directories bind-mounted (the store, `/tmp`):
+    /// mount points under them are made on the host, in the directory on the right.
+    host_dirs: Vec<(PathBuf, PathBuf)>,
+    /// What the tmpfs entries planned so far are.
+    nodes: HashMap<PathBuf, Kind>,
+    entries: Vec<Entry>,
     mounts: Vec<Mount>,
 }
 
 impl Builder {
-    /// Creates `rel` (relative to the root) as a directory or an empty file to mount on, with
-    /// its missing parents; refuses to go through a symlink, so nothing outside the root is
-    /// ever touched.
-    fn mount_point(&self, rel: &Path, dir: bool) -> Result<PathBuf, SandboxError> {
-        let mut path = self.root.clone();
+    /// Makes sure `rel` (relative to the root) will exist as a directory or a file to mount
+    /// on, with its missing parents: planned in the tmpfs, or made on the host under a host
+    /// directory. Never goes through a symlink, so nothing outside the root is ever touched.
+    fn mount_point(&mut self, rel: &Path, dir: bool) -> Result<(), SandboxError> {
+        for (prefix, host) in &self.host_dirs {
+            if let Ok(inner) = rel.strip_prefix(prefix) {
+                if !inner.as_os_str().is_empty() {
+                    return host_mount_point(host, inner, rel, dir);
+                }
+            }
+        }
         let components: Vec<_> = rel.components().collect();
+        let mut path = PathBuf::new();
         for (i, component) in components.iter().enumerate() {
             path.push(component);
             let last = i + 1 == components.len();
-            match fs::symlink_metadata(&path) {
-                Ok(meta) if meta.file_type().is_symlink() => {
+            let want = if dir || !last { Kind::Dir } else { Kind::File };
+            match self.nodes.get(&path) {
+                Some(Kind::Symlink) => {
                     return Err(SandboxError::InvalidSpec(format!(
                         "'/{}' in the sandbox would go through a symlink",
                         rel.display()
                     )))
                 }
-                Ok(meta) if meta.is_dir() && (dir || !last) => {}
-                Ok(meta) if !meta.is_dir() && !dir && last => {}
-                Ok(_) => {
+                Some(kind) if *kind == want => {}
+                Some(_) => {
                     return Err(SandboxError::InvalidSpec(format!(
                         "'/{}' in the sandbox is both a file and a directory",
                         rel.display()
                     )))
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    if dir || !last {
-                        mkdir(&path, 0o755)?;
-                    } else {
-                        fs::OpenOptions::new()
-                            .write(true)
-                            .create_new(true)
-                            .mode(0o644)
-                            .open(&path)
-                            .map_err(io_error(format!("creating '{}'", path.display())))?;
-                    }
-                }
-                Err(e) => {
-                    return Err(io_error(format!(
-                        "getting attributes of '{}'",
-                        path.display()
-                    ))(e))
+                None => {
+                    let c = path_c_string(&path)?;
+                    self.entries.push(match want {
+                        Kind::Dir => Entry::Dir {
+                            path: c,
+                            mode: 0o755,
+                        },
+                        _ => Entry::File {
+                            path: c,
+                            contents: Vec::new(),
+                        },
+                    });
+                    self.nodes.insert(path.clone(), want);
                 }
             }
         }
-        Ok(path)
+        Ok(())
+    }
+
+    /// A file of the tmpfs with `contents` (its parent must be planned already).
+    fn file(&mut self, rel: &str, contents: &str) -> Result<(), SandboxError> {
+        self.new_node(rel, Kind::File)?;
+        self.entries.push(Entry::File {
+            path: super::c_string(rel, "sandbox file")?,
+            contents: contents.as_bytes().to_vec(),
+        });
+        Ok(())
+    }
+
+    /// A symlink of the tmpfs (its parent must be planned already).
+    fn symlink(&mut self, target: &str, rel: &str) -> Result<(), SandboxError> {
+        self.new_node(rel, Kind::Symlink)?;
+        self.entries.push(Entry::Symlink {
+            target: super::c_string(target, "symlink target")?,
+            path: super::c_string(rel, "sandbox symlink")?,
+        });
+        Ok(())
+    }
+
+    fn new_node(&mut self, rel: &str, kind: Kind) -> Result<(), SandboxError> {
+        if self.nodes.insert(PathBuf::from(rel), kind).is_some() {
+            return Err(SandboxError::InvalidSpec(format!(
+                "'/{rel}' in the sandbox is made twice"
+            )));
+        }
+        Ok(())
     }
 
     fn push_mount(
@@ -325,10 +416,10 @@ impl Builder {
         data: Option<&str>,
         optional: bool,
     ) -> Result<(), SandboxError> {
-        let target = self.root.join(rel);
         self.mounts.push(Mount {
             source: Some(super::c_string(source, "mount source")?),
-            target: path_c_string(&target)?,
+            target: path_c_string(rel)?,
+            bind: false,
             fstype: fstype
                 .map(|f| super::c_string(f, "file system type"))
                 .transpose()?,
@@ -356,10 +447,11 @@ impl Builder {
         read_only: Option<libc::c_ulong>,
         what: &str,
     ) -> Result<(), SandboxError> {
-        let target = self.mount_point(rel, dir)?;
+        self.mount_point(rel, dir)?;
         self.mounts.push(Mount {
             source: Some(path_c_string(source)?),
-            target: path_c_string(&target)?,
+            target: path_c_string(rel)?,
+            bind: true,
             fstype: None,
             flags: libc::MS_BIND | libc::MS_REC,
             data: None,
@@ -379,6 +471,7 @@ impl Builder {
     fn input(
         &mut self,
         spec: &SandboxSpec,
+        host_store: &Path,
         store_rel: &Path,
         input: &str,
     ) -> Result<(), SandboxError> {
@@ -414,7 +507,7 @@ impl Builder {
                 "reading the symlink '{}'",
                 source.display()
             )))?;
-            return symlink(&target, &self.root.join(&rel));
+            return symlink(&target, &host_store.join(name));
         }
         let keep = locked_flags(&source)?;
         self.bind(&source, &rel, meta.is_dir(), Some(keep), "input path")
@@ -422,7 +515,7 @@ impl Builder {
 
     /// A minimal `/dev`.
     fn dev(&mut self) -> Result<(), SandboxError> {
-        let dev = self.mount_point(Path::new("dev"), true)?;
+        self.mount_point(Path::new("dev"), true)?;
         for name in DEVICES {
             let host = Path::new("/dev").join(name);
             if fs::metadata(&host).is_ok() {
@@ -448,27 +541,29 @@ impl Builder {
             Some("newinstance,ptmxmode=0666,mode=0620"),
             true,
         )?;
-        symlink(Path::new("pts/ptmx"), &dev.join("ptmx"))?;
-        symlink(Path::new("/proc/self/fd"), &dev.join("fd"))?;
-        symlink(Path::new("/proc/self/fd/0"), &dev.join("stdin"))?;
-        symlink(Path::new("/proc/self/fd/1"), &dev.join("stdout"))?;
-        symlink(Path::new("/proc/self/fd/2"), &dev.join("stderr"))?;
+        self.symlink("pts/ptmx", "dev/ptmx")?;
+        self.symlink("/proc/self/fd", "dev/fd")?;
+        self.symlink("/proc/self/fd/0", "dev/stdin")?;
+        self.symlink("/proc/self/fd/1", "dev/stdout")?;
+        self.symlink("/proc/self/fd/2", "dev/stderr")?;
         Ok(())
     }
 
     /// `/etc`: users, groups, and name resolution.
     fn etc(&mut self, network: bool) -> Result<(), SandboxError> {
-        let etc = self.mount_point(Path::new("etc"), true)?;
-        write_file(&etc.join("passwd"), &passwd())?;
-        write_file(&etc.join("group"), &group())?;
-        write_file(&etc.join("hosts"), HOSTS)?;
+        self.mount_point(Path::new("etc"), true)?;
+        self.file("etc/passwd", &passwd())?;
+        self.file("etc/group", &group())?;
         if network {
             // What a fixed-output derivation needs to resolve names, and nothing else of the
             // host's name service configuration.
-            write_file(
-                &etc.join("nsswitch.conf"),
-                "hosts: files dns\nservices: files\n",
-            )?;
+            self.file("etc/nsswitch.conf", "hosts: files dns\nservices: files\n")?;
+        }
+        let host_hosts = network && fs::metadata("/etc/hosts").is_ok_and(|m| m.is_file());
+        if !host_hosts {
+            self.file("etc/hosts", HOSTS)?;
+        }
+        if network {
             for name in ["resolv.conf", "services", "hosts"] {
                 let host = Path::new("/etc").join(name);
                 if fs::metadata(&host).is_ok_and(|m| m.is_file()) {
@@ -484,4 +579,51 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// Creates `inner` (relative to the host directory `host`, shown at `rel` in the sandbox) as a
+/// directory or an empty file to mount on, with its missing parents; refuses to go through a
+/// symlink.
+fn host_mount_point(host: &Path, inner: &Path, rel: &Path, dir: bool) -> Result<(), SandboxError> {
+    let mut path = host.to_path_buf();
+    let components: Vec<_> = inner.components().collect();
+    for (i, component) in components.iter().enumerate() {
+        path.push(component);
+        let last = i + 1 == components.len();
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(SandboxError::InvalidSpec(format!(
+                    "'/{}' in the sandbox would go through a symlink",
+                    rel.display()
+                )))
+            }
+            Ok(meta) if meta.is_dir() && (dir || !last) => {}
+            Ok(meta) if !meta.is_dir() && !dir && last => {}
+            Ok(_) => {
+                return Err(SandboxError::InvalidSpec(format!(
+                    "'/{}' in the sandbox is both a file and a directory",
+                    rel.display()
+                )))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if dir || !last {
+                    mkdir(&path, 0o755)?;
+                } else {
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o644)
+                        .open(&path)
+                        .map_err(io_error(format!("creating '{}'", path.display())))?;
+                }
+            }
+            Err(e) => {
+                return Err(io_error(format!(
+                    "getting attributes of '{}'",
+                    path.display()
+                ))(e))
+            }
+        }
+    }
+    Ok(())
 }
