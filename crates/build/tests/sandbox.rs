@@ -256,14 +256,15 @@ fn inputs_are_read_only_and_nothing_else_is_visible() {
     let input = fixture.dir.join("store").join(names(INPUT_DIR));
     assert_eq!(fs::read_dir(&input).unwrap().count(), 1);
     // The skeleton (`/etc`, `/dev`, mount points) was a tmpfs of the build's own: on the host
-    // there are only the store directory (with the inputs' mount points) and `/tmp`.
+    // there are only the store directory (with the inputs' mount points), `/tmp`, and the
+    // empty file those mount points are hard links of.
     let work = fixture.dir.join("work");
     let mut on_host: Vec<String> = fs::read_dir(&work)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     on_host.sort();
-    assert_eq!(on_host, ["root", "store", "tmp"]);
+    assert_eq!(on_host, ["empty", "root", "store", "tmp"]);
     assert_eq!(fs::read_dir(work.join("root")).unwrap().count(), 0);
     assert_eq!(fs::read_to_string(work.join("tmp/t")).unwrap(), "x\n");
 }

@@ -7,7 +7,8 @@
 //! scans past recently deleted inodes on every create). Only what must outlive the builder or
 //! be large lives on the host, under the work root: the sandbox's store directory (the builder
 //! creates its outputs there, renamed into the real store afterwards, so it must be on the
-//! store's file system), with a mount point per input, and `/tmp`.
+//! store's file system), with a mount point per input (for a file, a hard link of one empty
+//! file: a link allocates no inode), and `/tmp`.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
@@ -112,7 +113,15 @@ pub(crate) fn prepare(spec: &SandboxSpec) -> Result<Prepared, SandboxError> {
     mkdir(&store, 0o1775)?;
     let tmp = work_root.join("tmp");
     mkdir(&tmp, 0o1777)?;
+    let empty_file = work_root.join("empty");
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&empty_file)
+        .map_err(io_error(format!("creating '{}'", empty_file.display())))?;
     let mut builder = Builder {
+        empty_file,
         host_dirs: vec![
             (store_rel.clone(), store.clone()),
             ("tmp".into(), tmp.clone()),
@@ -321,6 +330,9 @@ struct Builder {
     /// Directories of the root that are host directories bind-mounted (the store, `/tmp`):
     /// mount points under them are made on the host, in the directory on the right.
     host_dirs: Vec<(PathBuf, PathBuf)>,
+    /// An empty file on the host, hard-linked as the mount point of each file mounted under
+    /// a host directory: a link allocates no inode (see the module comment).
+    empty_file: PathBuf,
     /// What the tmpfs entries planned so far are.
     nodes: HashMap<PathBuf, Kind>,
     entries: Vec<Entry>,
@@ -335,7 +347,7 @@ impl Builder {
         for (prefix, host) in &self.host_dirs {
             if let Ok(inner) = rel.strip_prefix(prefix) {
                 if !inner.as_os_str().is_empty() {
-                    return host_mount_point(host, inner, rel, dir);
+                    return host_mount_point(host, inner, rel, dir, &self.empty_file);
                 }
             }
         }
@@ -584,7 +596,13 @@ impl Builder {
 /// Creates `inner` (relative to the host directory `host`, shown at `rel` in the sandbox) as a
 /// directory or an empty file to mount on, with its missing parents; refuses to go through a
 /// symlink.
-fn host_mount_point(host: &Path, inner: &Path, rel: &Path, dir: bool) -> Result<(), SandboxError> {
+fn host_mount_point(
+    host: &Path,
+    inner: &Path,
+    rel: &Path,
+    dir: bool,
+    empty_file: &Path,
+) -> Result<(), SandboxError> {
     let mut path = host.to_path_buf();
     let components: Vec<_> = inner.components().collect();
     for (i, component) in components.iter().enumerate() {
@@ -609,11 +627,7 @@ fn host_mount_point(host: &Path, inner: &Path, rel: &Path, dir: bool) -> Result<
                 if dir || !last {
                     mkdir(&path, 0o755)?;
                 } else {
-                    fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o644)
-                        .open(&path)
+                    fs::hard_link(empty_file, &path)
                         .map_err(io_error(format!("creating '{}'", path.display())))?;
                 }
             }
