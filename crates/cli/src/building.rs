@@ -193,6 +193,41 @@ impl Progress {
         }
     }
 
+    /// Runs `work` under the display. On a terminal (`bar`) the clock and each build's time
+    /// are redrawn every second, also while no builder prints anything.
+    pub fn run<R>(&self, work: impl FnOnce() -> R) -> R {
+        if self.format != LogFormat::Bar {
+            return work();
+        }
+        let stop = (Mutex::new(false), std::sync::Condvar::new());
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let (lock, wake) = &stop;
+                loop {
+                    let done = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    if *done {
+                        return;
+                    }
+                    let (done, _) = wake
+                        .wait_timeout(done, Duration::from_secs(1))
+                        .unwrap_or_else(|e| e.into_inner());
+                    if *done {
+                        return;
+                    }
+                    drop(done);
+                    let mut st = self.state();
+                    if !st.running.is_empty() {
+                        self.draw(&mut st, true);
+                    }
+                }
+            });
+            let result = work();
+            *stop.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            stop.1.notify_all();
+            result
+        })
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -161,7 +161,8 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
         return Ok(());
     }
     let progress = Progress::new(format, true, &store_dir);
-    let res = kiln_build::realise(&store, &goals, &build_settings, args.check, &progress);
+    let res = progress
+        .run(|| kiln_build::realise(&store, &goals, &build_settings, args.check, &progress));
     progress.clear();
     let results = res?;
     let results: Vec<_> = results

@@ -105,7 +105,8 @@ pub fn realise(
     }
     let format = opts.log_format.unwrap_or(LogFormat::Raw);
     let progress = Progress::new(format, !opts.quiet, &store_dir);
-    let res = kiln_build::realise(store, goals, &build_settings, opts.check, &progress);
+    let res =
+        progress.run(|| kiln_build::realise(store, goals, &build_settings, opts.check, &progress));
     progress.clear();
     let results = res?;
     Ok(Some(

@@ -850,3 +850,31 @@ fn dry_run_lists_what_nix_2_8_lists_in_its_order() {
     assert_eq!(listed(&kiln_out), listed(&nix_out));
     assert_eq!(listed(&kiln_out).len(), 5);
 }
+
+/// The terminal display redraws the clock and each build's time every second, also while a
+/// builder prints nothing.
+#[test]
+fn the_status_display_ticks_while_a_builder_is_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = nix_file(dir.path(), r#"mk "quiet" "sleep 4; echo > $out" {}"#);
+    let out = kiln_build(&dir.path().join("root"))
+        .arg("-f")
+        .arg(&file)
+        .args(["--no-link", "--log-format", "bar"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    for tick in [
+        "1 running, 0:01]",
+        "1 running, 0:02]",
+        "building quiet (2s)",
+    ] {
+        assert!(err.contains(tick), "no '{tick}' in:\n{err}");
+    }
+    assert!(err.contains("[1/1 built, 0 running, 0:0"), "{err}");
+}
