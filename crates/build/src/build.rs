@@ -286,10 +286,8 @@ pub(crate) fn build(cx: &Context<'_>, id: usize, node: &Node) -> Result<Outcome,
         builder: builder.clone(),
         args: setup.args.clone(),
         env: setup.env.clone().into_iter().collect(),
-        work_root: tmp.path().join("root"),
+        work_root: tmp.path().to_path_buf(),
     };
-    fs::create_dir(&spec.work_root)
-        .map_err(|e| BuildError::io("creating directory", &spec.work_root, e))?;
 
     let result = if builtin {
         run_builtin(node, store, &builder, &setup.env, tmp.path(), &mut log)

@@ -53,7 +53,7 @@ pub(crate) enum Entry {
 
 /// The prepared root: where it is and what to make and mount in it.
 pub(crate) struct Prepared {
-    /// `<work_root>/root`, absolute: the empty host directory the tmpfs is mounted on.
+    /// The work root, absolute: the host directory the tmpfs is mounted on.
     pub root: PathBuf,
     pub root_c: CString,
     /// Options of the root tmpfs.
@@ -106,8 +106,9 @@ pub(crate) fn prepare(spec: &SandboxSpec) -> Result<Prepared, SandboxError> {
         "opening the build directory '{}'",
         spec.build_dir.display()
     )))?;
-    let root = work_root.join("root");
-    mkdir(&root, 0o755)?;
+    // The tmpfs goes over the work root itself (in the child's mount namespace only): the
+    // store directory and `/tmp` below are bound from descriptors opened before.
+    let root = work_root.clone();
     // The store: writable by the builder, sticky, so that it can create its outputs there.
     let store = work_root.join("store");
     mkdir(&store, 0o1775)?;
