@@ -47,6 +47,9 @@ fn report(program: &str, err: anyhow::Error) -> ExitCode {
     }) {
         return ExitCode::SUCCESS;
     }
+    if let Some(exit) = err.downcast_ref::<output::SilentExit>() {
+        return ExitCode::from(exit.0);
+    }
     let code = match err.downcast_ref::<output::UsageError>() {
         Some(usage) => {
             let _ = writeln!(std::io::stderr(), "error: {usage}");

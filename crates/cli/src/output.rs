@@ -20,6 +20,19 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// Ends the program with an exit code and no further message (what was wrong has been
+/// printed already, as `nix-store --verify-path` does).
+#[derive(Debug)]
+pub struct SilentExit(pub u8);
+
+impl fmt::Display for SilentExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for SilentExit {}
+
 /// Returns a large buffered writer on standard output, for commands that stream data.
 pub fn stdout() -> BufWriter<io::StdoutLock<'static>> {
     BufWriter::with_capacity(1 << 20, io::stdout().lock())

@@ -12,6 +12,7 @@ mod nix_env;
 mod nix_hash;
 mod nix_instantiate;
 mod nix_store;
+mod nix_store_ops;
 
 /// A legacy program Kiln can stand in for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,7 @@ impl Legacy {
                     .map_err(|a| anyhow::anyhow!("argument {a:?} is not valid UTF-8"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let args = expand_compound_flags(&args);
         match self {
             Self::Build => nix_build::run(program, &args),
             Self::CollectGarbage => nix_collect_garbage::run(program, &args),
@@ -64,6 +66,32 @@ impl Legacy {
     }
 }
 
+/// Splits compound single-dash flags as Nix's legacy programs do: `-qR` is `-q -R`, and
+/// from the first character that is not a letter the rest is one argument (`-j4` is `-j 4`,
+/// `-I/dir` is `-I /dir`). Nothing after `--` is touched.
+fn expand_compound_flags(args: &[String]) -> Vec<String> {
+    let mut res = Vec::with_capacity(args.len());
+    let mut operands_only = false;
+    for arg in args {
+        let bytes = arg.as_bytes();
+        if operands_only || bytes.len() <= 2 || bytes[0] != b'-' || !bytes[1].is_ascii_alphabetic()
+        {
+            operands_only |= arg == "--";
+            res.push(arg.clone());
+            continue;
+        }
+        for (i, c) in arg.char_indices().skip(1) {
+            if c.is_ascii_alphabetic() {
+                res.push(format!("-{c}"));
+            } else {
+                res.push(arg[i..].to_owned());
+                break;
+            }
+        }
+    }
+    res
+}
+
 /// Builds the usage error legacy programs report for a bad command line (exit code 1).
 fn usage(message: impl Into<String>) -> anyhow::Error {
     crate::output::UsageError {
@@ -71,4 +99,21 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
         exit_code: 1,
     }
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_compound_flags;
+
+    #[test]
+    fn compound_flags_are_split_as_nix_splits_them() {
+        let args: Vec<String> = ["-qR", "-j4", "-I/x", "--tree", "-q", "-1", "--", "-qa"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            expand_compound_flags(&args),
+            ["-q", "-R", "-j", "4", "-I", "/x", "--tree", "-q", "-1", "--", "-qa"]
+        );
+    }
 }

@@ -1,11 +1,12 @@
 //! `nix-store`: the operations of Nix's manual page that the local store supports.
 //!
-//! `--add`, `--add-fixed [--recursive] ALGO`, `--dump`, `--restore`, `-q`/`--query` with
-//! `--references`, `--referrers`, `--requisites`/`-R`, `--deriver`/`-d`, `--hash`, `--size`,
-//! `--verify [--check-contents]`, `--delete`, `--optimise`, `--gc` with `--print-roots`,
-//! `--print-live`, `--print-dead`, `--max-freed N`. The store is `--store DIR` (or
+//! `--add`, `--add-fixed [--recursive] ALGO`, `--dump`, `--restore`, `-q`/`--query` (every
+//! query of the manual: `nix_store_ops.rs`), `--verify [--check-contents]`, `--verify-path`,
+//! `--delete`, `--optimise`, `--realise`, `--gc` with `--print-roots`, `--print-live`,
+//! `--print-dead`, `--max-freed N`, `--print-env`, `--read-log`, `--dump-db`, `--load-db`,
+//! `--export`, `--import`, `--generate-binary-cache-key`. The store is `--store DIR` (or
 //! `local?root=DIR`), else `KILN_STORE`, else Kiln's default root. Path sets print one per
-//! line, references first, as Nix prints them.
+//! line, references first, as Nix prints them. Compound flags (`-qR`) are split as Nix does.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -13,12 +14,11 @@ use std::path::{Path, PathBuf};
 
 use kiln_formats::hash::HashAlgo;
 use kiln_formats::nar;
-use kiln_formats::narinfo::UNKNOWN_DERIVER;
 use kiln_formats::store_path::FileIngestionMethod;
 use kiln_store::Store as _;
 
 use super::usage;
-use crate::commands::store::{add, nix_order, open_root, report_problems, store_path};
+use crate::commands::store::{add, open_root, report_problems, store_path};
 
 const HELP: &str = "\
 Usage: nix-store [--store DIR] OPERATION [OPTIONS] [ARGS...]
@@ -29,8 +29,20 @@ Operations:
                                     add paths by flat (or NAR) hash ALGO
   --dump PATH                       write the NAR serialisation of PATH to stdout
   --restore PATH                    unpack a NAR from stdin at PATH
-  -q, --query [--references|--referrers|--requisites|-R|--deriver|-d|--hash|--size] PATH...
+  -q, --query QUERY [-u] [-f] [--include-outputs] PATH...
+                                    QUERY: --outputs, --requisites|-R, --references,
+                                    --referrers, --referrers-closure, --deriver|-d,
+                                    --valid-derivers, --binding|-b NAME, --hash, --size,
+                                    --tree, --graph, --graphml, --roots
   --verify [--check-contents]       check the store's consistency
+  --verify-path PATH...             check that paths' contents are unchanged
+  --print-env DRV                   print a derivation's environment as shell code
+  -l, --read-log PATH...            print build logs
+  --dump-db [PATH...]               print paths' registrations
+  --load-db                         register paths from a --dump-db on stdin
+  --export PATH...                  write paths in Nix's export format
+  --import                          add the paths of an export on stdin
+  --generate-binary-cache-key NAME SECRET-FILE PUBLIC-FILE
   --delete PATH...                  delete paths nothing else refers to
   --optimise                        hard-link identical files
   -r, --realise PATH...             build derivations (drv, drv!out) and print their outputs
@@ -53,22 +65,22 @@ enum Op {
     Optimise,
     Realise,
     Gc,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Query {
-    References,
-    Referrers,
-    Requisites,
-    Deriver,
-    Hash,
-    Size,
+    PrintEnv,
+    VerifyPath,
+    ReadLog,
+    DumpDb,
+    LoadDb,
+    Export,
+    Import,
+    GenerateKey,
 }
 
 /// Runs `nix-store` with `args`.
 pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut op = None;
-    let mut query = None;
+    let mut query = super::nix_store_ops::QueryFlags::default();
+    // Nix takes an operation's flags before or after it.
+    let is_query = args.iter().any(|a| a == "-q" || a == "--query");
     let mut recursive = false;
     let mut check_contents = false;
     let mut root: Option<PathBuf> = None;
@@ -117,17 +129,20 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             }
             "--indirect" => {}
             "--gc" => set_op(&mut op, Op::Gc)?,
+            "--print-env" => set_op(&mut op, Op::PrintEnv)?,
+            "--verify-path" => set_op(&mut op, Op::VerifyPath)?,
+            "-l" | "--read-log" => set_op(&mut op, Op::ReadLog)?,
+            "--dump-db" => set_op(&mut op, Op::DumpDb)?,
+            "--load-db" => set_op(&mut op, Op::LoadDb)?,
+            "--export" => set_op(&mut op, Op::Export)?,
+            "--import" => set_op(&mut op, Op::Import)?,
+            "--generate-binary-cache-key" => set_op(&mut op, Op::GenerateKey)?,
             "--print-roots" | "--print-live" | "--print-dead" | "--max-freed" => {
                 gc.parse(arg, &mut iter)?
             }
             "--recursive" => recursive = true,
             "--check-contents" => check_contents = true,
-            "--references" => query = Some(Query::References),
-            "--referrers" | "--referers" => query = Some(Query::Referrers),
-            "--requisites" | "-R" => query = Some(Query::Requisites),
-            "--deriver" | "-d" => query = Some(Query::Deriver),
-            "--hash" => query = Some(Query::Hash),
-            "--size" => query = Some(Query::Size),
+            flag if is_query && query.take(flag, &mut iter)? => {}
             "--" => operands.extend(iter.by_ref().cloned()),
             flag if build.take(flag, &mut iter)? => {}
             flag if flag.starts_with('-') && flag.len() > 1 => {
@@ -149,12 +164,18 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             add_root.as_deref(),
         );
     }
+    if op == Op::GenerateKey {
+        return super::nix_store_ops::generate_binary_cache_key(&operands);
+    }
     if op == Op::Dump || op == Op::Restore {
         let [path] = operands.as_slice() else {
             return Err(usage("this operation takes exactly one argument"));
         };
         let mut out = crate::output::stdout();
         if op == Op::Dump {
+            // A missing path fails before anything is written.
+            std::fs::symlink_metadata(path)
+                .map_err(|e| anyhow::anyhow!("getting status of '{path}': {e}"))?;
             nar::dump(Path::new(path), &mut out)?;
             out.flush()?;
         } else {
@@ -193,47 +214,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 writeln!(out, "{}", info.path.to_absolute(&dir))?;
             }
         }
-        Op::Query => {
-            let query = query.unwrap_or(Query::References);
-            let mut paths = Vec::new();
-            for p in &operands {
-                let sp = store_path(&store, p)?;
-                if !store.is_valid_path(&sp)? {
-                    anyhow::bail!("path '{p}' is not valid");
-                }
-                paths.push(sp);
-            }
-            match query {
-                Query::References | Query::Referrers | Query::Requisites => {
-                    let mut set = BTreeSet::new();
-                    for sp in &paths {
-                        match query {
-                            Query::References => set.extend(store.query_references(sp)?),
-                            Query::Referrers => set.extend(store.query_referrers(sp)?),
-                            _ => set.extend(store.closure(&BTreeSet::from([sp.clone()]))?),
-                        }
-                    }
-                    for p in nix_order(&store, &set)? {
-                        writeln!(out, "{p}")?;
-                    }
-                }
-                Query::Deriver | Query::Hash | Query::Size => {
-                    for sp in &paths {
-                        let info = store
-                            .query_path_info(sp)?
-                            .ok_or_else(|| anyhow::anyhow!("path '{sp}' is not valid"))?;
-                        match query {
-                            Query::Deriver => match &info.deriver {
-                                Some(d) => writeln!(out, "{}", d.to_absolute(&dir))?,
-                                None => writeln!(out, "{UNKNOWN_DERIVER}")?,
-                            },
-                            Query::Hash => writeln!(out, "{}", info.nar_hash)?,
-                            _ => writeln!(out, "{}", info.nar_size)?,
-                        }
-                    }
-                }
-            }
-        }
+        Op::Query => super::nix_store_ops::query(&store, &query, &operands, &build, &mut out)?,
         Op::Verify => {
             eprintln!("checking path existence...");
             if check_contents {
@@ -271,7 +252,21 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             );
         }
         Op::Gc => gc.run(&store, &operands)?,
-        Op::Dump | Op::Restore | Op::Realise => unreachable!("handled above"),
+        Op::PrintEnv => super::nix_store_ops::print_env(&store, &operands, &mut out)?,
+        Op::VerifyPath => {
+            if !super::nix_store_ops::verify_path(&store, &operands)? {
+                out.flush()?;
+                return Err(crate::output::SilentExit(1).into());
+            }
+        }
+        Op::ReadLog => super::nix_store_ops::read_log(&store, &operands, &mut out)?,
+        Op::DumpDb => super::nix_store_ops::dump_db(&store, &operands, &mut out)?,
+        Op::LoadDb => super::nix_store_ops::load_db(&store, std::io::stdin().lock())?,
+        Op::Export => super::nix_store_ops::export(&store, &operands, &mut out)?,
+        Op::Import => super::nix_store_ops::import(&store, std::io::stdin().lock(), &mut out)?,
+        Op::Dump | Op::Restore | Op::Realise | Op::GenerateKey => {
+            unreachable!("handled above")
+        }
     }
     out.flush()?;
     Ok(())

@@ -16,6 +16,7 @@ mod instantiate;
 mod key;
 mod nar;
 mod nix_hash;
+mod nix_store_query;
 mod parse;
 mod profile;
 mod store;

@@ -81,6 +81,9 @@ pub struct NarReader<R: Read> {
     dirs: Vec<Option<Vec<u8>>>,
     /// Scratch space for tokens and skipped contents.
     scratch: Vec<u8>,
+    /// The archive is part of a larger stream: it ends with its last node, and what follows
+    /// is not read.
+    embedded: bool,
 }
 
 impl<R: Read> NarReader<R> {
@@ -92,6 +95,16 @@ impl<R: Read> NarReader<R> {
             state: State::Start,
             dirs: Vec::new(),
             scratch: Vec::new(),
+            embedded: false,
+        }
+    }
+
+    /// Starts reading an archive embedded in a larger stream (as in `nix-store --export`):
+    /// it ends with its last node, and not one byte after it is read.
+    pub fn embedded(inner: R) -> Self {
+        NarReader {
+            embedded: true,
+            ..NarReader::new(inner)
         }
     }
 
@@ -176,6 +189,10 @@ impl<R: Read> NarReader<R> {
                     self.state = State::AfterNode;
                 }
                 State::AfterNode => {
+                    if self.dirs.is_empty() && self.embedded {
+                        self.state = State::Done;
+                        return Ok(None);
+                    }
                     if self.dirs.is_empty() {
                         let mut byte = [0];
                         if self.read_some_or_eof(&mut byte)? != 0 {
@@ -449,5 +466,33 @@ impl<R: Read> Read for NarReader<R> {
             };
             io::Error::new(kind, e)
         })
+    }
+}
+
+#[cfg(test)]
+mod embedded_tests {
+    use super::*;
+
+    fn symlink_nar() -> Vec<u8> {
+        let mut w = crate::nar::NarWriter::new(Vec::new());
+        w.symlink(b"target").unwrap();
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn an_embedded_archive_stops_at_its_end() {
+        let mut stream = symlink_nar();
+        let len = stream.len();
+        stream.extend_from_slice(b"after the archive");
+        let mut input = stream.as_slice();
+        let mut r = NarReader::embedded(&mut input);
+        assert!(matches!(r.next().unwrap(), Some(Event::Symlink { .. })));
+        assert_eq!(r.next().unwrap(), None);
+        assert_eq!(r.offset(), len as u64);
+        assert_eq!(input, b"after the archive");
+        // A standalone archive must end there.
+        let mut r = NarReader::new(stream.as_slice());
+        r.next().unwrap();
+        assert!(matches!(r.next(), Err(NarError::TrailingData { .. })));
     }
 }
