@@ -187,6 +187,11 @@ pub trait EvalIo {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0)
     }
+    /// The directory relative search path entries (`-I dir`) are resolved against, as Nix
+    /// resolves them at lookup: the process's working directory.
+    fn current_dir(&self) -> Option<std::path::PathBuf> {
+        std::env::current_dir().ok()
+    }
     /// The logical store directory.
     fn store_dir(&self) -> &str;
     /// Adds a source path to the store (recursively, SHA-256), returning its store path.

@@ -2,9 +2,10 @@
 //! print their paths, or, with `--eval`, print the values as Nix does.
 //!
 //! Flags as in the manual page: `--eval`, `--strict`, `--json`, `--xml`, `-E`/`--expr`,
-//! `-A`/`--attr`, `--arg`, `--argstr`, `-I`, `--add-root`, `--indirect`, `--show-trace`,
-//! `--no-location`, `--read-write-mode`, `--option`, `--store` (`DIR` or `local?root=DIR`, else
-//! `KILN_STORE`, else Kiln's default root). `--eval` is read-only (paths are computed, nothing
+//! `-A`/`--attr`, `--arg`, `--argstr`, `-I`, `--add-root`, `--indirect`, `--no-location`,
+//! `--read-write-mode`, `--parse`, `--find-file`, and the common options of every legacy
+//! command (`build_common.rs`: `--option`, `--show-trace`, settings as flags, `--store` `DIR`
+//! or `local?root=DIR`, else `KILN_STORE`, else Kiln's default root). `--eval` is read-only (paths are computed, nothing
 //! is written) unless `--read-write-mode` is given.
 
 use std::io::Write;
@@ -23,11 +24,10 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut auto = Vec::new();
     let mut include = Vec::new();
     let mut files = Vec::new();
-    let mut options: Vec<String> = Vec::new();
-    let mut show_trace = false;
-    let mut store_root: Option<std::path::PathBuf> = None;
+    let mut common = super::build_common::BuildOptions::default();
     let mut add_root: Option<std::path::PathBuf> = None;
     let mut read_write = false;
+    let mut find_file = false;
     let mut iter = args.iter();
     let value = |iter: &mut std::slice::Iter<'_, String>, flag: &str| {
         iter.next()
@@ -59,34 +59,26 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 auto.push((n, AutoArg::Str(value(&mut iter, arg)?)));
             }
             "-I" | "--include" => include.push(value(&mut iter, arg)?),
-            "--option" => {
-                options.push(value(&mut iter, arg)?);
-                options.push(value(&mut iter, arg)?);
-            }
-            "--store" => {
-                store_root = Some(crate::legacy::nix_store::parse_store(&value(
-                    &mut iter, arg,
-                )?)?);
-            }
             "--add-root" => add_root = Some(value(&mut iter, arg)?.into()),
             "--read-write-mode" => read_write = true,
             // Accepted for compatibility; they change nothing in Kiln's evaluation output.
-            "--show-trace" => show_trace = true,
-            "--no-location" | "--indirect" | "--readonly-mode" | "--quiet" | "--verbose" | "-v"
-            | "--pure-eval" | "--impure" => {}
+            "--no-location" | "--indirect" => {}
+            "--find-file" => find_file = true,
             "--parse" => {
                 parse = true;
                 output = Output::Parse;
             }
+            // The common options of every legacy command (`--option`, `--store`,
+            // `--show-trace`, `-j`, settings as flags, ...).
+            flag if common.take(flag, &mut iter)? => {}
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(usage(format!("unrecognised flag '{flag}'")));
             }
             other => files.push(other.to_owned()),
         }
     }
-    let store_root = store_root
-        .or_else(|| std::env::var_os("KILN_STORE").map(Into::into))
-        .unwrap_or_else(kiln_store::default_root);
+    let store_root = common.store_root();
+    let show_trace = common.show_trace;
     let (output, store) = if parse {
         (Output::Parse, None)
     } else if !eval {
@@ -97,8 +89,16 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         (output, None)
     };
     let mut roots = crate::commands::instantiate::Roots::new(store_root.clone(), add_root);
-    let settings = crate::config::load_settings(&options)?;
+    let settings = crate::config::load_settings(&common.options)?;
     let max_call_depth = crate::commands::eval::max_call_depth(&settings)?;
+    // `--find-file`: each argument looked up in the search path, as `<ARG>` evaluates (the
+    // lookup's error message is Nix's).
+    let (files, expr_mode, output, store) = if find_file {
+        let exprs = files.iter().map(|f| format!("<{f}>")).collect();
+        (exprs, true, Output::Nix, None)
+    } else {
+        (files, expr_mode, output, store)
+    };
     let sources: Vec<Source> = if expr_mode {
         files.into_iter().map(Source::Expr).collect()
     } else if files.is_empty() {

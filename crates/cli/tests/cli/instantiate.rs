@@ -489,3 +489,79 @@ fn function_files_are_auto_called() {
     assert_eq!(ours, nix);
     assert!(ours.contains("-auto-3.drv"), "{ours}");
 }
+
+/// Relative `-I` entries are resolved against the working directory at lookup (while
+/// `builtins.nixPath` keeps them as given), and `--find-file` prints what `<…>` finds; the
+/// common options of every legacy command, settings as flags among them, are accepted. All
+/// compared with Nix 2.8.
+#[test]
+fn search_path_find_file_and_common_options_as_nix_2_8() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("sp/foo")).unwrap();
+    for args in [
+        &["--find-file", "foo", "-I", "sp"][..],
+        &["--find-file", "foo", "-I", "foo=./sp/foo"],
+        &["--eval", "-E", "<foo>", "-I", "sp"],
+        &[
+            "--eval",
+            "--strict",
+            "-E",
+            "builtins.nixPath",
+            "-I",
+            "sp",
+            "-I",
+            "x=./sp",
+        ],
+        &[
+            "--eval",
+            "-E",
+            "1",
+            "-vv",
+            "--quiet",
+            "-j4",
+            "--cores",
+            "2",
+            "--fallback",
+        ],
+        &[
+            "--eval",
+            "-E",
+            "1",
+            "--no-sandbox",
+            "--keep-going",
+            "--timeout",
+            "5",
+        ],
+        &[
+            "--eval",
+            "-E",
+            "1",
+            "--extra-sandbox-paths",
+            "/x",
+            "--option",
+            "a",
+            "b",
+        ],
+        &["--eval", "-E", "1", "--no-such-flag"],
+    ] {
+        let run = |cmd: &mut std::process::Command| {
+            let out = cmd
+                .current_dir(dir)
+                .env_remove("NIX_PATH")
+                .args(args)
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        };
+        let ours = run(&mut legacy(dir, "nix-instantiate"));
+        let theirs = run(&mut kiln_testkit::reference_command(
+            "nix-instantiate",
+            &dir.join("ref-state"),
+        ));
+        assert_eq!(ours, theirs, "nix-instantiate {args:?}");
+    }
+}

@@ -53,9 +53,9 @@ fn to_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 /// whose `prefix` (default empty) is `lookup` or starts it followed by `/` leaves the rest
 /// as the suffix (canonicalised as if absolute, so `..` cannot climb out of the entry).
 ///
-/// Known gaps, both needing the store or the process: entries that are URLs (`https://…`,
-/// `channel:`, `flake:`) are skipped rather than fetched, relative entries are skipped rather
-/// than resolved against the working directory, and symlinks in the result are not resolved.
+/// Relative entries are resolved against the working directory ([`crate::io::EvalIo::current_dir`]).
+/// Known gaps: entries that are URLs (`https://…`, `channel:`, `flake:`) are skipped rather
+/// than fetched, and symlinks in the result are not resolved.
 /// `<nix/…>` falls back to the files Kiln ships (`/__corepkgs__`, as in Nix 2.8).
 fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let entries = list(ev, args[0], span)?;
@@ -89,10 +89,18 @@ fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
         let Some(suffix) = suffix_if_match(prefix, lookup) else {
             continue;
         };
-        if !dir.starts_with(b"/") {
+        let mut joined = if dir.starts_with(b"/") {
+            dir.to_vec()
+        } else if is_url(dir) {
             continue;
-        }
-        let mut joined = dir.to_vec();
+        } else {
+            // Relative to the working directory, as Nix resolves them at lookup.
+            use std::os::unix::ffi::OsStrExt;
+            let Some(cwd) = ev.io.current_dir() else {
+                continue;
+            };
+            [cwd.as_os_str().as_bytes(), b"/", dir].concat()
+        };
         joined.push(b'/');
         joined.extend_from_slice(&canon_path(&[b"/", suffix].concat()));
         let candidate = canon_path(&joined);
@@ -137,6 +145,18 @@ fn suffix_if_match<'s>(prefix: &[u8], lookup: &'s [u8]) -> Option<&'s [u8]> {
         return None;
     }
     Some(&lookup[if need_separator { n + 1 } else { n }..])
+}
+
+/// Whether a search path entry is a URL (fetched by Nix, skipped here) rather than a path.
+fn is_url(entry: &[u8]) -> bool {
+    entry.starts_with(b"channel:")
+        || entry.starts_with(b"flake:")
+        || entry.windows(3).position(|w| w == b"://").is_some_and(|i| {
+            i > 0
+                && entry[..i]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'+')
+        })
 }
 
 #[cfg(test)]
