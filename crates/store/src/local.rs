@@ -314,7 +314,8 @@ impl LocalStore {
         self.db().register(infos, &drvs)
     }
 
-    fn read_derivation(&self, path: &StorePath) -> Result<Derivation, StoreError> {
+    /// Reads and parses the derivation at `path`.
+    pub fn read_derivation(&self, path: &StorePath) -> Result<Derivation, StoreError> {
         let real = self.real_path(path);
         let bytes = fs::read(&real).map_err(StoreError::io("reading", &real))?;
         self.parse_derivation(path, &bytes)

@@ -28,10 +28,22 @@ pub fn run(args: LogArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             .and_then(|i| i.deriver)
             .with_context(|| format!("path '{}' has no known deriver", args.path))?
     };
-    let file = kiln_build::log_path(&store, &drv);
+    let text = read_build_log(&store, &drv)?;
+    let mut out = crate::output::stdout();
+    out.write_all(&text)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The build log of `drv`, decompressed.
+pub fn read_build_log(
+    store: &kiln_store::LocalStore,
+    drv: &kiln_formats::store_path::StorePath,
+) -> anyhow::Result<Vec<u8>> {
+    let file = kiln_build::log_path(store, drv);
     let f = std::fs::File::open(&file).with_context(|| {
         format!(
-            "build log of '{}' is not available",
+            "build log of derivation '{}' is not available",
             drv.to_absolute(store.store_dir())
         )
     })?;
@@ -39,8 +51,5 @@ pub fn run(args: LogArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     bzip2::read::MultiBzDecoder::new(f)
         .read_to_end(&mut text)
         .with_context(|| format!("reading '{}'", file.display()))?;
-    let mut out = crate::output::stdout();
-    out.write_all(&text)?;
-    out.flush()?;
-    Ok(())
+    Ok(text)
 }

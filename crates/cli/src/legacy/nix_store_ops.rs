@@ -146,14 +146,7 @@ fn path_info(store: &LocalStore, path: &StorePath) -> anyhow::Result<PathInfo> {
 }
 
 fn read_derivation(store: &LocalStore, drv: &StorePath) -> anyhow::Result<Derivation> {
-    let file = store.real_path(drv);
-    let bytes = std::fs::read(&file).with_context(|| format!("reading '{}'", file.display()))?;
-    Derivation::parse(&bytes, store.store_dir()).with_context(|| {
-        format!(
-            "parsing derivation '{}'",
-            drv.to_absolute(store.store_dir())
-        )
-    })
+    Ok(store.read_derivation(drv)?)
 }
 
 /// The output paths of a derivation, by output name.
@@ -605,17 +598,7 @@ pub(crate) fn read_log(
 ) -> anyhow::Result<()> {
     for arg in operands {
         let drv = use_deriver(store, follow_links(store, arg)?)?;
-        let file = kiln_build::log_path(store, &drv);
-        let f = std::fs::File::open(&file).map_err(|_| {
-            anyhow::anyhow!(
-                "build log of derivation '{}' is not available",
-                drv.to_absolute(store.store_dir())
-            )
-        })?;
-        let mut text = Vec::new();
-        bzip2::read::MultiBzDecoder::new(f)
-            .read_to_end(&mut text)
-            .with_context(|| format!("reading '{}'", file.display()))?;
+        let text = crate::commands::log::read_build_log(store, &drv)?;
         out.write_all(&text)?;
     }
     Ok(())
