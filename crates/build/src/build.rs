@@ -217,7 +217,17 @@ pub(crate) fn build(cx: &Context<'_>, id: usize, node: &Node) -> Result<Outcome,
     let tmp = store.temp_dir()?;
     let mut build_dir = BuildDir::create(&cx.settings.build_dir_parent, &node.name)?;
     let diverted = store.location().real_store_dir() != Path::new(&store_dir);
-    let sandboxed = !builtin && (cx.settings.sandbox || diverted);
+    let sandbox_available = || {
+        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVAILABLE.get_or_init(|| sandbox::sandbox_supported().is_ok())
+    };
+    let sandboxed = !builtin
+        && use_sandbox(
+            cx.settings.sandbox,
+            cx.settings.sandbox_fallback,
+            diverted,
+            sandbox_available,
+        );
     if node.check && !sandboxed && !builtin {
         return Err(BuildError::Setup {
             drv: drv_abs,
@@ -659,4 +669,38 @@ fn flat_hash(path: &Path, algo: HashAlgo, drv_abs: &str) -> Result<Hash, BuildEr
         h.update(&buf[..n]);
     }
     Ok(h.finish())
+}
+
+/// Whether a (non-builtin) build runs in the sandbox: when `sandbox` is set, or always for a
+/// store outside its logical directory (its builder could not see its inputs otherwise),
+/// except that with `sandbox-fallback` a store in its place builds unsandboxed where the
+/// kernel or container allows no sandbox, as Nix does. (A diverted store then fails with
+/// the sandbox's own reason.)
+fn use_sandbox(
+    sandbox: bool,
+    fallback: bool,
+    diverted: bool,
+    available: impl FnOnce() -> bool,
+) -> bool {
+    if diverted {
+        return true;
+    }
+    sandbox && (!fallback || available())
+}
+
+#[cfg(test)]
+mod sandbox_choice_tests {
+    use super::use_sandbox;
+
+    #[test]
+    fn the_sandbox_falls_back_only_in_place_and_when_asked() {
+        let no = || false;
+        let yes = || true;
+        assert!(use_sandbox(true, true, false, yes));
+        assert!(!use_sandbox(true, true, false, no), "falls back");
+        assert!(use_sandbox(true, false, false, no), "fails in the sandbox instead");
+        assert!(use_sandbox(true, true, true, no), "a diverted store never falls back");
+        assert!(use_sandbox(false, true, true, yes), "a diverted store always sandboxes");
+        assert!(!use_sandbox(false, true, false, yes));
+    }
 }

@@ -15,6 +15,9 @@ pub struct BuildSettings {
     /// Whether builders run in the sandbox (`sandbox`). A store whose physical directory is
     /// not its logical one always sandboxes.
     pub sandbox: bool,
+    /// Build without the sandbox where this kernel or container cannot make one
+    /// (`sandbox-fallback`), instead of failing; never for a store outside its logical place.
+    pub sandbox_fallback: bool,
     /// Host paths visible in every sandbox (`sandbox-paths` and `extra-sandbox-paths`).
     pub sandbox_paths: Vec<SandboxPath>,
     /// Keep building what does not depend on a failure (`keep-going`).
@@ -43,6 +46,7 @@ impl Default for BuildSettings {
             max_jobs: 1,
             cores: 0,
             sandbox: true,
+            sandbox_fallback: true,
             sandbox_paths: Vec::new(),
             keep_going: false,
             keep_failed: false,

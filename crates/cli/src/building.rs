@@ -73,7 +73,7 @@ fn parse_seconds(name: &str, v: &str) -> anyhow::Result<Option<Duration>> {
 /// The build settings from the configuration (`max-jobs`, `cores`, `sandbox`,
 /// `sandbox-paths`, `extra-sandbox-paths`, `keep-going`, `keep-failed`, `timeout`,
 /// `max-silent-time`, `system`, `extra-platforms`, `build-dir`, `log-lines`,
-/// `keep-build-log`).
+/// `keep-build-log`, `sandbox-fallback`).
 pub fn build_settings(settings: &Settings) -> anyhow::Result<BuildSettings> {
     let mut b = BuildSettings::default();
     if let Some(v) = settings.get("max-jobs") {
@@ -101,6 +101,9 @@ pub fn build_settings(settings: &Settings) -> anyhow::Result<BuildSettings> {
     }
     if let Some(v) = settings.get("keep-failed") {
         b.keep_failed = parse_bool("keep-failed", v)?;
+    }
+    if let Some(v) = settings.get("sandbox-fallback") {
+        b.sandbox_fallback = parse_bool("sandbox-fallback", v)?;
     }
     if let Some(v) = settings.get("keep-build-log") {
         b.keep_build_log = parse_bool("keep-build-log", v)?;
