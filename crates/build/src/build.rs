@@ -698,9 +698,18 @@ mod sandbox_choice_tests {
         let yes = || true;
         assert!(use_sandbox(true, true, false, yes));
         assert!(!use_sandbox(true, true, false, no), "falls back");
-        assert!(use_sandbox(true, false, false, no), "fails in the sandbox instead");
-        assert!(use_sandbox(true, true, true, no), "a diverted store never falls back");
-        assert!(use_sandbox(false, true, true, yes), "a diverted store always sandboxes");
+        assert!(
+            use_sandbox(true, false, false, no),
+            "fails in the sandbox instead"
+        );
+        assert!(
+            use_sandbox(true, true, true, no),
+            "a diverted store never falls back"
+        );
+        assert!(
+            use_sandbox(false, true, true, yes),
+            "a diverted store always sandboxes"
+        );
         assert!(!use_sandbox(false, true, false, yes));
     }
 }

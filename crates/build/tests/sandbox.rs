@@ -206,6 +206,8 @@ fn inputs_are_read_only_and_nothing_else_is_visible() {
          if echo x >> {INPUT_FILE} 2>/dev/null; then echo WROTE-FILE; fi; \
          if rm {INPUT_DIR}/data 2>/dev/null; then echo REMOVED; fi; \
          if test -e {SECRET}; then echo SEES-SECRET; fi; \
+         if touch /new 2>/dev/null || mkdir /etc/new 2>/dev/null; then echo WROTE-ROOT; fi; \
+         if echo x >> /etc/passwd 2>/dev/null; then echo WROTE-ETC; fi; \
          for p in /etc/hostname /root /home /work /usr /var /sys /bin/busybox; do \
            if test -e $p; then echo SEES-HOST $p; fi; done; \
          echo root: $(ls /); echo store: $(ls /nix/store); \
@@ -222,6 +224,8 @@ fn inputs_are_read_only_and_nothing_else_is_visible() {
         "REMOVED",
         "SEES-SECRET",
         "SEES-HOST",
+        "WROTE-ROOT",
+        "WROTE-ETC",
     ] {
         assert!(!log.contains(bad), "{bad} in log:\n{log}");
     }

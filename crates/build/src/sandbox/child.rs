@@ -334,7 +334,12 @@ fn describe(
                 Some(Entry::Dir { path, .. })
                 | Some(Entry::File { path, .. })
                 | Some(Entry::Symlink { path, .. }) => path.to_string_lossy().into_owned(),
-                None => "?".into(),
+                None => {
+                    return SandboxError::Setup {
+                        step: "making the sandbox root read-only".into(),
+                        source,
+                    }
+                }
             };
             format!("creating '/{path}' in the sandbox root")
         }
@@ -518,6 +523,22 @@ fn child_setup(cx: &ChildContext<'_>) -> Result<Infallible, Failure> {
             };
             check(rc, Step::Skeleton, index)?;
         }
+        // The skeleton is read-only for the builder, as the root Nix builds in belongs to root:
+        // only the store directory, `/build`, `/tmp` and `/dev/shm` take its files.
+        for (index, entry) in cx.prepared.entries.iter().enumerate() {
+            if let Entry::Dir { path, .. } = entry {
+                check(
+                    libc::chmod(path.as_ptr(), 0o555) as libc::c_long,
+                    Step::Skeleton,
+                    index,
+                )?;
+            }
+        }
+        check(
+            libc::chmod(DOT.as_ptr(), 0o555) as libc::c_long,
+            Step::Skeleton,
+            usize::MAX,
+        )?;
 
         for (index, m) in mounts.iter().enumerate() {
             let rc = if m.bind {
@@ -649,7 +670,8 @@ fn child_setup(cx: &ChildContext<'_>) -> Result<Infallible, Failure> {
     }
 }
 
-/// Creates `path` (O_EXCL) with `contents`: -1 with errno on failure. System calls only.
+/// Creates `path` (O_EXCL, read-only) with `contents`: -1 with errno on failure. System calls
+/// only.
 ///
 /// # Safety
 /// Only system calls over the given buffers.
@@ -657,7 +679,7 @@ unsafe fn write_new_file(path: &std::ffi::CString, contents: &[u8]) -> libc::c_l
     let fd = libc::open(
         path.as_ptr(),
         libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
-        0o644 as libc::c_uint,
+        0o444 as libc::c_uint,
     );
     if fd == -1 {
         return -1;
