@@ -95,11 +95,52 @@ pub fn run(req: Request) -> anyhow::Result<Vec<u8>> {
         .map_err(|msg| anyhow!(msg))
 }
 
+/// Splits `NIX_PATH` at its colons, except the one of a URL's `scheme://` (or `channel:`)
+/// right after an entry's `=` or start, as Nix does: `nixpkgs=https://host/x.tar.gz:/dir` is
+/// two entries.
+fn split_nix_path(s: &str) -> Vec<String> {
+    let is_pseudo_url = |rest: &str| {
+        rest.starts_with("channel:")
+            || rest.split_once("://").is_some_and(|(scheme, _)| {
+                ["http", "https", "file", "channel", "git", "s3", "ssh"].contains(&scheme)
+            })
+    };
+    let mut res = Vec::new();
+    let mut entry_start = 0;
+    let mut value_start = 0;
+    let mut i = 0;
+    let bytes = s.as_bytes();
+    while i < bytes.len() {
+        match bytes[i] {
+            b'=' => value_start = i + 1,
+            b':' => {
+                let mut end = i;
+                if is_pseudo_url(&s[value_start..]) {
+                    // Skip the scheme's colon; the entry ends at the next one.
+                    end = s[i + 1..].find(':').map_or(s.len(), |j| i + 1 + j);
+                }
+                if end > entry_start {
+                    res.push(s[entry_start..end].to_owned());
+                }
+                entry_start = end + 1;
+                value_start = entry_start;
+                i = end;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if entry_start < s.len() {
+        res.push(s[entry_start..].to_owned());
+    }
+    res
+}
+
 /// Parses `-I` and `NIX_PATH` entries (`prefix=path` or `path`).
 fn search_path(include: &[String]) -> Vec<(String, String)> {
     let mut entries: Vec<String> = include.to_vec();
     if let Ok(p) = std::env::var("NIX_PATH") {
-        entries.extend(p.split(':').filter(|s| !s.is_empty()).map(str::to_owned));
+        entries.extend(split_nix_path(&p));
     }
     entries
         .into_iter()
@@ -478,4 +519,25 @@ pub fn read_source_arg(arg: &str) -> anyhow::Result<Source> {
         return Ok(Source::Stdin(s));
     }
     Ok(Source::File(Path::new(arg).to_path_buf()))
+}
+
+#[cfg(test)]
+mod nix_path_tests {
+    use super::split_nix_path;
+
+    #[test]
+    fn urls_keep_their_scheme_colon() {
+        assert_eq!(
+            split_nix_path("nixpkgs=https://host/x.tar.gz:/dir:a=b::channel:nixos-24.05:c"),
+            [
+                "nixpkgs=https://host/x.tar.gz",
+                "/dir",
+                "a=b",
+                "channel:nixos-24.05",
+                "c"
+            ]
+        );
+        assert_eq!(split_nix_path("/a:/b"), ["/a", "/b"]);
+        assert_eq!(split_nix_path("file:///x"), ["file:///x"]);
+    }
 }

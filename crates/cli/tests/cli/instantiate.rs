@@ -565,3 +565,40 @@ fn search_path_find_file_and_common_options_as_nix_2_8() {
         assert_eq!(ours, theirs, "nix-instantiate {args:?}");
     }
 }
+
+/// A `NIX_PATH` entry that is a URL (here `file://` to a tarball, with a plain entry after
+/// it) is downloaded and unpacked into the same `source` store path as Nix 2.8 makes.
+#[test]
+fn url_search_path_entries_are_fetched_as_nix_2_8_fetches_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("tree/pkgs")).unwrap();
+    std::fs::write(dir.join("tree/pkgs/default.nix"), "{ x = 42; }\n").unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("czf")
+        .arg(dir.join("pk.tar.gz"))
+        .arg("-C")
+        .arg(dir.join("tree"))
+        .arg("pkgs")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let nix_path = format!("foo=file://{}/pk.tar.gz:{}", dir.display(), dir.display());
+    let expr = "[ (import <foo>).x (baseNameOf <foo>) ]";
+    let ours = stdout_of(
+        legacy(dir, "nix-instantiate")
+            .env("NIX_PATH", &nix_path)
+            .arg("--store")
+            .arg(dir.join("ours"))
+            .args(["--eval", "--strict", "-E", expr]),
+    );
+    let theirs = stdout_of(
+        reference(dir, "nix-instantiate")
+            .env("NIX_PATH", &nix_path)
+            .arg("--store")
+            .arg(format!("local?root={}", dir.join("theirs").display()))
+            .args(["--eval", "--strict", "-E", expr]),
+    );
+    assert_eq!(ours, theirs);
+    assert!(ours.ends_with("-source\" ]\n"), "{ours}");
+}

@@ -53,9 +53,9 @@ fn to_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 /// whose `prefix` (default empty) is `lookup` or starts it followed by `/` leaves the rest
 /// as the suffix (canonicalised as if absolute, so `..` cannot climb out of the entry).
 ///
-/// Relative entries are resolved against the working directory ([`crate::io::EvalIo::current_dir`]).
-/// Known gaps: entries that are URLs (`https://…`, `channel:`, `flake:`) are skipped rather
-/// than fetched, and symlinks in the result are not resolved.
+/// Relative entries are resolved against the working directory ([`crate::io::EvalIo::current_dir`]);
+/// URL entries (`https://…`, `file://…`, `channel:NAME`) are downloaded and unpacked. Known
+/// gaps: `flake:` entries are skipped, and symlinks in the result are not resolved.
 /// `<nix/…>` falls back to the files Kiln ships (`/__corepkgs__`, as in Nix 2.8).
 fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let entries = list(ev, args[0], span)?;
@@ -92,7 +92,12 @@ fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
         let mut joined = if dir.starts_with(b"/") {
             dir.to_vec()
         } else if is_url(dir) {
-            continue;
+            // Downloaded and unpacked as Nix does (a store path named `source`); an entry
+            // that cannot be fetched is skipped, as Nix skips it with a warning.
+            match fetch_entry(ev, dir) {
+                Some(path) => path.into_bytes(),
+                None => continue,
+            }
         } else {
             // Relative to the working directory, as Nix resolves them at lookup.
             use std::os::unix::ffi::OsStrExt;
@@ -145,6 +150,26 @@ fn suffix_if_match<'s>(prefix: &[u8], lookup: &'s [u8]) -> Option<&'s [u8]> {
         return None;
     }
     Some(&lookup[if need_separator { n + 1 } else { n }..])
+}
+
+/// The store path a URL search path entry unpacks to (`channel:NAME` is the channel's
+/// `nixexprs.tar.xz`); `None` for `flake:` entries and whatever cannot be fetched.
+fn fetch_entry(ev: &mut Eval<'_>, entry: &[u8]) -> Option<String> {
+    let entry = std::str::from_utf8(entry).ok()?;
+    let url = match entry.strip_prefix("channel:") {
+        Some(channel) => format!("https://nixos.org/channels/{channel}/nixexprs.tar.xz"),
+        None if entry.starts_with("flake:") => return None,
+        None => entry.to_owned(),
+    };
+    let req = crate::io::FetchRequest::Url {
+        url,
+        name: "source".to_owned(),
+        unpack: true,
+        recursive: true,
+        expected: None,
+    };
+    let fetched = ev.io.fetch(&req).ok()?;
+    Some(fetched.path.to_absolute(ev.io.store_dir()))
 }
 
 /// Whether a search path entry is a URL (fetched by Nix, skipped here) rather than a path.
