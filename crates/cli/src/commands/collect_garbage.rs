@@ -118,6 +118,34 @@ pub fn gc_options(settings: &Settings, action: GcAction) -> anyhow::Result<GcOpt
     })
 }
 
+/// `nix-store --delete` and `kiln store delete`: deletes `paths` unless something keeps one
+/// alive (a root, or a referrer outside `paths`; with `ignore_liveness` only the latter and
+/// temporary roots), printing Nix 2.8's progress and summary (also after a refusal, as Nix
+/// does); a path still alive then fails with Nix's message.
+pub fn delete_paths(
+    store: &LocalStore,
+    settings: &Settings,
+    paths: &BTreeSet<kiln_formats::store_path::StorePath>,
+    ignore_liveness: bool,
+) -> anyhow::Result<()> {
+    let gc = gc_options(settings, GcAction::DeleteDead)?;
+    let options = kiln_store::DeleteOptions {
+        ignore_liveness,
+        keep_derivations: gc.keep_derivations,
+        keep_outputs: gc.keep_outputs,
+    };
+    let outcome = store.delete_paths(paths, &options, &mut print_event)?;
+    print_freed(&outcome.results)?;
+    match outcome.alive {
+        Some(p) => anyhow::bail!(
+            "Cannot delete path '{}' since it is still alive. To find out why, use: \
+             nix-store --query --roots",
+            p.to_absolute(store.store_dir())
+        ),
+        None => Ok(()),
+    }
+}
+
 /// Prints a collection's progress to stderr as Nix 2.8 words it, one write per line.
 pub fn print_event(event: GcEvent) {
     let line = match event {

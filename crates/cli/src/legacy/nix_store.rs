@@ -2,7 +2,7 @@
 //!
 //! `--add`, `--add-fixed [--recursive] ALGO`, `--dump`, `--restore`, `-q`/`--query` with
 //! `--references`, `--referrers`, `--requisites`/`-R`, `--deriver`/`-d`, `--hash`, `--size`,
-//! `--verify [--check-contents]`, `--delete`, `--optimise`, `--gc` with `--print-roots`,
+//! `--verify [--check-contents]`, `--delete [--ignore-liveness]`, `--optimise`, `--gc` with `--print-roots`,
 //! `--print-live`, `--print-dead`, `--max-freed N`. The store is `--store DIR` (or
 //! `local?root=DIR`), else `KILN_STORE`, else Kiln's default root. Path sets print one per
 //! line, references first, as Nix prints them.
@@ -31,7 +31,8 @@ Operations:
   --restore PATH                    unpack a NAR from stdin at PATH
   -q, --query [--references|--referrers|--requisites|-R|--deriver|-d|--hash|--size] PATH...
   --verify [--check-contents]       check the store's consistency
-  --delete PATH...                  delete paths nothing else refers to
+  --delete [--ignore-liveness] PATH...
+                                    delete paths no root keeps and nothing else refers to
   --optimise                        hard-link identical files
   -r, --realise PATH...             build derivations (drv, drv!out) and print their outputs
                                     [--dry-run] [--check] [-K] [-k] [-j N] [--add-root PATH]
@@ -71,6 +72,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut query = None;
     let mut recursive = false;
     let mut check_contents = false;
+    let mut ignore_liveness = false;
     let mut root: Option<PathBuf> = None;
     let mut operands = Vec::new();
     let mut build = super::build_common::BuildOptions::default();
@@ -122,6 +124,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             }
             "--recursive" => recursive = true,
             "--check-contents" => check_contents = true,
+            "--ignore-liveness" => ignore_liveness = true,
             "--references" => query = Some(Query::References),
             "--referrers" | "--referers" => query = Some(Query::Referrers),
             "--requisites" | "-R" => query = Some(Query::Requisites),
@@ -251,15 +254,12 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             for p in &operands {
                 set.insert(store_path(&store, p)?);
             }
-            let res = store.delete(&set)?;
-            for p in &res.deleted {
-                eprintln!("deleting '{}'", p.to_absolute(&dir));
-            }
-            writeln!(
-                out,
-                "{} store paths deleted, {:.2} MiB freed",
-                res.deleted.len(),
-                res.bytes_freed as f64 / (1024.0 * 1024.0)
+            let settings = crate::config::load_settings(&build.options)?;
+            crate::commands::collect_garbage::delete_paths(
+                &store,
+                &settings,
+                &set,
+                ignore_liveness,
             )?;
         }
         Op::Optimise => {
@@ -270,7 +270,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 stats.files_linked
             );
         }
-        Op::Gc => gc.run(&store, &operands)?,
+        Op::Gc => gc.run(&store, &operands, &build.options)?,
         Op::Dump | Op::Restore | Op::Realise => unreachable!("handled above"),
     }
     out.flush()?;
@@ -321,7 +321,12 @@ impl GcFlags {
     }
 
     /// `nix-store --gc`, as Nix 2.8 prints it.
-    fn run(&self, store: &kiln_store::LocalStore, operands: &[String]) -> anyhow::Result<()> {
+    fn run(
+        &self,
+        store: &kiln_store::LocalStore,
+        operands: &[String],
+        settings: &[String],
+    ) -> anyhow::Result<()> {
         use crate::commands::collect_garbage as gc;
         if !operands.is_empty() {
             return Err(usage("no arguments expected"));
@@ -329,7 +334,7 @@ impl GcFlags {
         if self.print_roots {
             return gc::print_roots(store);
         }
-        let settings = crate::config::load_settings(&[])?;
+        let settings = crate::config::load_settings(settings)?;
         let action = self.action.unwrap_or(kiln_store::GcAction::DeleteDead);
         let mut options = gc::gc_options(&settings, action)?;
         if let Some(m) = self.max_freed {

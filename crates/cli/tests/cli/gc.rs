@@ -330,3 +330,101 @@ fn a_killed_collection_never_loses_a_live_path_or_leaves_a_valid_one_incomplete(
     let entries = store_entries(&root);
     assert_eq!(entries.len(), 200, "only the live paths are left");
 }
+
+/// `nix-store --delete` refuses a path that is still alive (a root, or referred to from
+/// outside the set; `--ignore-liveness` leaves only the latter) with Nix 2.8's message, exit
+/// code and output, on one root and a copy; `kiln store delete` does the same.
+#[test]
+fn nix_store_delete_refuses_live_paths_as_nix_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let added = stdout_of(kiln_store(&root).args(["store", "add"]).args(garbage_files(
+        dir.path(),
+        "f",
+        3,
+    )));
+    let added: Vec<&str> = added.lines().collect();
+    let drv = stdout_of(
+        kiln_store(&root)
+            .arg("instantiate")
+            .arg(chain_expr(dir.path(), "d", 1)),
+    );
+    let drv = drv.trim();
+    let script = stdout_of(kiln_store(&root).args(["store", "references", drv]));
+    let script = script.trim();
+    let state = root.join("nix/var/nix");
+    std::os::unix::fs::symlink(added[0], state.join("gcroots/a")).unwrap();
+    let copy = dir.path().join("copy");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(&root)
+        .arg(&copy)
+        .status()
+        .unwrap()
+        .success());
+    let _ = std::fs::remove_dir_all(copy.join("nix/store/.kiln-tmp"));
+    let steps: Vec<Vec<&str>> = vec![
+        vec![added[0]],
+        // In Nix's order: the paths before the live one go, then the refusal.
+        vec![added[1], added[0], added[2]],
+        vec![added[2]],
+        vec![added[2]],
+        vec![script],
+        vec!["--ignore-liveness", script],
+        vec!["--ignore-liveness", added[0]],
+        vec!["--ignore-liveness", drv, script],
+    ];
+    for args in steps {
+        let ours = legacy(dir.path(), "nix-store")
+            .arg("--store")
+            .arg(&root)
+            .arg("--delete")
+            .args(&args)
+            .output()
+            .unwrap();
+        let theirs = reference(dir.path(), "nix-store")
+            .arg("--store")
+            .arg(format!("local?root={}", copy.display()))
+            .arg("--delete")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{args:?}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stderr),
+            String::from_utf8_lossy(&theirs.stderr)
+                .replace(&copy.display().to_string(), &root.display().to_string()),
+            "{args:?}"
+        );
+        assert_eq!(store_entries(&root), store_entries(&copy), "{args:?}");
+    }
+    // `kiln store delete`: a rooted path stays unless --ignore-liveness.
+    let kept = stdout_of(
+        kiln_store(&root)
+            .args(["store", "add"])
+            .arg(dir.path().join("f/g0")),
+    );
+    let kept = kept.trim();
+    std::os::unix::fs::symlink(kept, state.join("gcroots/k")).unwrap();
+    let out = failure_of(kiln_store(&root).args(["store", "delete", kept]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "error: Cannot delete path '{kept}' since it is still alive"
+        )),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0 store paths deleted, 0.00 MiB freed\n"
+    );
+    let out = stdout_of(kiln_store(&root).args(["store", "delete", "--ignore-liveness", kept]));
+    assert!(out.starts_with("1 store paths deleted, "), "{out}");
+    stdout_of(kiln_store(&root).args(["store", "verify", "--check-contents"]));
+}
