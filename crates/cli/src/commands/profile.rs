@@ -335,22 +335,31 @@ impl ProfileEnv {
               meta = clean (d.meta or { });
             };
             isDrv = v: builtins.isAttrs v && (v.type or null) == "derivation";
+            # Nix's getDerivations: a derivation, or the derivations of a set (sorted by
+            # name; sets only with `recurseForDerivations`, every value in the set of a
+            # combined directory, each auto-called).
+            join = prefix: n: if prefix == "" then n else "${prefix}.${n}";
+            attr = path: v:
+              let r = builtins.tryEval (isDrv v); in
+              if !r.success then [ ]
+              else if r.value then [ (info path v) ]
+              else if builtins.isAttrs v && (v.recurseForDerivations or false) then walk path v
+              else [ ];
+            walk = prefix: v0:
+              let v = if builtins.isFunction v0 then v0 { } else v0; in
+              if isDrv v then [ (info prefix v) ]
+              else if builtins.isAttrs v then
+                builtins.concatMap (n:
+                  if builtins.match "[A-Za-z_][-A-Za-z0-9_+]*" n == null then [ ]
+                  else if v ? _combineChannels then walk (join prefix n) v.${n}
+                  else attr (join prefix n) v.${n})
+                  (builtins.attrNames v)
+              else [ ];
           in"#;
-        let (apply, attr_paths) = if attrs.is_empty() {
-            (
-                format!(
-                    "{INFO} v: let top = if builtins.isFunction v then v {{ }} else v; in \
-                     builtins.concatMap (n: let r = builtins.tryEval (isDrv top.${{n}}); in \
-                     if r.success && r.value then [ (info n top.${{n}}) ] else [ ]) \
-                     (builtins.attrNames top)"
-                ),
-                Vec::new(),
-            )
-        } else {
-            (format!("{INFO} d: [ (info \"\" d) ]"), attrs.to_vec())
-        };
+        let apply = format!("{INFO} walk \"\"");
+        let attr_paths = attrs.to_vec();
         let json = evaluate::run(Request {
-            source: Source::File(file.to_owned()),
+            source: self.source_of(file)?,
             attr_paths: attr_paths.clone(),
             args: Vec::new(),
             apply: Some(apply),
@@ -370,7 +379,11 @@ impl ProfileEnv {
             for item in v.as_array().into_iter().flatten() {
                 let mut e = Element::from_json(item)?;
                 if let Some(a) = attr {
-                    e.attr_path = a.clone();
+                    e.attr_path = if e.attr_path.is_empty() {
+                        a.clone()
+                    } else {
+                        format!("{a}.{}", e.attr_path)
+                    };
                 }
                 res.push(e);
             }
@@ -585,6 +598,136 @@ impl ProfileEnv {
         self.profile.switch_to(number)?;
         eprintln!("switching profile from version {cur} to {number}");
         Ok(())
+    }
+
+    /// What `nix-env -f PATH` (and, without `-f`, `~/.nix-defexpr`) evaluates, as Nix 2.8's
+    /// `loadSourceExpr`: a file, a directory with a `default.nix`, or else a directory whose
+    /// `.nix` files and subdirectories with a `default.nix` become one set (other
+    /// subdirectories searched too, keeping the set flat; first name wins), each imported on
+    /// demand. Links into the store or state directory are followed in the store's root.
+    fn source_of(&self, path: &Path) -> anyhow::Result<Source> {
+        let real = self.resolve(path);
+        let meta = std::fs::metadata(&real)
+            .with_context(|| format!("getting information about '{}'", path.display()))?;
+        if is_nix_expr(&real, &meta) {
+            return Ok(Source::File(self.logical(&real)));
+        }
+        if !meta.is_dir() {
+            bail!(
+                "path '{}' is not a directory or a Nix expression",
+                path.display()
+            );
+        }
+        let mut seen = BTreeSet::new();
+        let mut text = String::from("{ _combineChannels = [ ]; ");
+        self.combine(&real, path, &mut seen, &mut text)?;
+        text.push('}');
+        Ok(Source::Expr(text))
+    }
+
+    /// Adds the expressions of directory `real` (shown as `shown`) to `text`.
+    fn combine(
+        &self,
+        real: &Path,
+        shown: &Path,
+        seen: &mut BTreeSet<String>,
+        text: &mut String,
+    ) -> anyhow::Result<()> {
+        let mut names = BTreeSet::new();
+        for entry in std::fs::read_dir(real)
+            .with_context(|| format!("reading directory '{}'", shown.display()))?
+        {
+            let entry =
+                entry.with_context(|| format!("reading directory '{}'", shown.display()))?;
+            names.insert(entry.file_name().to_string_lossy().into_owned());
+        }
+        for name in names {
+            // The manifest of a profile (channels are one).
+            if name == "manifest.nix" {
+                continue;
+            }
+            let shown2 = shown.join(&name);
+            let real2 = self.resolve(&real.join(&name));
+            // Dangling links are ignored.
+            let Ok(meta) = std::fs::metadata(&real2) else {
+                continue;
+            };
+            if is_nix_expr(&real2, &meta) && (!meta.is_file() || name.ends_with(".nix")) {
+                let attr = name.strip_suffix(".nix").unwrap_or(&name);
+                if !seen.insert(attr.to_owned()) {
+                    eprintln!(
+                        "warning: name collision in input Nix expressions, skipping '{}'",
+                        shown2.display()
+                    );
+                    continue;
+                }
+                let target = self.logical(&real2);
+                text.push_str(&format!(
+                    "{} = import {}; ",
+                    nix_string(attr),
+                    nix_string(&target.to_string_lossy())
+                ));
+            } else if meta.is_dir() {
+                self.combine(&real2, &shown2, seen, text)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `path` with its links followed as they are in the store's root: a link to an absolute
+    /// path in the logical store or state directory leads into the root. At `/`, `path`.
+    fn resolve(&self, path: &Path) -> PathBuf {
+        use std::path::Component;
+        if self.root == Path::new("/") {
+            return path.to_owned();
+        }
+        let store_dir = self.store.location().store_dir.clone();
+        let into_root = |t: PathBuf| -> PathBuf {
+            if t.starts_with(&store_dir) || t.starts_with("/nix/var/nix") {
+                self.root.join(t.strip_prefix("/").unwrap_or(&t))
+            } else {
+                t
+            }
+        };
+        let mut todo: Vec<std::ffi::OsString> = Vec::new();
+        let push = |todo: &mut Vec<std::ffi::OsString>, p: &Path| {
+            for c in p.components().rev() {
+                todo.push(c.as_os_str().to_owned());
+            }
+        };
+        push(&mut todo, path);
+        let mut current = PathBuf::new();
+        let mut links = 0;
+        while let Some(c) = todo.pop() {
+            match Path::new(&c).components().next() {
+                Some(Component::RootDir) => current = PathBuf::from("/"),
+                Some(Component::ParentDir) => {
+                    current.pop();
+                }
+                Some(Component::Normal(n)) => {
+                    let next = current.join(n);
+                    match std::fs::read_link(&next) {
+                        Ok(t) if links < 40 => {
+                            links += 1;
+                            let t = if t.is_absolute() { into_root(t) } else { t };
+                            push(&mut todo, &t);
+                        }
+                        _ => current = next,
+                    }
+                }
+                _ => {}
+            }
+        }
+        current
+    }
+
+    /// The logical name of a physical path in the store (others unchanged).
+    fn logical(&self, real: &Path) -> PathBuf {
+        let loc = self.store.location();
+        match real.strip_prefix(loc.real_store_dir()) {
+            Ok(rest) if self.root != Path::new("/") => Path::new(&loc.store_dir).join(rest),
+            _ => real.to_owned(),
+        }
     }
 
     /// Makes the previous generation current.
@@ -962,6 +1105,11 @@ fn local_time(secs: i64) -> String {
         rem / 60 % 60,
         rem % 60
     )
+}
+
+/// Nix's `isNixExpr`: a file, or a directory with a `default.nix`.
+fn is_nix_expr(path: &Path, meta: &std::fs::Metadata) -> bool {
+    meta.is_file() || (meta.is_dir() && path.join("default.nix").exists())
 }
 
 /// A Nix string literal.
