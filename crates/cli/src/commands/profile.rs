@@ -744,10 +744,10 @@ impl ProfileEnv {
         for g in self.profile.generations()? {
             writeln!(
                 out,
-                "{:4}   {}{}",
+                "{:4}   {}   {}",
                 g.number,
                 local_time(g.created),
-                if g.current { "   (current)" } else { "" }
+                if g.current { "(current)" } else { "" }
             )?;
         }
         out.flush()?;
@@ -1085,8 +1085,34 @@ fn diff_lines(
     res
 }
 
-/// A time as `YYYY-MM-DD HH:MM:SS` (UTC; Nix prints local time, which is UTC without `TZ`).
+/// A time as Nix prints a generation's date: `%Y-%m-%d %H:%M:%S` of `localtime_r`, in the
+/// local time zone (`TZ`, else `/etc/localtime`); in UTC if the C library cannot say.
+#[allow(unsafe_code)]
 fn local_time(secs: i64) -> String {
+    let t = secs as libc::time_t;
+    // SAFETY: `tm` is plain old data (all zeros is a valid value) that `localtime_r` fills;
+    // both pointers are valid for the duration of the call. The C library reads `TZ` (as
+    // `tzset` does) on first use; Kiln never changes it.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return utc_time(secs);
+        }
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        i64::from(tm.tm_year) + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// A time as `YYYY-MM-DD HH:MM:SS` in UTC.
+fn utc_time(secs: i64) -> String {
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
@@ -1318,9 +1344,9 @@ mod tests {
 
     #[test]
     fn times_print_as_utc_dates() {
-        assert_eq!(local_time(0), "1970-01-01 00:00:00");
-        assert_eq!(local_time(1_795_000_000), "2026-11-18 11:06:40");
-        assert_eq!(local_time(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(utc_time(0), "1970-01-01 00:00:00");
+        assert_eq!(utc_time(1_795_000_000), "2026-11-18 11:06:40");
+        assert_eq!(utc_time(951_782_400), "2000-02-29 00:00:00");
     }
 
     #[test]

@@ -705,3 +705,59 @@ fn nix_env_without_f_reads_nix_defexpr() {
     // The same default profile: a-0.5 replaced a-1.0.
     assert_eq!(text(&kiln_env(&home2, &["-q"]).stdout), "a-0.5\nc-1\ne-1\n");
 }
+
+/// `--list-generations` prints each generation's time in the local time zone (`TZ`: a zone
+/// name, a POSIX rule, or unset), byte for byte as Nix 2.8 does.
+#[test]
+fn list_generations_prints_local_time_as_nix_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let profile = dir.join("p");
+    for (n, when) in [(1, "@1700000000"), (2, "@1710000000")] {
+        let link = dir.join(format!("p-{n}-link"));
+        std::os::unix::fs::symlink(
+            format!("/nix/store/{}-user-environment", n.to_string().repeat(32)),
+            &link,
+        )
+        .unwrap();
+        assert!(Command::new("touch")
+            .args(["-h", "-d", when])
+            .arg(&link)
+            .status()
+            .unwrap()
+            .success());
+    }
+    std::os::unix::fs::symlink("p-2-link", &profile).unwrap();
+    let zones = [
+        (Some("UTC"), "   1   2023-11-14 22:13:20   \n"),
+        (Some("Asia/Tokyo"), "   1   2023-11-15 07:13:20   \n"),
+        (
+            Some("EST5EDT,M3.2.0,M11.1.0"),
+            "   1   2023-11-14 17:13:20   \n",
+        ),
+        (None, ""),
+    ];
+    for (tz, first) in zones {
+        let with_tz = |cmd: &mut Command| {
+            match tz {
+                Some(tz) => cmd.env("TZ", tz),
+                None => cmd.env_remove("TZ"),
+            };
+        };
+        let mut ours = legacy(dir, "nix-env");
+        ours.arg("--store")
+            .arg(dir.join("root"))
+            .arg("-p")
+            .arg(&profile)
+            .arg("--list-generations");
+        with_tz(&mut ours);
+        let ours = super::stdout_of(&mut ours);
+        let mut theirs = reference(dir, "nix-env");
+        theirs.arg("-p").arg(&profile).arg("--list-generations");
+        with_tz(&mut theirs);
+        let theirs = super::stdout_of(&mut theirs);
+        assert_eq!(ours, theirs, "TZ={tz:?}");
+        assert!(ours.starts_with(first), "TZ={tz:?}: {ours}");
+        assert!(ours.ends_with("   (current)\n"), "{ours}");
+    }
+}
