@@ -214,29 +214,72 @@ pub struct ProfileEnv {
     pub include: Vec<String>,
 }
 
-/// The default profile of a store root: `<state>/profiles/per-user/$USER/profile`. For the
-/// store at `/`, `~/.nix-profile` when it exists (made to point there otherwise, as Nix does).
+/// The default profile of a store root, by Nix 2.8's rules (`getDefaultProfile`) applied to
+/// the root's state directory: `~/.nix-profile` names it when that link exists (and, under
+/// a root other than `/`, leads into this root's state directory); otherwise it is
+/// `<state>/profiles/default` for root and `<state>/profiles/per-user/$USER/profile` for
+/// anyone else, and `~/.nix-profile` is made to point there (best effort, as in Nix).
 pub fn default_profile(root: &Path) -> anyhow::Result<PathBuf> {
-    let state = kiln_store::StoreLocation::new(root).state_dir();
-    let user = std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "root".to_owned());
-    let dir = state.join("profiles/per-user").join(user);
-    let profile = dir.join("profile");
-    if root == Path::new("/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            let link = Path::new(&home).join(".nix-profile");
-            if std::fs::symlink_metadata(&link).is_ok() {
-                return Ok(link);
+    let root =
+        std::path::absolute(root).with_context(|| format!("resolving '{}'", root.display()))?;
+    let state = kiln_store::StoreLocation::new(&root).state_dir();
+    let profile = if effective_uid() == Some(0) {
+        state.join("profiles/default")
+    } else {
+        state
+            .join("profiles/per-user")
+            .join(user_name())
+            .join("profile")
+    };
+    let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+        return Ok(profile);
+    };
+    let link = Path::new(&home).join(".nix-profile");
+    match std::fs::read_link(&link) {
+        Ok(target) => {
+            let target = Path::new(&home).join(target);
+            if root == Path::new("/") || target.starts_with(&state) {
+                return Ok(target);
             }
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating directory '{}'", dir.display()))?;
-            // Best effort, like Nix: a home that cannot hold the link still has a profile.
+        }
+        Err(_) if std::fs::symlink_metadata(&link).is_ok() => {}
+        Err(_) => {
+            if let Some(dir) = profile.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating directory '{}'", dir.display()))?;
+            }
+            // A home that cannot hold the link still has a profile.
             let _ = std::os::unix::fs::symlink(&profile, &link);
         }
     }
     Ok(profile)
+}
+
+/// The effective user id: the owner of `/proc/self`.
+fn effective_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+/// The user's name: `$USER`, else the password database's name for the effective user id.
+fn user_name() -> String {
+    if let Some(u) = std::env::var("USER").ok().filter(|u| !u.is_empty()) {
+        return u;
+    }
+    let uid = effective_uid().unwrap_or(0);
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2].parse() == Ok(uid))
+        .map(|f| f[0].to_owned())
+        .unwrap_or_else(|| {
+            if uid == 0 {
+                "root".into()
+            } else {
+                uid.to_string()
+            }
+        })
 }
 
 impl ProfileEnv {

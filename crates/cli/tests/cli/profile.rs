@@ -34,6 +34,7 @@ impl Fixture {
         let dir = tmp.path().to_owned();
         let file = dir.join("packages.nix");
         std::fs::write(&file, PACKAGES).unwrap();
+        std::fs::create_dir(dir.join("home")).unwrap();
         Fixture {
             root: dir.join("root"),
             dir,
@@ -51,7 +52,8 @@ impl Fixture {
             .arg("-f")
             .arg(&self.file)
             .args(args)
-            .env("USER", "tester");
+            .env("USER", "tester")
+            .env("HOME", self.dir.join("home"));
         cmd
     }
 
@@ -324,6 +326,7 @@ fn kiln_profile_commands_and_default_profile() {
             .arg("profile")
             .args(args)
             .env("USER", "tester")
+            .env("HOME", f.dir.join("home"))
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -332,9 +335,52 @@ fn kiln_profile_commands_and_default_profile() {
     };
     let file = f.file.to_str().unwrap();
     run(&["install", "-f", file, "a", "b1"]);
-    // The default profile of a store root is the user's under its state directory.
-    let profile = f.root.join("nix/var/nix/profiles/per-user/tester/profile");
+    // The default profile of a store root is under its state directory, named by Nix 2.8's
+    // rules, and ~/.nix-profile points to it.
+    let profile = default_profile_of(&f.root);
     assert_eq!(f.current(&profile), 1);
+    let link = f.dir.join("home/.nix-profile");
+    assert_eq!(std::fs::read_link(&link).unwrap(), profile);
+    // Nix 2.8 with the same state directory names the same profile.
+    let home2 = f.dir.join("home2");
+    std::fs::create_dir(&home2).unwrap();
+    let out = reference(&f.dir, "nix-env")
+        .env("NIX_STATE_DIR", f.root.join("nix/var/nix"))
+        .env("HOME", &home2)
+        .env("USER", "tester")
+        .arg("--store")
+        .arg(format!("local?root={}", f.root.display()))
+        .arg("-q")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_link(home2.join(".nix-profile")).unwrap(),
+        profile
+    );
+    // A ~/.nix-profile of another store root is neither used nor changed.
+    let other = f.dir.join("other-root");
+    let out = kiln()
+        .arg("--store")
+        .arg(&other)
+        .args(["--option", "sandbox-paths", "/bin/sh=/bin/busybox"])
+        .args(["profile", "install", "-f", file, "clash"])
+        .env("USER", "tester")
+        .env("HOME", f.dir.join("home"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), profile);
+    assert_eq!(f.current(&profile), 1);
+    assert_eq!(f.current(&default_profile_of(&other)), 1);
     let list = run(&["list"]);
     assert!(list.starts_with("a-1.0  /nix/store/"), "{list}");
     run(&["remove", "b"]);
@@ -387,6 +433,18 @@ fn kiln_profile_commands_and_default_profile() {
         f.env_files(&f.now(&profile)),
         files(&[("bin/a", "a"), ("share/doc/a/README", "a-doc")])
     );
+}
+
+/// The default profile Nix 2.8 gives a store root's state directory: `profiles/default`
+/// for root, `profiles/per-user/$USER/profile` (here `tester`) for anyone else.
+fn default_profile_of(root: &Path) -> PathBuf {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    let profiles = root.join("nix/var/nix/profiles");
+    if String::from_utf8_lossy(&uid.stdout).trim() == "0" {
+        profiles.join("default")
+    } else {
+        profiles.join("per-user/tester/profile")
+    }
 }
 
 /// Kills `nix-env -i` at random moments, many times: the profile always points to a
