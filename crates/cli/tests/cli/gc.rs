@@ -428,3 +428,103 @@ fn nix_store_delete_refuses_live_paths_as_nix_does() {
     assert!(out.starts_with("1 store paths deleted, "), "{out}");
     stdout_of(kiln_store(&root).args(["store", "verify", "--check-contents"]));
 }
+
+/// `keep-derivations` and `keep-outputs`, from `--option` (and `kiln.conf`), decide what a
+/// derivation and its output keep alive, in `nix-store --gc`, `kiln store gc` and
+/// `nix-collect-garbage` as in Nix 2.8.
+#[test]
+fn keep_outputs_and_keep_derivations_are_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let file = dir.path().join("k.nix");
+    std::fs::write(
+        &file,
+        r#"derivation { name = "k"; system = builtins.currentSystem; builder = "/bin/sh";
+             args = [ "-c" "echo built > $out" ]; }"#,
+    )
+    .unwrap();
+    let out = stdout_of(
+        kiln_store(&root)
+            .args(["--option", "sandbox-paths", "/bin/sh=/bin/busybox"])
+            .arg("build")
+            .arg(&file)
+            .arg("--no-link"),
+    );
+    let out = out.trim().to_owned();
+    let drv = stdout_of(kiln_store(&root).arg("instantiate").arg(&file));
+    let drv = drv.trim().to_owned();
+    let gcroots = root.join("nix/var/nix/gcroots");
+    let dead = |args: &[&str]| -> (BTreeSet<String>, BTreeSet<String>) {
+        let ours = stdout_of(
+            legacy(dir.path(), "nix-store")
+                .arg("--store")
+                .arg(&root)
+                .args(["--gc", "--print-dead"])
+                .args(args),
+        );
+        let theirs = stdout_of(
+            reference(dir.path(), "nix-store")
+                .arg("--store")
+                .arg(format!("local?root={}", root.display()))
+                .args(["--gc", "--print-dead"])
+                .args(args),
+        );
+        // Nix 2.8 also lists Kiln's own `.kiln-tmp`.
+        let set = |s: String| {
+            s.lines()
+                .filter(|l| !l.starts_with("/nix/store/."))
+                .map(str::to_owned)
+                .collect::<BTreeSet<_>>()
+        };
+        let (ours, theirs) = (set(ours), set(theirs));
+        let kiln_dry = set(stdout_of(
+            kiln_store(&root)
+                .args(["store", "gc", "--dry-run"])
+                .args(args),
+        ));
+        assert_eq!(ours, kiln_dry, "{args:?}");
+        (ours, theirs)
+    };
+    let keep_drv_off = ["--option", "keep-derivations", "false"];
+    let keep_out_on = ["--option", "keep-outputs", "true"];
+
+    // The output rooted: it keeps its derivation unless keep-derivations is off.
+    std::os::unix::fs::symlink(&out, gcroots.join("out")).unwrap();
+    let (ours, theirs) = dead(&[]);
+    assert_eq!(ours, theirs);
+    assert!(!ours.contains(&drv) && !ours.contains(&out), "{ours:?}");
+    let (ours, theirs) = dead(&keep_drv_off);
+    assert_eq!(ours, theirs);
+    assert!(ours.contains(&drv) && !ours.contains(&out), "{ours:?}");
+    std::fs::remove_file(gcroots.join("out")).unwrap();
+
+    // The derivation rooted: its output lives only with keep-outputs.
+    std::os::unix::fs::symlink(&drv, gcroots.join("drv")).unwrap();
+    let (ours, theirs) = dead(&[]);
+    assert_eq!(ours, theirs);
+    assert!(ours.contains(&out) && !ours.contains(&drv), "{ours:?}");
+    let (ours, theirs) = dead(&keep_out_on);
+    assert_eq!(ours, theirs);
+    assert!(!ours.contains(&out), "{ours:?}");
+
+    // Deleting honours them too: from the configuration file, then from --option.
+    let conf = dir.path().join("conf");
+    std::fs::create_dir_all(conf.join("kiln")).unwrap();
+    std::fs::write(conf.join("kiln/kiln.conf"), "keep-outputs = true\n").unwrap();
+    let physical = |p: &str| root.join(p.trim_start_matches('/'));
+    stdout_of(
+        legacy(dir.path(), "nix-collect-garbage")
+            .env("XDG_CONFIG_HOME", &conf)
+            .arg("--store")
+            .arg(&root),
+    );
+    assert!(physical(&out).exists() && physical(&drv).exists());
+    stdout_of(
+        legacy(dir.path(), "nix-store")
+            .env("XDG_CONFIG_HOME", &conf)
+            .arg("--store")
+            .arg(&root)
+            .args(["--gc", "--option", "keep-outputs", "false"]),
+    );
+    assert!(!physical(&out).exists() && physical(&drv).exists());
+}
