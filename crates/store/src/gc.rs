@@ -17,7 +17,8 @@
 //! checks, path by path, that no valid path outside the batch has come to refer to it since
 //! the graph was loaded; such a path and, through the same check, its references are kept),
 //! and only then do their files go: directories are first renamed into a private temporary
-//! directory. A collection killed at any moment leaves only invalid files, which the next one
+//! directory. Without `max_freed`, two threads delete the files of committed batches while
+//! the next batch is made invalid (unlinking is kernel work per inode; it overlaps SQLite's). A collection killed at any moment leaves only invalid files, which the next one
 //! deletes. Finally `<store>/.links` loses the files no store path shares any more (link
 //! count 1), as Nix does.
 //!
@@ -114,8 +115,13 @@ pub struct GcResults {
     pub links_removed: u64,
 }
 
-/// How many paths one invalidation transaction covers.
-const BATCH: usize = 4096;
+/// How many paths one invalidation transaction covers (small enough that deleting files
+/// starts early, large enough that commits are few).
+const BATCH: usize = 512;
+
+/// How many threads delete files, and how many paths they take at a time.
+const DELETERS: usize = 2;
+const CHUNK: usize = 64;
 
 /// The valid paths and the edges liveness follows, by dense index.
 struct Graph {
@@ -314,51 +320,112 @@ impl LocalStore {
         )
         .map_err(|e| StoreError::io("opening", &self.real_store)(e.into()))?;
         let mut stopped = false;
-        let mut next = 0;
-        'batches: while next < order.len() && !stopped {
-            // With a limit, cut the batch where the estimated sizes reach it, so that little
-            // is made invalid beyond what will be deleted.
-            let mut end = next;
-            let mut estimate = 0u64;
-            let budget = options.max_freed.saturating_sub(results.bytes_freed);
-            while end < order.len() && end - next < BATCH {
-                estimate = estimate.saturating_add(graph.nar_sizes[order[end] as usize]);
-                end += 1;
-                if estimate > budget {
-                    break;
-                }
-            }
-            let batch = &order[next..end];
-            next = end;
-            // Paths a Nix process registered as roots meanwhile stay (and, being valid, keep
-            // their references through the referrer check).
-            let free = server.claim(batch.iter().map(|&i| &graph.names[i as usize][..32]));
-            let batch: Vec<u32> = batch
-                .iter()
-                .zip(free)
-                .filter_map(|(&i, free)| free.then_some(i))
+        // Without a limit, the files of a committed batch are deleted on a second thread
+        // while the next batch is made invalid: unlinking (kernel work per inode) and SQLite
+        // overlap. With a limit, each deletion is counted before the next.
+        let limited = options.max_freed != u64::MAX;
+        let (to_deleter, batches) = std::sync::mpsc::sync_channel::<Vec<u32>>(16);
+        let batches = std::sync::Mutex::new(batches);
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            // Two deleters: unlinking one file is mostly work on its own inode, which runs in
+            // parallel (the directory's lock is held only for the entry).
+            let deleters: Vec<_> = (0..if limited { 0 } else { DELETERS })
+                .map(|_| {
+                    let (graph, store_fd, trash, server) = (&graph, &store_fd, &trash, &server);
+                    let batches = &batches;
+                    scope.spawn(move || -> Result<u64, StoreError> {
+                        let mut freed = 0;
+                        loop {
+                            let next = batches.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                            let Ok(batch) = next else { break };
+                            for &i in &batch {
+                                self.delete_entry(
+                                    store_fd,
+                                    &graph.names[i as usize],
+                                    &trash.dir,
+                                    &mut freed,
+                                )?;
+                            }
+                            server.release(batch.iter().map(|&i| &graph.names[i as usize][..32]));
+                        }
+                        Ok(freed)
+                    })
+                })
                 .collect();
-            let ids: Vec<i64> = batch.iter().map(|&i| graph.ids[i as usize]).collect();
-            let invalidated = self.invalidate_unreferenced(&ids)?;
-            for (&i, gone) in batch.iter().zip(invalidated) {
-                let name = &*graph.names[i as usize];
-                if !gone {
+            let mut next = 0;
+            while next < order.len() && !stopped {
+                // With a limit, cut the batch where the estimated sizes reach it, so that
+                // little is made invalid beyond what will be deleted.
+                let mut end = next;
+                let mut estimate = 0u64;
+                let budget = options.max_freed.saturating_sub(results.bytes_freed);
+                while end < order.len() && end - next < BATCH {
+                    estimate = estimate.saturating_add(graph.nar_sizes[order[end] as usize]);
+                    end += 1;
+                    if estimate > budget {
+                        break;
+                    }
+                }
+                let batch = &order[next..end];
+                next = end;
+                // Paths a Nix process registered as roots meanwhile stay (and, being valid,
+                // keep their references through the referrer check).
+                let free = server.claim(batch.iter().map(|&i| &graph.names[i as usize][..32]));
+                let batch: Vec<u32> = batch
+                    .iter()
+                    .zip(free)
+                    .filter_map(|(&i, free)| free.then_some(i))
+                    .collect();
+                let ids: Vec<i64> = batch.iter().map(|&i| graph.ids[i as usize]).collect();
+                let invalidated = self.invalidate_unreferenced(&ids)?;
+                let mut gone: Vec<u32> = Vec::with_capacity(batch.len());
+                let mut kept: Vec<u32> = Vec::new();
+                for (&i, ok) in batch.iter().zip(invalidated) {
+                    if ok {
+                        gone.push(i);
+                    } else {
+                        kept.push(i);
+                    }
+                }
+                server.release(kept.iter().map(|&i| &graph.names[i as usize][..32]));
+                if !limited {
+                    for &i in &gone {
+                        let path = abs(&graph.names[i as usize]);
+                        events(GcEvent::Deleting(path.clone()));
+                        results.paths.insert(path);
+                    }
+                    for chunk in gone.chunks(CHUNK) {
+                        if to_deleter.send(chunk.to_vec()).is_err() {
+                            // The deleters failed; the error is reported below.
+                            break;
+                        }
+                    }
                     continue;
                 }
-                let path = abs(name);
-                events(GcEvent::Deleting(path.clone()));
-                self.delete_entry(&store_fd, name, &trash.dir, &mut results.bytes_freed)?;
-                results.paths.insert(path);
-                if results.bytes_freed > options.max_freed {
-                    // The rest of this batch is already invalid: finish it first.
-                    stopped = true;
+                for &i in &gone {
+                    let name = &*graph.names[i as usize];
+                    let path = abs(name);
+                    events(GcEvent::Deleting(path.clone()));
+                    self.delete_entry(&store_fd, name, &trash.dir, &mut results.bytes_freed)?;
+                    results.paths.insert(path);
+                    if results.bytes_freed > options.max_freed {
+                        // The rest of this batch is already invalid: finish it first.
+                        stopped = true;
+                    }
+                }
+                server.done();
+            }
+            drop(to_deleter);
+            let mut res = Ok(());
+            for deleter in deleters {
+                match deleter.join() {
+                    Ok(Ok(freed)) => results.bytes_freed += freed,
+                    Ok(Err(e)) => res = Err(e),
+                    Err(panic) => std::panic::resume_unwind(panic),
                 }
             }
-            server.done();
-            if stopped {
-                break 'batches;
-            }
-        }
+            res
+        })?;
         if !stopped {
             for stray in &strays {
                 if stray.is_lock {

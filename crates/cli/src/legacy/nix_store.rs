@@ -340,7 +340,7 @@ impl GcFlags {
         if let Some(m) = self.max_freed {
             options.max_freed = m;
         }
-        let res = store.collect_garbage(&options, &mut gc::print_event)?;
+        let res = store.collect_garbage(&options, &mut gc::Progress::default().sink())?;
         if action == kiln_store::GcAction::DeleteDead {
             gc::print_freed(&res)
         } else {
