@@ -17,7 +17,8 @@
 //! checks, path by path, that no valid path outside the batch has come to refer to it since
 //! the graph was loaded; such a path and, through the same check, its references are kept),
 //! and only then do their files go: directories are first renamed into a private temporary
-//! directory. A collection killed at any moment leaves only invalid files, which the next one
+//! directory. Without `max_freed`, two threads delete the files of committed batches while
+//! the next batch is made invalid (unlinking is kernel work per inode; it overlaps SQLite's). A collection killed at any moment leaves only invalid files, which the next one
 //! deletes. Finally `<store>/.links` loses the files no store path shares any more (link
 //! count 1), as Nix does.
 //!
@@ -114,8 +115,13 @@ pub struct GcResults {
     pub links_removed: u64,
 }
 
-/// How many paths one invalidation transaction covers.
-const BATCH: usize = 4096;
+/// How many paths one invalidation transaction covers (small enough that deleting files
+/// starts early, large enough that commits are few).
+const BATCH: usize = 512;
+
+/// How many threads delete files, and how many paths they take at a time.
+const DELETERS: usize = 2;
+const CHUNK: usize = 64;
 
 /// The valid paths and the edges liveness follows, by dense index.
 struct Graph {
@@ -146,6 +152,16 @@ impl Graph {
         &self.refs[self.ref_start[i as usize] as usize..self.ref_start[i as usize + 1] as usize]
     }
 
+    /// The reverse of every liveness edge: what keeps each path alive.
+    fn referrers(&self) -> Adjacency {
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(self.refs.len() + self.extra.len());
+        for i in 0..self.names.len() as u32 {
+            pairs.extend(self.references(i).iter().map(|&r| (r, i)));
+        }
+        pairs.extend(self.extra.iter().map(|&(f, t)| (t, f)));
+        Adjacency::from_pairs(self.names.len(), pairs)
+    }
+
     fn extra_edges(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
         let start = self.extra.partition_point(|&(f, _)| f < i);
         self.extra[start..]
@@ -169,15 +185,17 @@ impl LocalStore {
             .map(|p| p.base_name().to_owned())
             .collect();
         let mut is_valid = |p: &StorePath| valid.contains(p.base_name());
-        self.roots_with(&mut is_valid, censor, notices)
+        self.roots_with(&mut is_valid, true, censor, notices)
             .map(|(roots, _)| roots)
     }
 
     /// The root search, with validity decided by `is_valid`; also returns the hash parts of
-    /// the temporary roots.
+    /// the temporary roots. Without `permanent`, only the temporary roots are looked for (as
+    /// Nix's `--ignore-liveness` does).
     fn roots_with(
         &self,
         is_valid: &mut dyn FnMut(&StorePath) -> bool,
+        permanent: bool,
         censor: bool,
         notices: &mut dyn FnMut(RootNotice),
     ) -> Result<(Roots, HashSet<String>), StoreError> {
@@ -190,8 +208,10 @@ impl LocalStore {
             state_dir: &state_dir,
         };
         let mut roots = Roots::new();
-        find_permanent_roots(&scope, is_valid, &mut roots, notices)?;
-        find_runtime_roots(&scope, is_valid, censor, &mut roots);
+        if permanent {
+            find_permanent_roots(&scope, is_valid, &mut roots, notices)?;
+            find_runtime_roots(&scope, is_valid, censor, &mut roots);
+        }
         let temp = read_temp_roots(
             &state_dir.join("temproots"),
             &self.location().store_dir,
@@ -226,7 +246,7 @@ impl LocalStore {
         let index = graph.index();
         let mut is_valid = |p: &StorePath| index.contains_key(p.base_name());
         let (roots, temp_hashes) =
-            self.roots_with(&mut is_valid, true, &mut |n| events(GcEvent::Root(n)))?;
+            self.roots_with(&mut is_valid, true, true, &mut |n| events(GcEvent::Root(n)))?;
 
         // Liveness: breadth first from the roots.
         let n = graph.names.len();
@@ -300,51 +320,112 @@ impl LocalStore {
         )
         .map_err(|e| StoreError::io("opening", &self.real_store)(e.into()))?;
         let mut stopped = false;
-        let mut next = 0;
-        'batches: while next < order.len() && !stopped {
-            // With a limit, cut the batch where the estimated sizes reach it, so that little
-            // is made invalid beyond what will be deleted.
-            let mut end = next;
-            let mut estimate = 0u64;
-            let budget = options.max_freed.saturating_sub(results.bytes_freed);
-            while end < order.len() && end - next < BATCH {
-                estimate = estimate.saturating_add(graph.nar_sizes[order[end] as usize]);
-                end += 1;
-                if estimate > budget {
-                    break;
-                }
-            }
-            let batch = &order[next..end];
-            next = end;
-            // Paths a Nix process registered as roots meanwhile stay (and, being valid, keep
-            // their references through the referrer check).
-            let free = server.claim(batch.iter().map(|&i| &graph.names[i as usize][..32]));
-            let batch: Vec<u32> = batch
-                .iter()
-                .zip(free)
-                .filter_map(|(&i, free)| free.then_some(i))
+        // Without a limit, the files of a committed batch are deleted on a second thread
+        // while the next batch is made invalid: unlinking (kernel work per inode) and SQLite
+        // overlap. With a limit, each deletion is counted before the next.
+        let limited = options.max_freed != u64::MAX;
+        let (to_deleter, batches) = std::sync::mpsc::sync_channel::<Vec<u32>>(16);
+        let batches = std::sync::Mutex::new(batches);
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            // Two deleters: unlinking one file is mostly work on its own inode, which runs in
+            // parallel (the directory's lock is held only for the entry).
+            let deleters: Vec<_> = (0..if limited { 0 } else { DELETERS })
+                .map(|_| {
+                    let (graph, store_fd, trash, server) = (&graph, &store_fd, &trash, &server);
+                    let batches = &batches;
+                    scope.spawn(move || -> Result<u64, StoreError> {
+                        let mut freed = 0;
+                        loop {
+                            let next = batches.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                            let Ok(batch) = next else { break };
+                            for &i in &batch {
+                                self.delete_entry(
+                                    store_fd,
+                                    &graph.names[i as usize],
+                                    &trash.dir,
+                                    &mut freed,
+                                )?;
+                            }
+                            server.release(batch.iter().map(|&i| &graph.names[i as usize][..32]));
+                        }
+                        Ok(freed)
+                    })
+                })
                 .collect();
-            let ids: Vec<i64> = batch.iter().map(|&i| graph.ids[i as usize]).collect();
-            let invalidated = self.invalidate_unreferenced(&ids)?;
-            for (&i, gone) in batch.iter().zip(invalidated) {
-                let name = &*graph.names[i as usize];
-                if !gone {
+            let mut next = 0;
+            while next < order.len() && !stopped {
+                // With a limit, cut the batch where the estimated sizes reach it, so that
+                // little is made invalid beyond what will be deleted.
+                let mut end = next;
+                let mut estimate = 0u64;
+                let budget = options.max_freed.saturating_sub(results.bytes_freed);
+                while end < order.len() && end - next < BATCH {
+                    estimate = estimate.saturating_add(graph.nar_sizes[order[end] as usize]);
+                    end += 1;
+                    if estimate > budget {
+                        break;
+                    }
+                }
+                let batch = &order[next..end];
+                next = end;
+                // Paths a Nix process registered as roots meanwhile stay (and, being valid,
+                // keep their references through the referrer check).
+                let free = server.claim(batch.iter().map(|&i| &graph.names[i as usize][..32]));
+                let batch: Vec<u32> = batch
+                    .iter()
+                    .zip(free)
+                    .filter_map(|(&i, free)| free.then_some(i))
+                    .collect();
+                let ids: Vec<i64> = batch.iter().map(|&i| graph.ids[i as usize]).collect();
+                let invalidated = self.invalidate_unreferenced(&ids)?;
+                let mut gone: Vec<u32> = Vec::with_capacity(batch.len());
+                let mut kept: Vec<u32> = Vec::new();
+                for (&i, ok) in batch.iter().zip(invalidated) {
+                    if ok {
+                        gone.push(i);
+                    } else {
+                        kept.push(i);
+                    }
+                }
+                server.release(kept.iter().map(|&i| &graph.names[i as usize][..32]));
+                if !limited {
+                    for &i in &gone {
+                        let path = abs(&graph.names[i as usize]);
+                        events(GcEvent::Deleting(path.clone()));
+                        results.paths.insert(path);
+                    }
+                    for chunk in gone.chunks(CHUNK) {
+                        if to_deleter.send(chunk.to_vec()).is_err() {
+                            // The deleters failed; the error is reported below.
+                            break;
+                        }
+                    }
                     continue;
                 }
-                let path = abs(name);
-                events(GcEvent::Deleting(path.clone()));
-                self.delete_entry(&store_fd, name, &trash.dir, &mut results.bytes_freed)?;
-                results.paths.insert(path);
-                if results.bytes_freed > options.max_freed {
-                    // The rest of this batch is already invalid: finish it first.
-                    stopped = true;
+                for &i in &gone {
+                    let name = &*graph.names[i as usize];
+                    let path = abs(name);
+                    events(GcEvent::Deleting(path.clone()));
+                    self.delete_entry(&store_fd, name, &trash.dir, &mut results.bytes_freed)?;
+                    results.paths.insert(path);
+                    if results.bytes_freed > options.max_freed {
+                        // The rest of this batch is already invalid: finish it first.
+                        stopped = true;
+                    }
+                }
+                server.done();
+            }
+            drop(to_deleter);
+            let mut res = Ok(());
+            for deleter in deleters {
+                match deleter.join() {
+                    Ok(Ok(freed)) => results.bytes_freed += freed,
+                    Ok(Err(e)) => res = Err(e),
+                    Err(panic) => std::panic::resume_unwind(panic),
                 }
             }
-            server.done();
-            if stopped {
-                break 'batches;
-            }
-        }
+            res
+        })?;
         if !stopped {
             for stray in &strays {
                 if stray.is_lock {
@@ -375,6 +456,149 @@ impl LocalStore {
         let savings = self.remove_unused_links(&mut results)?;
         events(GcEvent::LinkSavings(savings));
         Ok(results)
+    }
+
+    /// Deletes `paths` as `nix-store --delete` does (Nix 2.8's `gcDeleteSpecific`): each, in
+    /// order, goes with the paths that refer to it (through references and the liveness
+    /// edges `options` asks for), provided all of those are among `paths` and none is a root.
+    /// The first path still alive stops the work, reported in [`DeleteOutcome::alive`] next
+    /// to what was deleted before it. A path that is not valid counts as dead (its files, if
+    /// any, go). With `ignore_liveness`, only temporary roots keep paths alive.
+    pub fn delete_paths(
+        &self,
+        paths: &BTreeSet<StorePath>,
+        options: &DeleteOptions,
+        events: &mut dyn FnMut(GcEvent),
+    ) -> Result<DeleteOutcome, StoreError> {
+        let state_dir = self.location().state_dir();
+        RootServer::ensure_socket_file(&state_dir)?;
+        let gc_lock = open_gc_lock(&state_dir)?;
+        lock(&gc_lock, &state_dir.join("gc.lock"), true)?;
+        let server = RootServer::start(&state_dir, &self.location().store_dir)?;
+
+        events(GcEvent::FindingRoots);
+        let graph = self.load_graph(&GcOptions {
+            keep_derivations: options.keep_derivations,
+            keep_outputs: options.keep_outputs,
+            ..GcOptions::default()
+        })?;
+        let index = graph.index();
+        let mut is_valid = |p: &StorePath| index.contains_key(p.base_name());
+        let (roots, temp_hashes) =
+            self.roots_with(&mut is_valid, !options.ignore_liveness, true, &mut |n| {
+                events(GcEvent::Root(n))
+            })?;
+        let n = graph.names.len();
+        let mut pinned = vec![false; n];
+        for root in roots.keys() {
+            if let Some(&i) = index.get(root.base_name()) {
+                pinned[i as usize] = true;
+            }
+        }
+        let mut wanted = vec![false; n];
+        for p in paths {
+            if let Some(&i) = index.get(p.base_name()) {
+                wanted[i as usize] = true;
+            }
+        }
+        let referrers = graph.referrers();
+
+        let store_dir = &self.location().store_dir;
+        let trash = self.temp_dir()?;
+        let store_fd = rustix::fs::open(
+            &self.real_store,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| StoreError::io("opening", &self.real_store)(e.into()))?;
+        let mut outcome = DeleteOutcome::default();
+        let mut gone = vec![false; n];
+        for p in paths {
+            let Some(&start) = index.get(p.base_name()) else {
+                // Not valid: only a temporary root keeps it.
+                if temp_hashes.contains(p.hash_part())
+                    || server.claim(std::iter::once(p.hash_part())) != [true]
+                {
+                    outcome.alive = Some(p.clone());
+                    break;
+                }
+                let path = p.to_absolute(store_dir);
+                events(GcEvent::Deleting(path.clone()));
+                self.delete_entry(
+                    &store_fd,
+                    p.base_name(),
+                    &trash.dir,
+                    &mut outcome.results.bytes_freed,
+                )?;
+                server.done();
+                outcome.results.paths.insert(path);
+                continue;
+            };
+            if gone[start as usize] {
+                continue;
+            }
+            // Everything that keeps `start` alive, breadth first.
+            let mut visited = vec![start];
+            let mut seen = HashSet::from([start]);
+            let mut head = 0;
+            let mut alive = false;
+            while head < visited.len() {
+                let i = visited[head] as usize;
+                head += 1;
+                let name = &graph.names[i];
+                if pinned[i] || !wanted[i] || temp_hashes.contains(&name[..32]) {
+                    alive = true;
+                    break;
+                }
+                for &r in referrers.edges(i as u32) {
+                    if !gone[r as usize] && seen.insert(r) {
+                        visited.push(r);
+                    }
+                }
+            }
+            if alive {
+                outcome.alive = Some(p.clone());
+                break;
+            }
+            let order = deletion_order_of(&graph, &visited);
+            let free = server.claim(order.iter().map(|&i| &graph.names[i as usize][..32]));
+            if free.contains(&false) {
+                server.done();
+                outcome.alive = Some(p.clone());
+                break;
+            }
+            let ids: Vec<i64> = order.iter().map(|&i| graph.ids[i as usize]).collect();
+            let invalidated = self.invalidate_unreferenced(&ids)?;
+            for (&i, ok) in order.iter().zip(&invalidated) {
+                if !ok {
+                    continue;
+                }
+                gone[i as usize] = true;
+                let name = &*graph.names[i as usize];
+                let path = format!("{store_dir}/{name}");
+                events(GcEvent::Deleting(path.clone()));
+                self.delete_entry(
+                    &store_fd,
+                    name,
+                    &trash.dir,
+                    &mut outcome.results.bytes_freed,
+                )?;
+                outcome.results.paths.insert(path);
+            }
+            server.done();
+            if invalidated.contains(&false) {
+                // Something valid came to refer to it since the graph was loaded.
+                outcome.alive = Some(p.clone());
+                break;
+            }
+        }
+        drop(trash);
+        if outcome.alive.is_none() {
+            events(GcEvent::DeletingUnusedLinks);
+            let savings = self.remove_unused_links(&mut outcome.results)?;
+            events(GcEvent::LinkSavings(savings));
+        }
+        Ok(outcome)
     }
 
     /// Loads the valid paths and the liveness edges `options` asks for.
@@ -664,6 +888,66 @@ impl LocalStore {
     }
 }
 
+/// Edges in compressed rows: `to[start[i]..start[i + 1]]` leave node `i`.
+struct Adjacency {
+    start: Vec<u32>,
+    to: Vec<u32>,
+}
+
+impl Adjacency {
+    fn from_pairs(n: usize, mut pairs: Vec<(u32, u32)>) -> Self {
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut start = vec![0u32; n + 1];
+        for &(a, _) in &pairs {
+            start[a as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        Adjacency {
+            start,
+            to: pairs.into_iter().map(|(_, b)| b).collect(),
+        }
+    }
+
+    fn edges(&self, i: u32) -> &[u32] {
+        &self.to[self.start[i as usize] as usize..self.start[i as usize + 1] as usize]
+    }
+}
+
+/// What `nix-store --delete` asks of [`LocalStore::delete_paths`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// Delete paths even when a permanent or runtime root keeps them (Nix's
+    /// `--ignore-liveness`); temporary roots and referrers outside the set still count.
+    pub ignore_liveness: bool,
+    /// As in [`GcOptions`]: a derivation goes only with its outputs.
+    pub keep_derivations: bool,
+    /// As in [`GcOptions`]: an output goes only with its derivations.
+    pub keep_outputs: bool,
+}
+
+impl Default for DeleteOptions {
+    fn default() -> Self {
+        DeleteOptions {
+            ignore_liveness: false,
+            keep_derivations: true,
+            keep_outputs: false,
+        }
+    }
+}
+
+/// What [`LocalStore::delete_paths`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// The paths deleted and the bytes freed.
+    pub results: GcResults,
+    /// The first path found alive (a root, or referred to from outside the set), where the
+    /// work stopped; `None` when every path went.
+    pub alive: Option<StorePath>,
+}
+
 /// An entry of the store directory that is not a valid path.
 struct Stray {
     name: String,
@@ -698,6 +982,36 @@ fn deletion_order(graph: &Graph, alive: &[bool]) -> Vec<u32> {
             // A dead path's references may be alive; those stay.
             if !alive[r as usize] && !visited[r as usize] {
                 visited[r as usize] = true;
+                stack.push((r, 0));
+            }
+        }
+    }
+    post.reverse();
+    post
+}
+
+/// Orders `nodes` (a set of paths) so that each comes before the paths of the set it refers
+/// to.
+fn deletion_order_of(graph: &Graph, nodes: &[u32]) -> Vec<u32> {
+    let members: HashSet<u32> = nodes.iter().copied().collect();
+    let mut visited: HashSet<u32> = HashSet::new();
+    let mut post = Vec::with_capacity(nodes.len());
+    let mut stack: Vec<(u32, usize)> = Vec::new();
+    for &start in nodes {
+        if !visited.insert(start) {
+            continue;
+        }
+        stack.push((start, 0));
+        while let Some((node, next)) = stack.last_mut() {
+            let refs = graph.references(*node);
+            if *next == refs.len() {
+                post.push(*node);
+                stack.pop();
+                continue;
+            }
+            let r = refs[*next];
+            *next += 1;
+            if members.contains(&r) && visited.insert(r) {
                 stack.push((r, 0));
             }
         }

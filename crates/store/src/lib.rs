@@ -73,7 +73,7 @@ pub use canon::{canonicalise, remove_tree, CANONICAL_MTIME};
 pub use db::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use eval_io::{ReadOnlyIo, StoreIo};
-pub use gc::{GcAction, GcEvent, GcOptions, GcResults};
+pub use gc::{DeleteOptions, DeleteOutcome, GcAction, GcEvent, GcOptions, GcResults};
 pub use ingest::{scan_references, summarise, TreeSummary};
 pub use local::{
     default_root, DeleteResult, LocalStore, OptimiseStats, StoreLocation, TempDir, VerifyProblem,

@@ -706,6 +706,16 @@ impl RootServer {
         res
     }
 
+    /// Ends the deletions of the paths with hash parts `hashes` (claimed before); clients
+    /// waiting for one of them are acknowledged.
+    pub(crate) fn release<'a>(&self, hashes: impl Iterator<Item = &'a str>) {
+        let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        for h in hashes {
+            st.pending.remove(h);
+        }
+        self.shared.changed.notify_all();
+    }
+
     /// Ends the deletions [`RootServer::claim`] started; waiting clients are acknowledged.
     pub(crate) fn done(&self) {
         let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());

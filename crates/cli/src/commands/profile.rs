@@ -214,29 +214,72 @@ pub struct ProfileEnv {
     pub include: Vec<String>,
 }
 
-/// The default profile of a store root: `<state>/profiles/per-user/$USER/profile`. For the
-/// store at `/`, `~/.nix-profile` when it exists (made to point there otherwise, as Nix does).
+/// The default profile of a store root, by Nix 2.8's rules (`getDefaultProfile`) applied to
+/// the root's state directory: `~/.nix-profile` names it when that link exists (and, under
+/// a root other than `/`, leads into this root's state directory); otherwise it is
+/// `<state>/profiles/default` for root and `<state>/profiles/per-user/$USER/profile` for
+/// anyone else, and `~/.nix-profile` is made to point there (best effort, as in Nix).
 pub fn default_profile(root: &Path) -> anyhow::Result<PathBuf> {
-    let state = kiln_store::StoreLocation::new(root).state_dir();
-    let user = std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "root".to_owned());
-    let dir = state.join("profiles/per-user").join(user);
-    let profile = dir.join("profile");
-    if root == Path::new("/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            let link = Path::new(&home).join(".nix-profile");
-            if std::fs::symlink_metadata(&link).is_ok() {
-                return Ok(link);
+    let root =
+        std::path::absolute(root).with_context(|| format!("resolving '{}'", root.display()))?;
+    let state = kiln_store::StoreLocation::new(&root).state_dir();
+    let profile = if effective_uid() == Some(0) {
+        state.join("profiles/default")
+    } else {
+        state
+            .join("profiles/per-user")
+            .join(user_name())
+            .join("profile")
+    };
+    let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+        return Ok(profile);
+    };
+    let link = Path::new(&home).join(".nix-profile");
+    match std::fs::read_link(&link) {
+        Ok(target) => {
+            let target = Path::new(&home).join(target);
+            if root == Path::new("/") || target.starts_with(&state) {
+                return Ok(target);
             }
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating directory '{}'", dir.display()))?;
-            // Best effort, like Nix: a home that cannot hold the link still has a profile.
+        }
+        Err(_) if std::fs::symlink_metadata(&link).is_ok() => {}
+        Err(_) => {
+            if let Some(dir) = profile.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating directory '{}'", dir.display()))?;
+            }
+            // A home that cannot hold the link still has a profile.
             let _ = std::os::unix::fs::symlink(&profile, &link);
         }
     }
     Ok(profile)
+}
+
+/// The effective user id: the owner of `/proc/self`.
+fn effective_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+/// The user's name: `$USER`, else the password database's name for the effective user id.
+fn user_name() -> String {
+    if let Some(u) = std::env::var("USER").ok().filter(|u| !u.is_empty()) {
+        return u;
+    }
+    let uid = effective_uid().unwrap_or(0);
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2].parse() == Ok(uid))
+        .map(|f| f[0].to_owned())
+        .unwrap_or_else(|| {
+            if uid == 0 {
+                "root".into()
+            } else {
+                uid.to_string()
+            }
+        })
 }
 
 impl ProfileEnv {
@@ -335,22 +378,31 @@ impl ProfileEnv {
               meta = clean (d.meta or { });
             };
             isDrv = v: builtins.isAttrs v && (v.type or null) == "derivation";
+            # Nix's getDerivations: a derivation, or the derivations of a set (sorted by
+            # name; sets only with `recurseForDerivations`, every value in the set of a
+            # combined directory, each auto-called).
+            join = prefix: n: if prefix == "" then n else "${prefix}.${n}";
+            attr = path: v:
+              let r = builtins.tryEval (isDrv v); in
+              if !r.success then [ ]
+              else if r.value then [ (info path v) ]
+              else if builtins.isAttrs v && (v.recurseForDerivations or false) then walk path v
+              else [ ];
+            walk = prefix: v0:
+              let v = if builtins.isFunction v0 then v0 { } else v0; in
+              if isDrv v then [ (info prefix v) ]
+              else if builtins.isAttrs v then
+                builtins.concatMap (n:
+                  if builtins.match "[A-Za-z_][-A-Za-z0-9_+]*" n == null then [ ]
+                  else if v ? _combineChannels then walk (join prefix n) v.${n}
+                  else attr (join prefix n) v.${n})
+                  (builtins.attrNames v)
+              else [ ];
           in"#;
-        let (apply, attr_paths) = if attrs.is_empty() {
-            (
-                format!(
-                    "{INFO} v: let top = if builtins.isFunction v then v {{ }} else v; in \
-                     builtins.concatMap (n: let r = builtins.tryEval (isDrv top.${{n}}); in \
-                     if r.success && r.value then [ (info n top.${{n}}) ] else [ ]) \
-                     (builtins.attrNames top)"
-                ),
-                Vec::new(),
-            )
-        } else {
-            (format!("{INFO} d: [ (info \"\" d) ]"), attrs.to_vec())
-        };
+        let apply = format!("{INFO} walk \"\"");
+        let attr_paths = attrs.to_vec();
         let json = evaluate::run(Request {
-            source: Source::File(file.to_owned()),
+            source: self.source_of(file)?,
             attr_paths: attr_paths.clone(),
             args: Vec::new(),
             apply: Some(apply),
@@ -370,7 +422,11 @@ impl ProfileEnv {
             for item in v.as_array().into_iter().flatten() {
                 let mut e = Element::from_json(item)?;
                 if let Some(a) = attr {
-                    e.attr_path = a.clone();
+                    e.attr_path = if e.attr_path.is_empty() {
+                        a.clone()
+                    } else {
+                        format!("{a}.{}", e.attr_path)
+                    };
                 }
                 res.push(e);
             }
@@ -587,6 +643,136 @@ impl ProfileEnv {
         Ok(())
     }
 
+    /// What `nix-env -f PATH` (and, without `-f`, `~/.nix-defexpr`) evaluates, as Nix 2.8's
+    /// `loadSourceExpr`: a file, a directory with a `default.nix`, or else a directory whose
+    /// `.nix` files and subdirectories with a `default.nix` become one set (other
+    /// subdirectories searched too, keeping the set flat; first name wins), each imported on
+    /// demand. Links into the store or state directory are followed in the store's root.
+    fn source_of(&self, path: &Path) -> anyhow::Result<Source> {
+        let real = self.resolve(path);
+        let meta = std::fs::metadata(&real)
+            .with_context(|| format!("getting information about '{}'", path.display()))?;
+        if is_nix_expr(&real, &meta) {
+            return Ok(Source::File(self.logical(&real)));
+        }
+        if !meta.is_dir() {
+            bail!(
+                "path '{}' is not a directory or a Nix expression",
+                path.display()
+            );
+        }
+        let mut seen = BTreeSet::new();
+        let mut text = String::from("{ _combineChannels = [ ]; ");
+        self.combine(&real, path, &mut seen, &mut text)?;
+        text.push('}');
+        Ok(Source::Expr(text))
+    }
+
+    /// Adds the expressions of directory `real` (shown as `shown`) to `text`.
+    fn combine(
+        &self,
+        real: &Path,
+        shown: &Path,
+        seen: &mut BTreeSet<String>,
+        text: &mut String,
+    ) -> anyhow::Result<()> {
+        let mut names = BTreeSet::new();
+        for entry in std::fs::read_dir(real)
+            .with_context(|| format!("reading directory '{}'", shown.display()))?
+        {
+            let entry =
+                entry.with_context(|| format!("reading directory '{}'", shown.display()))?;
+            names.insert(entry.file_name().to_string_lossy().into_owned());
+        }
+        for name in names {
+            // The manifest of a profile (channels are one).
+            if name == "manifest.nix" {
+                continue;
+            }
+            let shown2 = shown.join(&name);
+            let real2 = self.resolve(&real.join(&name));
+            // Dangling links are ignored.
+            let Ok(meta) = std::fs::metadata(&real2) else {
+                continue;
+            };
+            if is_nix_expr(&real2, &meta) && (!meta.is_file() || name.ends_with(".nix")) {
+                let attr = name.strip_suffix(".nix").unwrap_or(&name);
+                if !seen.insert(attr.to_owned()) {
+                    eprintln!(
+                        "warning: name collision in input Nix expressions, skipping '{}'",
+                        shown2.display()
+                    );
+                    continue;
+                }
+                let target = self.logical(&real2);
+                text.push_str(&format!(
+                    "{} = import {}; ",
+                    nix_string(attr),
+                    nix_string(&target.to_string_lossy())
+                ));
+            } else if meta.is_dir() {
+                self.combine(&real2, &shown2, seen, text)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `path` with its links followed as they are in the store's root: a link to an absolute
+    /// path in the logical store or state directory leads into the root. At `/`, `path`.
+    fn resolve(&self, path: &Path) -> PathBuf {
+        use std::path::Component;
+        if self.root == Path::new("/") {
+            return path.to_owned();
+        }
+        let store_dir = self.store.location().store_dir.clone();
+        let into_root = |t: PathBuf| -> PathBuf {
+            if t.starts_with(&store_dir) || t.starts_with("/nix/var/nix") {
+                self.root.join(t.strip_prefix("/").unwrap_or(&t))
+            } else {
+                t
+            }
+        };
+        let mut todo: Vec<std::ffi::OsString> = Vec::new();
+        let push = |todo: &mut Vec<std::ffi::OsString>, p: &Path| {
+            for c in p.components().rev() {
+                todo.push(c.as_os_str().to_owned());
+            }
+        };
+        push(&mut todo, path);
+        let mut current = PathBuf::new();
+        let mut links = 0;
+        while let Some(c) = todo.pop() {
+            match Path::new(&c).components().next() {
+                Some(Component::RootDir) => current = PathBuf::from("/"),
+                Some(Component::ParentDir) => {
+                    current.pop();
+                }
+                Some(Component::Normal(n)) => {
+                    let next = current.join(n);
+                    match std::fs::read_link(&next) {
+                        Ok(t) if links < 40 => {
+                            links += 1;
+                            let t = if t.is_absolute() { into_root(t) } else { t };
+                            push(&mut todo, &t);
+                        }
+                        _ => current = next,
+                    }
+                }
+                _ => {}
+            }
+        }
+        current
+    }
+
+    /// The logical name of a physical path in the store (others unchanged).
+    fn logical(&self, real: &Path) -> PathBuf {
+        let loc = self.store.location();
+        match real.strip_prefix(loc.real_store_dir()) {
+            Ok(rest) if self.root != Path::new("/") => Path::new(&loc.store_dir).join(rest),
+            _ => real.to_owned(),
+        }
+    }
+
     /// Makes the previous generation current.
     pub fn rollback(&self) -> anyhow::Result<()> {
         let cur = self.profile.current()?.unwrap_or(0);
@@ -601,10 +787,10 @@ impl ProfileEnv {
         for g in self.profile.generations()? {
             writeln!(
                 out,
-                "{:4}   {}{}",
+                "{:4}   {}   {}",
                 g.number,
                 local_time(g.created),
-                if g.current { "   (current)" } else { "" }
+                if g.current { "(current)" } else { "" }
             )?;
         }
         out.flush()?;
@@ -942,8 +1128,34 @@ fn diff_lines(
     res
 }
 
-/// A time as `YYYY-MM-DD HH:MM:SS` (UTC; Nix prints local time, which is UTC without `TZ`).
+/// A time as Nix prints a generation's date: `%Y-%m-%d %H:%M:%S` of `localtime_r`, in the
+/// local time zone (`TZ`, else `/etc/localtime`); in UTC if the C library cannot say.
+#[allow(unsafe_code)]
 fn local_time(secs: i64) -> String {
+    let t = secs as libc::time_t;
+    // SAFETY: `tm` is plain old data (all zeros is a valid value) that `localtime_r` fills;
+    // both pointers are valid for the duration of the call. The C library reads `TZ` (as
+    // `tzset` does) on first use; Kiln never changes it.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return utc_time(secs);
+        }
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        i64::from(tm.tm_year) + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// A time as `YYYY-MM-DD HH:MM:SS` in UTC.
+fn utc_time(secs: i64) -> String {
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
@@ -962,6 +1174,11 @@ fn local_time(secs: i64) -> String {
         rem / 60 % 60,
         rem % 60
     )
+}
+
+/// Nix's `isNixExpr`: a file, or a directory with a `default.nix`.
+fn is_nix_expr(path: &Path, meta: &std::fs::Metadata) -> bool {
+    meta.is_file() || (meta.is_dir() && path.join("default.nix").exists())
 }
 
 /// A Nix string literal.
@@ -1170,9 +1387,9 @@ mod tests {
 
     #[test]
     fn times_print_as_utc_dates() {
-        assert_eq!(local_time(0), "1970-01-01 00:00:00");
-        assert_eq!(local_time(1_795_000_000), "2026-11-18 11:06:40");
-        assert_eq!(local_time(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(utc_time(0), "1970-01-01 00:00:00");
+        assert_eq!(utc_time(1_795_000_000), "2026-11-18 11:06:40");
+        assert_eq!(utc_time(951_782_400), "2000-02-29 00:00:00");
     }
 
     #[test]

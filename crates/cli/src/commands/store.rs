@@ -95,8 +95,11 @@ pub enum StoreCommand {
         #[arg(long)]
         check_contents: bool,
     },
-    /// Delete store paths nothing else refers to
+    /// Delete store paths no garbage collector root keeps and nothing else refers to
     Delete {
+        /// Delete them even if a root keeps them (not if another path refers to them)
+        #[arg(long)]
+        ignore_liveness: bool,
         /// The store paths
         #[arg(required = true)]
         paths: Vec<String>,
@@ -346,15 +349,21 @@ pub fn run(cmd: StoreCommand, global: &GlobalArgs) -> anyhow::Result<()> {
                 anyhow::bail!("{} store paths have problems", problems.len());
             }
         }
-        StoreCommand::Delete { paths } => {
+        StoreCommand::Delete {
+            ignore_liveness,
+            paths,
+        } => {
             let mut set = BTreeSet::new();
             for p in &paths {
                 set.insert(store_path(&store, p)?);
             }
-            let res = store.delete(&set)?;
-            for p in &res.deleted {
-                writeln!(out, "{}", p.to_absolute(store.store_dir()))?;
-            }
+            let settings = crate::config::load_settings(&global.option)?;
+            crate::commands::collect_garbage::delete_paths(
+                &store,
+                &settings,
+                &set,
+                ignore_liveness,
+            )?;
         }
         StoreCommand::Gc { dry_run, max_freed } => {
             let settings = crate::config::load_settings(&global.option)?;

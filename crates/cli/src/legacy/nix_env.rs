@@ -3,10 +3,12 @@
 //!
 //! Operations: `-i`/`--install` (names, or attribute paths with `-A`; packages of the same
 //! name are replaced unless `--preserve-installed`), `-e`/`--uninstall`, `-u`/`--upgrade`,
-//! `-q`/`--query` (`--out-path`, `--json`, `-a` for what `-f FILE` offers), `--rollback`,
+//! `-q`/`--query` (`--out-path`, `--json`, `-a` for what `-f FILE` offers, `-P` attribute
+//! paths), `--rollback`,
 //! `--list-generations`, `-G`/`--switch-generation N`, `--delete-generations N…|old|Nd|+N`,
 //! `--set-flag priority|active|keep VALUE NAME…`.
-//! Options: `-p PROFILE`, `-f FILE`, `-I PATH`, `--store DIR` (manifests and profiles work in
+//! Options: `-p PROFILE`, `-f FILE` (default `~/.nix-defexpr`: a directory of expressions
+//! and channels, combined as Nix combines them), `-I PATH`, `--store DIR` (manifests and profiles work in
 //! a store root), `--option NAME VALUE` and the common build options. Combined short flags
 //! (`-iA`, `-qa`) are split as Nix splits them.
 
@@ -19,11 +21,13 @@ use crate::commands::profile::{compare_versions, name_matches, parse_name, Eleme
 const HELP: &str = "\
 Usage: nix-env [--store DIR] [-p PROFILE] [-f FILE] OPERATION [ARGS...]
 
+Without -f, the packages are those of ~/.nix-defexpr.
+
 Operations:
   -i, --install NAME...          install packages (with -A: attribute paths)
   -e, --uninstall NAME...        remove installed packages
   -u, --upgrade [NAME...]        upgrade installed packages from FILE
-  -q, --query [--out-path] [--json] [-a]
+  -q, --query [--out-path] [--json] [-a [-P] [ATTR...]]
   --rollback                     switch to the previous generation
   --list-generations
   -G, --switch-generation N
@@ -77,6 +81,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut out_path = false;
     let mut json = false;
     let mut available = false;
+    let mut attr_path = false;
     let mut preserve = false;
     let mut operands = Vec::new();
     let mut iter = args.iter();
@@ -125,8 +130,14 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "--out-path" => out_path = true,
             "--json" => json = true,
             "-a" | "--available" => available = true,
+            // `-P` is --attr-path to a query, --preserve-installed to an install.
+            "-P" => {
+                attr_path = true;
+                preserve = true;
+            }
+            "--attr-path" => attr_path = true,
             "--installed" => available = false,
-            "-P" | "--preserve-installed" => preserve = true,
+            "--preserve-installed" => preserve = true,
             "-s" | "--status" | "--no-name" | "--system" | "-b" | "--prebuilt-only" => {}
             a if a.starts_with('-') && a != "-" => {
                 if !opts.take(a, &mut iter)? {
@@ -141,9 +152,17 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     };
     let root = opts.store_root();
     let env = ProfileEnv::open(root, profile, opts, include)?;
-    let need_file = || {
-        file.clone()
-            .ok_or_else(|| usage("no expression given: use '-f FILE' to name the packages' file"))
+    // Without `-f`, the default expression `~/.nix-defexpr`, as Nix.
+    let need_file = || -> anyhow::Result<PathBuf> {
+        match &file {
+            Some(f) => Ok(f.clone()),
+            None => {
+                let home = std::env::var_os("HOME")
+                    .filter(|h| !h.is_empty())
+                    .ok_or_else(|| anyhow::anyhow!("HOME is not set: use '-f FILE'"))?;
+                Ok(PathBuf::from(home).join(".nix-defexpr"))
+            }
+        }
     };
     match op {
         Op::Install => {
@@ -164,16 +183,33 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         Op::Query if available => {
             use std::io::Write as _;
             let file = need_file()?;
-            let mut elems = env.available(&file, &[])?;
+            let mut elems = if by_attr {
+                env.available(&file, &operands)?
+            } else {
+                let all = env.available(&file, &[])?;
+                all.into_iter()
+                    .filter(|e| {
+                        operands.is_empty() || operands.iter().any(|s| name_matches(s, &e.name))
+                    })
+                    .collect()
+            };
             elems.sort_by(|a, b| a.name.cmp(&b.name));
+            let rows: Vec<Vec<&str>> = elems
+                .iter()
+                .map(|e| {
+                    let mut row = Vec::new();
+                    if attr_path {
+                        row.push(e.attr_path.as_str());
+                    }
+                    row.push(e.name.as_str());
+                    if out_path {
+                        row.push(e.out_path());
+                    }
+                    row
+                })
+                .collect();
             let mut out = crate::output::stdout();
-            for e in &elems {
-                if out_path {
-                    writeln!(out, "{}  {}", e.name, e.out_path())?;
-                } else {
-                    writeln!(out, "{}", e.name)?;
-                }
-            }
+            out.write_all(table(&rows).as_bytes())?;
             out.flush()?;
             Ok(())
         }
@@ -189,6 +225,28 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         Op::DeleteGenerations => env.delete_generations(&operands, env.opts.dry_run),
         Op::SetFlag => env.set_flag(&operands[0], &operands[1], &operands[2..]),
     }
+}
+
+/// Nix's `printTable`: columns padded to their widest cell plus two spaces, the last not.
+fn table(rows: &[Vec<&str>]) -> String {
+    let columns = rows.first().map_or(0, Vec::len);
+    let mut widths = vec![0; columns];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut res = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            res.push_str(&cell.replace('\n', " "));
+            if i + 1 < columns {
+                res.push_str(&" ".repeat(widths[i] - cell.len() + 2));
+            }
+        }
+        res.push('\n');
+    }
+    res
 }
 
 /// For each selector the newest version among the derivations it matches (Nix picks the

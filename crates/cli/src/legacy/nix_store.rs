@@ -2,7 +2,7 @@
 //!
 //! `--add`, `--add-fixed [--recursive] ALGO`, `--dump`, `--restore`, `-q`/`--query` (every
 //! query of the manual: `nix_store_ops.rs`), `--verify [--check-contents]`, `--verify-path`,
-//! `--delete`, `--optimise`, `--realise`, `--gc` with `--print-roots`, `--print-live`,
+//! `--delete [--ignore-liveness]`, `--optimise`, `--realise`, `--gc` with `--print-roots`, `--print-live`,
 //! `--print-dead`, `--max-freed N`, `--print-env`, `--read-log`, `--dump-db`, `--load-db`,
 //! `--export`, `--import`, `--generate-binary-cache-key`. The store is `--store DIR` (or
 //! `local?root=DIR`), else `KILN_STORE`, else Kiln's default root. Path sets print one per
@@ -43,7 +43,8 @@ Operations:
   --export PATH...                  write paths in Nix's export format
   --import                          add the paths of an export on stdin
   --generate-binary-cache-key NAME SECRET-FILE PUBLIC-FILE
-  --delete PATH...                  delete paths nothing else refers to
+  --delete [--ignore-liveness] PATH...
+                                    delete paths no root keeps and nothing else refers to
   --optimise                        hard-link identical files
   -r, --realise PATH...             build derivations (drv, drv!out) and print their outputs
                                     [--dry-run] [--check] [-K] [-k] [-j N] [--add-root PATH]
@@ -83,6 +84,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let is_query = args.iter().any(|a| a == "-q" || a == "--query");
     let mut recursive = false;
     let mut check_contents = false;
+    let mut ignore_liveness = false;
     let mut root: Option<PathBuf> = None;
     let mut operands = Vec::new();
     let mut build = super::build_common::BuildOptions::default();
@@ -142,6 +144,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             }
             "--recursive" => recursive = true,
             "--check-contents" => check_contents = true,
+            "--ignore-liveness" => ignore_liveness = true,
             flag if is_query && query.take(flag, &mut iter)? => {}
             "--" => operands.extend(iter.by_ref().cloned()),
             flag if build.take(flag, &mut iter)? => {}
@@ -232,15 +235,12 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             for p in &operands {
                 set.insert(store_path(&store, p)?);
             }
-            let res = store.delete(&set)?;
-            for p in &res.deleted {
-                eprintln!("deleting '{}'", p.to_absolute(&dir));
-            }
-            writeln!(
-                out,
-                "{} store paths deleted, {:.2} MiB freed",
-                res.deleted.len(),
-                res.bytes_freed as f64 / (1024.0 * 1024.0)
+            let settings = crate::config::load_settings(&build.options)?;
+            crate::commands::collect_garbage::delete_paths(
+                &store,
+                &settings,
+                &set,
+                ignore_liveness,
             )?;
         }
         Op::Optimise => {
@@ -251,7 +251,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 stats.files_linked
             );
         }
-        Op::Gc => gc.run(&store, &operands)?,
+        Op::Gc => gc.run(&store, &operands, &build.options)?,
         Op::PrintEnv => super::nix_store_ops::print_env(&store, &operands, &mut out)?,
         Op::VerifyPath => {
             if !super::nix_store_ops::verify_path(&store, &operands)? {
@@ -316,7 +316,12 @@ impl GcFlags {
     }
 
     /// `nix-store --gc`, as Nix 2.8 prints it.
-    fn run(&self, store: &kiln_store::LocalStore, operands: &[String]) -> anyhow::Result<()> {
+    fn run(
+        &self,
+        store: &kiln_store::LocalStore,
+        operands: &[String],
+        settings: &[String],
+    ) -> anyhow::Result<()> {
         use crate::commands::collect_garbage as gc;
         if !operands.is_empty() {
             return Err(usage("no arguments expected"));
@@ -324,13 +329,13 @@ impl GcFlags {
         if self.print_roots {
             return gc::print_roots(store);
         }
-        let settings = crate::config::load_settings(&[])?;
+        let settings = crate::config::load_settings(settings)?;
         let action = self.action.unwrap_or(kiln_store::GcAction::DeleteDead);
         let mut options = gc::gc_options(&settings, action)?;
         if let Some(m) = self.max_freed {
             options.max_freed = m;
         }
-        let res = store.collect_garbage(&options, &mut gc::print_event)?;
+        let res = store.collect_garbage(&options, &mut gc::Progress::default().sink())?;
         if action == kiln_store::GcAction::DeleteDead {
             gc::print_freed(&res)
         } else {

@@ -330,3 +330,201 @@ fn a_killed_collection_never_loses_a_live_path_or_leaves_a_valid_one_incomplete(
     let entries = store_entries(&root);
     assert_eq!(entries.len(), 200, "only the live paths are left");
 }
+
+/// `nix-store --delete` refuses a path that is still alive (a root, or referred to from
+/// outside the set; `--ignore-liveness` leaves only the latter) with Nix 2.8's message, exit
+/// code and output, on one root and a copy; `kiln store delete` does the same.
+#[test]
+fn nix_store_delete_refuses_live_paths_as_nix_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let added = stdout_of(kiln_store(&root).args(["store", "add"]).args(garbage_files(
+        dir.path(),
+        "f",
+        3,
+    )));
+    let added: Vec<&str> = added.lines().collect();
+    let drv = stdout_of(
+        kiln_store(&root)
+            .arg("instantiate")
+            .arg(chain_expr(dir.path(), "d", 1)),
+    );
+    let drv = drv.trim();
+    let script = stdout_of(kiln_store(&root).args(["store", "references", drv]));
+    let script = script.trim();
+    let state = root.join("nix/var/nix");
+    std::os::unix::fs::symlink(added[0], state.join("gcroots/a")).unwrap();
+    let copy = dir.path().join("copy");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(&root)
+        .arg(&copy)
+        .status()
+        .unwrap()
+        .success());
+    let _ = std::fs::remove_dir_all(copy.join("nix/store/.kiln-tmp"));
+    let steps: Vec<Vec<&str>> = vec![
+        vec![added[0]],
+        // In Nix's order: the paths before the live one go, then the refusal.
+        vec![added[1], added[0], added[2]],
+        vec![added[2]],
+        vec![added[2]],
+        vec![script],
+        vec!["--ignore-liveness", script],
+        vec!["--ignore-liveness", added[0]],
+        vec!["--ignore-liveness", drv, script],
+    ];
+    for args in steps {
+        let ours = legacy(dir.path(), "nix-store")
+            .arg("--store")
+            .arg(&root)
+            .arg("--delete")
+            .args(&args)
+            .output()
+            .unwrap();
+        let theirs = reference(dir.path(), "nix-store")
+            .arg("--store")
+            .arg(format!("local?root={}", copy.display()))
+            .arg("--delete")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{args:?}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stderr),
+            String::from_utf8_lossy(&theirs.stderr)
+                .replace(&copy.display().to_string(), &root.display().to_string()),
+            "{args:?}"
+        );
+        assert_eq!(store_entries(&root), store_entries(&copy), "{args:?}");
+    }
+    // `kiln store delete`: a rooted path stays unless --ignore-liveness.
+    let kept = stdout_of(
+        kiln_store(&root)
+            .args(["store", "add"])
+            .arg(dir.path().join("f/g0")),
+    );
+    let kept = kept.trim();
+    std::os::unix::fs::symlink(kept, state.join("gcroots/k")).unwrap();
+    let out = failure_of(kiln_store(&root).args(["store", "delete", kept]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "error: Cannot delete path '{kept}' since it is still alive"
+        )),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0 store paths deleted, 0.00 MiB freed\n"
+    );
+    let out = stdout_of(kiln_store(&root).args(["store", "delete", "--ignore-liveness", kept]));
+    assert!(out.starts_with("1 store paths deleted, "), "{out}");
+    stdout_of(kiln_store(&root).args(["store", "verify", "--check-contents"]));
+}
+
+/// `keep-derivations` and `keep-outputs`, from `--option` (and `kiln.conf`), decide what a
+/// derivation and its output keep alive, in `nix-store --gc`, `kiln store gc` and
+/// `nix-collect-garbage` as in Nix 2.8.
+#[test]
+fn keep_outputs_and_keep_derivations_are_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let file = dir.path().join("k.nix");
+    std::fs::write(
+        &file,
+        r#"derivation { name = "k"; system = builtins.currentSystem; builder = "/bin/sh";
+             args = [ "-c" "echo built > $out" ]; }"#,
+    )
+    .unwrap();
+    let out = stdout_of(
+        kiln_store(&root)
+            .args(["--option", "sandbox-paths", "/bin/sh=/bin/busybox"])
+            .arg("build")
+            .arg(&file)
+            .arg("--no-link"),
+    );
+    let out = out.trim().to_owned();
+    let drv = stdout_of(kiln_store(&root).arg("instantiate").arg(&file));
+    let drv = drv.trim().to_owned();
+    let gcroots = root.join("nix/var/nix/gcroots");
+    let dead = |args: &[&str]| -> (BTreeSet<String>, BTreeSet<String>) {
+        let ours = stdout_of(
+            legacy(dir.path(), "nix-store")
+                .arg("--store")
+                .arg(&root)
+                .args(["--gc", "--print-dead"])
+                .args(args),
+        );
+        let theirs = stdout_of(
+            reference(dir.path(), "nix-store")
+                .arg("--store")
+                .arg(format!("local?root={}", root.display()))
+                .args(["--gc", "--print-dead"])
+                .args(args),
+        );
+        // Nix 2.8 also lists Kiln's own `.kiln-tmp`.
+        let set = |s: String| {
+            s.lines()
+                .filter(|l| !l.starts_with("/nix/store/."))
+                .map(str::to_owned)
+                .collect::<BTreeSet<_>>()
+        };
+        let (ours, theirs) = (set(ours), set(theirs));
+        let kiln_dry = set(stdout_of(
+            kiln_store(&root)
+                .args(["store", "gc", "--dry-run"])
+                .args(args),
+        ));
+        assert_eq!(ours, kiln_dry, "{args:?}");
+        (ours, theirs)
+    };
+    let keep_drv_off = ["--option", "keep-derivations", "false"];
+    let keep_out_on = ["--option", "keep-outputs", "true"];
+
+    // The output rooted: it keeps its derivation unless keep-derivations is off.
+    std::os::unix::fs::symlink(&out, gcroots.join("out")).unwrap();
+    let (ours, theirs) = dead(&[]);
+    assert_eq!(ours, theirs);
+    assert!(!ours.contains(&drv) && !ours.contains(&out), "{ours:?}");
+    let (ours, theirs) = dead(&keep_drv_off);
+    assert_eq!(ours, theirs);
+    assert!(ours.contains(&drv) && !ours.contains(&out), "{ours:?}");
+    std::fs::remove_file(gcroots.join("out")).unwrap();
+
+    // The derivation rooted: its output lives only with keep-outputs.
+    std::os::unix::fs::symlink(&drv, gcroots.join("drv")).unwrap();
+    let (ours, theirs) = dead(&[]);
+    assert_eq!(ours, theirs);
+    assert!(ours.contains(&out) && !ours.contains(&drv), "{ours:?}");
+    let (ours, theirs) = dead(&keep_out_on);
+    assert_eq!(ours, theirs);
+    assert!(!ours.contains(&out), "{ours:?}");
+
+    // Deleting honours them too: from the configuration file, then from --option.
+    let conf = dir.path().join("conf");
+    std::fs::create_dir_all(conf.join("kiln")).unwrap();
+    std::fs::write(conf.join("kiln/kiln.conf"), "keep-outputs = true\n").unwrap();
+    let physical = |p: &str| root.join(p.trim_start_matches('/'));
+    stdout_of(
+        legacy(dir.path(), "nix-collect-garbage")
+            .env("XDG_CONFIG_HOME", &conf)
+            .arg("--store")
+            .arg(&root),
+    );
+    assert!(physical(&out).exists() && physical(&drv).exists());
+    stdout_of(
+        legacy(dir.path(), "nix-store")
+            .env("XDG_CONFIG_HOME", &conf)
+            .arg("--store")
+            .arg(&root)
+            .args(["--gc", "--option", "keep-outputs", "false"]),
+    );
+    assert!(!physical(&out).exists() && physical(&drv).exists());
+}

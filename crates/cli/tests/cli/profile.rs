@@ -34,6 +34,7 @@ impl Fixture {
         let dir = tmp.path().to_owned();
         let file = dir.join("packages.nix");
         std::fs::write(&file, PACKAGES).unwrap();
+        std::fs::create_dir(dir.join("home")).unwrap();
         Fixture {
             root: dir.join("root"),
             dir,
@@ -51,7 +52,8 @@ impl Fixture {
             .arg("-f")
             .arg(&self.file)
             .args(args)
-            .env("USER", "tester");
+            .env("USER", "tester")
+            .env("HOME", self.dir.join("home"));
         cmd
     }
 
@@ -324,6 +326,7 @@ fn kiln_profile_commands_and_default_profile() {
             .arg("profile")
             .args(args)
             .env("USER", "tester")
+            .env("HOME", f.dir.join("home"))
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -332,9 +335,52 @@ fn kiln_profile_commands_and_default_profile() {
     };
     let file = f.file.to_str().unwrap();
     run(&["install", "-f", file, "a", "b1"]);
-    // The default profile of a store root is the user's under its state directory.
-    let profile = f.root.join("nix/var/nix/profiles/per-user/tester/profile");
+    // The default profile of a store root is under its state directory, named by Nix 2.8's
+    // rules, and ~/.nix-profile points to it.
+    let profile = default_profile_of(&f.root);
     assert_eq!(f.current(&profile), 1);
+    let link = f.dir.join("home/.nix-profile");
+    assert_eq!(std::fs::read_link(&link).unwrap(), profile);
+    // Nix 2.8 with the same state directory names the same profile.
+    let home2 = f.dir.join("home2");
+    std::fs::create_dir(&home2).unwrap();
+    let out = reference(&f.dir, "nix-env")
+        .env("NIX_STATE_DIR", f.root.join("nix/var/nix"))
+        .env("HOME", &home2)
+        .env("USER", "tester")
+        .arg("--store")
+        .arg(format!("local?root={}", f.root.display()))
+        .arg("-q")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_link(home2.join(".nix-profile")).unwrap(),
+        profile
+    );
+    // A ~/.nix-profile of another store root is neither used nor changed.
+    let other = f.dir.join("other-root");
+    let out = kiln()
+        .arg("--store")
+        .arg(&other)
+        .args(["--option", "sandbox-paths", "/bin/sh=/bin/busybox"])
+        .args(["profile", "install", "-f", file, "clash"])
+        .env("USER", "tester")
+        .env("HOME", f.dir.join("home"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), profile);
+    assert_eq!(f.current(&profile), 1);
+    assert_eq!(f.current(&default_profile_of(&other)), 1);
     let list = run(&["list"]);
     assert!(list.starts_with("a-1.0  /nix/store/"), "{list}");
     run(&["remove", "b"]);
@@ -387,6 +433,18 @@ fn kiln_profile_commands_and_default_profile() {
         f.env_files(&f.now(&profile)),
         files(&[("bin/a", "a"), ("share/doc/a/README", "a-doc")])
     );
+}
+
+/// The default profile Nix 2.8 gives a store root's state directory: `profiles/default`
+/// for root, `profiles/per-user/$USER/profile` (here `tester`) for anyone else.
+fn default_profile_of(root: &Path) -> PathBuf {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    let profiles = root.join("nix/var/nix/profiles");
+    if String::from_utf8_lossy(&uid.stdout).trim() == "0" {
+        profiles.join("default")
+    } else {
+        profiles.join("per-user/tester/profile")
+    }
 }
 
 /// Kills `nix-env -i` at random moments, many times: the profile always points to a
@@ -567,4 +625,197 @@ fn concurrent_installs_both_land() {
     }
     // The runs did meet (each round's two start together and take as long).
     assert!(restarts > 0, "no run had to start over");
+}
+
+/// A derivation `name` whose output is a directory with `bin/<name>`.
+fn pkg(name: &str) -> String {
+    format!(
+        "derivation {{ name = \"{name}\"; system = builtins.currentSystem; builder = \"/bin/sh\"; \
+         args = [ \"-c\" \"mkdir -p $out/bin; echo {name} > $out/bin/{name}\" ]; }}"
+    )
+}
+
+/// Writes a `~/.nix-defexpr` under `home`: `.nix` files, directories with a `default.nix`
+/// (one a function), a directory searched for more, a name collision, a dangling link, and
+/// `channels` linked to `channels` (a directory of channels with its `manifest.nix`).
+fn write_defexpr(home: &Path, channels: &Path) {
+    let d = home.join(".nix-defexpr");
+    for sub in ["bar", "sub/deep", "foo"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    let w = |p: PathBuf, text: String| std::fs::write(p, text).unwrap();
+    w(
+        d.join("more.nix"),
+        format!(
+            "{{ a = {}; b = {}; notADrv = 3; nested = {{ recurseForDerivations = true; n = {}; }}; \
+             hidden = {{ h = {}; }}; }}",
+            pkg("a-1.0"),
+            pkg("b-2.0"),
+            pkg("n-1"),
+            pkg("h-1")
+        ),
+    );
+    w(
+        d.join("bar/default.nix"),
+        format!("{{ ... }}: {{ c = {}; }}", pkg("c-1")),
+    );
+    w(d.join("sub/baz.nix"), pkg("baz-1"));
+    w(
+        d.join("sub/deep/default.nix"),
+        format!("{{ d = {}; }}", pkg("d-1")),
+    );
+    w(
+        d.join("foo/default.nix"),
+        format!("{{ dup = {}; }}", pkg("dup-1")),
+    );
+    w(
+        d.join("foo.nix"),
+        format!("{{ lost = {}; }}", pkg("lost-1")),
+    );
+    w(d.join("README"), "not an expression".to_owned());
+    std::os::unix::fs::symlink("/nonexistent/kiln-test", d.join("dangling")).unwrap();
+    std::os::unix::fs::symlink(channels, d.join("channels")).unwrap();
+}
+
+fn write_channels(dir: &Path) {
+    std::fs::create_dir_all(dir.join("chan")).unwrap();
+    std::fs::write(
+        dir.join("chan/default.nix"),
+        format!("{{ e = {}; a = {}; }}", pkg("e-1"), pkg("a-0.5")),
+    )
+    .unwrap();
+    std::fs::write(dir.join("manifest.nix"), "[ ]").unwrap();
+}
+
+/// Without `-f`, `nix-env` reads `~/.nix-defexpr` as Nix 2.8 does: the same packages under
+/// the same attribute paths and the same warnings; `-i NAME` and `-iA attr` install from it,
+/// also when its channels are reached through links inside a store root.
+#[test]
+fn nix_env_without_f_reads_nix_defexpr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let home = dir.join("home");
+    write_channels(&dir.join("chans"));
+    write_defexpr(&home, &dir.join("chans"));
+    let root = dir.join("root");
+    let kiln_env = |home: &Path, args: &[&str]| {
+        let mut cmd = legacy(dir, "nix-env");
+        cmd.arg("--store")
+            .arg(&root)
+            .args(["--option", "sandbox-paths", "/bin/sh=/bin/busybox"])
+            .args(args)
+            .env("HOME", home)
+            .env("USER", "tester");
+        cmd.output().unwrap()
+    };
+    let nix_env = |args: &[&str]| {
+        reference(dir, "nix-env")
+            .arg("--store")
+            .arg(format!("local?root={}", dir.join("nix-root").display()))
+            .args(args)
+            .env("HOME", &home)
+            .output()
+            .unwrap()
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    for args in [&["-qa"][..], &["-qaP", "--out-path"], &["-qaA", "chan"]] {
+        let ours = kiln_env(&home, args);
+        let theirs = nix_env(args);
+        assert!(theirs.status.success(), "{}", text(&theirs.stderr));
+        assert!(ours.status.success(), "{}", text(&ours.stderr));
+        assert_eq!(text(&ours.stdout), text(&theirs.stdout), "{args:?}");
+        assert_eq!(text(&ours.stderr), text(&theirs.stderr), "{args:?}");
+    }
+    let listed = text(&kiln_env(&home, &["-qaP"]).stdout);
+    assert_eq!(
+        listed,
+        "chan.a         a-0.5\nmore.a         a-1.0\nmore.b         b-2.0\n\
+         baz            baz-1\nbar.c          c-1\ndeep.d         d-1\n\
+         foo.dup        dup-1\nchan.e         e-1\nmore.nested.n  n-1\n"
+    );
+
+    // Install by name (the newest a) and by attribute path, into the default profile.
+    let out = kiln_env(&home, &["-i", "a"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = kiln_env(&home, &["-iA", "chan.e", "bar.c"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&kiln_env(&home, &["-q"]).stdout), "a-1.0\nc-1\ne-1\n");
+
+    // Channels reached through links that name the store root's logical paths.
+    let added = super::stdout_of(
+        kiln()
+            .arg("--store")
+            .arg(&root)
+            .args(["store", "add"])
+            .arg(dir.join("chans")),
+    );
+    let per_user = root.join("nix/var/nix/profiles/per-user/tester");
+    std::fs::create_dir_all(&per_user).unwrap();
+    std::os::unix::fs::symlink(added.trim(), per_user.join("channels")).unwrap();
+    let home2 = dir.join("home2");
+    write_defexpr(
+        &home2,
+        Path::new("/nix/var/nix/profiles/per-user/tester/channels"),
+    );
+    assert_eq!(text(&kiln_env(&home2, &["-qaP"]).stdout), listed);
+    let out = kiln_env(&home2, &["-iA", "chan.a"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The same default profile: a-0.5 replaced a-1.0.
+    assert_eq!(text(&kiln_env(&home2, &["-q"]).stdout), "a-0.5\nc-1\ne-1\n");
+}
+
+/// `--list-generations` prints each generation's time in the local time zone (`TZ`: a zone
+/// name, a POSIX rule, or unset), byte for byte as Nix 2.8 does.
+#[test]
+fn list_generations_prints_local_time_as_nix_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let profile = dir.join("p");
+    for (n, when) in [(1, "@1700000000"), (2, "@1710000000")] {
+        let link = dir.join(format!("p-{n}-link"));
+        std::os::unix::fs::symlink(
+            format!("/nix/store/{}-user-environment", n.to_string().repeat(32)),
+            &link,
+        )
+        .unwrap();
+        assert!(Command::new("touch")
+            .args(["-h", "-d", when])
+            .arg(&link)
+            .status()
+            .unwrap()
+            .success());
+    }
+    std::os::unix::fs::symlink("p-2-link", &profile).unwrap();
+    let zones = [
+        (Some("UTC"), "   1   2023-11-14 22:13:20   \n"),
+        (Some("Asia/Tokyo"), "   1   2023-11-15 07:13:20   \n"),
+        (
+            Some("EST5EDT,M3.2.0,M11.1.0"),
+            "   1   2023-11-14 17:13:20   \n",
+        ),
+        (None, ""),
+    ];
+    for (tz, first) in zones {
+        let with_tz = |cmd: &mut Command| {
+            match tz {
+                Some(tz) => cmd.env("TZ", tz),
+                None => cmd.env_remove("TZ"),
+            };
+        };
+        let mut ours = legacy(dir, "nix-env");
+        ours.arg("--store")
+            .arg(dir.join("root"))
+            .arg("-p")
+            .arg(&profile)
+            .arg("--list-generations");
+        with_tz(&mut ours);
+        let ours = super::stdout_of(&mut ours);
+        let mut theirs = reference(dir, "nix-env");
+        theirs.arg("-p").arg(&profile).arg("--list-generations");
+        with_tz(&mut theirs);
+        let theirs = super::stdout_of(&mut theirs);
+        assert_eq!(ours, theirs, "TZ={tz:?}");
+        assert!(ours.starts_with(first), "TZ={tz:?}: {ours}");
+        assert!(ours.ends_with("   (current)\n"), "{ours}");
+    }
 }
