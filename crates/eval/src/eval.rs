@@ -741,14 +741,19 @@ impl<'a> Eval<'a> {
                 ))
             }
             Ir::HasAttr { expr, path } => {
+                // As in Nix, only the values the path goes through are forced: `x ? a`
+                // inside `x.a` itself is not a recursion.
                 let mut v = self.eval(expr, env)?;
-                for key in *path {
+                for (i, key) in path.iter().enumerate() {
+                    if i > 0 {
+                        v = self.force(v)?;
+                    }
                     let Value::Attrs(attrs) = v else {
                         return Ok(Value::Bool(false));
                     };
                     let name = self.attr_key(key, env)?;
                     match attrs.get(name) {
-                        Some(a) => v = self.force(a.value)?,
+                        Some(a) => v = a.value,
                         None => return Ok(Value::Bool(false)),
                     }
                 }
