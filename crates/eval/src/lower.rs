@@ -706,6 +706,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                     .map(|f| FormalIr {
                         name: f.name,
                         span: f.span,
+                        pos: self.pos(f.span),
                         default: f.default.as_ref().map(|d| self.lower(d)),
                     })
                     .collect();

@@ -267,7 +267,7 @@ fn function_args<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
         .iter()
         .map(|f| Attr {
             name: f.name,
-            pos: PosIdx::NONE,
+            pos: f.pos,
             value: Value::Bool(f.default.is_some()),
         })
         .collect();
