@@ -543,7 +543,7 @@ impl<'a> Eval<'a> {
                         e.add_trace(
                             format!(
                                 "while evaluating the attribute '{}'",
-                                self.interner.name(attr.name)
+                                crate::print::show_attr_name(self.interner.resolve(attr.name))
                             ),
                             self.pos_span(attr.pos),
                             false,
@@ -1042,7 +1042,7 @@ impl<'a> Eval<'a> {
                 return Err(EvalError::msg(
                     format!(
                         "dynamic attribute '{}' already defined at {at}",
-                        self.interner.name(name)
+                        crate::print::show_attr_name(self.interner.resolve(name))
                     ),
                     d.span,
                 ));

@@ -1175,7 +1175,7 @@ impl Parser<'_> {
 
     fn show_path(&self, path: &[Symbol]) -> String {
         path.iter()
-            .map(|&s| self.interner.name(s).into_owned())
+            .map(|&s| crate::print::show_attr_name(self.interner.resolve(s)))
             .collect::<Vec<_>>()
             .join(".")
     }

@@ -104,6 +104,14 @@ fn is_identifier(name: &[u8]) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'\'' | b'-'))
 }
 
+/// An attribute name as Nix shows it in messages: bare when it is an identifier, else
+/// quoted and escaped (`"a b"`, `"if"`, `""`).
+pub fn show_attr_name(name: &[u8]) -> String {
+    let mut out = Vec::new();
+    print_attr_name(name, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 pub(crate) fn print_attr_name(name: &[u8], out: &mut Vec<u8>) {
     if is_identifier(name) {
         out.extend_from_slice(name);
