@@ -410,6 +410,38 @@ fn auto_call<'a>(ev: &mut Eval<'a>, v: Value<'a>, args: Value<'a>) -> EvalResult
     ev.force(r)
 }
 
+/// Splits an `-A` path at its dots as Nix does: a double-quoted part may contain dots
+/// (`a."b.c"`), the quotes are not part of the name, and a final empty part is dropped.
+fn split_attr_path(path: &str) -> EvalResult<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => parts.push(std::mem::take(&mut cur)),
+            '"' => loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some(c) => cur.push(c),
+                    None => {
+                        return Err(EvalError::new(
+                            kiln_eval::ErrorKind::Message(format!(
+                                "missing closing quote in selection path '{path}'"
+                            )),
+                            None,
+                        ))
+                    }
+                }
+            },
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        parts.push(cur);
+    }
+    Ok(parts)
+}
+
 /// Follows an `-A` path such as `a.b.0`, auto-calling each value before selecting from it
 /// (the value selected last is not called here).
 fn select_path<'a>(
@@ -422,7 +454,8 @@ fn select_path<'a>(
     if path.is_empty() {
         return Ok(v);
     }
-    for part in path.split('.') {
+    for part in split_attr_path(path)? {
+        let part = part.as_str();
         v = auto_call(ev, v, args)?;
         v = match v {
             Value::List(l) if part.parse::<usize>().is_ok() => {

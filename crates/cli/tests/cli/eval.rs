@@ -100,6 +100,10 @@ fn flags_agree_with_nix_2_8() {
         &["-E", "{ x ? 1 }: x"],
         &["-E", "{ x }: x", "--arg", "x", "1 + 2"],
         &["-E", "{ x }: x", "--argstr", "x", "s"],
+        // A quoted part of an -A path may contain dots.
+        &["-E", "{ a.\"b.c\".d = 1; }", "-A", "a.\"b.c\".d"],
+        &["-E", "{ a.\"b.c\" = 1; }", "-A", "a.\"b.c"],
+        &["-E", "{ a.b = 1; }", "-A", "a.b."],
     ];
     for args in cases {
         let run = |mut cmd: std::process::Command| {
