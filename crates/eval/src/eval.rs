@@ -88,7 +88,7 @@ pub struct Eval<'a> {
     /// Well-known symbols.
     pub syms: Syms,
     base_env: &'a Env<'a>,
-    base_names: HashMap<Symbol, u32>,
+    base_names: crate::intern::SymbolMap<u32>,
     import_cache: HashMap<Vec<u8>, Value<'a>>,
     positions: Vec<Span>,
     sym_strings: Vec<Option<Value<'a>>>,
@@ -155,7 +155,7 @@ impl<'a> Eval<'a> {
             settings,
             syms,
             base_env: empty_env,
-            base_names: HashMap::new(),
+            base_names: Default::default(),
             import_cache: HashMap::new(),
             positions: vec![dummy_span()],
             sym_strings: Vec::new(),
@@ -199,7 +199,7 @@ impl<'a> Eval<'a> {
         &mut self,
         file: FileId,
         dir: &Path,
-        scope: Option<HashMap<Symbol, u32>>,
+        scope: Option<crate::intern::SymbolMap<u32>>,
     ) -> EvalResult<&'a Ir<'a>> {
         use std::os::unix::ffi::OsStrExt;
         let text = self.sources.text(file).to_vec();

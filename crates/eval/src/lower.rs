@@ -7,12 +7,10 @@
 //! encloses it, and an "undefined variable" error otherwise, reported before evaluation as Nix
 //! does.
 
-use std::collections::HashMap;
-
 use bumpalo::Bump;
 
 use crate::ast::{self, AttrNameKind, BinaryOp, Binding, Expr, ExprKind, Param, PathKind, StrPart};
-use crate::intern::{Interner, Symbol};
+use crate::intern::{Interner, Symbol, SymbolMap};
 use crate::ir::{
     AttrKey, AttrsIr, BinOp, DynamicAttr, FormalIr, Ir, LambdaIr, ParamIr, StaticAttr,
 };
@@ -30,7 +28,7 @@ pub struct UndefinedVariable {
 
 enum Scope {
     /// Names bound to slots of one environment.
-    Names(HashMap<Symbol, u32>),
+    Names(SymbolMap<u32>),
     /// A `with`: one slot holding the set.
     With,
 }
@@ -71,7 +69,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
     pub fn new(
         arena: &'a Bump,
         interner: &'x mut Interner,
-        base: &HashMap<Symbol, u32>,
+        base: &SymbolMap<u32>,
         paths: PathContext<'x>,
         positions: &'x mut Vec<Span>,
     ) -> Self {
@@ -137,7 +135,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
 
     /// Adds a scope above the base environment whose names are bound to the slots of the
     /// environment the code will run in (`scopedImport`'s set).
-    pub fn push_scope(&mut self, names: HashMap<Symbol, u32>) {
+    pub fn push_scope(&mut self, names: SymbolMap<u32>) {
         self.scopes.push(Scope::Names(names));
     }
 
@@ -673,12 +671,12 @@ impl<'a, 'x> Lowerer<'a, 'x> {
     ) -> &'a LambdaIr<'a> {
         let (param_ir, names, n_slots) = match param {
             Param::Ident { name, .. } => {
-                let mut names = HashMap::new();
+                let mut names = SymbolMap::default();
                 names.insert(*name, 0);
                 (None, names, 1u32)
             }
             Param::Formals { formals, at, .. } => {
-                let mut names = HashMap::new();
+                let mut names = SymbolMap::default();
                 for (i, f) in formals.iter().enumerate() {
                     names.insert(f.name, i as u32);
                 }
@@ -734,7 +732,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
 /// Bindings being merged: static names (with where they were first defined) and dynamic ones.
 #[derive(Default)]
 struct Tree<'e> {
-    statics: HashMap<Symbol, (Span, Node<'e>)>,
+    statics: SymbolMap<(Span, Node<'e>)>,
     dynamics: Vec<(&'e ast::AttrName, Node<'e>, Span)>,
 }
 
