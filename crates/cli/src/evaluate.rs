@@ -73,6 +73,8 @@ pub struct Request {
     pub include: Vec<String>,
     /// `max-call-depth`.
     pub max_call_depth: usize,
+    /// `abort-on-warn`.
+    pub abort_on_warn: bool,
     /// Print every trace frame of an error (`--show-trace`).
     pub show_trace: bool,
     /// The root of the store to write into; `None` evaluates read-only.
@@ -113,6 +115,7 @@ fn search_path(include: &[String]) -> Vec<(String, String)> {
 fn evaluate(req: Request) -> Result<Vec<u8>, String> {
     let settings = EvalSettings {
         max_call_depth: req.max_call_depth,
+        abort_on_warn: req.abort_on_warn,
         nix_path: search_path(&req.include),
         ..EvalSettings::default()
     };

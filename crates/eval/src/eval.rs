@@ -55,6 +55,8 @@ pub struct EvalSettings {
     pub current_system: String,
     /// The search path (`-I`, `NIX_PATH`): `(prefix, path)` pairs, prefix empty for plain ones.
     pub nix_path: Vec<(String, String)>,
+    /// `abort-on-warn`: `builtins.warn` fails after printing its warning.
+    pub abort_on_warn: bool,
 }
 
 impl Default for EvalSettings {
@@ -63,6 +65,7 @@ impl Default for EvalSettings {
             max_call_depth: 10_000,
             current_system: "x86_64-linux".to_owned(),
             nix_path: Vec::new(),
+            abort_on_warn: false,
         }
     }
 }

@@ -99,6 +99,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut roots = crate::commands::instantiate::Roots::new(store_root.clone(), add_root);
     let settings = crate::config::load_settings(&options)?;
     let max_call_depth = crate::commands::eval::max_call_depth(&settings)?;
+    let abort_on_warn = crate::commands::eval::abort_on_warn(&settings)?;
     let sources: Vec<Source> = if expr_mode {
         files.into_iter().map(Source::Expr).collect()
     } else if files.is_empty() {
@@ -120,6 +121,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             output,
             include: include.clone(),
             max_call_depth,
+            abort_on_warn,
             show_trace,
             store: store.clone(),
             fetch_root: Some(store_root.clone()),

@@ -124,6 +124,36 @@ fn flags_agree_with_nix_2_8() {
     }
 }
 
+/// With `abort-on-warn`, `builtins.warn` prints its warning and then fails (Nix 2.26's stderr).
+#[test]
+fn abort_on_warn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = legacy(tmp.path(), "nix-instantiate")
+            .args(["--eval", "-E", "builtins.warn \"careful\" 1"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let warning = "evaluation warning: careful\n";
+    assert_eq!(run(&[]), (Some(0), "1\n".into(), warning.into()));
+    assert_eq!(
+        run(&["--option", "abort-on-warn", "true"]),
+        (
+            Some(1),
+            String::new(),
+            format!(
+                "{warning}error:\n       … while calling the 'warn' builtin\n         at «string»:1:1:\n            1| builtins.warn \"careful\" 1\n             | ^\n\n       error: aborting to reveal stack trace of warning, as abort-on-warn is set\n"
+            )
+        )
+    );
+}
+
 /// `-` reads the expression from standard input, named `«stdin»` in messages.
 #[test]
 fn stdin_expression() {

@@ -128,6 +128,12 @@ fn trace<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value
 fn warn<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let s = string(ev, args[0], span)?;
     eprintln!("evaluation warning: {}", String::from_utf8_lossy(s.bytes));
+    if ev.settings.abort_on_warn {
+        return Err(EvalError::msg(
+            "aborting to reveal stack trace of warning, as abort-on-warn is set",
+            span,
+        ));
+    }
     ev.force(args[1])
 }
 
