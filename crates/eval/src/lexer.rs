@@ -514,11 +514,16 @@ impl Lexer<'_, '_> {
             return false;
         }
 
-        // Single characters that start no longer token.
+        // Single characters that start no longer token. A `.` may start `...`, a float
+        // (`.5`) or a path (`./a`, `.a/b`), all seen by the byte after it or by a `/` after
+        // the run of path characters.
         if matches!(
             c,
             b';' | b'(' | b')' | b'[' | b']' | b',' | b'@' | b'?' | b':'
         ) || (c == b'=' && s.get(1) != Some(&b'='))
+            || (c == b'.'
+                && !matches!(s.get(1), Some(b'.' | b'/' | b'0'..=b'9'))
+                && s.get(run_len(self.src, start, &mut self.path_run, is_path_char)) != Some(&b'/'))
         {
             self.pos += 1;
             self.push_tok(Tok::Char(c), start, start + 1);
