@@ -26,7 +26,9 @@ pub struct UndefinedVariable {
     pub span: Span,
 }
 
-enum Scope {
+enum Scope<'x> {
+    /// The base environment's names, borrowed (not copied for every file).
+    Base(&'x SymbolMap<u32>),
     /// Names bound to slots of one environment.
     Names(SymbolMap<u32>),
     /// A `with`: one slot holding the set.
@@ -45,7 +47,7 @@ pub struct PathContext<'p> {
 pub struct Lowerer<'a, 'x> {
     arena: &'a Bump,
     interner: &'x mut Interner,
-    scopes: Vec<Scope>,
+    scopes: Vec<Scope<'x>>,
     paths: PathContext<'x>,
     errors: Vec<UndefinedVariable>,
     sym_find_file: Symbol,
@@ -69,7 +71,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
     pub fn new(
         arena: &'a Bump,
         interner: &'x mut Interner,
-        base: &SymbolMap<u32>,
+        base: &'x SymbolMap<u32>,
         paths: PathContext<'x>,
         positions: &'x mut Vec<Span>,
     ) -> Self {
@@ -80,7 +82,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         Lowerer {
             arena,
             interner,
-            scopes: vec![Scope::Names(base.clone())],
+            scopes: vec![Scope::Base(base)],
             paths,
             errors: Vec::new(),
             sym_find_file,
@@ -116,6 +118,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         // Bound by the outermost scope (the base environment) and by no `let`, lambda or
         // scopedImport set in between.
         let innermost = self.scopes.iter().rposition(|s| match s {
+            Scope::Base(names) => names.contains_key(name),
             Scope::Names(names) => names.contains_key(name),
             Scope::With => false,
         })?;
@@ -157,6 +160,15 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         let mut withs = Vec::new();
         for (depth, scope) in self.scopes.iter().rev().enumerate().skip(skip) {
             match scope {
+                Scope::Base(names) => {
+                    if let Some(&slot) = names.get(&name) {
+                        return Ir::Var {
+                            depth: depth as u32,
+                            slot,
+                            span,
+                        };
+                    }
+                }
                 Scope::Names(names) => {
                     if let Some(&slot) = names.get(&name) {
                         return Ir::Var {
