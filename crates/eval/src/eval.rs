@@ -1228,7 +1228,16 @@ impl<'a> Eval<'a> {
                 }
             }
             Value::PrimOpApp(app) => {
-                let mut args = Vec::with_capacity(app.args.len() + 1);
+                let n = app.args.len() + 1;
+                if n == app.op.arity && n <= 4 {
+                    // The last argument: the arguments go on the stack, not the heap.
+                    let mut args = [Value::Null; 4];
+                    args[..n - 1].copy_from_slice(app.args);
+                    args[n - 1] = arg;
+                    return (app.op.func)(self, &args[..n], span.unwrap_or(dummy_span()))
+                        .map_err(|e| builtin_error(e, app.op.name, span));
+                }
+                let mut args = Vec::with_capacity(n);
                 args.extend_from_slice(app.args);
                 args.push(arg);
                 if args.len() == app.op.arity {
