@@ -154,6 +154,25 @@ fn abort_on_warn() {
     );
 }
 
+/// Colours in messages are dropped when stderr is not a terminal, as Nix 2.26 does (lib's
+/// module system colours parts of its errors).
+#[test]
+fn ansi_escapes_dropped_on_a_pipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = legacy(tmp.path(), "nix-instantiate")
+        .args([
+            "--eval",
+            "-E",
+            "builtins.trace \"\x1b[1;31mred\x1b[0m\" (throw \"x \x1b[1mbold\x1b[0m y\")",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    assert!(stderr.starts_with("trace: red\nerror:\n"), "{stderr}");
+    assert!(stderr.ends_with("       error: x bold y\n"), "{stderr}");
+}
+
 /// `-` reads the expression from standard input, named `«stdin»` in messages.
 #[test]
 fn stdin_expression() {
