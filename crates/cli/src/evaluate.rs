@@ -73,6 +73,8 @@ pub struct Request {
     pub include: Vec<String>,
     /// `max-call-depth`.
     pub max_call_depth: usize,
+    /// `abort-on-warn`.
+    pub abort_on_warn: bool,
     /// Print every trace frame of an error (`--show-trace`).
     pub show_trace: bool,
     /// The root of the store to write into; `None` evaluates read-only.
@@ -154,6 +156,7 @@ fn search_path(include: &[String]) -> Vec<(String, String)> {
 fn evaluate(req: Request) -> Result<Vec<u8>, String> {
     let settings = EvalSettings {
         max_call_depth: req.max_call_depth,
+        abort_on_warn: req.abort_on_warn,
         nix_path: search_path(&req.include),
         ..EvalSettings::default()
     };
@@ -451,6 +454,38 @@ fn auto_call<'a>(ev: &mut Eval<'a>, v: Value<'a>, args: Value<'a>) -> EvalResult
     ev.force(r)
 }
 
+/// Splits an `-A` path at its dots as Nix does: a double-quoted part may contain dots
+/// (`a."b.c"`), the quotes are not part of the name, and a final empty part is dropped.
+fn split_attr_path(path: &str) -> EvalResult<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => parts.push(std::mem::take(&mut cur)),
+            '"' => loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some(c) => cur.push(c),
+                    None => {
+                        return Err(EvalError::new(
+                            kiln_eval::ErrorKind::Message(format!(
+                                "missing closing quote in selection path '{path}'"
+                            )),
+                            None,
+                        ))
+                    }
+                }
+            },
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        parts.push(cur);
+    }
+    Ok(parts)
+}
+
 /// Follows an `-A` path such as `a.b.0`, auto-calling each value before selecting from it
 /// (the value selected last is not called here).
 fn select_path<'a>(
@@ -463,7 +498,8 @@ fn select_path<'a>(
     if path.is_empty() {
         return Ok(v);
     }
-    for part in path.split('.') {
+    for part in split_attr_path(path)? {
+        let part = part.as_str();
         v = auto_call(ev, v, args)?;
         v = match v {
             Value::List(l) if part.parse::<usize>().is_ok() => {

@@ -73,6 +73,7 @@ fn report(program: &str, err: anyhow::Error) -> ExitCode {
         Some(rest) => format!("error:\n{rest}"),
         None => text,
     };
-    let _ = writeln!(std::io::stderr(), "{text}");
+    // Colours a Nix expression put in its message are dropped when stderr is no terminal.
+    let _ = writeln!(std::io::stderr(), "{}", kiln_eval::print::for_stderr(&text));
     ExitCode::from(code)
 }

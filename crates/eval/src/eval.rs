@@ -55,6 +55,8 @@ pub struct EvalSettings {
     pub current_system: String,
     /// The search path (`-I`, `NIX_PATH`): `(prefix, path)` pairs, prefix empty for plain ones.
     pub nix_path: Vec<(String, String)>,
+    /// `abort-on-warn`: `builtins.warn` fails after printing its warning.
+    pub abort_on_warn: bool,
 }
 
 impl Default for EvalSettings {
@@ -63,6 +65,7 @@ impl Default for EvalSettings {
             max_call_depth: 10_000,
             current_system: "x86_64-linux".to_owned(),
             nix_path: Vec::new(),
+            abort_on_warn: false,
         }
     }
 }
@@ -88,7 +91,7 @@ pub struct Eval<'a> {
     /// Well-known symbols.
     pub syms: Syms,
     base_env: &'a Env<'a>,
-    base_names: HashMap<Symbol, u32>,
+    base_names: crate::intern::SymbolMap<u32>,
     import_cache: HashMap<Vec<u8>, Value<'a>>,
     positions: Vec<Span>,
     sym_strings: Vec<Option<Value<'a>>>,
@@ -155,7 +158,7 @@ impl<'a> Eval<'a> {
             settings,
             syms,
             base_env: empty_env,
-            base_names: HashMap::new(),
+            base_names: Default::default(),
             import_cache: HashMap::new(),
             positions: vec![dummy_span()],
             sym_strings: Vec::new(),
@@ -199,7 +202,7 @@ impl<'a> Eval<'a> {
         &mut self,
         file: FileId,
         dir: &Path,
-        scope: Option<HashMap<Symbol, u32>>,
+        scope: Option<crate::intern::SymbolMap<u32>>,
     ) -> EvalResult<&'a Ir<'a>> {
         use std::os::unix::ffi::OsStrExt;
         let text = self.sources.text(file).to_vec();
@@ -543,7 +546,7 @@ impl<'a> Eval<'a> {
                         e.add_trace(
                             format!(
                                 "while evaluating the attribute '{}'",
-                                self.interner.name(attr.name)
+                                crate::print::show_attr_name(self.interner.resolve(attr.name))
                             ),
                             self.pos_span(attr.pos),
                             false,
@@ -741,14 +744,19 @@ impl<'a> Eval<'a> {
                 ))
             }
             Ir::HasAttr { expr, path } => {
+                // As in Nix, only the values the path goes through are forced: `x ? a`
+                // inside `x.a` itself is not a recursion.
                 let mut v = self.eval(expr, env)?;
-                for key in *path {
+                for (i, key) in path.iter().enumerate() {
+                    if i > 0 {
+                        v = self.force(v)?;
+                    }
                     let Value::Attrs(attrs) = v else {
                         return Ok(Value::Bool(false));
                     };
                     let name = self.attr_key(key, env)?;
                     match attrs.get(name) {
-                        Some(a) => v = self.force(a.value)?,
+                        Some(a) => v = a.value,
                         None => return Ok(Value::Bool(false)),
                     }
                 }
@@ -1037,7 +1045,7 @@ impl<'a> Eval<'a> {
                 return Err(EvalError::msg(
                     format!(
                         "dynamic attribute '{}' already defined at {at}",
-                        self.interner.name(name)
+                        crate::print::show_attr_name(self.interner.resolve(name))
                     ),
                     d.span,
                 ));
@@ -1220,7 +1228,16 @@ impl<'a> Eval<'a> {
                 }
             }
             Value::PrimOpApp(app) => {
-                let mut args = Vec::with_capacity(app.args.len() + 1);
+                let n = app.args.len() + 1;
+                if n == app.op.arity && n <= 4 {
+                    // The last argument: the arguments go on the stack, not the heap.
+                    let mut args = [Value::Null; 4];
+                    args[..n - 1].copy_from_slice(app.args);
+                    args[n - 1] = arg;
+                    return (app.op.func)(self, &args[..n], span.unwrap_or(dummy_span()))
+                        .map_err(|e| builtin_error(e, app.op.name, span));
+                }
+                let mut args = Vec::with_capacity(n);
                 args.extend_from_slice(app.args);
                 args.push(arg);
                 if args.len() == app.op.arity {

@@ -131,12 +131,17 @@ impl fmt::Display for ErrorKind {
                 found,
                 value,
             } => write!(f, "expected {expected} but found {found}: {value}"),
-            ErrorKind::MissingAttr { name, .. } => write!(f, "attribute '{name}' missing"),
+            ErrorKind::MissingAttr { name, .. } => write!(
+                f,
+                "attribute '{}' missing",
+                crate::print::show_attr_name(name.as_bytes())
+            ),
             ErrorKind::UndefinedVariable(name) => write!(f, "undefined variable '{name}'"),
             ErrorKind::UnexpectedArgument { function, name, .. } => {
                 write!(
                     f,
-                    "function {function} called with unexpected argument '{name}'"
+                    "function {function} called with unexpected argument '{}'",
+                    crate::print::show_attr_name(name.as_bytes())
                 )
             }
             ErrorKind::InfiniteRecursion => f.write_str("infinite recursion encountered"),

@@ -5,6 +5,10 @@ use std::hash::BuildHasher;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 
+/// A hash map keyed by symbols, with a fast fixed-seed hash (symbols are small numbers the
+/// interner hands out in order, which no input can make collide).
+pub type SymbolMap<V> = std::collections::HashMap<Symbol, V, FixedState>;
+
 /// An interned byte string; compare symbols, not their text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Symbol(pub u32);

@@ -174,7 +174,9 @@ pub trait EvalIo {
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// The type of the object at `path` (not following a final symlink).
     fn file_type(&self, path: &Path) -> io::Result<FileType>;
-    /// Tells whether `path` exists (following symlinks, as `builtins.pathExists` does).
+    /// Tells whether `path` exists, as `builtins.pathExists` does: a final symlink is not
+    /// followed (a dangling one exists), except that a trailing `/` or `/.` asks for a
+    /// directory, through symlinks.
     fn path_exists(&self, path: &Path) -> bool;
     /// The entries of a directory with their types, in any order.
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(Vec<u8>, FileType)>>;
@@ -404,7 +406,8 @@ impl EvalIo for FsIo {
     }
 
     fn path_exists(&self, path: &Path) -> bool {
-        corepkg(path).is_some() || path.exists()
+        // lstat: the kernel follows a final symlink only before a trailing slash.
+        corepkg(path).is_some() || path.symlink_metadata().is_ok()
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(Vec<u8>, FileType)>> {

@@ -281,6 +281,8 @@ pub struct FormalIr<'a> {
     pub name: Symbol,
     /// Where the name is.
     pub span: Span,
+    /// The same place as a position index (`functionArgs` gives it to its attributes).
+    pub pos: PosIdx,
     /// Its default, evaluated in the call environment.
     pub default: Option<&'a Ir<'a>>,
 }

@@ -514,9 +514,39 @@ impl Lexer<'_, '_> {
             return false;
         }
 
+        // Single characters that start no longer token. A `.` may start `...`, a float
+        // (`.5`) or a path (`./a`, `.a/b`), all seen by the byte after it or by a `/` after
+        // the run of path characters.
+        if matches!(
+            c,
+            b';' | b'(' | b')' | b'[' | b']' | b',' | b'@' | b'?' | b':'
+        ) || (c == b'=' && s.get(1) != Some(&b'='))
+            || (c == b'.'
+                && !matches!(s.get(1), Some(b'.' | b'/' | b'0'..=b'9'))
+                && s.get(run_len(self.src, start, &mut self.path_run, is_path_char)) != Some(&b'/'))
+        {
+            self.pos += 1;
+            self.push_tok(Tok::Char(c), start, start + 1);
+            return false;
+        }
+
         let path_run = run_len(self.src, start, &mut self.path_run, is_path_char);
         let scheme_run = run_len(self.src, start, &mut self.scheme_run, is_scheme_char);
         let s = &self.src[start..];
+        // An identifier or keyword, unless a path (`a/b`, `a/${`) or a URI (`a:b`) could match
+        // longer: both need a `/` right after the run of path characters or a `:` right
+        // after the run of scheme characters. A keyword wins over an identifier of its length.
+        if is_id_start(c) && s.get(path_run) != Some(&b'/') && s.get(scheme_run) != Some(&b':') {
+            let len = match_id(s);
+            let text = &s[..len];
+            let tok = match KEYWORDS.iter().find(|(k, _)| *k == text) {
+                Some((_, kw)) => kw.clone(),
+                None => Tok::Id(self.interner.intern(text)),
+            };
+            self.pos = start + len;
+            self.push_tok(tok, start, start + len);
+            return false;
+        }
         // Longest match among the competing rules; the first listed wins a tie.
         let mut best = (0, Rule::Comment);
         let mut consider = |len: usize, rule: Rule| {

@@ -7,12 +7,10 @@
 //! encloses it, and an "undefined variable" error otherwise, reported before evaluation as Nix
 //! does.
 
-use std::collections::HashMap;
-
 use bumpalo::Bump;
 
 use crate::ast::{self, AttrNameKind, BinaryOp, Binding, Expr, ExprKind, Param, PathKind, StrPart};
-use crate::intern::{Interner, Symbol};
+use crate::intern::{Interner, Symbol, SymbolMap};
 use crate::ir::{
     AttrKey, AttrsIr, BinOp, DynamicAttr, FormalIr, Ir, LambdaIr, ParamIr, StaticAttr,
 };
@@ -28,9 +26,11 @@ pub struct UndefinedVariable {
     pub span: Span,
 }
 
-enum Scope {
+enum Scope<'x> {
+    /// The base environment's names, borrowed (not copied for every file).
+    Base(&'x SymbolMap<u32>),
     /// Names bound to slots of one environment.
-    Names(HashMap<Symbol, u32>),
+    Names(SymbolMap<u32>),
     /// A `with`: one slot holding the set.
     With,
 }
@@ -47,7 +47,7 @@ pub struct PathContext<'p> {
 pub struct Lowerer<'a, 'x> {
     arena: &'a Bump,
     interner: &'x mut Interner,
-    scopes: Vec<Scope>,
+    scopes: Vec<Scope<'x>>,
     paths: PathContext<'x>,
     errors: Vec<UndefinedVariable>,
     sym_find_file: Symbol,
@@ -71,7 +71,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
     pub fn new(
         arena: &'a Bump,
         interner: &'x mut Interner,
-        base: &HashMap<Symbol, u32>,
+        base: &'x SymbolMap<u32>,
         paths: PathContext<'x>,
         positions: &'x mut Vec<Span>,
     ) -> Self {
@@ -82,7 +82,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         Lowerer {
             arena,
             interner,
-            scopes: vec![Scope::Names(base.clone())],
+            scopes: vec![Scope::Base(base)],
             paths,
             errors: Vec::new(),
             sym_find_file,
@@ -118,6 +118,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         // Bound by the outermost scope (the base environment) and by no `let`, lambda or
         // scopedImport set in between.
         let innermost = self.scopes.iter().rposition(|s| match s {
+            Scope::Base(names) => names.contains_key(name),
             Scope::Names(names) => names.contains_key(name),
             Scope::With => false,
         })?;
@@ -137,7 +138,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
 
     /// Adds a scope above the base environment whose names are bound to the slots of the
     /// environment the code will run in (`scopedImport`'s set).
-    pub fn push_scope(&mut self, names: HashMap<Symbol, u32>) {
+    pub fn push_scope(&mut self, names: SymbolMap<u32>) {
         self.scopes.push(Scope::Names(names));
     }
 
@@ -159,6 +160,15 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         let mut withs = Vec::new();
         for (depth, scope) in self.scopes.iter().rev().enumerate().skip(skip) {
             match scope {
+                Scope::Base(names) => {
+                    if let Some(&slot) = names.get(&name) {
+                        return Ir::Var {
+                            depth: depth as u32,
+                            slot,
+                            span,
+                        };
+                    }
+                }
                 Scope::Names(names) => {
                     if let Some(&slot) = names.get(&name) {
                         return Ir::Var {
@@ -673,12 +683,12 @@ impl<'a, 'x> Lowerer<'a, 'x> {
     ) -> &'a LambdaIr<'a> {
         let (param_ir, names, n_slots) = match param {
             Param::Ident { name, .. } => {
-                let mut names = HashMap::new();
+                let mut names = SymbolMap::default();
                 names.insert(*name, 0);
                 (None, names, 1u32)
             }
             Param::Formals { formals, at, .. } => {
-                let mut names = HashMap::new();
+                let mut names = SymbolMap::default();
                 for (i, f) in formals.iter().enumerate() {
                     names.insert(f.name, i as u32);
                 }
@@ -706,6 +716,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                     .map(|f| FormalIr {
                         name: f.name,
                         span: f.span,
+                        pos: self.pos(f.span),
                         default: f.default.as_ref().map(|d| self.lower(d)),
                     })
                     .collect();
@@ -733,7 +744,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
 /// Bindings being merged: static names (with where they were first defined) and dynamic ones.
 #[derive(Default)]
 struct Tree<'e> {
-    statics: HashMap<Symbol, (Span, Node<'e>)>,
+    statics: SymbolMap<(Span, Node<'e>)>,
     dynamics: Vec<(&'e ast::AttrName, Node<'e>, Span)>,
 }
 

@@ -29,8 +29,6 @@
 //! Nix's merging of `a.b = ...; a.c = ...;` and of nested set literals), duplicate formals,
 //! dynamic attributes in `let` and `inherit`.
 
-use std::collections::HashMap;
-
 use crate::ast::*;
 use crate::error::{SyntaxError, SyntaxErrorKind};
 use crate::intern::{Interner, Symbol};
@@ -73,7 +71,7 @@ pub fn parse(file: FileId, src: &[u8], interner: &mut Interner) -> Parse {
         aborted: false,
         last_error_at: None,
         scopes: Vec::new(),
-        attrset_scopes: HashMap::new(),
+        attrset_scopes: HashMap::default(),
         sym_or,
     };
     let expr = p.parse_expr();
@@ -168,6 +166,10 @@ fn is_closer(tok: &Tok) -> bool {
 
 type ScopeId = usize;
 
+/// Hash maps keyed by small integers, with a fast fixed-seed hash (the parser's input cannot
+/// choose keys that collide: symbols and offsets are numbered by the parser itself).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
 /// The static attribute names of one set or `let`, for duplicate detection.
 #[derive(Default)]
 struct Scope {
@@ -218,7 +220,12 @@ impl Parser<'_> {
     }
 
     fn at(&self, tok: &Tok) -> bool {
-        self.peek() == tok
+        // The tokens looked for carry no data or a byte: compare kinds first, cheaply.
+        let next = self.peek();
+        match (next, tok) {
+            (Tok::Char(a), Tok::Char(b)) => a == b,
+            _ => std::mem::discriminant(next) == std::mem::discriminant(tok) && next == tok,
+        }
     }
 
     fn start(&self) -> u32 {
@@ -237,7 +244,7 @@ impl Parser<'_> {
     /// Consumes the current token (never the final `Eof`) and returns it.
     fn bump(&mut self) -> Token {
         let t = &mut self.tokens[self.pos];
-        if t.tok == Tok::Eof {
+        if matches!(t.tok, Tok::Eof) {
             return t.clone();
         }
         let tok = std::mem::replace(&mut t.tok, Tok::Eof);
@@ -1175,7 +1182,7 @@ impl Parser<'_> {
 
     fn show_path(&self, path: &[Symbol]) -> String {
         path.iter()
-            .map(|&s| self.interner.name(s).into_owned())
+            .map(|&s| crate::print::show_attr_name(self.interner.resolve(s)))
             .collect::<Vec<_>>()
             .join(".")
     }

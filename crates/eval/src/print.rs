@@ -104,6 +104,42 @@ fn is_identifier(name: &[u8]) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'\'' | b'-'))
 }
 
+/// Text for standard error as Nix writes it there: when standard error is not a terminal,
+/// without ANSI escape sequences (CSI sequences such as colours, and two-byte escapes), as
+/// Nix's `filterANSIEscapes`; on a terminal, unchanged.
+pub fn for_stderr(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::io::IsTerminal;
+    if !text.contains('\x1b') || std::io::stderr().is_terminal() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameter bytes, intermediate bytes, then one final byte.
+            while chars.next_if(|c| ('\x30'..='\x3f').contains(c)).is_some() {}
+            while chars.next_if(|c| ('\x20'..='\x2f').contains(c)).is_some() {}
+            chars.next_if(|c| ('\x40'..='\x7e').contains(c));
+        } else {
+            chars.next_if(|c| ('\x40'..='\x5f').contains(c));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// An attribute name as Nix shows it in messages: bare when it is an identifier, else
+/// quoted and escaped (`"a b"`, `"if"`, `""`).
+pub fn show_attr_name(name: &[u8]) -> String {
+    let mut out = Vec::new();
+    print_attr_name(name, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 pub(crate) fn print_attr_name(name: &[u8], out: &mut Vec<u8>) {
     if is_identifier(name) {
         out.extend_from_slice(name);

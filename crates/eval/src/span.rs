@@ -51,8 +51,9 @@ impl fmt::Display for LineCol {
 struct SourceFile {
     name: String,
     text: Vec<u8>,
-    /// Offsets at which each line starts (the first is 0).
-    line_starts: Vec<u32>,
+    /// Offsets at which each line starts (the first is 0), computed when first needed: most
+    /// files never have a position shown.
+    line_starts: std::sync::OnceLock<Vec<u32>>,
 }
 
 /// The source files of a session: maps a [`FileId`] to its name and bytes, and offsets to
@@ -71,18 +72,11 @@ impl SourceMap {
     /// Adds a file and returns its id. `name` is what locations print (usually its path).
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<Vec<u8>>) -> FileId {
         let text = text.into();
-        let mut line_starts = vec![0];
-        line_starts.extend(
-            text.iter()
-                .enumerate()
-                .filter(|(_, &b)| b == b'\n')
-                .map(|(i, _)| i as u32 + 1),
-        );
         let id = FileId(self.files.len() as u32);
         self.files.push(SourceFile {
             name: name.into(),
             text,
-            line_starts,
+            line_starts: std::sync::OnceLock::new(),
         });
         id
     }
@@ -114,7 +108,18 @@ impl SourceMap {
 
     /// The line and byte column of `offset` in `file` (lines end at `\n`).
     pub fn line_col(&self, file: FileId, offset: u32) -> LineCol {
-        let starts = &self.files[file.0 as usize].line_starts;
+        let f = &self.files[file.0 as usize];
+        let starts = f.line_starts.get_or_init(|| {
+            let mut starts = vec![0];
+            starts.extend(
+                f.text
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &b)| b == b'\n')
+                    .map(|(i, _)| i as u32 + 1),
+            );
+            starts
+        });
         let line = starts.partition_point(|&s| s <= offset) - 1;
         LineCol {
             line: line as u32 + 1,

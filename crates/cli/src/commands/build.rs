@@ -137,6 +137,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
             output: Output::DrvPaths,
             include: args.include.clone(),
             max_call_depth: crate::commands::eval::max_call_depth(&settings)?,
+            abort_on_warn: crate::commands::eval::abort_on_warn(&settings)?,
             store: Some(root.clone()),
             fetch_root: None,
             show_trace: args.show_trace,

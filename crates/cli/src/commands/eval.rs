@@ -83,6 +83,7 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
         output,
         include: args.include,
         max_call_depth: max_call_depth(settings)?,
+        abort_on_warn: abort_on_warn(settings)?,
         show_trace: args.show_trace,
         store: None,
         fetch_root: None,
@@ -92,6 +93,11 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
     out.write_all(&bytes)?;
     out.flush()?;
     Ok(())
+}
+
+/// The `abort-on-warn` setting (default false, as current Nix).
+pub fn abort_on_warn(settings: &kiln_formats::config::Settings) -> anyhow::Result<bool> {
+    Ok(settings.get_bool("abort-on-warn")?.unwrap_or(false))
 }
 
 /// The `max-call-depth` setting (default 10000, as current Nix).

@@ -74,6 +74,7 @@ pub fn run(
         output: Output::DrvPaths,
         include: args.include,
         max_call_depth: crate::commands::eval::max_call_depth(settings)?,
+        abort_on_warn: crate::commands::eval::abort_on_warn(settings)?,
         store: Some(root.clone()),
         fetch_root: None,
         show_trace: args.show_trace,

@@ -87,6 +87,7 @@ const VALUE_SETTINGS: &[&str] = &[
 
 /// Nix's boolean settings: `--NAME` sets one, `--no-NAME` clears it.
 const BOOL_SETTINGS: &[&str] = &[
+    "abort-on-warn",
     "accept-flake-config",
     "allow-dirty",
     "allow-import-from-derivation",

@@ -91,6 +91,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut roots = crate::commands::instantiate::Roots::new(store_root.clone(), add_root);
     let settings = crate::config::load_settings(&common.options)?;
     let max_call_depth = crate::commands::eval::max_call_depth(&settings)?;
+    let abort_on_warn = crate::commands::eval::abort_on_warn(&settings)?;
     // `--find-file`: each argument looked up in the search path, as `<ARG>` evaluates (the
     // lookup's error message is Nix's).
     let (files, expr_mode, output, store) = if find_file {
@@ -120,6 +121,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             output,
             include: include.clone(),
             max_call_depth,
+            abort_on_warn,
             show_trace,
             store: store.clone(),
             fetch_root: Some(store_root.clone()),

@@ -100,6 +100,10 @@ fn flags_agree_with_nix_2_8() {
         &["-E", "{ x ? 1 }: x"],
         &["-E", "{ x }: x", "--arg", "x", "1 + 2"],
         &["-E", "{ x }: x", "--argstr", "x", "s"],
+        // A quoted part of an -A path may contain dots.
+        &["-E", "{ a.\"b.c\".d = 1; }", "-A", "a.\"b.c\".d"],
+        &["-E", "{ a.\"b.c\" = 1; }", "-A", "a.\"b.c"],
+        &["-E", "{ a.b = 1; }", "-A", "a.b."],
     ];
     for args in cases {
         let run = |mut cmd: std::process::Command| {
@@ -118,6 +122,55 @@ fn flags_agree_with_nix_2_8() {
         let theirs = run(crate::reference(tmp.path(), "nix-instantiate"));
         assert_eq!(ours, theirs, "nix-instantiate --eval {args:?}");
     }
+}
+
+/// With `abort-on-warn`, `builtins.warn` prints its warning and then fails (Nix 2.26's stderr).
+#[test]
+fn abort_on_warn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = legacy(tmp.path(), "nix-instantiate")
+            .args(["--eval", "-E", "builtins.warn \"careful\" 1"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let warning = "evaluation warning: careful\n";
+    assert_eq!(run(&[]), (Some(0), "1\n".into(), warning.into()));
+    assert_eq!(
+        run(&["--option", "abort-on-warn", "true"]),
+        (
+            Some(1),
+            String::new(),
+            format!(
+                "{warning}error:\n       … while calling the 'warn' builtin\n         at «string»:1:1:\n            1| builtins.warn \"careful\" 1\n             | ^\n\n       error: aborting to reveal stack trace of warning, as abort-on-warn is set\n"
+            )
+        )
+    );
+}
+
+/// Colours in messages are dropped when stderr is not a terminal, as Nix 2.26 does (lib's
+/// module system colours parts of its errors).
+#[test]
+fn ansi_escapes_dropped_on_a_pipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = legacy(tmp.path(), "nix-instantiate")
+        .args([
+            "--eval",
+            "-E",
+            "builtins.trace \"\x1b[1;31mred\x1b[0m\" (throw \"x \x1b[1mbold\x1b[0m y\")",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    assert!(stderr.starts_with("trace: red\nerror:\n"), "{stderr}");
+    assert!(stderr.ends_with("       error: x bold y\n"), "{stderr}");
 }
 
 /// `-` reads the expression from standard input, named `«stdin»` in messages.

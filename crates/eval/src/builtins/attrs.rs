@@ -67,7 +67,8 @@ fn map_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
         .arena
         .alloc_slice_fill_iter(a.entries.iter().map(|attr| Attr {
             name: attr.name,
-            pos: attr.pos,
+            // Nix gives the new attributes no position.
+            pos: PosIdx::NONE,
             value: ev.lazy_apply_attr(f, attr),
         }));
     Ok(Value::Attrs(
@@ -150,7 +151,8 @@ fn list_to_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
         let sym = ev.sym(name.bytes);
         out.push(Attr {
             name: sym,
-            pos: PosIdx::NONE,
+            // Nix gives the attribute the position of the element's `value`.
+            pos: value.pos,
             value: value.value,
         });
     }

@@ -121,13 +121,22 @@ fn trace<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value
         Value::String(s) => String::from_utf8_lossy(s.bytes).into_owned(),
         _ => crate::print::print_value(ev, v, false)?,
     };
-    eprintln!("trace: {text}");
+    eprintln!("trace: {}", crate::print::for_stderr(&text));
     ev.force(args[1])
 }
 
 fn warn<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let s = string(ev, args[0], span)?;
-    eprintln!("evaluation warning: {}", String::from_utf8_lossy(s.bytes));
+    eprintln!(
+        "evaluation warning: {}",
+        crate::print::for_stderr(&String::from_utf8_lossy(s.bytes))
+    );
+    if ev.settings.abort_on_warn {
+        return Err(EvalError::msg(
+            "aborting to reveal stack trace of warning, as abort-on-warn is set",
+            span,
+        ));
+    }
     ev.force(args[1])
 }
 
@@ -267,7 +276,7 @@ fn function_args<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
         .iter()
         .map(|f| Attr {
             name: f.name,
-            pos: PosIdx::NONE,
+            pos: f.pos,
             value: Value::Bool(f.default.is_some()),
         })
         .collect();

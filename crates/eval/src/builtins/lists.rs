@@ -307,6 +307,30 @@ fn group_by<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
     Ok(ev.new_attrs(attrs))
 }
 
+/// Where `key` goes in the sorted `seen`, or `None` when it is already there. The new key is
+/// the left operand of each comparison, as in Nix's set, so errors name the same types.
+fn closure_key_position<'a>(
+    ev: &mut Eval<'a>,
+    seen: &[Value<'a>],
+    key: Value<'a>,
+    span: Span,
+) -> EvalResult<Option<usize>> {
+    let (mut lo, mut hi) = (0, seen.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if ev.less_than(key, seen[mid], span)? {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    // `seen[lo - 1] <= key < seen[lo]`: a duplicate is the one before.
+    if lo > 0 && !ev.less_than(seen[lo - 1], key, span)? {
+        return Ok(None);
+    }
+    Ok(Some(lo))
+}
+
 fn generic_closure<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let a = attrs(ev, args[0], span)?;
     let start_sym = ev.sym(b"startSet");
@@ -326,23 +350,27 @@ fn generic_closure<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eva
     let op = function(ev, op, span)?;
     let mut work: std::collections::VecDeque<Value<'a>> =
         list(ev, start, span)?.elems.iter().copied().collect();
+    // The keys seen, sorted by `<`: Nix keeps them in an ordered set, so keys must be
+    // comparable (numbers, strings, paths, lists of those) and a closure of n elements costs
+    // n log n comparisons, not n².
     let mut seen: Vec<Value<'a>> = Vec::new();
     let mut out = Vec::new();
     while let Some(item) = work.pop_front() {
         let item_attrs = attrs(ev, item, span)?;
         let key = item_attrs.get(key_sym).ok_or_else(|| missing("key"))?.value;
         let key = ev.force(key)?;
-        let mut dup = false;
-        for k in &seen {
-            if ev.equal(*k, key, span)? {
-                dup = true;
-                break;
-            }
-        }
-        if dup {
+        let at = closure_key_position(ev, &seen, key, span).map_err(|mut e| {
+            e.add_trace(
+                "while comparing the `key` attributes of two genericClosure elements".into(),
+                None,
+                false,
+            );
+            e
+        })?;
+        let Some(at) = at else {
             continue;
-        }
-        seen.push(key);
+        };
+        seen.insert(at, key);
         out.push(item);
         let next = ev.call_n(op, &[item], span)?;
         work.extend(list(ev, next, span)?.elems.iter().copied());

@@ -5,8 +5,6 @@
 //! names Nix exposes unprefixed (`map`, `toString`, `true`, …), and every builtin as
 //! `__name`, as Nix does.
 
-use std::collections::HashMap;
-
 use crate::eval::{type_error, Eval, EvalResult};
 use crate::intern::Symbol;
 use crate::span::Span;
@@ -81,7 +79,7 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
 }
 
 /// Builds the base environment and the names lowering resolves against it.
-pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, HashMap<Symbol, u32>) {
+pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, crate::intern::SymbolMap<u32>) {
     let mut builtins: Vec<Attr<'a>> = Vec::new();
     for op in all() {
         let name = ev.sym(op.name.as_bytes());
@@ -132,14 +130,15 @@ pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, HashMap<Symbol, u32>) {
     let set_value = Value::Attrs(set);
     self_ref.state.set(ThunkState::Done(set_value));
 
-    let mut names = HashMap::new();
+    let mut names = crate::intern::SymbolMap::default();
     let mut slots: Vec<Value<'a>> = Vec::new();
-    let bind = |names: &mut HashMap<Symbol, u32>, slots: &mut Vec<Value<'a>>, sym: Symbol, v| {
-        if let std::collections::hash_map::Entry::Vacant(e) = names.entry(sym) {
-            e.insert(slots.len() as u32);
-            slots.push(v);
-        }
-    };
+    let bind =
+        |names: &mut crate::intern::SymbolMap<u32>, slots: &mut Vec<Value<'a>>, sym: Symbol, v| {
+            if let std::collections::hash_map::Entry::Vacant(e) = names.entry(sym) {
+                e.insert(slots.len() as u32);
+                slots.push(v);
+            }
+        };
     bind(&mut names, &mut slots, builtins_sym, set_value);
     for a in set.entries.iter() {
         let name = ev.interner.resolve(a.name).to_vec();
