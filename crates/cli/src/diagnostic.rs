@@ -9,32 +9,36 @@ const INDENT: &str = "       ";
 ///
 /// Trace frames print outermost first, each with its code frame, before the message, as
 /// current Nix does. Without `show_trace`, the frames of function calls
-/// ([`TraceFrame::verbose`]) are left out and at most two others are shown, then a note that
-/// the trace was truncated (the limit Nix 2.26 was seen to apply).
+/// ([`TraceFrame::verbose`], which Nix records only then) are left out, and Nix's budget
+/// applies: a frame costs one, two if it has a position, and once more than three have been
+/// spent the rest is cut with a note. A frame equal to one already printed (same message and
+/// position) is held back; up to five such in a row print when a new frame follows, more
+/// become "(N duplicate frames omitted)".
 pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String {
-    let frames: Vec<&TraceFrame> = err.trace.iter().rev().collect();
-    let (shown, truncated): (Vec<&TraceFrame>, bool) = if show_trace {
-        (frames, false)
-    } else {
-        let frames: Vec<&TraceFrame> = frames.into_iter().filter(|f| !f.verbose).collect();
-        let n = frames.len();
-        (
-            frames.into_iter().take(MAX_FRAMES).collect(),
-            n > MAX_FRAMES,
-        )
-    };
     let mut out = String::new();
-    if !shown.is_empty() {
-        for frame in shown {
-            out.push('\n');
-            out.push_str(INDENT);
-            out.push_str("… ");
-            out.push_str(&frame.message);
-            if let Some(span) = frame.span {
-                push_frame(&mut out, sources, span, "  ");
+    if !err.trace.is_empty() {
+        let mut seen: Vec<&TraceFrame> = Vec::new();
+        let mut skipped: Vec<&TraceFrame> = Vec::new();
+        let mut count = 0usize;
+        let mut truncated = false;
+        for frame in err.trace.iter().rev() {
+            if frame.message.is_empty() || (frame.verbose && !show_trace) {
+                continue;
             }
-            out.push('\n');
+            if !show_trace && count > 3 {
+                truncated = true;
+                break;
+            }
+            if seen.iter().any(|f| same_frame(f, frame)) {
+                skipped.push(frame);
+                continue;
+            }
+            seen.push(frame);
+            flush_skipped(&mut out, sources, &mut count, &mut skipped, &mut seen);
+            count += 1;
+            push_trace(&mut out, sources, &mut count, frame);
         }
+        flush_skipped(&mut out, sources, &mut count, &mut skipped, &mut seen);
         if truncated {
             out.push('\n');
             out.push_str(INDENT);
@@ -42,9 +46,11 @@ pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String 
                 "(stack trace truncated; use '--show-trace' to show the full, detailed trace)\n",
             );
         }
-        out.push('\n');
-        out.push_str(INDENT);
-        out.push_str("error: ");
+        if !out.is_empty() {
+            out.push('\n');
+            out.push_str(INDENT);
+            out.push_str("error: ");
+        }
     }
     out.push_str(&err.kind.to_string());
     if let Some(span) = err.span {
@@ -64,8 +70,45 @@ pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String 
     out
 }
 
-/// How many trace frames an error without a position shows without `--show-trace`.
-const MAX_FRAMES: usize = 2;
+/// Tells whether two frames are the same for Nix's duplicate check: message and position.
+fn same_frame(a: &TraceFrame, b: &TraceFrame) -> bool {
+    a.message == b.message && a.span.map(|s| (s.file, s.start)) == b.span.map(|s| (s.file, s.start))
+}
+
+/// Prints one frame; one with a position counts once more against the budget.
+fn push_trace(out: &mut String, sources: &SourceMap, count: &mut usize, frame: &TraceFrame) {
+    out.push('\n');
+    out.push_str(INDENT);
+    out.push_str("… ");
+    out.push_str(&frame.message);
+    if let Some(span) = frame.span.filter(|s| sources.contains(s.file)) {
+        push_frame(out, sources, span, "  ");
+        *count += 1;
+    }
+    out.push('\n');
+}
+
+/// Prints the duplicates held back: each, if at most five, else a count of them (after which
+/// frames seen before count as new again).
+fn flush_skipped<'e>(
+    out: &mut String,
+    sources: &SourceMap,
+    count: &mut usize,
+    skipped: &mut Vec<&'e TraceFrame>,
+    seen: &mut Vec<&'e TraceFrame>,
+) {
+    if skipped.len() > 5 {
+        out.push('\n');
+        out.push_str(INDENT);
+        out.push_str(&format!("({} duplicate frames omitted)\n", skipped.len()));
+        seen.clear();
+    } else {
+        for frame in skipped.iter() {
+            push_trace(out, sources, count, frame);
+        }
+    }
+    skipped.clear();
+}
 
 /// Joins suggestions as Nix does: `a`, or `one of a, b or c`.
 pub fn join_suggestions(s: &[String]) -> String {

@@ -231,7 +231,11 @@ impl<'a> Eval<'a> {
             lowerer.push_scope(names);
         }
         lowerer.lower_root(&parsed.expr).map_err(|undefined| {
-            let first = &undefined[0];
+            // The first in the source, as Nix, binding in the order of the text, meets it.
+            let first = undefined
+                .iter()
+                .min_by_key(|u| u.span.start)
+                .expect("lowering fails only with an undefined variable");
             EvalError::new(
                 ErrorKind::UndefinedVariable(first.name.clone()),
                 Some(first.span),
@@ -654,10 +658,11 @@ impl<'a> Eval<'a> {
                 then,
                 else_,
                 span,
-            } => match self.eval(cond, env)? {
-                Value::Bool(true) => self.eval(then, env),
-                Value::Bool(false) => self.eval(else_, env),
-                other => Err(self.condition_error(other, *span)),
+            } => match self.eval(cond, env) {
+                Ok(Value::Bool(true)) => self.eval(then, env),
+                Ok(Value::Bool(false)) => self.eval(else_, env),
+                Ok(other) => Err(self.condition_error(other, *span)),
+                Err(e) => Err(frame(e, "while evaluating a branch condition", *span)),
             },
             Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
             Ir::Select {
@@ -684,6 +689,223 @@ impl<'a> Eval<'a> {
                 Ok(f)
             }
             _ => self.eval_cold(ir, env),
+        }
+    }
+
+    /// The error of a failed `assert`. For `a == b` it is Nix's explanation of the first
+    /// difference, under a frame naming the condition; else "assertion 'COND' failed" at the
+    /// `assert`. The condition is printed as Nix shows expressions (re-parsed from its source:
+    /// the cost is paid only here).
+    #[cold]
+    #[inline(never)]
+    fn assertion_failed(
+        &mut self,
+        cond: &'a Ir<'a>,
+        cond_span: Span,
+        span: Span,
+        env: &'a Env<'a>,
+    ) -> Box<EvalError> {
+        let shown = self.show_source(cond_span);
+        if let Ir::Bin {
+            op: BinOp::Eq,
+            lhs,
+            rhs,
+            span: eq_span,
+        } = cond
+        {
+            let res = self.eval(lhs, env).and_then(|l| {
+                let r = self.eval(rhs, env)?;
+                self.assert_equal(l, r, *eq_span)
+            });
+            if let Err(mut e) = res {
+                if matches!(e.kind, ErrorKind::AssertionFailed(_)) {
+                    e.add_trace(
+                        format!("while evaluating the condition of the assertion '{shown}'"),
+                        Some(span),
+                        false,
+                    );
+                }
+                return e;
+            }
+        }
+        EvalError::new(
+            ErrorKind::AssertionFailed(format!("assertion '{shown}' failed")),
+            Some(span),
+        )
+    }
+
+    /// The source at `span` printed as Nix's `Expr::show` prints it.
+    fn show_source(&mut self, span: Span) -> String {
+        use std::os::unix::ffi::OsStrExt;
+        let text = crate::print::snippet(&self.sources, span);
+        let parsed = crate::parse(span.file, text.as_bytes(), &mut self.interner);
+        if !parsed.errors.is_empty() {
+            return text;
+        }
+        let dir = Path::new(self.sources.name(span.file))
+            .parent()
+            .map(|d| d.as_os_str().as_bytes().to_vec())
+            .unwrap_or_default();
+        let home = self.io.get_env("HOME");
+        let shown = crate::show::show(&parsed.expr, &self.interner, &dir, home.as_deref());
+        String::from_utf8_lossy(&shown).into_owned()
+    }
+
+    /// Compares two values as `==` does, failing with Nix's explanation of the first
+    /// difference (`assertEqValues`).
+    fn assert_equal(&mut self, a: Value<'a>, b: Value<'a>, span: Span) -> EvalResult<()> {
+        let a = self.force(a)?;
+        let b = self.force(b)?;
+        if same_value(&a, &b) {
+            return Ok(());
+        }
+        let fail = |msg: String| -> EvalResult<()> {
+            Err(EvalError::new(ErrorKind::AssertionFailed(msg), None))
+        };
+        let brief = |ev: &Self, v: Value<'a>| crate::print::brief(ev, v);
+        let numeric = |v: &Value<'a>| matches!(v, Value::Int(_) | Value::Float(_));
+        if numeric(&a) && numeric(&b) {
+            if self.equal(a, b, span)? {
+                return Ok(());
+            }
+            return fail(format!(
+                "{} with value '{}' is not equal to {} with value '{}'",
+                a.type_phrase(),
+                brief(self, a),
+                b.type_phrase(),
+                brief(self, b)
+            ));
+        }
+        if a.type_phrase() != b.type_phrase() {
+            return fail(format!(
+                "{} of value '{}' is not equal to {} of value '{}'",
+                a.type_phrase(),
+                brief(self, a),
+                b.type_phrase(),
+                brief(self, b)
+            ));
+        }
+        // Nix's `==` has no position of its own: these frames have none.
+        let here = None;
+        match (a, b) {
+            (Value::Bool(x), Value::Bool(y)) if x != y => {
+                fail(format!("boolean '{x}' is not equal to boolean '{y}'"))
+            }
+            (Value::String(x), Value::String(y)) if x.bytes != y.bytes => fail(format!(
+                "string '{}' is not equal to string '{}'",
+                brief(self, a),
+                brief(self, b)
+            )),
+            (Value::Path(x), Value::Path(y)) if x.bytes != y.bytes => fail(format!(
+                "path '{}' is not equal to path '{}'",
+                brief(self, a),
+                brief(self, b)
+            )),
+            (Value::List(x), Value::List(y)) => {
+                if x.elems.len() != y.elems.len() {
+                    return fail(format!(
+                        "list of size '{}' is not equal to list of size '{}', left hand side is '{}', right hand side is '{}'",
+                        x.elems.len(),
+                        y.elems.len(),
+                        brief(self, a),
+                        brief(self, b)
+                    ));
+                }
+                for (n, (p, q)) in x.elems.iter().zip(y.elems).enumerate() {
+                    if let Err(mut e) = self.assert_equal(*p, *q, span) {
+                        e.add_trace(format!("while comparing list element {n}"), here, false);
+                        return Err(e);
+                    }
+                }
+                Ok(())
+            }
+            (Value::Attrs(x), Value::Attrs(y)) => {
+                if self.is_derivation(x)? && self.is_derivation(y)? {
+                    let out_path = self.syms.out_path;
+                    if let (Some(i), Some(j)) = (x.get(out_path), y.get(out_path)) {
+                        return self.assert_equal(i.value, j.value, span).map_err(|mut e| {
+                            e.add_trace(
+                                "while comparing a derivation by its 'outPath' attribute"
+                                    .to_owned(),
+                                here,
+                                false,
+                            );
+                            e
+                        });
+                    }
+                }
+                if x.len() != y.len() {
+                    return fail(format!(
+                        "attribute names of attribute set '{}' differs from attribute set '{}'",
+                        brief(self, a),
+                        brief(self, b)
+                    ));
+                }
+                for (i, j) in x.entries.iter().zip(y.entries) {
+                    if i.name != j.name {
+                        let (msg, name) = if y.get(i.name).is_none() {
+                            ("is contained in '{}', but not in '{}'", i.name)
+                        } else {
+                            ("is missing in '{}', but is contained in '{}'", j.name)
+                        };
+                        let msg = msg
+                            .replacen("{}", &brief(self, a), 1)
+                            .replacen("{}", &brief(self, b), 1);
+                        return fail(format!(
+                            "attribute name '{}' {msg}",
+                            self.interner.name(name)
+                        ));
+                    }
+                    if let Err(mut e) = self.assert_equal(i.value, j.value, span) {
+                        if let Some(s) = self.pos_span(j.pos) {
+                            e.add_trace("where right hand side is".to_owned(), Some(s), false);
+                        }
+                        if let Some(s) = self.pos_span(i.pos) {
+                            e.add_trace("where left hand side is".to_owned(), Some(s), false);
+                        }
+                        e.add_trace(
+                            format!(
+                                "while comparing attribute '{}'",
+                                self.interner.name(i.name)
+                            ),
+                            here,
+                            false,
+                        );
+                        return Err(e);
+                    }
+                }
+                Ok(())
+            }
+            (Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_), _) => fail(
+                "distinct functions and immediate comparisons of identical functions compare as unequal"
+                    .to_owned(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Evaluates an operand of `//`: any error gets Nix's frame for that side.
+    #[inline]
+    fn eval_attrs_operand(
+        &mut self,
+        ir: &'a Ir<'a>,
+        env: &'a Env<'a>,
+        span: Span,
+        left: bool,
+    ) -> EvalResult<&'a Attrs<'a>> {
+        let context = if left {
+            "in the left operand of the update (//) operator"
+        } else {
+            "in the right operand of the update (//) operator"
+        };
+        match self.eval(ir, env) {
+            Ok(Value::Attrs(a)) => Ok(a),
+            Ok(other) => Err(in_context(
+                type_error("a set", &other, self, span),
+                context,
+                Some(span),
+            )),
+            Err(e) => Err(frame(e, context, span)),
         }
     }
 
@@ -778,27 +1000,32 @@ impl<'a> Eval<'a> {
                 cond_span,
                 span,
             } => {
-                let c = self.eval(cond, env)?;
+                const CONTEXT: &str = "in the condition of the assert statement";
+                let c = self.eval(cond, env).map_err(|e| frame(e, CONTEXT, *span))?;
                 match c {
                     Value::Bool(true) => self.eval(body, env),
-                    Value::Bool(false) => {
-                        let text = crate::print::snippet(&self.sources, *cond_span);
-                        Err(EvalError::new(
-                            ErrorKind::AssertionFailed(text),
-                            Some(*span),
-                        ))
-                    }
-                    other => Err(type_error("a Boolean", &other, self, *cond_span)),
+                    Value::Bool(false) => Err(self.assertion_failed(cond, *cond_span, *span, env)),
+                    other => Err(frame(
+                        type_error("a Boolean", &other, self, *span),
+                        CONTEXT,
+                        *span,
+                    )),
                 }
             }
-            Ir::Not(e, span) => match self.eval(e, env)? {
-                Value::Bool(b) => Ok(Value::Bool(!b)),
-                other => Err(in_context(
-                    type_error("a Boolean", &other, self, *span),
-                    "in the argument of the not operator",
-                    None,
-                )),
-            },
+            Ir::Not(e, _) => {
+                // Nix places `!e` at `e`.
+                const CONTEXT: &str = "in the argument of the not operator";
+                let span = ir_span(e);
+                match self.eval(e, env) {
+                    Ok(Value::Bool(b)) => Ok(Value::Bool(!b)),
+                    Ok(other) => Err(frame(
+                        type_error("a Boolean", &other, self, span),
+                        CONTEXT,
+                        span,
+                    )),
+                    Err(e) => Err(frame(e, CONTEXT, span)),
+                }
+            }
             Ir::Neg(e, span) => {
                 let v = self.eval(e, env)?;
                 crate::arith::sub(self, Value::Int(0), v, *span)
@@ -952,35 +1179,90 @@ impl<'a> Eval<'a> {
         env: &'a Env<'a>,
     ) -> EvalResult<Value<'a>> {
         let mut v = self.eval(expr, env)?;
+        // The position of the last attribute found: an error after it gets Nix's frame
+        // "while evaluating the attribute 'PATH'" there.
+        let mut found = None;
         for key in path {
-            let name = self.attr_key(key, env)?;
+            let name = match self.attr_key(key, env) {
+                Ok(name) => name,
+                Err(e) => return Err(self.select_error(e, found, path, env)),
+            };
             let attrs = match v {
                 Value::Attrs(a) => a,
                 other => {
                     if let Some(d) = default {
                         return self.eval(d, env);
                     }
-                    return Err(type_error("a set", &other, self, span));
+                    let e = in_context(
+                        type_error("a set", &other, self, span),
+                        "while selecting an attribute",
+                        Some(span),
+                    );
+                    return Err(self.select_error(e, found, path, env));
                 }
             };
             match attrs.get(name) {
-                Some(a) => v = self.force(a.value)?,
+                Some(a) => {
+                    found = Some(a.pos);
+                    v = match self.force(a.value) {
+                        Ok(v) => v,
+                        Err(e) => return Err(self.select_error(e, found, path, env)),
+                    }
+                }
                 None => {
                     if let Some(d) = default {
                         return self.eval(d, env);
                     }
                     let suggestions = crate::print::suggestions(self, attrs, name);
-                    return Err(EvalError::new(
+                    let e = EvalError::new(
                         ErrorKind::MissingAttr {
                             name: self.interner.name(name).into_owned(),
                             suggestions,
                         },
                         Some(span),
-                    ));
+                    );
+                    return Err(self.select_error(e, found, path, env));
                 }
             }
         }
         Ok(v)
+    }
+
+    /// Adds Nix's frame for an error met while selecting `path`, once an attribute was found
+    /// (at `found`): "while evaluating the attribute 'a.b'" at that attribute's definition.
+    #[cold]
+    #[inline(never)]
+    fn select_error(
+        &mut self,
+        mut e: Box<EvalError>,
+        found: Option<PosIdx>,
+        path: &'a [AttrKey<'a>],
+        env: &'a Env<'a>,
+    ) -> Box<EvalError> {
+        let Some(span) = found.and_then(|p| self.pos_span(p)) else {
+            return e;
+        };
+        // Nix leaves out the attributes of its internal derivation code.
+        if self.sources.name(span.file) == "<nix/derivation.nix>" {
+            return e;
+        }
+        let mut names = Vec::with_capacity(path.len());
+        for key in path {
+            let name = match key {
+                AttrKey::Static(s) => self.interner.name(*s).into_owned(),
+                AttrKey::Dynamic(ir) => match self.eval(ir, env) {
+                    Ok(Value::String(s)) => String::from_utf8_lossy(s.bytes).into_owned(),
+                    _ => "\"${...}\"".to_owned(),
+                },
+            };
+            names.push(name);
+        }
+        e.add_trace(
+            format!("while evaluating the attribute '{}'", names.join(".")),
+            Some(span),
+            false,
+        );
+        e
     }
 
     fn eval_attrs(&mut self, attrs: &'a AttrsIr<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
@@ -1059,16 +1341,37 @@ impl<'a> Eval<'a> {
         span: Span,
         env: &'a Env<'a>,
     ) -> EvalResult<Value<'a>> {
-        let bool_of = |ev: &mut Self, ir: &'a Ir<'a>| -> EvalResult<bool> {
-            match ev.eval(ir, env)? {
-                Value::Bool(b) => Ok(b),
-                other => Err(type_error("a Boolean", &other, ev, ir_span(ir))),
+        // Nix's `evalBool`: any error in an operand gets the frame; a non-Boolean is reported
+        // at the operator.
+        let bool_of = |ev: &mut Self, ir: &'a Ir<'a>, context: &str| -> EvalResult<bool> {
+            match ev.eval(ir, env) {
+                Ok(Value::Bool(b)) => Ok(b),
+                Ok(other) => Err(frame(
+                    type_error("a Boolean", &other, ev, span),
+                    context,
+                    span,
+                )),
+                Err(e) => Err(frame(e, context, span)),
             }
         };
         match op {
-            BinOp::And => Ok(Value::Bool(bool_of(self, lhs)? && bool_of(self, rhs)?)),
-            BinOp::Or => Ok(Value::Bool(bool_of(self, lhs)? || bool_of(self, rhs)?)),
-            BinOp::Impl => Ok(Value::Bool(!bool_of(self, lhs)? || bool_of(self, rhs)?)),
+            BinOp::And => Ok(Value::Bool(
+                bool_of(self, lhs, "in the left operand of the AND (&&) operator")?
+                    && bool_of(self, rhs, "in the right operand of the AND (&&) operator")?,
+            )),
+            BinOp::Or => Ok(Value::Bool(
+                bool_of(self, lhs, "in the left operand of the OR (||) operator")?
+                    || bool_of(self, rhs, "in the right operand of the OR (||) operator")?,
+            )),
+            BinOp::Impl => Ok(Value::Bool(
+                !bool_of(self, lhs, "in the left operand of the IMPL (->) operator")?
+                    || bool_of(self, rhs, "in the right operand of the IMPL (->) operator")?,
+            )),
+            BinOp::Update => {
+                let l = self.eval_attrs_operand(lhs, env, span, true)?;
+                let r = self.eval_attrs_operand(rhs, env, span, false)?;
+                Ok(self.update(l, r))
+            }
             _ => {
                 let l = self.eval(lhs, env)?;
                 let r = self.eval(rhs, env)?;
@@ -1914,6 +2217,14 @@ fn from_call_site(mut e: Box<EvalError>, span: Option<Span>) -> Box<EvalError> {
 
 /// Moves an operator's type error into a frame of context, as Nix reports it: the frame says
 /// where (if anywhere), the error itself has no position.
+#[cold]
+#[inline(never)]
+fn frame(mut e: Box<EvalError>, message: &str, span: Span) -> Box<EvalError> {
+    let span = (span.file.0 != u32::MAX).then_some(span);
+    e.add_trace(message.to_owned(), span, false);
+    e
+}
+
 #[cold]
 fn in_context(mut e: Box<EvalError>, message: &str, span: Option<Span>) -> Box<EvalError> {
     e.span = None;

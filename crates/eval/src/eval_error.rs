@@ -42,7 +42,8 @@ pub struct TraceFrame {
 pub enum ErrorKind {
     /// `throw "msg"`: catchable by `tryEval`.
     Throw(String),
-    /// A failed `assert`: catchable by `tryEval`.
+    /// A failed `assert` (its whole message: "assertion 'COND' failed", or for `a == b` the
+    /// difference found): catchable by `tryEval`.
     AssertionFailed(String),
     /// `abort "msg"`.
     Abort(String),
@@ -120,8 +121,10 @@ impl EvalError {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ErrorKind::Throw(m) | ErrorKind::Message(m) | ErrorKind::Syntax(m) => f.write_str(m),
-            ErrorKind::AssertionFailed(cond) => write!(f, "assertion '{cond}' failed"),
+            ErrorKind::Throw(m)
+            | ErrorKind::Message(m)
+            | ErrorKind::Syntax(m)
+            | ErrorKind::AssertionFailed(m) => f.write_str(m),
             ErrorKind::Abort(m) => write!(
                 f,
                 "evaluation aborted with the following error message: '{m}'"
