@@ -664,7 +664,13 @@ impl<'a> Eval<'a> {
                 Ok(other) => Err(self.condition_error(other, *span)),
                 Err(e) => Err(frame(e, "while evaluating a branch condition", *span)),
             },
-            Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
+            Ir::Bin {
+                op,
+                lhs,
+                rhs,
+                span,
+                operands,
+            } => self.eval_bin(*op, lhs, rhs, *span, *operands, env),
             Ir::Select {
                 expr,
                 path,
@@ -711,6 +717,7 @@ impl<'a> Eval<'a> {
             lhs,
             rhs,
             span: eq_span,
+            ..
         } = cond
         {
             let res = self.eval(lhs, env).and_then(|l| {
@@ -1027,16 +1034,24 @@ impl<'a> Eval<'a> {
                 }
             }
             Ir::Neg(e, span) => {
-                let v = self.eval(e, env)?;
-                crate::arith::sub(self, Value::Int(0), v, *span)
+                // Nix's `-e` is `__sub 0 e`.
+                let v = self
+                    .eval(e, env)
+                    .map_err(|err| operator_frame(err, BinOp::Sub, *span))?;
+                crate::arith::sub(self, Value::Int(0), v)
+                    .map_err(|err| operator_frame(err, BinOp::Sub, *span))
             }
-            Ir::Interpolate { parts, span } => {
+            Ir::Interpolate {
+                parts,
+                starts,
+                span,
+            } => {
                 // One scratch buffer serves every interpolation; a nested one (inside a
                 // `__toString`, say) finds it taken and makes its own.
                 let mut bytes = std::mem::take(&mut self.scratch);
                 bytes.clear();
                 let mut context = Vec::new();
-                for part in *parts {
+                for (part, start) in parts.iter().zip(*starts) {
                     let res = self.eval(part, env).and_then(|v| {
                         self.coerce_to_string_into(
                             v,
@@ -1045,6 +1060,7 @@ impl<'a> Eval<'a> {
                             &mut bytes,
                             &mut context,
                         )
+                        .map_err(|e| self.segment_error(e, *span, *start))
                     });
                     if let Err(e) = res {
                         self.scratch = bytes;
@@ -1057,10 +1073,14 @@ impl<'a> Eval<'a> {
                 self.scratch = bytes;
                 Ok(v)
             }
-            Ir::PathInterpolate { parts, span } => {
+            Ir::PathInterpolate {
+                parts,
+                starts,
+                span,
+            } => {
                 let mut bytes = Vec::new();
                 let mut context = Vec::new();
-                for part in *parts {
+                for (part, start) in parts.iter().zip(*starts) {
                     let v = self.eval(part, env)?;
                     self.coerce_to_string_into(
                         v,
@@ -1068,7 +1088,8 @@ impl<'a> Eval<'a> {
                         CoerceMode::PathSegment,
                         &mut bytes,
                         &mut context,
-                    )?;
+                    )
+                    .map_err(|e| self.segment_error(e, *span, *start))?;
                 }
                 if !context.is_empty() {
                     return Err(EvalError::msg(
@@ -1080,6 +1101,31 @@ impl<'a> Eval<'a> {
             }
             Ir::CurPos(span) => Ok(self.pos_attrs(*span)),
         }
+    }
+
+    /// Nix's error for a part of a string or path that does not coerce: the frame "while
+    /// evaluating a path segment" at the part's `${`, the error without position.
+    #[cold]
+    #[inline(never)]
+    fn segment_error(&self, mut e: Box<EvalError>, span: Span, start: u32) -> Box<EvalError> {
+        if e.span == Some(span) {
+            e.span = None;
+        }
+        let text = if (span.file.0 as usize) < self.sources.len() {
+            self.sources.text(span.file)
+        } else {
+            &[]
+        };
+        let mut at = (start as usize).min(text.len());
+        while at > 0 && text[at - 1].is_ascii_whitespace() {
+            at -= 1;
+        }
+        let at = if at >= 2 && &text[at - 2..at] == b"${" {
+            at as u32 - 2
+        } else {
+            start
+        };
+        crate::arith::path_segment(e, Span::new(span.file, at, at))
     }
 
     /// The `{ file, line, column }` set of a position.
@@ -1164,7 +1210,11 @@ impl<'a> Eval<'a> {
     fn dynamic_attr_key(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Symbol> {
         let v = self.eval(ir, env)?;
         let Value::String(s) = v else {
-            return Err(type_error("a string", &v, self, ir_span(ir)));
+            return Err(frame(
+                type_error("a string", &v, self, ir_span(ir)),
+                "while evaluating an attribute name",
+                ir_span(ir),
+            ));
         };
         Ok(self.interner.intern(s.bytes))
     }
@@ -1309,7 +1359,13 @@ impl<'a> Eval<'a> {
             let name = match name {
                 Value::Null => continue,
                 Value::String(s) => self.interner.intern(s.bytes),
-                other => return Err(type_error("a string", &other, self, d.span)),
+                other => {
+                    return Err(frame(
+                        type_error("a string", &other, self, d.span),
+                        "while evaluating the name of a dynamic attribute",
+                        d.span,
+                    ))
+                }
             };
             if let Some(prev) = entries.iter().find(|a| a.name == name) {
                 let at = self
@@ -1339,6 +1395,7 @@ impl<'a> Eval<'a> {
         lhs: &'a Ir<'a>,
         rhs: &'a Ir<'a>,
         span: Span,
+        operands: [u32; 2],
         env: &'a Env<'a>,
     ) -> EvalResult<Value<'a>> {
         // Nix's `evalBool`: any error in an operand gets the frame; a non-Boolean is reported
@@ -1373,8 +1430,14 @@ impl<'a> Eval<'a> {
                 Ok(self.update(l, r))
             }
             _ => {
-                let l = self.eval(lhs, env)?;
-                let r = self.eval(rhs, env)?;
+                let l = match self.eval(lhs, env) {
+                    Ok(v) => v,
+                    Err(e) => return Err(operator_frame(e, op, span)),
+                };
+                let r = match self.eval(rhs, env) {
+                    Ok(v) => v,
+                    Err(e) => return Err(operator_frame(e, op, span)),
+                };
                 // Integers first: the common case needs no type dispatch beyond this.
                 if let (Value::Int(x), Value::Int(y)) = (l, r) {
                     if let Some(v) = int_op(op, x, y) {
@@ -1386,25 +1449,28 @@ impl<'a> Eval<'a> {
                         return Ok(Value::Bool(eq == (op == BinOp::Eq)));
                     }
                 }
-                self.binary(op, l, r, span)
+                let operands = operands.map(|start| Span::new(span.file, start, start));
+                self.binary(op, l, r, span, operands)
+                    .map_err(|e| operator_frame(e, op, span))
             }
         }
     }
 
-    /// Applies a strict binary operator to forced operands.
+    /// Applies a strict binary operator to forced operands (`operands`: where they are).
     pub fn binary(
         &mut self,
         op: BinOp,
         l: Value<'a>,
         r: Value<'a>,
         span: Span,
+        operands: [Span; 2],
     ) -> EvalResult<Value<'a>> {
         use crate::arith;
         match op {
-            BinOp::Add => arith::add(self, l, r, span),
-            BinOp::Sub => arith::sub(self, l, r, span),
-            BinOp::Mul => arith::mul(self, l, r, span),
-            BinOp::Div => arith::div(self, l, r, span),
+            BinOp::Add => arith::add(self, l, r, operands),
+            BinOp::Sub => arith::sub(self, l, r),
+            BinOp::Mul => arith::mul(self, l, r),
+            BinOp::Div => arith::div(self, l, r),
             BinOp::Eq => Ok(Value::Bool(self.equal(l, r, span)?)),
             BinOp::NotEq => Ok(Value::Bool(!self.equal(l, r, span)?)),
             BinOp::Less => Ok(Value::Bool(self.less_than(l, r, span)?)),
@@ -1679,9 +1745,9 @@ impl<'a> Eval<'a> {
                 ellipsis,
                 at,
             } => {
-                let arg = self.force(arg)?;
-                let Value::Attrs(attrs) = arg else {
-                    return Err(type_error("a set", &arg, self, span.unwrap_or(l.span)));
+                let attrs = match self.force(arg) {
+                    Ok(Value::Attrs(attrs)) => attrs,
+                    res => return Err(self.formals_arg_error(res, l, span)),
                 };
                 let mut used = 0;
                 for (i, f) in formals.iter().enumerate() {
@@ -1750,6 +1816,32 @@ impl<'a> Eval<'a> {
         let res = self.eval(l.body, env);
         self.call_depth -= 1;
         res.map_err(|e| self.lambda_error(e, l, span))
+    }
+
+    /// Nix's error for the argument of a function with formals that fails to force or is not
+    /// a set: the frames "while evaluating the value passed for the lambda argument" at the
+    /// function and "from call site" at the call.
+    #[cold]
+    #[inline(never)]
+    fn formals_arg_error(
+        &self,
+        res: EvalResult<Value<'a>>,
+        l: &LambdaIr<'a>,
+        span: Option<Span>,
+    ) -> Box<EvalError> {
+        let e = match res {
+            Ok(v) => in_context(
+                type_error("a set", &v, self, l.span),
+                "while evaluating the value passed for the lambda argument",
+                Some(l.span),
+            ),
+            Err(e) => frame(
+                e,
+                "while evaluating the value passed for the lambda argument",
+                l.span,
+            ),
+        };
+        from_call_site(e, span)
     }
 
     /// Adds the frames Nix gives an error raised in a function's body, which it records only
@@ -1964,7 +2056,9 @@ impl<'a> Eval<'a> {
             (Value::List(x), Value::List(y)) => {
                 for (p, q) in x.elems.iter().zip(y.elems) {
                     if !self.equal(*p, *q, span)? {
-                        return self.less_than(*p, *q, span);
+                        return self.less_than(*p, *q, span).map_err(|e| {
+                            frame(e, "while comparing two list elements", dummy_span())
+                        });
                     }
                 }
                 Ok(x.elems.len() < y.elems.len())
@@ -1983,7 +2077,8 @@ impl<'a> Eval<'a> {
                         b.type_phrase()
                     )
                 },
-                span,
+                // Nix's comparison has no position: the caller's frame says where.
+                dummy_span(),
             )),
         }
     }
@@ -2217,6 +2312,30 @@ fn from_call_site(mut e: Box<EvalError>, span: Option<Span>) -> Box<EvalError> {
 
 /// Moves an operator's type error into a frame of context, as Nix reports it: the frame says
 /// where (if anywhere), the error itself has no position.
+/// Adds the frames Nix gives an error in an operator it implements as a builtin call (`-`,
+/// `*`, `/` and the comparisons, `<=` and `>=` negated): "while calling the 'sub' builtin"
+/// at the operator.
+#[cold]
+#[inline(never)]
+fn operator_frame(e: Box<EvalError>, op: BinOp, span: Span) -> Box<EvalError> {
+    let builtin = match op {
+        BinOp::Sub => "while calling the 'sub' builtin",
+        BinOp::Mul => "while calling the 'mul' builtin",
+        BinOp::Div => "while calling the 'div' builtin",
+        BinOp::Less | BinOp::Greater | BinOp::LessEq | BinOp::GreaterEq => {
+            "while calling the 'lessThan' builtin"
+        }
+        _ => return e,
+    };
+    let e = frame(e, builtin, span);
+    match op {
+        BinOp::LessEq | BinOp::GreaterEq => frame(e, "in the argument of the not operator", span),
+        _ => e,
+    }
+}
+
+/// Adds a frame of context to an error as it unwinds (Nix's `addTrace`), at `span` unless
+/// that is the dummy span.
 #[cold]
 #[inline(never)]
 fn frame(mut e: Box<EvalError>, message: &str, span: Span) -> Box<EvalError> {
@@ -2241,8 +2360,11 @@ fn path_missing(path: &Path, span: Span) -> Box<EvalError> {
     )
 }
 
+/// Gives an infinite recursion without a position the position of the value being forced, as
+/// Nix does (other errors keep theirs, or none).
+#[cold]
 fn with_span(mut e: Box<EvalError>, span: Span) -> Box<EvalError> {
-    if e.span.is_none() {
+    if e.span.is_none() && matches!(e.kind, ErrorKind::InfiniteRecursion) {
         e.span = Some(span);
     }
     e

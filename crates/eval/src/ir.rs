@@ -117,11 +117,16 @@ pub enum Ir<'a> {
         rhs: &'a Ir<'a>,
         /// The operator's span.
         span: Span,
+        /// Where the operands start (byte offsets in the span's file): Nix reports the
+        /// errors of `+` at the operand.
+        operands: [u32; 2],
     },
     /// A string with interpolations: each part coerced to a string and concatenated.
     Interpolate {
         /// The parts.
         parts: &'a [Ir<'a>],
+        /// Where each part starts (byte offsets in the span's file), for errors.
+        starts: &'a [u32],
         /// The whole string.
         span: Span,
     },
@@ -129,6 +134,8 @@ pub enum Ir<'a> {
     PathInterpolate {
         /// The parts; the first is the literal start, already absolute.
         parts: &'a [Ir<'a>],
+        /// Where each part starts (byte offsets in the span's file), for errors.
+        starts: &'a [u32],
         /// The whole path.
         span: Span,
     },

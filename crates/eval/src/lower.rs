@@ -343,6 +343,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                     lhs: self.lower(lhs),
                     rhs: self.lower(rhs),
                     span: *op_span,
+                    operands: [lhs.span.start, rhs.span.start],
                 }
             }
             ExprKind::Error => Ir::Const(Value::Null),
@@ -354,6 +355,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
             [] => Ir::Const(Value::String(alloc_str(self.arena, b""))),
             [StrPart::Literal(bytes)] => Ir::Const(Value::String(alloc_str(self.arena, bytes))),
             _ => {
+                let parts_src = parts;
                 let parts: Vec<Ir<'a>> = parts
                     .iter()
                     .map(|p| match p {
@@ -363,6 +365,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                     .collect();
                 Ir::Interpolate {
                     parts: self.arena.alloc_slice_fill_iter(parts),
+                    starts: self.part_starts(parts_src, span),
                     span,
                 }
             }
@@ -412,8 +415,19 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         }
         Ir::PathInterpolate {
             parts: self.arena.alloc_slice_fill_iter(irs),
+            starts: self.part_starts(parts, span),
             span,
         }
+    }
+
+    /// Where each part of a string or path starts: an interpolation at its expression, a
+    /// literal at the whole `span` (a literal part cannot fail).
+    fn part_starts(&self, parts: &[StrPart], span: Span) -> &'a [u32] {
+        self.arena
+            .alloc_slice_fill_iter(parts.iter().map(|p| match p {
+                StrPart::Interpolation(e) => e.span.start,
+                StrPart::Literal(_) => span.start,
+            }))
     }
 
     fn lower_attr_name(&mut self, name: &ast::AttrName) -> AttrKey<'a> {
