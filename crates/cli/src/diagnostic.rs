@@ -52,7 +52,7 @@ pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String 
             out.push_str("error: ");
         }
     }
-    out.push_str(&err.kind.to_string());
+    push_indented(&mut out, &err.kind.to_string());
     if let Some(span) = err.span {
         push_frame(&mut out, sources, span, "");
     }
@@ -70,6 +70,12 @@ pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String 
     out
 }
 
+/// Writes a message whose later lines are indented like the first, as Nix indents its whole
+/// error.
+fn push_indented(out: &mut String, message: &str) {
+    out.push_str(&message.replace('\n', &format!("\n{INDENT}")));
+}
+
 /// Tells whether two frames are the same for Nix's duplicate check: message and position.
 fn same_frame(a: &TraceFrame, b: &TraceFrame) -> bool {
     a.message == b.message && a.span.map(|s| (s.file, s.start)) == b.span.map(|s| (s.file, s.start))
@@ -80,7 +86,7 @@ fn push_trace(out: &mut String, sources: &SourceMap, count: &mut usize, frame: &
     out.push('\n');
     out.push_str(INDENT);
     out.push_str("… ");
-    out.push_str(&frame.message);
+    push_indented(out, &frame.message);
     if let Some(span) = frame.span.filter(|s| sources.contains(s.file)) {
         push_frame(out, sources, span, "  ");
         *count += 1;

@@ -1256,7 +1256,10 @@ impl<'a> Eval<'a> {
                     found = Some(a.pos);
                     v = match self.force(a.value) {
                         Ok(v) => v,
-                        Err(e) => return Err(self.select_error(e, found, path, env)),
+                        Err(e) => {
+                            let at = self.pos_span(a.pos).unwrap_or(span);
+                            return Err(self.select_error(with_span(e, at), found, path, env));
+                        }
                     }
                 }
                 None => {
@@ -1582,7 +1585,7 @@ impl<'a> Eval<'a> {
             Value::PrimOp(op) => {
                 if op.arity == 1 {
                     (op.func)(self, &[arg], span.unwrap_or(dummy_span()))
-                        .map_err(|e| builtin_error(e, op.name, span))
+                        .map_err(|e| self.builtin_error(e, op.name, &[arg], span))
                 } else {
                     let args = self.arena.alloc_slice_copy(&[arg]);
                     Ok(Value::PrimOpApp(self.arena.alloc(PrimOpApp { op, args })))
@@ -1594,7 +1597,7 @@ impl<'a> Eval<'a> {
                 args.push(arg);
                 if args.len() == app.op.arity {
                     (app.op.func)(self, &args, span.unwrap_or(dummy_span()))
-                        .map_err(|e| builtin_error(e, app.op.name, span))
+                        .map_err(|e| self.builtin_error(e, app.op.name, &args, span))
                 } else {
                     let args = self.arena.alloc_slice_copy(&args);
                     Ok(Value::PrimOpApp(
@@ -1816,6 +1819,66 @@ impl<'a> Eval<'a> {
         let res = self.eval(l.body, env);
         self.call_depth -= 1;
         res.map_err(|e| self.lambda_error(e, l, span))
+    }
+
+    /// Adds the frames Nix gives an error raised by a builtin: "while calling the 'NAME'
+    /// builtin" at the call, and when the builtin itself found an argument of the wrong type,
+    /// the frame naming that argument ("while evaluating the first argument passed to
+    /// builtins.NAME"). An error the builtin raised at the call itself loses that position, as
+    /// in Nix, where the frame alone says where.
+    #[cold]
+    #[inline(never)]
+    fn builtin_error(
+        &self,
+        mut e: Box<EvalError>,
+        name: &str,
+        args: &[Value<'a>],
+        span: Option<Span>,
+    ) -> Box<EvalError> {
+        let span = span.filter(|s| s.file.0 != u32::MAX);
+        let at_call = e.span.is_none() || e.span == span;
+        if at_call {
+            e.span = None;
+            if let Some(context) = self.bad_argument(&e, name, args) {
+                e.add_trace(format!("while evaluating the {context}"), None, false);
+            }
+        }
+        e.add_trace(format!("while calling the '{name}' builtin"), span, false);
+        e
+    }
+
+    /// Which argument a builtin's own type error is about, as Nix words it, if it is one: the
+    /// first argument, evaluated, of the type and value the error names.
+    fn bad_argument(&self, e: &EvalError, name: &str, args: &[Value<'a>]) -> Option<&'static str> {
+        if !e.trace.is_empty() {
+            return None;
+        }
+        let is_it = |v: Value<'a>| match &e.kind {
+            ErrorKind::Type { found, value, .. } => {
+                v.type_phrase() == *found && crate::print::brief(self, v) == *value
+            }
+            // A coercion to a string that failed.
+            ErrorKind::Message(m) => m.strip_prefix("cannot coerce ").is_some_and(|rest| {
+                *rest
+                    == format!(
+                        "{} to a string: {}",
+                        v.type_phrase(),
+                        crate::print::brief(self, v)
+                    )
+            }),
+            _ => false,
+        };
+        let index = args.iter().position(|a| {
+            let v = match *a {
+                Value::Thunk(t) => match t.state.get() {
+                    ThunkState::Done(v) => v,
+                    _ => return false,
+                },
+                v => v,
+            };
+            is_it(v)
+        })?;
+        argument_context(name, index)
     }
 
     /// Nix's error for the argument of a function with formals that fails to force or is not
@@ -2288,17 +2351,93 @@ pub(crate) fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
     }
 }
 
-/// Adds the frame Nix gives an error raised by a builtin: "while calling the 'NAME' builtin"
-/// at the call. An error the builtin raised at the call itself loses that position, as in Nix,
-/// where the frame alone says where.
-#[cold]
-fn builtin_error(mut e: Box<EvalError>, name: &str, span: Option<Span>) -> Box<EvalError> {
-    let span = span.filter(|s| s.file.0 != u32::MAX);
-    if e.span.is_none() || e.span == span {
-        e.span = None;
-    }
-    e.add_trace(format!("while calling the '{name}' builtin"), span, false);
-    e
+/// How Nix names argument `index` of builtin `name` in the frame of a wrong argument (after
+/// "while evaluating the "), where it names it.
+fn argument_context(name: &str, index: usize) -> Option<&'static str> {
+    let names: [Option<&'static str>; 3] = match name {
+        "addDrvOutputDependencies" => [Some("argument passed to builtins.addDrvOutputDependencies"), None, None],
+        "appendContext" => [Some("first argument passed to builtins.appendContext"), Some("second argument passed to builtins.appendContext"), None],
+        "attrNames" => [Some("argument passed to builtins.attrNames"), None, None],
+        "attrValues" => [Some("argument passed to builtins.attrValues"), None, None],
+        "baseNameOf" => [Some("first argument passed to builtins.baseNameOf"), None, None],
+        "bitAnd" => [Some("first argument passed to builtins.bitAnd"), Some("second argument passed to builtins.bitAnd"), None],
+        "bitOr" => [Some("first argument passed to builtins.bitOr"), Some("second argument passed to builtins.bitOr"), None],
+        "bitXor" => [Some("first argument passed to builtins.bitXor"), Some("second argument passed to builtins.bitXor"), None],
+        "catAttrs" => [Some("first argument passed to builtins.catAttrs"), Some("second argument passed to builtins.catAttrs"), None],
+        "ceil" => [Some("first argument passed to builtins.ceil"), None, None],
+        "compareVersions" => [Some("first argument passed to builtins.compareVersions"), Some("second argument passed to builtins.compareVersions"), None],
+        "concatLists" => [Some("first argument passed to builtins.concatLists"), None, None],
+        "concatMap" => [Some("first argument passed to builtins.concatMap"), Some("second argument passed to builtins.concatMap"), None],
+        "concatStringsSep" => [Some("first argument (the separator string) passed to builtins.concatStringsSep"), Some("second argument (the list of strings to concat) passed to builtins.concatStringsSep"), None],
+        "convertHash" => [Some("first argument passed to builtins.convertHash"), None, None],
+        "derivationStrict" => [Some("argument passed to builtins.derivationStrict"), None, None],
+        "dirOf" => [Some("first argument passed to 'builtins.dirOf'"), None, None],
+        "elem" => [None, Some("second argument passed to builtins.elem"), None],
+        "elemAt" => [Some("first argument passed to 'builtins.elemAt'"), Some("second argument passed to 'builtins.elemAt'"), None],
+        "exec" => [Some("first element of the argument passed to builtins.exec"), None, None],
+        "fetchClosure" => [Some("argument passed to builtins.fetchClosure"), None, None],
+        "fetchMercurial" => [Some("first argument passed to builtins.fetchMercurial"), None, None],
+        "fetchTree" => [Some("argument passed to builtins.fetchTree"), None, None],
+        "filter" => [Some("first argument passed to builtins.filter"), Some("second argument passed to builtins.filter"), None],
+        "filterSource" => [Some("first argument passed to builtins.filterSource"), Some("second argument (the path to filter) passed to 'builtins.filterSource'"), None],
+        "findFile" => [Some("first argument passed to builtins.findFile"), Some("second argument passed to builtins.findFile"), None],
+        "floor" => [Some("first argument passed to builtins.floor"), None, None],
+        "foldlStrict" => [Some("first argument passed to builtins.foldlStrict"), None, Some("third argument passed to builtins.foldlStrict")],
+        "fromJSON" => [Some("first argument passed to builtins.fromJSON"), None, None],
+        "fromTOML" => [Some("argument passed to builtins.fromTOML"), None, None],
+        "genList" => [Some("first argument passed to builtins.genList"), Some("second argument passed to builtins.genList"), None],
+        "genericClosure" => [Some("first argument passed to builtins.genericClosure"), None, None],
+        "getAttr" => [Some("first argument passed to builtins.getAttr"), Some("second argument passed to builtins.getAttr"), None],
+        "getContext" => [Some("argument passed to builtins.getContext"), None, None],
+        "getEnv" => [Some("first argument passed to builtins.getEnv"), None, None],
+        "groupBy" => [Some("first argument passed to builtins.groupBy"), Some("second argument passed to builtins.groupBy"), None],
+        "hasAttr" => [Some("first argument passed to builtins.hasAttr"), Some("second argument passed to builtins.hasAttr"), None],
+        "hasContext" => [Some("argument passed to builtins.hasContext"), None, None],
+        "hashFile" => [Some("first argument passed to builtins.hashFile"), None, None],
+        "hashString" => [Some("first argument passed to builtins.hashString"), Some("second argument passed to builtins.hashString"), None],
+        "head" => [Some("first argument passed to 'builtins.head'"), None, None],
+        "importNative" => [None, Some("second argument passed to builtins.importNative"), None],
+        "intersectAttrs" => [Some("first argument passed to builtins.intersectAttrs"), Some("second argument passed to builtins.intersectAttrs"), None],
+        "length" => [Some("first argument passed to builtins.length"), None, None],
+        "listToAttrs" => [Some("argument passed to builtins.listToAttrs"), None, None],
+        "map" => [Some("first argument passed to builtins.map"), Some("second argument passed to builtins.map"), None],
+        "mapAttrs" => [None, Some("second argument passed to builtins.mapAttrs"), None],
+        "match" => [Some("first argument passed to builtins.match"), Some("second argument passed to builtins.match"), None],
+        "parseDrvName" => [Some("first argument passed to builtins.parseDrvName"), None, None],
+        "partition" => [Some("first argument passed to builtins.partition"), Some("second argument passed to builtins.partition"), None],
+        "path" => [Some("argument passed to 'builtins.path'"), None, None],
+        "placeholder" => [Some("first argument passed to builtins.placeholder"), None, None],
+        "removeAttrs" => [Some("first argument passed to builtins.removeAttrs"), Some("second argument passed to builtins.removeAttrs"), None],
+        "replaceStrings" => [Some("first argument passed to builtins.replaceStrings"), Some("second argument passed to builtins.replaceStrings"), Some("third argument passed to builtins.replaceStrings")],
+        "scopedImport" => [Some("first argument passed to builtins.scopedImport"), None, None],
+        "sort" => [Some("first argument passed to builtins.sort"), Some("second argument passed to builtins.sort"), None],
+        "split" => [Some("first argument passed to builtins.split"), Some("second argument passed to builtins.split"), None],
+        "splitVersion" => [Some("first argument passed to builtins.splitVersion"), None, None],
+        "storePath" => [Some("first argument passed to 'builtins.storePath'"), None, None],
+        "stringLength" => [Some("argument passed to builtins.stringLength"), None, None],
+        "substring" => [Some("first argument (the start offset) passed to builtins.substring"), Some("second argument (the substring length) passed to builtins.substring"), Some("third argument (the string) passed to builtins.substring")],
+        "tail" => [Some("first argument passed to 'builtins.tail'"), None, None],
+        "toFile" => [Some("first argument passed to builtins.toFile"), Some("second argument passed to builtins.toFile"), None],
+        "toPath" => [Some("first argument passed to builtins.toPath"), None, None],
+        "toString" => [Some("first argument passed to builtins.toString"), None, None],
+        "unsafeDiscardOutputDependency" => [Some("argument passed to builtins.unsafeDiscardOutputDependency"), None, None],
+        "unsafeDiscardStringContext" => [Some("argument passed to builtins.unsafeDiscardStringContext"), None, None],
+        "unsafeGetAttrPos" => [Some("first argument passed to builtins.unsafeGetAttrPos"), Some("second argument passed to builtins.unsafeGetAttrPos"), None],
+        "warn" => [Some("first argument; the message passed to builtins.warn"), None, None],
+        "zipAttrsWith" => [Some("first argument passed to builtins.zipAttrsWith"), Some("second argument passed to builtins.zipAttrsWith"), None],
+        "all" => [
+            Some("first argument passed to builtins.all"),
+            Some("second argument passed to builtins.all"),
+            None,
+        ],
+        "any" => [
+            Some("first argument passed to builtins.any"),
+            Some("second argument passed to builtins.any"),
+            None,
+        ],
+        _ => return None,
+    };
+    names.get(index).copied().flatten()
 }
 
 /// Adds Nix's "from call site" frame to an argument mismatch (shown without `--show-trace`).
