@@ -1607,10 +1607,20 @@ impl<'a> Eval<'a> {
             }
             Value::Attrs(attrs) => match attrs.get(self.syms.functor) {
                 Some(functor) => {
-                    let functor = self.force(functor.value)?;
-                    let inner = self.call(functor, f, span)?;
-                    let inner = self.force(inner)?;
-                    self.call(inner, arg, span)
+                    // Nix calls the functor from where `__functor` is defined.
+                    let site = self.pos_span(functor.pos).or(span);
+                    let res = self.force(functor.value).and_then(|functor| {
+                        let inner = self.call(functor, f, site)?;
+                        let inner = self.force(inner)?;
+                        self.call(inner, arg, site)
+                    });
+                    res.map_err(|e| {
+                        frame(
+                            e,
+                            "while calling a functor (an attribute set with a '__functor' attribute)",
+                            span.unwrap_or(dummy_span()),
+                        )
+                    })
                 }
                 None => Err(self.not_a_function(f, span)),
             },
@@ -1836,6 +1846,10 @@ impl<'a> Eval<'a> {
         span: Option<Span>,
     ) -> Box<EvalError> {
         let span = span.filter(|s| s.file.0 != u32::MAX);
+        // Nix records no frame for the one builtin whose point is its own frame.
+        if name == "addErrorContext" {
+            return e;
+        }
         let at_call = e.span.is_none() || e.span == span;
         if at_call {
             e.span = None;

@@ -730,7 +730,9 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                 }
             }
         };
-        let body = self.lower(body);
+        // A function's name is its body's too when that is a function (`f = a: b: …`), as in
+        // Nix, whose errors name the inner function `f`.
+        let body = self.lower_named(body, name);
         self.scopes.pop();
         let strict = matches!(param, ParamIr::Ident(_)) && body.forces_first(0, 0);
         self.arena.alloc(LambdaIr {
