@@ -52,6 +52,9 @@ fn print_inner<'a>(
             crate::value::ThunkState::Done(v) => print_inner(ev, v, strict, seen, out)?,
             _ => out.extend_from_slice(b"<CODE>"),
         },
+        // Empty sets and lists are never «repeated» (Nix prints them before it looks).
+        Value::Attrs(a) if a.entries.is_empty() => out.extend_from_slice(b"{ }"),
+        Value::List(l) if l.elems.is_empty() => out.extend_from_slice(b"[ ]"),
         Value::Attrs(a) => {
             if !seen.insert(a as *const _ as usize) {
                 out.extend_from_slice("«repeated»".as_bytes());
