@@ -12,7 +12,7 @@ const INDENT: &str = "       ";
 /// ([`TraceFrame::verbose`], which Nix records only then) are left out, and Nix's budget
 /// applies: a frame costs one, two if it has a position, and once more than three have been
 /// spent the rest is cut with a note. A frame equal to one already printed (same message and
-/// position) is held back; up to five such in a row print when a new frame follows, more
+/// position) is held back (frames of `addErrorContext` print even after the cut); up to five such in a row print when a new frame follows, more
 /// become "(N duplicate frames omitted)".
 pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String {
     let mut out = String::new();
@@ -27,7 +27,9 @@ pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String 
             }
             if !show_trace && count > 3 {
                 truncated = true;
-                break;
+            }
+            if truncated && !frame.always {
+                continue;
             }
             if seen.iter().any(|f| same_frame(f, frame)) {
                 skipped.push(frame);

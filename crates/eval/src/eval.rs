@@ -1818,14 +1818,15 @@ impl<'a> Eval<'a> {
                 }
             }
         }
-        self.call_depth += 1;
+        // Nix checks the depth before counting the call: `max-call-depth` calls may be
+        // pending when one more starts.
         if self.call_depth > self.settings.max_call_depth {
-            self.call_depth -= 1;
             return Err(EvalError::new(
                 ErrorKind::StackOverflow,
                 Some(span.unwrap_or(l.span)),
             ));
         }
+        self.call_depth += 1;
         let res = self.eval(l.body, env);
         self.call_depth -= 1;
         res.map_err(|e| self.lambda_error(e, l, span))

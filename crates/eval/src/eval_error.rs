@@ -35,6 +35,8 @@ pub struct TraceFrame {
     /// Whether it is printed only with `--show-trace` (the frames of function calls, which Nix
     /// records only then).
     pub verbose: bool,
+    /// Whether it is printed even where the trace is cut short (`builtins.addErrorContext`).
+    pub always: bool,
 }
 
 /// The kinds of evaluation errors.
@@ -106,6 +108,18 @@ impl EvalError {
             message,
             span,
             verbose,
+            always: false,
+        });
+    }
+
+    /// Adds a frame of context that prints even where the trace is cut short, as Nix prints
+    /// those of `builtins.addErrorContext`.
+    pub fn add_context(&mut self, message: String) {
+        self.trace.push(TraceFrame {
+            message,
+            span: None,
+            verbose: false,
+            always: true,
         });
     }
 

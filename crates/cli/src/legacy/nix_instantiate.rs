@@ -63,6 +63,11 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 options.push(value(&mut iter, arg)?);
                 options.push(value(&mut iter, arg)?);
             }
+            // A setting given as a flag, as Nix accepts any (`--max-call-depth 100`).
+            "--max-call-depth" => {
+                options.push("max-call-depth".to_owned());
+                options.push(value(&mut iter, arg)?);
+            }
             "--store" => {
                 store_root = Some(crate::legacy::nix_store::parse_store(&value(
                     &mut iter, arg,
@@ -72,6 +77,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "--read-write-mode" => read_write = true,
             // Accepted for compatibility; they change nothing in Kiln's evaluation output.
             "--show-trace" => show_trace = true,
+            "--no-show-trace" => show_trace = false,
             "--no-location" | "--indirect" | "--readonly-mode" | "--quiet" | "--verbose" | "-v"
             | "--pure-eval" | "--impure" => {}
             "--parse" => {
