@@ -954,11 +954,15 @@ impl<'a> Eval<'a> {
             | Ir::Call { .. }
             | Ir::Select { .. } => self.eval_hot(ir, env),
             Ir::WithVar { name, withs, span } => {
-                for &depth in *withs {
+                for &(depth, at) in *withs {
                     let set = lookup(env, depth, 0).get();
                     let set = self.force(set)?;
                     let Value::Attrs(attrs) = set else {
-                        return Err(type_error("a set", &set, self, *span));
+                        return Err(in_context(
+                            type_error("a set", &set, self, *span),
+                            "while evaluating the first subexpression of a with expression",
+                            Some(Span::new(span.file, at, at)),
+                        ));
                     };
                     if let Some(a) = attrs.get(*name) {
                         return self.force(a.value).map_err(|e| with_span(e, *span));
@@ -1101,6 +1105,32 @@ impl<'a> Eval<'a> {
             }
             Ir::CurPos(span) => Ok(self.pos_attrs(*span)),
         }
+    }
+
+    /// Moves positions at the right operand `rhs` to its opening parenthesis, if it has one:
+    /// Nix places an operand at its first token, Kiln's syntax tree at the expression inside.
+    #[cold]
+    #[inline(never)]
+    fn operand_parens(&self, mut e: Box<EvalError>, op: Span, rhs: Span) -> Box<EvalError> {
+        if (op.file.0 as usize) >= self.sources.len() {
+            return e;
+        }
+        let text = self.sources.text(op.file);
+        let between = text.get(op.end as usize..rhs.start as usize).unwrap_or(&[]);
+        let Some(paren) = between.iter().position(|&b| b == b'(') else {
+            return e;
+        };
+        let at = op.end + paren as u32;
+        let moved = Span::new(rhs.file, at, at);
+        if e.span == Some(rhs) {
+            e.span = Some(moved);
+        }
+        for f in &mut e.trace {
+            if f.span == Some(rhs) {
+                f.span = Some(moved);
+            }
+        }
+        e
     }
 
     /// Nix's error for a part of a string or path that does not coerce: the frame "while
@@ -1454,6 +1484,7 @@ impl<'a> Eval<'a> {
                 }
                 let operands = operands.map(|start| Span::new(span.file, start, start));
                 self.binary(op, l, r, span, operands)
+                    .map_err(|e| self.operand_parens(e, span, operands[1]))
                     .map_err(|e| operator_frame(e, op, span))
             }
         }

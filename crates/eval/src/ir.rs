@@ -29,8 +29,9 @@ pub enum Ir<'a> {
     WithVar {
         /// The name.
         name: Symbol,
-        /// The depth of each enclosing `with` environment, innermost first.
-        withs: &'a [u32],
+        /// The depth of each enclosing `with` environment, innermost first, and where that
+        /// `with` starts (a byte offset in the span's file).
+        withs: &'a [(u32, u32)],
         /// Where the variable is.
         span: Span,
     },

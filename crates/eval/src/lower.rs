@@ -31,8 +31,8 @@ pub struct UndefinedVariable {
 enum Scope {
     /// Names bound to slots of one environment.
     Names(HashMap<Symbol, u32>),
-    /// A `with`: one slot holding the set.
-    With,
+    /// A `with` (starting at this byte offset): one slot holding the set.
+    With(u32),
 }
 
 /// Where relative and home paths are resolved.
@@ -119,7 +119,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         // scopedImport set in between.
         let innermost = self.scopes.iter().rposition(|s| match s {
             Scope::Names(names) => names.contains_key(name),
-            Scope::With => false,
+            Scope::With(_) => false,
         })?;
         if innermost != 0 {
             return None;
@@ -168,7 +168,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                         };
                     }
                 }
-                Scope::With => withs.push(depth as u32),
+                Scope::With(at) => withs.push((depth as u32, *at)),
             }
         }
         if withs.is_empty() {
@@ -277,7 +277,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
             }
             ExprKind::With { env, body } => {
                 let attrs = self.lower(env);
-                self.scopes.push(Scope::With);
+                self.scopes.push(Scope::With(span.start));
                 let body = self.lower(body);
                 self.scopes.pop();
                 Ir::With { attrs, body }
