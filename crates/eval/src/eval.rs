@@ -2471,6 +2471,8 @@ fn argument_context(name: &str, index: usize) -> Option<&'static str> {
         "unsafeGetAttrPos" => [Some("first argument passed to builtins.unsafeGetAttrPos"), Some("second argument passed to builtins.unsafeGetAttrPos"), None],
         "warn" => [Some("first argument; the message passed to builtins.warn"), None, None],
         "zipAttrsWith" => [Some("first argument passed to builtins.zipAttrsWith"), Some("second argument passed to builtins.zipAttrsWith"), None],
+        "throw" => [Some("error message passed to builtin.throw"), None, None],
+        "abort" => [Some("error message passed to builtins.abort"), None, None],
         "all" => [
             Some("first argument passed to builtins.all"),
             Some("second argument passed to builtins.all"),
