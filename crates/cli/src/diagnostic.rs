@@ -36,11 +36,11 @@ pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String 
                 continue;
             }
             seen.push(frame);
-            flush_skipped(&mut out, sources, &mut count, &mut skipped, &mut seen);
+            flush_skipped(&mut out, sources, &mut count, &mut skipped);
             count += 1;
             push_trace(&mut out, sources, &mut count, frame);
         }
-        flush_skipped(&mut out, sources, &mut count, &mut skipped, &mut seen);
+        flush_skipped(&mut out, sources, &mut count, &mut skipped);
         if truncated {
             out.push('\n');
             out.push_str(INDENT);
@@ -78,6 +78,32 @@ fn push_indented(out: &mut String, message: &str) {
     out.push_str(&message.replace('\n', &format!("\n{INDENT}")));
 }
 
+/// The lines of a source text: ended by `\n`, `\r\n` or a lone `\r`, as Nix counts them.
+fn split_lines(text: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'\n' => {
+                lines.push(&text[start..i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                lines.push(&text[start..i]);
+                if text.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    lines.push(&text[start..]);
+    lines
+}
+
 /// Tells whether two frames are the same for Nix's duplicate check: message and position.
 fn same_frame(a: &TraceFrame, b: &TraceFrame) -> bool {
     a.message == b.message && a.span.map(|s| (s.file, s.start)) == b.span.map(|s| (s.file, s.start))
@@ -96,20 +122,18 @@ fn push_trace(out: &mut String, sources: &SourceMap, count: &mut usize, frame: &
     out.push('\n');
 }
 
-/// Prints the duplicates held back: each, if at most five, else a count of them (after which
-/// frames seen before count as new again).
-fn flush_skipped<'e>(
+/// Prints the duplicates held back: each, if at most five, else a count of them. (Nix's code
+/// means to forget the frames seen after a count, but clears a copy: they stay seen.)
+fn flush_skipped(
     out: &mut String,
     sources: &SourceMap,
     count: &mut usize,
-    skipped: &mut Vec<&'e TraceFrame>,
-    seen: &mut Vec<&'e TraceFrame>,
+    skipped: &mut Vec<&TraceFrame>,
 ) {
     if skipped.len() > 5 {
         out.push('\n');
         out.push_str(INDENT);
         out.push_str(&format!("({} duplicate frames omitted)\n", skipped.len()));
-        seen.clear();
     } else {
         for frame in skipped.iter() {
             push_trace(out, sources, count, frame);
@@ -143,7 +167,7 @@ fn push_frame(out: &mut String, sources: &SourceMap, span: Span, extra: &str) {
         lc.col
     ));
     let text = sources.text(span.file);
-    let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+    let lines = split_lines(text);
     let line_idx = lc.line as usize - 1;
     let first = line_idx.saturating_sub(1);
     let last = (line_idx + 1).min(lines.len().saturating_sub(1));

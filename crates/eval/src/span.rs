@@ -71,11 +71,12 @@ impl SourceMap {
     /// Adds a file and returns its id. `name` is what locations print (usually its path).
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<Vec<u8>>) -> FileId {
         let text = text.into();
+        // A line ends at `\n`, or at a `\r` not followed by one (old Mac files), as in Nix.
         let mut line_starts = vec![0];
         line_starts.extend(
             text.iter()
                 .enumerate()
-                .filter(|(_, &b)| b == b'\n')
+                .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && text.get(i + 1) != Some(&b'\n')))
                 .map(|(i, _)| i as u32 + 1),
         );
         let id = FileId(self.files.len() as u32);
