@@ -1675,12 +1675,20 @@ impl<'a> Eval<'a> {
     }
 
     /// Applies `f` to several arguments and forces the result.
+    ///
+    /// A builtin calling back (`foldl'`, `filter`, `sort`) gives its own span, but Nix makes
+    /// these calls without a position: they get none, and no "from call site" frame.
     pub fn call_n(
         &mut self,
         f: Value<'a>,
         args: &[Value<'a>],
         span: Span,
     ) -> EvalResult<Value<'a>> {
+        let span = if span.file.0 == u32::MAX {
+            span
+        } else {
+            NO_SITE
+        };
         // The common case of builtins calling back (`foldl'`, `sort`): `x: y: body` applied
         // to two arguments.
         if let (Value::Lambda(c), [a, b]) = (f, args) {
@@ -1967,9 +1975,12 @@ impl<'a> Eval<'a> {
             None => "while calling anonymous lambda".to_owned(),
         };
         e.add_trace(name, Some(l.span), true);
-        // A call made by a builtin (`map`) has no site of its own; Nix shows the function.
-        let site = span.filter(|s| s.file.0 != u32::MAX).unwrap_or(l.span);
-        e.add_trace("from call site".to_owned(), Some(site), true);
+        // A lazy application made by a builtin (`map`) has no site of its own: Nix shows the
+        // function. A builtin's direct call back has none at all.
+        if span != Some(NO_SITE) {
+            let site = span.filter(|s| s.file.0 != u32::MAX).unwrap_or(l.span);
+            e.add_trace("from call site".to_owned(), Some(site), true);
+        }
         e
     }
 
@@ -2577,6 +2588,14 @@ pub fn ir_span(ir: &Ir<'_>) -> Span {
         _ => dummy_span(),
     }
 }
+
+/// The site of a builtin's call back into Nix code ([`Eval::call_n`]): no position, and no
+/// "from call site" frame.
+const NO_SITE: Span = Span {
+    file: FileId(u32::MAX),
+    start: 1,
+    end: 1,
+};
 
 /// A span for errors whose location is unknown.
 pub fn dummy_span() -> Span {
