@@ -9,32 +9,38 @@ const INDENT: &str = "       ";
 ///
 /// Trace frames print outermost first, each with its code frame, before the message, as
 /// current Nix does. Without `show_trace`, the frames of function calls
-/// ([`TraceFrame::verbose`]) are left out and at most two others are shown, then a note that
-/// the trace was truncated (the limit Nix 2.26 was seen to apply).
+/// ([`TraceFrame::verbose`], which Nix records only then) are left out, and Nix's budget
+/// applies: a frame costs one, two if it has a position, and once more than three have been
+/// spent the rest is cut with a note. A frame equal to one already printed (same message and
+/// position) is held back (frames of `addErrorContext` print even after the cut); up to five such in a row print when a new frame follows, more
+/// become "(N duplicate frames omitted)".
 pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String {
-    let frames: Vec<&TraceFrame> = err.trace.iter().rev().collect();
-    let (shown, truncated): (Vec<&TraceFrame>, bool) = if show_trace {
-        (frames, false)
-    } else {
-        let frames: Vec<&TraceFrame> = frames.into_iter().filter(|f| !f.verbose).collect();
-        let n = frames.len();
-        (
-            frames.into_iter().take(MAX_FRAMES).collect(),
-            n > MAX_FRAMES,
-        )
-    };
     let mut out = String::new();
-    if !shown.is_empty() {
-        for frame in shown {
-            out.push('\n');
-            out.push_str(INDENT);
-            out.push_str("… ");
-            out.push_str(&frame.message);
-            if let Some(span) = frame.span {
-                push_frame(&mut out, sources, span, "  ");
+    if !err.trace.is_empty() {
+        let mut seen: Vec<&TraceFrame> = Vec::new();
+        let mut skipped: Vec<&TraceFrame> = Vec::new();
+        let mut count = 0usize;
+        let mut truncated = false;
+        for frame in err.trace.iter().rev() {
+            if frame.message.is_empty() || (frame.verbose && !show_trace) {
+                continue;
             }
-            out.push('\n');
+            if !show_trace && count > 3 {
+                truncated = true;
+            }
+            if truncated && !frame.always {
+                continue;
+            }
+            if seen.iter().any(|f| same_frame(f, frame)) {
+                skipped.push(frame);
+                continue;
+            }
+            seen.push(frame);
+            flush_skipped(&mut out, sources, &mut count, &mut skipped);
+            count += 1;
+            push_trace(&mut out, sources, &mut count, frame);
         }
+        flush_skipped(&mut out, sources, &mut count, &mut skipped);
         if truncated {
             out.push('\n');
             out.push_str(INDENT);
@@ -42,11 +48,13 @@ pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String 
                 "(stack trace truncated; use '--show-trace' to show the full, detailed trace)\n",
             );
         }
-        out.push('\n');
-        out.push_str(INDENT);
-        out.push_str("error: ");
+        if !out.is_empty() {
+            out.push('\n');
+            out.push_str(INDENT);
+            out.push_str("error: ");
+        }
     }
-    out.push_str(&err.kind.to_string());
+    push_indented(&mut out, &err.kind.to_string());
     if let Some(span) = err.span {
         push_frame(&mut out, sources, span, "");
     }
@@ -64,8 +72,75 @@ pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String 
     out
 }
 
-/// How many trace frames an error without a position shows without `--show-trace`.
-const MAX_FRAMES: usize = 2;
+/// Writes a message whose later lines are indented like the first, as Nix indents its whole
+/// error.
+fn push_indented(out: &mut String, message: &str) {
+    out.push_str(&message.replace('\n', &format!("\n{INDENT}")));
+}
+
+/// The lines of a source text: ended by `\n`, `\r\n` or a lone `\r`, as Nix counts them.
+fn split_lines(text: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'\n' => {
+                lines.push(&text[start..i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                lines.push(&text[start..i]);
+                if text.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    lines.push(&text[start..]);
+    lines
+}
+
+/// Tells whether two frames are the same for Nix's duplicate check: message and position.
+fn same_frame(a: &TraceFrame, b: &TraceFrame) -> bool {
+    a.message == b.message && a.span.map(|s| (s.file, s.start)) == b.span.map(|s| (s.file, s.start))
+}
+
+/// Prints one frame; one with a position counts once more against the budget.
+fn push_trace(out: &mut String, sources: &SourceMap, count: &mut usize, frame: &TraceFrame) {
+    out.push('\n');
+    out.push_str(INDENT);
+    out.push_str("… ");
+    push_indented(out, &frame.message);
+    if let Some(span) = frame.span.filter(|s| sources.contains(s.file)) {
+        push_frame(out, sources, span, "  ");
+        *count += 1;
+    }
+    out.push('\n');
+}
+
+/// Prints the duplicates held back: each, if at most five, else a count of them. (Nix's code
+/// means to forget the frames seen after a count, but clears a copy: they stay seen.)
+fn flush_skipped(
+    out: &mut String,
+    sources: &SourceMap,
+    count: &mut usize,
+    skipped: &mut Vec<&TraceFrame>,
+) {
+    if skipped.len() > 5 {
+        out.push('\n');
+        out.push_str(INDENT);
+        out.push_str(&format!("({} duplicate frames omitted)\n", skipped.len()));
+    } else {
+        for frame in skipped.iter() {
+            push_trace(out, sources, count, frame);
+        }
+    }
+    skipped.clear();
+}
 
 /// Joins suggestions as Nix does: `a`, or `one of a, b or c`.
 pub fn join_suggestions(s: &[String]) -> String {
@@ -92,7 +167,7 @@ fn push_frame(out: &mut String, sources: &SourceMap, span: Span, extra: &str) {
         lc.col
     ));
     let text = sources.text(span.file);
-    let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+    let lines = split_lines(text);
     let line_idx = lc.line as usize - 1;
     let first = line_idx.saturating_sub(1);
     let last = (line_idx + 1).min(lines.len().saturating_sub(1));

@@ -415,12 +415,12 @@ fn auto_args<'a>(ev: &mut Eval<'a>, args: &[(String, AutoArg)]) -> EvalResult<Va
     Ok(ev.new_attrs(attrs))
 }
 
-/// Current Nix's explanation of a missing auto-call argument, indented as it prints it.
+/// Current Nix's explanation of a missing auto-call argument (the renderer indents its lines).
 const MISSING_ARGUMENT_HELP: &str =
-    "       Nix attempted to evaluate a function as a top level expression; in
-       this case it must have its arguments supplied either by default
-       values, or passed explicitly with '--arg' or '--argstr'. See
-       https://nixos.org/manual/nix/stable/language/constructs.html#functions.";
+    "Nix attempted to evaluate a function as a top level expression; in
+this case it must have its arguments supplied either by default
+values, or passed explicitly with '--arg' or '--argstr'. See
+https://nixos.org/manual/nix/stable/language/constructs.html#functions.";
 
 /// Calls a function whose parameter is a set pattern with the auto-call arguments, as
 /// `nix-instantiate` does; other values are returned as they are.
@@ -525,7 +525,7 @@ fn select_path<'a>(
                             format!("attribute '{part}' in selection path '{path}' not found");
                         let close = kiln_eval::print::suggestions(ev, a, sym);
                         if !close.is_empty() {
-                            message.push_str("\n       Did you mean ");
+                            message.push_str("\nDid you mean ");
                             message.push_str(&crate::diagnostic::join_suggestions(&close));
                             message.push('?');
                         }

@@ -234,7 +234,11 @@ impl<'a> Eval<'a> {
             lowerer.push_scope(names);
         }
         lowerer.lower_root(&parsed.expr).map_err(|undefined| {
-            let first = &undefined[0];
+            // The first in the source, as Nix, binding in the order of the text, meets it.
+            let first = undefined
+                .iter()
+                .min_by_key(|u| u.span.start)
+                .expect("lowering fails only with an undefined variable");
             EvalError::new(
                 ErrorKind::UndefinedVariable(first.name.clone()),
                 Some(first.span),
@@ -657,12 +661,19 @@ impl<'a> Eval<'a> {
                 then,
                 else_,
                 span,
-            } => match self.eval(cond, env)? {
-                Value::Bool(true) => self.eval(then, env),
-                Value::Bool(false) => self.eval(else_, env),
-                other => Err(self.condition_error(other, *span)),
+            } => match self.eval(cond, env) {
+                Ok(Value::Bool(true)) => self.eval(then, env),
+                Ok(Value::Bool(false)) => self.eval(else_, env),
+                Ok(other) => Err(self.condition_error(other, *span)),
+                Err(e) => Err(frame(e, "while evaluating a branch condition", *span)),
             },
-            Ir::Bin { op, lhs, rhs, span } => self.eval_bin(*op, lhs, rhs, *span, env),
+            Ir::Bin {
+                op,
+                lhs,
+                rhs,
+                span,
+                operands,
+            } => self.eval_bin(*op, lhs, rhs, *span, *operands, env),
             Ir::Select {
                 expr,
                 path,
@@ -687,6 +698,224 @@ impl<'a> Eval<'a> {
                 Ok(f)
             }
             _ => self.eval_cold(ir, env),
+        }
+    }
+
+    /// The error of a failed `assert`. For `a == b` it is Nix's explanation of the first
+    /// difference, under a frame naming the condition; else "assertion 'COND' failed" at the
+    /// `assert`. The condition is printed as Nix shows expressions (re-parsed from its source:
+    /// the cost is paid only here).
+    #[cold]
+    #[inline(never)]
+    fn assertion_failed(
+        &mut self,
+        cond: &'a Ir<'a>,
+        cond_span: Span,
+        span: Span,
+        env: &'a Env<'a>,
+    ) -> Box<EvalError> {
+        let shown = self.show_source(cond_span);
+        if let Ir::Bin {
+            op: BinOp::Eq,
+            lhs,
+            rhs,
+            span: eq_span,
+            ..
+        } = cond
+        {
+            let res = self.eval(lhs, env).and_then(|l| {
+                let r = self.eval(rhs, env)?;
+                self.assert_equal(l, r, *eq_span)
+            });
+            if let Err(mut e) = res {
+                if matches!(e.kind, ErrorKind::AssertionFailed(_)) {
+                    e.add_trace(
+                        format!("while evaluating the condition of the assertion '{shown}'"),
+                        Some(span),
+                        false,
+                    );
+                }
+                return e;
+            }
+        }
+        EvalError::new(
+            ErrorKind::AssertionFailed(format!("assertion '{shown}' failed")),
+            Some(span),
+        )
+    }
+
+    /// The source at `span` printed as Nix's `Expr::show` prints it.
+    fn show_source(&mut self, span: Span) -> String {
+        use std::os::unix::ffi::OsStrExt;
+        let text = crate::print::snippet(&self.sources, span);
+        let parsed = crate::parse(span.file, text.as_bytes(), &mut self.interner);
+        if !parsed.errors.is_empty() {
+            return text;
+        }
+        let dir = Path::new(self.sources.name(span.file))
+            .parent()
+            .map(|d| d.as_os_str().as_bytes().to_vec())
+            .unwrap_or_default();
+        let home = self.io.get_env("HOME");
+        let shown = crate::show::show(&parsed.expr, &self.interner, &dir, home.as_deref());
+        String::from_utf8_lossy(&shown).into_owned()
+    }
+
+    /// Compares two values as `==` does, failing with Nix's explanation of the first
+    /// difference (`assertEqValues`).
+    fn assert_equal(&mut self, a: Value<'a>, b: Value<'a>, span: Span) -> EvalResult<()> {
+        let a = self.force(a)?;
+        let b = self.force(b)?;
+        if same_value(&a, &b) {
+            return Ok(());
+        }
+        let fail = |msg: String| -> EvalResult<()> {
+            Err(EvalError::new(ErrorKind::AssertionFailed(msg), None))
+        };
+        let brief = |ev: &Self, v: Value<'a>| crate::print::brief(ev, v);
+        let numeric = |v: &Value<'a>| matches!(v, Value::Int(_) | Value::Float(_));
+        if numeric(&a) && numeric(&b) {
+            if self.equal(a, b, span)? {
+                return Ok(());
+            }
+            return fail(format!(
+                "{} with value '{}' is not equal to {} with value '{}'",
+                a.type_phrase(),
+                brief(self, a),
+                b.type_phrase(),
+                brief(self, b)
+            ));
+        }
+        if a.type_phrase() != b.type_phrase() {
+            return fail(format!(
+                "{} of value '{}' is not equal to {} of value '{}'",
+                a.type_phrase(),
+                brief(self, a),
+                b.type_phrase(),
+                brief(self, b)
+            ));
+        }
+        // Nix's `==` has no position of its own: these frames have none.
+        let here = None;
+        match (a, b) {
+            (Value::Bool(x), Value::Bool(y)) if x != y => {
+                fail(format!("boolean '{x}' is not equal to boolean '{y}'"))
+            }
+            (Value::String(x), Value::String(y)) if x.bytes != y.bytes => fail(format!(
+                "string '{}' is not equal to string '{}'",
+                brief(self, a),
+                brief(self, b)
+            )),
+            (Value::Path(x), Value::Path(y)) if x.bytes != y.bytes => fail(format!(
+                "path '{}' is not equal to path '{}'",
+                brief(self, a),
+                brief(self, b)
+            )),
+            (Value::List(x), Value::List(y)) => {
+                if x.elems.len() != y.elems.len() {
+                    return fail(format!(
+                        "list of size '{}' is not equal to list of size '{}', left hand side is '{}', right hand side is '{}'",
+                        x.elems.len(),
+                        y.elems.len(),
+                        brief(self, a),
+                        brief(self, b)
+                    ));
+                }
+                for (n, (p, q)) in x.elems.iter().zip(y.elems).enumerate() {
+                    if let Err(mut e) = self.assert_equal(*p, *q, span) {
+                        e.add_trace(format!("while comparing list element {n}"), here, false);
+                        return Err(e);
+                    }
+                }
+                Ok(())
+            }
+            (Value::Attrs(x), Value::Attrs(y)) => {
+                if self.is_derivation(x)? && self.is_derivation(y)? {
+                    let out_path = self.syms.out_path;
+                    if let (Some(i), Some(j)) = (x.get(out_path), y.get(out_path)) {
+                        return self.assert_equal(i.value, j.value, span).map_err(|mut e| {
+                            e.add_trace(
+                                "while comparing a derivation by its 'outPath' attribute"
+                                    .to_owned(),
+                                here,
+                                false,
+                            );
+                            e
+                        });
+                    }
+                }
+                if x.len() != y.len() {
+                    return fail(format!(
+                        "attribute names of attribute set '{}' differs from attribute set '{}'",
+                        brief(self, a),
+                        brief(self, b)
+                    ));
+                }
+                for (i, j) in x.entries.iter().zip(y.entries) {
+                    if i.name != j.name {
+                        let (msg, name) = if y.get(i.name).is_none() {
+                            ("is contained in '{}', but not in '{}'", i.name)
+                        } else {
+                            ("is missing in '{}', but is contained in '{}'", j.name)
+                        };
+                        let msg = msg
+                            .replacen("{}", &brief(self, a), 1)
+                            .replacen("{}", &brief(self, b), 1);
+                        return fail(format!(
+                            "attribute name '{}' {msg}",
+                            self.interner.name(name)
+                        ));
+                    }
+                    if let Err(mut e) = self.assert_equal(i.value, j.value, span) {
+                        if let Some(s) = self.pos_span(j.pos) {
+                            e.add_trace("where right hand side is".to_owned(), Some(s), false);
+                        }
+                        if let Some(s) = self.pos_span(i.pos) {
+                            e.add_trace("where left hand side is".to_owned(), Some(s), false);
+                        }
+                        e.add_trace(
+                            format!(
+                                "while comparing attribute '{}'",
+                                self.interner.name(i.name)
+                            ),
+                            here,
+                            false,
+                        );
+                        return Err(e);
+                    }
+                }
+                Ok(())
+            }
+            (Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_), _) => fail(
+                "distinct functions and immediate comparisons of identical functions compare as unequal"
+                    .to_owned(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Evaluates an operand of `//`: any error gets Nix's frame for that side.
+    #[inline]
+    fn eval_attrs_operand(
+        &mut self,
+        ir: &'a Ir<'a>,
+        env: &'a Env<'a>,
+        span: Span,
+        left: bool,
+    ) -> EvalResult<&'a Attrs<'a>> {
+        let context = if left {
+            "in the left operand of the update (//) operator"
+        } else {
+            "in the right operand of the update (//) operator"
+        };
+        match self.eval(ir, env) {
+            Ok(Value::Attrs(a)) => Ok(a),
+            Ok(other) => Err(in_context(
+                type_error("a set", &other, self, span),
+                context,
+                Some(span),
+            )),
+            Err(e) => Err(frame(e, context, span)),
         }
     }
 
@@ -728,11 +957,15 @@ impl<'a> Eval<'a> {
             | Ir::Call { .. }
             | Ir::Select { .. } => self.eval_hot(ir, env),
             Ir::WithVar { name, withs, span } => {
-                for &depth in *withs {
+                for &(depth, at) in *withs {
                     let set = lookup(env, depth, 0).get();
                     let set = self.force(set)?;
                     let Value::Attrs(attrs) = set else {
-                        return Err(type_error("a set", &set, self, *span));
+                        return Err(in_context(
+                            type_error("a set", &set, self, *span),
+                            "while evaluating the first subexpression of a with expression",
+                            Some(Span::new(span.file, at, at)),
+                        ));
                     };
                     if let Some(a) = attrs.get(*name) {
                         return self.force(a.value).map_err(|e| with_span(e, *span));
@@ -786,38 +1019,51 @@ impl<'a> Eval<'a> {
                 cond_span,
                 span,
             } => {
-                let c = self.eval(cond, env)?;
+                const CONTEXT: &str = "in the condition of the assert statement";
+                let c = self.eval(cond, env).map_err(|e| frame(e, CONTEXT, *span))?;
                 match c {
                     Value::Bool(true) => self.eval(body, env),
-                    Value::Bool(false) => {
-                        let text = crate::print::snippet(&self.sources, *cond_span);
-                        Err(EvalError::new(
-                            ErrorKind::AssertionFailed(text),
-                            Some(*span),
-                        ))
-                    }
-                    other => Err(type_error("a Boolean", &other, self, *cond_span)),
+                    Value::Bool(false) => Err(self.assertion_failed(cond, *cond_span, *span, env)),
+                    other => Err(frame(
+                        type_error("a Boolean", &other, self, *span),
+                        CONTEXT,
+                        *span,
+                    )),
                 }
             }
-            Ir::Not(e, span) => match self.eval(e, env)? {
-                Value::Bool(b) => Ok(Value::Bool(!b)),
-                other => Err(in_context(
-                    type_error("a Boolean", &other, self, *span),
-                    "in the argument of the not operator",
-                    None,
-                )),
-            },
-            Ir::Neg(e, span) => {
-                let v = self.eval(e, env)?;
-                crate::arith::sub(self, Value::Int(0), v, *span)
+            Ir::Not(e, _) => {
+                // Nix places `!e` at `e`.
+                const CONTEXT: &str = "in the argument of the not operator";
+                let span = ir_span(e);
+                match self.eval(e, env) {
+                    Ok(Value::Bool(b)) => Ok(Value::Bool(!b)),
+                    Ok(other) => Err(frame(
+                        type_error("a Boolean", &other, self, span),
+                        CONTEXT,
+                        span,
+                    )),
+                    Err(e) => Err(frame(e, CONTEXT, span)),
+                }
             }
-            Ir::Interpolate { parts, span } => {
+            Ir::Neg(e, span) => {
+                // Nix's `-e` is `__sub 0 e`.
+                let v = self
+                    .eval(e, env)
+                    .map_err(|err| operator_frame(err, BinOp::Sub, *span))?;
+                crate::arith::sub(self, Value::Int(0), v)
+                    .map_err(|err| operator_frame(err, BinOp::Sub, *span))
+            }
+            Ir::Interpolate {
+                parts,
+                starts,
+                span,
+            } => {
                 // One scratch buffer serves every interpolation; a nested one (inside a
                 // `__toString`, say) finds it taken and makes its own.
                 let mut bytes = std::mem::take(&mut self.scratch);
                 bytes.clear();
                 let mut context = Vec::new();
-                for part in *parts {
+                for (part, start) in parts.iter().zip(*starts) {
                     let res = self.eval(part, env).and_then(|v| {
                         self.coerce_to_string_into(
                             v,
@@ -826,6 +1072,7 @@ impl<'a> Eval<'a> {
                             &mut bytes,
                             &mut context,
                         )
+                        .map_err(|e| self.segment_error(e, *span, *start))
                     });
                     if let Err(e) = res {
                         self.scratch = bytes;
@@ -838,10 +1085,14 @@ impl<'a> Eval<'a> {
                 self.scratch = bytes;
                 Ok(v)
             }
-            Ir::PathInterpolate { parts, span } => {
+            Ir::PathInterpolate {
+                parts,
+                starts,
+                span,
+            } => {
                 let mut bytes = Vec::new();
                 let mut context = Vec::new();
-                for part in *parts {
+                for (part, start) in parts.iter().zip(*starts) {
                     let v = self.eval(part, env)?;
                     self.coerce_to_string_into(
                         v,
@@ -849,7 +1100,8 @@ impl<'a> Eval<'a> {
                         CoerceMode::PathSegment,
                         &mut bytes,
                         &mut context,
-                    )?;
+                    )
+                    .map_err(|e| self.segment_error(e, *span, *start))?;
                 }
                 if !context.is_empty() {
                     return Err(EvalError::msg(
@@ -861,6 +1113,57 @@ impl<'a> Eval<'a> {
             }
             Ir::CurPos(span) => Ok(self.pos_attrs(*span)),
         }
+    }
+
+    /// Moves positions at the right operand `rhs` to its opening parenthesis, if it has one:
+    /// Nix places an operand at its first token, Kiln's syntax tree at the expression inside.
+    #[cold]
+    #[inline(never)]
+    fn operand_parens(&self, mut e: Box<EvalError>, op: Span, rhs: Span) -> Box<EvalError> {
+        if (op.file.0 as usize) >= self.sources.len() {
+            return e;
+        }
+        let text = self.sources.text(op.file);
+        let between = text.get(op.end as usize..rhs.start as usize).unwrap_or(&[]);
+        let Some(paren) = between.iter().position(|&b| b == b'(') else {
+            return e;
+        };
+        let at = op.end + paren as u32;
+        let moved = Span::new(rhs.file, at, at);
+        if e.span == Some(rhs) {
+            e.span = Some(moved);
+        }
+        for f in &mut e.trace {
+            if f.span == Some(rhs) {
+                f.span = Some(moved);
+            }
+        }
+        e
+    }
+
+    /// Nix's error for a part of a string or path that does not coerce: the frame "while
+    /// evaluating a path segment" at the part's `${`, the error without position.
+    #[cold]
+    #[inline(never)]
+    fn segment_error(&self, mut e: Box<EvalError>, span: Span, start: u32) -> Box<EvalError> {
+        if e.span == Some(span) {
+            e.span = None;
+        }
+        let text = if (span.file.0 as usize) < self.sources.len() {
+            self.sources.text(span.file)
+        } else {
+            &[]
+        };
+        let mut at = (start as usize).min(text.len());
+        while at > 0 && text[at - 1].is_ascii_whitespace() {
+            at -= 1;
+        }
+        let at = if at >= 2 && &text[at - 2..at] == b"${" {
+            at as u32 - 2
+        } else {
+            start
+        };
+        crate::arith::path_segment(e, Span::new(span.file, at, at))
     }
 
     /// The `{ file, line, column }` set of a position.
@@ -945,7 +1248,11 @@ impl<'a> Eval<'a> {
     fn dynamic_attr_key(&mut self, ir: &'a Ir<'a>, env: &'a Env<'a>) -> EvalResult<Symbol> {
         let v = self.eval(ir, env)?;
         let Value::String(s) = v else {
-            return Err(type_error("a string", &v, self, ir_span(ir)));
+            return Err(frame(
+                type_error("a string", &v, self, ir_span(ir)),
+                "while evaluating an attribute name",
+                ir_span(ir),
+            ));
         };
         Ok(self.interner.intern(s.bytes))
     }
@@ -960,35 +1267,93 @@ impl<'a> Eval<'a> {
         env: &'a Env<'a>,
     ) -> EvalResult<Value<'a>> {
         let mut v = self.eval(expr, env)?;
+        // The position of the last attribute found: an error after it gets Nix's frame
+        // "while evaluating the attribute 'PATH'" there.
+        let mut found = None;
         for key in path {
-            let name = self.attr_key(key, env)?;
+            let name = match self.attr_key(key, env) {
+                Ok(name) => name,
+                Err(e) => return Err(self.select_error(e, found, path, env)),
+            };
             let attrs = match v {
                 Value::Attrs(a) => a,
                 other => {
                     if let Some(d) = default {
                         return self.eval(d, env);
                     }
-                    return Err(type_error("a set", &other, self, span));
+                    let e = in_context(
+                        type_error("a set", &other, self, span),
+                        "while selecting an attribute",
+                        Some(span),
+                    );
+                    return Err(self.select_error(e, found, path, env));
                 }
             };
             match attrs.get(name) {
-                Some(a) => v = self.force(a.value)?,
+                Some(a) => {
+                    found = Some(a.pos);
+                    v = match self.force(a.value) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            let at = self.pos_span(a.pos).unwrap_or(span);
+                            return Err(self.select_error(with_span(e, at), found, path, env));
+                        }
+                    }
+                }
                 None => {
                     if let Some(d) = default {
                         return self.eval(d, env);
                     }
                     let suggestions = crate::print::suggestions(self, attrs, name);
-                    return Err(EvalError::new(
+                    let e = EvalError::new(
                         ErrorKind::MissingAttr {
                             name: self.interner.name(name).into_owned(),
                             suggestions,
                         },
                         Some(span),
-                    ));
+                    );
+                    return Err(self.select_error(e, found, path, env));
                 }
             }
         }
         Ok(v)
+    }
+
+    /// Adds Nix's frame for an error met while selecting `path`, once an attribute was found
+    /// (at `found`): "while evaluating the attribute 'a.b'" at that attribute's definition.
+    #[cold]
+    #[inline(never)]
+    fn select_error(
+        &mut self,
+        mut e: Box<EvalError>,
+        found: Option<PosIdx>,
+        path: &'a [AttrKey<'a>],
+        env: &'a Env<'a>,
+    ) -> Box<EvalError> {
+        let Some(span) = found.and_then(|p| self.pos_span(p)) else {
+            return e;
+        };
+        // Nix leaves out the attributes of its internal derivation code.
+        if self.sources.name(span.file) == "<nix/derivation.nix>" {
+            return e;
+        }
+        let mut names = Vec::with_capacity(path.len());
+        for key in path {
+            let name = match key {
+                AttrKey::Static(s) => self.interner.name(*s).into_owned(),
+                AttrKey::Dynamic(ir) => match self.eval(ir, env) {
+                    Ok(Value::String(s)) => String::from_utf8_lossy(s.bytes).into_owned(),
+                    _ => "\"${...}\"".to_owned(),
+                },
+            };
+            names.push(name);
+        }
+        e.add_trace(
+            format!("while evaluating the attribute '{}'", names.join(".")),
+            Some(span),
+            false,
+        );
+        e
     }
 
     fn eval_attrs(&mut self, attrs: &'a AttrsIr<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
@@ -1035,7 +1400,13 @@ impl<'a> Eval<'a> {
             let name = match name {
                 Value::Null => continue,
                 Value::String(s) => self.interner.intern(s.bytes),
-                other => return Err(type_error("a string", &other, self, d.span)),
+                other => {
+                    return Err(frame(
+                        type_error("a string", &other, self, d.span),
+                        "while evaluating the name of a dynamic attribute",
+                        d.span,
+                    ))
+                }
             };
             if let Some(prev) = entries.iter().find(|a| a.name == name) {
                 let at = self
@@ -1065,21 +1436,49 @@ impl<'a> Eval<'a> {
         lhs: &'a Ir<'a>,
         rhs: &'a Ir<'a>,
         span: Span,
+        operands: [u32; 2],
         env: &'a Env<'a>,
     ) -> EvalResult<Value<'a>> {
-        let bool_of = |ev: &mut Self, ir: &'a Ir<'a>| -> EvalResult<bool> {
-            match ev.eval(ir, env)? {
-                Value::Bool(b) => Ok(b),
-                other => Err(type_error("a Boolean", &other, ev, ir_span(ir))),
+        // Nix's `evalBool`: any error in an operand gets the frame; a non-Boolean is reported
+        // at the operator.
+        let bool_of = |ev: &mut Self, ir: &'a Ir<'a>, context: &str| -> EvalResult<bool> {
+            match ev.eval(ir, env) {
+                Ok(Value::Bool(b)) => Ok(b),
+                Ok(other) => Err(frame(
+                    type_error("a Boolean", &other, ev, span),
+                    context,
+                    span,
+                )),
+                Err(e) => Err(frame(e, context, span)),
             }
         };
         match op {
-            BinOp::And => Ok(Value::Bool(bool_of(self, lhs)? && bool_of(self, rhs)?)),
-            BinOp::Or => Ok(Value::Bool(bool_of(self, lhs)? || bool_of(self, rhs)?)),
-            BinOp::Impl => Ok(Value::Bool(!bool_of(self, lhs)? || bool_of(self, rhs)?)),
+            BinOp::And => Ok(Value::Bool(
+                bool_of(self, lhs, "in the left operand of the AND (&&) operator")?
+                    && bool_of(self, rhs, "in the right operand of the AND (&&) operator")?,
+            )),
+            BinOp::Or => Ok(Value::Bool(
+                bool_of(self, lhs, "in the left operand of the OR (||) operator")?
+                    || bool_of(self, rhs, "in the right operand of the OR (||) operator")?,
+            )),
+            BinOp::Impl => Ok(Value::Bool(
+                !bool_of(self, lhs, "in the left operand of the IMPL (->) operator")?
+                    || bool_of(self, rhs, "in the right operand of the IMPL (->) operator")?,
+            )),
+            BinOp::Update => {
+                let l = self.eval_attrs_operand(lhs, env, span, true)?;
+                let r = self.eval_attrs_operand(rhs, env, span, false)?;
+                Ok(self.update(l, r))
+            }
             _ => {
-                let l = self.eval(lhs, env)?;
-                let r = self.eval(rhs, env)?;
+                let l = match self.eval(lhs, env) {
+                    Ok(v) => v,
+                    Err(e) => return Err(operator_frame(e, op, span)),
+                };
+                let r = match self.eval(rhs, env) {
+                    Ok(v) => v,
+                    Err(e) => return Err(operator_frame(e, op, span)),
+                };
                 // Integers first: the common case needs no type dispatch beyond this.
                 if let (Value::Int(x), Value::Int(y)) = (l, r) {
                     if let Some(v) = int_op(op, x, y) {
@@ -1091,25 +1490,29 @@ impl<'a> Eval<'a> {
                         return Ok(Value::Bool(eq == (op == BinOp::Eq)));
                     }
                 }
-                self.binary(op, l, r, span)
+                let operands = operands.map(|start| Span::new(span.file, start, start));
+                self.binary(op, l, r, span, operands)
+                    .map_err(|e| self.operand_parens(e, span, operands[1]))
+                    .map_err(|e| operator_frame(e, op, span))
             }
         }
     }
 
-    /// Applies a strict binary operator to forced operands.
+    /// Applies a strict binary operator to forced operands (`operands`: where they are).
     pub fn binary(
         &mut self,
         op: BinOp,
         l: Value<'a>,
         r: Value<'a>,
         span: Span,
+        operands: [Span; 2],
     ) -> EvalResult<Value<'a>> {
         use crate::arith;
         match op {
-            BinOp::Add => arith::add(self, l, r, span),
-            BinOp::Sub => arith::sub(self, l, r, span),
-            BinOp::Mul => arith::mul(self, l, r, span),
-            BinOp::Div => arith::div(self, l, r, span),
+            BinOp::Add => arith::add(self, l, r, operands),
+            BinOp::Sub => arith::sub(self, l, r),
+            BinOp::Mul => arith::mul(self, l, r),
+            BinOp::Div => arith::div(self, l, r),
             BinOp::Eq => Ok(Value::Bool(self.equal(l, r, span)?)),
             BinOp::NotEq => Ok(Value::Bool(!self.equal(l, r, span)?)),
             BinOp::Less => Ok(Value::Bool(self.less_than(l, r, span)?)),
@@ -1221,7 +1624,7 @@ impl<'a> Eval<'a> {
             Value::PrimOp(op) => {
                 if op.arity == 1 {
                     (op.func)(self, &[arg], span.unwrap_or(dummy_span()))
-                        .map_err(|e| builtin_error(e, op.name, span))
+                        .map_err(|e| self.builtin_error(e, op.name, &[arg], span))
                 } else {
                     let args = self.arena.alloc_slice_copy(&[arg]);
                     Ok(Value::PrimOpApp(self.arena.alloc(PrimOpApp { op, args })))
@@ -1235,14 +1638,14 @@ impl<'a> Eval<'a> {
                     args[..n - 1].copy_from_slice(app.args);
                     args[n - 1] = arg;
                     return (app.op.func)(self, &args[..n], span.unwrap_or(dummy_span()))
-                        .map_err(|e| builtin_error(e, app.op.name, span));
+                        .map_err(|e| self.builtin_error(e, app.op.name, &args[..n], span));
                 }
                 let mut args = Vec::with_capacity(n);
                 args.extend_from_slice(app.args);
                 args.push(arg);
                 if args.len() == app.op.arity {
                     (app.op.func)(self, &args, span.unwrap_or(dummy_span()))
-                        .map_err(|e| builtin_error(e, app.op.name, span))
+                        .map_err(|e| self.builtin_error(e, app.op.name, &args, span))
                 } else {
                     let args = self.arena.alloc_slice_copy(&args);
                     Ok(Value::PrimOpApp(
@@ -1252,10 +1655,20 @@ impl<'a> Eval<'a> {
             }
             Value::Attrs(attrs) => match attrs.get(self.syms.functor) {
                 Some(functor) => {
-                    let functor = self.force(functor.value)?;
-                    let inner = self.call(functor, f, span)?;
-                    let inner = self.force(inner)?;
-                    self.call(inner, arg, span)
+                    // Nix calls the functor from where `__functor` is defined.
+                    let site = self.pos_span(functor.pos).or(span);
+                    let res = self.force(functor.value).and_then(|functor| {
+                        let inner = self.call(functor, f, site)?;
+                        let inner = self.force(inner)?;
+                        self.call(inner, arg, site)
+                    });
+                    res.map_err(|e| {
+                        frame(
+                            e,
+                            "while calling a functor (an attribute set with a '__functor' attribute)",
+                            span.unwrap_or(dummy_span()),
+                        )
+                    })
                 }
                 None => Err(self.not_a_function(f, span)),
             },
@@ -1279,12 +1692,20 @@ impl<'a> Eval<'a> {
     }
 
     /// Applies `f` to several arguments and forces the result.
+    ///
+    /// A builtin calling back (`foldl'`, `filter`, `sort`) gives its own span, but Nix makes
+    /// these calls without a position: they get none, and no "from call site" frame.
     pub fn call_n(
         &mut self,
         f: Value<'a>,
         args: &[Value<'a>],
         span: Span,
     ) -> EvalResult<Value<'a>> {
+        let span = if span.file.0 == u32::MAX {
+            span
+        } else {
+            NO_SITE
+        };
         // The common case of builtins calling back (`foldl'`, `sort`): `x: y: body` applied
         // to two arguments.
         if let (Value::Lambda(c), [a, b]) = (f, args) {
@@ -1393,9 +1814,9 @@ impl<'a> Eval<'a> {
                 ellipsis,
                 at,
             } => {
-                let arg = self.force(arg)?;
-                let Value::Attrs(attrs) = arg else {
-                    return Err(type_error("a set", &arg, self, span.unwrap_or(l.span)));
+                let attrs = match self.force(arg) {
+                    Ok(Value::Attrs(attrs)) => attrs,
+                    res => return Err(self.formals_arg_error(res, l, span)),
                 };
                 let mut used = 0;
                 for (i, f) in formals.iter().enumerate() {
@@ -1453,17 +1874,108 @@ impl<'a> Eval<'a> {
                 }
             }
         }
-        self.call_depth += 1;
+        // Nix checks the depth before counting the call: `max-call-depth` calls may be
+        // pending when one more starts.
         if self.call_depth > self.settings.max_call_depth {
-            self.call_depth -= 1;
             return Err(EvalError::new(
                 ErrorKind::StackOverflow,
                 Some(span.unwrap_or(l.span)),
             ));
         }
+        self.call_depth += 1;
         let res = self.eval(l.body, env);
         self.call_depth -= 1;
         res.map_err(|e| self.lambda_error(e, l, span))
+    }
+
+    /// Adds the frames Nix gives an error raised by a builtin: "while calling the 'NAME'
+    /// builtin" at the call, and when the builtin itself found an argument of the wrong type,
+    /// the frame naming that argument ("while evaluating the first argument passed to
+    /// builtins.NAME"). An error the builtin raised at the call itself loses that position, as
+    /// in Nix, where the frame alone says where.
+    #[cold]
+    #[inline(never)]
+    fn builtin_error(
+        &self,
+        mut e: Box<EvalError>,
+        name: &str,
+        args: &[Value<'a>],
+        span: Option<Span>,
+    ) -> Box<EvalError> {
+        let span = span.filter(|s| s.file.0 != u32::MAX);
+        // Nix records no frame for the one builtin whose point is its own frame.
+        if name == "addErrorContext" {
+            return e;
+        }
+        let at_call = e.span.is_none() || e.span == span;
+        if at_call {
+            e.span = None;
+            if let Some(context) = self.bad_argument(&e, name, args) {
+                e.add_trace(format!("while evaluating the {context}"), None, false);
+            }
+        }
+        e.add_trace(format!("while calling the '{name}' builtin"), span, false);
+        e
+    }
+
+    /// Which argument a builtin's own type error is about, as Nix words it, if it is one: the
+    /// first argument, evaluated, of the type and value the error names.
+    fn bad_argument(&self, e: &EvalError, name: &str, args: &[Value<'a>]) -> Option<&'static str> {
+        if !e.trace.is_empty() {
+            return None;
+        }
+        let is_it = |v: Value<'a>| match &e.kind {
+            ErrorKind::Type { found, value, .. } => {
+                v.type_phrase() == *found && crate::print::brief(self, v) == *value
+            }
+            // A coercion to a string that failed.
+            ErrorKind::Message(m) => m.strip_prefix("cannot coerce ").is_some_and(|rest| {
+                *rest
+                    == format!(
+                        "{} to a string: {}",
+                        v.type_phrase(),
+                        crate::print::brief(self, v)
+                    )
+            }),
+            _ => false,
+        };
+        let index = args.iter().position(|a| {
+            let v = match *a {
+                Value::Thunk(t) => match t.state.get() {
+                    ThunkState::Done(v) => v,
+                    _ => return false,
+                },
+                v => v,
+            };
+            is_it(v)
+        })?;
+        argument_context(name, index)
+    }
+
+    /// Nix's error for the argument of a function with formals that fails to force or is not
+    /// a set: the frames "while evaluating the value passed for the lambda argument" at the
+    /// function and "from call site" at the call.
+    #[cold]
+    #[inline(never)]
+    fn formals_arg_error(
+        &self,
+        res: EvalResult<Value<'a>>,
+        l: &LambdaIr<'a>,
+        span: Option<Span>,
+    ) -> Box<EvalError> {
+        let e = match res {
+            Ok(v) => in_context(
+                type_error("a set", &v, self, l.span),
+                "while evaluating the value passed for the lambda argument",
+                Some(l.span),
+            ),
+            Err(e) => frame(
+                e,
+                "while evaluating the value passed for the lambda argument",
+                l.span,
+            ),
+        };
+        from_call_site(e, span)
     }
 
     /// Adds the frames Nix gives an error raised in a function's body, which it records only
@@ -1480,9 +1992,12 @@ impl<'a> Eval<'a> {
             None => "while calling anonymous lambda".to_owned(),
         };
         e.add_trace(name, Some(l.span), true);
-        // A call made by a builtin (`map`) has no site of its own; Nix shows the function.
-        let site = span.filter(|s| s.file.0 != u32::MAX).unwrap_or(l.span);
-        e.add_trace("from call site".to_owned(), Some(site), true);
+        // A lazy application made by a builtin (`map`) has no site of its own: Nix shows the
+        // function. A builtin's direct call back has none at all.
+        if span != Some(NO_SITE) {
+            let site = span.filter(|s| s.file.0 != u32::MAX).unwrap_or(l.span);
+            e.add_trace("from call site".to_owned(), Some(site), true);
+        }
         e
     }
 
@@ -1678,7 +2193,9 @@ impl<'a> Eval<'a> {
             (Value::List(x), Value::List(y)) => {
                 for (p, q) in x.elems.iter().zip(y.elems) {
                     if !self.equal(*p, *q, span)? {
-                        return self.less_than(*p, *q, span);
+                        return self.less_than(*p, *q, span).map_err(|e| {
+                            frame(e, "while comparing two list elements", dummy_span())
+                        });
                     }
                 }
                 Ok(x.elems.len() < y.elems.len())
@@ -1697,7 +2214,8 @@ impl<'a> Eval<'a> {
                         b.type_phrase()
                     )
                 },
-                span,
+                // Nix's comparison has no position: the caller's frame says where.
+                dummy_span(),
             )),
         }
     }
@@ -1907,17 +2425,95 @@ pub(crate) fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
     }
 }
 
-/// Adds the frame Nix gives an error raised by a builtin: "while calling the 'NAME' builtin"
-/// at the call. An error the builtin raised at the call itself loses that position, as in Nix,
-/// where the frame alone says where.
-#[cold]
-fn builtin_error(mut e: Box<EvalError>, name: &str, span: Option<Span>) -> Box<EvalError> {
-    let span = span.filter(|s| s.file.0 != u32::MAX);
-    if e.span.is_none() || e.span == span {
-        e.span = None;
-    }
-    e.add_trace(format!("while calling the '{name}' builtin"), span, false);
-    e
+/// How Nix names argument `index` of builtin `name` in the frame of a wrong argument (after
+/// "while evaluating the "), where it names it.
+fn argument_context(name: &str, index: usize) -> Option<&'static str> {
+    let names: [Option<&'static str>; 3] = match name {
+        "addDrvOutputDependencies" => [Some("argument passed to builtins.addDrvOutputDependencies"), None, None],
+        "appendContext" => [Some("first argument passed to builtins.appendContext"), Some("second argument passed to builtins.appendContext"), None],
+        "attrNames" => [Some("argument passed to builtins.attrNames"), None, None],
+        "attrValues" => [Some("argument passed to builtins.attrValues"), None, None],
+        "baseNameOf" => [Some("first argument passed to builtins.baseNameOf"), None, None],
+        "bitAnd" => [Some("first argument passed to builtins.bitAnd"), Some("second argument passed to builtins.bitAnd"), None],
+        "bitOr" => [Some("first argument passed to builtins.bitOr"), Some("second argument passed to builtins.bitOr"), None],
+        "bitXor" => [Some("first argument passed to builtins.bitXor"), Some("second argument passed to builtins.bitXor"), None],
+        "catAttrs" => [Some("first argument passed to builtins.catAttrs"), Some("second argument passed to builtins.catAttrs"), None],
+        "ceil" => [Some("first argument passed to builtins.ceil"), None, None],
+        "compareVersions" => [Some("first argument passed to builtins.compareVersions"), Some("second argument passed to builtins.compareVersions"), None],
+        "concatLists" => [Some("first argument passed to builtins.concatLists"), None, None],
+        "concatMap" => [Some("first argument passed to builtins.concatMap"), Some("second argument passed to builtins.concatMap"), None],
+        "concatStringsSep" => [Some("first argument (the separator string) passed to builtins.concatStringsSep"), Some("second argument (the list of strings to concat) passed to builtins.concatStringsSep"), None],
+        "convertHash" => [Some("first argument passed to builtins.convertHash"), None, None],
+        "derivationStrict" => [Some("argument passed to builtins.derivationStrict"), None, None],
+        "dirOf" => [Some("first argument passed to 'builtins.dirOf'"), None, None],
+        "elem" => [None, Some("second argument passed to builtins.elem"), None],
+        "elemAt" => [Some("first argument passed to 'builtins.elemAt'"), Some("second argument passed to 'builtins.elemAt'"), None],
+        "exec" => [Some("first element of the argument passed to builtins.exec"), None, None],
+        "fetchClosure" => [Some("argument passed to builtins.fetchClosure"), None, None],
+        "fetchMercurial" => [Some("first argument passed to builtins.fetchMercurial"), None, None],
+        "fetchTree" => [Some("argument passed to builtins.fetchTree"), None, None],
+        "filter" => [Some("first argument passed to builtins.filter"), Some("second argument passed to builtins.filter"), None],
+        "filterSource" => [Some("first argument passed to builtins.filterSource"), Some("second argument (the path to filter) passed to 'builtins.filterSource'"), None],
+        "findFile" => [Some("first argument passed to builtins.findFile"), Some("second argument passed to builtins.findFile"), None],
+        "floor" => [Some("first argument passed to builtins.floor"), None, None],
+        "foldlStrict" => [Some("first argument passed to builtins.foldlStrict"), None, Some("third argument passed to builtins.foldlStrict")],
+        "fromJSON" => [Some("first argument passed to builtins.fromJSON"), None, None],
+        "fromTOML" => [Some("argument passed to builtins.fromTOML"), None, None],
+        "genList" => [Some("first argument passed to builtins.genList"), Some("second argument passed to builtins.genList"), None],
+        "genericClosure" => [Some("first argument passed to builtins.genericClosure"), None, None],
+        "getAttr" => [Some("first argument passed to builtins.getAttr"), Some("second argument passed to builtins.getAttr"), None],
+        "getContext" => [Some("argument passed to builtins.getContext"), None, None],
+        "getEnv" => [Some("first argument passed to builtins.getEnv"), None, None],
+        "groupBy" => [Some("first argument passed to builtins.groupBy"), Some("second argument passed to builtins.groupBy"), None],
+        "hasAttr" => [Some("first argument passed to builtins.hasAttr"), Some("second argument passed to builtins.hasAttr"), None],
+        "hasContext" => [Some("argument passed to builtins.hasContext"), None, None],
+        "hashFile" => [Some("first argument passed to builtins.hashFile"), None, None],
+        "hashString" => [Some("first argument passed to builtins.hashString"), Some("second argument passed to builtins.hashString"), None],
+        "head" => [Some("first argument passed to 'builtins.head'"), None, None],
+        "importNative" => [None, Some("second argument passed to builtins.importNative"), None],
+        "intersectAttrs" => [Some("first argument passed to builtins.intersectAttrs"), Some("second argument passed to builtins.intersectAttrs"), None],
+        "length" => [Some("first argument passed to builtins.length"), None, None],
+        "listToAttrs" => [Some("argument passed to builtins.listToAttrs"), None, None],
+        "map" => [Some("first argument passed to builtins.map"), Some("second argument passed to builtins.map"), None],
+        "mapAttrs" => [None, Some("second argument passed to builtins.mapAttrs"), None],
+        "match" => [Some("first argument passed to builtins.match"), Some("second argument passed to builtins.match"), None],
+        "parseDrvName" => [Some("first argument passed to builtins.parseDrvName"), None, None],
+        "partition" => [Some("first argument passed to builtins.partition"), Some("second argument passed to builtins.partition"), None],
+        "path" => [Some("argument passed to 'builtins.path'"), None, None],
+        "placeholder" => [Some("first argument passed to builtins.placeholder"), None, None],
+        "removeAttrs" => [Some("first argument passed to builtins.removeAttrs"), Some("second argument passed to builtins.removeAttrs"), None],
+        "replaceStrings" => [Some("first argument passed to builtins.replaceStrings"), Some("second argument passed to builtins.replaceStrings"), Some("third argument passed to builtins.replaceStrings")],
+        "scopedImport" => [Some("first argument passed to builtins.scopedImport"), None, None],
+        "sort" => [Some("first argument passed to builtins.sort"), Some("second argument passed to builtins.sort"), None],
+        "split" => [Some("first argument passed to builtins.split"), Some("second argument passed to builtins.split"), None],
+        "splitVersion" => [Some("first argument passed to builtins.splitVersion"), None, None],
+        "storePath" => [Some("first argument passed to 'builtins.storePath'"), None, None],
+        "stringLength" => [Some("argument passed to builtins.stringLength"), None, None],
+        "substring" => [Some("first argument (the start offset) passed to builtins.substring"), Some("second argument (the substring length) passed to builtins.substring"), Some("third argument (the string) passed to builtins.substring")],
+        "tail" => [Some("first argument passed to 'builtins.tail'"), None, None],
+        "toFile" => [Some("first argument passed to builtins.toFile"), Some("second argument passed to builtins.toFile"), None],
+        "toPath" => [Some("first argument passed to builtins.toPath"), None, None],
+        "toString" => [Some("first argument passed to builtins.toString"), None, None],
+        "unsafeDiscardOutputDependency" => [Some("argument passed to builtins.unsafeDiscardOutputDependency"), None, None],
+        "unsafeDiscardStringContext" => [Some("argument passed to builtins.unsafeDiscardStringContext"), None, None],
+        "unsafeGetAttrPos" => [Some("first argument passed to builtins.unsafeGetAttrPos"), Some("second argument passed to builtins.unsafeGetAttrPos"), None],
+        "warn" => [Some("first argument; the message passed to builtins.warn"), None, None],
+        "zipAttrsWith" => [Some("first argument passed to builtins.zipAttrsWith"), Some("second argument passed to builtins.zipAttrsWith"), None],
+        "throw" => [Some("error message passed to builtin.throw"), None, None],
+        "abort" => [Some("error message passed to builtins.abort"), None, None],
+        "all" => [
+            Some("first argument passed to builtins.all"),
+            Some("second argument passed to builtins.all"),
+            None,
+        ],
+        "any" => [
+            Some("first argument passed to builtins.any"),
+            Some("second argument passed to builtins.any"),
+            None,
+        ],
+        _ => return None,
+    };
+    names.get(index).copied().flatten()
 }
 
 /// Adds Nix's "from call site" frame to an argument mismatch (shown without `--show-trace`).
@@ -1931,6 +2527,38 @@ fn from_call_site(mut e: Box<EvalError>, span: Option<Span>) -> Box<EvalError> {
 
 /// Moves an operator's type error into a frame of context, as Nix reports it: the frame says
 /// where (if anywhere), the error itself has no position.
+/// Adds the frames Nix gives an error in an operator it implements as a builtin call (`-`,
+/// `*`, `/` and the comparisons, `<=` and `>=` negated): "while calling the 'sub' builtin"
+/// at the operator.
+#[cold]
+#[inline(never)]
+fn operator_frame(e: Box<EvalError>, op: BinOp, span: Span) -> Box<EvalError> {
+    let builtin = match op {
+        BinOp::Sub => "while calling the 'sub' builtin",
+        BinOp::Mul => "while calling the 'mul' builtin",
+        BinOp::Div => "while calling the 'div' builtin",
+        BinOp::Less | BinOp::Greater | BinOp::LessEq | BinOp::GreaterEq => {
+            "while calling the 'lessThan' builtin"
+        }
+        _ => return e,
+    };
+    let e = frame(e, builtin, span);
+    match op {
+        BinOp::LessEq | BinOp::GreaterEq => frame(e, "in the argument of the not operator", span),
+        _ => e,
+    }
+}
+
+/// Adds a frame of context to an error as it unwinds (Nix's `addTrace`), at `span` unless
+/// that is the dummy span.
+#[cold]
+#[inline(never)]
+fn frame(mut e: Box<EvalError>, message: &str, span: Span) -> Box<EvalError> {
+    let span = (span.file.0 != u32::MAX).then_some(span);
+    e.add_trace(message.to_owned(), span, false);
+    e
+}
+
 #[cold]
 fn in_context(mut e: Box<EvalError>, message: &str, span: Option<Span>) -> Box<EvalError> {
     e.span = None;
@@ -1947,8 +2575,11 @@ fn path_missing(path: &Path, span: Span) -> Box<EvalError> {
     )
 }
 
+/// Gives an infinite recursion without a position the position of the value being forced, as
+/// Nix does (other errors keep theirs, or none).
+#[cold]
 fn with_span(mut e: Box<EvalError>, span: Span) -> Box<EvalError> {
-    if e.span.is_none() {
+    if e.span.is_none() && matches!(e.kind, ErrorKind::InfiniteRecursion) {
         e.span = Some(span);
     }
     e
@@ -1974,6 +2605,14 @@ pub fn ir_span(ir: &Ir<'_>) -> Span {
         _ => dummy_span(),
     }
 }
+
+/// The site of a builtin's call back into Nix code ([`Eval::call_n`]): no position, and no
+/// "from call site" frame.
+const NO_SITE: Span = Span {
+    file: FileId(u32::MAX),
+    start: 1,
+    end: 1,
+};
 
 /// A span for errors whose location is unknown.
 pub fn dummy_span() -> Span {

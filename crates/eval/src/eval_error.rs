@@ -35,6 +35,8 @@ pub struct TraceFrame {
     /// Whether it is printed only with `--show-trace` (the frames of function calls, which Nix
     /// records only then).
     pub verbose: bool,
+    /// Whether it is printed even where the trace is cut short (`builtins.addErrorContext`).
+    pub always: bool,
 }
 
 /// The kinds of evaluation errors.
@@ -42,7 +44,8 @@ pub struct TraceFrame {
 pub enum ErrorKind {
     /// `throw "msg"`: catchable by `tryEval`.
     Throw(String),
-    /// A failed `assert`: catchable by `tryEval`.
+    /// A failed `assert` (its whole message: "assertion 'COND' failed", or for `a == b` the
+    /// difference found): catchable by `tryEval`.
     AssertionFailed(String),
     /// `abort "msg"`.
     Abort(String),
@@ -105,6 +108,18 @@ impl EvalError {
             message,
             span,
             verbose,
+            always: false,
+        });
+    }
+
+    /// Adds a frame of context that prints even where the trace is cut short, as Nix prints
+    /// those of `builtins.addErrorContext`.
+    pub fn add_context(&mut self, message: String) {
+        self.trace.push(TraceFrame {
+            message,
+            span: None,
+            verbose: false,
+            always: true,
         });
     }
 
@@ -120,8 +135,10 @@ impl EvalError {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ErrorKind::Throw(m) | ErrorKind::Message(m) | ErrorKind::Syntax(m) => f.write_str(m),
-            ErrorKind::AssertionFailed(cond) => write!(f, "assertion '{cond}' failed"),
+            ErrorKind::Throw(m)
+            | ErrorKind::Message(m)
+            | ErrorKind::Syntax(m)
+            | ErrorKind::AssertionFailed(m) => f.write_str(m),
             ErrorKind::Abort(m) => write!(
                 f,
                 "evaluation aborted with the following error message: '{m}'"

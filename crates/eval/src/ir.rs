@@ -29,8 +29,9 @@ pub enum Ir<'a> {
     WithVar {
         /// The name.
         name: Symbol,
-        /// The depth of each enclosing `with` environment, innermost first.
-        withs: &'a [u32],
+        /// The depth of each enclosing `with` environment, innermost first, and where that
+        /// `with` starts (a byte offset in the span's file).
+        withs: &'a [(u32, u32)],
         /// Where the variable is.
         span: Span,
     },
@@ -117,11 +118,16 @@ pub enum Ir<'a> {
         rhs: &'a Ir<'a>,
         /// The operator's span.
         span: Span,
+        /// Where the operands start (byte offsets in the span's file): Nix reports the
+        /// errors of `+` at the operand.
+        operands: [u32; 2],
     },
     /// A string with interpolations: each part coerced to a string and concatenated.
     Interpolate {
         /// The parts.
         parts: &'a [Ir<'a>],
+        /// Where each part starts (byte offsets in the span's file), for errors.
+        starts: &'a [u32],
         /// The whole string.
         span: Span,
     },
@@ -129,6 +135,8 @@ pub enum Ir<'a> {
     PathInterpolate {
         /// The parts; the first is the literal start, already absolute.
         parts: &'a [Ir<'a>],
+        /// Where each part starts (byte offsets in the span's file), for errors.
+        starts: &'a [u32],
         /// The whole path.
         span: Span,
     },

@@ -31,8 +31,8 @@ enum Scope<'x> {
     Base(&'x SymbolMap<u32>),
     /// Names bound to slots of one environment.
     Names(SymbolMap<u32>),
-    /// A `with`: one slot holding the set.
-    With,
+    /// A `with` (starting at this byte offset): one slot holding the set.
+    With(u32),
 }
 
 /// Where relative and home paths are resolved.
@@ -120,7 +120,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         let innermost = self.scopes.iter().rposition(|s| match s {
             Scope::Base(names) => names.contains_key(name),
             Scope::Names(names) => names.contains_key(name),
-            Scope::With => false,
+            Scope::With(_) => false,
         })?;
         if innermost != 0 {
             return None;
@@ -178,7 +178,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                         };
                     }
                 }
-                Scope::With => withs.push(depth as u32),
+                Scope::With(at) => withs.push((depth as u32, *at)),
             }
         }
         if withs.is_empty() {
@@ -287,7 +287,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
             }
             ExprKind::With { env, body } => {
                 let attrs = self.lower(env);
-                self.scopes.push(Scope::With);
+                self.scopes.push(Scope::With(span.start));
                 let body = self.lower(body);
                 self.scopes.pop();
                 Ir::With { attrs, body }
@@ -353,6 +353,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                     lhs: self.lower(lhs),
                     rhs: self.lower(rhs),
                     span: *op_span,
+                    operands: [lhs.span.start, rhs.span.start],
                 }
             }
             ExprKind::Error => Ir::Const(Value::Null),
@@ -364,6 +365,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
             [] => Ir::Const(Value::String(alloc_str(self.arena, b""))),
             [StrPart::Literal(bytes)] => Ir::Const(Value::String(alloc_str(self.arena, bytes))),
             _ => {
+                let parts_src = parts;
                 let parts: Vec<Ir<'a>> = parts
                     .iter()
                     .map(|p| match p {
@@ -373,6 +375,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                     .collect();
                 Ir::Interpolate {
                     parts: self.arena.alloc_slice_fill_iter(parts),
+                    starts: self.part_starts(parts_src, span),
                     span,
                 }
             }
@@ -422,8 +425,19 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         }
         Ir::PathInterpolate {
             parts: self.arena.alloc_slice_fill_iter(irs),
+            starts: self.part_starts(parts, span),
             span,
         }
+    }
+
+    /// Where each part of a string or path starts: an interpolation at its expression, a
+    /// literal at the whole `span` (a literal part cannot fail).
+    fn part_starts(&self, parts: &[StrPart], span: Span) -> &'a [u32] {
+        self.arena
+            .alloc_slice_fill_iter(parts.iter().map(|p| match p {
+                StrPart::Interpolation(e) => e.span.start,
+                StrPart::Literal(_) => span.start,
+            }))
     }
 
     fn lower_attr_name(&mut self, name: &ast::AttrName) -> AttrKey<'a> {
@@ -727,7 +741,9 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                 }
             }
         };
-        let body = self.lower(body);
+        // A function's name is its body's too when that is a function (`f = a: b: …`), as in
+        // Nix, whose errors name the inner function `f`.
+        let body = self.lower_named(body, name);
         self.scopes.pop();
         let strict = matches!(param, ParamIr::Ident(_)) && body.forces_first(0, 0);
         self.arena.alloc(LambdaIr {

@@ -52,6 +52,9 @@ fn print_inner<'a>(
             crate::value::ThunkState::Done(v) => print_inner(ev, v, strict, seen, out)?,
             _ => out.extend_from_slice(b"<CODE>"),
         },
+        // Empty sets and lists are never «repeated» (Nix prints them before it looks).
+        Value::Attrs(a) if a.entries.is_empty() => out.extend_from_slice(b"{ }"),
+        Value::List(l) if l.elems.is_empty() => out.extend_from_slice(b"[ ]"),
         Value::Attrs(a) => {
             if !seen.insert(a as *const _ as usize) {
                 out.extend_from_slice("«repeated»".as_bytes());
@@ -201,67 +204,137 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
-/// Prints a value briefly for an error message, without forcing anything.
+/// Prints a value for an error message, without forcing anything, as Nix 2.26 prints values
+/// in errors: at most 10 levels deep (deeper sets and lists are `{ ... }`, `[ ... ]`), at most
+/// 10 attributes and 10 list items in all (the rest of a set or list is «N attributes
+/// elided»), strings cut after 1024 bytes, a set or non-empty list met again «repeated»,
+/// `type` and `_type` first in a set.
 pub fn brief<'a>(ev: &Eval<'a>, v: Value<'a>) -> String {
-    let mut out = Vec::new();
-    brief_inner(ev, v, 0, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    let mut p = Brief {
+        ev,
+        out: Vec::new(),
+        attrs: 0,
+        items: 0,
+        seen: HashSet::new(),
+    };
+    p.value(v, 0);
+    String::from_utf8_lossy(&p.out).into_owned()
 }
 
-fn brief_inner<'a>(ev: &Eval<'a>, v: Value<'a>, depth: usize, out: &mut Vec<u8>) {
-    match v {
-        Value::Thunk(t) => match t.state.get() {
-            crate::value::ThunkState::Done(v) => brief_inner(ev, v, depth, out),
-            _ => out.extend_from_slice("«thunk»".as_bytes()),
-        },
-        Value::Lambda(c) => {
-            out.extend_from_slice("«lambda".as_bytes());
-            if let Some(n) = c.lambda.name {
-                out.push(b' ');
-                out.extend_from_slice(ev.interner.resolve(n));
+struct Brief<'e, 'a> {
+    ev: &'e Eval<'a>,
+    out: Vec<u8>,
+    /// Attributes printed so far.
+    attrs: usize,
+    /// List items printed so far.
+    items: usize,
+    seen: HashSet<usize>,
+}
+
+impl<'a> Brief<'_, 'a> {
+    const MAX_DEPTH: usize = 10;
+    const MAX_ATTRS: usize = 10;
+    const MAX_ITEMS: usize = 10;
+    const MAX_STRING: usize = 1024;
+
+    fn elided(&mut self, n: usize, one: &str, many: &str) {
+        let what = if n == 1 { one } else { many };
+        self.out
+            .extend_from_slice(format!("«{n} {what} elided»").as_bytes());
+    }
+
+    fn value(&mut self, v: Value<'a>, depth: usize) {
+        let ev = self.ev;
+        match v {
+            Value::Thunk(t) => match t.state.get() {
+                crate::value::ThunkState::Done(v) => self.value(v, depth),
+                _ => self.out.extend_from_slice("«thunk»".as_bytes()),
+            },
+            Value::Lambda(c) => {
+                self.out.extend_from_slice("«lambda".as_bytes());
+                if let Some(n) = c.lambda.name {
+                    self.out.push(b' ');
+                    self.out.extend_from_slice(ev.interner.resolve(n));
+                }
+                if (c.lambda.span.file.0 as usize) < ev.sources.len() {
+                    self.out.extend_from_slice(b" @ ");
+                    self.out
+                        .extend_from_slice(ev.sources.location(c.lambda.span).as_bytes());
+                }
+                self.out.extend_from_slice("»".as_bytes());
             }
-            if (c.lambda.span.file.0 as usize) < ev.sources.len() {
-                out.extend_from_slice(b" @ ");
-                out.extend_from_slice(ev.sources.location(c.lambda.span).as_bytes());
+            Value::PrimOp(op) => self
+                .out
+                .extend_from_slice(format!("«primop {}»", op.name).as_bytes()),
+            Value::PrimOpApp(app) => self.out.extend_from_slice(
+                format!("«partially applied primop {}»", app.op.name).as_bytes(),
+            ),
+            Value::Attrs(a) => {
+                if !self.seen.insert(a as *const _ as usize) {
+                    self.out.extend_from_slice("«repeated»".as_bytes());
+                    return;
+                }
+                if depth >= Self::MAX_DEPTH {
+                    self.out.extend_from_slice(b"{ ... }");
+                    return;
+                }
+                let mut sorted = sorted_attrs(ev, a);
+                sorted.sort_by_key(|(name, _)| {
+                    !matches!(ev.interner.resolve(*name), b"type" | b"_type")
+                });
+                self.out.push(b'{');
+                for (i, (name, value)) in sorted.iter().enumerate() {
+                    self.out.push(b' ');
+                    if self.attrs >= Self::MAX_ATTRS {
+                        self.elided(sorted.len() - i, "attribute", "attributes");
+                        break;
+                    }
+                    print_attr_name(ev.interner.resolve(*name), &mut self.out);
+                    self.out.extend_from_slice(b" = ");
+                    self.value(*value, depth + 1);
+                    self.out.push(b';');
+                    self.attrs += 1;
+                }
+                self.out.extend_from_slice(b" }");
             }
-            out.extend_from_slice("»".as_bytes());
+            Value::List(l) => {
+                if !l.elems.is_empty() && !self.seen.insert(l as *const _ as usize) {
+                    self.out.extend_from_slice("«repeated»".as_bytes());
+                    return;
+                }
+                if depth >= Self::MAX_DEPTH {
+                    self.out.extend_from_slice(b"[ ... ]");
+                    return;
+                }
+                self.out.push(b'[');
+                for (i, e) in l.elems.iter().enumerate() {
+                    self.out.push(b' ');
+                    if self.items >= Self::MAX_ITEMS {
+                        self.elided(l.elems.len() - i, "item", "items");
+                        break;
+                    }
+                    self.value(*e, depth + 1);
+                    self.items += 1;
+                }
+                self.out.extend_from_slice(b" ]");
+            }
+            Value::Null => self.out.extend_from_slice(b"null"),
+            Value::Bool(b) => self
+                .out
+                .extend_from_slice(if b { b"true" } else { b"false" }),
+            Value::Int(n) => self.out.extend_from_slice(n.to_string().as_bytes()),
+            Value::Float(f) => self.out.extend_from_slice(format_float(f).as_bytes()),
+            Value::String(s) if s.bytes.len() > Self::MAX_STRING => {
+                let mut quoted = Vec::new();
+                escape_string(&s.bytes[..Self::MAX_STRING], &mut quoted);
+                quoted.pop();
+                self.out.extend_from_slice(&quoted);
+                self.out.extend_from_slice(b"\" ");
+                self.elided(s.bytes.len() - Self::MAX_STRING, "byte", "bytes");
+            }
+            Value::String(s) => escape_string(s.bytes, &mut self.out),
+            Value::Path(p) => self.out.extend_from_slice(p.bytes),
         }
-        Value::PrimOp(op) => out.extend_from_slice(format!("«primop {}»", op.name).as_bytes()),
-        Value::PrimOpApp(app) => {
-            out.extend_from_slice(format!("«partially applied primop {}»", app.op.name).as_bytes())
-        }
-        Value::Attrs(a) => {
-            if depth > 0 {
-                out.extend_from_slice(b"{ ... }");
-                return;
-            }
-            out.extend_from_slice(b"{ ");
-            for (name, value) in sorted_attrs(ev, a) {
-                print_attr_name(ev.interner.resolve(name), out);
-                out.extend_from_slice(b" = ");
-                brief_inner(ev, value, depth + 1, out);
-                out.extend_from_slice(b"; ");
-            }
-            out.push(b'}');
-        }
-        Value::List(l) => {
-            if depth > 0 {
-                out.extend_from_slice(b"[ ... ]");
-                return;
-            }
-            out.extend_from_slice(b"[ ");
-            for e in l.elems {
-                brief_inner(ev, *e, depth + 1, out);
-                out.push(b' ');
-            }
-            out.push(b']');
-        }
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-        Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Value::Float(f) => out.extend_from_slice(format_float(f).as_bytes()),
-        Value::String(s) => escape_string(s.bytes, out),
-        Value::Path(p) => out.extend_from_slice(p.bytes),
     }
 }
 

@@ -106,16 +106,19 @@ impl SourceMap {
         &self.files[file.0 as usize].text
     }
 
-    /// The line and byte column of `offset` in `file` (lines end at `\n`).
+    /// The line and byte column of `offset` in `file` (a line ends at `\n`, or at a `\r` not
+    /// followed by one, as in Nix: old Mac files).
     pub fn line_col(&self, file: FileId, offset: u32) -> LineCol {
         let f = &self.files[file.0 as usize];
         let starts = f.line_starts.get_or_init(|| {
+            let text = &f.text;
             let mut starts = vec![0];
             starts.extend(
-                f.text
-                    .iter()
+                text.iter()
                     .enumerate()
-                    .filter(|(_, &b)| b == b'\n')
+                    .filter(|&(i, &b)| {
+                        b == b'\n' || (b == b'\r' && text.get(i + 1) != Some(&b'\n'))
+                    })
                     .map(|(i, _)| i as u32 + 1),
             );
             starts

@@ -195,6 +195,7 @@ impl BuildOptions {
             "--log-format" => self.log_format = Some(LogFormat::parse(&value(iter, arg)?)?),
             "--store" => self.store = Some(super::nix_store::parse_store(&value(iter, arg)?)?),
             "--show-trace" => self.show_trace = true,
+            "--no-show-trace" => self.show_trace = false,
             // Accepted for compatibility; Kiln has no substituters or remote builders yet, and
             // verbosity does not change what is printed.
             "--fallback" | "--no-fallback" | "--readonly-mode" | "--repair" | "-v"

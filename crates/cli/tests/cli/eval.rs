@@ -12,6 +12,7 @@ use crate::{legacy, stdout_of};
 
 fn stderr_of(dir: &Path, file: &Path, show_trace: bool) -> String {
     let mut cmd = legacy(dir, "nix-instantiate");
+    cmd.current_dir(file.parent().unwrap());
     cmd.args(["--eval", "--strict"]);
     if show_trace {
         cmd.arg("--show-trace");
@@ -61,6 +62,71 @@ fn errors_print_like_current_nix() {
             }
         }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The evaluator's `eval-fail-NAME.nix` cases (`crates/eval/tests/lang`), whole stderr: without
+/// `--show-trace` it must equal `eval-fail-NAME.err.exp`, with it
+/// `eval-fail-NAME.show-trace.err.exp` where that exists (else the same `.err.exp`). The
+/// expected files are current Nix's (2.26) stderr, written by `crates/eval/tests/diff-errors
+/// --accept`, with the case directory as `/pwd`. Where Kiln still prints something else, the
+/// case is listed in `errors-pending` (`NAME plain` or `NAME trace`); a listed case that
+/// matches fails the test too, so the list only shrinks.
+#[test]
+fn lang_errors_print_like_current_nix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../eval/tests/lang")
+        .canonicalize()
+        .unwrap();
+    let pending_file = dir.join("errors-pending");
+    let pending_text = std::fs::read_to_string(&pending_file).unwrap();
+    let pending: std::collections::BTreeSet<&str> = pending_text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("eval-fail-") && name.ends_with(".nix")
+        })
+        .filter(|p| p.with_extension("err.exp").exists())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 150, "cases missing from {}", dir.display());
+    let mut failures = Vec::new();
+    let mut now_passing = Vec::new();
+    for file in &files {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let plain = file.with_extension("err.exp");
+        let verbose = file.with_extension("show-trace.err.exp");
+        let verbose = if verbose.exists() {
+            verbose
+        } else {
+            plain.clone()
+        };
+        for (expected, show_trace, mode) in [(plain, false, "plain"), (verbose, true, "trace")] {
+            let want = std::fs::read_to_string(&expected).unwrap();
+            let got = stderr_of(tmp.path(), file, show_trace);
+            let key = format!("{name} {mode}");
+            match (got == want, pending.contains(key.as_str())) {
+                (true, true) => now_passing.push(key),
+                (false, false) => {
+                    failures.push(format!("{key}:\n--- expected\n{want}--- got\n{got}"))
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        now_passing.is_empty(),
+        "these now match current Nix: remove them from {}:\n{}",
+        pending_file.display(),
+        now_passing.join("\n")
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

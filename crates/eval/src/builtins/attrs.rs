@@ -42,13 +42,22 @@ fn get_attr<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
     let sym = ev.sym(name.bytes);
     match a.get(sym) {
         Some(attr) => ev.force(attr.value),
-        None => Err(EvalError::new(
-            ErrorKind::MissingAttr {
-                name: String::from_utf8_lossy(name.bytes).into_owned(),
-                suggestions: crate::print::suggestions(ev, a, sym),
-            },
-            Some(span),
-        )),
+        None => {
+            // Nix's getAttr suggests nothing and names the set instead.
+            let mut e = EvalError::new(
+                ErrorKind::MissingAttr {
+                    name: String::from_utf8_lossy(name.bytes).into_owned(),
+                    suggestions: Vec::new(),
+                },
+                Some(span),
+            );
+            e.add_trace(
+                "in the attribute set under consideration".to_owned(),
+                None,
+                false,
+            );
+            Err(e)
+        }
     }
 }
 

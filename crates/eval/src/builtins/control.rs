@@ -149,7 +149,7 @@ fn add_error_context<'a>(
         Ok(v) => Ok(v),
         Err(mut e) => {
             if let Ok(m) = message(ev, args[0], span) {
-                e.add_trace(m, None, false);
+                e.add_context(m);
             }
             Err(e)
         }

@@ -364,22 +364,41 @@ fn derivation_strict<'a>(
     let set = attrs(ev, args[0], span)?;
     let name_sym = ev.syms.name;
     let Some(name_attr) = set.get(name_sym) else {
-        return Err(EvalError::msg("attribute 'name' missing", span));
+        let mut e = EvalError::msg("attribute 'name' missing", span);
+        e.add_trace(
+            "in the attrset passed as argument to builtins.derivationStrict".to_owned(),
+            None,
+            false,
+        );
+        return Err(e);
     };
     let name_span = ev.pos_span(name_attr.pos).unwrap_or(span);
     let name = string_no_context(ev, name_attr.value, name_span)?;
-    if name.ends_with(".drv") {
-        return Err(EvalError::msg(
-            "derivation names are allowed to end in '.drv' only if they produce a single \
-             derivation file",
-            name_span,
-        ));
-    }
-    let res = build(ev, set, &name, span);
+    let res = if name.ends_with(".drv") {
+        Err(EvalError::new(
+            crate::ErrorKind::Message(
+                "derivation names are allowed to end in '.drv' only if they produce a single \
+                 derivation file"
+                    .to_owned(),
+            ),
+            None,
+        ))
+    } else {
+        build(ev, set, &name, span)
+    };
+    // Nix names the derivation and where its name is, without a code frame.
     res.map_err(|mut e| {
-        if e.span.is_none() {
-            e.span = Some(name_span);
-        }
+        let at = ev
+            .pos_span(name_attr.pos)
+            .map(|s| ev.sources.location(s))
+            .unwrap_or_default();
+        e.add_trace(
+            format!(
+                "while evaluating derivation '{name}'\n  whose name attribute is located at {at}"
+            ),
+            None,
+            false,
+        );
         e
     })
 }
@@ -425,6 +444,10 @@ fn build<'a>(
             add_attr(ev, &mut b, &key, value, attr_span)
         })();
         if let Err(mut e) = res {
+            // Nix reports these errors without a position of their own.
+            if e.span == Some(attr_span) {
+                e.span = None;
+            }
             e.add_trace(
                 format!(
                     "while evaluating attribute '{}' of derivation '{name}'",

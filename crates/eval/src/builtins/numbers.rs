@@ -18,39 +18,28 @@ pub(super) static BUILTINS: &[PrimOp] = &[
     prim!("floor", 1, floor),
 ];
 
-fn numbers<'a>(
-    ev: &mut Eval<'a>,
-    args: &[Value<'a>],
-    span: Span,
-) -> EvalResult<(Value<'a>, Value<'a>)> {
+fn add<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
     let a = ev.force(args[0])?;
     let b = ev.force(args[1])?;
-    for v in [a, b] {
-        if !matches!(v, Value::Int(_) | Value::Float(_)) {
-            return Err(type_error("an integer", &v, ev, span));
-        }
-    }
-    Ok((a, b))
+    crate::arith::add_numbers(ev, a, b)
 }
 
-fn add<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let (a, b) = numbers(ev, args, span)?;
-    crate::arith::add(ev, a, b, span)
+fn sub<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+    let a = ev.force(args[0])?;
+    let b = ev.force(args[1])?;
+    crate::arith::sub(ev, a, b)
 }
 
-fn sub<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let (a, b) = numbers(ev, args, span)?;
-    crate::arith::sub(ev, a, b, span)
+fn mul<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+    let a = ev.force(args[0])?;
+    let b = ev.force(args[1])?;
+    crate::arith::mul(ev, a, b)
 }
 
-fn mul<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let (a, b) = numbers(ev, args, span)?;
-    crate::arith::mul(ev, a, b, span)
-}
-
-fn div<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let (a, b) = numbers(ev, args, span)?;
-    crate::arith::div(ev, a, b, span)
+fn div<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+    let a = ev.force(args[0])?;
+    let b = ev.force(args[1])?;
+    crate::arith::div(ev, a, b)
 }
 
 fn less_than<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {

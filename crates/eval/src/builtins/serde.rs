@@ -350,9 +350,15 @@ fn from_json<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
         ev,
         lexer: Lexer::new(s.bytes),
     };
-    parser
-        .document()
-        .map_err(|message| EvalError::msg(message, span))
+    parser.document().map_err(|message| {
+        // Nix's frame covers its JSON parser's errors, not those of making values.
+        let parse_error = message.starts_with("[json.exception");
+        let mut e = EvalError::msg(message, span);
+        if parse_error {
+            e.add_trace("while decoding a JSON string".to_owned(), None, false);
+        }
+        e
+    })
 }
 
 /// A JSON token.

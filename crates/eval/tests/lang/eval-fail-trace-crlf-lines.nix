@@ -1,0 +1,5 @@
+# Windows line ends
+let
+  x = 1;
+in
+  x + y

@@ -1,0 +1,4 @@
+let
+  f = { __functor = self: x: x.missing; };
+in
+f { }

@@ -1,0 +1,1 @@
+builtins.getAttr "x" { y = 1; }

@@ -1,0 +1,5 @@
+let
+  xs = [ ];
+  first = builtins.head xs;
+in
+first + 1

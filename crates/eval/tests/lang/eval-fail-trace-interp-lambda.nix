@@ -1,0 +1,4 @@
+let
+  name = x: x;
+in
+"hello ${name}"

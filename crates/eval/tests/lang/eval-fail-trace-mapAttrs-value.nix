@@ -1,0 +1,1 @@
+builtins.mapAttrs (n: v: v + 1) { a = 1; b = "x"; }

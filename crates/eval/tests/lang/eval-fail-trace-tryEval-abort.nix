@@ -1,0 +1,1 @@
+builtins.tryEval (abort "not caught")
