@@ -752,6 +752,9 @@ pub(crate) fn probe() -> Result<(), SandboxError> {
              of the host's /proc forbids it)",
             io::Error::from_raw_os_error(code - 100)
         ))),
+        Some(3) => Err(SandboxError::Unsupported(
+            "this kernel lacks open_tree and move_mount (Linux 5.2 or later is needed)".into(),
+        )),
         _ => Err(SandboxError::Unsupported(format!(
             "the probe process failed ({status})"
         ))),
@@ -785,6 +788,16 @@ fn probe_child(go_read: RawFd, parent_end: RawFd) -> ! {
         ) == -1
         {
             libc::_exit(100 + errno().min(150));
+        }
+        // The mount API the root is built with (Linux 5.2).
+        if libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c"/proc".as_ptr(),
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
+        ) == -1
+        {
+            libc::_exit(3);
         }
         libc::_exit(0)
     }
