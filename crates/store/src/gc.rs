@@ -115,9 +115,11 @@ pub struct GcResults {
     pub links_removed: u64,
 }
 
-/// How many paths one invalidation transaction covers (small enough that deleting files
-/// starts early, large enough that commits are few).
-const BATCH: usize = 512;
+/// How many paths one invalidation transaction covers: the first few, so that deleting files
+/// starts early, then twice as many each time up to the last (each commit rewrites the
+/// index pages it touched, so fewer commits write less).
+const FIRST_BATCH: usize = 256;
+const BATCH: usize = 4096;
 
 /// How many threads delete files, and how many paths they take at a time.
 const DELETERS: usize = 2;
@@ -353,13 +355,14 @@ impl LocalStore {
                 })
                 .collect();
             let mut next = 0;
+            let mut batch_size = FIRST_BATCH;
             while next < order.len() && !stopped {
                 // With a limit, cut the batch where the estimated sizes reach it, so that
                 // little is made invalid beyond what will be deleted.
                 let mut end = next;
                 let mut estimate = 0u64;
                 let budget = options.max_freed.saturating_sub(results.bytes_freed);
-                while end < order.len() && end - next < BATCH {
+                while end < order.len() && end - next < batch_size {
                     estimate = estimate.saturating_add(graph.nar_sizes[order[end] as usize]);
                     end += 1;
                     if estimate > budget {
@@ -368,6 +371,7 @@ impl LocalStore {
                 }
                 let batch = &order[next..end];
                 next = end;
+                batch_size = (batch_size * 2).min(BATCH);
                 // Paths a Nix process registered as roots meanwhile stay (and, being valid,
                 // keep their references through the referrer check).
                 let free = server.claim(batch.iter().map(|&i| &graph.names[i as usize][..32]));
