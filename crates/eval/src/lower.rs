@@ -514,6 +514,29 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                                 self.collect(bindings, sub);
                             }
                         }
+                        Some((_, Node::Expr(existing))) => {
+                            // `a = { b = 1; }; a = { c = 2; };`: Nix merges two set literals
+                            // (the parser refused any other repetition).
+                            if let (
+                                ExprKind::AttrSet {
+                                    rec: false,
+                                    bindings: first,
+                                },
+                                ExprKind::AttrSet {
+                                    rec: false,
+                                    bindings: second,
+                                },
+                            ) = (&existing.kind, &value.kind)
+                            {
+                                let mut sub = Tree::default();
+                                self.collect(first, &mut sub);
+                                self.collect(second, &mut sub);
+                                let at = tree.statics[&sym].0;
+                                tree.statics.insert(sym, (at, Node::Set(sub)));
+                            } else {
+                                tree.statics.insert(sym, (span, Node::Expr(value)));
+                            }
+                        }
                         _ => {
                             tree.statics.insert(sym, (span, Node::Expr(value)));
                         }
