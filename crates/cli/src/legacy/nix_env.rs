@@ -160,7 +160,14 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 let home = std::env::var_os("HOME")
                     .filter(|h| !h.is_empty())
                     .ok_or_else(|| anyhow::anyhow!("HOME is not set: use '-f FILE'"))?;
-                Ok(PathBuf::from(home).join(".nix-defexpr"))
+                // Made when missing (empty: no packages), as Nix 2.8 makes it.
+                let defexpr = PathBuf::from(home).join(".nix-defexpr");
+                if std::fs::symlink_metadata(&defexpr).is_err() {
+                    anyhow::Context::with_context(std::fs::create_dir_all(&defexpr), || {
+                        format!("creating '{}'", defexpr.display())
+                    })?;
+                }
+                Ok(defexpr)
             }
         }
     };

@@ -819,3 +819,35 @@ fn list_generations_prints_local_time_as_nix_does() {
         assert!(ours.ends_with("   (current)\n"), "{ours}");
     }
 }
+
+/// Without `-f` and without `~/.nix-defexpr`, `nix-env` makes the directory (empty: no
+/// packages) as Nix 2.8 does: `-qa` lists nothing, `-i NAME` finds nothing.
+#[test]
+fn a_missing_nix_defexpr_is_made_empty_as_nix_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let run = |nix: bool, args: &[&str]| {
+        let home = dir.join(if nix { "home-nix" } else { "home-kiln" });
+        std::fs::create_dir_all(&home).unwrap();
+        let mut cmd = if nix {
+            let mut c = reference(dir, "nix-env");
+            c.arg("--store")
+                .arg(format!("local?root={}", dir.join("root-nix").display()));
+            c
+        } else {
+            let mut c = legacy(dir, "nix-env");
+            c.arg("--store").arg(dir.join("root-kiln"));
+            c
+        };
+        let out = cmd.env("HOME", &home).args(args).output().unwrap();
+        assert!(home.join(".nix-defexpr").is_dir());
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for args in [&["-qa"][..], &["-i", "foo"]] {
+        assert_eq!(run(false, args), run(true, args), "nix-env {args:?}");
+    }
+}
