@@ -228,6 +228,18 @@ impl LocalStore {
         Ok((roots, temp.hashes))
     }
 
+    /// Takes `<state>/gc.lock` exclusively (waiting for another collection) and starts the
+    /// server Nix processes send the temporary roots they add from now on to: what a
+    /// collection or a deletion holds while it reads the roots and deletes.
+    fn exclusive_collection(&self) -> Result<(std::fs::File, RootServer), StoreError> {
+        let state_dir = self.location().state_dir();
+        RootServer::ensure_socket_file(&state_dir)?;
+        let gc_lock = open_gc_lock(&state_dir)?;
+        lock(&gc_lock, &state_dir.join("gc.lock"), true)?;
+        let server = RootServer::start(&state_dir, &self.location().store_dir)?;
+        Ok((gc_lock, server))
+    }
+
     /// Collects garbage: finds the roots, computes what is alive and, per `options.action`,
     /// deletes or reports the rest. Holds `<state>/gc.lock` exclusively throughout, so it
     /// waits for another collection and makes processes registering temporary roots wait.
@@ -236,12 +248,7 @@ impl LocalStore {
         options: &GcOptions,
         events: &mut dyn FnMut(GcEvent),
     ) -> Result<GcResults, StoreError> {
-        let state_dir = self.location().state_dir();
-        RootServer::ensure_socket_file(&state_dir)?;
-        let gc_lock = open_gc_lock(&state_dir)?;
-        lock(&gc_lock, &state_dir.join("gc.lock"), true)?;
-        // Before the roots are read: Nix processes send the roots they add from now on.
-        let server = RootServer::start(&state_dir, &self.location().store_dir)?;
+        let (_gc_lock, server) = self.exclusive_collection()?;
 
         events(GcEvent::FindingRoots);
         let graph = self.load_graph(options)?;
@@ -474,11 +481,7 @@ impl LocalStore {
         options: &DeleteOptions,
         events: &mut dyn FnMut(GcEvent),
     ) -> Result<DeleteOutcome, StoreError> {
-        let state_dir = self.location().state_dir();
-        RootServer::ensure_socket_file(&state_dir)?;
-        let gc_lock = open_gc_lock(&state_dir)?;
-        lock(&gc_lock, &state_dir.join("gc.lock"), true)?;
-        let server = RootServer::start(&state_dir, &self.location().store_dir)?;
+        let (_gc_lock, server) = self.exclusive_collection()?;
 
         events(GcEvent::FindingRoots);
         let graph = self.load_graph(&GcOptions {
