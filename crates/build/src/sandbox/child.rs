@@ -22,11 +22,29 @@ use super::{
     SANDBOX_UID,
 };
 
-/// The steps of the child's setup, as sent through the error pipe.
-#[derive(Clone, Copy)]
-#[repr(i32)]
-enum Step {
-    WaitParent = 1,
+/// Declares the steps once, with the decoding of a step number read from the error pipe.
+macro_rules! steps {
+    ($first:ident, $($rest:ident),* $(,)?) => {
+        /// The steps of the child's setup, as sent through the error pipe.
+        #[derive(Clone, Copy)]
+        #[repr(i32)]
+        enum Step {
+            $first = 1,
+            $($rest),*
+        }
+
+        impl Step {
+            fn from_i32(n: i32) -> Option<Step> {
+                [Step::$first, $(Step::$rest),*]
+                    .into_iter()
+                    .find(|s| *s as i32 == n)
+            }
+        }
+    };
+}
+
+steps!(
+    WaitParent,
     Setsid,
     Hostname,
     Loopback,
@@ -44,35 +62,7 @@ enum Step {
     Ids,
     Stdio,
     Exec,
-}
-
-impl Step {
-    fn from_i32(n: i32) -> Option<Step> {
-        use Step::*;
-        [
-            WaitParent,
-            Setsid,
-            Hostname,
-            Loopback,
-            PrivateMounts,
-            OpenTree,
-            Tmpfs,
-            FsIds,
-            Skeleton,
-            Mount,
-            Remount,
-            PivotRoot,
-            DetachHost,
-            Chdir,
-            Groups,
-            Ids,
-            Stdio,
-            Exec,
-        ]
-        .into_iter()
-        .find(|s| *s as i32 == n)
-    }
-}
+);
 
 /// A failed step: what, the errno, and the index of the mount concerned.
 #[derive(Clone, Copy)]
