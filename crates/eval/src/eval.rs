@@ -57,6 +57,15 @@ pub struct EvalSettings {
     pub nix_path: Vec<(String, String)>,
     /// `abort-on-warn`: `builtins.warn` fails after printing its warning.
     pub abort_on_warn: bool,
+    /// The enabled experimental features (`experimental-features`), by Nix's names.
+    pub experimental_features: Vec<String>,
+}
+
+impl EvalSettings {
+    /// Whether the experimental feature `name` (`pipe-operators`, …) is enabled.
+    pub fn has_feature(&self, name: &str) -> bool {
+        self.experimental_features.iter().any(|f| f == name)
+    }
 }
 
 impl Default for EvalSettings {
@@ -66,6 +75,7 @@ impl Default for EvalSettings {
             current_system: "x86_64-linux".to_owned(),
             nix_path: Vec::new(),
             abort_on_warn: false,
+            experimental_features: Vec::new(),
         }
     }
 }
@@ -206,7 +216,7 @@ impl<'a> Eval<'a> {
     ) -> EvalResult<&'a Ir<'a>> {
         use std::os::unix::ffi::OsStrExt;
         let text = self.sources.text(file).to_vec();
-        let parsed = crate::parse(file, &text, &mut self.interner);
+        let parsed = self.parse_source(file, &text);
         if let Some(first) = parsed.errors.first() {
             // Nix stops at the first syntax error and reports it like any other error: the
             // message, then where (which the span gives).
@@ -252,7 +262,7 @@ impl<'a> Eval<'a> {
         use std::os::unix::ffi::OsStrExt;
         self.compile(name, src, dir)?;
         let file = FileId(self.sources.len() as u32 - 1);
-        let parsed = crate::parse(file, src, &mut self.interner);
+        let parsed = self.parse_source(file, src);
         let home = self.io.get_env("HOME");
         Ok(crate::show::show(
             &parsed.expr,
@@ -397,6 +407,13 @@ impl<'a> Eval<'a> {
         Value::Attrs(self.arena.alloc(Attrs {
             entries: self.arena.alloc_slice_copy(&attrs),
         }))
+    }
+
+    /// Parses source text, with `|>` and `<|` if the `pipe-operators` experimental feature
+    /// is enabled.
+    fn parse_source(&mut self, file: FileId, src: &[u8]) -> crate::parser::Parse {
+        let pipes = self.settings.has_feature("pipe-operators");
+        crate::parser::parse_with(file, src, &mut self.interner, pipes)
     }
 
     /// Makes a lazy application `f arg`.
@@ -748,7 +765,7 @@ impl<'a> Eval<'a> {
     fn show_source(&mut self, span: Span) -> String {
         use std::os::unix::ffi::OsStrExt;
         let text = crate::print::snippet(&self.sources, span);
-        let parsed = crate::parse(span.file, text.as_bytes(), &mut self.interner);
+        let parsed = self.parse_source(span.file, text.as_bytes());
         if !parsed.errors.is_empty() {
             return text;
         }
@@ -1359,14 +1376,17 @@ impl<'a> Eval<'a> {
     fn eval_attrs(&mut self, attrs: &'a AttrsIr<'a>, env: &'a Env<'a>) -> EvalResult<Value<'a>> {
         let value_env = if attrs.rec {
             let new_env = self.new_env(env, attrs.statics.len());
+            // With `__overrides`, a value naming another attribute must see the override, so
+            // it may not share that attribute's thunk.
+            let filled = |i: usize| if attrs.overrides.is_some() { 0 } else { i };
             for (i, (cell, a)) in new_env.slots.iter().zip(attrs.statics).enumerate() {
-                cell.set(self.thunk_local(a.value, new_env, i));
+                cell.set(self.thunk_local(a.value, new_env, filled(i)));
             }
             new_env
         } else {
             env
         };
-        if attrs.dynamics.is_empty() {
+        if attrs.dynamics.is_empty() && attrs.overrides.is_none() {
             // Statics are sorted by symbol already: built in place in the arena.
             let entries = self
                 .arena
@@ -1394,6 +1414,9 @@ impl<'a> Eval<'a> {
                 pos: a.pos,
                 value,
             });
+        }
+        if let Some(i) = attrs.overrides {
+            self.apply_overrides(attrs, value_env, i as usize, &mut entries)?;
         }
         for d in attrs.dynamics {
             let name = self.eval(d.name, value_env)?;
@@ -1428,6 +1451,39 @@ impl<'a> Eval<'a> {
             });
         }
         Ok(self.new_attrs(entries))
+    }
+
+    /// A `rec` set's `__overrides`: each of its attributes replaces the set's attribute of that
+    /// name, in the set and in the scope its values see, or is added to the set (not to the
+    /// scope). Forced when the set is built, as Nix does.
+    #[cold]
+    fn apply_overrides(
+        &mut self,
+        attrs: &'a AttrsIr<'a>,
+        scope: &'a Env<'a>,
+        index: usize,
+        entries: &mut Vec<Attr<'a>>,
+    ) -> EvalResult<()> {
+        const CONTEXT: &str = "while evaluating the `__overrides` attribute";
+        let overrides = match self.force(scope.slots[index].get()) {
+            Ok(Value::Attrs(set)) => set,
+            Ok(other) => {
+                let mut e = type_error("a set", &other, self, dummy_span());
+                e.span = None;
+                return Err(frame(e, CONTEXT, dummy_span()));
+            }
+            Err(e) => return Err(e),
+        };
+        for attr in overrides.entries {
+            match attrs.statics.binary_search_by_key(&attr.name, |a| a.name) {
+                Ok(j) => {
+                    scope.slots[j].set(attr.value);
+                    entries[j] = *attr;
+                }
+                Err(_) => entries.push(*attr),
+            }
+        }
+        Ok(())
     }
 
     fn eval_bin(

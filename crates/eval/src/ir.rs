@@ -196,6 +196,10 @@ pub struct AttrsIr<'a> {
     pub statics: &'a [StaticAttr<'a>],
     /// Attributes with dynamic names, in source order.
     pub dynamics: &'a [DynamicAttr<'a>],
+    /// In a `rec` set, the index in `statics` of `__overrides`, whose attributes replace the
+    /// set's own (in the set and in its scope) or are added to it: an old Nix feature that
+    /// nixpkgs no longer uses but Nix still honours.
+    pub overrides: Option<u32>,
 }
 
 /// An attribute whose name is known when lowering.

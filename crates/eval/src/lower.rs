@@ -471,13 +471,9 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                 Binding::Assign { path, value, span } => self.insert(tree, path, value, *span),
                 Binding::Inherit { from, names, span } => {
                     for n in names {
-                        let sym = match &n.kind {
-                            AttrNameKind::Ident(s) => *s,
-                            AttrNameKind::Str(parts) => match static_str(parts) {
-                                Some(b) => self.interner.intern(&b),
-                                None => continue,
-                            },
-                            AttrNameKind::Dynamic(_) => continue,
+                        // `inherit "a" ${"b"};` name constants; the parser refused the rest.
+                        let Some(sym) = self.static_key(n) else {
+                            continue;
                         };
                         let node = match from {
                             Some(e) => Node::InheritFrom(e, sym, n.span),
@@ -516,19 +512,22 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                         }
                         Some((_, Node::Expr(existing))) => {
                             // `a = { b = 1; }; a = { c = 2; };`: Nix merges two set literals
-                            // (the parser refused any other repetition).
+                            // (the parser refused any other repetition) into the first, which
+                            // keeps its `rec`: the second's values then see the first's scope.
                             if let (
                                 ExprKind::AttrSet {
-                                    rec: false,
+                                    rec,
                                     bindings: first,
                                 },
                                 ExprKind::AttrSet {
-                                    rec: false,
-                                    bindings: second,
+                                    bindings: second, ..
                                 },
                             ) = (&existing.kind, &value.kind)
                             {
-                                let mut sub = Tree::default();
+                                let mut sub = Tree {
+                                    rec: *rec,
+                                    ..Tree::default()
+                                };
                                 self.collect(first, &mut sub);
                                 self.collect(second, &mut sub);
                                 let at = tree.statics[&sym].0;
@@ -548,9 +547,11 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                     .entry(sym)
                     .or_insert_with(|| (span, Node::Set(Tree::default())));
                 if let Node::Expr(existing) = entry.1 {
-                    // `a = { b = 1; }; a.c = 2;`: turn the literal into a mergeable set.
+                    // `a = { b = 1; }; a.c = 2;`: turn the literal into a mergeable set, which
+                    // stays `rec` if it was.
                     let mut sub = Tree::default();
-                    if let ExprKind::AttrSet { bindings, .. } = &existing.kind {
+                    if let ExprKind::AttrSet { bindings, rec } = &existing.kind {
+                        sub.rec = *rec;
                         self.collect(bindings, &mut sub);
                     }
                     entry.1 = Node::Set(sub);
@@ -622,8 +623,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                 })
             }
             Node::Set(tree) => {
-                // A merged nested set makes no scope: its plain `inherit`s see the current one.
-                let attrs = self.lower_tree(tree, false, 0);
+                let attrs = self.lower_set(tree);
                 self.alloc(Ir::Attrs(self.arena.alloc(attrs)))
             }
         }
@@ -660,18 +660,34 @@ impl<'a, 'x> Lowerer<'a, 'x> {
                 pos,
             });
         }
+        let overrides = if rec {
+            let sym = self.interner.intern(b"__overrides");
+            statics.iter().position(|a| a.name == sym).map(|i| i as u32)
+        } else {
+            None
+        };
         AttrsIr {
             rec,
+            overrides,
             statics: self.arena.alloc_slice_fill_iter(statics),
             dynamics: self.arena.alloc_slice_fill_iter(dynamics),
         }
     }
 
     fn lower_attrs(&mut self, bindings: &[Binding], rec: bool, _span: Span) -> AttrsIr<'a> {
-        let mut tree = Tree::default();
+        let mut tree = Tree {
+            rec,
+            ..Tree::default()
+        };
         self.collect(bindings, &mut tree);
-        if !rec {
-            return self.lower_tree(&tree, false, 0);
+        self.lower_set(&tree)
+    }
+
+    /// Lowers a set's merged bindings. A plain set makes no scope: its plain `inherit`s see
+    /// the current one.
+    fn lower_set(&mut self, tree: &Tree<'_>) -> AttrsIr<'a> {
+        if !tree.rec {
+            return self.lower_tree(tree, false, 0);
         }
         // A `rec` set: its static attributes are the slots of a new scope, in symbol order.
         let mut syms: Vec<Symbol> = tree.statics.keys().copied().collect();
@@ -682,7 +698,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
             .map(|(i, s)| (*s, i as u32))
             .collect();
         self.scopes.push(Scope::Names(names));
-        let res = self.lower_tree(&tree, true, 1);
+        let res = self.lower_tree(tree, true, 1);
         self.scopes.pop();
         res
     }
@@ -783,6 +799,8 @@ impl<'a, 'x> Lowerer<'a, 'x> {
 /// Bindings being merged: static names (with where they were first defined) and dynamic ones.
 #[derive(Default)]
 struct Tree<'e> {
+    /// Whether the set is `rec` (the first literal of merged ones decides).
+    rec: bool,
     statics: SymbolMap<(Span, Node<'e>)>,
     dynamics: Vec<(&'e ast::AttrName, Node<'e>, Span)>,
 }
