@@ -129,12 +129,13 @@ fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
             return Ok(ev.new_path(&candidate));
         }
     }
-    Err(EvalError::msg(
-        format!(
+    // Nix throws this one as a `ThrownError`: `tryEval <missing>` catches it.
+    Err(EvalError::new(
+        ErrorKind::Throw(format!(
             "file '{}' was not found in the Nix search path (add it using $NIX_PATH or -I)",
             String::from_utf8_lossy(lookup)
-        ),
-        span,
+        )),
+        Some(span),
     ))
 }
 
