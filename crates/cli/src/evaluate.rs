@@ -51,8 +51,12 @@ pub enum Output {
     Raw,
     /// The parsed expression, as `nix-instantiate --parse` prints it (nothing is evaluated).
     Parse,
-    /// Nix's XML form with source locations (`nix-instantiate --eval --xml`).
-    Xml,
+    /// Nix's XML form (`nix-instantiate --eval --xml`), with the source locations of
+    /// attributes and functions unless `--no-location` was given.
+    Xml {
+        /// Whether to print `column`, `line` and `path`.
+        locations: bool,
+    },
 }
 
 /// What to evaluate and how to print it.
@@ -71,10 +75,8 @@ pub struct Request {
     pub output: Output,
     /// `-I` entries.
     pub include: Vec<String>,
-    /// `max-call-depth`.
-    pub max_call_depth: usize,
-    /// `abort-on-warn`.
-    pub abort_on_warn: bool,
+    /// The evaluator's settings (its search path is filled from `include` and `NIX_PATH`).
+    pub eval: EvalSettings,
     /// Print every trace frame of an error (`--show-trace`).
     pub show_trace: bool,
     /// The root of the store to write into; `None` evaluates read-only.
@@ -155,10 +157,8 @@ fn search_path(include: &[String]) -> Vec<(String, String)> {
 
 fn evaluate(req: Request) -> Result<Vec<u8>, String> {
     let settings = EvalSettings {
-        max_call_depth: req.max_call_depth,
-        abort_on_warn: req.abort_on_warn,
         nix_path: search_path(&req.include),
-        ..EvalSettings::default()
+        ..req.eval.clone()
     };
     let store = match &req.store {
         Some(root) => Some(
@@ -313,13 +313,13 @@ fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) 
         }
         // Handled before evaluation, in `parse_only`.
         Output::Parse => {}
-        Output::Xml => {
+        Output::Xml { locations } => {
             let v = if req.strict {
                 ev.force_deep(v)?
             } else {
                 ev.force(v)?
             };
-            out.extend_from_slice(&kiln_eval::xml::xml_document(ev, v)?);
+            out.extend_from_slice(&kiln_eval::xml::xml_document(ev, v, locations)?);
         }
         Output::Raw => {
             let v = ev.force(v)?;

@@ -147,9 +147,11 @@ pub(crate) fn lex(
     src: &[u8],
     interner: &mut Interner,
     errors: &mut Vec<SyntaxError>,
+    pipe_operators: bool,
 ) -> Vec<Token> {
     let mut lx = Lexer {
         file,
+        pipe_operators,
         src,
         pos: 0,
         stack: vec![State::Initial],
@@ -167,6 +169,8 @@ pub(crate) fn lex(
 
 struct Lexer<'a, 'i> {
     file: FileId,
+    /// Whether `|>` and `<|` are allowed (else they are an error).
+    pipe_operators: bool,
     src: &'a [u8],
     pos: usize,
     stack: Vec<State>,
@@ -615,7 +619,7 @@ impl Lexer<'_, '_> {
                     .unwrap()
                     .1
                     .clone();
-                if matches!(tok, Tok::PipeInto | Tok::PipeFrom) {
+                if matches!(tok, Tok::PipeInto | Tok::PipeFrom) && !self.pipe_operators {
                     self.error(SyntaxErrorKind::PipeOperators, start, end);
                 }
                 tok

@@ -57,8 +57,19 @@ pub struct Parse {
 /// Parses the Nix expression `src` of `file`, interning identifiers into `interner`. Never
 /// fails and never panics: problems are reported in [`Parse::errors`].
 pub fn parse(file: FileId, src: &[u8], interner: &mut Interner) -> Parse {
+    parse_with(file, src, interner, false)
+}
+
+/// [`parse`], with the `|>` and `<|` operators allowed if `pipe_operators` (the experimental
+/// feature of that name).
+pub fn parse_with(
+    file: FileId,
+    src: &[u8],
+    interner: &mut Interner,
+    pipe_operators: bool,
+) -> Parse {
     let mut errors = Vec::new();
-    let tokens = lex(file, src, interner, &mut errors);
+    let tokens = lex(file, src, interner, &mut errors, pipe_operators);
     let sym_or = interner.intern(b"or");
     let mut p = Parser {
         file,

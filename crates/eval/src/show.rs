@@ -412,21 +412,7 @@ impl<'i> Shower<'i> {
                 self.expr(body);
                 self.w(")");
             }
-            ExprKind::Apply { .. } => {
-                let mut args = Vec::new();
-                let mut head = e;
-                while let ExprKind::Apply { func, arg } = &head.kind {
-                    args.push(arg.as_ref());
-                    head = func;
-                }
-                self.w("(");
-                self.expr(head);
-                for a in args.iter().rev() {
-                    self.w(" ");
-                    self.expr(a);
-                }
-                self.w(")");
-            }
+            ExprKind::Apply { .. } => self.call(e),
             ExprKind::With { env, body } => {
                 self.w("(with ");
                 self.expr(env);
@@ -461,9 +447,26 @@ impl<'i> Shower<'i> {
                     self.w(")");
                 }
             },
+            ExprKind::Binary {
+                op: BinaryOp::PipeInto | BinaryOp::PipeFrom,
+                ..
+            } => self.call(e),
             ExprKind::Binary { op, lhs, rhs, .. } => self.binary(*op, lhs, rhs),
             ExprKind::Error => {}
         }
+    }
+
+    /// A call, printed flat as Nix's single call node with all its arguments: `f a b`, and
+    /// the pipes `a |> f b` and `f b <| a`, which Nix parses into the same node as `f b a`.
+    fn call(&mut self, e: &Expr) {
+        let (head, args) = call_spine(e);
+        self.w("(");
+        self.expr(head);
+        for a in args {
+            self.w(" ");
+            self.expr(a);
+        }
+        self.w(")");
     }
 
     fn call2(&mut self, f: &str, a: &Expr, b: &Expr) {
@@ -493,20 +496,7 @@ impl<'i> Shower<'i> {
                 self.call2("__lessThan", l, r);
                 self.w(")");
             }
-            BinaryOp::PipeInto => {
-                self.w("(");
-                self.expr(r);
-                self.w(" ");
-                self.expr(l);
-                self.w(")");
-            }
-            BinaryOp::PipeFrom => {
-                self.w("(");
-                self.expr(l);
-                self.w(" ");
-                self.expr(r);
-                self.w(")");
-            }
+            BinaryOp::PipeInto | BinaryOp::PipeFrom => unreachable!("shown by `call`"),
             _ => {
                 self.w("(");
                 self.expr(l);
@@ -518,4 +508,27 @@ impl<'i> Shower<'i> {
             }
         }
     }
+}
+
+/// A call's function and its arguments in order, through applications and pipes.
+fn call_spine(e: &Expr) -> (&Expr, Vec<&Expr>) {
+    let (func, arg) = match &e.kind {
+        ExprKind::Apply { func, arg } => (func.as_ref(), arg.as_ref()),
+        ExprKind::Binary {
+            op: BinaryOp::PipeInto,
+            lhs,
+            rhs,
+            ..
+        } => (rhs.as_ref(), lhs.as_ref()),
+        ExprKind::Binary {
+            op: BinaryOp::PipeFrom,
+            lhs,
+            rhs,
+            ..
+        } => (lhs.as_ref(), rhs.as_ref()),
+        _ => return (e, Vec::new()),
+    };
+    let (head, mut args) = call_spine(func);
+    args.push(arg);
+    (head, args)
 }

@@ -82,8 +82,7 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
         strict: args.strict,
         output,
         include: args.include,
-        max_call_depth: max_call_depth(settings)?,
-        abort_on_warn: abort_on_warn(settings)?,
+        eval: eval_settings(settings)?,
         show_trace: args.show_trace,
         store: None,
         fetch_root: None,
@@ -95,15 +94,23 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
     Ok(())
 }
 
-/// The `abort-on-warn` setting (default false, as current Nix).
-pub fn abort_on_warn(settings: &kiln_formats::config::Settings) -> anyhow::Result<bool> {
-    Ok(settings.get_bool("abort-on-warn")?.unwrap_or(false))
-}
-
-/// The `max-call-depth` setting (default 10000, as current Nix).
-pub fn max_call_depth(settings: &kiln_formats::config::Settings) -> anyhow::Result<usize> {
-    Ok(settings
-        .get_int("max-call-depth")?
-        .map(|n| n.max(1) as usize)
-        .unwrap_or(10_000))
+/// The evaluator's settings from the configuration: `max-call-depth` (default 10000, as
+/// current Nix), `abort-on-warn` and `experimental-features`. The search path comes from
+/// each command's `-I` and `NIX_PATH`.
+pub fn eval_settings(
+    settings: &kiln_formats::config::Settings,
+) -> anyhow::Result<kiln_eval::EvalSettings> {
+    Ok(kiln_eval::EvalSettings {
+        max_call_depth: settings
+            .get_int("max-call-depth")?
+            .map(|n| n.max(1) as usize)
+            .unwrap_or(10_000),
+        abort_on_warn: settings.get_bool("abort-on-warn")?.unwrap_or(false),
+        experimental_features: settings
+            .get_list("experimental-features")
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        ..kiln_eval::EvalSettings::default()
+    })
 }

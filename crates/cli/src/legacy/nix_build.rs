@@ -70,8 +70,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     }
     let store_root = opts.store_root();
     let settings = crate::config::load_settings(&opts.options)?;
-    let max_call_depth = crate::commands::eval::max_call_depth(&settings)?;
-    let abort_on_warn = crate::commands::eval::abort_on_warn(&settings)?;
+    let eval_settings = crate::commands::eval::eval_settings(&settings)?;
     let store_dir = kiln_store::StoreLocation::new(&store_root).store_dir;
 
     let mut lines = Vec::new();
@@ -100,8 +99,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             strict: false,
             output: Output::DrvPaths,
             include: include.clone(),
-            max_call_depth,
-            abort_on_warn,
+            eval: eval_settings.clone(),
             show_trace: opts.show_trace,
             store: Some(store_root.clone()),
             fetch_root: None,

@@ -28,6 +28,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut add_root: Option<std::path::PathBuf> = None;
     let mut read_write = false;
     let mut find_file = false;
+    let mut no_location = false;
     let mut iter = args.iter();
     let value = |iter: &mut std::slice::Iter<'_, String>, flag: &str| {
         iter.next()
@@ -47,7 +48,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "--eval" | "--eval-only" => eval = true,
             "--strict" => strict = true,
             "--json" => output = Output::Json,
-            "--xml" => output = Output::Xml,
+            "--xml" => output = Output::Xml { locations: true },
             "-E" | "--expr" => expr_mode = true,
             "-A" | "--attr" => attr_paths.push(value(&mut iter, arg)?),
             "--arg" => {
@@ -62,7 +63,8 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "--add-root" => add_root = Some(value(&mut iter, arg)?.into()),
             "--read-write-mode" => read_write = true,
             // Accepted for compatibility; they change nothing in Kiln's evaluation output.
-            "--no-location" | "--indirect" => {}
+            "--no-location" => no_location = true,
+            "--indirect" => {}
             "--find-file" => find_file = true,
             "--parse" => {
                 parse = true;
@@ -79,6 +81,9 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     }
     let store_root = common.store_root();
     let show_trace = common.show_trace;
+    if let Output::Xml { locations } = &mut output {
+        *locations = !no_location;
+    }
     let (output, store) = if parse {
         (Output::Parse, None)
     } else if !eval {
@@ -90,8 +95,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     };
     let mut roots = crate::commands::instantiate::Roots::new(store_root.clone(), add_root);
     let settings = crate::config::load_settings(&common.options)?;
-    let max_call_depth = crate::commands::eval::max_call_depth(&settings)?;
-    let abort_on_warn = crate::commands::eval::abort_on_warn(&settings)?;
+    let eval_settings = crate::commands::eval::eval_settings(&settings)?;
     // `--find-file`: each argument looked up in the search path, as `<ARG>` evaluates (the
     // lookup's error message is Nix's).
     let (files, expr_mode, output, store) = if find_file {
@@ -120,8 +124,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             strict,
             output,
             include: include.clone(),
-            max_call_depth,
-            abort_on_warn,
+            eval: eval_settings.clone(),
             show_trace,
             store: store.clone(),
             fetch_root: Some(store_root.clone()),

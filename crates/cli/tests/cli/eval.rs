@@ -342,3 +342,51 @@ fn lazy_printing_like_nix() {
         "[ 1 1 ]\n"
     );
 }
+
+/// Experimental features as current Nix (2.26) has them, enabled with
+/// `--extra-experimental-features`: the pipe operators, which parse into one flat call, and
+/// TOML timestamps, printed from their source text. Outputs are Nix 2.26's (Nix 2.8 has
+/// neither feature).
+#[test]
+fn experimental_features_like_current_nix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |feature: &str, args: &[&str]| {
+        stdout_of(
+            legacy(tmp.path(), "nix-instantiate")
+                .args(["--extra-experimental-features", feature])
+                .args(args),
+        )
+    };
+    let pipes = "[ ([ 1 2 ] |> map (x: x * 10)) (builtins.head <| [ 3 ]) ]";
+    assert_eq!(
+        run("pipe-operators", &["--eval", "--strict", "-E", pipes]),
+        "[ [ 10 20 ] 3 ]\n"
+    );
+    let parse = "let f = x: y: z: 1; g = f; a = 1; b = 2; c = 3; in \
+                 [ (a |> f b |> g c) (f <| g <| 1) (1 |> (f a)) ((1 |> f) 2) ]";
+    assert_eq!(
+        run("pipe-operators", &["--parse", "-E", parse]),
+        "(let a = 1; b = 2; c = 3; f = (x: (y: (z: 1))); g = f; in \
+         [ ((g c (f b a))) ((f (g 1))) ((f a 1)) ((f 1 2)) ])\n"
+    );
+    let out =
+        crate::failure_of(legacy(tmp.path(), "nix-instantiate").args(["--eval", "-E", pipes]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: experimental Nix feature 'pipe-operators' is disabled"),
+        "{err}"
+    );
+
+    let toml = r#"builtins.fromTOML "a = 1979-05-27 07:32:00.5-00:00\nb = [ 07:32:00.1234567891 ]\nc.d = 1979-05-27\ne = 1979-05-27T00:32:00+05:30""#;
+    assert_eq!(
+        run("parse-toml-timestamps", &["--eval", "--strict", "-E", toml]),
+        r#"{ a = { _type = "timestamp"; value = "1979-05-27 07:32:00.5Z"; }; b = [ { _type = "timestamp"; value = "07:32:00.123456789"; } ]; c = { d = { _type = "timestamp"; value = "1979-05-27"; }; }; e = { _type = "timestamp"; value = "1979-05-27T00:32:00+05:30"; }; }"#
+            .to_owned()
+            + "\n"
+    );
+    let out = crate::failure_of(
+        legacy(tmp.path(), "nix-instantiate").args(["--eval", "--strict", "-E", toml]),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Dates and times are not supported"), "{err}");
+}

@@ -216,6 +216,34 @@ const XML_CASES: &[(&str, &str, &str)] = &[
 </expr>
 "#,
     ),
+    (
+        // Without locations (Nix's own tests compare this form).
+        r#"--strict --no-location"#,
+        r#"{ a = 1; f = { x ? 1 }: x; l = [ (y: y) ]; }"#,
+        r#"<?xml version='1.0' encoding='utf-8'?>
+<expr>
+  <attrs>
+    <attr name="a">
+      <int value="1" />
+    </attr>
+    <attr name="f">
+      <function>
+        <attrspat>
+          <attr name="x" />
+        </attrspat>
+      </function>
+    </attr>
+    <attr name="l">
+      <list>
+        <function>
+          <varpat name="y" />
+        </function>
+      </list>
+    </attr>
+  </attrs>
+</expr>
+"#,
+    ),
 ];
 
 #[test]
@@ -224,9 +252,7 @@ fn xml_output_like_current_nix() {
     for (flags, expr, want) in XML_CASES {
         let mut cmd = legacy(dir.path(), "nix-instantiate");
         cmd.args(["--eval", "--xml"]);
-        if !flags.is_empty() {
-            cmd.arg(flags);
-        }
+        cmd.args(flags.split_whitespace());
         let got = stdout_of(cmd.args(["-E", expr]));
         assert_eq!(got, *want, "--eval --xml {flags} -E {expr}");
     }

@@ -58,11 +58,11 @@ struct XmlWriter<'a> {
     force: bool,
 }
 
-/// `nix-instantiate --eval --xml`: the value in Nix's XML form with source locations on
-/// attributes and functions; values not yet evaluated print as `<unevaluated />` (force them
-/// first for `--strict`).
-pub fn xml_document<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<Vec<u8>> {
-    let mut w = XmlWriter::new(true, false);
+/// `nix-instantiate --eval --xml`: the value in Nix's XML form, with source locations on
+/// attributes and functions if `locations` (not under `--no-location`); values not yet
+/// evaluated print as `<unevaluated />` (force them first for `--strict`).
+pub fn xml_document<'a>(ev: &mut Eval<'a>, v: Value<'a>, locations: bool) -> EvalResult<Vec<u8>> {
+    let mut w = XmlWriter::new(locations, false);
     w.open(0, "expr", &[]);
     w.value(ev, v, 1)?;
     w.close(0, "expr");
@@ -291,8 +291,9 @@ impl<'a> XmlWriter<'a> {
 // ----- fromTOML -----
 
 /// `fromTOML`: tables become sets, arrays lists, integers (64-bit) integers, floats floats
-/// (`inf` and `nan` included); dates and times are an error, as in current Nix without the
-/// `parse-toml-timestamps` experimental feature. Known differences: the `toml` crate reads
+/// (`inf` and `nan` included); dates and times are an error, as in current Nix, unless the
+/// `parse-toml-timestamps` experimental feature makes them `{ _type = "timestamp"; value =
+/// "…"; }`. Known differences: the `toml` crate reads
 /// TOML 1.1 where Nix's toml11 reads 1.0 (so a few 1.1 forms, such as newlines in inline
 /// tables, are accepted), and syntax errors carry that crate's message, not toml11's.
 fn from_toml<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
@@ -302,10 +303,55 @@ fn from_toml<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| fail(e.message()))?;
-    toml_value(ev, toml::Value::Table(table)).map_err(|message| fail(&message))
+    // Timestamps are printed from their source text, which only the spanned tree keeps.
+    let spanned = if ev.settings.has_feature("parse-toml-timestamps") {
+        toml::de::DeTable::parse(text).ok()
+    } else {
+        None
+    };
+    let spanned = spanned.as_ref().map(|t| (t.get_ref(), text));
+    toml_value(
+        ev,
+        toml::Value::Table(table),
+        spanned.map(|(t, text)| (Spanned::Table(t), text)),
+    )
+    .map_err(|message| fail(&message))
 }
 
-fn toml_value<'a>(ev: &mut Eval<'a>, v: toml::Value) -> Result<Value<'a>, String> {
+/// The spanned form of a TOML value, walked beside the plain one to find timestamps' text.
+#[derive(Clone, Copy)]
+enum Spanned<'t, 'i> {
+    Table(&'t toml::de::DeTable<'i>),
+    Value(&'t toml::Spanned<toml::de::DeValue<'i>>),
+}
+
+impl<'t, 'i> Spanned<'t, 'i> {
+    /// The spanned value of `key` in a table.
+    fn key(self, key: &str) -> Option<Self> {
+        let table = match self {
+            Spanned::Table(t) => t,
+            Spanned::Value(v) => v.get_ref().as_table()?,
+        };
+        table
+            .iter()
+            .find(|(k, _)| k.get_ref() == key)
+            .map(|(_, v)| Spanned::Value(v))
+    }
+
+    /// The spanned element `i` of an array.
+    fn index(self, i: usize) -> Option<Self> {
+        match self {
+            Spanned::Value(v) => v.get_ref().as_array()?.get(i).map(Spanned::Value),
+            Spanned::Table(_) => None,
+        }
+    }
+}
+
+fn toml_value<'a>(
+    ev: &mut Eval<'a>,
+    v: toml::Value,
+    spanned: Option<(Spanned<'_, '_>, &str)>,
+) -> Result<Value<'a>, String> {
     Ok(match v {
         toml::Value::String(s) => {
             if s.contains('\0') {
@@ -316,11 +362,38 @@ fn toml_value<'a>(ev: &mut Eval<'a>, v: toml::Value) -> Result<Value<'a>, String
         toml::Value::Integer(n) => Value::Int(n),
         toml::Value::Float(f) => Value::Float(f),
         toml::Value::Boolean(b) => Value::Bool(b),
-        toml::Value::Datetime(_) => return Err("Dates and times are not supported".to_owned()),
+        toml::Value::Datetime(d) => {
+            if !ev.settings.has_feature("parse-toml-timestamps") {
+                return Err("Dates and times are not supported".to_owned());
+            }
+            let type_ = ev.sym(b"_type");
+            let value = ev.sym(b"value");
+            let text = match spanned {
+                Some((Spanned::Value(v), src)) => src
+                    .get(v.span())
+                    .map(toml_timestamp)
+                    .unwrap_or_else(|| d.to_string()),
+                _ => d.to_string(),
+            };
+            let attrs = vec![
+                Attr {
+                    name: type_,
+                    pos: PosIdx::NONE,
+                    value: ev.new_str(b"timestamp"),
+                },
+                Attr {
+                    name: value,
+                    pos: PosIdx::NONE,
+                    value: ev.new_str(text.as_bytes()),
+                },
+            ];
+            ev.new_attrs(attrs)
+        }
         toml::Value::Array(items) => {
             let mut elems = Vec::with_capacity(items.len());
-            for item in items {
-                elems.push(toml_value(ev, item)?);
+            for (i, item) in items.into_iter().enumerate() {
+                let spanned = spanned.and_then(|(s, src)| Some((s.index(i)?, src)));
+                elems.push(toml_value(ev, item, spanned)?);
             }
             ev.new_list(elems)
         }
@@ -330,7 +403,8 @@ fn toml_value<'a>(ev: &mut Eval<'a>, v: toml::Value) -> Result<Value<'a>, String
                 if k.contains('\0') {
                     return Err(format!("error: {}", nul_error(k.as_bytes())));
                 }
-                let value = toml_value(ev, v)?;
+                let spanned = spanned.and_then(|(s, src)| Some((s.key(&k)?, src)));
+                let value = toml_value(ev, v, spanned)?;
                 attrs.push(Attr {
                     name: ev.sym(k.as_bytes()),
                     pos: PosIdx::NONE,
@@ -340,6 +414,28 @@ fn toml_value<'a>(ev: &mut Eval<'a>, v: toml::Value) -> Result<Value<'a>, String
             ev.new_attrs(attrs)
         }
     })
+}
+
+/// A TOML date, time or both as Nix 2.26 prints it under `parse-toml-timestamps`: as
+/// written, except that a fraction of a second keeps at most 9 digits (nanoseconds) and a
+/// zero offset (`+00:00`, `-00:00`) is `Z`.
+fn toml_timestamp(source: &str) -> String {
+    let mut text = source.trim().to_owned();
+    for zero in ["+00:00", "-00:00"] {
+        if let Some(rest) = text.strip_suffix(zero) {
+            text = format!("{rest}Z");
+        }
+    }
+    if let Some(dot) = text.find('.') {
+        let digits = text[dot + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        if digits > 9 {
+            text.replace_range(dot + 10..dot + 1 + digits, "");
+        }
+    }
+    text
 }
 
 // ----- fromJSON -----
