@@ -122,6 +122,10 @@ pub struct Eval<'a> {
     env_pool: [Option<&'a Env<'a>>; MAX_POOLED_SLOTS],
     /// Compiled regular expressions of `match` and `split`, by pattern.
     pub(crate) regex_cache: builtins::regex::RegexCache,
+    /// The last string interned as a dynamic attribute name, and its symbol: code like
+    /// `map (m: m.${name}) modules` looks up one string many times. Strings are immutable for
+    /// the evaluation's lifetime, so the same bytes (address and length) are the same name.
+    last_dynamic_key: Option<(&'a [u8], Symbol)>,
 }
 
 /// Builds a type error.
@@ -181,6 +185,7 @@ impl<'a> Eval<'a> {
             env_captured: std::cell::Cell::new(false),
             env_pool: [None; MAX_POOLED_SLOTS],
             regex_cache: Default::default(),
+            last_dynamic_key: None,
         };
         let (env, names) = builtins::base_env(&mut ev);
         ev.base_env = env;
@@ -1271,7 +1276,14 @@ impl<'a> Eval<'a> {
                 ir_span(ir),
             ));
         };
-        Ok(self.interner.intern(s.bytes))
+        if let Some((bytes, sym)) = self.last_dynamic_key {
+            if std::ptr::eq(bytes, s.bytes) {
+                return Ok(sym);
+            }
+        }
+        let sym = self.interner.intern(s.bytes);
+        self.last_dynamic_key = Some((s.bytes, sym));
+        Ok(sym)
     }
 
     #[inline(never)]
