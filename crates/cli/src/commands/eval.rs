@@ -95,7 +95,7 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
 }
 
 /// The evaluator's settings from the configuration: `max-call-depth` (default 10000, as
-/// current Nix), `abort-on-warn` and `experimental-features`. The search path comes from
+/// current Nix), `abort-on-warn`, `experimental-features`, `pure-eval` and `restrict-eval`. The search path comes from
 /// each command's `-I` and `NIX_PATH`.
 pub fn eval_settings(
     settings: &kiln_formats::config::Settings,
@@ -111,6 +111,8 @@ pub fn eval_settings(
             .into_iter()
             .map(str::to_owned)
             .collect(),
+        pure_eval: settings.get_bool("pure-eval")?.unwrap_or(false),
+        restrict_eval: settings.get_bool("restrict-eval")?.unwrap_or(false),
         ..kiln_eval::EvalSettings::default()
     })
 }

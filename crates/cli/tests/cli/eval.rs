@@ -390,3 +390,110 @@ fn experimental_features_like_current_nix() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Dates and times are not supported"), "{err}");
 }
+
+/// `pure-eval` and `restrict-eval` as Nix 2.26 enforces them (outputs and messages checked
+/// with it): no environment, clock, system or search path in a pure evaluation; only the
+/// search path's files in a restricted one, whose parent directories show only the way there;
+/// errors name the first directory that may not be read.
+#[test]
+fn pure_and_restricted_evaluation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("files");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("sub.nix"), "42").unwrap();
+    std::fs::write(dir.join("other.nix"), "1").unwrap();
+    std::fs::create_dir(tmp.path().join("sibling")).unwrap();
+    let d = dir.display();
+    let parent = tmp.path().display();
+    let first = format!(
+        "/{}",
+        tmp.path()
+            .components()
+            .nth(1)
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+    );
+    let run = |args: &[&str]| {
+        legacy(tmp.path(), "nix-instantiate")
+            .env("HOME", "/home/someone")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let pure = format!(
+        r#"{{ a = builtins.getEnv "HOME"; b = builtins ? currentTime; c = builtins ? currentSystem; d = builtins.nixPath; e = builtins.pathExists {d}; }}"#
+    );
+    let out = run(&[
+        "--option",
+        "pure-eval",
+        "true",
+        "--eval",
+        "--strict",
+        "-E",
+        &pure,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{ a = \"\"; b = false; c = false; d = [ ]; e = false; }\n"
+    );
+    let file = format!("{d}/sub.nix");
+    let out = run(&["--pure-eval", "--eval", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: access to absolute path '{first}' is forbidden in pure evaluation mode \
+             (use '--impure' to override)\n"
+        )
+    );
+    let out = run(&["--pure-eval", "--eval", "-E", "<nixpkgs>"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "error: cannot look up '<nixpkgs>' in pure evaluation mode (use '--impure' to override)"
+        ),
+        "{err}"
+    );
+
+    let include = format!("foo={d}");
+    let restricted = format!(
+        r#"[ (import <foo/sub.nix>) (builtins.pathExists {d}/other.nix) (builtins.pathExists {parent}) (builtins.pathExists {parent}/sibling) (builtins.getEnv "HOME") (builtins.attrNames (builtins.readDir {parent})) ]"#
+    );
+    let out = run(&[
+        "--option",
+        "restrict-eval",
+        "true",
+        "-I",
+        &include,
+        "--eval",
+        "--strict",
+        "-E",
+        &restricted,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "[ 42 true true false \"\" [ \"files\" ] ]\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outside = format!("builtins.readFile {parent}/sibling");
+    let out = run(&[
+        "--option",
+        "restrict-eval",
+        "true",
+        "-I",
+        &include,
+        "--eval",
+        "-E",
+        &outside,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "error: access to absolute path '{parent}/sibling' is forbidden in restricted mode"
+        )),
+        "{err}"
+    );
+}

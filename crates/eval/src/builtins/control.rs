@@ -209,6 +209,7 @@ fn scoped_import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
 
 fn read_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let p = path_arg(ev, args[0], span)?;
+    ev.check_access(os_path(&p))?;
     let bytes = ev.io.read_file(os_path(&p)).map_err(|e| {
         EvalError::msg(
             format!("opening file '{}': {e}", os_path(&p).display()),
@@ -220,11 +221,17 @@ fn read_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 
 fn path_exists<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let p = path_arg(ev, args[0], span)?;
-    Ok(Value::Bool(ev.io.path_exists(os_path(&p))))
+    // A path that may not be read does not exist, for the evaluation.
+    let allowed = ev.check_access(os_path(&p)).is_ok();
+    Ok(Value::Bool(allowed && ev.io.path_exists(os_path(&p))))
 }
 
 fn read_file_type<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let p = path_arg(ev, args[0], span)?;
+    // Unlike the other readers, Nix names the whole path here.
+    if ev.forbidden_prefix(os_path(&p)).is_some() {
+        return Err(ev.access_error(&p));
+    }
     let t = ev.io.file_type(os_path(&p)).map_err(|e| {
         EvalError::msg(
             format!("getting status of '{}': {e}", os_path(&p).display()),
@@ -236,6 +243,7 @@ fn read_file_type<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eval
 
 fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let p = path_arg(ev, args[0], span)?;
+    ev.check_access(os_path(&p))?;
     let entries = ev.io.read_dir(os_path(&p)).map_err(|e| {
         EvalError::msg(
             format!("reading directory '{}': {e}", os_path(&p).display()),
@@ -244,6 +252,14 @@ fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
     })?;
     let mut attrs = Vec::with_capacity(entries.len());
     for (name, t) in entries {
+        // A directory on the way to the allowed ones shows only what leads there.
+        if ev.restricted()
+            && ev
+                .forbidden_prefix(&os_path(&p).join(os_path(&name)))
+                .is_some()
+        {
+            continue;
+        }
         let sym = ev.sym(&name);
         let value = ev.new_str(t.name().as_bytes());
         attrs.push(Attr {
@@ -257,10 +273,14 @@ fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
 
 fn get_env<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let name = string(ev, args[0], span)?;
-    let value = ev
-        .io
-        .get_env(&String::from_utf8_lossy(name.bytes))
-        .unwrap_or_default();
+    // Restricted evaluations see no environment.
+    let value = if ev.restricted() {
+        Vec::new()
+    } else {
+        ev.io
+            .get_env(&String::from_utf8_lossy(name.bytes))
+            .unwrap_or_default()
+    };
     Ok(ev.new_str(&value))
 }
 

@@ -58,6 +58,16 @@ fn to_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 /// gaps: `flake:` entries are skipped, and symlinks in the result are not resolved.
 /// `<nix/…>` falls back to the files Kiln ships (`/__corepkgs__`, as in Nix 2.8).
 fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    if ev.settings.pure_eval {
+        let lookup = string(ev, args[1], span)?.bytes;
+        return Err(EvalError::new(
+            ErrorKind::Message(format!(
+                "cannot look up '<{}>' in pure evaluation mode (use '--impure' to override)",
+                String::from_utf8_lossy(lookup)
+            )),
+            None,
+        ));
+    }
     let entries = list(ev, args[0], span)?;
     let prefix_sym = ev.sym(b"prefix");
     let path_sym = ev.sym(b"path");

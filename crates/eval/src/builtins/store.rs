@@ -165,6 +165,7 @@ fn add_path<'a>(
     expected: Option<Hash>,
     span: Span,
 ) -> EvalResult<Value<'a>> {
+    ev.check_access(path)?;
     let expected_path = match &expected {
         Some(h) => Some(
             make_fixed_output_path(ev.io.store_dir(), name, method, h)
