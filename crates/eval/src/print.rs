@@ -16,8 +16,9 @@ use crate::value::{Attrs, Value};
 pub fn print_value<'a>(ev: &mut Eval<'a>, v: Value<'a>, strict: bool) -> EvalResult<String> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
+    let cell = top_cell(v);
     let v = ev.force(v)?;
-    print_inner(ev, v, strict, &mut seen, &mut out)?;
+    print_inner(ev, v, cell, strict, &mut seen, &mut out)?;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
@@ -25,19 +26,47 @@ pub fn print_value<'a>(ev: &mut Eval<'a>, v: Value<'a>, strict: bool) -> EvalRes
 pub fn print_value_bytes<'a>(ev: &mut Eval<'a>, v: Value<'a>, strict: bool) -> EvalResult<Vec<u8>> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
+    let cell = top_cell(v);
     let v = ev.force(v)?;
-    print_inner(ev, v, strict, &mut seen, &mut out)?;
+    print_inner(ev, v, cell, strict, &mut seen, &mut out)?;
     Ok(out)
 }
 
+/// The identity of the value printed first: its thunk's, or one no other value has.
+fn top_cell(v: Value<'_>) -> usize {
+    match v {
+        Value::Thunk(t) => t as *const _ as usize,
+        _ => 1,
+    }
+}
+
+/// The identity of the cell a value is read from, as Nix sees it: a thunk's, or the slot's
+/// own when it holds the value itself.
+fn cell_of(slot: &Value<'_>) -> usize {
+    match slot {
+        Value::Thunk(t) => *t as *const _ as usize,
+        _ => slot as *const _ as usize,
+    }
+}
+
+/// Prints `v`, read from the cell `cell` (see [`cell_of`]).
+///
+/// `«repeated»` follows Nix's rule: a set met again (the same attributes, however copied),
+/// a list of three or more elements met again (the same elements), or a list of one or two
+/// met again through the same cell (Nix keeps such lists inside the value itself, so a copy
+/// is a new list).
 fn print_inner<'a>(
     ev: &mut Eval<'a>,
     v: Value<'a>,
+    cell: usize,
     strict: bool,
     seen: &mut HashSet<usize>,
     out: &mut Vec<u8>,
 ) -> EvalResult<()> {
-    let v = if strict { ev.force(v)? } else { v };
+    let (v, cell) = match v {
+        Value::Thunk(t) if strict => (ev.force(v)?, t as *const _ as usize),
+        _ => (v, cell),
+    };
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
@@ -49,7 +78,9 @@ fn print_inner<'a>(
         Value::PrimOp(_) => out.extend_from_slice(b"<PRIMOP>"),
         Value::PrimOpApp(_) => out.extend_from_slice(b"<PRIMOP-APP>"),
         Value::Thunk(t) => match t.state.get() {
-            crate::value::ThunkState::Done(v) => print_inner(ev, v, strict, seen, out)?,
+            crate::value::ThunkState::Done(v) => {
+                print_inner(ev, v, t as *const _ as usize, strict, seen, out)?
+            }
             _ => out.extend_from_slice(b"<CODE>"),
         },
         // Empty sets and lists are never «repeated» (Nix prints them before it looks).
@@ -61,22 +92,29 @@ fn print_inner<'a>(
                 return Ok(());
             }
             out.extend_from_slice(b"{ ");
-            for attr in sorted_attrs(ev, a) {
-                print_attr_name(ev.interner.resolve(attr.0), out);
+            let mut sorted: Vec<_> = a.entries.iter().collect();
+            sorted.sort_by(|x, y| ev.interner.resolve(x.name).cmp(ev.interner.resolve(y.name)));
+            for attr in sorted {
+                print_attr_name(ev.interner.resolve(attr.name), out);
                 out.extend_from_slice(b" = ");
-                print_inner(ev, attr.1, strict, seen, out)?;
+                print_inner(ev, attr.value, cell_of(&attr.value), strict, seen, out)?;
                 out.extend_from_slice(b"; ");
             }
             out.push(b'}');
         }
         Value::List(l) => {
-            if !seen.insert(l as *const _ as usize) {
+            let key = if l.elems.len() <= 2 {
+                cell
+            } else {
+                l as *const _ as usize
+            };
+            if !seen.insert(key) {
                 out.extend_from_slice("«repeated»".as_bytes());
                 return Ok(());
             }
             out.extend_from_slice(b"[ ");
             for e in l.elems {
-                print_inner(ev, *e, strict, seen, out)?;
+                print_inner(ev, *e, cell_of(e), strict, seen, out)?;
                 out.push(b' ');
             }
             out.push(b']');
