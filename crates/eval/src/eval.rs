@@ -1168,9 +1168,6 @@ impl<'a> Eval<'a> {
     #[cold]
     #[inline(never)]
     fn segment_error(&self, mut e: Box<EvalError>, span: Span, start: u32) -> Box<EvalError> {
-        if e.span == Some(span) {
-            e.span = None;
-        }
         let text = if (span.file.0 as usize) < self.sources.len() {
             self.sources.text(span.file)
         } else {
@@ -1185,7 +1182,18 @@ impl<'a> Eval<'a> {
         } else {
             start
         };
-        crate::arith::path_segment(e, Span::new(span.file, at, at))
+        // What happened at the interpolation (a `__toString` called, its result coerced)
+        // happened at the part, in Nix's positions.
+        let at = Span::new(span.file, at, at);
+        if e.span == Some(span) {
+            e.span = Some(at);
+        }
+        for f in &mut e.trace {
+            if f.span == Some(span) {
+                f.span = Some(at);
+            }
+        }
+        crate::arith::path_segment(e, at)
     }
 
     /// The `{ file, line, column }` set of a position.
@@ -1982,6 +1990,12 @@ impl<'a> Eval<'a> {
                 e.add_trace(format!("while evaluating the {context}"), None, false);
             }
         }
+        // Nix calls a builtin without a position: what it did at "its" position has none.
+        if let Some(call) = span {
+            for f in e.trace.iter_mut().filter(|f| f.span == Some(call)) {
+                f.span = None;
+            }
+        }
         e.add_trace(format!("while calling the '{name}' builtin"), span, false);
         e
     }
@@ -2091,13 +2105,17 @@ impl<'a> Eval<'a> {
                     let path = std::path::Path::new(std::ffi::OsStr::from_bytes_compat(p.bytes));
                     let name = p.bytes.rsplit(|&b| b == b'/').next().unwrap_or(b"");
                     let name = String::from_utf8_lossy(name).into_owned();
+                    // Nix reports these without a position.
                     if !self.io.path_exists(path) {
-                        return Err(path_missing(path, span));
+                        return Err(path_missing(path, dummy_span()));
                     }
                     let store_path = self.io.add_source(path, &name).map_err(|e| {
-                        EvalError::msg(
-                            format!("copying path '{}' to the store: {e}", path.display()),
-                            span,
+                        EvalError::new(
+                            ErrorKind::Message(format!(
+                                "copying path '{}' to the store: {e}",
+                                path.display()
+                            )),
+                            None,
                         )
                     })?;
                     let sp = self.arena.alloc_slice_copy(store_path.as_bytes());
@@ -2111,7 +2129,9 @@ impl<'a> Eval<'a> {
                 if let Some(f) = attrs.get(self.syms.to_string) {
                     let f = self.force(f.value)?;
                     let res = self.call(f, v, Some(span))?;
-                    return self.coerce_to_string_into(res, span, mode, bytes, context);
+                    return self
+                        .coerce_to_string_into(res, span, mode, bytes, context)
+                        .map_err(|e| to_string_result_error(e, span));
                 }
                 if let Some(out) = attrs.get(self.syms.out_path) {
                     return self.coerce_to_string_into(out.value, span, mode, bytes, context);
@@ -2615,6 +2635,22 @@ fn operator_frame(e: Box<EvalError>, op: BinOp, span: Span) -> Box<EvalError> {
         BinOp::LessEq | BinOp::GreaterEq => frame(e, "in the argument of the not operator", span),
         _ => e,
     }
+}
+
+/// Nix's frame for the result of a `__toString` that does not coerce to a string: at the
+/// coercion's position, the error itself without one.
+#[cold]
+#[inline(never)]
+fn to_string_result_error(mut e: Box<EvalError>, span: Span) -> Box<EvalError> {
+    if crate::arith::coercion_failed(&e) {
+        e.span = None;
+        e.add_trace(
+            "while evaluating the result of the `__toString` attribute".to_owned(),
+            (span.file.0 != u32::MAX).then_some(span),
+            false,
+        );
+    }
+    e
 }
 
 /// Adds a frame of context to an error as it unwinds (Nix's `addTrace`), at `span` unless

@@ -1,7 +1,7 @@
 //! Strings: `toString`, `stringLength`, `substring`, `concatStringsSep`, `baseNameOf`, `dirOf`,
 //! `hasContext`, `unsafeDiscardStringContext`, `toJSON`, `replaceStrings`.
 
-use super::{int, list, string};
+use super::{int, list, string, with_frame};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
@@ -172,7 +172,19 @@ fn concat_strings_sep<'a>(
             CoerceMode::Interpolation,
             &mut bytes,
             &mut context,
-        )?;
+        )
+        .map_err(|e| {
+            if crate::arith::coercion_failed(&e) {
+                with_frame(
+                    e,
+                    "while evaluating one element of the list of strings to concat passed to builtins.concatStringsSep",
+                    span,
+                    None,
+                )
+            } else {
+                e
+            }
+        })?;
     }
     context.sort();
     context.dedup();
