@@ -34,19 +34,14 @@ fn trace_verbose<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResu
 
 /// `toPath s`: the canonical form of an absolute path, as a string (with `s`'s context).
 fn to_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let v = ev.force(args[0])?;
-    let s = ev.coerce_to_string(v, span, CoerceMode::PathSegment)?;
-    let Value::String(s) = s else { unreachable!() };
-    if !s.bytes.starts_with(b"/") {
-        return Err(EvalError::msg(
-            format!(
-                "string '{}' doesn't represent an absolute path",
-                String::from_utf8_lossy(s.bytes)
-            ),
-            span,
-        ));
-    }
-    Ok(ev.new_string(&canon_path(s.bytes), s.context))
+    let (p, context) = super::control::coerce_to_path(
+        ev,
+        args[0],
+        span,
+        "while evaluating the first argument passed to builtins.toPath",
+        None,
+    )?;
+    Ok(ev.new_string(&canon_path(&p), context))
 }
 
 /// `findFile searchPath lookup`: the first `path + suffix` that exists, where an entry
