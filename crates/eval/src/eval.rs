@@ -527,16 +527,18 @@ impl<'a> Eval<'a> {
                 t.state.set(ThunkState::Blackhole);
                 let res = match state {
                     ThunkState::Apply1 { f, arg } => self
-                        .call(*f, *arg, Some(dummy_span()))
+                        .call(*f, *arg, Some(lazy_site(*f)))
                         .and_then(|v| self.force(v)),
                     ThunkState::ApplyAttr { f, attr } => {
                         let name = self.sym_value(attr.name);
-                        self.call_n(*f, &[name, attr.value], dummy_span())
+                        self.call_n_general(*f, &[name, attr.value], lazy_site(*f))
                     }
                     ThunkState::ApplyIndex { f, index } => self
-                        .call(*f, Value::Int(index), Some(dummy_span()))
+                        .call(*f, Value::Int(index), Some(lazy_site(*f)))
                         .and_then(|v| self.force(v)),
-                    ThunkState::Apply(call) => self.call_n(call[0], &call[1..], dummy_span()),
+                    ThunkState::Apply(call) => {
+                        self.call_n_general(call[0], &call[1..], lazy_site(call[0]))
+                    }
                     _ => unreachable!("matched above"),
                 };
                 match res {
@@ -2145,7 +2147,8 @@ impl<'a> Eval<'a> {
             Value::List(l) if mode.more() => {
                 for (i, e) in l.elems.iter().enumerate() {
                     let e = self.force(*e)?;
-                    self.coerce_to_string_into(e, span, mode, bytes, context)?;
+                    self.coerce_to_string_into(e, span, mode, bytes, context)
+                        .map_err(|err| list_element_error(err, e))?;
                     // Nix separates elements with a space but skips it after empty lists.
                     let empty_list = matches!(e, Value::List(l) if l.elems.is_empty());
                     if i + 1 < l.elems.len() && !empty_list {
@@ -2637,6 +2640,21 @@ fn operator_frame(e: Box<EvalError>, op: BinOp, span: Span) -> Box<EvalError> {
     }
 }
 
+/// Nix's frame for an element of a list coerced to a string (`toString [ … ]`) that does
+/// not coerce: for the element's own failure, and for any failure inside a nested list.
+#[cold]
+#[inline(never)]
+fn list_element_error(mut e: Box<EvalError>, element: Value<'_>) -> Box<EvalError> {
+    if matches!(element, Value::List(_)) || crate::arith::coercion_failed(&e) {
+        e.add_trace(
+            "while evaluating one element of the list".to_owned(),
+            None,
+            false,
+        );
+    }
+    e
+}
+
 /// Nix's frame for the result of a `__toString` that does not coerce to a string: at the
 /// coercion's position, the error itself without one.
 #[cold]
@@ -2707,6 +2725,17 @@ pub fn ir_span(ir: &Ir<'_>) -> Span {
         | Ir::CurPos(span) => *span,
         Ir::Lambda(l) => l.span,
         _ => dummy_span(),
+    }
+}
+
+/// The call site Nix gives a lazy application a builtin made (`map`, `mapAttrs`, …): the
+/// position of the function when it is an evaluated lambda by the time the application is
+/// forced (Nix's `determinePos` of the application), else none, and no "from call site".
+#[inline]
+fn lazy_site(f: Value<'_>) -> Span {
+    match f.resolved() {
+        Value::Lambda(c) => c.lambda.span,
+        _ => NO_SITE,
     }
 }
 

@@ -112,7 +112,20 @@ fn to_json<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 
 fn to_string<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let v = ev.force(args[0])?;
+    // Nix's frame: for the value's own failure to coerce, and for anything failing in a list.
     ev.coerce_to_string(v, span, CoerceMode::ToString)
+        .map_err(|e| {
+            if matches!(v, Value::List(_)) || crate::arith::coercion_failed(&e) {
+                with_frame(
+                    e,
+                    "while evaluating the first argument passed to builtins.toString",
+                    span,
+                    None,
+                )
+            } else {
+                e
+            }
+        })
 }
 
 fn string_length<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
