@@ -82,7 +82,12 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
 /// Builds the base environment and the names lowering resolves against it.
 pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, crate::intern::SymbolMap<u32>) {
     let mut builtins: Vec<Attr<'a>> = Vec::new();
+    let fetch_tree = ev.settings.has_feature("fetch-tree") || ev.settings.has_feature("flakes");
     for op in all() {
+        // Nix 2.26 defines `fetchTree` only with one of these experimental features.
+        if op.name == "fetchTree" && !fetch_tree {
+            continue;
+        }
         let name = ev.sym(op.name.as_bytes());
         builtins.push(Attr {
             name,
