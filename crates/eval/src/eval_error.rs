@@ -80,6 +80,10 @@ pub enum ErrorKind {
     InfiniteRecursion,
     /// Too deep: `max-call-depth` exceeded or the evaluator's own stack limit.
     StackOverflow,
+    /// A value nested too deeply to traverse (`deepSeq`, `--strict`, `toJSON`): Nix runs out
+    /// of native stack there and exits with this message alone, no trace (see
+    /// [`crate::eval::MAX_DEEP_NESTING`]).
+    NestingTooDeep,
     /// The first syntax error of a file or string being evaluated (its message; the error's
     /// span says where).
     Syntax(String),
@@ -163,6 +167,9 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::InfiniteRecursion => f.write_str("infinite recursion encountered"),
             ErrorKind::StackOverflow => f.write_str("stack overflow; max-call-depth exceeded"),
+            ErrorKind::NestingTooDeep => {
+                f.write_str("stack overflow (possible infinite recursion)")
+            }
         }
     }
 }

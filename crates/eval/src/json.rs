@@ -3,7 +3,7 @@
 //! the store, floats in the shortest form that reads back (`1.0`, `1e+20`, `1e-05`).
 
 use crate::eval::{CoerceMode, Eval, EvalResult};
-use crate::eval_error::EvalError;
+use crate::eval_error::{ErrorKind, EvalError};
 use crate::span::Span;
 use crate::value::{ContextElem, Value};
 
@@ -25,7 +25,7 @@ pub fn to_json<'a>(
         context,
         bad_utf8: None,
     };
-    writer.value(ev, v, None)?;
+    writer.value(ev, v, None, 0)?;
     match writer.bad_utf8 {
         Some(message) => Err(EvalError::msg(
             format!("JSON serialization error: [json.exception.type_error.316] {message}"),
@@ -47,7 +47,16 @@ struct JsonWriter<'o, 'a> {
 
 impl<'a> JsonWriter<'_, 'a> {
     /// Writes one value; `pos` is the position Nix's frames use (the enclosing attribute's).
-    fn value(&mut self, ev: &mut Eval<'a>, v: Value<'a>, pos: Option<Span>) -> EvalResult<()> {
+    fn value(
+        &mut self,
+        ev: &mut Eval<'a>,
+        v: Value<'a>,
+        pos: Option<Span>,
+        depth: usize,
+    ) -> EvalResult<()> {
+        if depth > crate::eval::MAX_JSON_NESTING {
+            return Err(EvalError::new(ErrorKind::NestingTooDeep, None));
+        }
         let span = self.span;
         let v = ev.force(v)?;
         match v {
@@ -63,17 +72,17 @@ impl<'a> JsonWriter<'_, 'a> {
             }
             Value::Path(_) => {
                 let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
-                return self.value(ev, s, pos);
+                return self.value(ev, s, pos, depth);
             }
             Value::Attrs(a) => {
                 if a.get(ev.syms.to_string).is_some() {
                     // The `__toString` frame is at the enclosing attribute, where there is one.
                     let at = pos.unwrap_or(crate::eval::dummy_span());
                     let s = ev.coerce_to_string(v, at, CoerceMode::Interpolation)?;
-                    return self.value(ev, s, pos);
+                    return self.value(ev, s, pos, depth);
                 }
                 if let Some(p) = a.get(ev.syms.out_path) {
-                    return self.value(ev, p.value, ev.pos_span(p.pos));
+                    return self.value(ev, p.value, ev.pos_span(p.pos), depth);
                 }
                 self.out.push(b'{');
                 let mut entries: Vec<_> = a.entries.iter().collect();
@@ -87,7 +96,7 @@ impl<'a> JsonWriter<'_, 'a> {
                     self.string(name);
                     self.out.push(b':');
                     let at = ev.pos_span(attr.pos);
-                    self.value(ev, attr.value, at)
+                    self.value(ev, attr.value, at, depth + 1)
                         .map_err(|e| attribute_frame(ev, e, attr.name, at))?;
                 }
                 self.out.push(b'}');
@@ -98,7 +107,7 @@ impl<'a> JsonWriter<'_, 'a> {
                     if i > 0 {
                         self.out.push(b',');
                     }
-                    self.value(ev, *e, pos)
+                    self.value(ev, *e, pos, depth + 1)
                         .map_err(|e| element_frame(e, i, pos))?;
                 }
                 self.out.push(b']');
@@ -128,6 +137,10 @@ fn attribute_frame(
     name: crate::intern::Symbol,
     at: Option<Span>,
 ) -> Box<EvalError> {
+    // Nix exits there with no trace at all: none is collected.
+    if matches!(e.kind, ErrorKind::NestingTooDeep) {
+        return e;
+    }
     e.add_trace(
         format!("while evaluating attribute '{}'", ev.interner.name(name)),
         at,
@@ -139,6 +152,9 @@ fn attribute_frame(
 #[cold]
 #[inline(never)]
 fn element_frame(mut e: Box<EvalError>, index: usize, at: Option<Span>) -> Box<EvalError> {
+    if matches!(e.kind, ErrorKind::NestingTooDeep) {
+        return e;
+    }
     e.add_trace(
         format!("while evaluating list element at index {index}"),
         at,
