@@ -89,6 +89,9 @@ pub enum ErrorKind {
     Syntax(String),
     /// Anything else, with Nix's message.
     Message(String),
+    /// An error Nix raises as a usage error (an unknown hash algorithm): its command line
+    /// prints "Try '… --help' for more information." after it.
+    Usage(String),
 }
 
 impl EvalError {
@@ -141,6 +144,7 @@ impl fmt::Display for ErrorKind {
         match self {
             ErrorKind::Throw(m)
             | ErrorKind::Message(m)
+            | ErrorKind::Usage(m)
             | ErrorKind::Syntax(m)
             | ErrorKind::AssertionFailed(m) => f.write_str(m),
             ErrorKind::Abort(m) => write!(

@@ -25,9 +25,11 @@ pub(super) static BUILTINS: &[PrimOp] = &[
 fn algo(name: &[u8], span: Span) -> EvalResult<HashAlgo> {
     let name = String::from_utf8_lossy(name);
     name.parse().map_err(|_| {
-        EvalError::msg(
-            format!("unknown hash algorithm '{name}', expect 'md5', 'sha1', 'sha256', or 'sha512'"),
-            span,
+        EvalError::new(
+            crate::eval_error::ErrorKind::Usage(format!(
+                "unknown hash algorithm '{name}', expect 'md5', 'sha1', 'sha256', or 'sha512'"
+            )),
+            Some(span),
         )
     })
 }
