@@ -112,8 +112,30 @@ impl<'a> JsonWriter<'_, 'a> {
                 }
                 self.out.push(b']');
             }
-            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) => {
-                return Err(EvalError::msg("cannot convert a function to JSON", span))
+            // At the function where it has a position, else at the enclosing attribute.
+            Value::Lambda(c) => {
+                return Err(EvalError::msg(
+                    "cannot convert a function to JSON",
+                    c.lambda.span,
+                ))
+            }
+            Value::PrimOp(op) => {
+                return Err(EvalError::new(
+                    ErrorKind::Message(format!(
+                        "cannot convert the built-in function '{}' to JSON",
+                        op.name
+                    )),
+                    pos,
+                ))
+            }
+            Value::PrimOpApp(app) => {
+                return Err(EvalError::new(
+                    ErrorKind::Message(format!(
+                        "cannot convert the partially applied built-in function '{}' to JSON",
+                        app.op.name
+                    )),
+                    pos,
+                ))
             }
             Value::Thunk(_) => unreachable!("forced above"),
         }

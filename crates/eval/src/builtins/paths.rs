@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::{attrs, list, string};
+use super::{list, string};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::lower::canon_path;
@@ -58,22 +58,52 @@ fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
     let path_sym = ev.sym(b"path");
     let mut search = Vec::with_capacity(entries.elems.len());
     for e in entries.elems {
-        let set = attrs(ev, *e, span)?;
+        let set = super::attrs_in(
+            ev,
+            *e,
+            span,
+            "while evaluating an element of the list passed to builtins.findFile",
+        )?;
         let prefix = match set.get(prefix_sym) {
-            Some(a) => string(ev, a.value, span)?.bytes,
+            Some(a) => string(ev, a.value, span)
+                .map_err(|e| {
+                    super::with_frame(
+                        e,
+                        "while evaluating the `prefix` attribute of an element of the list passed to builtins.findFile",
+                        span,
+                        None,
+                    )
+                })?
+                .bytes,
             None => b"",
         };
         let Some(path) = set.get(path_sym) else {
-            return Err(EvalError::new(
+            // Without a position, as Nix reports it.
+            let mut e = EvalError::new(
                 ErrorKind::MissingAttr {
                     name: "path".to_owned(),
                     suggestions: Vec::new(),
                 },
-                Some(span),
-            ));
+                None,
+            );
+            e.add_trace("in an element of the __nixPath".to_owned(), None, false);
+            return Err(e);
         };
         let path = ev.force(path.value)?;
-        let path = ev.coerce_to_string(path, span, CoerceMode::PathSegment)?;
+        let path = ev
+            .coerce_to_string(path, span, CoerceMode::PathSegment)
+            .map_err(|e| {
+                if crate::arith::coercion_failed(&e) {
+                    super::with_frame(
+                        e,
+                        "while evaluating the `path` attribute of an element of the list passed to builtins.findFile",
+                        span,
+                        None,
+                    )
+                } else {
+                    e
+                }
+            })?;
         let Value::String(path) = path else {
             unreachable!()
         };
