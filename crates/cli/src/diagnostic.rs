@@ -15,6 +15,10 @@ const INDENT: &str = "       ";
 /// position) is held back (frames of `addErrorContext` print even after the cut); up to five such in a row print when a new frame follows, more
 /// become "(N duplicate frames omitted)".
 pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String {
+    // Nix exits on its stack overflow with the message alone.
+    if matches!(err.kind, ErrorKind::NestingTooDeep) {
+        return err.kind.to_string();
+    }
     let mut out = String::new();
     if !err.trace.is_empty() {
         let mut seen: Vec<&TraceFrame> = Vec::new();

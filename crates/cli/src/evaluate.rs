@@ -101,7 +101,18 @@ pub fn run(req: Request) -> anyhow::Result<Vec<u8>> {
     handle
         .join()
         .map_err(|_| anyhow!("the evaluation thread panicked"))?
-        .map_err(|msg| anyhow!(msg))
+        .map_err(|(msg, usage)| {
+            if usage {
+                // Printed as Nix prints a usage error, with the hint to `--help`.
+                crate::output::UsageError {
+                    message: msg,
+                    exit_code: 1,
+                }
+                .into()
+            } else {
+                anyhow!(msg)
+            }
+        })
 }
 
 /// Splits `NIX_PATH` at its colons, except the one of a URL's `scheme://` (or `channel:`)
@@ -160,15 +171,22 @@ fn search_path(include: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn evaluate(req: Request) -> Result<Vec<u8>, String> {
+/// Evaluates and prints; an error comes rendered, with whether Nix reports it as a usage error.
+fn evaluate(req: Request) -> Result<Vec<u8>, (String, bool)> {
     let settings = EvalSettings {
         nix_path: search_path(&req.include),
         ..req.eval.clone()
     };
     let store = match &req.store {
         Some(root) => Some(
-            kiln_store::LocalStore::open(kiln_store::StoreLocation::new(root.clone()))
-                .map_err(|e| format!("opening the store at '{}': {e}", root.display()))?,
+            kiln_store::LocalStore::open(kiln_store::StoreLocation::new(root.clone())).map_err(
+                |e| {
+                    (
+                        format!("opening the store at '{}': {e}", root.display()),
+                        false,
+                    )
+                },
+            )?,
         ),
         None => None,
     };
@@ -184,7 +202,13 @@ fn evaluate(req: Request) -> Result<Vec<u8>, String> {
     let arena = Bump::with_capacity(ARENA_FIRST_CHUNK);
     let mut ev = Eval::new(&arena, io, settings);
     let res = evaluate_in(&mut ev, &req);
-    res.map_err(|e| crate::diagnostic::render(&ev.sources, &e, req.show_trace))
+    res.map_err(|e| {
+        let usage = matches!(e.kind, kiln_eval::ErrorKind::Usage(_));
+        (
+            crate::diagnostic::render(&ev.sources, &e, req.show_trace),
+            usage,
+        )
+    })
 }
 
 fn cwd() -> PathBuf {

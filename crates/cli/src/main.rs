@@ -52,7 +52,13 @@ fn report(program: &str, err: anyhow::Error) -> ExitCode {
     }
     let code = match err.downcast_ref::<output::UsageError>() {
         Some(usage) => {
-            let _ = writeln!(std::io::stderr(), "error: {usage}");
+            // (An evaluation's usage error starts with its trace, on the next line.)
+            let text = format!("error: {usage}");
+            let text = match text.strip_prefix("error: \n") {
+                Some(rest) => format!("error:\n{rest}"),
+                None => text,
+            };
+            let _ = writeln!(std::io::stderr(), "{}", kiln_eval::print::for_stderr(&text));
             let _ = writeln!(
                 std::io::stderr(),
                 "Try '{program} --help' for more information."

@@ -227,10 +227,7 @@ fn cannot_add(b: Value<'_>, to: &str, span: Span) -> Box<EvalError> {
 /// string: the frame says where, the error itself has no position.
 #[cold]
 pub fn path_segment(mut e: Box<EvalError>, span: Span) -> Box<EvalError> {
-    if e.span == Some(span) {
-        e.span = None;
-    }
-    if matches!(e.kind, ErrorKind::Type { .. }) || is_cannot_coerce(&e) {
+    if coercion_failed(&e) {
         e.span = None;
         e.add_trace(
             "while evaluating a path segment".to_owned(),
@@ -241,6 +238,11 @@ pub fn path_segment(mut e: Box<EvalError>, span: Span) -> Box<EvalError> {
     e
 }
 
-fn is_cannot_coerce(e: &EvalError) -> bool {
-    matches!(&e.kind, ErrorKind::Message(m) if m.starts_with("cannot coerce "))
+/// Tells whether an error is a coercion's own failure (a value of the wrong type met by the
+/// coercion itself, no frame added yet): only that gets the coercion's frame, as in Nix,
+/// where the frame is attached where the type error is thrown.
+pub(crate) fn coercion_failed(e: &EvalError) -> bool {
+    e.trace.is_empty()
+        && (matches!(e.kind, ErrorKind::Type { .. })
+            || matches!(&e.kind, ErrorKind::Message(m) if m.starts_with("cannot coerce ")))
 }

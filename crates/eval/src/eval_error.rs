@@ -80,11 +80,18 @@ pub enum ErrorKind {
     InfiniteRecursion,
     /// Too deep: `max-call-depth` exceeded or the evaluator's own stack limit.
     StackOverflow,
+    /// A value nested too deeply to traverse (`deepSeq`, `--strict`, `toJSON`): Nix runs out
+    /// of native stack there and exits with this message alone, no trace (see
+    /// [`crate::eval::MAX_DEEP_NESTING`]).
+    NestingTooDeep,
     /// The first syntax error of a file or string being evaluated (its message; the error's
     /// span says where).
     Syntax(String),
     /// Anything else, with Nix's message.
     Message(String),
+    /// An error Nix raises as a usage error (an unknown hash algorithm): its command line
+    /// prints "Try '… --help' for more information." after it.
+    Usage(String),
 }
 
 impl EvalError {
@@ -137,6 +144,7 @@ impl fmt::Display for ErrorKind {
         match self {
             ErrorKind::Throw(m)
             | ErrorKind::Message(m)
+            | ErrorKind::Usage(m)
             | ErrorKind::Syntax(m)
             | ErrorKind::AssertionFailed(m) => f.write_str(m),
             ErrorKind::Abort(m) => write!(
@@ -163,6 +171,9 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::InfiniteRecursion => f.write_str("infinite recursion encountered"),
             ErrorKind::StackOverflow => f.write_str("stack overflow; max-call-depth exceeded"),
+            ErrorKind::NestingTooDeep => {
+                f.write_str("stack overflow (possible infinite recursion)")
+            }
         }
     }
 }

@@ -3,12 +3,15 @@
 //! the store, floats in the shortest form that reads back (`1.0`, `1e+20`, `1e-05`).
 
 use crate::eval::{CoerceMode, Eval, EvalResult};
-use crate::eval_error::EvalError;
-use crate::print::sorted_attrs;
+use crate::eval_error::{ErrorKind, EvalError};
 use crate::span::Span;
 use crate::value::{ContextElem, Value};
 
 /// Converts `v` to JSON, appending the contexts of the strings it contains.
+///
+/// Errors carry Nix's frames ("while evaluating attribute 'a'", "while evaluating list element
+/// at index 3"), and a string that is not UTF-8 fails as Nix's JSON writer fails, once
+/// everything else has been evaluated.
 pub fn to_json<'a>(
     ev: &mut Eval<'a>,
     v: Value<'a>,
@@ -16,55 +19,207 @@ pub fn to_json<'a>(
     out: &mut Vec<u8>,
     context: &mut Vec<ContextElem<'a>>,
 ) -> EvalResult<()> {
-    let v = ev.force(v)?;
-    match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-        Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Value::Float(f) => out.extend_from_slice(json_float(f).as_bytes()),
-        Value::String(s) => {
-            context.extend_from_slice(s.context);
-            json_string(s.bytes, out);
-        }
-        Value::Path(_) => {
-            let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
-            return to_json(ev, s, span, out, context);
-        }
-        Value::Attrs(a) => {
-            if a.get(ev.syms.to_string).is_some() {
-                let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
-                return to_json(ev, s, span, out, context);
-            }
-            if let Some(p) = a.get(ev.syms.out_path) {
-                return to_json(ev, p.value, span, out, context);
-            }
-            out.push(b'{');
-            for (i, (name, value)) in sorted_attrs(ev, a).into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                json_string(ev.interner.resolve(name), out);
-                out.push(b':');
-                to_json(ev, value, span, out, context)?;
-            }
-            out.push(b'}');
-        }
-        Value::List(l) => {
-            out.push(b'[');
-            for (i, e) in l.elems.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                to_json(ev, *e, span, out, context)?;
-            }
-            out.push(b']');
-        }
-        Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) => {
-            return Err(EvalError::msg("cannot convert a function to JSON", span))
-        }
-        Value::Thunk(_) => unreachable!("forced above"),
+    let mut writer = JsonWriter {
+        span,
+        out,
+        context,
+        bad_utf8: None,
+    };
+    writer.value(ev, v, None, 0)?;
+    match writer.bad_utf8 {
+        Some(message) => Err(EvalError::msg(
+            format!("JSON serialization error: [json.exception.type_error.316] {message}"),
+            span,
+        )),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The state of one conversion.
+struct JsonWriter<'o, 'a> {
+    /// Where errors are reported (the builtin's call).
+    span: Span,
+    out: &'o mut Vec<u8>,
+    context: &'o mut Vec<ContextElem<'a>>,
+    /// Nix's message for the first string (in output order) that is not UTF-8.
+    bad_utf8: Option<String>,
+}
+
+impl<'a> JsonWriter<'_, 'a> {
+    /// Writes one value; `pos` is the position Nix's frames use (the enclosing attribute's).
+    fn value(
+        &mut self,
+        ev: &mut Eval<'a>,
+        v: Value<'a>,
+        pos: Option<Span>,
+        depth: usize,
+    ) -> EvalResult<()> {
+        if depth > crate::eval::MAX_JSON_NESTING {
+            return Err(EvalError::new(ErrorKind::NestingTooDeep, None));
+        }
+        let span = self.span;
+        let v = ev.force(v)?;
+        match v {
+            Value::Null => self.out.extend_from_slice(b"null"),
+            Value::Bool(b) => self
+                .out
+                .extend_from_slice(if b { b"true" } else { b"false" }),
+            Value::Int(n) => self.out.extend_from_slice(n.to_string().as_bytes()),
+            Value::Float(f) => self.out.extend_from_slice(json_float(f).as_bytes()),
+            Value::String(s) => {
+                self.context.extend_from_slice(s.context);
+                self.string(s.bytes);
+            }
+            Value::Path(_) => {
+                let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
+                return self.value(ev, s, pos, depth);
+            }
+            Value::Attrs(a) => {
+                if a.get(ev.syms.to_string).is_some() {
+                    // The `__toString` frame is at the enclosing attribute, where there is one.
+                    let at = pos.unwrap_or(crate::eval::dummy_span());
+                    let s = ev.coerce_to_string(v, at, CoerceMode::Interpolation)?;
+                    return self.value(ev, s, pos, depth);
+                }
+                if let Some(p) = a.get(ev.syms.out_path) {
+                    return self.value(ev, p.value, ev.pos_span(p.pos), depth);
+                }
+                self.out.push(b'{');
+                let mut entries: Vec<_> = a.entries.iter().collect();
+                entries
+                    .sort_by(|x, y| ev.interner.resolve(x.name).cmp(ev.interner.resolve(y.name)));
+                for (i, attr) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    let name = ev.interner.resolve(attr.name);
+                    self.string(name);
+                    self.out.push(b':');
+                    let at = ev.pos_span(attr.pos);
+                    self.value(ev, attr.value, at, depth + 1)
+                        .map_err(|e| attribute_frame(ev, e, attr.name, at))?;
+                }
+                self.out.push(b'}');
+            }
+            Value::List(l) => {
+                self.out.push(b'[');
+                for (i, e) in l.elems.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.value(ev, *e, pos, depth + 1)
+                        .map_err(|e| element_frame(e, i, pos))?;
+                }
+                self.out.push(b']');
+            }
+            // At the function where it has a position, else at the enclosing attribute.
+            Value::Lambda(c) => {
+                return Err(EvalError::msg(
+                    "cannot convert a function to JSON",
+                    c.lambda.span,
+                ))
+            }
+            Value::PrimOp(op) => {
+                return Err(EvalError::new(
+                    ErrorKind::Message(format!(
+                        "cannot convert the built-in function '{}' to JSON",
+                        op.name
+                    )),
+                    pos,
+                ))
+            }
+            Value::PrimOpApp(app) => {
+                return Err(EvalError::new(
+                    ErrorKind::Message(format!(
+                        "cannot convert the partially applied built-in function '{}' to JSON",
+                        app.op.name
+                    )),
+                    pos,
+                ))
+            }
+            Value::Thunk(_) => unreachable!("forced above"),
+        }
+        Ok(())
+    }
+
+    /// Writes a string, noting the first one that is not UTF-8.
+    fn string(&mut self, bytes: &[u8]) {
+        if self.bad_utf8.is_none() {
+            self.bad_utf8 = utf8_error(bytes);
+        }
+        json_string(bytes, self.out);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn attribute_frame(
+    ev: &Eval<'_>,
+    mut e: Box<EvalError>,
+    name: crate::intern::Symbol,
+    at: Option<Span>,
+) -> Box<EvalError> {
+    // Nix exits there with no trace at all: none is collected.
+    if matches!(e.kind, ErrorKind::NestingTooDeep) {
+        return e;
+    }
+    e.add_trace(
+        format!("while evaluating attribute '{}'", ev.interner.name(name)),
+        at,
+        false,
+    );
+    e
+}
+
+#[cold]
+#[inline(never)]
+fn element_frame(mut e: Box<EvalError>, index: usize, at: Option<Span>) -> Box<EvalError> {
+    if matches!(e.kind, ErrorKind::NestingTooDeep) {
+        return e;
+    }
+    e.add_trace(
+        format!("while evaluating list element at index {index}"),
+        at,
+        false,
+    );
+    e
+}
+
+/// Nix's JSON writer's complaint about bytes that are not UTF-8, if they are not: the index
+/// of the first byte that cannot continue (or start) a character, or a character cut short
+/// by the end of the string.
+fn utf8_error(bytes: &[u8]) -> Option<String> {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // How many continuation bytes follow, and the range the first of them must be in.
+        let (more, lo, hi) = match b {
+            0x00..=0x7f => {
+                i += 1;
+                continue;
+            }
+            0xc2..=0xdf => (1, 0x80, 0xbf),
+            0xe0 => (2, 0xa0, 0xbf),
+            0xe1..=0xec | 0xee..=0xef => (2, 0x80, 0xbf),
+            0xed => (2, 0x80, 0x9f),
+            0xf0 => (3, 0x90, 0xbf),
+            0xf1..=0xf3 => (3, 0x80, 0xbf),
+            0xf4 => (3, 0x80, 0x8f),
+            _ => return Some(format!("invalid UTF-8 byte at index {i}: 0x{b:02X}")),
+        };
+        for k in 1..=more {
+            let Some(&c) = bytes.get(i + k) else {
+                let last = bytes[bytes.len() - 1];
+                return Some(format!("incomplete UTF-8 string; last byte: 0x{last:02X}"));
+            };
+            let (lo, hi) = if k == 1 { (lo, hi) } else { (0x80, 0xbf) };
+            if !(lo..=hi).contains(&c) {
+                return Some(format!("invalid UTF-8 byte at index {}: 0x{c:02X}", i + k));
+            }
+        }
+        i += 1 + more;
+    }
+    None
 }
 
 /// Writes a JSON string: `"`, `\` and control characters escaped, other bytes as they are.

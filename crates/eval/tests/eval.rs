@@ -101,6 +101,42 @@ const CURRENT_ONLY: &[(&str, &str)] = &[
         "eval-okay-convertHash-sri-unpadded",
         "builtins.convertHash is new in Nix 2.21",
     ),
+    (
+        "eval-fail-genList-not-function",
+        "Nix 2.8 never forces the generator of an empty list; current Nix always does",
+    ),
+    (
+        "eval-fail-toJSON-incomplete-utf8",
+        "Nix 2.8 writes bytes that are not UTF-8 into JSON; current Nix reports them",
+    ),
+    (
+        "eval-fail-toJSON-invalid-utf8-byte",
+        "Nix 2.8 writes bytes that are not UTF-8 into JSON; current Nix reports them",
+    ),
+    (
+        "eval-okay-genericClosure-empty-start",
+        "Nix 2.8 requires 'operator' even for an empty start set; current Nix returns the set",
+    ),
+    (
+        "eval-okay-sort-filter-map-empty",
+        "Nix 2.8 forces the function first; current Nix returns an empty list as it is",
+    ),
+    (
+        "eval-fail-derivationStrict-output-drvPath",
+        "Nix 2.8 makes an output named drvPath (and a set with drvPath twice); current Nix refuses it",
+    ),
+    (
+        "eval-fail-deepSeq-too-deep",
+        "Nix 2.8 follows 200000 nested sets; current Nix runs out of stack",
+    ),
+    (
+        "eval-fail-tryEval-too-deep",
+        "Nix 2.8 follows 200000 nested sets; current Nix runs out of stack",
+    ),
+    (
+        "eval-fail-fromTOML-too-large-later-line",
+        "Nix 2.8's toml11 saturates at -2^63; current Nix's reports the overflow",
+    ),
 ];
 
 fn case_name(path: &Path) -> String {

@@ -97,6 +97,8 @@ fn kiln_eval(dir: &Path, expr: &str) -> Command {
         .env("XDG_CACHE_HOME", dir.join("kiln-cache"))
         .args(["--eval", "--strict", "--read-write-mode", "--store"])
         .arg(dir.join("kiln-root"))
+        // `fetchTree` exists only with this feature, as in current Nix.
+        .args(["--extra-experimental-features", "fetch-tree"])
         .args(["-E", expr]);
     cmd
 }

@@ -1,7 +1,7 @@
 //! Attribute sets: `attrNames`, `attrValues`, `getAttr`, `hasAttr`, `mapAttrs`,
 //! `removeAttrs`, `intersectAttrs`, `catAttrs`, `listToAttrs`, `zipAttrsWith`.
 
-use super::{attrs, function, list, string};
+use super::{attrs, attrs_in, function, list, string, with_frame};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::print::sorted_attrs;
@@ -124,7 +124,12 @@ fn cat_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
     let l = list(ev, args[1], span)?;
     let mut out = Vec::new();
     for e in l.elems {
-        let a = attrs(ev, *e, span)?;
+        let a = attrs_in(
+            ev,
+            *e,
+            span,
+            "while evaluating an element in the list passed as second argument to builtins.catAttrs",
+        )?;
         if let Some(attr) = a.get(sym) {
             out.push(attr.value);
         }
@@ -135,29 +140,45 @@ fn cat_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 fn list_to_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let l = list(ev, args[0], span)?;
     let mut out = Vec::with_capacity(l.elems.len());
+    let mut seen = std::collections::HashSet::with_capacity(l.elems.len());
     let (name_sym, value_sym) = (ev.syms.name, ev.syms.value);
+    // Nix's missing `name` or `value` has no position, only this frame.
+    let missing = |name: &str| {
+        let mut e = EvalError::new(
+            ErrorKind::MissingAttr {
+                name: name.into(),
+                suggestions: Vec::new(),
+            },
+            None,
+        );
+        e.add_trace("in a {name=...; value=...;} pair".to_owned(), None, false);
+        e
+    };
     for e in l.elems {
-        let item = attrs(ev, *e, span)?;
-        let Some(name) = item.get(name_sym) else {
-            return Err(EvalError::new(
-                ErrorKind::MissingAttr {
-                    name: "name".into(),
-                    suggestions: Vec::new(),
-                },
-                Some(span),
-            ));
-        };
-        let name = string(ev, name.value, span)?;
-        let Some(value) = item.get(value_sym) else {
-            return Err(EvalError::new(
-                ErrorKind::MissingAttr {
-                    name: "value".into(),
-                    suggestions: Vec::new(),
-                },
-                Some(span),
-            ));
-        };
+        let item = attrs_in(
+            ev,
+            *e,
+            span,
+            "while evaluating an element of the list passed to builtins.listToAttrs",
+        )?;
+        let name = item.get(name_sym).ok_or_else(|| missing("name"))?;
+        // The error and its frame are at the `name` attribute, where it has a position.
+        let at = ev.pos_span(name.pos).unwrap_or(span);
+        let name = string(ev, name.value, at).map_err(|e| {
+            name_error(
+                e,
+                at,
+                span,
+                "while evaluating the `name` attribute of an element of the list passed to builtins.listToAttrs",
+            )
+        })?;
         let sym = ev.sym(name.bytes);
+        // The first occurrence of a name wins, and Nix looks at a later one's `value` not at
+        // all.
+        if !seen.insert(sym) {
+            continue;
+        }
+        let value = item.get(value_sym).ok_or_else(|| missing("value"))?;
         out.push(Attr {
             name: sym,
             // Nix gives the attribute the position of the element's `value`.
@@ -165,8 +186,21 @@ fn list_to_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
             value: value.value,
         });
     }
-    // The first occurrence of a name wins: a stable sort keeps source order among equals.
     Ok(ev.new_attrs(out))
+}
+
+/// The frame of a `name` attribute that is not a string: at the attribute when it has a
+/// position (the error keeps it too), else at the call, which Nix shows once.
+#[cold]
+#[inline(never)]
+fn name_error(e: Box<EvalError>, at: Span, call: Span, message: &str) -> Box<EvalError> {
+    if at == call {
+        with_frame(e, message, call, None)
+    } else {
+        let mut e = e;
+        e.add_trace(message.to_owned(), Some(at), false);
+        e
+    }
 }
 
 fn zip_attrs_with<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
@@ -175,7 +209,12 @@ fn zip_attrs_with<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eval
     let mut groups: Vec<(crate::intern::Symbol, Vec<Value<'a>>)> = Vec::new();
     let mut index = std::collections::HashMap::new();
     for s in sets.elems {
-        let a = attrs(ev, *s, span)?;
+        let a = attrs_in(
+            ev,
+            *s,
+            span,
+            "while evaluating a value of the list passed as second argument to builtins.zipAttrsWith",
+        )?;
         for attr in a.entries {
             let i = *index.entry(attr.name).or_insert_with(|| {
                 groups.push((attr.name, Vec::new()));

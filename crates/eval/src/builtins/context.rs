@@ -103,43 +103,82 @@ fn append_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eval
     for (name, value) in crate::print::sorted_attrs(ev, set) {
         let key: &'a [u8] = ev.arena.alloc_slice_copy(ev.interner.resolve(name));
         let shown = String::from_utf8_lossy(key).into_owned();
+        // Nix reports these at the attribute (its key), where it has a position.
+        let at = set
+            .get(name)
+            .and_then(|a| ev.pos_span(a.pos))
+            .unwrap_or(span);
         let Some(sp) = store_path(ev, key) else {
             return Err(EvalError::msg(
                 format!("context key '\"{shown}\"' is not a store path"),
-                span,
+                at,
             ));
         };
-        let info = attrs(ev, value, span)?;
-        if let Some(a) = info.get(path_sym) {
-            if boolean(ev, a.value, span)? {
-                context.push(ContextElem::Opaque(key));
-            }
-        }
-        if let Some(a) = info.get(all_sym) {
-            if boolean(ev, a.value, span)? {
-                if !sp.is_derivation() {
-                    return Err(EvalError::msg(
-                        format!(
-                            "tried to add all-outputs context of \"{shown}\", which is not a derivation, to a string"
-                        ),
-                        span,
-                    ));
+        let info = attrs(ev, value, at)
+            .map_err(|e| in_frame(e, "while evaluating the value of a string context", at))?;
+        // A flag's error and frame are at the flag's own attribute.
+        let flag = |ev: &mut Eval<'a>, sym, message: &str| -> EvalResult<bool> {
+            match info.get(sym) {
+                Some(a) => {
+                    let at = ev.pos_span(a.pos).unwrap_or(span);
+                    boolean(ev, a.value, at).map_err(|mut e| {
+                        e.add_trace(message.to_owned(), Some(at), false);
+                        e
+                    })
                 }
-                context.push(ContextElem::AllOutputs(key));
+                None => Ok(false),
             }
+        };
+        if flag(
+            ev,
+            path_sym,
+            "while evaluating the `path` attribute of a string context",
+        )? {
+            context.push(ContextElem::Opaque(key));
+        }
+        if flag(
+            ev,
+            all_sym,
+            "while evaluating the `allOutputs` attribute of a string context",
+        )? {
+            if !sp.is_derivation() {
+                return Err(EvalError::msg(
+                    format!(
+                        "tried to add all-outputs context of \"{shown}\", which is not a derivation, to a string"
+                    ),
+                    at,
+                ));
+            }
+            context.push(ContextElem::AllOutputs(key));
         }
         if let Some(a) = info.get(outputs_sym) {
-            let outputs = list(ev, a.value, span)?;
+            let outputs_at = ev.pos_span(a.pos).unwrap_or(span);
+            let outputs = list(ev, a.value, outputs_at).map_err(|e| {
+                in_frame(
+                    e,
+                    "while evaluating the `outputs` attribute of a string context",
+                    outputs_at,
+                )
+            })?;
             if !outputs.elems.is_empty() && !sp.is_derivation() {
                 return Err(EvalError::msg(
                     format!(
                         "tried to add derivation output context of \"{shown}\", which is not a derivation, to a string"
                     ),
-                    span,
+                    at,
                 ));
             }
             for o in outputs.elems {
-                let output = string(ev, *o, span)?.bytes;
+                let output = string(ev, *o, outputs_at)
+                    .map_err(|mut e| {
+                        e.add_trace(
+                            "while evaluating an output name within a string context".to_owned(),
+                            Some(outputs_at),
+                            false,
+                        );
+                        e
+                    })?
+                    .bytes;
                 context.push(ContextElem::Built { output, drv: key });
             }
         }
@@ -147,6 +186,18 @@ fn append_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eval
     context.sort();
     context.dedup();
     Ok(ev.new_string(s.bytes, &context))
+}
+
+/// Nix's frame for a value of the wrong type found in a string context (its `forceAttrs` or
+/// `forceList` with a position): the frame is at `at`, the error itself has no position.
+#[cold]
+#[inline(never)]
+fn in_frame(mut e: Box<EvalError>, message: &str, at: Span) -> Box<EvalError> {
+    if e.span == Some(at) {
+        e.span = None;
+    }
+    e.add_trace(message.to_owned(), Some(at), false);
+    e
 }
 
 fn discard_output_dependency<'a>(

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::{attrs, function, string};
-use crate::eval::{type_error, CoerceMode, Eval, EvalResult};
+use super::{attrs, string, with_frame};
+use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::span::Span;
 use crate::value::{Attr, PosIdx, PrimOp, Value};
@@ -156,29 +156,70 @@ fn add_error_context<'a>(
     }
 }
 
-/// Forces a path-like argument (a path, or a string holding an absolute path).
+/// Nix's `realisePath`: a path-like argument (a path, or a string holding an absolute path).
 pub(crate) fn path_arg<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<Vec<u8>> {
-    let v = ev.force(v)?;
-    let bytes = match v {
-        Value::Path(p) => p.bytes.to_vec(),
-        Value::String(s) => s.bytes.to_vec(),
-        Value::Attrs(_) => {
-            let s = ev.coerce_to_string(v, span, CoerceMode::PathSegment)?;
-            let Value::String(s) = s else { unreachable!() };
-            s.bytes.to_vec()
+    Ok(coerce_to_path(ev, v, span, "while realising the context of a path", None)?.0)
+}
+
+/// Nix's `coerceToPath`: a path as it is, a set's `__toString` result in turn, anything else
+/// coerced to a string (not copied) that must be absolute. An error forcing the value, a value
+/// that does not coerce, or a relative string gets the frame `message`; an error inside
+/// `__toString` does not. The frame is at `at` where Nix gives it a position.
+pub(crate) fn coerce_to_path<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    message: &str,
+    at: Option<Span>,
+) -> EvalResult<(Vec<u8>, &'a [crate::value::ContextElem<'a>])> {
+    let v = ev.force(v).map_err(|e| with_frame(e, message, span, at))?;
+    match v {
+        Value::Path(p) => return Ok((p.bytes.to_vec(), &[])),
+        Value::Attrs(a) => {
+            if let Some(f) = a.get(ev.syms.to_string) {
+                let f = ev.force(f.value)?;
+                let res = ev.call(f, v, Some(span))?;
+                return coerce_to_path(ev, res, span, message, at);
+            }
         }
-        other => return Err(type_error("a path", &other, ev, span)),
+        _ => {}
+    }
+    let s = ev
+        .coerce_to_string(v, span, CoerceMode::PathSegment)
+        .map_err(|e| {
+            if crate::arith::coercion_failed(&e) {
+                with_frame(e, message, span, at)
+            } else {
+                e
+            }
+        })?;
+    let Value::String(s) = s else {
+        unreachable!("coercion makes a string")
     };
-    if !bytes.starts_with(b"/") {
-        return Err(EvalError::msg(
+    if !s.bytes.starts_with(b"/") {
+        let e = EvalError::msg(
             format!(
                 "string '{}' doesn't represent an absolute path",
-                String::from_utf8_lossy(&bytes)
+                String::from_utf8_lossy(s.bytes)
             ),
             span,
-        ));
+        );
+        return Err(with_frame(e, message, span, at));
     }
-    Ok(bytes)
+    Ok((s.bytes.to_vec(), s.context))
+}
+
+/// An I/O error as Nix shows a system error: the system's message, without Rust's
+/// " (os error N)".
+pub(crate) fn os_error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .map(str::to_owned)
+            .unwrap_or(text),
+        None => text,
+    }
 }
 
 fn os_path(bytes: &[u8]) -> &Path {
@@ -244,9 +285,14 @@ fn read_file_type<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eval
 fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let p = path_arg(ev, args[0], span)?;
     ev.check_access(os_path(&p))?;
+    // Nix's words: the path unquoted, the system's message alone.
     let entries = ev.io.read_dir(os_path(&p)).map_err(|e| {
         EvalError::msg(
-            format!("reading directory '{}': {e}", os_path(&p).display()),
+            format!(
+                "reading directory {}: {}",
+                os_path(&p).display(),
+                os_error_text(&e)
+            ),
             span,
         )
     })?;
@@ -285,9 +331,12 @@ fn get_env<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 }
 
 fn function_args<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = function(ev, args[0], span)?;
-    let Value::Lambda(c) = f else {
-        return Ok(ev.new_attrs(Vec::new()));
+    // Builtins have no formals; anything else that is not a lambda (a `__functor` set too)
+    // is an error, in Nix's words.
+    let c = match ev.force(args[0])? {
+        Value::Lambda(c) => c,
+        Value::PrimOp(_) | Value::PrimOpApp(_) => return Ok(ev.new_attrs(Vec::new())),
+        _ => return Err(EvalError::msg("'functionArgs' requires a function", span)),
     };
     let crate::ir::ParamIr::Formals { formals, .. } = &c.lambda.param else {
         return Ok(ev.new_attrs(Vec::new()));

@@ -32,7 +32,7 @@ use kiln_formats::derivation::{Derivation, DerivationOutput, DrvHashCache};
 use kiln_formats::hash::{Hash, HashAlgo};
 use kiln_formats::store_path::{FileIngestionMethod, StorePath};
 
-use super::{attrs, boolean, list, string};
+use super::{attrs, boolean, list, string, with_frame};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
@@ -157,6 +157,13 @@ fn set_outputs(b: &mut Builder<'_>, names: Vec<String>, span: Span) -> EvalResul
                 span,
             ));
         }
+        // The result has a `drvPath` attribute of its own.
+        if n == "drvPath" {
+            return Err(EvalError::msg(
+                "invalid derivation output name 'drvPath'",
+                span,
+            ));
+        }
         b.outputs.insert(n);
     }
     if b.outputs.is_empty() {
@@ -219,7 +226,19 @@ fn add_attr<'a>(
             let l = list(ev, value, span)?;
             for e in l.elems {
                 let mut bytes = Vec::new();
-                coerce_env(ev, *e, span, &mut bytes, &mut b.context)?;
+                let e = ev.force(*e)?;
+                coerce_env(ev, e, span, &mut bytes, &mut b.context).map_err(|err| {
+                    if matches!(e, Value::List(_)) || crate::arith::coercion_failed(&err) {
+                        with_frame(
+                            err,
+                            "while evaluating an element of the argument list",
+                            span,
+                            None,
+                        )
+                    } else {
+                        err
+                    }
+                })?;
                 b.drv.args.push(bytes);
             }
             return Ok(());
@@ -372,8 +391,20 @@ fn derivation_strict<'a>(
         );
         return Err(e);
     };
-    let name_span = ev.pos_span(name_attr.pos).unwrap_or(span);
-    let name = string_no_context(ev, name_attr.value, name_span)?;
+    let name = string_no_context(ev, name_attr.value, span).map_err(|e| {
+        let mut e = with_frame(
+            e,
+            "while evaluating the `name` attribute passed to builtins.derivationStrict",
+            span,
+            None,
+        );
+        e.add_trace(
+            "while evaluating the derivation attribute 'name'".to_owned(),
+            ev.pos_span(name_attr.pos),
+            false,
+        );
+        e
+    })?;
     let res = if name.ends_with(".drv") {
         Err(EvalError::new(
             crate::ErrorKind::Message(
@@ -411,14 +442,20 @@ fn build<'a>(
 ) -> EvalResult<Value<'a>> {
     let ignore_nulls_sym = ev.sym(b"__ignoreNulls");
     let structured_sym = ev.sym(b"__structuredAttrs");
-    let ignore_nulls = match set.get(ignore_nulls_sym) {
-        Some(a) => boolean(ev, a.value, span)?,
-        None => false,
+    let flag = |ev: &mut Eval<'a>, sym, message: &str| match set.get(sym) {
+        Some(a) => boolean(ev, a.value, span).map_err(|e| with_frame(e, message, span, None)),
+        None => Ok(false),
     };
-    let structured = match set.get(structured_sym) {
-        Some(a) => boolean(ev, a.value, span)?,
-        None => false,
-    };
+    let structured = flag(
+        ev,
+        structured_sym,
+        "while evaluating the `__structuredAttrs` attribute passed to builtins.derivationStrict",
+    )?;
+    let ignore_nulls = flag(
+        ev,
+        ignore_nulls_sym,
+        "while evaluating the `__ignoreNulls` attribute passed to builtins.derivationStrict",
+    )?;
     let mut b = Builder {
         drv: Derivation::default(),
         context: Vec::new(),

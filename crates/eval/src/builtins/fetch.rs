@@ -58,6 +58,24 @@ fn url_base_name(url: &str) -> String {
     trimmed.rsplit('/').next().unwrap_or(trimmed).to_owned()
 }
 
+/// What is wrong with a store path name, in Nix's words, if anything.
+fn store_name_problem(name: &str) -> Option<String> {
+    use kiln_formats::store_path::{check_name, NameError};
+    let e = check_name(name).err()?;
+    Some(match e {
+        NameError::Empty => "name must not be empty".to_owned(),
+        NameError::TooLong => format!("name '{name}' must be no longer than 211 characters"),
+        NameError::Dots if name == "." || name == ".." => format!("name '{name}' is not valid"),
+        NameError::Dots => {
+            let first = if name.starts_with("..") { ".." } else { "." };
+            format!(
+                "name '{name}' is not valid: first dash-separated component must not be '{first}'"
+            )
+        }
+        NameError::BadChar(c) => format!("name '{name}' contains illegal character '{c}'"),
+    })
+}
+
 fn fetch_error(e: std::io::Error, span: Span) -> Box<EvalError> {
     EvalError::msg(e.to_string(), span)
 }
@@ -73,7 +91,8 @@ fn fetch_url<'a>(
     let mut url = None;
     let mut name = None;
     let mut expected = None;
-    match ev.force(arg)? {
+    let arg = ev.force(arg)?;
+    match arg {
         Value::Attrs(set) => {
             for (sym, value) in crate::print::sorted_attrs(ev, set) {
                 let key = text(ev.interner.resolve(sym));
@@ -98,6 +117,7 @@ fn fetch_url<'a>(
     let Some(url) = url else {
         return Err(EvalError::msg("'url' argument required", span));
     };
+    let name_passed = name.is_some();
     let name = name.unwrap_or_else(|| {
         if unpack {
             "source".to_owned()
@@ -105,6 +125,21 @@ fn fetch_url<'a>(
             url_base_name(&url)
         }
     });
+    // Checked before anything is downloaded, with Nix's advice for each way of calling.
+    if let Some(problem) = store_name_problem(&name) {
+        let advice = if name_passed {
+            format!("Please change the value for the 'name' attribute passed to '{who}', so that it can create a valid store path.")
+        } else if matches!(arg, Value::Attrs(_)) {
+            format!("Please add a valid 'name' attribute to the argument for '{who}', so that it can create a valid store path.")
+        } else {
+            // (Nix's message has the two spaces.)
+            format!("Please pass an attribute set with 'url' and 'name' attributes to '{who}',  so that it can create a valid store path.")
+        };
+        return Err(EvalError::msg(
+            format!("invalid store path name when fetching URL '{url}': {problem}. {advice}"),
+            span,
+        ));
+    }
     let req = FetchRequest::Url {
         url,
         name,

@@ -9,7 +9,7 @@ use std::path::Path;
 use kiln_formats::hash::{Encoding, Hash, HashAlgo, HashError, Hasher};
 
 use super::control::path_arg;
-use super::{attrs, string};
+use super::{attrs, string, with_frame};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::span::Span;
@@ -25,9 +25,11 @@ pub(super) static BUILTINS: &[PrimOp] = &[
 fn algo(name: &[u8], span: Span) -> EvalResult<HashAlgo> {
     let name = String::from_utf8_lossy(name);
     name.parse().map_err(|_| {
-        EvalError::msg(
-            format!("unknown hash algorithm '{name}', expect 'md5', 'sha1', 'sha256', or 'sha512'"),
-            span,
+        EvalError::new(
+            crate::eval_error::ErrorKind::Usage(format!(
+                "unknown hash algorithm '{name}', expect 'md5', 'sha1', 'sha256', or 'sha512'"
+            )),
+            Some(span),
         )
     })
 }
@@ -124,35 +126,56 @@ fn convert_hash<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRe
         let sym = ev.sym(name);
         set.get(sym).map(|a| a.value)
     };
+    // Nix's missing attribute here has no position, only the frame saying what it looked for.
     let missing = |name: &str| {
-        EvalError::new(
+        let mut e = EvalError::new(
             ErrorKind::MissingAttr {
                 name: name.to_owned(),
                 suggestions: Vec::new(),
             },
-            Some(span),
-        )
+            None,
+        );
+        e.add_trace(
+            format!("while locating the attribute '{name}'"),
+            None,
+            false,
+        );
+        e
+    };
+    let attr_frame = |name: &'static str| {
+        move |e| {
+            with_frame(
+                e,
+                &format!("while evaluating the attribute '{name}'"),
+                span,
+                None,
+            )
+        }
     };
     let hash = field(ev, b"hash").ok_or_else(|| missing("hash"))?;
-    let hash = string(ev, hash, span)?;
+    let hash = string(ev, hash, span).map_err(attr_frame("hash"))?;
     let algo = match field(ev, b"hashAlgo") {
-        Some(v) => Some(algo_arg(ev, v, span)?),
+        Some(v) => {
+            let name = string(ev, v, span).map_err(attr_frame("hashAlgo"))?;
+            Some(algo(name.bytes, span)?)
+        }
         None => None,
     };
     let format = field(ev, b"toHashFormat").ok_or_else(|| missing("toHashFormat"))?;
-    let format = string(ev, format, span)?;
+    let format = string(ev, format, span).map_err(attr_frame("toHashFormat"))?;
     let encoding = match format.bytes {
         b"base16" => Encoding::Base16,
         b"nix32" | b"base32" => Encoding::Nix32,
         b"base64" => Encoding::Base64,
         b"sri" => Encoding::Sri,
+        // A usage error in Nix, as an unknown algorithm is.
         other => {
-            return Err(EvalError::msg(
-                format!(
+            return Err(EvalError::new(
+                ErrorKind::Usage(format!(
                     "unknown hash format '{}', expect 'base16', 'base32', 'base64', or 'sri'",
                     String::from_utf8_lossy(other)
-                ),
-                span,
+                )),
+                Some(span),
             ))
         }
     };

@@ -1,7 +1,7 @@
 //! Lists: `length`, `head`, `tail`, `elemAt`, `elem`, `genList`, `map`, `filter`, `foldl'`,
 //! `concatLists`, `concatMap`, `all`, `any`, `sort`, `partition`, `groupBy`, `genericClosure`.
 
-use super::{attrs, boolean, function, int, list};
+use super::{attrs, attrs_in, boolean, function, int, list, list_in, with_frame};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
@@ -83,7 +83,6 @@ fn elem<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
 }
 
 fn gen_list<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = args[0];
     let n = int(ev, args[1], span)?;
     if n < 0 {
         return Err(EvalError::msg(
@@ -91,23 +90,42 @@ fn gen_list<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
             span,
         ));
     }
+    // Nix forces the generator even for an empty list, after the length.
+    let f = function(ev, args[0], span)?;
     let f: &'a Value<'a> = ev.arena.alloc(f);
     Ok(ev.new_list_iter((0..n as usize).map(|i| ev.lazy_apply_index(f, i as i64))))
 }
 
 fn map<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let l = list(ev, args[1], span)?;
-    let f: &'a Value<'a> = ev.arena.alloc(args[0]);
+    // As in Nix: the list first, and the function only when there is something to map.
+    if l.elems.is_empty() {
+        return Ok(Value::List(l));
+    }
+    let f = function(ev, args[0], span)?;
+    let f: &'a Value<'a> = ev.arena.alloc(f);
     Ok(ev.new_list_iter(l.elems.iter().map(|e| ev.lazy_apply_ref(f, e))))
 }
 
 fn filter<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = function(ev, args[0], span)?;
+    // As in Nix: the list first, and the function only when there is something to filter.
     let l = list(ev, args[1], span)?;
+    if l.elems.is_empty() {
+        return Ok(Value::List(l));
+    }
+    let f = function(ev, args[0], span)?;
     let mut out = Vec::new();
     for e in l.elems {
         let keep = ev.call_n(f, &[*e], span)?;
-        if boolean(ev, keep, span)? {
+        let keep = boolean(ev, keep, span).map_err(|e| {
+            with_frame(
+                e,
+                "while evaluating the return value of the filtering function passed to builtins.filter",
+                span,
+                None,
+            )
+        })?;
+        if keep {
             out.push(*e);
         }
     }
@@ -118,8 +136,21 @@ fn filter<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
 }
 
 fn foldl<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = function(ev, args[0], span)?;
-    let l = list(ev, args[2], span)?;
+    // The primop is `foldl'`, but Nix's frames name it `foldlStrict`.
+    let f = function(ev, args[0], span).map_err(|e| {
+        with_frame(
+            e,
+            "while evaluating the first argument passed to builtins.foldlStrict",
+            span,
+            None,
+        )
+    })?;
+    let l = list_in(
+        ev,
+        args[2],
+        span,
+        "while evaluating the third argument passed to builtins.foldlStrict",
+    )?;
     let mut acc = args[1];
     for e in l.elems {
         acc = ev.call_n(f, &[acc, *e], span)?;
@@ -131,7 +162,13 @@ fn concat_lists<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRe
     let l = list(ev, args[0], span)?;
     let mut out = Vec::new();
     for e in l.elems {
-        out.extend_from_slice(list(ev, *e, span)?.elems);
+        let l = list_in(
+            ev,
+            *e,
+            span,
+            "while evaluating a value of the list passed to builtins.concatLists",
+        )?;
+        out.extend_from_slice(l.elems);
     }
     Ok(ev.new_list(out))
 }
@@ -142,7 +179,22 @@ fn concat_map<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
     let mut out = Vec::new();
     for e in l.elems {
         let r = ev.call_n(f, &[*e], span)?;
-        out.extend_from_slice(list(ev, r, span)?.elems);
+        match r {
+            Value::List(l) => out.extend_from_slice(l.elems),
+            // Nix's frame is at the function, where it has a position.
+            other => {
+                let at = match f {
+                    Value::Lambda(c) => Some(c.lambda.span),
+                    _ => None,
+                };
+                return Err(with_frame(
+                    crate::eval::type_error("a list", &other, ev, span),
+                    "while evaluating the return value of the function passed to builtins.concatMap",
+                    span,
+                    at,
+                ));
+            }
+        }
     }
     Ok(ev.new_list(out))
 }
@@ -152,7 +204,15 @@ fn all<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Valu
     let l = list(ev, args[1], span)?;
     for e in l.elems {
         let r = ev.call_n(f, &[*e], span)?;
-        if !boolean(ev, r, span)? {
+        let r = boolean(ev, r, span).map_err(|e| {
+            with_frame(
+                e,
+                "while evaluating the return value of the function passed to builtins.all",
+                span,
+                None,
+            )
+        })?;
+        if !r {
             return Ok(Value::Bool(false));
         }
     }
@@ -164,7 +224,15 @@ fn any<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Valu
     let l = list(ev, args[1], span)?;
     for e in l.elems {
         let r = ev.call_n(f, &[*e], span)?;
-        if boolean(ev, r, span)? {
+        let r = boolean(ev, r, span).map_err(|e| {
+            with_frame(
+                e,
+                "while evaluating the return value of the function passed to builtins.any",
+                span,
+                None,
+            )
+        })?;
+        if r {
             return Ok(Value::Bool(true));
         }
     }
@@ -174,11 +242,19 @@ fn any<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Valu
 /// A stable merge sort with the user's comparator (which may fail, so `slice::sort_by` with
 /// its panicking-free but error-less comparator does not fit).
 fn sort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = function(ev, args[0], span)?;
+    // As in Nix: the list first, the function only when there is something to sort, then
+    // every element, before any comparison.
     let l = list(ev, args[1], span)?;
-    // Elements already evaluated are taken as values: the comparator then reads them without
-    // going through their thunks (the new list prints the same).
-    let mut items: Vec<Value<'a>> = l.elems.iter().map(|v| v.resolved()).collect();
+    if l.elems.is_empty() {
+        return Ok(Value::List(l));
+    }
+    let f = function(ev, args[0], span)?;
+    // The elements are taken as values: the comparator then reads them without going
+    // through their thunks (the new list prints the same).
+    let mut items: Vec<Value<'a>> = Vec::with_capacity(l.elems.len());
+    for e in l.elems {
+        items.push(ev.force(*e)?);
+    }
     // `lessThan` is compared natively, as Nix does.
     let native = matches!(f, Value::PrimOp(op) if op.name == "lessThan");
     let mut less = |ev: &mut Eval<'a>, a: Value<'a>, b: Value<'a>| -> EvalResult<bool> {
@@ -190,7 +266,14 @@ fn sort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
         }
         match ev.call_n(f, &[a, b], span)? {
             Value::Bool(b) => Ok(b),
-            r => boolean(ev, r, span),
+            r => boolean(ev, r, span).map_err(|e| {
+                with_frame(
+                    e,
+                    "while evaluating the return value of the sorting function passed to builtins.sort",
+                    span,
+                    None,
+                )
+            }),
         }
     };
     let mut buf = items.clone();
@@ -257,8 +340,18 @@ fn partition<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
     let l = list(ev, args[1], span)?;
     let (mut right, mut wrong) = (Vec::new(), Vec::new());
     for e in l.elems {
+        // Nix forces each element before passing it.
+        ev.force(*e)?;
         let r = ev.call_n(f, &[*e], span)?;
-        if boolean(ev, r, span)? {
+        let r = boolean(ev, r, span).map_err(|e| {
+            with_frame(
+                e,
+                "while evaluating the return value of the partition function passed to builtins.partition",
+                span,
+                None,
+            )
+        })?;
+        if r {
             right.push(*e);
         } else {
             wrong.push(*e);
@@ -288,7 +381,14 @@ fn group_by<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
     let mut index = std::collections::HashMap::new();
     for e in l.elems {
         let k = ev.call_n(f, &[*e], span)?;
-        let k = super::string(ev, k, span)?;
+        let k = super::string(ev, k, span).map_err(|e| {
+            with_frame(
+                e,
+                "while evaluating the return value of the grouping function passed to builtins.groupBy",
+                span,
+                None,
+            )
+        })?;
         let sym = ev.sym(k.bytes);
         let i = *index.entry(sym).or_insert_with(|| {
             groups.push((sym, Vec::new()));
@@ -336,28 +436,64 @@ fn generic_closure<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eva
     let start_sym = ev.sym(b"startSet");
     let op_sym = ev.sym(b"operator");
     let key_sym = ev.sym(b"key");
-    let missing = |name: &str| {
-        EvalError::new(
+    // Nix's missing attribute here has no position, only the frame saying where it looked.
+    let missing = |name: &str, message: &str| {
+        let mut e = EvalError::new(
             crate::eval_error::ErrorKind::MissingAttr {
                 name: name.into(),
                 suggestions: Vec::new(),
             },
-            Some(span),
-        )
+            None,
+        );
+        e.add_trace(message.to_owned(), None, false);
+        e
     };
-    let start = a.get(start_sym).ok_or_else(|| missing("startSet"))?.value;
-    let op = a.get(op_sym).ok_or_else(|| missing("operator"))?.value;
-    let op = function(ev, op, span)?;
-    let mut work: std::collections::VecDeque<Value<'a>> =
-        list(ev, start, span)?.elems.iter().copied().collect();
+    const IN_ARGUMENT: &str = "in the attrset passed as argument to builtins.genericClosure";
+    const IN_ELEMENT: &str =
+        "in one of the attrsets generated by (or initially passed to) builtins.genericClosure";
+    let start = a
+        .get(start_sym)
+        .ok_or_else(|| missing("startSet", IN_ARGUMENT))?
+        .value;
+    let start = list_in(
+        ev,
+        start,
+        span,
+        "while evaluating the 'startSet' attribute passed as argument to builtins.genericClosure",
+    )?;
+    // As in Nix, an empty start set is the result, whatever the operator.
+    if start.elems.is_empty() {
+        return Ok(Value::List(start));
+    }
+    let op = a
+        .get(op_sym)
+        .ok_or_else(|| missing("operator", IN_ARGUMENT))?
+        .value;
+    let op = function(ev, op, span).map_err(|e| {
+        with_frame(
+            e,
+            "while evaluating the 'operator' attribute passed as argument to builtins.genericClosure",
+            span,
+            None,
+        )
+    })?;
+    let mut work: std::collections::VecDeque<Value<'a>> = start.elems.iter().copied().collect();
     // The keys seen, sorted by `<`: Nix keeps them in an ordered set, so keys must be
     // comparable (numbers, strings, paths, lists of those) and a closure of n elements costs
     // n log n comparisons, not n².
     let mut seen: Vec<Value<'a>> = Vec::new();
     let mut out = Vec::new();
     while let Some(item) = work.pop_front() {
-        let item_attrs = attrs(ev, item, span)?;
-        let key = item_attrs.get(key_sym).ok_or_else(|| missing("key"))?.value;
+        let item_attrs = attrs_in(
+            ev,
+            item,
+            span,
+            "while evaluating one of the elements generated by (or initially passed to) builtins.genericClosure",
+        )?;
+        let key = item_attrs
+            .get(key_sym)
+            .ok_or_else(|| missing("key", IN_ELEMENT))?
+            .value;
         let key = ev.force(key)?;
         let at = closure_key_position(ev, &seen, key, span).map_err(|mut e| {
             e.add_trace(
@@ -373,7 +509,17 @@ fn generic_closure<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eva
         seen.insert(at, key);
         out.push(item);
         let next = ev.call_n(op, &[item], span)?;
-        work.extend(list(ev, next, span)?.elems.iter().copied());
+        let next = list_in(
+            ev,
+            next,
+            span,
+            "while evaluating the return value of the `operator` passed to builtins.genericClosure",
+        )?;
+        // Nix forces each new element as it adds it to the work set.
+        for e in next.elems {
+            ev.force(*e)?;
+        }
+        work.extend(next.elems.iter().copied());
     }
     Ok(ev.new_list(out))
 }

@@ -6,6 +6,7 @@
 //! `__name`, as Nix does.
 
 use crate::eval::{type_error, Eval, EvalResult};
+use crate::eval_error::EvalError;
 use crate::intern::Symbol;
 use crate::span::Span;
 use crate::value::{Attr, Attrs, Env, List, NixString, PosIdx, PrimOp, Thunk, ThunkState, Value};
@@ -81,7 +82,12 @@ fn all() -> impl Iterator<Item = &'static PrimOp> {
 /// Builds the base environment and the names lowering resolves against it.
 pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, crate::intern::SymbolMap<u32>) {
     let mut builtins: Vec<Attr<'a>> = Vec::new();
+    let fetch_tree = ev.settings.has_feature("fetch-tree") || ev.settings.has_feature("flakes");
     for op in all() {
+        // Nix 2.26 defines `fetchTree` only with one of these experimental features.
+        if op.name == "fetchTree" && !fetch_tree {
+            continue;
+        }
         let name = ev.sym(op.name.as_bytes());
         builtins.push(Attr {
             name,
@@ -198,6 +204,25 @@ fn nix_path_value<'a>(ev: &mut Eval<'a>) -> Value<'a> {
 
 // ----- argument helpers shared by the builtin files -----
 
+/// Adds the frame Nix gives a value a builtin forces with a context of its own ("while
+/// evaluating the return value of the function passed to builtins.all"), as the error unwinds.
+/// An error at the builtin's call (`call`) loses that position, as in Nix, where the call's
+/// frame says where; `at` is the frame's own position where Nix shows one.
+#[cold]
+#[inline(never)]
+pub(crate) fn with_frame(
+    mut e: Box<EvalError>,
+    message: &str,
+    call: Span,
+    at: Option<Span>,
+) -> Box<EvalError> {
+    if e.span == Some(call) {
+        e.span = None;
+    }
+    e.add_trace(message.to_owned(), at, false);
+    e
+}
+
 /// Forces an argument expected to be an integer.
 pub(crate) fn int<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<i64> {
     match ev.force(v)? {
@@ -227,6 +252,44 @@ pub(crate) fn list<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResul
     match ev.force(v)? {
         Value::List(l) => Ok(l),
         other => Err(type_error("a list", &other, ev, span)),
+    }
+}
+
+/// Forces a value expected to be a list, as Nix's `forceList` with a context: the frame
+/// `message` is added to the type error only (an error while forcing gets none).
+pub(crate) fn list_in<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    message: &str,
+) -> EvalResult<&'a List<'a>> {
+    match ev.force(v)? {
+        Value::List(l) => Ok(l),
+        other => Err(with_frame(
+            type_error("a list", &other, ev, span),
+            message,
+            span,
+            None,
+        )),
+    }
+}
+
+/// Forces a value expected to be a set, as Nix's `forceAttrs` with a context: the frame
+/// `message` is added to the type error only (an error while forcing gets none).
+pub(crate) fn attrs_in<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    message: &str,
+) -> EvalResult<&'a Attrs<'a>> {
+    match ev.force(v)? {
+        Value::Attrs(a) => Ok(a),
+        other => Err(with_frame(
+            type_error("a set", &other, ev, span),
+            message,
+            span,
+            None,
+        )),
     }
 }
 

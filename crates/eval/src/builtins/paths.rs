@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::{attrs, list, string};
+use super::{list, string};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::lower::canon_path;
@@ -34,19 +34,14 @@ fn trace_verbose<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResu
 
 /// `toPath s`: the canonical form of an absolute path, as a string (with `s`'s context).
 fn to_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let v = ev.force(args[0])?;
-    let s = ev.coerce_to_string(v, span, CoerceMode::PathSegment)?;
-    let Value::String(s) = s else { unreachable!() };
-    if !s.bytes.starts_with(b"/") {
-        return Err(EvalError::msg(
-            format!(
-                "string '{}' doesn't represent an absolute path",
-                String::from_utf8_lossy(s.bytes)
-            ),
-            span,
-        ));
-    }
-    Ok(ev.new_string(&canon_path(s.bytes), s.context))
+    let (p, context) = super::control::coerce_to_path(
+        ev,
+        args[0],
+        span,
+        "while evaluating the first argument passed to builtins.toPath",
+        None,
+    )?;
+    Ok(ev.new_string(&canon_path(&p), context))
 }
 
 /// `findFile searchPath lookup`: the first `path + suffix` that exists, where an entry
@@ -73,22 +68,52 @@ fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
     let path_sym = ev.sym(b"path");
     let mut search = Vec::with_capacity(entries.elems.len());
     for e in entries.elems {
-        let set = attrs(ev, *e, span)?;
+        let set = super::attrs_in(
+            ev,
+            *e,
+            span,
+            "while evaluating an element of the list passed to builtins.findFile",
+        )?;
         let prefix = match set.get(prefix_sym) {
-            Some(a) => string(ev, a.value, span)?.bytes,
+            Some(a) => string(ev, a.value, span)
+                .map_err(|e| {
+                    super::with_frame(
+                        e,
+                        "while evaluating the `prefix` attribute of an element of the list passed to builtins.findFile",
+                        span,
+                        None,
+                    )
+                })?
+                .bytes,
             None => b"",
         };
         let Some(path) = set.get(path_sym) else {
-            return Err(EvalError::new(
+            // Without a position, as Nix reports it.
+            let mut e = EvalError::new(
                 ErrorKind::MissingAttr {
                     name: "path".to_owned(),
                     suggestions: Vec::new(),
                 },
-                Some(span),
-            ));
+                None,
+            );
+            e.add_trace("in an element of the __nixPath".to_owned(), None, false);
+            return Err(e);
         };
         let path = ev.force(path.value)?;
-        let path = ev.coerce_to_string(path, span, CoerceMode::PathSegment)?;
+        let path = ev
+            .coerce_to_string(path, span, CoerceMode::PathSegment)
+            .map_err(|e| {
+                if crate::arith::coercion_failed(&e) {
+                    super::with_frame(
+                        e,
+                        "while evaluating the `path` attribute of an element of the list passed to builtins.findFile",
+                        span,
+                        None,
+                    )
+                } else {
+                    e
+                }
+            })?;
         let Value::String(path) = path else {
             unreachable!()
         };

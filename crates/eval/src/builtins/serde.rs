@@ -300,9 +300,12 @@ fn from_toml<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
     let s = string(ev, args[0], span)?;
     let fail = |message: &str| EvalError::msg(format!("while parsing TOML: {message}"), span);
     let text = std::str::from_utf8(s.bytes).map_err(|_| fail("invalid UTF-8"))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| fail(e.message()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        match e.span().and_then(|r| toml_integer_too_large(text, r)) {
+            Some(message) => fail(&message),
+            None => fail(e.message()),
+        }
+    })?;
     // Timestamps are printed from their source text, which only the spanned tree keeps.
     let spanned = if ev.settings.has_feature("parse-toml-timestamps") {
         toml::de::DeTable::parse(text).ok()
@@ -316,6 +319,33 @@ fn from_toml<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
         spanned.map(|(t, text)| (Spanned::Table(t), text)),
     )
     .map_err(|message| fail(&message))
+}
+
+/// Nix's (toml11's) report of a decimal integer outside the 64-bit range, when the parser's
+/// error at `span` is about one: the message, `--> fromTOML` and the line with a caret after
+/// the number.
+fn toml_integer_too_large(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let literal = text.get(span.clone())?.trim();
+    let start = span.start + text.get(span.clone())?.find(literal)?;
+    let digits = literal.strip_prefix(['-', '+']).unwrap_or(literal);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if literal.parse::<i64>().is_ok() {
+        return None;
+    }
+    let end = start + literal.len();
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line = &text[line_start..line_end];
+    let width = line_no.to_string().len();
+    let gutter = " ".repeat(width + 1);
+    let caret = " ".repeat(text[line_start..end].chars().count());
+    Some(format!(
+        "[error] toml::parse_dec_integer: too large integer: current max digits = 2^63\n \
+         --> fromTOML\n{gutter} |\n {line_no} | {line}\n{gutter} | {caret}^-- must be < 2^63\n"
+    ))
 }
 
 /// The spanned form of a TOML value, walked beside the plain one to find timestamps' text.

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use kiln_formats::hash::{Hash, HashAlgo};
 use kiln_formats::store_path::{make_fixed_output_path, FileIngestionMethod, StorePath};
 
-use super::control::path_arg;
-use super::{attrs, boolean, function, string};
+use super::control::coerce_to_path;
+use super::{attrs, boolean, function, string, with_frame};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::io::FileType;
@@ -129,7 +129,15 @@ fn run_filter<'a>(
         let path_str = ev.new_str(child.as_os_str().as_bytes());
         let type_str = ev.new_str(ft.name().as_bytes());
         let r = ev.call_n(filter, &[path_str, type_str], span)?;
-        if !boolean(ev, r, span)? {
+        let keep = boolean(ev, r, span).map_err(|e| {
+            with_frame(
+                e,
+                "while evaluating the return value of the path filter function",
+                span,
+                None,
+            )
+        })?;
+        if !keep {
             continue;
         }
         accepted.insert(child.clone());
@@ -157,6 +165,25 @@ fn read_dir_sorted(
 
 /// Adds `path` as `name`, filtered, and checks it against an expected hash.
 fn add_path<'a>(
+    ev: &mut Eval<'a>,
+    path: &Path,
+    name: &str,
+    filter: Option<Value<'a>>,
+    method: FileIngestionMethod,
+    expected: Option<Hash>,
+    span: Span,
+) -> EvalResult<Value<'a>> {
+    add_path_inner(ev, path, name, filter, method, expected, span).map_err(|e| {
+        with_frame(
+            e,
+            &format!("while adding path '{}'", path.display()),
+            span,
+            None,
+        )
+    })
+}
+
+fn add_path_inner<'a>(
     ev: &mut Eval<'a>,
     path: &Path,
     name: &str,
@@ -224,7 +251,13 @@ fn base_name(path: &[u8]) -> String {
 
 /// `filterSource filter path`.
 fn filter_source<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let p = path_arg(ev, args[1], span)?;
+    let (p, _) = coerce_to_path(
+        ev,
+        args[1],
+        span,
+        "while evaluating the second argument (the path to filter) passed to 'builtins.filterSource'",
+        None,
+    )?;
     let f = function(ev, args[0], span)?;
     let name = base_name(&p);
     add_path(
@@ -249,7 +282,17 @@ fn path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
     for (sym, value) in crate::print::sorted_attrs(ev, set) {
         let key = ev.interner.resolve(sym).to_vec();
         match key.as_slice() {
-            b"path" => path = Some(path_arg(ev, value, span)?),
+            b"path" => {
+                let at = set.get(sym).and_then(|a| ev.pos_span(a.pos));
+                let (p, _) = coerce_to_path(
+                    ev,
+                    value,
+                    span,
+                    "while evaluating the 'path' attribute passed to 'builtins.path'",
+                    at,
+                )?;
+                path = Some(p);
+            }
             b"name" => name = Some(text(string(ev, value, span)?.bytes)),
             b"filter" => filter = Some(function(ev, value, span)?),
             b"recursive" => {
@@ -284,7 +327,13 @@ fn path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
 
 /// `storePath path`: a path already in the store, as a string with that path as context.
 fn store_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let p = path_arg(ev, args[0], span)?;
+    let (p, _) = coerce_to_path(
+        ev,
+        args[0],
+        span,
+        "while evaluating the first argument passed to 'builtins.storePath'",
+        None,
+    )?;
     let s = text(&p);
     let (sp, _) = StorePath::from_absolute_prefix(ev.io.store_dir(), &s)
         .map_err(|_| EvalError::msg(format!("path '{s}' is not in the Nix store"), span))?;

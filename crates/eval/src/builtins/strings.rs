@@ -1,7 +1,7 @@
 //! Strings: `toString`, `stringLength`, `substring`, `concatStringsSep`, `baseNameOf`, `dirOf`,
 //! `hasContext`, `unsafeDiscardStringContext`, `toJSON`, `replaceStrings`.
 
-use super::{int, list, string};
+use super::{int, list, string, with_frame};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
@@ -24,9 +24,9 @@ pub(super) static BUILTINS: &[PrimOp] = &[
 /// by the matching `to` (forced only when used, its context added); an empty `from` matches
 /// at every position, the end included, and the character after it is kept.
 fn replace_strings<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    // Nix's order: both lists, their lengths, the strings to replace, the string.
     let from = list(ev, args[0], span)?;
     let to = list(ev, args[1], span)?;
-    let s = string(ev, args[2], span)?;
     if from.elems.len() != to.elems.len() {
         return Err(EvalError::msg(
             "'from' and 'to' arguments passed to builtins.replaceStrings have different lengths",
@@ -35,8 +35,24 @@ fn replace_strings<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eva
     }
     let mut patterns = Vec::with_capacity(from.elems.len());
     for e in from.elems {
-        patterns.push(string(ev, *e, span)?.bytes);
+        let p = string(ev, *e, span).map_err(|e| {
+            with_frame(
+                e,
+                "while evaluating one of the strings to replace passed to builtins.replaceStrings",
+                span,
+                None,
+            )
+        })?;
+        patterns.push(p.bytes);
     }
+    let s = string(ev, args[2], span).map_err(|e| {
+        with_frame(
+            e,
+            "while evaluating the third argument passed to builtins.replaceStrings",
+            span,
+            None,
+        )
+    })?;
     let mut replacements: Vec<Option<&'a crate::value::NixString<'a>>> = vec![None; to.elems.len()];
     let mut out = Vec::with_capacity(s.bytes.len());
     let mut context = s.context.to_vec();
@@ -49,7 +65,14 @@ fn replace_strings<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eva
                 let r = match replacements[i] {
                     Some(r) => r,
                     None => {
-                        let r = string(ev, to.elems[i], span)?;
+                        let r = string(ev, to.elems[i], span).map_err(|e| {
+                            with_frame(
+                                e,
+                                "while evaluating one of the replacement strings passed to builtins.replaceStrings",
+                                span,
+                                None,
+                            )
+                        })?;
                         replacements[i] = Some(r);
                         r
                     }
@@ -89,7 +112,20 @@ fn to_json<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 
 fn to_string<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let v = ev.force(args[0])?;
+    // Nix's frame: for the value's own failure to coerce, and for anything failing in a list.
     ev.coerce_to_string(v, span, CoerceMode::ToString)
+        .map_err(|e| {
+            if matches!(v, Value::List(_)) || crate::arith::coercion_failed(&e) {
+                with_frame(
+                    e,
+                    "while evaluating the first argument passed to builtins.toString",
+                    span,
+                    None,
+                )
+            } else {
+                e
+            }
+        })
 }
 
 fn string_length<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
@@ -172,7 +208,19 @@ fn concat_strings_sep<'a>(
             CoerceMode::Interpolation,
             &mut bytes,
             &mut context,
-        )?;
+        )
+        .map_err(|e| {
+            if crate::arith::coercion_failed(&e) {
+                with_frame(
+                    e,
+                    "while evaluating one element of the list of strings to concat passed to builtins.concatStringsSep",
+                    span,
+                    None,
+                )
+            } else {
+                e
+            }
+        })?;
     }
     context.sort();
     context.dedup();

@@ -1,0 +1,5 @@
+builtins.appendContext "x" {
+  "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo.drv" = {
+    outputs = [ "out" 1 ];
+  };
+}

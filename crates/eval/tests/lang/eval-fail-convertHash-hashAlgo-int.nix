@@ -1,0 +1,5 @@
+builtins.convertHash {
+  hash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+  hashAlgo = 256;
+  toHashFormat = "base16";
+}

@@ -1,0 +1,5 @@
+builtins.derivationStrict {
+  name = "a";
+  __ignoreNulls = 1;
+  __structuredAttrs = "yes";
+}

@@ -1,0 +1,4 @@
+builtins.derivationStrict {
+  name = "a";
+  __ignoreNulls = "no";
+}

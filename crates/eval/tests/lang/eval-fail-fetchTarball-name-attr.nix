@@ -1,0 +1,4 @@
+builtins.fetchTarball {
+  url = "http://localhost:1/a.tar.gz";
+  name = "a b";
+}

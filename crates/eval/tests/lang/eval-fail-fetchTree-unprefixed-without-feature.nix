@@ -1,0 +1,1 @@
+fetchTree "path:/kiln-no-such-dir"

@@ -1,0 +1,1 @@
+builtins.fetchTree { type = "file"; url = "file:///kiln-no-such-file"; }

@@ -1,0 +1,4 @@
+builtins.fetchurl {
+  url = "http://localhost:1/a";
+  name = ".-x";
+}

@@ -1,0 +1,1 @@
+builtins.fetchurl "http://localhost:1/has space"

@@ -1,0 +1,1 @@
+builtins.filter "f" 3

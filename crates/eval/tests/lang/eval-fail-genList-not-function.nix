@@ -1,0 +1,1 @@
+builtins.genList null 0

@@ -1,0 +1,4 @@
+builtins.genericClosure {
+  startSet = [ 1 ];
+  operator = x: [ ];
+}

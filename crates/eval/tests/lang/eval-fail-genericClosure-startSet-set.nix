@@ -1,0 +1,4 @@
+builtins.genericClosure {
+  startSet = { };
+  operator = x: [ ];
+}

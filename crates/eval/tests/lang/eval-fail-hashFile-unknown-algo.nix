@@ -1,0 +1,1 @@
+builtins.hashFile "sha3" ./eval-fail-hashFile-unknown-algo.nix

@@ -1,0 +1,4 @@
+builtins.listToAttrs [
+  { name = "a"; value = 1; }
+  { name = 2; value = 2; }
+]

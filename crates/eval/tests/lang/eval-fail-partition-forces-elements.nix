@@ -1,0 +1,1 @@
+builtins.length (builtins.partition (x: true) [ (throw "partition forced me") ]).right

@@ -1,0 +1,4 @@
+builtins.path {
+  name = "x";
+  path = "rel";
+}

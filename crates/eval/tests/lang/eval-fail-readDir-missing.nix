@@ -1,0 +1,1 @@
+builtins.readDir /kiln-test-no-such-directory

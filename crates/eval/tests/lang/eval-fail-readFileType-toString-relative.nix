@@ -1,0 +1,1 @@
+builtins.readFileType { __toString = self: "rel"; }

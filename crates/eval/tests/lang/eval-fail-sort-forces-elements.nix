@@ -1,0 +1,1 @@
+builtins.length (builtins.sort (a: b: false) [ 1 (throw "sort forced me") ])

@@ -1,0 +1,3 @@
+builtins.toJSON {
+  f = builtins.add;
+}

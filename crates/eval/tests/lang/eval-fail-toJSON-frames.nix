@@ -1,0 +1,6 @@
+builtins.toJSON {
+  x.y = [
+    1
+    { z = throw "deep"; }
+  ];
+}

@@ -1,0 +1,1 @@
+builtins.toJSON { a = builtins.substring 0 1 "é"; }

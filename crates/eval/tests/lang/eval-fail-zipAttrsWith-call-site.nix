@@ -1,0 +1,1 @@
+builtins.zipAttrsWith (n: vs: n + vs) [ { a = 1; } ]

@@ -1,0 +1,4 @@
+builtins.listToAttrs [
+  { name = "a"; value = 1; }
+  { name = "a"; }
+]
