@@ -448,6 +448,16 @@ fn pure_and_restricted_evaluation() {
              (use '--impure' to override)\n"
         )
     );
+    let read = format!("builtins.readFile {file}");
+    let out = run(&["--pure-eval", "--eval", "-E", &read]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "\n       … while realising the context of path '{file}'\n\n       error: access to \
+             absolute path '{first}' is forbidden in pure evaluation mode"
+        )),
+        "{err}"
+    );
     let out = run(&["--pure-eval", "--eval", "-E", "<nixpkgs>"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -222,6 +222,22 @@ pub(crate) fn os_error_text(e: &std::io::Error) -> String {
     }
 }
 
+/// Checks that a path a builtin reads may be read ([`Eval::check_access`]), with Nix's frame
+/// for that step.
+pub(crate) fn realise_access(ev: &Eval<'_>, p: &[u8], span: Span) -> EvalResult<()> {
+    ev.check_access(os_path(p)).map_err(|e| {
+        super::with_frame(
+            e,
+            &format!(
+                "while realising the context of path '{}'",
+                String::from_utf8_lossy(p)
+            ),
+            span,
+            None,
+        )
+    })
+}
+
 fn os_path(bytes: &[u8]) -> &Path {
     use std::os::unix::ffi::OsStrExt;
     Path::new(std::ffi::OsStr::from_bytes(bytes))
@@ -250,7 +266,7 @@ fn scoped_import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
 
 fn read_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let p = path_arg(ev, args[0], span)?;
-    ev.check_access(os_path(&p))?;
+    realise_access(ev, &p, span)?;
     let bytes = ev.io.read_file(os_path(&p)).map_err(|e| {
         EvalError::msg(
             format!("opening file '{}': {e}", os_path(&p).display()),
@@ -284,7 +300,7 @@ fn read_file_type<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eval
 
 fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let p = path_arg(ev, args[0], span)?;
-    ev.check_access(os_path(&p))?;
+    realise_access(ev, &p, span)?;
     // Nix's words: the path unquoted, the system's message alone.
     let entries = ev.io.read_dir(os_path(&p)).map_err(|e| {
         EvalError::msg(

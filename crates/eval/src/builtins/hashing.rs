@@ -62,7 +62,7 @@ fn hash_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
         use std::os::unix::ffi::OsStrExt;
         Path::new(std::ffi::OsStr::from_bytes(&p)).to_path_buf()
     };
-    ev.check_access(&path)?;
+    super::control::realise_access(ev, &p, span)?;
     let bytes = ev.io.read_file(&path).map_err(|e| {
         let verb = if e.kind() == std::io::ErrorKind::IsADirectory {
             "reading from"
