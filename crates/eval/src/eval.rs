@@ -65,6 +65,8 @@ pub struct EvalSettings {
     /// `restrict-eval`: no environment, and only files in the search path or the store may be
     /// read.
     pub restrict_eval: bool,
+    /// `trace-verbose`: `builtins.traceVerbose` prints as `trace` does.
+    pub trace_verbose: bool,
 }
 
 impl EvalSettings {
@@ -84,6 +86,7 @@ impl Default for EvalSettings {
             experimental_features: Vec::new(),
             pure_eval: false,
             restrict_eval: false,
+            trace_verbose: false,
         }
     }
 }

@@ -254,6 +254,22 @@ pub fn brief<'a>(ev: &Eval<'a>, v: Value<'a>) -> String {
         attrs: 0,
         items: 0,
         seen: HashSet::new(),
+        limited: true,
+    };
+    p.value(v, 0);
+    String::from_utf8_lossy(&p.out).into_owned()
+}
+
+/// Prints a value as `builtins.trace` shows it in Nix 2.26: as [`brief`], without forcing,
+/// but whole (no limits) and with attributes in plain name order.
+pub fn for_trace<'a>(ev: &Eval<'a>, v: Value<'a>) -> String {
+    let mut p = Brief {
+        ev,
+        out: Vec::new(),
+        attrs: 0,
+        items: 0,
+        seen: HashSet::new(),
+        limited: false,
     };
     p.value(v, 0);
     String::from_utf8_lossy(&p.out).into_owned()
@@ -267,6 +283,9 @@ struct Brief<'e, 'a> {
     /// List items printed so far.
     items: usize,
     seen: HashSet<usize>,
+    /// Whether Nix's limits for values in errors apply (depth, attributes, items, string
+    /// length; `type` first), or none do (`trace`).
+    limited: bool,
 }
 
 impl<'a> Brief<'_, 'a> {
@@ -286,6 +305,10 @@ impl<'a> Brief<'_, 'a> {
         match v {
             Value::Thunk(t) => match t.state.get() {
                 crate::value::ThunkState::Done(v) => self.value(v, depth),
+                // Being evaluated right now: printing it reached it again.
+                crate::value::ThunkState::Blackhole => self
+                    .out
+                    .extend_from_slice("«potential infinite recursion»".as_bytes()),
                 _ => self.out.extend_from_slice("«thunk»".as_bytes()),
             },
             Value::Lambda(c) => {
@@ -312,18 +335,20 @@ impl<'a> Brief<'_, 'a> {
                     self.out.extend_from_slice("«repeated»".as_bytes());
                     return;
                 }
-                if depth >= Self::MAX_DEPTH {
+                if self.limited && depth >= Self::MAX_DEPTH {
                     self.out.extend_from_slice(b"{ ... }");
                     return;
                 }
                 let mut sorted = sorted_attrs(ev, a);
-                sorted.sort_by_key(|(name, _)| {
-                    !matches!(ev.interner.resolve(*name), b"type" | b"_type")
-                });
+                if self.limited {
+                    sorted.sort_by_key(|(name, _)| {
+                        !matches!(ev.interner.resolve(*name), b"type" | b"_type")
+                    });
+                }
                 self.out.push(b'{');
                 for (i, (name, value)) in sorted.iter().enumerate() {
                     self.out.push(b' ');
-                    if self.attrs >= Self::MAX_ATTRS {
+                    if self.limited && self.attrs >= Self::MAX_ATTRS {
                         self.elided(sorted.len() - i, "attribute", "attributes");
                         break;
                     }
@@ -340,14 +365,14 @@ impl<'a> Brief<'_, 'a> {
                     self.out.extend_from_slice("«repeated»".as_bytes());
                     return;
                 }
-                if depth >= Self::MAX_DEPTH {
+                if self.limited && depth >= Self::MAX_DEPTH {
                     self.out.extend_from_slice(b"[ ... ]");
                     return;
                 }
                 self.out.push(b'[');
                 for (i, e) in l.elems.iter().enumerate() {
                     self.out.push(b' ');
-                    if self.items >= Self::MAX_ITEMS {
+                    if self.limited && self.items >= Self::MAX_ITEMS {
                         self.elided(l.elems.len() - i, "item", "items");
                         break;
                     }
@@ -362,7 +387,7 @@ impl<'a> Brief<'_, 'a> {
                 .extend_from_slice(if b { b"true" } else { b"false" }),
             Value::Int(n) => self.out.extend_from_slice(n.to_string().as_bytes()),
             Value::Float(f) => self.out.extend_from_slice(format_float(f).as_bytes()),
-            Value::String(s) if s.bytes.len() > Self::MAX_STRING => {
+            Value::String(s) if self.limited && s.bytes.len() > Self::MAX_STRING => {
                 let mut quoted = Vec::new();
                 escape_string(&s.bytes[..Self::MAX_STRING], &mut quoted);
                 quoted.pop();

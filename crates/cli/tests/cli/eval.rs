@@ -507,3 +507,54 @@ fn pure_and_restricted_evaluation() {
         "{err}"
     );
 }
+
+/// `builtins.trace` prints its value as Nix 2.26 does: nothing forced (`«thunk»`), a value
+/// being evaluated as `«potential infinite recursion»`, `«repeated»`, no limits;
+/// `traceVerbose` prints only under `--trace-verbose`; `NIX_ABORT_ON_WARN=1` is
+/// `--abort-on-warn`. Expected stderr from Nix 2.26 (Nix's own lang tests check these).
+#[test]
+fn trace_like_current_nix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stderr = |args: &[&str], env: Option<(&str, &str)>| {
+        let mut cmd = legacy(tmp.path(), "nix-instantiate");
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    for (expr, want) in [
+        (
+            "let x = builtins.trace { x = x; } true; in x",
+            "trace: { x = «potential infinite recursion»; }\n",
+        ),
+        (
+            "let x = { repeating = x; tracing = builtins.trace x true; }; in x.tracing",
+            "trace: { repeating = «repeated»; tracing = «potential infinite recursion»; }\n",
+        ),
+        (
+            "builtins.trace [ (1+1) { a = 1; } ] 1",
+            "trace: [ «thunk» «thunk» ]\n",
+        ),
+        (
+            "let l = builtins.genList (x: x) 12; in builtins.deepSeq l (builtins.trace l 1)",
+            "trace: [ 0 1 2 3 4 5 6 7 8 9 10 11 ]\n",
+        ),
+    ] {
+        assert_eq!(stderr(&["--eval", "-E", expr], None), want, "{expr}");
+    }
+    let verbose = "builtins.traceVerbose \"Hello\" 123";
+    assert_eq!(
+        stderr(&["--trace-verbose", "--eval", "-E", verbose], None),
+        "trace: Hello\n"
+    );
+    assert_eq!(stderr(&["--eval", "-E", verbose], None), "");
+    let warn = "builtins.warn \"Hello\" 123";
+    let err = stderr(&["--eval", "-E", warn], Some(("NIX_ABORT_ON_WARN", "1")));
+    assert!(
+        err.starts_with("evaluation warning: Hello\nerror:"),
+        "{err}"
+    );
+    let err = stderr(&["--eval", "-E", warn], Some(("NIX_ABORT_ON_WARN", "0")));
+    assert_eq!(err, "evaluation warning: Hello\n");
+}

@@ -115,11 +115,11 @@ fn abort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Va
     Err(EvalError::new(ErrorKind::Abort(m), Some(span)))
 }
 
-fn trace<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+pub(crate) fn trace<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
     let v = ev.force(args[0])?;
     let text = match v {
         Value::String(s) => String::from_utf8_lossy(s.bytes).into_owned(),
-        _ => crate::print::print_value(ev, v, false)?,
+        _ => crate::print::for_trace(ev, v),
     };
     eprintln!("trace: {}", crate::print::for_stderr(&text));
     ev.force(args[1])

@@ -26,9 +26,11 @@ fn break_<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Valu
     ev.force(args[0])
 }
 
-/// `traceVerbose msg v`: `trace` when the `trace-verbose` setting is on; Kiln has no such
-/// setting yet, so it returns `v` without printing.
-fn trace_verbose<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+/// `traceVerbose msg v`: `trace` when the `trace-verbose` setting is on, else just `v`.
+fn trace_verbose<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    if ev.settings.trace_verbose {
+        return super::control::trace(ev, args, span);
+    }
     ev.force(args[1])
 }
 
