@@ -558,3 +558,47 @@ fn trace_like_current_nix() {
     let err = stderr(&["--eval", "-E", warn], Some(("NIX_ABORT_ON_WARN", "0")));
     assert_eq!(err, "evaluation warning: Hello\n");
 }
+
+/// A read-only evaluation (`--eval` without `--read-write-mode`) computes `toFile`'s path
+/// without writing it, so reading it fails as in Nix 2.26 (the context's path "is not
+/// valid"); with `--read-write-mode` it is written and read, also under `restrict-eval`
+/// (Nix's own functional test checks that one).
+#[test]
+fn reading_what_to_file_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let expr = "builtins.readFile (builtins.toFile \"source\" \"47\")";
+    let out = legacy(tmp.path(), "nix-instantiate")
+        .args(["--eval", "-E", expr])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let path = "/nix/store/p0702asm9329pzxy130r2c4z51id2vil-source";
+    assert!(
+        err.contains(&format!(
+            "… while realising the context of path '{path}'\n\n       error: path '{path}' is not valid\n"
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        stdout_of(legacy(tmp.path(), "nix-instantiate").args([
+            "--read-write-mode",
+            "--eval",
+            "-E",
+            expr
+        ])),
+        "\"47\"\n"
+    );
+    let import = "import (builtins.toFile \"source\" \"42\")";
+    assert_eq!(
+        stdout_of(legacy(tmp.path(), "nix-instantiate").args([
+            "--option",
+            "restrict-eval",
+            "true",
+            "--read-write-mode",
+            "--eval",
+            "-E",
+            import
+        ])),
+        "42\n"
+    );
+}

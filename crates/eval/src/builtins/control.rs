@@ -222,6 +222,48 @@ pub(crate) fn os_error_text(e: &std::io::Error) -> String {
     }
 }
 
+/// A path argument of a builtin that reads it (`import`, `readFile`, `readDir`, `hashFile`),
+/// realised as Nix realises it: the store paths its context names must be valid (in a
+/// read-only evaluation, `toFile`'s result is not), and it must be readable
+/// ([`Eval::check_access`]); failures get Nix's frame for that step.
+pub(crate) fn realised_path_arg<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+) -> EvalResult<Vec<u8>> {
+    let (p, context) = coerce_to_path(ev, v, span, "while realising the context of a path", None)?;
+    for elem in context {
+        let crate::value::ContextElem::Opaque(sp) = elem else {
+            continue;
+        };
+        let sp_text = String::from_utf8_lossy(sp);
+        // Valid, and there: a read-only evaluation knows `toFile`'s results without writing
+        // them, and Nix cannot read those either.
+        let valid = kiln_formats::store_path::StorePath::from_absolute(ev.io.store_dir(), &sp_text)
+            .ok()
+            .and_then(|sp| ev.io.is_valid_path(&sp).ok())
+            .unwrap_or(false)
+            && ev.io.path_exists(os_path(sp));
+        if !valid {
+            let e = EvalError::new(
+                ErrorKind::Message(format!("path '{sp_text}' is not valid")),
+                None,
+            );
+            return Err(with_frame(
+                e,
+                &format!(
+                    "while realising the context of path '{}'",
+                    String::from_utf8_lossy(&p)
+                ),
+                span,
+                None,
+            ));
+        }
+    }
+    realise_access(ev, &p, span)?;
+    Ok(p)
+}
+
 /// Checks that a path a builtin reads may be read ([`Eval::check_access`]), with Nix's frame
 /// for that step.
 pub(crate) fn realise_access(ev: &Eval<'_>, p: &[u8], span: Span) -> EvalResult<()> {
@@ -244,7 +286,7 @@ fn os_path(bytes: &[u8]) -> &Path {
 }
 
 fn import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let p = path_arg(ev, args[0], span)?;
+    let p = realised_path_arg(ev, args[0], span)?;
     ev.eval_file(os_path(&p)).map_err(|mut e| {
         if e.span.is_none() {
             e.span = Some(span);
@@ -255,7 +297,7 @@ fn import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
 
 fn scoped_import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let scope = attrs(ev, args[0], span)?;
-    let p = path_arg(ev, args[1], span)?;
+    let p = realised_path_arg(ev, args[1], span)?;
     ev.eval_file_scoped(os_path(&p), scope).map_err(|mut e| {
         if e.span.is_none() {
             e.span = Some(span);
@@ -265,8 +307,7 @@ fn scoped_import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
 }
 
 fn read_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let p = path_arg(ev, args[0], span)?;
-    realise_access(ev, &p, span)?;
+    let p = realised_path_arg(ev, args[0], span)?;
     let bytes = ev.io.read_file(os_path(&p)).map_err(|e| {
         EvalError::msg(
             format!("opening file '{}': {e}", os_path(&p).display()),
@@ -299,8 +340,7 @@ fn read_file_type<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eval
 }
 
 fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let p = path_arg(ev, args[0], span)?;
-    realise_access(ev, &p, span)?;
+    let p = realised_path_arg(ev, args[0], span)?;
     // Nix's words: the path unquoted, the system's message alone.
     let entries = ev.io.read_dir(os_path(&p)).map_err(|e| {
         EvalError::msg(
