@@ -52,8 +52,12 @@ pub enum Output {
     /// The `.drv` paths of the derivations in the value, one a line (`drv` or `drv!output`
     /// when the selected output is not `out`), as `nix-instantiate` prints them.
     DrvPaths,
-    /// A string's bytes as they are.
-    Raw,
+    /// A string's bytes as they are (`--raw`); `legacy` adds `nix-instantiate`'s frame to a
+    /// value that is not a string.
+    Raw {
+        /// Whether this is `nix-instantiate --eval --raw`.
+        legacy: bool,
+    },
     /// The parsed expression, as `nix-instantiate --parse` prints it (nothing is evaluated).
     Parse,
     /// Nix's XML form (`nix-instantiate --eval --xml`), with the source locations of
@@ -350,9 +354,20 @@ fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) 
             };
             out.extend_from_slice(&kiln_eval::xml::xml_document(ev, v, locations)?);
         }
-        Output::Raw => {
+        Output::Raw { legacy } => {
             let v = ev.force(v)?;
-            let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
+            let s = ev
+                .coerce_to_string(v, span, CoerceMode::Interpolation)
+                .map_err(|mut e| {
+                    if legacy {
+                        e.add_trace(
+                            "while generating the nix-instantiate output".to_owned(),
+                            None,
+                            false,
+                        );
+                    }
+                    e
+                })?;
             if let Value::String(s) = s {
                 out.extend_from_slice(s.bytes);
             }

@@ -70,7 +70,7 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
     let output = if args.json {
         Output::Json
     } else if args.raw {
-        Output::Raw
+        Output::Raw { legacy: false }
     } else {
         Output::Nix
     };

@@ -602,3 +602,32 @@ fn reading_what_to_file_made() {
         "42\n"
     );
 }
+
+/// `nix-instantiate --eval --raw`, as in Nix 2.26: a string's bytes without quotes or newline,
+/// the last of `--raw`/`--json` deciding, and Nix's frame for a value that is not a string.
+#[test]
+fn raw_output_like_current_nix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        legacy(tmp.path(), "nix-instantiate")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--eval", "--raw", "-E", "{ s = \"foo\\nbar\"; }.s"]);
+    assert_eq!(out.stdout, b"foo\nbar");
+    assert_eq!(
+        run(&["--eval", "--raw", "--json", "-E", "\"a\""]).stdout,
+        b"\"a\"\n"
+    );
+    assert_eq!(
+        run(&["--eval", "--json", "--raw", "-E", "\"a\""]).stdout,
+        b"a"
+    );
+    let out = run(&["--eval", "--raw", "-E", "1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error:\n       … while generating the nix-instantiate output\n\n       error: cannot \
+         coerce an integer to a string: 1\n"
+    );
+}
