@@ -621,9 +621,10 @@ impl<'a> Eval<'a> {
                 t.state.set(ThunkState::Blackhole);
                 self.eval_depth += 1;
                 if self.eval_depth > MAX_EVAL_DEPTH {
+                    // Where Nix would run out of native stack: its message for that.
                     self.eval_depth -= 1;
                     t.state.set(state);
-                    return Err(EvalError::new(ErrorKind::StackOverflow, None));
+                    return Err(EvalError::new(ErrorKind::NestingTooDeep, None));
                 }
                 // The thunk's code runs in its own environment: what it captures is not the
                 // current call's business.
@@ -2258,35 +2259,68 @@ impl<'a> Eval<'a> {
                 }
             }
             Value::Attrs(attrs) => {
-                if let Some(f) = attrs.get(self.syms.to_string) {
-                    let f = self.force(f.value)?;
-                    let res = self.call(f, v, Some(span))?;
-                    return self
-                        .coerce_to_string_into(res, span, mode, bytes, context)
-                        .map_err(|e| to_string_result_error(e, span));
-                }
-                if let Some(out) = attrs.get(self.syms.out_path) {
-                    return self.coerce_to_string_into(out.value, span, mode, bytes, context);
-                }
-                return Err(self.cannot_coerce(v, span));
+                // `__toString` and `outPath` may lead to more of the same, forever.
+                self.enter_nested()?;
+                let res = self.coerce_attrs_into(v, attrs, span, mode, bytes, context);
+                self.eval_depth -= 1;
+                return res;
             }
             Value::Int(n) if mode.more() => push_int(bytes, n),
             Value::Float(f) if mode.more() => bytes.extend_from_slice(format!("{f:.6}").as_bytes()),
             Value::Bool(true) if mode.more() => bytes.push(b'1'),
             Value::Bool(false) | Value::Null if mode.more() => {}
             Value::List(l) if mode.more() => {
-                for (i, e) in l.elems.iter().enumerate() {
-                    let e = self.force(*e)?;
-                    self.coerce_to_string_into(e, span, mode, bytes, context)
-                        .map_err(|err| list_element_error(err, e))?;
-                    // Nix separates elements with a space but skips it after empty lists.
-                    let empty_list = matches!(e, Value::List(l) if l.elems.is_empty());
-                    if i + 1 < l.elems.len() && !empty_list {
-                        bytes.push(b' ');
-                    }
-                }
+                self.enter_nested()?;
+                let res = self.coerce_list_into(l, span, mode, bytes, context);
+                self.eval_depth -= 1;
+                res?;
             }
             _ => return Err(self.cannot_coerce(v, span)),
+        }
+        Ok(())
+    }
+
+    /// The string of a set: its `__toString` applied to it, or its `outPath`.
+    fn coerce_attrs_into(
+        &mut self,
+        v: Value<'a>,
+        attrs: &'a Attrs<'a>,
+        span: Span,
+        mode: CoerceMode,
+        bytes: &mut Vec<u8>,
+        context: &mut Vec<ContextElem<'a>>,
+    ) -> EvalResult<()> {
+        if let Some(f) = attrs.get(self.syms.to_string) {
+            let f = self.force(f.value)?;
+            let res = self.call(f, v, Some(span))?;
+            return self
+                .coerce_to_string_into(res, span, mode, bytes, context)
+                .map_err(|e| to_string_result_error(e, span));
+        }
+        if let Some(out) = attrs.get(self.syms.out_path) {
+            return self.coerce_to_string_into(out.value, span, mode, bytes, context);
+        }
+        Err(self.cannot_coerce(v, span))
+    }
+
+    /// The string of a list (`toString`): its elements', separated by spaces.
+    fn coerce_list_into(
+        &mut self,
+        l: &'a List<'a>,
+        span: Span,
+        mode: CoerceMode,
+        bytes: &mut Vec<u8>,
+        context: &mut Vec<ContextElem<'a>>,
+    ) -> EvalResult<()> {
+        for (i, e) in l.elems.iter().enumerate() {
+            let e = self.force(*e)?;
+            self.coerce_to_string_into(e, span, mode, bytes, context)
+                .map_err(|err| list_element_error(err, e))?;
+            // Nix separates elements with a space but skips it after empty lists.
+            let empty_list = matches!(e, Value::List(l) if l.elems.is_empty());
+            if i + 1 < l.elems.len() && !empty_list {
+                bytes.push(b' ');
+            }
         }
         Ok(())
     }
@@ -2353,40 +2387,65 @@ impl<'a> Eval<'a> {
                 if x.elems.len() != y.elems.len() {
                     return Ok(false);
                 }
-                for (p, q) in x.elems.iter().zip(y.elems) {
-                    if !same_value(p, q) && !self.equal(*p, *q, span)? {
-                        return Ok(false);
-                    }
-                }
-                true
+                self.enter_nested()?;
+                let res = self.equal_elems(x.elems, y.elems, span);
+                self.eval_depth -= 1;
+                return res;
             }
             (Value::Attrs(x), Value::Attrs(y)) => {
                 if std::ptr::eq(x, y) {
                     return Ok(true);
                 }
-                // Two derivations are equal when their output paths are.
-                if self.is_derivation(x)? && self.is_derivation(y)? {
-                    if let (Some(p), Some(q)) =
-                        (x.get(self.syms.out_path), y.get(self.syms.out_path))
-                    {
-                        return self.equal(p.value, q.value, span);
-                    }
-                }
-                if x.entries.len() != y.entries.len() {
-                    return Ok(false);
-                }
-                for (p, q) in x.entries.iter().zip(y.entries) {
-                    if p.name != q.name {
-                        return Ok(false);
-                    }
-                    if !same_value(&p.value, &q.value) && !self.equal(p.value, q.value, span)? {
-                        return Ok(false);
-                    }
-                }
-                true
+                self.enter_nested()?;
+                let res = self.equal_attrs(x, y, span);
+                self.eval_depth -= 1;
+                return res;
             }
             _ => false,
         })
+    }
+
+    /// Counts one more level of nesting in a walk over values (`==`), which recurses on the
+    /// Rust stack without forcing anything deep: an infinitely deep value fails as in Nix.
+    fn enter_nested(&mut self) -> EvalResult<()> {
+        self.eval_depth += 1;
+        if self.eval_depth > MAX_EVAL_DEPTH {
+            self.eval_depth -= 1;
+            return Err(EvalError::new(ErrorKind::NestingTooDeep, None));
+        }
+        Ok(())
+    }
+
+    /// `==` on the elements of two lists of the same length.
+    fn equal_elems(&mut self, x: &[Value<'a>], y: &[Value<'a>], span: Span) -> EvalResult<bool> {
+        for (p, q) in x.iter().zip(y) {
+            if !same_value(p, q) && !self.equal(*p, *q, span)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// `==` on two distinct sets.
+    fn equal_attrs(&mut self, x: &'a Attrs<'a>, y: &'a Attrs<'a>, span: Span) -> EvalResult<bool> {
+        // Two derivations are equal when their output paths are.
+        if self.is_derivation(x)? && self.is_derivation(y)? {
+            if let (Some(p), Some(q)) = (x.get(self.syms.out_path), y.get(self.syms.out_path)) {
+                return self.equal(p.value, q.value, span);
+            }
+        }
+        if x.entries.len() != y.entries.len() {
+            return Ok(false);
+        }
+        for (p, q) in x.entries.iter().zip(y.entries) {
+            if p.name != q.name {
+                return Ok(false);
+            }
+            if !same_value(&p.value, &q.value) && !self.equal(p.value, q.value, span)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Tells whether a set is a derivation (`type = "derivation"`).
