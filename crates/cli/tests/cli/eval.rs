@@ -566,9 +566,11 @@ fn trace_like_current_nix() {
 #[test]
 fn reading_what_to_file_made() {
     let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let store = store.to_str().unwrap();
     let expr = "builtins.readFile (builtins.toFile \"source\" \"47\")";
     let out = legacy(tmp.path(), "nix-instantiate")
-        .args(["--eval", "-E", expr])
+        .args(["--store", store, "--eval", "-E", expr])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -581,6 +583,8 @@ fn reading_what_to_file_made() {
     );
     assert_eq!(
         stdout_of(legacy(tmp.path(), "nix-instantiate").args([
+            "--store",
+            store,
             "--read-write-mode",
             "--eval",
             "-E",
@@ -591,6 +595,8 @@ fn reading_what_to_file_made() {
     let import = "import (builtins.toFile \"source\" \"42\")";
     assert_eq!(
         stdout_of(legacy(tmp.path(), "nix-instantiate").args([
+            "--store",
+            store,
             "--option",
             "restrict-eval",
             "true",
