@@ -326,10 +326,15 @@ impl<'a> Eval<'a> {
             return Err(path_missing(path, dummy_span()));
         }
         let src = self.io.read_file(path).map_err(|e| {
-            EvalError::new(
-                ErrorKind::Message(format!("opening file '{}': {e}", path.display())),
-                None,
-            )
+            let message = if e.raw_os_error() == Some(ELOOP) {
+                format!(
+                    "too many symbolic links encountered while traversing the path '{}'",
+                    path.display()
+                )
+            } else {
+                format!("opening file '{}': {e}", path.display())
+            };
+            EvalError::new(ErrorKind::Message(message), None)
         })?;
         let file = self.sources.add(path.display().to_string(), src);
         let dir = path
@@ -2876,6 +2881,9 @@ fn in_context(mut e: Box<EvalError>, message: &str, span: Option<Span>) -> Box<E
     e.add_trace(message.to_owned(), span, false);
     e
 }
+
+/// `ELOOP`, the error of a path whose symbolic links go round (Linux's number).
+const ELOOP: i32 = 40;
 
 /// Nix's error for a path that is not there.
 fn path_missing(path: &Path, span: Span) -> Box<EvalError> {

@@ -637,3 +637,24 @@ fn raw_output_like_current_nix() {
          coerce an integer to a string: 1\n"
     );
 }
+
+/// A file that is a symbolic link to itself fails at once, in Nix 2.26's words.
+#[test]
+fn symlink_cycle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("cycle.nix");
+    std::os::unix::fs::symlink("cycle.nix", &file).unwrap();
+    let out = legacy(tmp.path(), "nix-instantiate")
+        .arg("--eval")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: too many symbolic links encountered while traversing the path '{}'\n",
+            file.display()
+        )
+    );
+}
