@@ -468,6 +468,10 @@ impl<'a> Eval<'a> {
                 }
             };
             use std::os::unix::ffi::OsStrExt;
+            // As written, and with its links resolved (what a resolved path is checked against).
+            if let Ok(real) = self.io.canonicalize(&path) {
+                allowed.push(canon_path(real.as_os_str().as_bytes()));
+            }
             allowed.push(canon_path(path.as_os_str().as_bytes()));
         }
         Some(allowed)
@@ -489,12 +493,23 @@ impl<'a> Eval<'a> {
         }
     }
 
+    /// Where `path` first leaves the readable places, if it does: as written, and then with
+    /// its symbolic links resolved, so that no link leads out of them.
+    pub fn forbidden_prefix(&self, path: &Path) -> Option<Vec<u8>> {
+        self.allowed_paths.as_ref()?;
+        if let Some(prefix) = self.forbidden_lexically(path) {
+            return Some(prefix);
+        }
+        let real = self.io.canonicalize(path).ok()?;
+        self.forbidden_lexically(&real)
+    }
+
     /// Where `path` first leaves the readable places, if it does (see [`Self::check_access`]).
     ///
     /// Paths inside the store (below its directory) are readable. Nix is stricter there: it
     /// allows only store paths that the evaluation produced or that a string's context names,
     /// so a store path written as a literal is refused by Nix and read by Kiln.
-    pub fn forbidden_prefix(&self, path: &Path) -> Option<Vec<u8>> {
+    fn forbidden_lexically(&self, path: &Path) -> Option<Vec<u8>> {
         use std::os::unix::ffi::OsStrExt;
         let allowed = self.allowed_paths.as_ref()?;
         let path = canon_path(path.as_os_str().as_bytes());

@@ -658,3 +658,41 @@ fn symlink_cycle() {
         )
     );
 }
+
+/// Under `restrict-eval` a symbolic link may not lead out of the allowed directories, and a
+/// search path lookup that finds something out of bounds fails there (Nix's functional
+/// `restricted` test; messages as Nix 2.26's).
+#[test]
+fn restricted_evaluation_follows_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join("tunnel.d")).unwrap();
+    std::fs::create_dir_all(root.join("foo2")).unwrap();
+    std::os::unix::fs::symlink("..", root.join("tunnel.d/tunnel")).unwrap();
+    std::fs::write(root.join("bar"), "foo").unwrap();
+    let include = format!("foo={}/tunnel.d", root.display());
+    let run = |expr: &str| {
+        legacy(tmp.path(), "nix-instantiate")
+            .args(["--restrict-eval", "--eval", "-I", &include, "-E", expr])
+            .output()
+            .unwrap()
+    };
+    for expr in [
+        "builtins.readFile <foo/tunnel/bar>",
+        "builtins.readDir <foo/tunnel/foo2>",
+    ] {
+        let out = run(expr);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("… while calling the 'findFile' builtin")
+                && err.ends_with(&format!(
+                    "error: access to absolute path '{}' is forbidden in restricted mode\n",
+                    root.join(&expr[expr.rfind('/').unwrap() + 1..expr.len() - 1])
+                        .display()
+                )),
+            "{expr}: {err}"
+        );
+    }
+    let out = run("builtins.attrNames (builtins.readDir <foo/tunnel>)");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[ \"tunnel.d\" ]\n");
+}
