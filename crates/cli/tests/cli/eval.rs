@@ -458,6 +458,17 @@ fn pure_and_restricted_evaluation() {
         )),
         "{err}"
     );
+    for who in ["fetchurl", "fetchTarball"] {
+        let expr = format!("builtins.{who} {{ url = \"file:///nonexistent\"; }}");
+        let out = run(&["--pure-eval", "--eval", "-E", &expr]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "error: in pure evaluation mode, '{who}' requires a 'sha256' argument"
+            )),
+            "{err}"
+        );
+    }
     let out = run(&["--pure-eval", "--eval", "-E", "<nixpkgs>"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

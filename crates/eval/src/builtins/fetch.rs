@@ -140,6 +140,13 @@ fn fetch_url<'a>(
             span,
         ));
     }
+    // A pure evaluation may only fetch what a hash pins down.
+    if ev.settings.pure_eval && expected.is_none() {
+        return Err(EvalError::msg(
+            format!("in pure evaluation mode, '{who}' requires a 'sha256' argument"),
+            span,
+        ));
+    }
     let req = FetchRequest::Url {
         url,
         name,
