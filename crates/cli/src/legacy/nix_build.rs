@@ -54,6 +54,10 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
                 let n = value(&mut iter, arg)?;
                 auto.push((n, AutoArg::Str(value(&mut iter, arg)?)));
             }
+            "--arg-from-file" => {
+                let n = value(&mut iter, arg)?;
+                auto.push((n, AutoArg::from_file(&value(&mut iter, arg)?)?));
+            }
             "-I" | "--include" => include.push(value(&mut iter, arg)?),
             "--no-out-link" | "--no-link" => out_link = None,
             "-o" | "--out-link" => out_link = Some(value(&mut iter, arg)?.into()),

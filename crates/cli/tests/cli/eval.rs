@@ -707,3 +707,44 @@ fn restricted_evaluation_follows_links() {
     let out = run("builtins.attrNames (builtins.readDir <foo/tunnel>)");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[ \"tunnel.d\" ]\n");
 }
+
+/// `--arg-from-file NAME PATH` passes a file's contents as a string argument (special files
+/// such as `/proc/version` drained whole), as in Nix 2.26.
+#[test]
+fn arg_from_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("arg.txt");
+    std::fs::write(&file, "hello\n").unwrap();
+    let out = legacy(tmp.path(), "nix-instantiate")
+        .args(["--eval", "--arg-from-file", "foo"])
+        .arg(&file)
+        .args(["-E", "{ foo }: foo"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "\"hello\\n\"\n");
+    if let Ok(version) = std::fs::read_to_string("/proc/version") {
+        let out = legacy(tmp.path(), "nix-instantiate")
+            .args(["--eval", "--arg-from-file", "foo", "/proc/version"])
+            .args(["-E", "{ foo }: builtins.stringLength foo"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{}\n", version.len())
+        );
+    }
+    let missing = tmp.path().join("missing.txt");
+    let out = legacy(tmp.path(), "nix-instantiate")
+        .args(["--eval", "--arg-from-file", "foo"])
+        .arg(&missing)
+        .args(["-E", "{ foo }: foo"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: opening file '{}': No such file or directory\n",
+            missing.display()
+        )
+    );
+}
