@@ -266,6 +266,7 @@ impl<'a> Eval<'a> {
             PathContext {
                 base_dir: dir.as_os_str().as_bytes(),
                 home: home.as_deref(),
+                pure: self.settings.pure_eval,
             },
             &mut self.positions,
         )
@@ -273,7 +274,18 @@ impl<'a> Eval<'a> {
         if let Some(names) = scope {
             lowerer.push_scope(names);
         }
-        lowerer.lower_root(&parsed.expr).map_err(|undefined| {
+        lowerer.lower_root(&parsed.expr).map_err(|e| {
+            let undefined = match e {
+                crate::lower::LowerError::Undefined(undefined) => undefined,
+                crate::lower::LowerError::HomeInPureMode(path) => {
+                    return EvalError::new(
+                        ErrorKind::Message(format!(
+                            "the path '{path}' can not be resolved in pure mode"
+                        )),
+                        None,
+                    )
+                }
+            };
             // The first in the source, as Nix, binding in the order of the text, meets it.
             let first = undefined
                 .iter()

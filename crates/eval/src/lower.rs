@@ -41,6 +41,16 @@ pub struct PathContext<'p> {
     pub base_dir: &'p [u8],
     /// The home directory (for `~/x`), if known.
     pub home: Option<&'p [u8]>,
+    /// Whether this is a pure evaluation, where `~/x` cannot be resolved.
+    pub pure: bool,
+}
+
+/// Why lowering refused an expression.
+pub enum LowerError {
+    /// Variables bound nowhere.
+    Undefined(Vec<UndefinedVariable>),
+    /// A `~/…` path in a pure evaluation (its text).
+    HomeInPureMode(String),
 }
 
 /// Lowers one file's (or string's) expression.
@@ -50,6 +60,8 @@ pub struct Lowerer<'a, 'x> {
     scopes: Vec<Scope<'x>>,
     paths: PathContext<'x>,
     errors: Vec<UndefinedVariable>,
+    /// The first `~/…` path met in a pure evaluation.
+    pure_home: Option<String>,
     sym_find_file: Symbol,
     sym_nix_path: Symbol,
     sym_body: Symbol,
@@ -85,6 +97,7 @@ impl<'a, 'x> Lowerer<'a, 'x> {
             scopes: vec![Scope::Base(base)],
             paths,
             errors: Vec::new(),
+            pure_home: None,
             sym_find_file,
             sym_nix_path,
             sym_body,
@@ -142,13 +155,17 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         self.scopes.push(Scope::Names(names));
     }
 
-    /// Lowers `expr`, returning the code or the undefined variables it uses.
-    pub fn lower_root(mut self, expr: &Expr) -> Result<&'a Ir<'a>, Vec<UndefinedVariable>> {
+    /// Lowers `expr`, returning the code or why it cannot run: a home path in a pure
+    /// evaluation (which Nix reports while parsing, so first), or undefined variables.
+    pub fn lower_root(mut self, expr: &Expr) -> Result<&'a Ir<'a>, LowerError> {
         let ir = self.lower(expr);
+        if let Some(path) = self.pure_home {
+            return Err(LowerError::HomeInPureMode(path));
+        }
         if self.errors.is_empty() {
             Ok(ir)
         } else {
-            Err(self.errors)
+            Err(LowerError::Undefined(self.errors))
         }
     }
 
@@ -401,6 +418,9 @@ impl<'a, 'x> Lowerer<'a, 'x> {
         let absolute: Vec<u8> = match kind {
             PathKind::Absolute => first.to_vec(),
             PathKind::Home => {
+                if self.paths.pure && self.pure_home.is_none() {
+                    self.pure_home = Some(String::from_utf8_lossy(first).into_owned());
+                }
                 let mut p = self.paths.home.unwrap_or(b"/homeless-shelter").to_vec();
                 p.extend_from_slice(&first[1..]);
                 p

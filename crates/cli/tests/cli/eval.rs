@@ -469,6 +469,11 @@ fn pure_and_restricted_evaluation() {
             "{err}"
         );
     }
+    let out = run(&["--pure-eval", "--eval", "-E", "[ x ~/foo/bar ]"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: the path '~/foo/bar' can not be resolved in pure mode\n"
+    );
     let out = run(&["--pure-eval", "--eval", "-E", "<nixpkgs>"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
