@@ -1997,8 +1997,9 @@ impl<'a> Eval<'a> {
         span: Option<Span>,
     ) -> Box<EvalError> {
         let span = span.filter(|s| s.file.0 != u32::MAX);
-        // Nix records no frame for the one builtin whose point is its own frame.
-        if name == "addErrorContext" {
+        // Nix records no frame for the one builtin whose point is its own frame, nor for
+        // `break`, which returns its argument for the caller to force.
+        if name == "addErrorContext" || name == "break" {
             return e;
         }
         let at_call = e.span.is_none() || e.span == span;

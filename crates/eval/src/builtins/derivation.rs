@@ -372,7 +372,17 @@ fn output_hash(hash: &str, algo: Option<&str>, span: Span) -> EvalResult<Hash> {
         eprintln!("warning: found empty hash, assuming '{}'", h.to_sri());
         return Ok(h);
     }
-    Hash::parse_any(hash, algo).map_err(|e| EvalError::msg(e.to_string(), span))
+    // In current Nix's words, as convertHash reports them; any bad SRI hash is just that.
+    Hash::parse_any(hash, algo).map_err(|e| match hash.split_once('-') {
+        Some((prefix, digest))
+            if !hash.contains(':')
+                && prefix.parse::<HashAlgo>().is_ok()
+                && !matches!(e, kiln_formats::hash::HashError::AlgoMismatch { .. }) =>
+        {
+            EvalError::msg(format!("invalid SRI hash '{digest}'"), span)
+        }
+        _ => super::hashing::parse_error(e, span),
+    })
 }
 
 fn derivation_strict<'a>(

@@ -79,7 +79,7 @@ fn hash_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 }
 
 /// Nix's wording for a hash that does not parse.
-fn parse_error(e: HashError, span: Span) -> Box<EvalError> {
+pub(super) fn parse_error(e: HashError, span: Span) -> Box<EvalError> {
     let message = match e {
         HashError::UnknownAlgo(name) => {
             return algo(name.as_bytes(), span).expect_err("an unknown algorithm")
