@@ -1999,7 +1999,7 @@ impl<'a> Eval<'a> {
         let span = span.filter(|s| s.file.0 != u32::MAX);
         // Nix records no frame for the one builtin whose point is its own frame, nor for
         // `break`, which returns its argument for the caller to force.
-        if name == "addErrorContext" || name == "break" {
+        if name == "addErrorContext" || name == "break" || name == "derivation" {
             return e;
         }
         let at_call = e.span.is_none() || e.span == span;
@@ -2535,7 +2535,7 @@ pub(crate) fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
 
 /// How Nix names argument `index` of builtin `name` in the frame of a wrong argument (after
 /// "while evaluating the "), where it names it.
-fn argument_context(name: &str, index: usize) -> Option<&'static str> {
+pub(crate) fn argument_context(name: &str, index: usize) -> Option<&'static str> {
     let names: [Option<&'static str>; 3] = match name {
         "addDrvOutputDependencies" => [Some("argument passed to builtins.addDrvOutputDependencies"), None, None],
         "appendContext" => [Some("first argument passed to builtins.appendContext"), Some("second argument passed to builtins.appendContext"), None],

@@ -126,7 +126,7 @@ fn trace<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value
 }
 
 fn warn<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?;
+    let s = super::arg_frame(string(ev, args[0], span), "warn", 0, span)?;
     eprintln!(
         "evaluation warning: {}",
         crate::print::for_stderr(&String::from_utf8_lossy(s.bytes))
@@ -147,12 +147,19 @@ fn add_error_context<'a>(
 ) -> EvalResult<Value<'a>> {
     match ev.force(args[1]) {
         Ok(v) => Ok(v),
-        Err(mut e) => {
-            if let Ok(m) = message(ev, args[0], span) {
+        Err(mut e) => match message(ev, args[0], span) {
+            Ok(m) => {
                 e.add_context(m);
+                Err(e)
             }
-            Err(e)
-        }
+            // A message that does not coerce replaces the error, as in Nix.
+            Err(m) => Err(with_frame(
+                m,
+                "while evaluating the error message passed to builtins.addErrorContext",
+                span,
+                None,
+            )),
+        },
     }
 }
 
@@ -252,7 +259,11 @@ fn read_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
     let p = path_arg(ev, args[0], span)?;
     let bytes = ev.io.read_file(os_path(&p)).map_err(|e| {
         EvalError::msg(
-            format!("opening file '{}': {e}", os_path(&p).display()),
+            format!(
+                "opening file '{}': {}",
+                os_path(&p).display(),
+                os_error_text(&e)
+            ),
             span,
         )
     })?;
@@ -267,10 +278,16 @@ fn path_exists<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRes
 fn read_file_type<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let p = path_arg(ev, args[0], span)?;
     let t = ev.io.file_type(os_path(&p)).map_err(|e| {
-        EvalError::msg(
-            format!("getting status of '{}': {e}", os_path(&p).display()),
-            span,
-        )
+        let message = if e.kind() == std::io::ErrorKind::NotFound {
+            format!("path '{}' does not exist", os_path(&p).display())
+        } else {
+            format!(
+                "getting status of '{}': {}",
+                os_path(&p).display(),
+                os_error_text(&e)
+            )
+        };
+        EvalError::msg(message, span)
     })?;
     Ok(ev.new_str(t.name().as_bytes()))
 }
@@ -302,7 +319,7 @@ fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
 }
 
 fn get_env<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = string(ev, args[0], span)?;
+    let name = super::arg_frame(string(ev, args[0], span), "getEnv", 0, span)?;
     let value = ev
         .io
         .get_env(&String::from_utf8_lossy(name.bytes))
@@ -337,7 +354,7 @@ fn unsafe_get_attr_pos<'a>(
     args: &[Value<'a>],
     span: Span,
 ) -> EvalResult<Value<'a>> {
-    let name = string(ev, args[0], span)?;
+    let name = super::arg_frame(string(ev, args[0], span), "unsafeGetAttrPos", 0, span)?;
     let set = attrs(ev, args[1], span)?;
     let sym = ev.sym(name.bytes);
     match set.get(sym).and_then(|a| ev.pos_span(a.pos)) {

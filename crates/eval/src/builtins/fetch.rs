@@ -112,7 +112,10 @@ fn fetch_url<'a>(
                 }
             }
         }
-        other => url = Some(plain_string(ev, other, span)?),
+        other => {
+            let s = super::string_in(ev, other, span, "while evaluating the url we should fetch")?;
+            url = Some(text(s.bytes));
+        }
     }
     let Some(url) = url else {
         return Err(EvalError::msg("'url' argument required", span));
@@ -305,7 +308,20 @@ fn fetch_git<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
                 }
             }
         }
-        other => git.url = Some(url_arg(ev, other, span)?),
+        other => {
+            git.url = Some(url_arg(ev, other, span).map_err(|e| {
+                if crate::arith::coercion_failed(&e) {
+                    super::with_frame(
+                        e,
+                        "while evaluating the first argument passed to the fetcher",
+                        span,
+                        None,
+                    )
+                } else {
+                    e
+                }
+            })?)
+        }
     }
     let req = git.request(false, span)?;
     let res = ev.io.fetch(&req).map_err(|e| fetch_error(e, span))?;

@@ -284,6 +284,28 @@ pub(crate) fn attrs_in<'a>(
     }
 }
 
+/// Forces a value expected to be a string, as Nix's `forceString` with a context: the frame
+/// `message` is added to any error, forcing included.
+pub(crate) fn string_in<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    message: &str,
+) -> EvalResult<&'a NixString<'a>> {
+    string(ev, v, span).map_err(|e| with_frame(e, message, span, None))
+}
+
+/// Forces a value expected to be an integer, as Nix's `forceInt` with a context: the frame
+/// `message` is added to any error, forcing included.
+pub(crate) fn int_in<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    message: &str,
+) -> EvalResult<i64> {
+    int(ev, v, span).map_err(|e| with_frame(e, message, span, None))
+}
+
 /// Forces an argument expected to be a string (no coercion).
 pub(crate) fn string<'a>(
     ev: &mut Eval<'a>,
@@ -294,6 +316,40 @@ pub(crate) fn string<'a>(
         Value::String(s) => Ok(s),
         other => Err(type_error("a string", &other, ev, span)),
     }
+}
+
+/// Adds Nix's frame for argument `index` of builtin `name` ("while evaluating the second
+/// argument passed to builtins.hashString") to any error of `res`: for arguments Nix forces
+/// with `forceString`, `forceInt` and the like, whose frame covers forcing too (the type
+/// error alone gets it anyway, from `Eval::builtin_error`).
+pub(crate) fn arg_frame<T>(
+    res: EvalResult<T>,
+    name: &str,
+    index: usize,
+    span: Span,
+) -> EvalResult<T> {
+    res.map_err(|e| match crate::eval::argument_context(name, index) {
+        Some(what) => with_frame(e, &format!("while evaluating the {what}"), span, None),
+        None => e,
+    })
+}
+
+/// Forces the function a builtin takes first, as Nix's `forceFunction` with its context:
+/// "while evaluating the first argument passed to builtins.NAME" on any error.
+pub(crate) fn function_arg<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    builtin: &str,
+) -> EvalResult<Value<'a>> {
+    function(ev, v, span).map_err(|e| {
+        with_frame(
+            e,
+            &format!("while evaluating the first argument passed to builtins.{builtin}"),
+            span,
+            None,
+        )
+    })
 }
 
 /// Forces an argument expected to be a function.

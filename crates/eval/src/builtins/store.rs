@@ -15,7 +15,7 @@ use kiln_formats::store_path::{make_fixed_output_path, FileIngestionMethod, Stor
 
 use super::control::coerce_to_path;
 use super::{attrs, boolean, function, string, with_frame};
-use crate::eval::{CoerceMode, Eval, EvalResult};
+use crate::eval::{Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::io::FileType;
 use crate::span::Span;
@@ -47,13 +47,20 @@ fn store_path_value<'a>(ev: &Eval<'a>, p: &StorePath) -> Value<'a> {
 /// `toFile name contents`: a text file in the store; the store paths in the contents' context
 /// become its references, and outputs of derivations are refused.
 fn to_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = string(ev, args[0], span)?;
+    let name = super::string_in(
+        ev,
+        args[0],
+        span,
+        "while evaluating the first argument passed to builtins.toFile",
+    )?;
     let name = text(name.bytes);
-    let contents = ev.force(args[1])?;
-    let contents = ev.coerce_to_string(contents, span, CoerceMode::Interpolation)?;
-    let Value::String(contents) = contents else {
-        unreachable!("coerce_to_string returns a string")
-    };
+    // A string, not anything that coerces to one.
+    let contents = super::string_in(
+        ev,
+        args[1],
+        span,
+        "while evaluating the second argument passed to builtins.toFile",
+    )?;
     let mut refs = BTreeSet::new();
     for c in contents.context {
         let p = match c {
@@ -257,7 +264,7 @@ fn filter_source<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
         "while evaluating the second argument (the path to filter) passed to 'builtins.filterSource'",
         None,
     )?;
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "filterSource")?;
     let name = base_name(&p);
     add_path(
         ev,
@@ -306,17 +313,22 @@ fn path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
                         .map_err(|e| EvalError::msg(e.to_string(), span))?,
                 );
             }
+            // At the attribute, as Nix reports it.
             _ => {
+                let at = set
+                    .get(sym)
+                    .and_then(|a| ev.pos_span(a.pos))
+                    .unwrap_or(span);
                 return Err(EvalError::msg(
-                    format!("unsupported argument '{}' to 'addPath'", text(&key)),
-                    span,
-                ))
+                    format!("unsupported argument '{}' to 'builtins.path'", text(&key)),
+                    at,
+                ));
             }
         }
     }
     let Some(path) = path else {
         return Err(EvalError::msg(
-            "missing required 'path' attribute in the first argument to builtins.path",
+            "missing required 'path' attribute in the first argument to 'builtins.path'",
             span,
         ));
     };
