@@ -123,6 +123,10 @@ pub struct Eval<'a> {
     pub(crate) drv_state: builtins::DrvState<'a>,
     call_depth: usize,
     eval_depth: usize,
+    /// Set by `force_deep` just before it forces a builtin's lazy application, which then
+    /// takes its call site from its function (as Nix's deep forcing passes the value's
+    /// `determinePos`); any other forcer gives none. Cleared as the application starts.
+    deep_site: bool,
     /// Whether the environment of the innermost call (or thunk) being evaluated was captured
     /// by a thunk, a closure or a child environment since it began; see `call_lambda`.
     env_captured: std::cell::Cell<bool>,
@@ -191,6 +195,7 @@ impl<'a> Eval<'a> {
             drv_state: Default::default(),
             call_depth: 0,
             eval_depth: 0,
+            deep_site: false,
             env_captured: std::cell::Cell::new(false),
             env_pool: [None; MAX_POOLED_SLOTS],
             regex_cache: Default::default(),
@@ -534,19 +539,21 @@ impl<'a> Eval<'a> {
             | ThunkState::ApplyAttr { .. }
             | ThunkState::ApplyIndex { .. } => {
                 t.state.set(ThunkState::Blackhole);
+                let deep = std::mem::replace(&mut self.deep_site, false);
+                let site = |f: Value<'a>| if deep { lazy_site(f) } else { NO_SITE };
                 let res = match state {
                     ThunkState::Apply1 { f, arg } => self
-                        .call(*f, *arg, Some(lazy_site(*f)))
+                        .call(*f, *arg, Some(site(*f)))
                         .and_then(|v| self.force(v)),
                     ThunkState::ApplyAttr { f, attr } => {
                         let name = self.sym_value(attr.name);
-                        self.call_n_general(*f, &[name, attr.value], lazy_site(*f))
+                        self.call_n_general(*f, &[name, attr.value], site(*f))
                     }
                     ThunkState::ApplyIndex { f, index } => self
-                        .call(*f, Value::Int(index), Some(lazy_site(*f)))
+                        .call(*f, Value::Int(index), Some(site(*f)))
                         .and_then(|v| self.force(v)),
                     ThunkState::Apply(call) => {
-                        self.call_n_general(call[0], &call[1..], lazy_site(call[0]))
+                        self.call_n_general(call[0], &call[1..], site(call[0]))
                     }
                     _ => unreachable!("matched above"),
                 };
@@ -578,6 +585,16 @@ impl<'a> Eval<'a> {
     ) -> EvalResult<Value<'a>> {
         if depth > MAX_DEEP_NESTING {
             return Err(EvalError::new(ErrorKind::NestingTooDeep, None));
+        }
+        // A builtin's lazy application forced here gets its function as call site.
+        if let Value::Thunk(t) = v {
+            self.deep_site = matches!(
+                t.state.get(),
+                ThunkState::Apply(_)
+                    | ThunkState::Apply1 { .. }
+                    | ThunkState::ApplyAttr { .. }
+                    | ThunkState::ApplyIndex { .. }
+            );
         }
         let v = self.force(v)?;
         match v {
@@ -2745,9 +2762,10 @@ pub fn ir_span(ir: &Ir<'_>) -> Span {
     }
 }
 
-/// The call site Nix gives a lazy application a builtin made (`map`, `mapAttrs`, …): the
-/// position of the function when it is an evaluated lambda by the time the application is
-/// forced (Nix's `determinePos` of the application), else none, and no "from call site".
+/// The call site Nix gives a lazy application a builtin made (`map`, `mapAttrs`, …) when
+/// deep forcing (`deepSeq`, `--strict`) forces it: the position of the function when it is an
+/// evaluated lambda by then (Nix's `determinePos` of the application), else none, and no
+/// "from call site".
 #[inline]
 fn lazy_site(f: Value<'_>) -> Span {
     match f.resolved() {

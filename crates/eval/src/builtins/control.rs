@@ -271,7 +271,9 @@ fn read_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 }
 
 fn path_exists<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let p = path_arg(ev, args[0], span)?;
+    // Nix forces the argument before realising it: an error there has no frame.
+    let v = ev.force(args[0])?;
+    let p = path_arg(ev, v, span)?;
     Ok(Value::Bool(ev.io.path_exists(os_path(&p))))
 }
 
