@@ -58,24 +58,6 @@ fn url_base_name(url: &str) -> String {
     trimmed.rsplit('/').next().unwrap_or(trimmed).to_owned()
 }
 
-/// What is wrong with a store path name, in Nix's words, if anything.
-fn store_name_problem(name: &str) -> Option<String> {
-    use kiln_formats::store_path::{check_name, NameError};
-    let e = check_name(name).err()?;
-    Some(match e {
-        NameError::Empty => "name must not be empty".to_owned(),
-        NameError::TooLong => format!("name '{name}' must be no longer than 211 characters"),
-        NameError::Dots if name == "." || name == ".." => format!("name '{name}' is not valid"),
-        NameError::Dots => {
-            let first = if name.starts_with("..") { ".." } else { "." };
-            format!(
-                "name '{name}' is not valid: first dash-separated component must not be '{first}'"
-            )
-        }
-        NameError::BadChar(c) => format!("name '{name}' contains illegal character '{c}'"),
-    })
-}
-
 fn fetch_error(e: std::io::Error, span: Span) -> Box<EvalError> {
     EvalError::msg(e.to_string(), span)
 }
@@ -129,7 +111,7 @@ fn fetch_url<'a>(
         }
     });
     // Checked before anything is downloaded, with Nix's advice for each way of calling.
-    if let Some(problem) = store_name_problem(&name) {
+    if let Some(problem) = super::store_name_problem(&name) {
         let advice = if name_passed {
             format!("Please change the value for the 'name' attribute passed to '{who}', so that it can create a valid store path.")
         } else if matches!(arg, Value::Attrs(_)) {

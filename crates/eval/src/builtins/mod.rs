@@ -195,6 +195,24 @@ fn nix_path_value<'a>(ev: &mut Eval<'a>) -> Value<'a> {
 
 // ----- argument helpers shared by the builtin files -----
 
+/// What is wrong with a store path name, in Nix's words, if anything.
+pub(crate) fn store_name_problem(name: &str) -> Option<String> {
+    use kiln_formats::store_path::{check_name, NameError};
+    let e = check_name(name).err()?;
+    Some(match e {
+        NameError::Empty => "name must not be empty".to_owned(),
+        NameError::TooLong => format!("name '{name}' must be no longer than 211 characters"),
+        NameError::Dots if name == "." || name == ".." => format!("name '{name}' is not valid"),
+        NameError::Dots => {
+            let first = if name.starts_with("..") { ".." } else { "." };
+            format!(
+                "name '{name}' is not valid: first dash-separated component must not be '{first}'"
+            )
+        }
+        NameError::BadChar(c) => format!("name '{name}' contains illegal character '{c}'"),
+    })
+}
+
 /// Adds the frame Nix gives a value a builtin forces with a context of its own ("while
 /// evaluating the return value of the function passed to builtins.all"), as the error unwinds.
 /// An error at the builtin's call (`call`) loses that position, as in Nix, where the call's

@@ -84,11 +84,39 @@ fn to_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
             .map_err(|e| EvalError::msg(e.to_string(), span))?;
         refs.insert(p);
     }
+    // Nix makes the path first and finds the name bad there, naming the path it would be.
+    if let Some(problem) = super::store_name_problem(&name) {
+        let path = text_path_base(ev.io.store_dir(), &name, contents.bytes, &refs);
+        return Err(EvalError::msg(
+            format!("path '{path}' is not a valid store path: {problem}"),
+            span,
+        ));
+    }
     let p = ev
         .io
         .add_text(&name, contents.bytes, &refs)
         .map_err(|e| EvalError::msg(format!("adding '{name}' to the store: {e}"), span))?;
     Ok(store_path_value(ev, &p))
+}
+
+/// `<hash>-<name>` of the text path `toFile` would make, computed as the store's
+/// `make_text_path` does but without checking the name (for the message about it).
+fn text_path_base(
+    store_dir: &str,
+    name: &str,
+    contents: &[u8],
+    refs: &BTreeSet<StorePath>,
+) -> String {
+    let mut kind = "text".to_owned();
+    for r in refs {
+        kind.push(':');
+        kind.push_str(&r.to_absolute(store_dir));
+    }
+    let inner = Hash::digest_bytes(HashAlgo::Sha256, contents);
+    let fingerprint = format!("{kind}:sha256:{}:{store_dir}:{name}", inner.to_base16());
+    let digest = Hash::digest_bytes(HashAlgo::Sha256, fingerprint.as_bytes());
+    let folded = kiln_formats::hash::compress(digest.digest(), 20);
+    format!("{}-{name}", kiln_formats::nixbase32::encode(&folded))
 }
 
 fn base(path: &[u8]) -> String {
