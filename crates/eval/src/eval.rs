@@ -95,6 +95,11 @@ const MAX_POOLED_SLOTS: usize = 16;
 /// The deepest the evaluator recurses on the Rust stack before reporting a stack overflow.
 const MAX_EVAL_DEPTH: usize = 100_000;
 
+/// How many sets with `__toString` a coercion follows in turn (each result a set with
+/// `__toString` again) before failing as Nix does when that never ends and its stack runs
+/// out ("stack overflow (possible infinite recursion)").
+pub(crate) const MAX_TO_STRING_CHAIN: usize = 10_000;
+
 /// The state of one evaluation.
 pub struct Eval<'a> {
     /// Where every value lives.
@@ -127,6 +132,8 @@ pub struct Eval<'a> {
     /// takes its call site from its function (as Nix's deep forcing passes the value's
     /// `determinePos`); any other forcer gives none. Cleared as the application starts.
     deep_site: bool,
+    /// How many `__toString` results are being coerced in turn (see [`MAX_TO_STRING_CHAIN`]).
+    to_string_chain: usize,
     /// Whether the environment of the innermost call (or thunk) being evaluated was captured
     /// by a thunk, a closure or a child environment since it began; see `call_lambda`.
     env_captured: std::cell::Cell<bool>,
@@ -196,6 +203,7 @@ impl<'a> Eval<'a> {
             call_depth: 0,
             eval_depth: 0,
             deep_site: false,
+            to_string_chain: 0,
             env_captured: std::cell::Cell::new(false),
             env_pool: [None; MAX_POOLED_SLOTS],
             regex_cache: Default::default(),
@@ -2165,9 +2173,18 @@ impl<'a> Eval<'a> {
                 if let Some(f) = attrs.get(self.syms.to_string) {
                     let f = self.force(f.value)?;
                     let res = self.call(f, v, Some(span))?;
-                    return self
+                    // A `__toString` returning a set with `__toString` again recurses; where
+                    // that never ends, Nix runs out of stack.
+                    self.to_string_chain += 1;
+                    if self.to_string_chain > MAX_TO_STRING_CHAIN {
+                        self.to_string_chain -= 1;
+                        return Err(EvalError::new(ErrorKind::NestingTooDeep, None));
+                    }
+                    let res = self
                         .coerce_to_string_into(res, span, mode, bytes, context)
                         .map_err(|e| to_string_result_error(e, span));
+                    self.to_string_chain -= 1;
+                    return res;
                 }
                 if let Some(out) = attrs.get(self.syms.out_path) {
                     return self.coerce_to_string_into(out.value, span, mode, bytes, context);

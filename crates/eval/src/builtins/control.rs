@@ -179,17 +179,30 @@ pub(crate) fn coerce_to_path<'a>(
     message: &str,
     at: Option<Span>,
 ) -> EvalResult<(Vec<u8>, &'a [crate::value::ContextElem<'a>])> {
-    let v = ev.force(v).map_err(|e| with_frame(e, message, span, at))?;
-    match v {
-        Value::Path(p) => return Ok((p.bytes.to_vec(), &[])),
-        Value::Attrs(a) => {
-            if let Some(f) = a.get(ev.syms.to_string) {
-                let f = ev.force(f.value)?;
-                let res = ev.call(f, v, Some(span))?;
-                return coerce_to_path(ev, res, span, message, at);
+    let mut v = ev.force(v).map_err(|e| with_frame(e, message, span, at))?;
+    // A set's `__toString` result in turn, as long as it is one (a `__toString` that returns
+    // its set never ends: Nix runs out of stack).
+    let mut rounds = 0;
+    loop {
+        match v {
+            Value::Path(p) => return Ok((p.bytes.to_vec(), &[])),
+            Value::Attrs(a) => {
+                if let Some(f) = a.get(ev.syms.to_string) {
+                    rounds += 1;
+                    if rounds > crate::eval::MAX_TO_STRING_CHAIN {
+                        return Err(EvalError::new(crate::ErrorKind::NestingTooDeep, None));
+                    }
+                    let f = ev.force(f.value)?;
+                    let res = ev.call(f, v, Some(span))?;
+                    v = ev
+                        .force(res)
+                        .map_err(|e| with_frame(e, message, span, at))?;
+                    continue;
+                }
             }
+            _ => {}
         }
-        _ => {}
+        break;
     }
     let s = ev
         .coerce_to_string(v, span, CoerceMode::PathSegment)
