@@ -363,7 +363,7 @@ fn output_hash(hash: &str, algo: Option<&str>, span: Span) -> EvalResult<Hash> {
     if hash.is_empty() {
         let Some(algo) = algo else {
             return Err(EvalError::msg(
-                "empty hash requires explicit hash type",
+                "empty hash requires explicit hash algorithm",
                 span,
             ));
         };
@@ -415,7 +415,14 @@ fn derivation_strict<'a>(
         );
         e
     })?;
-    let res = if name.ends_with(".drv") {
+    let res = if let Some(problem) = super::store_name_problem(&name) {
+        Err(EvalError::new(
+            crate::ErrorKind::Message(format!(
+                "invalid derivation name: {problem}. Please pass a different 'name'."
+            )),
+            None,
+        ))
+    } else if name.ends_with(".drv") {
         Err(EvalError::new(
             crate::ErrorKind::Message(
                 "derivation names are allowed to end in '.drv' only if they produce a single \

@@ -324,6 +324,24 @@ pub(crate) fn int_in<'a>(
     int(ev, v, span).map_err(|e| with_frame(e, message, span, None))
 }
 
+/// Coerces as Nix's `coerceToString` with a context (paths copied): the frame `message` is
+/// added to the coercion's own failure only.
+pub(crate) fn coerce_in<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    message: &str,
+) -> EvalResult<Value<'a>> {
+    ev.coerce_to_string(v, span, crate::eval::CoerceMode::Interpolation)
+        .map_err(|e| {
+            if crate::arith::coercion_failed(&e) {
+                with_frame(e, message, span, None)
+            } else {
+                e
+            }
+        })
+}
+
 /// Forces an argument expected to be a string (no coercion).
 pub(crate) fn string<'a>(
     ev: &mut Eval<'a>,

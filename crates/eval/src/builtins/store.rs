@@ -227,6 +227,12 @@ fn add_path_inner<'a>(
     expected: Option<Hash>,
     span: Span,
 ) -> EvalResult<Value<'a>> {
+    if !ev.io.path_exists(path) {
+        return Err(EvalError::msg(
+            format!("path '{}' does not exist", path.display()),
+            span,
+        ));
+    }
     let expected_path = match &expected {
         Some(h) => Some(
             make_fixed_output_path(ev.io.store_dir(), name, method, h)
@@ -327,18 +333,52 @@ fn path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
                 )?;
                 path = Some(p);
             }
-            b"name" => name = Some(text(string(ev, value, span)?.bytes)),
-            b"filter" => filter = Some(function(ev, value, span)?),
+            b"name" => {
+                let s = path_attr(
+                    ev,
+                    set,
+                    sym,
+                    span,
+                    "while evaluating the `name` attribute passed to builtins.path",
+                    |ev, v, at| string(ev, v, at).map(|s| text(s.bytes)),
+                )?;
+                name = Some(s);
+            }
+            b"filter" => {
+                filter = Some(path_attr(
+                    ev,
+                    set,
+                    sym,
+                    span,
+                    "while evaluating the `filter` parameter passed to builtins.path",
+                    function,
+                )?)
+            }
             b"recursive" => {
-                if !boolean(ev, value, span)? {
+                let r = path_attr(
+                    ev,
+                    set,
+                    sym,
+                    span,
+                    "while evaluating the `recursive` attribute passed to builtins.path",
+                    boolean,
+                )?;
+                if !r {
                     method = FileIngestionMethod::Flat;
                 }
             }
             b"sha256" => {
-                let s = text(string(ev, value, span)?.bytes);
+                let s = path_attr(
+                    ev,
+                    set,
+                    sym,
+                    span,
+                    "while evaluating the `sha256` attribute passed to builtins.path",
+                    |ev, v, at| string(ev, v, at).map(|s| text(s.bytes)),
+                )?;
                 expected = Some(
                     Hash::parse_any(&s, Some(HashAlgo::Sha256))
-                        .map_err(|e| EvalError::msg(e.to_string(), span))?,
+                        .map_err(|e| super::hashing::parse_error(e, span))?,
                 );
             }
             // At the attribute, as Nix reports it.
@@ -362,6 +402,24 @@ fn path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
     };
     let name = name.unwrap_or_else(|| base_name(&path));
     add_path(ev, os_path(&path), &name, filter, method, expected, span)
+}
+
+/// An attribute of `builtins.path`'s argument, forced by `get` as Nix forces it: the error
+/// and the frame `message` at the attribute.
+fn path_attr<'a, T>(
+    ev: &mut Eval<'a>,
+    set: &'a crate::value::Attrs<'a>,
+    sym: crate::intern::Symbol,
+    span: Span,
+    message: &str,
+    get: impl FnOnce(&mut Eval<'a>, Value<'a>, Span) -> EvalResult<T>,
+) -> EvalResult<T> {
+    let attr = set.get(sym).expect("an attribute of the set");
+    let at = ev.pos_span(attr.pos).unwrap_or(span);
+    get(ev, attr.value, at).map_err(|mut e| {
+        e.add_trace(message.to_owned(), Some(at), false);
+        e
+    })
 }
 
 /// `storePath path`: a path already in the store, as a string with that path as context.

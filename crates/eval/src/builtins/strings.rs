@@ -149,7 +149,7 @@ fn substring<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
         "while evaluating the second argument (the substring length) passed to builtins.substring",
     )?;
     let v = ev.force(args[2])?;
-    let s = coerce_in(
+    let s = super::coerce_in(
         ev,
         v,
         span,
@@ -284,13 +284,13 @@ fn dir_of<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
 }
 
 fn has_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?;
+    let s = super::arg_frame(string(ev, args[0], span), "hasContext", 0, span)?;
     Ok(Value::Bool(!s.context.is_empty()))
 }
 
 fn discard_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let v = ev.force(args[0])?;
-    let s = coerce_in(
+    let s = super::coerce_in(
         ev,
         v,
         span,
@@ -298,22 +298,4 @@ fn discard_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eva
     )?;
     let Value::String(s) = s else { unreachable!() };
     Ok(ev.new_str(s.bytes))
-}
-
-/// Coerces as Nix's `coerceToString` with a context (paths copied): the frame `message` is
-/// added to the coercion's own failure only.
-fn coerce_in<'a>(
-    ev: &mut Eval<'a>,
-    v: Value<'a>,
-    span: Span,
-    message: &str,
-) -> EvalResult<Value<'a>> {
-    ev.coerce_to_string(v, span, CoerceMode::Interpolation)
-        .map_err(|e| {
-            if crate::arith::coercion_failed(&e) {
-                with_frame(e, message, span, None)
-            } else {
-                e
-            }
-        })
 }
