@@ -334,7 +334,7 @@ fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
 }
 
 fn get_env<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = super::arg_frame(string(ev, args[0], span), "getEnv", 0, span)?;
+    let name = super::arg_frame(super::string_no_ctx(ev, args[0], span), "getEnv", 0, span)?;
     let value = ev
         .io
         .get_env(&String::from_utf8_lossy(name.bytes))

@@ -78,7 +78,12 @@ fn derivation<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
 /// `placeholder output`: `/` and the nix32 SHA-256 of `nix-output:<output>`, which the builder
 /// sees replaced by the output's path.
 fn placeholder<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = super::arg_frame(string(ev, args[0], span), "placeholder", 0, span)?;
+    let name = super::arg_frame(
+        super::string_no_ctx(ev, args[0], span),
+        "placeholder",
+        0,
+        span,
+    )?;
     let mut data = b"nix-output:".to_vec();
     data.extend_from_slice(name.bytes);
     let h = Hash::digest_bytes(HashAlgo::Sha256, &data);

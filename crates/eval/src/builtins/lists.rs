@@ -398,7 +398,7 @@ fn group_by<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
     let mut index = std::collections::HashMap::new();
     for e in l.elems {
         let k = ev.call_n(f, &[*e], span)?;
-        let k = super::string(ev, k, span).map_err(|e| {
+        let k = super::string_no_ctx(ev, k, span).map_err(|e| {
             with_frame(
                 e,
                 "while evaluating the return value of the grouping function passed to builtins.groupBy",

@@ -342,6 +342,47 @@ pub(crate) fn coerce_in<'a>(
         })
 }
 
+/// Forces a string that may not refer to the store, as Nix's `forceStringNoCtx`.
+pub(crate) fn string_no_ctx<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+) -> EvalResult<&'a NixString<'a>> {
+    let s = string(ev, v, span)?;
+    match s.context.first() {
+        Some(c) => Err(no_context_error(s.bytes, c)),
+        None => Ok(s),
+    }
+}
+
+/// Nix's error for a string with a context where none is allowed, naming its first element
+/// as Nix writes context elements (a path's base name; `=` and a derivation for all its
+/// outputs; `!output!` and a derivation for one output). Nix gives it no position, only
+/// the caller's frame.
+#[cold]
+#[inline(never)]
+pub(crate) fn no_context_error(bytes: &[u8], c: &crate::value::ContextElem<'_>) -> Box<EvalError> {
+    use crate::value::ContextElem;
+    let base = |p: &[u8]| {
+        let b = p.rsplit(|&c| c == b'/').next().unwrap_or(p);
+        String::from_utf8_lossy(b).into_owned()
+    };
+    let shown = match c {
+        ContextElem::Opaque(p) => base(p),
+        ContextElem::AllOutputs(drv) => format!("={}", base(drv)),
+        ContextElem::Built { output, drv } => {
+            format!("!{}!{}", String::from_utf8_lossy(output), base(drv))
+        }
+    };
+    EvalError::new(
+        crate::eval_error::ErrorKind::Message(format!(
+            "the string '{}' is not allowed to refer to a store path (such as '{shown}')",
+            String::from_utf8_lossy(bytes)
+        )),
+        None,
+    )
+}
+
 /// Forces an argument expected to be a string (no coercion).
 pub(crate) fn string<'a>(
     ev: &mut Eval<'a>,
