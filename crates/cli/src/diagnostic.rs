@@ -209,7 +209,8 @@ fn push_frame(out: &mut String, sources: &SourceMap, span: Span, extra: &str) {
     let width = (last + 1).to_string().len().max(2);
     for (i, line) in lines.iter().enumerate().take(last + 1).skip(first) {
         let line = line_text(line);
-        let line = line.trim_end_matches('\r');
+        // Nix shows lines without their trailing blanks.
+        let line = line.trim_end_matches([' ', '\t', '\r']);
         out.push('\n');
         // Nix writes no space after the bar of an empty line.
         let sep = if line.is_empty() { "" } else { " " };

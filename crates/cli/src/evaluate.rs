@@ -52,8 +52,12 @@ pub enum Output {
     /// The `.drv` paths of the derivations in the value, one a line (`drv` or `drv!output`
     /// when the selected output is not `out`), as `nix-instantiate` prints them.
     DrvPaths,
-    /// A string's bytes as they are.
-    Raw,
+    /// A string's bytes as they are (`--raw`); `legacy` adds `nix-instantiate`'s frame to a
+    /// value that is not a string.
+    Raw {
+        /// Whether this is `nix-instantiate --eval --raw`.
+        legacy: bool,
+    },
     /// The parsed expression, as `nix-instantiate --parse` prints it (nothing is evaluated).
     Parse,
     /// Nix's XML form (`nix-instantiate --eval --xml`), with the source locations of
@@ -321,7 +325,7 @@ fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) 
             let mut done = std::collections::HashSet::new();
             collect_derivations(ev, v, &mut drvs, &mut done)?;
             for attrs in drvs {
-                let drv_path = string_attr(ev, attrs, "drvPath")?;
+                let drv_path = checked_drv_path(ev, attrs)?;
                 let output = string_attr(ev, attrs, "outputName")?;
                 if output.is_empty() {
                     return Err(EvalError::new(
@@ -350,9 +354,20 @@ fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) 
             };
             out.extend_from_slice(&kiln_eval::xml::xml_document(ev, v, locations)?);
         }
-        Output::Raw => {
+        Output::Raw { legacy } => {
             let v = ev.force(v)?;
-            let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
+            let s = ev
+                .coerce_to_string(v, span, CoerceMode::Interpolation)
+                .map_err(|mut e| {
+                    if legacy {
+                        e.add_trace(
+                            "while generating the nix-instantiate output".to_owned(),
+                            None,
+                            false,
+                        );
+                    }
+                    e
+                })?;
             if let Value::String(s) = s {
                 out.extend_from_slice(s.bytes);
             }
@@ -362,6 +377,51 @@ fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) 
 }
 
 /// A string attribute of a derivation, forced; empty when missing.
+/// A derivation's `drvPath` as `nix-instantiate` reads it, with Nix 2.26's checks: the
+/// derivation has a name and a `drvPath`, which is a store path whose name ends in `.drv`.
+fn checked_drv_path<'a>(
+    ev: &mut Eval<'a>,
+    attrs: &'a kiln_eval::value::Attrs<'a>,
+) -> EvalResult<Vec<u8>> {
+    let message = |m: String| EvalError::new(kiln_eval::ErrorKind::Message(m), None);
+    if attrs.get(ev.sym(b"name")).is_none() {
+        return Err(message("derivation name missing".to_owned()));
+    }
+    let Some(attr) = attrs.get(ev.sym(b"drvPath")) else {
+        return Err(message(
+            "derivation does not contain a 'drvPath' attribute".to_owned(),
+        ));
+    };
+    let at = ev.pos_span(attr.pos);
+    let in_frame = |mut e: Box<EvalError>| {
+        e.add_trace(
+            "while evaluating the 'drvPath' attribute of a derivation".to_owned(),
+            at,
+            false,
+        );
+        e
+    };
+    let path = string_attr(ev, attrs, "drvPath").map_err(in_frame)?;
+    let store_dir = ev.io.store_dir().as_bytes().to_vec();
+    let base = path
+        .strip_prefix(store_dir.as_slice())
+        .and_then(|rest| rest.strip_prefix(b"/"))
+        .filter(|base| !base.is_empty() && !base.contains(&b'/'));
+    let Some(base) = base else {
+        return Err(in_frame(message(format!(
+            "path '{}' is not in the Nix store",
+            String::from_utf8_lossy(&path)
+        ))));
+    };
+    if !base.ends_with(b".drv") {
+        return Err(in_frame(message(format!(
+            "store path '{}' is not a valid derivation path",
+            String::from_utf8_lossy(base)
+        ))));
+    }
+    Ok(path)
+}
+
 fn string_attr<'a>(
     ev: &mut Eval<'a>,
     attrs: &'a kiln_eval::value::Attrs<'a>,

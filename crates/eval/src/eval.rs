@@ -59,6 +59,14 @@ pub struct EvalSettings {
     pub abort_on_warn: bool,
     /// The enabled experimental features (`experimental-features`), by Nix's names.
     pub experimental_features: Vec<String>,
+    /// `pure-eval`: no environment, clock, system or search path, and no file outside the
+    /// store may be read.
+    pub pure_eval: bool,
+    /// `restrict-eval`: no environment, and only files in the search path or the store may be
+    /// read.
+    pub restrict_eval: bool,
+    /// `trace-verbose`: `builtins.traceVerbose` prints as `trace` does.
+    pub trace_verbose: bool,
 }
 
 impl EvalSettings {
@@ -76,6 +84,9 @@ impl Default for EvalSettings {
             nix_path: Vec::new(),
             abort_on_warn: false,
             experimental_features: Vec::new(),
+            pure_eval: false,
+            restrict_eval: false,
+            trace_verbose: false,
         }
     }
 }
@@ -146,6 +157,9 @@ pub struct Eval<'a> {
     /// `map (m: m.${name}) modules` looks up one string many times. Strings are immutable for
     /// the evaluation's lifetime, so the same bytes (address and length) are the same name.
     last_dynamic_key: Option<(&'a [u8], Symbol)>,
+    /// Under `pure-eval` or `restrict-eval`, the directories whose files may be read (besides
+    /// the store's); `None` when every file may be.
+    allowed_paths: Option<Vec<Vec<u8>>>,
 }
 
 /// Builds a type error.
@@ -208,7 +222,9 @@ impl<'a> Eval<'a> {
             env_pool: [None; MAX_POOLED_SLOTS],
             regex_cache: Default::default(),
             last_dynamic_key: None,
+            allowed_paths: None,
         };
+        ev.allowed_paths = ev.initial_allowed_paths();
         let (env, names) = builtins::base_env(&mut ev);
         ev.base_env = env;
         let builtins_sym = ev.interner.intern(b"builtins");
@@ -318,6 +334,7 @@ impl<'a> Eval<'a> {
     /// Reads a file into the source map, returning it and the directory its relative paths
     /// resolve against.
     fn load_file(&mut self, path: &Path) -> EvalResult<(FileId, PathBuf)> {
+        self.check_access(path)?;
         if !self.io.path_exists(path) {
             return Err(path_missing(path, dummy_span()));
         }
@@ -434,6 +451,102 @@ impl<'a> Eval<'a> {
         Value::Attrs(self.arena.alloc(Attrs {
             entries: self.arena.alloc_slice_copy(&attrs),
         }))
+    }
+
+    /// The paths readable under `restrict-eval` (the search path's directories) or
+    /// `pure-eval` (none); `None` when unrestricted.
+    fn initial_allowed_paths(&self) -> Option<Vec<Vec<u8>>> {
+        if self.settings.pure_eval {
+            return Some(Vec::new());
+        }
+        if !self.settings.restrict_eval {
+            return None;
+        }
+        let cwd = self.io.current_dir();
+        let mut allowed = Vec::new();
+        for (_, entry) in &self.settings.nix_path {
+            let path = if entry.starts_with('/') {
+                PathBuf::from(entry)
+            } else if entry.contains("://") || entry.contains(':') {
+                continue;
+            } else {
+                match &cwd {
+                    Some(dir) => dir.join(entry),
+                    None => continue,
+                }
+            };
+            use std::os::unix::ffi::OsStrExt;
+            allowed.push(canon_path(path.as_os_str().as_bytes()));
+        }
+        Some(allowed)
+    }
+
+    /// Whether evaluation is restricted (`pure-eval` or `restrict-eval`): no environment
+    /// variables, and files only from allowed places.
+    pub fn restricted(&self) -> bool {
+        self.allowed_paths.is_some()
+    }
+
+    /// Checks that `path` may be read under `pure-eval`/`restrict-eval`, as Nix 2.26 does:
+    /// walking down from the root, each directory must lead to or lie in an allowed one, and
+    /// the error names the first that does not.
+    pub fn check_access(&self, path: &Path) -> EvalResult<()> {
+        match self.forbidden_prefix(path) {
+            Some(prefix) => Err(self.access_error(&prefix)),
+            None => Ok(()),
+        }
+    }
+
+    /// Where `path` first leaves the readable places, if it does (see [`Self::check_access`]).
+    ///
+    /// Paths inside the store (below its directory) are readable. Nix is stricter there: it
+    /// allows only store paths that the evaluation produced or that a string's context names,
+    /// so a store path written as a literal is refused by Nix and read by Kiln.
+    pub fn forbidden_prefix(&self, path: &Path) -> Option<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        let allowed = self.allowed_paths.as_ref()?;
+        let path = canon_path(path.as_os_str().as_bytes());
+        let within = |inner: &[u8], outer: &[u8]| {
+            inner == outer
+                || (inner.starts_with(outer)
+                    && (outer == b"/" || inner.get(outer.len()) == Some(&b'/')))
+        };
+        let store = self.io.store_dir().as_bytes();
+        if within(&path, store) && path.len() > store.len() {
+            return None;
+        }
+        let mut end = 0;
+        while end < path.len() {
+            end = path[end + 1..]
+                .iter()
+                .position(|&b| b == b'/')
+                .map_or(path.len(), |i| end + 1 + i);
+            let prefix = &path[..end];
+            if allowed.iter().any(|a| within(prefix, a)) {
+                return None;
+            }
+            // A directory on the way to an allowed one may be looked at, not what else it holds.
+            if !allowed.iter().any(|a| within(a, prefix)) {
+                return Some(prefix.to_vec());
+            }
+        }
+        None
+    }
+
+    /// Nix's error for reading `path` where evaluation is restricted.
+    pub fn access_error(&self, path: &[u8]) -> Box<EvalError> {
+        let mode = if self.settings.pure_eval {
+            "in pure evaluation mode (use '--impure' to override)"
+        } else {
+            "in restricted mode"
+        };
+        EvalError::new(
+            ErrorKind::Message(format!(
+                "access to absolute path '{}' is forbidden {mode}",
+                String::from_utf8_lossy(path)
+            )),
+            None,
+        )
     }
 
     /// Parses source text, with `|>` and `<|` if the `pipe-operators` experimental feature
@@ -2149,6 +2262,7 @@ impl<'a> Eval<'a> {
                     let path = std::path::Path::new(std::ffi::OsStr::from_bytes_compat(p.bytes));
                     let name = p.bytes.rsplit(|&b| b == b'/').next().unwrap_or(b"");
                     let name = String::from_utf8_lossy(name).into_owned();
+                    self.check_access(path)?;
                     // Nix reports these without a position.
                     if !self.io.path_exists(path) {
                         return Err(path_missing(path, dummy_span()));

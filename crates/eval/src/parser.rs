@@ -498,7 +498,7 @@ impl Parser<'_> {
 
     /// `let` bindings `in` body, after `let`.
     fn parse_let_rest(&mut self, start: u32, let_span: Span) -> Expr {
-        let (bindings, _) = self.parse_bindings(&Tok::In);
+        let (bindings, _) = self.parse_bindings(&Tok::In, &["IN_KW", "INHERIT"]);
         if bindings.iter().any(|b| self.is_dynamic_binding(b)) {
             self.error(let_span, SyntaxErrorKind::DynamicInLet);
         }
@@ -573,7 +573,8 @@ impl Parser<'_> {
                         continue;
                     }
                     if !self.at(&Tok::Char(b'}')) {
-                        self.unexpected(&["','", "'}'"]);
+                        // Bison's order: by token number, and `'}'` is numbered first.
+                        self.unexpected(&["'}'", "','"]);
                         self.recover_formals();
                     }
                     break;
@@ -886,7 +887,7 @@ impl Parser<'_> {
             self.parse_let_rest(start, let_span);
             return self.error_expr(start);
         }
-        let (bindings, _) = self.parse_bindings(&Tok::Char(b'}'));
+        let (bindings, _) = self.parse_bindings(&Tok::Char(b'}'), &["INHERIT", "'}'"]);
         self.expect(&Tok::Char(b'}'), "'}'");
         self.mk(start, ExprKind::LegacyLet { bindings })
     }
@@ -896,7 +897,12 @@ impl Parser<'_> {
         if !self.expect(&Tok::Char(b'{'), "'{'") {
             return self.error_expr(start);
         }
-        let (bindings, scope) = self.parse_bindings(&Tok::Char(b'}'));
+        let expected: &[&'static str] = if rec {
+            &["INHERIT", "'}'"]
+        } else {
+            &["INHERIT"]
+        };
+        let (bindings, scope) = self.parse_bindings(&Tok::Char(b'}'), expected);
         self.expect(&Tok::Char(b'}'), "'}'");
         self.attrset_scopes.insert(start, scope);
         self.mk(start, ExprKind::AttrSet { rec, bindings })
@@ -1062,8 +1068,15 @@ impl Parser<'_> {
 
     // ---- bindings -----------------------------------------------------------------------
 
-    /// Bindings up to `closer` (not consumed), with their duplicate checks.
-    fn parse_bindings(&mut self, closer: &Tok) -> (Vec<Binding>, ScopeId) {
+    /// Bindings up to `closer` (not consumed), with their duplicate checks. `expected` is
+    /// what Nix's parser says it expected where a binding cannot start: the grammar's states
+    /// differ for a plain set (`INHERIT`), a `rec` set (`INHERIT or '}'`) and a `let`
+    /// (`IN_KW or INHERIT`).
+    fn parse_bindings(
+        &mut self,
+        closer: &Tok,
+        expected: &[&'static str],
+    ) -> (Vec<Binding>, ScopeId) {
         let scope = self.new_scope();
         let mut bindings = Vec::new();
         loop {
@@ -1091,7 +1104,10 @@ impl Parser<'_> {
                         }
                         names.push(name);
                     }
-                    if !self.expect(&Tok::Char(b';'), "';'") {
+                    // After the names, Nix expects `;` or another name: too many tokens for
+                    // its message to list.
+                    if !self.eat(&Tok::Char(b';')) {
+                        self.unexpected(&[]);
                         self.recover_binding(closer);
                     }
                     bindings.push(Binding::Inherit {
@@ -1120,7 +1136,7 @@ impl Parser<'_> {
                     });
                 }
                 _ => {
-                    self.unexpected(&[]);
+                    self.unexpected(expected);
                     self.bump();
                     self.recover_binding(closer);
                 }

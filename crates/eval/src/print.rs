@@ -16,8 +16,9 @@ use crate::value::{Attrs, Value};
 pub fn print_value<'a>(ev: &mut Eval<'a>, v: Value<'a>, strict: bool) -> EvalResult<String> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
+    let cell = top_cell(v);
     let v = ev.force(v)?;
-    print_inner(ev, v, strict, &mut seen, &mut out)?;
+    print_inner(ev, v, cell, strict, &mut seen, &mut out)?;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
@@ -25,19 +26,47 @@ pub fn print_value<'a>(ev: &mut Eval<'a>, v: Value<'a>, strict: bool) -> EvalRes
 pub fn print_value_bytes<'a>(ev: &mut Eval<'a>, v: Value<'a>, strict: bool) -> EvalResult<Vec<u8>> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
+    let cell = top_cell(v);
     let v = ev.force(v)?;
-    print_inner(ev, v, strict, &mut seen, &mut out)?;
+    print_inner(ev, v, cell, strict, &mut seen, &mut out)?;
     Ok(out)
 }
 
+/// The identity of the value printed first: its thunk's, or one no other value has.
+fn top_cell(v: Value<'_>) -> usize {
+    match v {
+        Value::Thunk(t) => t as *const _ as usize,
+        _ => 1,
+    }
+}
+
+/// The identity of the cell a value is read from, as Nix sees it: a thunk's, or the slot's
+/// own when it holds the value itself.
+fn cell_of(slot: &Value<'_>) -> usize {
+    match slot {
+        Value::Thunk(t) => *t as *const _ as usize,
+        _ => slot as *const _ as usize,
+    }
+}
+
+/// Prints `v`, read from the cell `cell` (see [`cell_of`]).
+///
+/// `«repeated»` follows Nix's rule: a set met again (the same attributes, however copied),
+/// a list of three or more elements met again (the same elements), or a list of one or two
+/// met again through the same cell (Nix keeps such lists inside the value itself, so a copy
+/// is a new list).
 fn print_inner<'a>(
     ev: &mut Eval<'a>,
     v: Value<'a>,
+    cell: usize,
     strict: bool,
     seen: &mut HashSet<usize>,
     out: &mut Vec<u8>,
 ) -> EvalResult<()> {
-    let v = if strict { ev.force(v)? } else { v };
+    let (v, cell) = match v {
+        Value::Thunk(t) if strict => (ev.force(v)?, t as *const _ as usize),
+        _ => (v, cell),
+    };
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
@@ -49,7 +78,9 @@ fn print_inner<'a>(
         Value::PrimOp(_) => out.extend_from_slice(b"<PRIMOP>"),
         Value::PrimOpApp(_) => out.extend_from_slice(b"<PRIMOP-APP>"),
         Value::Thunk(t) => match t.state.get() {
-            crate::value::ThunkState::Done(v) => print_inner(ev, v, strict, seen, out)?,
+            crate::value::ThunkState::Done(v) => {
+                print_inner(ev, v, t as *const _ as usize, strict, seen, out)?
+            }
             _ => out.extend_from_slice(b"<CODE>"),
         },
         // Empty sets and lists are never «repeated» (Nix prints them before it looks).
@@ -61,22 +92,29 @@ fn print_inner<'a>(
                 return Ok(());
             }
             out.extend_from_slice(b"{ ");
-            for attr in sorted_attrs(ev, a) {
-                print_attr_name(ev.interner.resolve(attr.0), out);
+            let mut sorted: Vec<_> = a.entries.iter().collect();
+            sorted.sort_by(|x, y| ev.interner.resolve(x.name).cmp(ev.interner.resolve(y.name)));
+            for attr in sorted {
+                print_attr_name(ev.interner.resolve(attr.name), out);
                 out.extend_from_slice(b" = ");
-                print_inner(ev, attr.1, strict, seen, out)?;
+                print_inner(ev, attr.value, cell_of(&attr.value), strict, seen, out)?;
                 out.extend_from_slice(b"; ");
             }
             out.push(b'}');
         }
         Value::List(l) => {
-            if !seen.insert(l as *const _ as usize) {
+            let key = if l.elems.len() <= 2 {
+                cell
+            } else {
+                l as *const _ as usize
+            };
+            if !seen.insert(key) {
                 out.extend_from_slice("«repeated»".as_bytes());
                 return Ok(());
             }
             out.extend_from_slice(b"[ ");
             for e in l.elems {
-                print_inner(ev, *e, strict, seen, out)?;
+                print_inner(ev, *e, cell_of(e), strict, seen, out)?;
                 out.push(b' ');
             }
             out.push(b']');
@@ -216,6 +254,22 @@ pub fn brief<'a>(ev: &Eval<'a>, v: Value<'a>) -> String {
         attrs: 0,
         items: 0,
         seen: HashSet::new(),
+        limited: true,
+    };
+    p.value(v, 0);
+    String::from_utf8_lossy(&p.out).into_owned()
+}
+
+/// Prints a value as `builtins.trace` shows it in Nix 2.26: as [`brief`], without forcing,
+/// but whole (no limits) and with attributes in plain name order.
+pub fn for_trace<'a>(ev: &Eval<'a>, v: Value<'a>) -> String {
+    let mut p = Brief {
+        ev,
+        out: Vec::new(),
+        attrs: 0,
+        items: 0,
+        seen: HashSet::new(),
+        limited: false,
     };
     p.value(v, 0);
     String::from_utf8_lossy(&p.out).into_owned()
@@ -229,6 +283,9 @@ struct Brief<'e, 'a> {
     /// List items printed so far.
     items: usize,
     seen: HashSet<usize>,
+    /// Whether Nix's limits for values in errors apply (depth, attributes, items, string
+    /// length; `type` first), or none do (`trace`).
+    limited: bool,
 }
 
 impl<'a> Brief<'_, 'a> {
@@ -248,6 +305,10 @@ impl<'a> Brief<'_, 'a> {
         match v {
             Value::Thunk(t) => match t.state.get() {
                 crate::value::ThunkState::Done(v) => self.value(v, depth),
+                // Being evaluated right now: printing it reached it again.
+                crate::value::ThunkState::Blackhole => self
+                    .out
+                    .extend_from_slice("«potential infinite recursion»".as_bytes()),
                 _ => self.out.extend_from_slice("«thunk»".as_bytes()),
             },
             Value::Lambda(c) => {
@@ -274,18 +335,20 @@ impl<'a> Brief<'_, 'a> {
                     self.out.extend_from_slice("«repeated»".as_bytes());
                     return;
                 }
-                if depth >= Self::MAX_DEPTH {
+                if self.limited && depth >= Self::MAX_DEPTH {
                     self.out.extend_from_slice(b"{ ... }");
                     return;
                 }
                 let mut sorted = sorted_attrs(ev, a);
-                sorted.sort_by_key(|(name, _)| {
-                    !matches!(ev.interner.resolve(*name), b"type" | b"_type")
-                });
+                if self.limited {
+                    sorted.sort_by_key(|(name, _)| {
+                        !matches!(ev.interner.resolve(*name), b"type" | b"_type")
+                    });
+                }
                 self.out.push(b'{');
                 for (i, (name, value)) in sorted.iter().enumerate() {
                     self.out.push(b' ');
-                    if self.attrs >= Self::MAX_ATTRS {
+                    if self.limited && self.attrs >= Self::MAX_ATTRS {
                         self.elided(sorted.len() - i, "attribute", "attributes");
                         break;
                     }
@@ -302,14 +365,14 @@ impl<'a> Brief<'_, 'a> {
                     self.out.extend_from_slice("«repeated»".as_bytes());
                     return;
                 }
-                if depth >= Self::MAX_DEPTH {
+                if self.limited && depth >= Self::MAX_DEPTH {
                     self.out.extend_from_slice(b"[ ... ]");
                     return;
                 }
                 self.out.push(b'[');
                 for (i, e) in l.elems.iter().enumerate() {
                     self.out.push(b' ');
-                    if self.items >= Self::MAX_ITEMS {
+                    if self.limited && self.items >= Self::MAX_ITEMS {
                         self.elided(l.elems.len() - i, "item", "items");
                         break;
                     }
@@ -324,7 +387,7 @@ impl<'a> Brief<'_, 'a> {
                 .extend_from_slice(if b { b"true" } else { b"false" }),
             Value::Int(n) => self.out.extend_from_slice(n.to_string().as_bytes()),
             Value::Float(f) => self.out.extend_from_slice(format_float(f).as_bytes()),
-            Value::String(s) if s.bytes.len() > Self::MAX_STRING => {
+            Value::String(s) if self.limited && s.bytes.len() > Self::MAX_STRING => {
                 let mut quoted = Vec::new();
                 escape_string(&s.bytes[..Self::MAX_STRING], &mut quoted);
                 quoted.pop();

@@ -70,7 +70,7 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
     let output = if args.json {
         Output::Json
     } else if args.raw {
-        Output::Raw
+        Output::Raw { legacy: false }
     } else {
         Output::Nix
     };
@@ -95,7 +95,8 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
 }
 
 /// The evaluator's settings from the configuration: `max-call-depth` (default 10000, as
-/// current Nix), `abort-on-warn` and `experimental-features`. The search path comes from
+/// current Nix), `abort-on-warn`, `trace-verbose`, `experimental-features`, `pure-eval` and
+/// `restrict-eval`. The search path comes from
 /// each command's `-I` and `NIX_PATH`.
 pub fn eval_settings(
     settings: &kiln_formats::config::Settings,
@@ -105,12 +106,18 @@ pub fn eval_settings(
             .get_int("max-call-depth")?
             .map(|n| n.max(1) as usize)
             .unwrap_or(10_000),
-        abort_on_warn: settings.get_bool("abort-on-warn")?.unwrap_or(false),
+        // Nix 2.26 also takes `NIX_ABORT_ON_WARN=1` (or `true`, `yes`) from the environment.
+        abort_on_warn: settings.get_bool("abort-on-warn")?.unwrap_or(false)
+            || std::env::var("NIX_ABORT_ON_WARN")
+                .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
+        trace_verbose: settings.get_bool("trace-verbose")?.unwrap_or(false),
         experimental_features: settings
             .get_list("experimental-features")
             .into_iter()
             .map(str::to_owned)
             .collect(),
+        pure_eval: settings.get_bool("pure-eval")?.unwrap_or(false),
+        restrict_eval: settings.get_bool("restrict-eval")?.unwrap_or(false),
         ..kiln_eval::EvalSettings::default()
     })
 }

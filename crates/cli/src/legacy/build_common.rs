@@ -122,6 +122,7 @@ const BOOL_SETTINGS: &[&str] = &[
     "show-trace",
     "substitute",
     "trace-function-calls",
+    "trace-verbose",
     "use-case-hack",
     "use-registries",
     "use-sqlite-wal",

@@ -64,6 +64,8 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "--read-write-mode" => read_write = true,
             // Accepted for compatibility; they change nothing in Kiln's evaluation output.
             "--no-location" => no_location = true,
+            // The last of `--raw`, `--json` and `--xml` decides, as in Nix.
+            "--raw" => output = Output::Raw { legacy: true },
             "--indirect" => {}
             "--find-file" => find_file = true,
             "--parse" => {

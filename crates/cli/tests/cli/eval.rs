@@ -409,3 +409,244 @@ fn experimental_features_like_current_nix() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Dates and times are not supported"), "{err}");
 }
+
+/// `pure-eval` and `restrict-eval` as Nix 2.26 enforces them (outputs and messages checked
+/// with it): no environment, clock, system or search path in a pure evaluation; only the
+/// search path's files in a restricted one, whose parent directories show only the way there;
+/// errors name the first directory that may not be read.
+#[test]
+fn pure_and_restricted_evaluation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("files");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("sub.nix"), "42").unwrap();
+    std::fs::write(dir.join("other.nix"), "1").unwrap();
+    std::fs::create_dir(tmp.path().join("sibling")).unwrap();
+    let d = dir.display();
+    let parent = tmp.path().display();
+    let first = format!(
+        "/{}",
+        tmp.path()
+            .components()
+            .nth(1)
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+    );
+    let run = |args: &[&str]| {
+        legacy(tmp.path(), "nix-instantiate")
+            .env("HOME", "/home/someone")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let pure = format!(
+        r#"{{ a = builtins.getEnv "HOME"; b = builtins ? currentTime; c = builtins ? currentSystem; d = builtins.nixPath; e = builtins.pathExists {d}; }}"#
+    );
+    let out = run(&[
+        "--option",
+        "pure-eval",
+        "true",
+        "--eval",
+        "--strict",
+        "-E",
+        &pure,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{ a = \"\"; b = false; c = false; d = [ ]; e = false; }\n"
+    );
+    let file = format!("{d}/sub.nix");
+    let out = run(&["--pure-eval", "--eval", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: access to absolute path '{first}' is forbidden in pure evaluation mode \
+             (use '--impure' to override)\n"
+        )
+    );
+    let read = format!("builtins.readFile {file}");
+    let out = run(&["--pure-eval", "--eval", "-E", &read]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "\n       … while realising the context of path '{file}'\n\n       error: access to \
+             absolute path '{first}' is forbidden in pure evaluation mode"
+        )),
+        "{err}"
+    );
+    let out = run(&["--pure-eval", "--eval", "-E", "<nixpkgs>"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "error: cannot look up '<nixpkgs>' in pure evaluation mode (use '--impure' to override)"
+        ),
+        "{err}"
+    );
+
+    let include = format!("foo={d}");
+    let restricted = format!(
+        r#"[ (import <foo/sub.nix>) (builtins.pathExists {d}/other.nix) (builtins.pathExists {parent}) (builtins.pathExists {parent}/sibling) (builtins.getEnv "HOME") (builtins.attrNames (builtins.readDir {parent})) ]"#
+    );
+    let out = run(&[
+        "--option",
+        "restrict-eval",
+        "true",
+        "-I",
+        &include,
+        "--eval",
+        "--strict",
+        "-E",
+        &restricted,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "[ 42 true true false \"\" [ \"files\" ] ]\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outside = format!("builtins.readFile {parent}/sibling");
+    let out = run(&[
+        "--option",
+        "restrict-eval",
+        "true",
+        "-I",
+        &include,
+        "--eval",
+        "-E",
+        &outside,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "error: access to absolute path '{parent}/sibling' is forbidden in restricted mode"
+        )),
+        "{err}"
+    );
+}
+
+/// `builtins.trace` prints its value as Nix 2.26 does: nothing forced (`«thunk»`), a value
+/// being evaluated as `«potential infinite recursion»`, `«repeated»`, no limits;
+/// `traceVerbose` prints only under `--trace-verbose`; `NIX_ABORT_ON_WARN=1` is
+/// `--abort-on-warn`. Expected stderr from Nix 2.26 (Nix's own lang tests check these).
+#[test]
+fn trace_like_current_nix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stderr = |args: &[&str], env: Option<(&str, &str)>| {
+        let mut cmd = legacy(tmp.path(), "nix-instantiate");
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    for (expr, want) in [
+        (
+            "let x = builtins.trace { x = x; } true; in x",
+            "trace: { x = «potential infinite recursion»; }\n",
+        ),
+        (
+            "let x = { repeating = x; tracing = builtins.trace x true; }; in x.tracing",
+            "trace: { repeating = «repeated»; tracing = «potential infinite recursion»; }\n",
+        ),
+        (
+            "builtins.trace [ (1+1) { a = 1; } ] 1",
+            "trace: [ «thunk» «thunk» ]\n",
+        ),
+        (
+            "let l = builtins.genList (x: x) 12; in builtins.deepSeq l (builtins.trace l 1)",
+            "trace: [ 0 1 2 3 4 5 6 7 8 9 10 11 ]\n",
+        ),
+    ] {
+        assert_eq!(stderr(&["--eval", "-E", expr], None), want, "{expr}");
+    }
+    let verbose = "builtins.traceVerbose \"Hello\" 123";
+    assert_eq!(
+        stderr(&["--trace-verbose", "--eval", "-E", verbose], None),
+        "trace: Hello\n"
+    );
+    assert_eq!(stderr(&["--eval", "-E", verbose], None), "");
+    let warn = "builtins.warn \"Hello\" 123";
+    let err = stderr(&["--eval", "-E", warn], Some(("NIX_ABORT_ON_WARN", "1")));
+    assert!(
+        err.starts_with("evaluation warning: Hello\nerror:"),
+        "{err}"
+    );
+    let err = stderr(&["--eval", "-E", warn], Some(("NIX_ABORT_ON_WARN", "0")));
+    assert_eq!(err, "evaluation warning: Hello\n");
+}
+
+/// A read-only evaluation (`--eval` without `--read-write-mode`) computes `toFile`'s path
+/// without writing it, so reading it fails as in Nix 2.26 (the context's path "is not
+/// valid"); with `--read-write-mode` it is written and read, also under `restrict-eval`
+/// (Nix's own functional test checks that one).
+#[test]
+fn reading_what_to_file_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let expr = "builtins.readFile (builtins.toFile \"source\" \"47\")";
+    let out = legacy(tmp.path(), "nix-instantiate")
+        .args(["--eval", "-E", expr])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let path = "/nix/store/p0702asm9329pzxy130r2c4z51id2vil-source";
+    assert!(
+        err.contains(&format!(
+            "… while realising the context of path '{path}'\n\n       error: path '{path}' is not valid\n"
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        stdout_of(legacy(tmp.path(), "nix-instantiate").args([
+            "--read-write-mode",
+            "--eval",
+            "-E",
+            expr
+        ])),
+        "\"47\"\n"
+    );
+    let import = "import (builtins.toFile \"source\" \"42\")";
+    assert_eq!(
+        stdout_of(legacy(tmp.path(), "nix-instantiate").args([
+            "--option",
+            "restrict-eval",
+            "true",
+            "--read-write-mode",
+            "--eval",
+            "-E",
+            import
+        ])),
+        "42\n"
+    );
+}
+
+/// `nix-instantiate --eval --raw`, as in Nix 2.26: a string's bytes without quotes or newline,
+/// the last of `--raw`/`--json` deciding, and Nix's frame for a value that is not a string.
+#[test]
+fn raw_output_like_current_nix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        legacy(tmp.path(), "nix-instantiate")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--eval", "--raw", "-E", "{ s = \"foo\\nbar\"; }.s"]);
+    assert_eq!(out.stdout, b"foo\nbar");
+    assert_eq!(
+        run(&["--eval", "--raw", "--json", "-E", "\"a\""]).stdout,
+        b"\"a\"\n"
+    );
+    assert_eq!(
+        run(&["--eval", "--json", "--raw", "-E", "\"a\""]).stdout,
+        b"a"
+    );
+    let out = run(&["--eval", "--raw", "-E", "1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error:\n       … while generating the nix-instantiate output\n\n       error: cannot \
+         coerce an integer to a string: 1\n"
+    );
+}

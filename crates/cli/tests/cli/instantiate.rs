@@ -602,3 +602,38 @@ fn url_search_path_entries_are_fetched_as_nix_2_8_fetches_them() {
     assert_eq!(ours, theirs);
     assert!(ours.ends_with("-source\" ]\n"), "{ours}");
 }
+
+/// A value that only looks like a derivation is checked as Nix 2.26 checks it before printing
+/// its `drvPath`: a name, a `drvPath`, in the store, ending in `.drv` (messages from Nix 2.26).
+#[test]
+fn malformed_derivation_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let drv = |fields: &str| format!("{{ type = \"derivation\"; outputName = \"out\"; {fields} }}");
+    for (fields, want) in [
+        ("", "error: derivation name missing\n"),
+        (
+            "name = \"x\";",
+            "error: derivation does not contain a 'drvPath' attribute\n",
+        ),
+        (
+            "name = \"x\"; drvPath = \"/tmp/x.drv\";",
+            "error: path '/tmp/x.drv' is not in the Nix store",
+        ),
+        (
+            "name = \"x\"; drvPath = \"${builtins.storeDir}/2chwzswhhmpxbgc981i2vcz7xj4d1in9-x-bin\";",
+            "… while evaluating the 'drvPath' attribute of a derivation\n         at «string»:1:",
+        ),
+        (
+            "name = \"x\"; drvPath = \"${builtins.storeDir}/2chwzswhhmpxbgc981i2vcz7xj4d1in9-x-bin\";",
+            "error: store path '2chwzswhhmpxbgc981i2vcz7xj4d1in9-x-bin' is not a valid derivation path\n",
+        ),
+    ] {
+        let out = legacy(tmp.path(), "nix-instantiate")
+            .args(["-E", &drv(fields)])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{fields}: {err}");
+        assert!(err.contains(want), "{fields}: {err}");
+    }
+}

@@ -115,11 +115,11 @@ fn abort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Va
     Err(EvalError::new(ErrorKind::Abort(m), Some(span)))
 }
 
-fn trace<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+pub(crate) fn trace<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
     let v = ev.force(args[0])?;
     let text = match v {
         Value::String(s) => String::from_utf8_lossy(s.bytes).into_owned(),
-        _ => crate::print::print_value(ev, v, false)?,
+        _ => crate::print::for_trace(ev, v),
     };
     eprintln!("trace: {}", crate::print::for_stderr(&text));
     ev.force(args[1])
@@ -242,13 +242,71 @@ pub(crate) fn os_error_text(e: &std::io::Error) -> String {
     }
 }
 
+/// A path argument of a builtin that reads it (`import`, `readFile`, `readDir`, `hashFile`),
+/// realised as Nix realises it: the store paths its context names must be valid (in a
+/// read-only evaluation, `toFile`'s result is not), and it must be readable
+/// ([`Eval::check_access`]); failures get Nix's frame for that step.
+pub(crate) fn realised_path_arg<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+) -> EvalResult<Vec<u8>> {
+    let (p, context) = coerce_to_path(ev, v, span, "while realising the context of a path", None)?;
+    for elem in context {
+        let crate::value::ContextElem::Opaque(sp) = elem else {
+            continue;
+        };
+        let sp_text = String::from_utf8_lossy(sp);
+        // Valid, and there: a read-only evaluation knows `toFile`'s results without writing
+        // them, and Nix cannot read those either.
+        let valid = kiln_formats::store_path::StorePath::from_absolute(ev.io.store_dir(), &sp_text)
+            .ok()
+            .and_then(|sp| ev.io.is_valid_path(&sp).ok())
+            .unwrap_or(false)
+            && ev.io.path_exists(os_path(sp));
+        if !valid {
+            let e = EvalError::new(
+                ErrorKind::Message(format!("path '{sp_text}' is not valid")),
+                None,
+            );
+            return Err(with_frame(
+                e,
+                &format!(
+                    "while realising the context of path '{}'",
+                    String::from_utf8_lossy(&p)
+                ),
+                span,
+                None,
+            ));
+        }
+    }
+    realise_access(ev, &p, span)?;
+    Ok(p)
+}
+
+/// Checks that a path a builtin reads may be read ([`Eval::check_access`]), with Nix's frame
+/// for that step.
+pub(crate) fn realise_access(ev: &Eval<'_>, p: &[u8], span: Span) -> EvalResult<()> {
+    ev.check_access(os_path(p)).map_err(|e| {
+        super::with_frame(
+            e,
+            &format!(
+                "while realising the context of path '{}'",
+                String::from_utf8_lossy(p)
+            ),
+            span,
+            None,
+        )
+    })
+}
+
 fn os_path(bytes: &[u8]) -> &Path {
     use std::os::unix::ffi::OsStrExt;
     Path::new(std::ffi::OsStr::from_bytes(bytes))
 }
 
 fn import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let p = path_arg(ev, args[0], span)?;
+    let p = realised_path_arg(ev, args[0], span)?;
     ev.eval_file(os_path(&p)).map_err(|mut e| {
         if e.span.is_none() {
             e.span = Some(span);
@@ -259,7 +317,7 @@ fn import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
 
 fn scoped_import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let scope = attrs(ev, args[0], span)?;
-    let p = path_arg(ev, args[1], span)?;
+    let p = realised_path_arg(ev, args[1], span)?;
     ev.eval_file_scoped(os_path(&p), scope).map_err(|mut e| {
         if e.span.is_none() {
             e.span = Some(span);
@@ -269,7 +327,7 @@ fn scoped_import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
 }
 
 fn read_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let p = path_arg(ev, args[0], span)?;
+    let p = realised_path_arg(ev, args[0], span)?;
     let bytes = ev.io.read_file(os_path(&p)).map_err(|e| {
         EvalError::msg(
             format!(
@@ -287,11 +345,17 @@ fn path_exists<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRes
     // Nix forces the argument before realising it: an error there has no frame.
     let v = ev.force(args[0])?;
     let p = path_arg(ev, v, span)?;
-    Ok(Value::Bool(ev.io.path_exists(os_path(&p))))
+    // A path that may not be read does not exist, for the evaluation.
+    let allowed = ev.check_access(os_path(&p)).is_ok();
+    Ok(Value::Bool(allowed && ev.io.path_exists(os_path(&p))))
 }
 
 fn read_file_type<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let p = path_arg(ev, args[0], span)?;
+    // Unlike the other readers, Nix names the whole path here.
+    if ev.forbidden_prefix(os_path(&p)).is_some() {
+        return Err(ev.access_error(&p));
+    }
     let t = ev.io.file_type(os_path(&p)).map_err(|e| {
         let message = if e.kind() == std::io::ErrorKind::NotFound {
             format!("path '{}' does not exist", os_path(&p).display())
@@ -308,7 +372,7 @@ fn read_file_type<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eval
 }
 
 fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let p = path_arg(ev, args[0], span)?;
+    let p = realised_path_arg(ev, args[0], span)?;
     // Nix's words: the path unquoted, the system's message alone.
     let entries = ev.io.read_dir(os_path(&p)).map_err(|e| {
         EvalError::msg(
@@ -322,6 +386,14 @@ fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
     })?;
     let mut attrs = Vec::with_capacity(entries.len());
     for (name, t) in entries {
+        // A directory on the way to the allowed ones shows only what leads there.
+        if ev.restricted()
+            && ev
+                .forbidden_prefix(&os_path(&p).join(os_path(&name)))
+                .is_some()
+        {
+            continue;
+        }
         let sym = ev.sym(&name);
         let value = ev.new_str(t.name().as_bytes());
         attrs.push(Attr {
@@ -335,10 +407,14 @@ fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
 
 fn get_env<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let name = super::arg_frame(super::string_no_ctx(ev, args[0], span), "getEnv", 0, span)?;
-    let value = ev
-        .io
-        .get_env(&String::from_utf8_lossy(name.bytes))
-        .unwrap_or_default();
+    // Restricted evaluations see no environment.
+    let value = if ev.restricted() {
+        Vec::new()
+    } else {
+        ev.io
+            .get_env(&String::from_utf8_lossy(name.bytes))
+            .unwrap_or_default()
+    };
     Ok(ev.new_str(&value))
 }
 

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use kiln_formats::hash::{Encoding, Hash, HashAlgo, HashError, Hasher};
 
-use super::control::path_arg;
 use super::{attrs, string, with_frame};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
@@ -63,7 +62,7 @@ pub(crate) fn io_message(e: &std::io::Error) -> String {
 
 fn hash_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let algo = algo_arg(ev, args[0], span, "hashFile")?;
-    let p = path_arg(ev, args[1], span)?;
+    let p = super::control::realised_path_arg(ev, args[1], span)?;
     let path = {
         use std::os::unix::ffi::OsStrExt;
         Path::new(std::ffi::OsStr::from_bytes(&p)).to_path_buf()

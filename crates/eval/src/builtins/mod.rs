@@ -95,7 +95,7 @@ pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, crate::intern::SymbolMap
             value: Value::PrimOp(op),
         });
     }
-    let constants: Vec<(&str, Value<'a>)> = vec![
+    let mut constants: Vec<(&str, Value<'a>)> = vec![
         ("true", Value::Bool(true)),
         ("false", Value::Bool(false)),
         ("null", Value::Null),
@@ -112,6 +112,15 @@ pub fn base_env<'a>(ev: &mut Eval<'a>) -> (&'a Env<'a>, crate::intern::SymbolMap
         ),
         ("nixPath", nix_path_value(ev)),
     ];
+    // A pure evaluation has no clock, no system and no search path.
+    if ev.settings.pure_eval {
+        constants.retain(|(name, _)| !matches!(*name, "currentTime" | "currentSystem"));
+        for (name, value) in &mut constants {
+            if *name == "nixPath" {
+                *value = ev.new_list(Vec::new());
+            }
+        }
+    }
     for (name, value) in constants {
         let name = ev.sym(name.as_bytes());
         builtins.push(Attr {

@@ -28,9 +28,11 @@ fn break_<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Valu
     ev.force(args[0])
 }
 
-/// `traceVerbose msg v`: `trace` when the `trace-verbose` setting is on; Kiln has no such
-/// setting yet, so it returns `v` without printing.
-fn trace_verbose<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
+/// `traceVerbose msg v`: `trace` when the `trace-verbose` setting is on, else just `v`.
+fn trace_verbose<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    if ev.settings.trace_verbose {
+        return super::control::trace(ev, args, span);
+    }
     ev.force(args[1])
 }
 
@@ -55,6 +57,16 @@ fn to_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 /// gaps: `flake:` entries are skipped, and symlinks in the result are not resolved.
 /// `<nix/…>` falls back to the files Kiln ships (`/__corepkgs__`, as in Nix 2.8).
 fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
+    if ev.settings.pure_eval {
+        let lookup = string(ev, args[1], span)?.bytes;
+        return Err(EvalError::new(
+            ErrorKind::Message(format!(
+                "cannot look up '<{}>' in pure evaluation mode (use '--impure' to override)",
+                String::from_utf8_lossy(lookup)
+            )),
+            None,
+        ));
+    }
     let entries = list(ev, args[0], span)?;
     let prefix_sym = ev.sym(b"prefix");
     let path_sym = ev.sym(b"path");

@@ -227,6 +227,7 @@ fn add_path_inner<'a>(
     expected: Option<Hash>,
     span: Span,
 ) -> EvalResult<Value<'a>> {
+    ev.check_access(path)?;
     if !ev.io.path_exists(path) {
         return Err(EvalError::msg(
             format!("path '{}' does not exist", path.display()),
