@@ -141,7 +141,17 @@ fn coerce_env<'a>(
         Value::List(l) => {
             for (i, e) in l.elems.iter().enumerate() {
                 let e = ev.force(*e)?;
-                coerce_env(ev, e, span, bytes, context)?;
+                coerce_env(ev, e, span, bytes, context).map_err(|mut err| {
+                    // As `toString` of a list reports an element that does not coerce.
+                    if matches!(e, Value::List(_)) || crate::arith::coercion_failed(&err) {
+                        err.add_trace(
+                            "while evaluating one element of the list".to_owned(),
+                            None,
+                            false,
+                        );
+                    }
+                    err
+                })?;
                 let empty_list = matches!(e, Value::List(l) if l.elems.is_empty());
                 if i + 1 < l.elems.len() && !empty_list {
                     bytes.push(b' ');
