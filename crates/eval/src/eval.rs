@@ -106,9 +106,9 @@ const MAX_POOLED_SLOTS: usize = 16;
 /// The deepest the evaluator recurses on the Rust stack before reporting a stack overflow.
 const MAX_EVAL_DEPTH: usize = 100_000;
 
-/// How many sets with `__toString` a coercion follows in turn (each result a set with
-/// `__toString` again) before failing as Nix does when that never ends and its stack runs
-/// out ("stack overflow (possible infinite recursion)").
+/// How many sets with `__toString` a path coercion (`builtins::control::coerce_to_path`, which
+/// follows them in a loop) takes in turn before failing as Nix does when that never ends and
+/// its stack runs out ("stack overflow (possible infinite recursion)").
 pub(crate) const MAX_TO_STRING_CHAIN: usize = 10_000;
 
 /// The state of one evaluation.
@@ -143,8 +143,6 @@ pub struct Eval<'a> {
     /// takes its call site from its function (as Nix's deep forcing passes the value's
     /// `determinePos`); any other forcer gives none. Cleared as the application starts.
     deep_site: bool,
-    /// How many `__toString` results are being coerced in turn (see [`MAX_TO_STRING_CHAIN`]).
-    to_string_chain: usize,
     /// Whether the environment of the innermost call (or thunk) being evaluated was captured
     /// by a thunk, a closure or a child environment since it began; see `call_lambda`.
     env_captured: std::cell::Cell<bool>,
@@ -217,7 +215,6 @@ impl<'a> Eval<'a> {
             call_depth: 0,
             eval_depth: 0,
             deep_site: false,
-            to_string_chain: 0,
             env_captured: std::cell::Cell::new(false),
             env_pool: [None; MAX_POOLED_SLOTS],
             regex_cache: Default::default(),
@@ -339,10 +336,15 @@ impl<'a> Eval<'a> {
             return Err(path_missing(path, dummy_span()));
         }
         let src = self.io.read_file(path).map_err(|e| {
-            EvalError::new(
-                ErrorKind::Message(format!("opening file '{}': {e}", path.display())),
-                None,
-            )
+            let message = if e.raw_os_error() == Some(ELOOP) {
+                format!(
+                    "too many symbolic links encountered while traversing the path '{}'",
+                    path.display()
+                )
+            } else {
+                format!("opening file '{}': {e}", path.display())
+            };
+            EvalError::new(ErrorKind::Message(message), None)
         })?;
         let file = self.sources.add(path.display().to_string(), src);
         let dir = path
@@ -476,6 +478,10 @@ impl<'a> Eval<'a> {
                 }
             };
             use std::os::unix::ffi::OsStrExt;
+            // As written, and with its links resolved (what a resolved path is checked against).
+            if let Ok(real) = self.io.canonicalize(&path) {
+                allowed.push(canon_path(real.as_os_str().as_bytes()));
+            }
             allowed.push(canon_path(path.as_os_str().as_bytes()));
         }
         Some(allowed)
@@ -497,12 +503,23 @@ impl<'a> Eval<'a> {
         }
     }
 
+    /// Where `path` first leaves the readable places, if it does: as written, and then with
+    /// its symbolic links resolved, so that no link leads out of them.
+    pub fn forbidden_prefix(&self, path: &Path) -> Option<Vec<u8>> {
+        self.allowed_paths.as_ref()?;
+        if let Some(prefix) = self.forbidden_lexically(path) {
+            return Some(prefix);
+        }
+        let real = self.io.canonicalize(path).ok()?;
+        self.forbidden_lexically(&real)
+    }
+
     /// Where `path` first leaves the readable places, if it does (see [`Self::check_access`]).
     ///
     /// Paths inside the store (below its directory) are readable. Nix is stricter there: it
     /// allows only store paths that the evaluation produced or that a string's context names,
     /// so a store path written as a literal is refused by Nix and read by Kiln.
-    pub fn forbidden_prefix(&self, path: &Path) -> Option<Vec<u8>> {
+    fn forbidden_lexically(&self, path: &Path) -> Option<Vec<u8>> {
         use std::os::unix::ffi::OsStrExt;
         let allowed = self.allowed_paths.as_ref()?;
         let path = canon_path(path.as_os_str().as_bytes());
@@ -634,9 +651,10 @@ impl<'a> Eval<'a> {
                 t.state.set(ThunkState::Blackhole);
                 self.eval_depth += 1;
                 if self.eval_depth > MAX_EVAL_DEPTH {
+                    // Where Nix would run out of native stack: its message for that.
                     self.eval_depth -= 1;
                     t.state.set(state);
-                    return Err(EvalError::new(ErrorKind::StackOverflow, None));
+                    return Err(EvalError::new(ErrorKind::NestingTooDeep, None));
                 }
                 // The thunk's code runs in its own environment: what it captures is not the
                 // current call's business.
@@ -2284,44 +2302,68 @@ impl<'a> Eval<'a> {
                 }
             }
             Value::Attrs(attrs) => {
-                if let Some(f) = attrs.get(self.syms.to_string) {
-                    let f = self.force(f.value)?;
-                    let res = self.call(f, v, Some(span))?;
-                    // A `__toString` returning a set with `__toString` again recurses; where
-                    // that never ends, Nix runs out of stack.
-                    self.to_string_chain += 1;
-                    if self.to_string_chain > MAX_TO_STRING_CHAIN {
-                        self.to_string_chain -= 1;
-                        return Err(EvalError::new(ErrorKind::NestingTooDeep, None));
-                    }
-                    let res = self
-                        .coerce_to_string_into(res, span, mode, bytes, context)
-                        .map_err(|e| to_string_result_error(e, span));
-                    self.to_string_chain -= 1;
-                    return res;
-                }
-                if let Some(out) = attrs.get(self.syms.out_path) {
-                    return self.coerce_to_string_into(out.value, span, mode, bytes, context);
-                }
-                return Err(self.cannot_coerce(v, span));
+                // `__toString` and `outPath` may lead to more of the same, forever.
+                self.enter_nested()?;
+                let res = self.coerce_attrs_into(v, attrs, span, mode, bytes, context);
+                self.eval_depth -= 1;
+                return res;
             }
             Value::Int(n) if mode.more() => push_int(bytes, n),
             Value::Float(f) if mode.more() => bytes.extend_from_slice(format!("{f:.6}").as_bytes()),
             Value::Bool(true) if mode.more() => bytes.push(b'1'),
             Value::Bool(false) | Value::Null if mode.more() => {}
             Value::List(l) if mode.more() => {
-                for (i, e) in l.elems.iter().enumerate() {
-                    let e = self.force(*e)?;
-                    self.coerce_to_string_into(e, span, mode, bytes, context)
-                        .map_err(|err| list_element_error(err, e))?;
-                    // Nix separates elements with a space but skips it after empty lists.
-                    let empty_list = matches!(e, Value::List(l) if l.elems.is_empty());
-                    if i + 1 < l.elems.len() && !empty_list {
-                        bytes.push(b' ');
-                    }
-                }
+                self.enter_nested()?;
+                let res = self.coerce_list_into(l, span, mode, bytes, context);
+                self.eval_depth -= 1;
+                res?;
             }
             _ => return Err(self.cannot_coerce(v, span)),
+        }
+        Ok(())
+    }
+
+    /// The string of a set: its `__toString` applied to it, or its `outPath`.
+    fn coerce_attrs_into(
+        &mut self,
+        v: Value<'a>,
+        attrs: &'a Attrs<'a>,
+        span: Span,
+        mode: CoerceMode,
+        bytes: &mut Vec<u8>,
+        context: &mut Vec<ContextElem<'a>>,
+    ) -> EvalResult<()> {
+        if let Some(f) = attrs.get(self.syms.to_string) {
+            let f = self.force(f.value)?;
+            let res = self.call(f, v, Some(span))?;
+            return self
+                .coerce_to_string_into(res, span, mode, bytes, context)
+                .map_err(|e| to_string_result_error(e, span));
+        }
+        if let Some(out) = attrs.get(self.syms.out_path) {
+            return self.coerce_to_string_into(out.value, span, mode, bytes, context);
+        }
+        Err(self.cannot_coerce(v, span))
+    }
+
+    /// The string of a list (`toString`): its elements', separated by spaces.
+    fn coerce_list_into(
+        &mut self,
+        l: &'a List<'a>,
+        span: Span,
+        mode: CoerceMode,
+        bytes: &mut Vec<u8>,
+        context: &mut Vec<ContextElem<'a>>,
+    ) -> EvalResult<()> {
+        for (i, e) in l.elems.iter().enumerate() {
+            let e = self.force(*e)?;
+            self.coerce_to_string_into(e, span, mode, bytes, context)
+                .map_err(|err| list_element_error(err, e))?;
+            // Nix separates elements with a space but skips it after empty lists.
+            let empty_list = matches!(e, Value::List(l) if l.elems.is_empty());
+            if i + 1 < l.elems.len() && !empty_list {
+                bytes.push(b' ');
+            }
         }
         Ok(())
     }
@@ -2388,40 +2430,65 @@ impl<'a> Eval<'a> {
                 if x.elems.len() != y.elems.len() {
                     return Ok(false);
                 }
-                for (p, q) in x.elems.iter().zip(y.elems) {
-                    if !same_value(p, q) && !self.equal(*p, *q, span)? {
-                        return Ok(false);
-                    }
-                }
-                true
+                self.enter_nested()?;
+                let res = self.equal_elems(x.elems, y.elems, span);
+                self.eval_depth -= 1;
+                return res;
             }
             (Value::Attrs(x), Value::Attrs(y)) => {
                 if std::ptr::eq(x, y) {
                     return Ok(true);
                 }
-                // Two derivations are equal when their output paths are.
-                if self.is_derivation(x)? && self.is_derivation(y)? {
-                    if let (Some(p), Some(q)) =
-                        (x.get(self.syms.out_path), y.get(self.syms.out_path))
-                    {
-                        return self.equal(p.value, q.value, span);
-                    }
-                }
-                if x.entries.len() != y.entries.len() {
-                    return Ok(false);
-                }
-                for (p, q) in x.entries.iter().zip(y.entries) {
-                    if p.name != q.name {
-                        return Ok(false);
-                    }
-                    if !same_value(&p.value, &q.value) && !self.equal(p.value, q.value, span)? {
-                        return Ok(false);
-                    }
-                }
-                true
+                self.enter_nested()?;
+                let res = self.equal_attrs(x, y, span);
+                self.eval_depth -= 1;
+                return res;
             }
             _ => false,
         })
+    }
+
+    /// Counts one more level of nesting in a walk over values (`==`), which recurses on the
+    /// Rust stack without forcing anything deep: an infinitely deep value fails as in Nix.
+    fn enter_nested(&mut self) -> EvalResult<()> {
+        self.eval_depth += 1;
+        if self.eval_depth > MAX_EVAL_DEPTH {
+            self.eval_depth -= 1;
+            return Err(EvalError::new(ErrorKind::NestingTooDeep, None));
+        }
+        Ok(())
+    }
+
+    /// `==` on the elements of two lists of the same length.
+    fn equal_elems(&mut self, x: &[Value<'a>], y: &[Value<'a>], span: Span) -> EvalResult<bool> {
+        for (p, q) in x.iter().zip(y) {
+            if !same_value(p, q) && !self.equal(*p, *q, span)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// `==` on two distinct sets.
+    fn equal_attrs(&mut self, x: &'a Attrs<'a>, y: &'a Attrs<'a>, span: Span) -> EvalResult<bool> {
+        // Two derivations are equal when their output paths are.
+        if self.is_derivation(x)? && self.is_derivation(y)? {
+            if let (Some(p), Some(q)) = (x.get(self.syms.out_path), y.get(self.syms.out_path)) {
+                return self.equal(p.value, q.value, span);
+            }
+        }
+        if x.entries.len() != y.entries.len() {
+            return Ok(false);
+        }
+        for (p, q) in x.entries.iter().zip(y.entries) {
+            if p.name != q.name {
+                return Ok(false);
+            }
+            if !same_value(&p.value, &q.value) && !self.equal(p.value, q.value, span)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Tells whether a set is a derivation (`type = "derivation"`).
@@ -2852,6 +2919,9 @@ fn in_context(mut e: Box<EvalError>, message: &str, span: Option<Span>) -> Box<E
     e.add_trace(message.to_owned(), span, false);
     e
 }
+
+/// `ELOOP`, the error of a path whose symbolic links go round (Linux's number).
+const ELOOP: i32 = 40;
 
 /// Nix's error for a path that is not there.
 fn path_missing(path: &Path, span: Span) -> Box<EvalError> {

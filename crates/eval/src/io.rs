@@ -194,6 +194,11 @@ pub trait EvalIo {
     fn current_dir(&self) -> Option<std::path::PathBuf> {
         std::env::current_dir().ok()
     }
+    /// `path` with every symbolic link resolved, for the access checks of restricted
+    /// evaluation (a link may not lead out of the allowed directories).
+    fn canonicalize(&self, path: &Path) -> io::Result<std::path::PathBuf> {
+        std::fs::canonicalize(path)
+    }
     /// The logical store directory.
     fn store_dir(&self) -> &str;
     /// Adds a source path to the store (recursively, SHA-256), returning its store path.

@@ -154,9 +154,9 @@ fn normalise(s: &str, dir: &Path) -> String {
 /// Evaluates a case with Kiln: `Ok(printed value)` or `Err(message)`.
 fn kiln(path: &Path) -> Result<String, String> {
     let path = path.to_path_buf();
-    // A large stack, as the CLI gives the evaluator.
+    // The stack the CLI gives the evaluator (deep-nesting cases need it in debug builds).
     std::thread::Builder::new()
-        .stack_size(256 << 20)
+        .stack_size(1 << 30)
         .spawn(move || {
             let arena = Bump::new();
             let mut ev = Eval::new(&arena, Box::new(FsIo::new()), EvalSettings::default());

@@ -585,9 +585,11 @@ fn trace_like_current_nix() {
 #[test]
 fn reading_what_to_file_made() {
     let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let store = store.to_str().unwrap();
     let expr = "builtins.readFile (builtins.toFile \"source\" \"47\")";
     let out = legacy(tmp.path(), "nix-instantiate")
-        .args(["--eval", "-E", expr])
+        .args(["--store", store, "--eval", "-E", expr])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -600,6 +602,8 @@ fn reading_what_to_file_made() {
     );
     assert_eq!(
         stdout_of(legacy(tmp.path(), "nix-instantiate").args([
+            "--store",
+            store,
             "--read-write-mode",
             "--eval",
             "-E",
@@ -610,6 +614,8 @@ fn reading_what_to_file_made() {
     let import = "import (builtins.toFile \"source\" \"42\")";
     assert_eq!(
         stdout_of(legacy(tmp.path(), "nix-instantiate").args([
+            "--store",
+            store,
             "--option",
             "restrict-eval",
             "true",
@@ -649,4 +655,63 @@ fn raw_output_like_current_nix() {
         "error:\n       … while generating the nix-instantiate output\n\n       error: cannot \
          coerce an integer to a string: 1\n"
     );
+}
+
+/// A file that is a symbolic link to itself fails at once, in Nix 2.26's words.
+#[test]
+fn symlink_cycle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("cycle.nix");
+    std::os::unix::fs::symlink("cycle.nix", &file).unwrap();
+    let out = legacy(tmp.path(), "nix-instantiate")
+        .arg("--eval")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: too many symbolic links encountered while traversing the path '{}'\n",
+            file.display()
+        )
+    );
+}
+
+/// Under `restrict-eval` a symbolic link may not lead out of the allowed directories, and a
+/// search path lookup that finds something out of bounds fails there (Nix's functional
+/// `restricted` test; messages as Nix 2.26's).
+#[test]
+fn restricted_evaluation_follows_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join("tunnel.d")).unwrap();
+    std::fs::create_dir_all(root.join("foo2")).unwrap();
+    std::os::unix::fs::symlink("..", root.join("tunnel.d/tunnel")).unwrap();
+    std::fs::write(root.join("bar"), "foo").unwrap();
+    let include = format!("foo={}/tunnel.d", root.display());
+    let run = |expr: &str| {
+        legacy(tmp.path(), "nix-instantiate")
+            .args(["--restrict-eval", "--eval", "-I", &include, "-E", expr])
+            .output()
+            .unwrap()
+    };
+    for expr in [
+        "builtins.readFile <foo/tunnel/bar>",
+        "builtins.readDir <foo/tunnel/foo2>",
+    ] {
+        let out = run(expr);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("… while calling the 'findFile' builtin")
+                && err.ends_with(&format!(
+                    "error: access to absolute path '{}' is forbidden in restricted mode\n",
+                    root.join(&expr[expr.rfind('/').unwrap() + 1..expr.len() - 1])
+                        .display()
+                )),
+            "{expr}: {err}"
+        );
+    }
+    let out = run("builtins.attrNames (builtins.readDir <foo/tunnel>)");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[ \"tunnel.d\" ]\n");
 }

@@ -628,7 +628,10 @@ fn malformed_derivation_values() {
             "error: store path '2chwzswhhmpxbgc981i2vcz7xj4d1in9-x-bin' is not a valid derivation path\n",
         ),
     ] {
+        let store = tmp.path().join("store");
         let out = legacy(tmp.path(), "nix-instantiate")
+            .arg("--store")
+            .arg(&store)
             .args(["-E", &drv(fields)])
             .output()
             .unwrap();

@@ -150,8 +150,11 @@ fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
         let candidate = canon_path(&joined);
         let exists = {
             use std::os::unix::ffi::OsStrExt;
-            ev.io
-                .path_exists(Path::new(std::ffi::OsStr::from_bytes(&candidate)))
+            let path = Path::new(std::ffi::OsStr::from_bytes(&candidate));
+            // Under restrict-eval, looking is reading: a candidate out of bounds (or a link
+            // leading out) is an error here, as in Nix.
+            ev.check_access(path)?;
+            ev.io.path_exists(path)
         };
         if exists {
             return Ok(ev.new_path(&candidate));

@@ -172,7 +172,7 @@ impl<'a> XmlWriter<'a> {
 
     fn value(&mut self, ev: &mut Eval<'a>, v: Value<'a>, depth: usize) -> EvalResult<()> {
         if depth > MAX_XML_DEPTH {
-            return Err(EvalError::new(ErrorKind::StackOverflow, None));
+            return Err(EvalError::new(ErrorKind::NestingTooDeep, None));
         }
         let v = if self.force {
             ev.force(v)?
