@@ -155,6 +155,37 @@ pub fn join_suggestions(s: &[String]) -> String {
     }
 }
 
+/// The first of the private-use characters that stand for the bytes of a source line that
+/// are not UTF-8 (U+10FF00 + byte).
+const RAW_BYTE_BASE: u32 = 0x10_FF00;
+
+/// A source line for a code frame. Nix prints a line's bytes as they are; those that are
+/// not UTF-8 are carried here as private-use characters, which [`raw_bytes`] turns back
+/// into the bytes when the message is written.
+fn line_text(line: &[u8]) -> String {
+    let mut out = String::with_capacity(line.len());
+    for chunk in line.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for &b in chunk.invalid() {
+            out.push(char::from_u32(RAW_BYTE_BASE + u32::from(b)).expect("a private-use char"));
+        }
+    }
+    out
+}
+
+/// A rendered message as the bytes to write: the characters [`line_text`] made for bytes
+/// that are not UTF-8 become those bytes again.
+pub fn raw_bytes(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        match u32::from(c).checked_sub(RAW_BYTE_BASE) {
+            Some(b) if b <= 0xff => out.push(b as u8),
+            _ => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+    out
+}
+
 /// Writes `at FILE:LINE:COL:` (after `extra` indentation) and the code frame of `span`.
 fn push_frame(out: &mut String, sources: &SourceMap, span: Span, extra: &str) {
     if !sources.contains(span.file) {
@@ -177,7 +208,7 @@ fn push_frame(out: &mut String, sources: &SourceMap, span: Span, extra: &str) {
     let last = (line_idx + 1).min(lines.len().saturating_sub(1));
     let width = (last + 1).to_string().len().max(2);
     for (i, line) in lines.iter().enumerate().take(last + 1).skip(first) {
-        let line = String::from_utf8_lossy(line);
+        let line = line_text(line);
         // Nix shows lines without their trailing blanks.
         let line = line.trim_end_matches([' ', '\t', '\r']);
         out.push('\n');

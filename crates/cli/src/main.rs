@@ -58,7 +58,9 @@ fn report(program: &str, err: anyhow::Error) -> ExitCode {
                 Some(rest) => format!("error:\n{rest}"),
                 None => text,
             };
-            let _ = writeln!(std::io::stderr(), "{}", kiln_eval::print::for_stderr(&text));
+            let mut bytes = diagnostic::raw_bytes(&kiln_eval::print::for_stderr(&text));
+            bytes.push(b'\n');
+            let _ = std::io::stderr().write_all(&bytes);
             let _ = writeln!(
                 std::io::stderr(),
                 "Try '{program} --help' for more information."
@@ -80,6 +82,9 @@ fn report(program: &str, err: anyhow::Error) -> ExitCode {
         None => text,
     };
     // Colours a Nix expression put in its message are dropped when stderr is no terminal.
-    let _ = writeln!(std::io::stderr(), "{}", kiln_eval::print::for_stderr(&text));
+    // (Source lines that are not UTF-8 are written as their bytes, as Nix writes them.)
+    let mut bytes = diagnostic::raw_bytes(&kiln_eval::print::for_stderr(&text));
+    bytes.push(b'\n');
+    let _ = std::io::stderr().write_all(&bytes);
     ExitCode::from(code)
 }

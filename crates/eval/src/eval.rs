@@ -106,6 +106,11 @@ const MAX_POOLED_SLOTS: usize = 16;
 /// The deepest the evaluator recurses on the Rust stack before reporting a stack overflow.
 const MAX_EVAL_DEPTH: usize = 100_000;
 
+/// How many sets with `__toString` a path coercion (`builtins::control::coerce_to_path`, which
+/// follows them in a loop) takes in turn before failing as Nix does when that never ends and
+/// its stack runs out ("stack overflow (possible infinite recursion)").
+pub(crate) const MAX_TO_STRING_CHAIN: usize = 10_000;
+
 /// The state of one evaluation.
 pub struct Eval<'a> {
     /// Where every value lives.
@@ -134,6 +139,10 @@ pub struct Eval<'a> {
     pub(crate) drv_state: builtins::DrvState<'a>,
     call_depth: usize,
     eval_depth: usize,
+    /// Set by `force_deep` just before it forces a builtin's lazy application, which then
+    /// takes its call site from its function (as Nix's deep forcing passes the value's
+    /// `determinePos`); any other forcer gives none. Cleared as the application starts.
+    deep_site: bool,
     /// Whether the environment of the innermost call (or thunk) being evaluated was captured
     /// by a thunk, a closure or a child environment since it began; see `call_lambda`.
     env_captured: std::cell::Cell<bool>,
@@ -205,6 +214,7 @@ impl<'a> Eval<'a> {
             drv_state: Default::default(),
             call_depth: 0,
             eval_depth: 0,
+            deep_site: false,
             env_captured: std::cell::Cell::new(false),
             env_pool: [None; MAX_POOLED_SLOTS],
             regex_cache: Default::default(),
@@ -680,19 +690,21 @@ impl<'a> Eval<'a> {
             | ThunkState::ApplyAttr { .. }
             | ThunkState::ApplyIndex { .. } => {
                 t.state.set(ThunkState::Blackhole);
+                let deep = std::mem::replace(&mut self.deep_site, false);
+                let site = |f: Value<'a>| if deep { lazy_site(f) } else { NO_SITE };
                 let res = match state {
                     ThunkState::Apply1 { f, arg } => self
-                        .call(*f, *arg, Some(lazy_site(*f)))
+                        .call(*f, *arg, Some(site(*f)))
                         .and_then(|v| self.force(v)),
                     ThunkState::ApplyAttr { f, attr } => {
                         let name = self.sym_value(attr.name);
-                        self.call_n_general(*f, &[name, attr.value], lazy_site(*f))
+                        self.call_n_general(*f, &[name, attr.value], site(*f))
                     }
                     ThunkState::ApplyIndex { f, index } => self
-                        .call(*f, Value::Int(index), Some(lazy_site(*f)))
+                        .call(*f, Value::Int(index), Some(site(*f)))
                         .and_then(|v| self.force(v)),
                     ThunkState::Apply(call) => {
-                        self.call_n_general(call[0], &call[1..], lazy_site(call[0]))
+                        self.call_n_general(call[0], &call[1..], site(call[0]))
                     }
                     _ => unreachable!("matched above"),
                 };
@@ -724,6 +736,16 @@ impl<'a> Eval<'a> {
     ) -> EvalResult<Value<'a>> {
         if depth > MAX_DEEP_NESTING {
             return Err(EvalError::new(ErrorKind::NestingTooDeep, None));
+        }
+        // A builtin's lazy application forced here gets its function as call site.
+        if let Value::Thunk(t) = v {
+            self.deep_site = matches!(
+                t.state.get(),
+                ThunkState::Apply(_)
+                    | ThunkState::Apply1 { .. }
+                    | ThunkState::ApplyAttr { .. }
+                    | ThunkState::ApplyIndex { .. }
+            );
         }
         let v = self.force(v)?;
         match v {
@@ -2143,8 +2165,9 @@ impl<'a> Eval<'a> {
         span: Option<Span>,
     ) -> Box<EvalError> {
         let span = span.filter(|s| s.file.0 != u32::MAX);
-        // Nix records no frame for the one builtin whose point is its own frame.
-        if name == "addErrorContext" {
+        // Nix records no frame for the one builtin whose point is its own frame, nor for
+        // `break`, which returns its argument for the caller to force.
+        if name == "addErrorContext" || name == "break" || name == "derivation" {
             return e;
         }
         let at_call = e.span.is_none() || e.span == span;
@@ -2739,7 +2762,7 @@ pub(crate) fn same_value<'x>(a: &Value<'x>, b: &Value<'x>) -> bool {
 
 /// How Nix names argument `index` of builtin `name` in the frame of a wrong argument (after
 /// "while evaluating the "), where it names it.
-fn argument_context(name: &str, index: usize) -> Option<&'static str> {
+pub(crate) fn argument_context(name: &str, index: usize) -> Option<&'static str> {
     let names: [Option<&'static str>; 3] = match name {
         "addDrvOutputDependencies" => [Some("argument passed to builtins.addDrvOutputDependencies"), None, None],
         "appendContext" => [Some("first argument passed to builtins.appendContext"), Some("second argument passed to builtins.appendContext"), None],
@@ -2952,9 +2975,10 @@ pub fn ir_span(ir: &Ir<'_>) -> Span {
     }
 }
 
-/// The call site Nix gives a lazy application a builtin made (`map`, `mapAttrs`, …): the
-/// position of the function when it is an evaluated lambda by the time the application is
-/// forced (Nix's `determinePos` of the application), else none, and no "from call site".
+/// The call site Nix gives a lazy application a builtin made (`map`, `mapAttrs`, …) when
+/// deep forcing (`deepSeq`, `--strict`) forces it: the position of the function when it is an
+/// evaluated lambda by then (Nix's `determinePos` of the application), else none, and no
+/// "from call site".
 #[inline]
 fn lazy_site(f: Value<'_>) -> Span {
     match f.resolved() {

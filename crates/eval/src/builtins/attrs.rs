@@ -1,7 +1,7 @@
 //! Attribute sets: `attrNames`, `attrValues`, `getAttr`, `hasAttr`, `mapAttrs`,
 //! `removeAttrs`, `intersectAttrs`, `catAttrs`, `listToAttrs`, `zipAttrsWith`.
 
-use super::{attrs, attrs_in, function, list, string, with_frame};
+use super::{attrs, attrs_in, list, with_frame};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::print::sorted_attrs;
@@ -37,7 +37,7 @@ fn attr_values<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRes
 }
 
 fn get_attr<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = string(ev, args[0], span)?;
+    let name = super::arg_frame(super::string_no_ctx(ev, args[0], span), "getAttr", 0, span)?;
     let a = attrs(ev, args[1], span)?;
     let sym = ev.sym(name.bytes);
     match a.get(sym) {
@@ -62,7 +62,7 @@ fn get_attr<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
 }
 
 fn has_attr<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = string(ev, args[0], span)?;
+    let name = super::arg_frame(super::string_no_ctx(ev, args[0], span), "hasAttr", 0, span)?;
     let a = attrs(ev, args[1], span)?;
     let sym = ev.sym(name.bytes);
     Ok(Value::Bool(a.get(sym).is_some()))
@@ -90,7 +90,12 @@ fn remove_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRe
     let names = list(ev, args[1], span)?;
     let mut remove = Vec::with_capacity(names.elems.len());
     for n in names.elems {
-        let s = string(ev, *n, span)?;
+        let s = super::string_in(
+            ev,
+            *n,
+            span,
+            "while evaluating the values of the second argument passed to builtins.removeAttrs",
+        )?;
         remove.push(ev.sym(s.bytes));
     }
     let kept: Vec<Attr<'a>> = a
@@ -119,7 +124,7 @@ fn intersect_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eva
 }
 
 fn cat_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = string(ev, args[0], span)?;
+    let name = super::arg_frame(super::string_no_ctx(ev, args[0], span), "catAttrs", 0, span)?;
     let sym = ev.sym(name.bytes);
     let l = list(ev, args[1], span)?;
     let mut out = Vec::new();
@@ -164,7 +169,7 @@ fn list_to_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
         let name = item.get(name_sym).ok_or_else(|| missing("name"))?;
         // The error and its frame are at the `name` attribute, where it has a position.
         let at = ev.pos_span(name.pos).unwrap_or(span);
-        let name = string(ev, name.value, at).map_err(|e| {
+        let name = super::string_no_ctx(ev, name.value, at).map_err(|e| {
             name_error(
                 e,
                 at,
@@ -204,7 +209,7 @@ fn name_error(e: Box<EvalError>, at: Span, call: Span, message: &str) -> Box<Eva
 }
 
 fn zip_attrs_with<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "zipAttrsWith")?;
     let sets = list(ev, args[1], span)?;
     let mut groups: Vec<(crate::intern::Symbol, Vec<Value<'a>>)> = Vec::new();
     let mut index = std::collections::HashMap::new();

@@ -205,7 +205,16 @@ fn discard_output_dependency<'a>(
     args: &[Value<'a>],
     span: Span,
 ) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?;
+    let v = ev.force(args[0])?;
+    let s = super::coerce_in(
+        ev,
+        v,
+        span,
+        "while evaluating the argument passed to builtins.unsafeDiscardOutputDependency",
+    )?;
+    let Value::String(s) = s else {
+        unreachable!("coercion makes a string")
+    };
     let mut context: Vec<ContextElem<'a>> = s
         .context
         .iter()

@@ -126,7 +126,7 @@ pub(crate) fn trace<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalR
 }
 
 fn warn<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?;
+    let s = super::arg_frame(string(ev, args[0], span), "warn", 0, span)?;
     eprintln!(
         "evaluation warning: {}",
         crate::print::for_stderr(&String::from_utf8_lossy(s.bytes))
@@ -147,12 +147,19 @@ fn add_error_context<'a>(
 ) -> EvalResult<Value<'a>> {
     match ev.force(args[1]) {
         Ok(v) => Ok(v),
-        Err(mut e) => {
-            if let Ok(m) = message(ev, args[0], span) {
+        Err(mut e) => match message(ev, args[0], span) {
+            Ok(m) => {
                 e.add_context(m);
+                Err(e)
             }
-            Err(e)
-        }
+            // A message that does not coerce replaces the error, as in Nix.
+            Err(m) => Err(with_frame(
+                m,
+                "while evaluating the error message passed to builtins.addErrorContext",
+                span,
+                None,
+            )),
+        },
     }
 }
 
@@ -172,17 +179,30 @@ pub(crate) fn coerce_to_path<'a>(
     message: &str,
     at: Option<Span>,
 ) -> EvalResult<(Vec<u8>, &'a [crate::value::ContextElem<'a>])> {
-    let v = ev.force(v).map_err(|e| with_frame(e, message, span, at))?;
-    match v {
-        Value::Path(p) => return Ok((p.bytes.to_vec(), &[])),
-        Value::Attrs(a) => {
-            if let Some(f) = a.get(ev.syms.to_string) {
-                let f = ev.force(f.value)?;
-                let res = ev.call(f, v, Some(span))?;
-                return coerce_to_path(ev, res, span, message, at);
+    let mut v = ev.force(v).map_err(|e| with_frame(e, message, span, at))?;
+    // A set's `__toString` result in turn, as long as it is one (a `__toString` that returns
+    // its set never ends: Nix runs out of stack).
+    let mut rounds = 0;
+    loop {
+        match v {
+            Value::Path(p) => return Ok((p.bytes.to_vec(), &[])),
+            Value::Attrs(a) => {
+                if let Some(f) = a.get(ev.syms.to_string) {
+                    rounds += 1;
+                    if rounds > crate::eval::MAX_TO_STRING_CHAIN {
+                        return Err(EvalError::new(crate::ErrorKind::NestingTooDeep, None));
+                    }
+                    let f = ev.force(f.value)?;
+                    let res = ev.call(f, v, Some(span))?;
+                    v = ev
+                        .force(res)
+                        .map_err(|e| with_frame(e, message, span, at))?;
+                    continue;
+                }
             }
+            _ => {}
         }
-        _ => {}
+        break;
     }
     let s = ev
         .coerce_to_string(v, span, CoerceMode::PathSegment)
@@ -310,7 +330,11 @@ fn read_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
     let p = realised_path_arg(ev, args[0], span)?;
     let bytes = ev.io.read_file(os_path(&p)).map_err(|e| {
         EvalError::msg(
-            format!("opening file '{}': {e}", os_path(&p).display()),
+            format!(
+                "opening file '{}': {}",
+                os_path(&p).display(),
+                os_error_text(&e)
+            ),
             span,
         )
     })?;
@@ -318,7 +342,9 @@ fn read_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 }
 
 fn path_exists<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let p = path_arg(ev, args[0], span)?;
+    // Nix forces the argument before realising it: an error there has no frame.
+    let v = ev.force(args[0])?;
+    let p = path_arg(ev, v, span)?;
     // A path that may not be read does not exist, for the evaluation.
     let allowed = ev.check_access(os_path(&p)).is_ok();
     Ok(Value::Bool(allowed && ev.io.path_exists(os_path(&p))))
@@ -331,10 +357,16 @@ fn read_file_type<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eval
         return Err(ev.access_error(&p));
     }
     let t = ev.io.file_type(os_path(&p)).map_err(|e| {
-        EvalError::msg(
-            format!("getting status of '{}': {e}", os_path(&p).display()),
-            span,
-        )
+        let message = if e.kind() == std::io::ErrorKind::NotFound {
+            format!("path '{}' does not exist", os_path(&p).display())
+        } else {
+            format!(
+                "getting status of '{}': {}",
+                os_path(&p).display(),
+                os_error_text(&e)
+            )
+        };
+        EvalError::msg(message, span)
     })?;
     Ok(ev.new_str(t.name().as_bytes()))
 }
@@ -374,7 +406,7 @@ fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
 }
 
 fn get_env<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = string(ev, args[0], span)?;
+    let name = super::arg_frame(super::string_no_ctx(ev, args[0], span), "getEnv", 0, span)?;
     // Restricted evaluations see no environment.
     let value = if ev.restricted() {
         Vec::new()
@@ -413,7 +445,7 @@ fn unsafe_get_attr_pos<'a>(
     args: &[Value<'a>],
     span: Span,
 ) -> EvalResult<Value<'a>> {
-    let name = string(ev, args[0], span)?;
+    let name = super::arg_frame(string(ev, args[0], span), "unsafeGetAttrPos", 0, span)?;
     let set = attrs(ev, args[1], span)?;
     let sym = ev.sym(name.bytes);
     match set.get(sym).and_then(|a| ev.pos_span(a.pos)) {

@@ -78,7 +78,12 @@ fn derivation<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
 /// `placeholder output`: `/` and the nix32 SHA-256 of `nix-output:<output>`, which the builder
 /// sees replaced by the output's path.
 fn placeholder<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = string(ev, args[0], span)?;
+    let name = super::arg_frame(
+        super::string_no_ctx(ev, args[0], span),
+        "placeholder",
+        0,
+        span,
+    )?;
     let mut data = b"nix-output:".to_vec();
     data.extend_from_slice(name.bytes);
     let h = Hash::digest_bytes(HashAlgo::Sha256, &data);
@@ -136,7 +141,17 @@ fn coerce_env<'a>(
         Value::List(l) => {
             for (i, e) in l.elems.iter().enumerate() {
                 let e = ev.force(*e)?;
-                coerce_env(ev, e, span, bytes, context)?;
+                coerce_env(ev, e, span, bytes, context).map_err(|mut err| {
+                    // As `toString` of a list reports an element that does not coerce.
+                    if matches!(e, Value::List(_)) || crate::arith::coercion_failed(&err) {
+                        err.add_trace(
+                            "while evaluating one element of the list".to_owned(),
+                            None,
+                            false,
+                        );
+                    }
+                    err
+                })?;
                 let empty_list = matches!(e, Value::List(l) if l.elems.is_empty());
                 if i + 1 < l.elems.len() && !empty_list {
                     bytes.push(b' ');
@@ -363,7 +378,7 @@ fn output_hash(hash: &str, algo: Option<&str>, span: Span) -> EvalResult<Hash> {
     if hash.is_empty() {
         let Some(algo) = algo else {
             return Err(EvalError::msg(
-                "empty hash requires explicit hash type",
+                "empty hash requires explicit hash algorithm",
                 span,
             ));
         };
@@ -372,7 +387,17 @@ fn output_hash(hash: &str, algo: Option<&str>, span: Span) -> EvalResult<Hash> {
         eprintln!("warning: found empty hash, assuming '{}'", h.to_sri());
         return Ok(h);
     }
-    Hash::parse_any(hash, algo).map_err(|e| EvalError::msg(e.to_string(), span))
+    // In current Nix's words, as convertHash reports them; any bad SRI hash is just that.
+    Hash::parse_any(hash, algo).map_err(|e| match hash.split_once('-') {
+        Some((prefix, digest))
+            if !hash.contains(':')
+                && prefix.parse::<HashAlgo>().is_ok()
+                && !matches!(e, kiln_formats::hash::HashError::AlgoMismatch { .. }) =>
+        {
+            EvalError::msg(format!("invalid SRI hash '{digest}'"), span)
+        }
+        _ => super::hashing::parse_error(e, span),
+    })
 }
 
 fn derivation_strict<'a>(
@@ -405,7 +430,14 @@ fn derivation_strict<'a>(
         );
         e
     })?;
-    let res = if name.ends_with(".drv") {
+    let res = if let Some(problem) = super::store_name_problem(&name) {
+        Err(EvalError::new(
+            crate::ErrorKind::Message(format!(
+                "invalid derivation name: {problem}. Please pass a different 'name'."
+            )),
+            None,
+        ))
+    } else if name.ends_with(".drv") {
         Err(EvalError::new(
             crate::ErrorKind::Message(
                 "derivation names are allowed to end in '.drv' only if they produce a single \

@@ -58,24 +58,6 @@ fn url_base_name(url: &str) -> String {
     trimmed.rsplit('/').next().unwrap_or(trimmed).to_owned()
 }
 
-/// What is wrong with a store path name, in Nix's words, if anything.
-fn store_name_problem(name: &str) -> Option<String> {
-    use kiln_formats::store_path::{check_name, NameError};
-    let e = check_name(name).err()?;
-    Some(match e {
-        NameError::Empty => "name must not be empty".to_owned(),
-        NameError::TooLong => format!("name '{name}' must be no longer than 211 characters"),
-        NameError::Dots if name == "." || name == ".." => format!("name '{name}' is not valid"),
-        NameError::Dots => {
-            let first = if name.starts_with("..") { ".." } else { "." };
-            format!(
-                "name '{name}' is not valid: first dash-separated component must not be '{first}'"
-            )
-        }
-        NameError::BadChar(c) => format!("name '{name}' contains illegal character '{c}'"),
-    })
-}
-
 fn fetch_error(e: std::io::Error, span: Span) -> Box<EvalError> {
     EvalError::msg(e.to_string(), span)
 }
@@ -112,7 +94,10 @@ fn fetch_url<'a>(
                 }
             }
         }
-        other => url = Some(plain_string(ev, other, span)?),
+        other => {
+            let s = super::string_in(ev, other, span, "while evaluating the url we should fetch")?;
+            url = Some(text(s.bytes));
+        }
     }
     let Some(url) = url else {
         return Err(EvalError::msg("'url' argument required", span));
@@ -126,7 +111,7 @@ fn fetch_url<'a>(
         }
     });
     // Checked before anything is downloaded, with Nix's advice for each way of calling.
-    if let Some(problem) = store_name_problem(&name) {
+    if let Some(problem) = super::store_name_problem(&name) {
         let advice = if name_passed {
             format!("Please change the value for the 'name' attribute passed to '{who}', so that it can create a valid store path.")
         } else if matches!(arg, Value::Attrs(_)) {
@@ -312,7 +297,20 @@ fn fetch_git<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
                 }
             }
         }
-        other => git.url = Some(url_arg(ev, other, span)?),
+        other => {
+            git.url = Some(url_arg(ev, other, span).map_err(|e| {
+                if crate::arith::coercion_failed(&e) {
+                    super::with_frame(
+                        e,
+                        "while evaluating the first argument passed to the fetcher",
+                        span,
+                        None,
+                    )
+                } else {
+                    e
+                }
+            })?)
+        }
     }
     let req = git.request(false, span)?;
     let res = ev.io.fetch(&req).map_err(|e| fetch_error(e, span))?;

@@ -33,14 +33,20 @@ fn algo(name: &[u8], span: Span) -> EvalResult<HashAlgo> {
     })
 }
 
-fn algo_arg<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<HashAlgo> {
-    let s = string(ev, v, span)?;
+/// The algorithm a builtin takes first, with the builtin's frame on any error forcing it.
+fn algo_arg<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    builtin: &str,
+) -> EvalResult<HashAlgo> {
+    let s = super::arg_frame(string(ev, v, span), builtin, 0, span)?;
     algo(s.bytes, span)
 }
 
 fn hash_string<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let algo = algo_arg(ev, args[0], span)?;
-    let s = string(ev, args[1], span)?;
+    let algo = algo_arg(ev, args[0], span, "hashString")?;
+    let s = super::arg_frame(string(ev, args[1], span), "hashString", 1, span)?;
     let hash = Hash::digest_bytes(algo, s.bytes);
     Ok(ev.new_str(hash.to_base16().as_bytes()))
 }
@@ -55,7 +61,7 @@ pub(crate) fn io_message(e: &std::io::Error) -> String {
 }
 
 fn hash_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let algo = algo_arg(ev, args[0], span)?;
+    let algo = algo_arg(ev, args[0], span, "hashFile")?;
     let p = super::control::realised_path_arg(ev, args[1], span)?;
     let path = {
         use std::os::unix::ffi::OsStrExt;
@@ -78,7 +84,7 @@ fn hash_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 }
 
 /// Nix's wording for a hash that does not parse.
-fn parse_error(e: HashError, span: Span) -> Box<EvalError> {
+pub(super) fn parse_error(e: HashError, span: Span) -> Box<EvalError> {
     let message = match e {
         HashError::UnknownAlgo(name) => {
             return algo(name.as_bytes(), span).expect_err("an unknown algorithm")

@@ -57,7 +57,7 @@ fn tail<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
 
 fn elem_at<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let l = list(ev, args[0], span)?;
-    let n = int(ev, args[1], span)?;
+    let n = super::arg_frame(int(ev, args[1], span), "elemAt", 1, span)?;
     match usize::try_from(n).ok().and_then(|i| l.elems.get(i)) {
         Some(v) => ev.force(*v),
         None => Err(EvalError::msg(
@@ -71,7 +71,12 @@ fn elem_at<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 }
 
 fn elem<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let l = list(ev, args[1], span)?;
+    let l = list_in(
+        ev,
+        args[1],
+        span,
+        "while evaluating the second argument passed to builtins.elem",
+    )?;
     for e in l.elems {
         // Like Nix, a value is equal to itself without looking inside (so a function is an
         // element of a list holding that same function).
@@ -83,7 +88,12 @@ fn elem<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
 }
 
 fn gen_list<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let n = int(ev, args[1], span)?;
+    let n = super::int_in(
+        ev,
+        args[1],
+        span,
+        "while evaluating the second argument passed to builtins.genList",
+    )?;
     if n < 0 {
         return Err(EvalError::msg(
             format!("cannot create list of size {n}"),
@@ -91,7 +101,7 @@ fn gen_list<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
         ));
     }
     // Nix forces the generator even for an empty list, after the length.
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "genList")?;
     let f: &'a Value<'a> = ev.arena.alloc(f);
     Ok(ev.new_list_iter((0..n as usize).map(|i| ev.lazy_apply_index(f, i as i64))))
 }
@@ -102,7 +112,7 @@ fn map<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Valu
     if l.elems.is_empty() {
         return Ok(Value::List(l));
     }
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "map")?;
     let f: &'a Value<'a> = ev.arena.alloc(f);
     Ok(ev.new_list_iter(l.elems.iter().map(|e| ev.lazy_apply_ref(f, e))))
 }
@@ -113,7 +123,7 @@ fn filter<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
     if l.elems.is_empty() {
         return Ok(Value::List(l));
     }
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "filter")?;
     let mut out = Vec::new();
     for e in l.elems {
         let keep = ev.call_n(f, &[*e], span)?;
@@ -174,7 +184,7 @@ fn concat_lists<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRe
 }
 
 fn concat_map<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "concatMap")?;
     let l = list(ev, args[1], span)?;
     let mut out = Vec::new();
     for e in l.elems {
@@ -200,7 +210,7 @@ fn concat_map<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
 }
 
 fn all<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "all")?;
     let l = list(ev, args[1], span)?;
     for e in l.elems {
         let r = ev.call_n(f, &[*e], span)?;
@@ -220,7 +230,7 @@ fn all<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Valu
 }
 
 fn any<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "any")?;
     let l = list(ev, args[1], span)?;
     for e in l.elems {
         let r = ev.call_n(f, &[*e], span)?;
@@ -248,7 +258,7 @@ fn sort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
     if l.elems.is_empty() {
         return Ok(Value::List(l));
     }
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "sort")?;
     // The elements are taken as values: the comparator then reads them without going
     // through their thunks (the new list prints the same).
     let mut items: Vec<Value<'a>> = Vec::with_capacity(l.elems.len());
@@ -262,7 +272,14 @@ fn sort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
             if let (Value::Int(x), Value::Int(y)) = (a, b) {
                 return Ok(x < y);
             }
-            return ev.less_than(a, b, span);
+            return ev.less_than(a, b, span).map_err(|e| {
+                with_frame(
+                    e,
+                    "while evaluating the ordering function passed to builtins.sort",
+                    span,
+                    None,
+                )
+            });
         }
         match ev.call_n(f, &[a, b], span)? {
             Value::Bool(b) => Ok(b),
@@ -336,7 +353,7 @@ where
 }
 
 fn partition<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "partition")?;
     let l = list(ev, args[1], span)?;
     let (mut right, mut wrong) = (Vec::new(), Vec::new());
     for e in l.elems {
@@ -375,13 +392,13 @@ fn partition<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 }
 
 fn group_by<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "groupBy")?;
     let l = list(ev, args[1], span)?;
     let mut groups: Vec<(crate::intern::Symbol, Vec<Value<'a>>)> = Vec::new();
     let mut index = std::collections::HashMap::new();
     for e in l.elems {
         let k = ev.call_n(f, &[*e], span)?;
-        let k = super::string(ev, k, span).map_err(|e| {
+        let k = super::string_no_ctx(ev, k, span).map_err(|e| {
             with_frame(
                 e,
                 "while evaluating the return value of the grouping function passed to builtins.groupBy",

@@ -204,6 +204,24 @@ fn nix_path_value<'a>(ev: &mut Eval<'a>) -> Value<'a> {
 
 // ----- argument helpers shared by the builtin files -----
 
+/// What is wrong with a store path name, in Nix's words, if anything.
+pub(crate) fn store_name_problem(name: &str) -> Option<String> {
+    use kiln_formats::store_path::{check_name, NameError};
+    let e = check_name(name).err()?;
+    Some(match e {
+        NameError::Empty => "name must not be empty".to_owned(),
+        NameError::TooLong => format!("name '{name}' must be no longer than 211 characters"),
+        NameError::Dots if name == "." || name == ".." => format!("name '{name}' is not valid"),
+        NameError::Dots => {
+            let first = if name.starts_with("..") { ".." } else { "." };
+            format!(
+                "name '{name}' is not valid: first dash-separated component must not be '{first}'"
+            )
+        }
+        NameError::BadChar(c) => format!("name '{name}' contains illegal character '{c}'"),
+    })
+}
+
 /// Adds the frame Nix gives a value a builtin forces with a context of its own ("while
 /// evaluating the return value of the function passed to builtins.all"), as the error unwinds.
 /// An error at the builtin's call (`call`) loses that position, as in Nix, where the call's
@@ -293,6 +311,87 @@ pub(crate) fn attrs_in<'a>(
     }
 }
 
+/// Forces a value expected to be a string, as Nix's `forceString` with a context: the frame
+/// `message` is added to any error, forcing included.
+pub(crate) fn string_in<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    message: &str,
+) -> EvalResult<&'a NixString<'a>> {
+    string(ev, v, span).map_err(|e| with_frame(e, message, span, None))
+}
+
+/// Forces a value expected to be an integer, as Nix's `forceInt` with a context: the frame
+/// `message` is added to any error, forcing included.
+pub(crate) fn int_in<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    message: &str,
+) -> EvalResult<i64> {
+    int(ev, v, span).map_err(|e| with_frame(e, message, span, None))
+}
+
+/// Coerces as Nix's `coerceToString` with a context (paths copied): the frame `message` is
+/// added to the coercion's own failure only.
+pub(crate) fn coerce_in<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    message: &str,
+) -> EvalResult<Value<'a>> {
+    ev.coerce_to_string(v, span, crate::eval::CoerceMode::Interpolation)
+        .map_err(|e| {
+            if crate::arith::coercion_failed(&e) {
+                with_frame(e, message, span, None)
+            } else {
+                e
+            }
+        })
+}
+
+/// Forces a string that may not refer to the store, as Nix's `forceStringNoCtx`.
+pub(crate) fn string_no_ctx<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+) -> EvalResult<&'a NixString<'a>> {
+    let s = string(ev, v, span)?;
+    match s.context.first() {
+        Some(c) => Err(no_context_error(s.bytes, c)),
+        None => Ok(s),
+    }
+}
+
+/// Nix's error for a string with a context where none is allowed, naming its first element
+/// as Nix writes context elements (a path's base name; `=` and a derivation for all its
+/// outputs; `!output!` and a derivation for one output). Nix gives it no position, only
+/// the caller's frame.
+#[cold]
+#[inline(never)]
+pub(crate) fn no_context_error(bytes: &[u8], c: &crate::value::ContextElem<'_>) -> Box<EvalError> {
+    use crate::value::ContextElem;
+    let base = |p: &[u8]| {
+        let b = p.rsplit(|&c| c == b'/').next().unwrap_or(p);
+        String::from_utf8_lossy(b).into_owned()
+    };
+    let shown = match c {
+        ContextElem::Opaque(p) => base(p),
+        ContextElem::AllOutputs(drv) => format!("={}", base(drv)),
+        ContextElem::Built { output, drv } => {
+            format!("!{}!{}", String::from_utf8_lossy(output), base(drv))
+        }
+    };
+    EvalError::new(
+        crate::eval_error::ErrorKind::Message(format!(
+            "the string '{}' is not allowed to refer to a store path (such as '{shown}')",
+            String::from_utf8_lossy(bytes)
+        )),
+        None,
+    )
+}
+
 /// Forces an argument expected to be a string (no coercion).
 pub(crate) fn string<'a>(
     ev: &mut Eval<'a>,
@@ -303,6 +402,40 @@ pub(crate) fn string<'a>(
         Value::String(s) => Ok(s),
         other => Err(type_error("a string", &other, ev, span)),
     }
+}
+
+/// Adds Nix's frame for argument `index` of builtin `name` ("while evaluating the second
+/// argument passed to builtins.hashString") to any error of `res`: for arguments Nix forces
+/// with `forceString`, `forceInt` and the like, whose frame covers forcing too (the type
+/// error alone gets it anyway, from `Eval::builtin_error`).
+pub(crate) fn arg_frame<T>(
+    res: EvalResult<T>,
+    name: &str,
+    index: usize,
+    span: Span,
+) -> EvalResult<T> {
+    res.map_err(|e| match crate::eval::argument_context(name, index) {
+        Some(what) => with_frame(e, &format!("while evaluating the {what}"), span, None),
+        None => e,
+    })
+}
+
+/// Forces the function a builtin takes first, as Nix's `forceFunction` with its context:
+/// "while evaluating the first argument passed to builtins.NAME" on any error.
+pub(crate) fn function_arg<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    span: Span,
+    builtin: &str,
+) -> EvalResult<Value<'a>> {
+    function(ev, v, span).map_err(|e| {
+        with_frame(
+            e,
+            &format!("while evaluating the first argument passed to builtins.{builtin}"),
+            span,
+            None,
+        )
+    })
 }
 
 /// Forces an argument expected to be a function.

@@ -48,19 +48,22 @@ fn less_than<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 
 fn bit_and<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     Ok(Value::Int(
-        int(ev, args[0], span)? & int(ev, args[1], span)?,
+        super::arg_frame(int(ev, args[0], span), "bitAnd", 0, span)?
+            & super::arg_frame(int(ev, args[1], span), "bitAnd", 1, span)?,
     ))
 }
 
 fn bit_or<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     Ok(Value::Int(
-        int(ev, args[0], span)? | int(ev, args[1], span)?,
+        super::arg_frame(int(ev, args[0], span), "bitOr", 0, span)?
+            | super::arg_frame(int(ev, args[1], span), "bitOr", 1, span)?,
     ))
 }
 
 fn bit_xor<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     Ok(Value::Int(
-        int(ev, args[0], span)? ^ int(ev, args[1], span)?,
+        super::arg_frame(int(ev, args[0], span), "bitXor", 0, span)?
+            ^ super::arg_frame(int(ev, args[1], span), "bitXor", 1, span)?,
     ))
 }
 
@@ -91,9 +94,11 @@ fn round<'a>(
 }
 
 fn ceil<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    round(ev, args[0], span, f64::ceil)
+    let v = super::arg_frame(ev.force(args[0]), "ceil", 0, span)?;
+    round(ev, v, span, f64::ceil)
 }
 
 fn floor<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    round(ev, args[0], span, f64::floor)
+    let v = super::arg_frame(ev.force(args[0]), "floor", 0, span)?;
+    round(ev, v, span, f64::floor)
 }

@@ -22,6 +22,8 @@ pub(super) static BUILTINS: &[PrimOp] = &[
 ];
 
 /// `break v`: the debugger's breakpoint; without a debugger (Kiln has none) it returns `v`.
+/// Nix returns the argument unforced, so an error forcing it has no frame of `break`'s call
+/// (`Eval::builtin_error` adds none).
 fn break_<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
     ev.force(args[0])
 }

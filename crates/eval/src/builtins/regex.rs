@@ -40,7 +40,7 @@ use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind};
 
-use super::string;
+use super::string_in;
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
@@ -514,9 +514,19 @@ fn groups_value<'a>(ev: &mut Eval<'a>, hay: &[u8], groups: &[Option<(usize, usiz
 }
 
 fn match_<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let pat = string(ev, args[0], span)?;
+    let pat = string_in(
+        ev,
+        args[0],
+        span,
+        "while evaluating the first argument passed to builtins.match",
+    )?;
     let re = compiled(ev, pat.bytes, span)?;
-    let s = string(ev, args[1], span)?;
+    let s = string_in(
+        ev,
+        args[1],
+        span,
+        "while evaluating the second argument passed to builtins.match",
+    )?;
     match re.groups(s.bytes, 0, s.bytes.len()) {
         Some(groups) => Ok(groups_value(ev, s.bytes, &groups)),
         None => Ok(Value::Null),
@@ -524,9 +534,19 @@ fn match_<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
 }
 
 fn split<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let pat = string(ev, args[0], span)?;
+    let pat = string_in(
+        ev,
+        args[0],
+        span,
+        "while evaluating the first argument passed to builtins.split",
+    )?;
     let re = compiled(ev, pat.bytes, span)?;
-    let s = string(ev, args[1], span)?;
+    let s = string_in(
+        ev,
+        args[1],
+        span,
+        "while evaluating the second argument passed to builtins.split",
+    )?;
     let hay = s.bytes;
     let mut out = Vec::new();
     let mut last_end = 0;

@@ -471,7 +471,7 @@ fn toml_timestamp(source: &str) -> String {
 // ----- fromJSON -----
 
 fn from_json<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?;
+    let s = super::arg_frame(super::string_no_ctx(ev, args[0], span), "fromJSON", 0, span)?;
     let mut parser = JsonParser {
         ev,
         lexer: Lexer::new(s.bytes),

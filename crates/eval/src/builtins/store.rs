@@ -15,7 +15,7 @@ use kiln_formats::store_path::{make_fixed_output_path, FileIngestionMethod, Stor
 
 use super::control::coerce_to_path;
 use super::{attrs, boolean, function, string, with_frame};
-use crate::eval::{CoerceMode, Eval, EvalResult};
+use crate::eval::{Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::io::FileType;
 use crate::span::Span;
@@ -47,13 +47,20 @@ fn store_path_value<'a>(ev: &Eval<'a>, p: &StorePath) -> Value<'a> {
 /// `toFile name contents`: a text file in the store; the store paths in the contents' context
 /// become its references, and outputs of derivations are refused.
 fn to_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = string(ev, args[0], span)?;
+    let name = super::string_in(
+        ev,
+        args[0],
+        span,
+        "while evaluating the first argument passed to builtins.toFile",
+    )?;
     let name = text(name.bytes);
-    let contents = ev.force(args[1])?;
-    let contents = ev.coerce_to_string(contents, span, CoerceMode::Interpolation)?;
-    let Value::String(contents) = contents else {
-        unreachable!("coerce_to_string returns a string")
-    };
+    // A string, not anything that coerces to one.
+    let contents = super::string_in(
+        ev,
+        args[1],
+        span,
+        "while evaluating the second argument passed to builtins.toFile",
+    )?;
     let mut refs = BTreeSet::new();
     for c in contents.context {
         let p = match c {
@@ -77,11 +84,39 @@ fn to_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
             .map_err(|e| EvalError::msg(e.to_string(), span))?;
         refs.insert(p);
     }
+    // Nix makes the path first and finds the name bad there, naming the path it would be.
+    if let Some(problem) = super::store_name_problem(&name) {
+        let path = text_path_base(ev.io.store_dir(), &name, contents.bytes, &refs);
+        return Err(EvalError::msg(
+            format!("path '{path}' is not a valid store path: {problem}"),
+            span,
+        ));
+    }
     let p = ev
         .io
         .add_text(&name, contents.bytes, &refs)
         .map_err(|e| EvalError::msg(format!("adding '{name}' to the store: {e}"), span))?;
     Ok(store_path_value(ev, &p))
+}
+
+/// `<hash>-<name>` of the text path `toFile` would make, computed as the store's
+/// `make_text_path` does but without checking the name (for the message about it).
+fn text_path_base(
+    store_dir: &str,
+    name: &str,
+    contents: &[u8],
+    refs: &BTreeSet<StorePath>,
+) -> String {
+    let mut kind = "text".to_owned();
+    for r in refs {
+        kind.push(':');
+        kind.push_str(&r.to_absolute(store_dir));
+    }
+    let inner = Hash::digest_bytes(HashAlgo::Sha256, contents);
+    let fingerprint = format!("{kind}:sha256:{}:{store_dir}:{name}", inner.to_base16());
+    let digest = Hash::digest_bytes(HashAlgo::Sha256, fingerprint.as_bytes());
+    let folded = kiln_formats::hash::compress(digest.digest(), 20);
+    format!("{}-{name}", kiln_formats::nixbase32::encode(&folded))
 }
 
 fn base(path: &[u8]) -> String {
@@ -193,6 +228,12 @@ fn add_path_inner<'a>(
     span: Span,
 ) -> EvalResult<Value<'a>> {
     ev.check_access(path)?;
+    if !ev.io.path_exists(path) {
+        return Err(EvalError::msg(
+            format!("path '{}' does not exist", path.display()),
+            span,
+        ));
+    }
     let expected_path = match &expected {
         Some(h) => Some(
             make_fixed_output_path(ev.io.store_dir(), name, method, h)
@@ -258,7 +299,7 @@ fn filter_source<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
         "while evaluating the second argument (the path to filter) passed to 'builtins.filterSource'",
         None,
     )?;
-    let f = function(ev, args[0], span)?;
+    let f = super::function_arg(ev, args[0], span, "filterSource")?;
     let name = base_name(&p);
     add_path(
         ev,
@@ -293,36 +334,93 @@ fn path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
                 )?;
                 path = Some(p);
             }
-            b"name" => name = Some(text(string(ev, value, span)?.bytes)),
-            b"filter" => filter = Some(function(ev, value, span)?),
+            b"name" => {
+                let s = path_attr(
+                    ev,
+                    set,
+                    sym,
+                    span,
+                    "while evaluating the `name` attribute passed to builtins.path",
+                    |ev, v, at| string(ev, v, at).map(|s| text(s.bytes)),
+                )?;
+                name = Some(s);
+            }
+            b"filter" => {
+                filter = Some(path_attr(
+                    ev,
+                    set,
+                    sym,
+                    span,
+                    "while evaluating the `filter` parameter passed to builtins.path",
+                    function,
+                )?)
+            }
             b"recursive" => {
-                if !boolean(ev, value, span)? {
+                let r = path_attr(
+                    ev,
+                    set,
+                    sym,
+                    span,
+                    "while evaluating the `recursive` attribute passed to builtins.path",
+                    boolean,
+                )?;
+                if !r {
                     method = FileIngestionMethod::Flat;
                 }
             }
             b"sha256" => {
-                let s = text(string(ev, value, span)?.bytes);
+                let s = path_attr(
+                    ev,
+                    set,
+                    sym,
+                    span,
+                    "while evaluating the `sha256` attribute passed to builtins.path",
+                    |ev, v, at| string(ev, v, at).map(|s| text(s.bytes)),
+                )?;
                 expected = Some(
                     Hash::parse_any(&s, Some(HashAlgo::Sha256))
-                        .map_err(|e| EvalError::msg(e.to_string(), span))?,
+                        .map_err(|e| super::hashing::parse_error(e, span))?,
                 );
             }
+            // At the attribute, as Nix reports it.
             _ => {
+                let at = set
+                    .get(sym)
+                    .and_then(|a| ev.pos_span(a.pos))
+                    .unwrap_or(span);
                 return Err(EvalError::msg(
-                    format!("unsupported argument '{}' to 'addPath'", text(&key)),
-                    span,
-                ))
+                    format!("unsupported argument '{}' to 'builtins.path'", text(&key)),
+                    at,
+                ));
             }
         }
     }
     let Some(path) = path else {
         return Err(EvalError::msg(
-            "missing required 'path' attribute in the first argument to builtins.path",
+            "missing required 'path' attribute in the first argument to 'builtins.path'",
             span,
         ));
     };
     let name = name.unwrap_or_else(|| base_name(&path));
     add_path(ev, os_path(&path), &name, filter, method, expected, span)
+}
+
+/// An attribute of `builtins.path`'s argument, forced by `get` as Nix forces it: the error
+/// and the frame `message` at the attribute.
+fn path_attr<'a, T>(
+    ev: &mut Eval<'a>,
+    set: &'a crate::value::Attrs<'a>,
+    sym: crate::intern::Symbol,
+    span: Span,
+    message: &str,
+    get: impl FnOnce(&mut Eval<'a>, Value<'a>, Span) -> EvalResult<T>,
+) -> EvalResult<T> {
+    let attr = set.get(sym).expect("an attribute of the set");
+    let at = ev.pos_span(attr.pos).unwrap_or(span);
+    get(ev, attr.value, at).map_err(|mut e| {
+        e.add_trace(message.to_owned(), Some(at), false);
+        e
+    })
 }
 
 /// `storePath path`: a path already in the store, as a string with that path as context.

@@ -1,7 +1,7 @@
 //! Strings: `toString`, `stringLength`, `substring`, `concatStringsSep`, `baseNameOf`, `dirOf`,
 //! `hasContext`, `unsafeDiscardStringContext`, `toJSON`, `replaceStrings`.
 
-use super::{int, list, string, with_frame};
+use super::{list, string, with_frame};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
@@ -136,10 +136,25 @@ fn string_length<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
 }
 
 fn substring<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let start = int(ev, args[0], span)?;
-    let len = int(ev, args[1], span)?;
+    let start = super::int_in(
+        ev,
+        args[0],
+        span,
+        "while evaluating the first argument (the start offset) passed to builtins.substring",
+    )?;
+    let len = super::int_in(
+        ev,
+        args[1],
+        span,
+        "while evaluating the second argument (the substring length) passed to builtins.substring",
+    )?;
     let v = ev.force(args[2])?;
-    let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
+    let s = super::coerce_in(
+        ev,
+        v,
+        span,
+        "while evaluating the third argument (the string) passed to builtins.substring",
+    )?;
     let Value::String(s) = s else { unreachable!() };
     if start < 0 {
         return Err(EvalError::msg(
@@ -161,7 +176,7 @@ fn concat_strings_sep<'a>(
     args: &[Value<'a>],
     span: Span,
 ) -> EvalResult<Value<'a>> {
-    let sep = string(ev, args[0], span)?;
+    let sep = super::arg_frame(string(ev, args[0], span), "concatStringsSep", 0, span)?;
     let l = list(ev, args[1], span)?;
     // Forced in order first (as the loop below would): when every element is a string
     // without context, the result is written once, at its exact size, into the arena.
@@ -269,11 +284,18 @@ fn dir_of<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
 }
 
 fn has_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?;
+    let s = super::arg_frame(string(ev, args[0], span), "hasContext", 0, span)?;
     Ok(Value::Bool(!s.context.is_empty()))
 }
 
 fn discard_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?;
+    let v = ev.force(args[0])?;
+    let s = super::coerce_in(
+        ev,
+        v,
+        span,
+        "while evaluating the argument passed to builtins.unsafeDiscardStringContext",
+    )?;
+    let Value::String(s) = s else { unreachable!() };
     Ok(ev.new_str(s.bytes))
 }

@@ -8,7 +8,6 @@
 
 use std::cmp::Ordering;
 
-use super::string;
 use crate::eval::{Eval, EvalResult};
 use crate::span::Span;
 use crate::value::{Attr, PosIdx, PrimOp, Value};
@@ -83,8 +82,18 @@ fn compare_versions<'a>(
     args: &[Value<'a>],
     span: Span,
 ) -> EvalResult<Value<'a>> {
-    let v1 = string(ev, args[0], span)?;
-    let v2 = string(ev, args[1], span)?;
+    let v1 = super::arg_frame(
+        super::string_no_ctx(ev, args[0], span),
+        "compareVersions",
+        0,
+        span,
+    )?;
+    let v2 = super::arg_frame(
+        super::string_no_ctx(ev, args[1], span),
+        "compareVersions",
+        1,
+        span,
+    )?;
     Ok(Value::Int(match compare(v1.bytes, v2.bytes) {
         Ordering::Less => -1,
         Ordering::Equal => 0,
@@ -93,7 +102,13 @@ fn compare_versions<'a>(
 }
 
 fn split_version<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?.bytes;
+    let s = super::arg_frame(
+        super::string_no_ctx(ev, args[0], span),
+        "splitVersion",
+        0,
+        span,
+    )?
+    .bytes;
     let mut pos = 0;
     let mut parts = Vec::new();
     while pos < s.len() {
@@ -107,7 +122,13 @@ fn split_version<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
 }
 
 fn parse_drv_name<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?.bytes;
+    let s = super::arg_frame(
+        super::string_no_ctx(ev, args[0], span),
+        "parseDrvName",
+        0,
+        span,
+    )?
+    .bytes;
     // The name ends at the first dash followed by something other than a letter.
     let split =
         (0..s.len().saturating_sub(1)).find(|&i| s[i] == b'-' && !s[i + 1].is_ascii_alphabetic());

@@ -1,0 +1,6 @@
+builtins.derivationStrict {
+  name = "a";
+  builder = "b";
+  system = "s";
+  outputHash = "md5-AAAA";
+}

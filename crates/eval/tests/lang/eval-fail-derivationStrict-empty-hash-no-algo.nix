@@ -1,0 +1,1 @@
+builtins.derivationStrict { name = "a"; builder = "b"; system = "s"; outputHash = ""; }

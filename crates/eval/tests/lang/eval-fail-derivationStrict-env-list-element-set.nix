@@ -1,0 +1,5 @@
+builtins.derivationStrict {
+  name = "a";
+  builder = [ "b" { } ];
+  system = "s";
+}

@@ -1,0 +1,1 @@
+builtins.derivationStrict { name = "a b"; builder = "b"; system = "s"; }

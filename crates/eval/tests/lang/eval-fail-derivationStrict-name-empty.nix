@@ -1,0 +1,1 @@
+builtins.derivationStrict { name = ""; builder = "b"; system = "s"; }

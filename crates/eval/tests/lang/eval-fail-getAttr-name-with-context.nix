@@ -1,0 +1,1 @@
+builtins.getAttr (builtins.toFile "a" "b") { }

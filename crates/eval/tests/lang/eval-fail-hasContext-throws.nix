@@ -1,0 +1,1 @@
+builtins.hasContext (throw "no string")

@@ -1,0 +1,1 @@
+builtins.hashString (throw "the algorithm") "a"

@@ -1,0 +1,1 @@
+builtins.listToAttrs [ { name = builtins.toFile "a" "b"; value = 1; } ]

@@ -1,0 +1,1 @@
+map (throw "the function") [ 1 ]

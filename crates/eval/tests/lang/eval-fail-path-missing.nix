@@ -1,0 +1,1 @@
+builtins.path { path = /kiln-test-no-such-path; }

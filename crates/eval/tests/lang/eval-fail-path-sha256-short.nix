@@ -1,0 +1,4 @@
+builtins.path {
+  path = ./.;
+  sha256 = "abc";
+}

@@ -1,0 +1,4 @@
+builtins.path {
+  path = ./.;
+  foo = 1;
+}

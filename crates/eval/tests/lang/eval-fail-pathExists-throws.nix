@@ -1,0 +1,1 @@
+builtins.pathExists (throw "the path")

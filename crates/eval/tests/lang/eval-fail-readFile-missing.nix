@@ -1,0 +1,1 @@
+builtins.readFile /kiln-test-no-such-file

@@ -1,0 +1,1 @@
+builtins.readFile { __toString = self: self; }

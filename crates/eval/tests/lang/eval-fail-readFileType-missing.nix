@@ -1,0 +1,1 @@
+builtins.readFileType /kiln-test-no-such-file

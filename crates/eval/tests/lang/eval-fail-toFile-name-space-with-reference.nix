@@ -1,0 +1,1 @@
+builtins.toFile "x y" "${builtins.toFile "x" "y"}"

@@ -1,0 +1,3 @@
+builtins.toJSON {
+  a = "bad þ byte";
+}
