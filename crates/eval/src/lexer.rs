@@ -823,7 +823,13 @@ impl Lexer<'_, '_> {
             self.push_tok(Tok::Str(text.to_vec()), start, start + len);
         } else {
             if was_slash {
-                self.error(SyntaxErrorKind::TrailingSlash, self.path_start, start);
+                // Nix reports it where the path ends, at what follows; at the end of the
+                // input, at the last segment.
+                if start < self.src.len() {
+                    self.error(SyntaxErrorKind::TrailingSlash, start, start);
+                } else {
+                    self.error(SyntaxErrorKind::TrailingSlash, self.path_start, start);
+                }
             }
             self.push_tok(Tok::PathEnd, start, start);
         }
