@@ -1563,10 +1563,22 @@ impl<'a> Eval<'a> {
         let mut names = Vec::with_capacity(path.len());
         for key in path {
             let name = match key {
-                AttrKey::Static(s) => self.interner.name(*s).into_owned(),
+                AttrKey::Static(s) => crate::print::show_attr_name(self.interner.resolve(*s)),
                 AttrKey::Dynamic(ir) => match self.eval(ir, env) {
-                    Ok(Value::String(s)) => String::from_utf8_lossy(s.bytes).into_owned(),
-                    _ => "\"${...}\"".to_owned(),
+                    Ok(Value::String(s)) => crate::print::show_attr_name(s.bytes),
+                    // Nix shows the expression; a variable (the common case) is its name.
+                    _ => match ir {
+                        Ir::Var { span, .. } | Ir::WithVar { span, .. }
+                            if self.sources.contains(span.file) =>
+                        {
+                            let text = self.sources.text(span.file);
+                            let name = text
+                                .get(span.start as usize..span.end as usize)
+                                .unwrap_or(b"...");
+                            format!("\"${{{}}}\"", String::from_utf8_lossy(name))
+                        }
+                        _ => "\"${...}\"".to_owned(),
+                    },
                 },
             };
             names.push(name);
