@@ -52,15 +52,7 @@ fn report(program: &str, err: anyhow::Error) -> ExitCode {
     }
     let code = match err.downcast_ref::<output::UsageError>() {
         Some(usage) => {
-            // (An evaluation's usage error starts with its trace, on the next line.)
-            let text = format!("error: {usage}");
-            let text = match text.strip_prefix("error: \n") {
-                Some(rest) => format!("error:\n{rest}"),
-                None => text,
-            };
-            let mut bytes = diagnostic::raw_bytes(&kiln_eval::print::for_stderr(&text));
-            bytes.push(b'\n');
-            let _ = std::io::stderr().write_all(&bytes);
+            write_error(&usage.to_string());
             let _ = writeln!(
                 std::io::stderr(),
                 "Try '{program} --help' for more information."
@@ -75,16 +67,20 @@ fn report(program: &str, err: anyhow::Error) -> ExitCode {
             _ => 1,
         },
     };
-    // An evaluation error that starts with its trace puts it on the next line ("error:").
-    let text = format!("error: {err:#}");
-    let text = match text.strip_prefix("error: \n") {
+    write_error(&format!("{err:#}"));
+    ExitCode::from(code)
+}
+
+/// Writes `error: MESSAGE` to stderr. A message that starts with its trace (an evaluation
+/// error) goes on the next line (`error:`); colours a Nix expression put in it are dropped
+/// when stderr is no terminal; source lines that are not UTF-8 are written as their bytes,
+/// as Nix writes them.
+fn write_error(message: &str) {
+    let text = match message.strip_prefix('\n') {
         Some(rest) => format!("error:\n{rest}"),
-        None => text,
+        None => format!("error: {message}"),
     };
-    // Colours a Nix expression put in its message are dropped when stderr is no terminal.
-    // (Source lines that are not UTF-8 are written as their bytes, as Nix writes them.)
     let mut bytes = diagnostic::raw_bytes(&kiln_eval::print::for_stderr(&text));
     bytes.push(b'\n');
     let _ = std::io::stderr().write_all(&bytes);
-    ExitCode::from(code)
 }

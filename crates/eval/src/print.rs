@@ -248,31 +248,13 @@ fn trim_zeros(s: &str) -> &str {
 /// elided»), strings cut after 1024 bytes, a set or non-empty list met again «repeated»,
 /// `type` and `_type` first in a set.
 pub fn brief<'a>(ev: &Eval<'a>, v: Value<'a>) -> String {
-    let mut p = Brief {
-        ev,
-        out: Vec::new(),
-        attrs: 0,
-        items: 0,
-        seen: HashSet::new(),
-        limited: true,
-    };
-    p.value(v, 0);
-    String::from_utf8_lossy(&p.out).into_owned()
+    Brief::print(ev, v, true)
 }
 
 /// Prints a value as `builtins.trace` shows it in Nix 2.26: as [`brief`], without forcing,
 /// but whole (no limits) and with attributes in plain name order.
 pub fn for_trace<'a>(ev: &Eval<'a>, v: Value<'a>) -> String {
-    let mut p = Brief {
-        ev,
-        out: Vec::new(),
-        attrs: 0,
-        items: 0,
-        seen: HashSet::new(),
-        limited: false,
-    };
-    p.value(v, 0);
-    String::from_utf8_lossy(&p.out).into_owned()
+    Brief::print(ev, v, false)
 }
 
 struct Brief<'e, 'a> {
@@ -288,8 +270,22 @@ struct Brief<'e, 'a> {
     limited: bool,
 }
 
-impl<'a> Brief<'_, 'a> {
+impl<'e, 'a> Brief<'e, 'a> {
     const MAX_DEPTH: usize = 10;
+
+    fn print(ev: &'e Eval<'a>, v: Value<'a>, limited: bool) -> String {
+        let mut p = Brief {
+            ev,
+            out: Vec::new(),
+            attrs: 0,
+            items: 0,
+            seen: HashSet::new(),
+            limited,
+        };
+        p.value(v, 0);
+        String::from_utf8_lossy(&p.out).into_owned()
+    }
+
     const MAX_ATTRS: usize = 10;
     const MAX_ITEMS: usize = 10;
     const MAX_STRING: usize = 1024;
