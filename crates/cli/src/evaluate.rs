@@ -46,15 +46,7 @@ impl AutoArg {
     /// `--arg-from-file NAME PATH`: the file's contents as a string argument, read now.
     pub fn from_file(path: &str) -> anyhow::Result<AutoArg> {
         let bytes = std::fs::read(path).map_err(|e| {
-            let text = e.to_string();
-            let text = match e.raw_os_error() {
-                Some(code) => text
-                    .strip_suffix(&format!(" (os error {code})"))
-                    .map(str::to_owned)
-                    .unwrap_or(text),
-                None => text,
-            };
-            anyhow::anyhow!("opening file '{path}': {text}")
+            anyhow::anyhow!("opening file '{path}': {}", kiln_eval::os_error_text(&e))
         })?;
         Ok(AutoArg::Str(String::from_utf8_lossy(&bytes).into_owned()))
     }

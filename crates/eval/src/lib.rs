@@ -52,6 +52,7 @@ mod span;
 pub mod value;
 
 pub use ast::Expr;
+pub use builtins::control::os_error_text;
 pub use bumpalo::Bump;
 pub use dump::dump;
 pub use error::{SyntaxError, SyntaxErrorKind};

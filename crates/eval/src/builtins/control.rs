@@ -231,7 +231,7 @@ pub(crate) fn coerce_to_path<'a>(
 
 /// An I/O error as Nix shows a system error: the system's message, without Rust's
 /// " (os error N)".
-pub(crate) fn os_error_text(e: &std::io::Error) -> String {
+pub fn os_error_text(e: &std::io::Error) -> String {
     let text = e.to_string();
     match e.raw_os_error() {
         Some(code) => text
@@ -286,7 +286,7 @@ pub(crate) fn realised_path_arg<'a>(
 
 /// Checks that a path a builtin reads may be read ([`Eval::check_access`]), with Nix's frame
 /// for that step.
-pub(crate) fn realise_access(ev: &Eval<'_>, p: &[u8], span: Span) -> EvalResult<()> {
+fn realise_access(ev: &Eval<'_>, p: &[u8], span: Span) -> EvalResult<()> {
     ev.check_access(os_path(p)).map_err(|e| {
         super::with_frame(
             e,

@@ -24,7 +24,7 @@ macro_rules! prim {
 
 mod attrs;
 mod context;
-mod control;
+pub(crate) mod control;
 mod derivation;
 mod fetch;
 mod hashing;
