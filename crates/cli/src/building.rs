@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use kiln_build::sandbox::SandboxPath;
-use kiln_build::{BuildSettings, Event, Observer};
+use kiln_realise::sandbox::SandboxPath;
+use kiln_realise::{BuildSettings, Event, Observer};
 use kiln_formats::config::Settings;
 use kiln_formats::store_path::StorePath;
 
@@ -78,7 +78,7 @@ pub fn build_settings(settings: &Settings) -> anyhow::Result<BuildSettings> {
     let mut b = BuildSettings::default();
     if let Some(v) = settings.get("max-jobs") {
         b.max_jobs = if v == "auto" {
-            kiln_build::available_cores() as usize
+            kiln_realise::available_cores() as usize
         } else {
             v.parse()
                 .with_context(|| format!("option 'max-jobs' has invalid value '{v}'"))?
@@ -410,14 +410,14 @@ impl Observer for Progress {
 pub fn goals_from_drv_lines(
     store: &kiln_store::LocalStore,
     lines: &[u8],
-) -> anyhow::Result<Vec<kiln_build::Goal>> {
+) -> anyhow::Result<Vec<kiln_realise::Goal>> {
     let mut goals = Vec::new();
     for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let line = String::from_utf8_lossy(line);
         let (drv, output) = line.split_once('!').unwrap_or((&line, "out"));
-        goals.push(kiln_build::Goal::Drv {
+        goals.push(kiln_realise::Goal::Drv {
             drv: store.parse_path(drv)?,
-            outputs: kiln_build::OutputsSpec::Names([output.to_owned()].into()),
+            outputs: kiln_realise::OutputsSpec::Names([output.to_owned()].into()),
         });
     }
     Ok(goals)
@@ -428,8 +428,8 @@ pub fn goals_from_drv_lines(
 pub fn parse_store_installable(
     store: &kiln_store::LocalStore,
     arg: &str,
-) -> anyhow::Result<kiln_build::Goal> {
-    use kiln_build::{Goal, OutputsSpec};
+) -> anyhow::Result<kiln_realise::Goal> {
+    use kiln_realise::{Goal, OutputsSpec};
     let (path, outputs) = match arg.split_once('^') {
         Some((p, o)) => (p, Some(o)),
         None => (arg, None),

@@ -60,7 +60,7 @@ fn report(program: &str, err: anyhow::Error) -> ExitCode {
             return ExitCode::from(usage.exit_code);
         }
         // Under a legacy name a failed build exits as Nix's does (100 and up).
-        None => match err.downcast_ref::<kiln_build::RealiseError>() {
+        None => match err.downcast_ref::<kiln_realise::RealiseError>() {
             Some(e) if legacy::Legacy::from_program_name(program).is_some() => {
                 u8::try_from(e.exit_status()).unwrap_or(1)
             }

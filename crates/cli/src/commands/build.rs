@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use kiln_build::Goal;
+use kiln_realise::Goal;
 
 use crate::building::{self, LogFormat, Progress};
 use crate::cli::GlobalArgs;
@@ -156,13 +156,13 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
     };
     let build_settings = building::build_settings(&settings)?;
     if args.dry_run {
-        let plan = kiln_build::dry_run(&store, &goals, args.check)?;
+        let plan = kiln_realise::dry_run(&store, &goals, args.check)?;
         building::print_plan(&plan.to_build(), &store_dir);
         return Ok(());
     }
     let progress = Progress::new(format, true, &store_dir);
     let res = progress
-        .run(|| kiln_build::realise(&store, &goals, &build_settings, args.check, &progress));
+        .run(|| kiln_realise::realise(&store, &goals, &build_settings, args.check, &progress));
     progress.clear();
     let results = res?;
     let results: Vec<_> = results

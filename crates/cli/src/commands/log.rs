@@ -40,7 +40,7 @@ pub fn read_build_log(
     store: &kiln_store::LocalStore,
     drv: &kiln_formats::store_path::StorePath,
 ) -> anyhow::Result<Vec<u8>> {
-    let file = kiln_build::log_path(store, drv);
+    let file = kiln_realise::log_path(store, drv);
     let f = std::fs::File::open(&file).with_context(|| {
         format!(
             "build log of derivation '{}' is not available",

@@ -1,14 +1,14 @@
 //! Profiles and user environments: `kiln profile …` and the engine behind `nix-env`.
 //!
 //! A profile's generation is a *user environment*: a `builtin:buildenv` derivation
-//! (`crates/build/src/builtin_buildenv.rs`) whose output links the installed packages' files
+//! (`crates/realise/src/builtin_buildenv.rs`) whose output links the installed packages' files
 //! and holds `manifest.nix`, a Nix list with one attribute set per installed package (`name`,
 //! `outPath`, `outputs` and each output's `outPath`, `system`, `meta`, `type`), byte for byte as
 //! Nix 2.8 writes it (so the environment's derivation is Nix's too). The manifest is added to the store as a text file that refers to the
 //! packages, so an installed package lives as long as a generation that has it.
 //!
 //! A change (install, remove, upgrade) reads the current manifest, computes the new list,
-//! builds the packages and the new environment with `kiln_build::realise`, then makes it a new
+//! builds the packages and the new environment with `kiln_realise::realise`, then makes it a new
 //! generation (`kiln_store::profile`: a finished `P-N-link`, then `P` swapped by one rename),
 //! so a process killed at any moment leaves the old or the new generation current. Everything
 //! goes through the store at a root, including reading manifests (physical paths), so profiles
@@ -474,15 +474,15 @@ impl ProfileEnv {
         let mut goals = Vec::new();
         for e in elems {
             match &e.drv_path {
-                Some(d) => goals.push(kiln_build::Goal::Drv {
+                Some(d) => goals.push(kiln_realise::Goal::Drv {
                     drv: self.store.parse_path(d)?,
-                    outputs: kiln_build::OutputsSpec::Names(
+                    outputs: kiln_realise::OutputsSpec::Names(
                         e.outputs.iter().map(|o| o.0.clone()).collect(),
                     ),
                 }),
                 None => {
                     for (_, p) in &e.outputs {
-                        goals.push(kiln_build::Goal::Opaque(self.store.parse_path(p)?));
+                        goals.push(kiln_realise::Goal::Opaque(self.store.parse_path(p)?));
                     }
                 }
             }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use kiln_build::Goal;
+use kiln_realise::Goal;
 use kiln_store::{LocalStore, Store as _};
 
 use super::usage;
@@ -232,14 +232,14 @@ pub fn realise(
     let build_settings = building::build_settings(&settings)?;
     let store_dir = store.store_dir().to_owned();
     if opts.dry_run {
-        let plan = kiln_build::dry_run(store, goals, opts.check)?;
+        let plan = kiln_realise::dry_run(store, goals, opts.check)?;
         building::print_plan(&plan.to_build(), &store_dir);
         return Ok(None);
     }
     let format = opts.log_format.unwrap_or(LogFormat::Raw);
     let progress = Progress::new(format, !opts.quiet, &store_dir);
     let res =
-        progress.run(|| kiln_build::realise(store, goals, &build_settings, opts.check, &progress));
+        progress.run(|| kiln_realise::realise(store, goals, &build_settings, opts.check, &progress));
     progress.clear();
     let results = res?;
     Ok(Some(

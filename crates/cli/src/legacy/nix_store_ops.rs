@@ -177,9 +177,9 @@ fn maybe_use_outputs(
         return Ok(vec![path]);
     }
     if force_realise {
-        let goal = kiln_build::Goal::Drv {
+        let goal = kiln_realise::Goal::Drv {
             drv: path.clone(),
-            outputs: kiln_build::OutputsSpec::All,
+            outputs: kiln_realise::OutputsSpec::All,
         };
         super::build_common::realise(store, &[goal], build)?;
     }

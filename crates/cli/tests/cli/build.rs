@@ -24,7 +24,7 @@ fn nix_file(dir: &Path, body: &str) -> PathBuf {
 }
 
 /// `kiln --store ROOT build` with busybox in the sandbox and raw logs.
-fn kiln_build(root: &Path) -> Command {
+fn kiln_realise(root: &Path) -> Command {
     let mut cmd = kiln();
     cmd.arg("--store")
         .arg(root)
@@ -53,7 +53,7 @@ fn diamond_builds_each_once_in_parallel_and_then_nothing() {
     let dir = tmp.path();
     let file = nix_file(dir, DIAMOND);
     let root = dir.join("root");
-    let out = kiln_build(&root)
+    let out = kiln_realise(&root)
         .current_dir(dir)
         .args(["-f"])
         .arg(&file)
@@ -94,7 +94,7 @@ fn diamond_builds_each_once_in_parallel_and_then_nothing() {
     );
 
     // Everything is valid now: a second build builds nothing.
-    let again = kiln_build(&root)
+    let again = kiln_realise(&root)
         .current_dir(dir)
         .arg("-f")
         .arg(&file)
@@ -132,20 +132,20 @@ fn the_sandbox_hides_the_host_and_other_store_paths() {
     let root = dir.join("root");
     // `other` is valid in the store, but not an input of the probe.
     stdout_of(
-        kiln_build(&root)
+        kiln_realise(&root)
             .arg("-f")
             .arg(&file)
             .args(["-A", "other", "--no-link"]),
     );
     let out = stdout_of(
-        kiln_build(&root)
+        kiln_realise(&root)
             .arg("-f")
             .arg(&file)
             .args(["-A", "probe", "--no-link"]),
     );
     let text = std::fs::read_to_string(root.join(out.trim().trim_start_matches('/'))).unwrap();
     let dep = stdout_of(
-        kiln_build(&root)
+        kiln_realise(&root)
             .arg("-f")
             .arg(&file)
             .args(["-A", "dep", "--no-link"]),
@@ -208,7 +208,7 @@ fn fixed_output_derivations_reach_the_network_and_are_checked() {
     );
     let root = dir.join("root");
     let out = stdout_of(
-        kiln_build(&root)
+        kiln_realise(&root)
             .arg("-f")
             .arg(&file)
             .args(["-A", "good", "--no-link"]),
@@ -217,7 +217,7 @@ fn fixed_output_derivations_reach_the_network_and_are_checked() {
     assert_eq!(std::fs::read(real).unwrap(), b"fetched contents\n");
 
     let fail = failure_of(
-        kiln_build(&root)
+        kiln_realise(&root)
             .arg("-f")
             .arg(&file)
             .args(["-A", "bad", "--no-link"]),
@@ -244,12 +244,12 @@ fn check_reports_a_builder_that_writes_the_time() {
     );
     let root = dir.join("root");
     stdout_of(
-        kiln_build(&root)
+        kiln_realise(&root)
             .arg("-f")
             .arg(&file)
             .args(["-A", "t", "--no-link"]),
     );
-    let fail = failure_of(kiln_build(&root).arg("-f").arg(&file).args([
+    let fail = failure_of(kiln_realise(&root).arg("-f").arg(&file).args([
         "-A",
         "t",
         "--no-link",
@@ -287,7 +287,7 @@ fn allowed_references_rejects_an_undeclared_reference() {
     let root = dir.join("root");
     let fail =
         failure_of(
-            kiln_build(&root)
+            kiln_realise(&root)
                 .arg("-f")
                 .arg(&file)
                 .args(["-A", "leaky", "--no-link"]),
@@ -299,7 +299,7 @@ fn allowed_references_rejects_an_undeclared_reference() {
     );
     assert!(err.contains("-dep"), "{err}");
     stdout_of(
-        kiln_build(&root)
+        kiln_realise(&root)
             .arg("-f")
             .arg(&file)
             .args(["-A", "fine", "--no-link"]),
@@ -357,7 +357,7 @@ fn two_processes_build_one_derivation_once() {
             .args(["-A", "slow"]),
     );
     let spawn = || {
-        kiln_build(&root)
+        kiln_realise(&root)
             .arg("-f")
             .arg(&file)
             .args(["-A", "slow", "--no-link"])
@@ -396,7 +396,7 @@ fn a_killed_build_leaves_nothing_valid_and_the_next_one_succeeds() {
             .args(["-A", "k"]),
     );
     let drv = drv.trim().to_owned();
-    let mut child = kiln_build(&root)
+    let mut child = kiln_realise(&root)
         .arg(format!("{drv}^out"))
         .arg("--no-link")
         .stderr(std::process::Stdio::piped())
@@ -444,7 +444,7 @@ fn a_killed_build_leaves_nothing_valid_and_the_next_one_succeeds() {
     assert_eq!(ps, 0, "the builder survived its Kiln process");
 
     // The same derivation builds to completion next time, over the killed build's leftovers.
-    let out = stdout_of(kiln_build(&root).arg(format!("{drv}^out")).arg("--no-link"));
+    let out = stdout_of(kiln_realise(&root).arg(format!("{drv}^out")).arg("--no-link"));
     let real = root.join(out.trim().trim_start_matches('/'));
     assert_eq!(std::fs::read_to_string(real.join("b")).unwrap(), "rest\n");
 }
@@ -467,7 +467,7 @@ fn outputs_match_nix_2_8() {
     let mut nix_paths = Vec::new();
     for attr in ["a", "c"] {
         kiln_paths.push(stdout_of(
-            kiln_build(&kiln_root)
+            kiln_realise(&kiln_root)
                 .arg("-f")
                 .arg(&file)
                 .args(["-A", attr, "--no-link"]),
@@ -628,7 +628,7 @@ fn pass_as_file_structured_attrs_and_logs() {
     for attr in ["paf", "sa"] {
         let k =
             stdout_of(
-                kiln_build(&kiln_root)
+                kiln_realise(&kiln_root)
                     .arg("-f")
                     .arg(&file)
                     .args(["-A", attr, "--no-link"]),
@@ -654,7 +654,7 @@ fn pass_as_file_structured_attrs_and_logs() {
     );
     let out =
         stdout_of(
-            kiln_build(&kiln_root)
+            kiln_realise(&kiln_root)
                 .arg("-f")
                 .arg(&file2)
                 .args(["-A", "l", "--no-link"]),
@@ -681,12 +681,12 @@ fn a_running_build_keeps_its_inputs_and_outputs_through_a_gc() {
     );
     let root = dir.join("root");
     let dep = stdout_of(
-        kiln_build(&root)
+        kiln_realise(&root)
             .arg("-f")
             .arg(&file)
             .args(["-A", "dep", "--no-link"]),
     );
-    let mut child = kiln_build(&root)
+    let mut child = kiln_realise(&root)
         .arg("-f")
         .arg(&file)
         .args(["-A", "user", "--no-link"])
@@ -737,7 +737,7 @@ fn builtin_fetchurl_downloads_in_process_and_checks_the_hash() {
         )
     };
     let out = stdout_of(
-        kiln_build(&root)
+        kiln_realise(&root)
             .arg("-E")
             .arg(expr(&good))
             .arg("--no-link"),
@@ -746,7 +746,7 @@ fn builtin_fetchurl_downloads_in_process_and_checks_the_hash() {
     let real = root.join(out.trim().trim_start_matches('/'));
     assert_eq!(std::fs::read(real).unwrap(), b"fetched by the builtin\n");
     let bad = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-    let fail = failure_of(kiln_build(&root).arg("-E").arg(expr(bad)).arg("--no-link"));
+    let fail = failure_of(kiln_realise(&root).arg("-E").arg(expr(bad)).arg("--no-link"));
     let err = String::from_utf8_lossy(&fail.stderr);
     assert!(
         err.contains("hash mismatch in fixed-output derivation"),
@@ -857,7 +857,7 @@ fn dry_run_lists_what_nix_2_8_lists_in_its_order() {
 fn the_status_display_ticks_while_a_builder_is_silent() {
     let dir = tempfile::tempdir().unwrap();
     let file = nix_file(dir.path(), r#"mk "quiet" "sleep 4; echo > $out" {}"#);
-    let out = kiln_build(&dir.path().join("root"))
+    let out = kiln_realise(&dir.path().join("root"))
         .arg("-f")
         .arg(&file)
         .args(["--no-link", "--log-format", "bar"])

@@ -11,7 +11,7 @@ use std::time::Instant;
 use kiln_formats::store_path::StorePath;
 use kiln_store::LocalStore;
 
-use crate::build::{self, Context, Outcome};
+use crate::job::{self, Context, Outcome};
 use crate::plan::{self, Goal, Plan};
 use crate::{BuildError, BuildSettings};
 
@@ -198,7 +198,7 @@ fn run(
                 let tx = tx.clone();
                 let cx = &cx;
                 scope.spawn(move || {
-                    let res = build::build(cx, i, node);
+                    let res = job::build(cx, i, node);
                     let _ = tx.send((i, res));
                 });
             }

@@ -53,7 +53,7 @@ impl BuildDir {
         fs::create_dir_all(parent).map_err(|e| BuildError::io("creating directory", parent, e))?;
         loop {
             let n = BUILD_DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = parent.join(format!("kiln-build-{name}-{}-{n}", std::process::id()));
+            let path = parent.join(format!("kiln-realise-{name}-{}-{n}", std::process::id()));
             match fs::create_dir(&path) {
                 Ok(()) => {
                     use std::os::unix::fs::PermissionsExt;

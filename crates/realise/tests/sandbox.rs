@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use kiln_build::sandbox::{
+use kiln_realise::sandbox::{
     output_location, sandbox_supported, spawn, spawn_unsandboxed, Running, SandboxError,
     SandboxPath, SandboxSpec, ROOT_ID_BASE,
 };

@@ -7,7 +7,7 @@
 //!   outputs are missing.
 //! * [`realise`]: the scheduler: dependency order, `max-jobs` builds at once, `keep-going`,
 //!   progress [`Event`]s to an [`Observer`].
-//! * `build`: one derivation: output locks, build directory, builder, then outputs moved,
+//! * `job`: one derivation: output locks, build directory, builder, then outputs moved,
 //!   canonicalised, checked (fixed-output hashes, `refs`, `--check` with a `diff`) and
 //!   registered in one transaction.
 //! * [`builtin_buildenv`]: `builtin:buildenv`, the builder of user environments (profiles).
@@ -23,7 +23,7 @@
 //! (the second waits, then finds it valid); a failed or killed build leaves nothing valid,
 //! and its leftovers are removed by the next build of the same output.
 
-mod build;
+mod job;
 pub mod builtin_buildenv;
 pub mod builtin_fetchurl;
 mod diff;
@@ -35,7 +35,7 @@ mod refs;
 pub mod sandbox;
 mod settings;
 
-pub use build::{log_path, Outcome};
+pub use job::{log_path, Outcome};
 pub use error::BuildError;
 pub use plan::{Goal, OutputsSpec, Plan};
 pub use realise::{dry_run, realise, Event, Observer, Quiet, RealiseError};
