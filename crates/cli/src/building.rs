@@ -14,10 +14,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use kiln_realise::sandbox::SandboxPath;
-use kiln_realise::{BuildSettings, Event, Observer};
 use kiln_formats::config::Settings;
 use kiln_formats::store_path::StorePath;
+use kiln_realise::sandbox::SandboxPath;
+use kiln_realise::{BuildSettings, Event, Observer};
 
 /// How build progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

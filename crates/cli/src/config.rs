@@ -13,17 +13,7 @@ use kiln_formats::config::{Loaded, Settings};
 
 /// Returns the configuration files to read, system-wide first.
 pub fn files() -> Vec<PathBuf> {
-    let system = std::env::var_os("KILN_CONF_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/kiln"));
-    let mut res = vec![system.join("kiln.conf")];
-    let user = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")));
-    if let Some(dir) = user {
-        res.push(dir.join("kiln").join("kiln.conf"));
-    }
-    res
+    crate::host().config_files()
 }
 
 /// Reads a file for the settings parser: `None` when it does not exist.
@@ -55,4 +45,18 @@ pub fn load_settings(options: &[String]) -> anyhow::Result<Settings> {
         }
     }
     Ok(settings)
+}
+
+/// The fetchers' settings: the cache under the user's cache directory, and `tarball-ttl`.
+pub fn fetch_settings(settings: &Settings) -> anyhow::Result<kiln_fetch::FetchSettings> {
+    let mut res = default_fetch_settings();
+    if let Some(ttl) = settings.get_int("tarball-ttl")? {
+        res.tarball_ttl = u64::try_from(ttl).unwrap_or(0);
+    }
+    Ok(res)
+}
+
+/// The fetchers' settings when no configuration is at hand: Nix's default `tarball-ttl`.
+pub fn default_fetch_settings() -> kiln_fetch::FetchSettings {
+    kiln_fetch::FetchSettings::new(crate::host().fetch_cache_dir())
 }

@@ -4,7 +4,7 @@
 //!
 //! Without a store ([`Request::store`] is `None`) the evaluator gets [`FsIo`]: store paths are
 //! computed, nothing is written (Nix's read-only mode). With a store root it gets
-//! [`kiln_store::StoreIo`]: sources, `toFile` texts and `.drv` files are added to that store.
+//! [`kiln_session::StoreIo`]: sources, `toFile` texts and `.drv` files are added to that store.
 //!
 //! The evaluation runs on a thread with a large stack (address space only, committed on use),
 //! so deep Nix recursion meets the `max-call-depth` error, never a crashed process.
@@ -103,6 +103,8 @@ pub struct Request {
     /// Read-only evaluations still fetch (as Nix's do): into the store at this root, else
     /// `KILN_STORE`, else the default root. Opened only when something is fetched.
     pub fetch_root: Option<PathBuf>,
+    /// The fetchers' cache and `tarball-ttl`.
+    pub fetch: kiln_fetch::FetchSettings,
 }
 
 /// Evaluates on a large stack and returns the printed results, one per `-A` path.
@@ -205,12 +207,10 @@ fn evaluate(req: Request) -> Result<Vec<u8>, (String, bool)> {
         None => None,
     };
     let io: Box<dyn kiln_eval::io::EvalIo + '_> = match &store {
-        Some(store) => Box::new(kiln_store::StoreIo::new(store)),
-        None => Box::new(kiln_store::ReadOnlyIo::new(
-            req.fetch_root
-                .clone()
-                .or_else(|| std::env::var_os("KILN_STORE").map(PathBuf::from))
-                .unwrap_or_else(kiln_store::default_root),
+        Some(store) => Box::new(kiln_session::StoreIo::new(store, req.fetch.clone())),
+        None => Box::new(kiln_session::ReadOnlyIo::new(
+            crate::host().store_root(req.fetch_root.as_deref()),
+            req.fetch.clone(),
         )),
     };
     let arena = Bump::with_capacity(ARENA_FIRST_CHUNK);

@@ -17,6 +17,12 @@ mod evaluate;
 mod legacy;
 mod output;
 
+/// The process's environment as the libraries see it, read once.
+pub(crate) fn host() -> &'static kiln_session::HostEnv {
+    static HOST: std::sync::OnceLock<kiln_session::HostEnv> = std::sync::OnceLock::new();
+    HOST.get_or_init(kiln_session::HostEnv::from_process)
+}
+
 #[global_allocator]
 static GLOBAL: alloc::HugePageAlloc = alloc::HugePageAlloc;
 

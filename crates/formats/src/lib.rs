@@ -13,6 +13,7 @@
 //! * [`cache_info`]: a binary cache's `nix-cache-info`;
 //! * [`signing`]: Ed25519 signing keys, public keys and signatures in Nix's `name:base64` form;
 //! * [`config`]: `nix.conf` syntax and layered settings, with includes left to the caller;
+//! * [`fetch`]: what the fetcher builtins ask the fetchers for, and what comes back.
 //!
 //! Decisions: parsers of outside data return errors that say where and never panic (each has a
 //! fuzz target in `fuzz/`); large data is streamed through `std::io::Read`/`Write`; the logical
@@ -21,9 +22,23 @@
 pub mod cache_info;
 pub mod config;
 pub mod derivation;
+pub mod fetch;
 pub mod hash;
 pub mod nar;
 pub mod narinfo;
 pub mod nixbase32;
 pub mod signing;
 pub mod store_path;
+
+/// An error and its sources, joined with `: ` (what `{:#}` prints for an `anyhow` chain), for
+/// libraries that put another error's text into their own message.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use kiln_store::fetch::{download, unpack_archive, FetchError};
+use kiln_fetch::{download, unpack_archive, FetchError};
 
 /// Why `builtin:fetchurl` failed.
 #[derive(Debug, thiserror::Error)]

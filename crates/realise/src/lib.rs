@@ -23,20 +23,20 @@
 //! (the second waits, then finds it valid); a failed or killed build leaves nothing valid,
 //! and its leftovers are removed by the next build of the same output.
 
-mod job;
 pub mod builtin_buildenv;
 pub mod builtin_fetchurl;
 mod diff;
 pub mod env;
 mod error;
+mod job;
 pub mod plan;
 pub mod realise;
 mod refs;
 pub mod sandbox;
 mod settings;
 
-pub use job::{log_path, Outcome};
 pub use error::BuildError;
+pub use job::{log_path, Outcome};
 pub use plan::{Goal, OutputsSpec, Plan};
 pub use realise::{dry_run, realise, Event, Observer, Quiet, RealiseError};
 pub use settings::{available_cores, current_system, BuildSettings};

@@ -12,9 +12,6 @@
 //!   store with `--store local?root=<root>` and Kiln opens one Nix wrote.
 //! * [`PathInfo`]: what the store knows about a valid path.
 //! * [`RefScanner`]: finds which candidate paths a byte stream refers to.
-//! * [`StoreIo`]: the evaluator's I/O (`kiln_eval::io::EvalIo`) writing into a [`LocalStore`].
-//! * [`fetch`]: the fetchers behind `fetchurl`, `fetchTarball`, `fetchGit` and `fetchTree`
-//!   (downloads, archives, Git, the fetch cache), also used by `builtin:fetchurl`.
 //! * [`LocalStore::collect_garbage`] with [`GcOptions`]: garbage collection from the roots
 //!   [`LocalStore::find_roots`] finds (permanent, runtime, temporary); [`profile`]: profiles
 //!   and their generations.
@@ -59,8 +56,6 @@ use kiln_formats::store_path::{FileIngestionMethod, StorePath};
 mod canon;
 mod db;
 mod error;
-mod eval_io;
-pub mod fetch;
 mod gc;
 mod ingest;
 mod local;
@@ -72,12 +67,9 @@ mod scan;
 pub use canon::{canonicalise, remove_tree, CANONICAL_MTIME};
 pub use db::SCHEMA_VERSION;
 pub use error::StoreError;
-pub use eval_io::{ReadOnlyIo, StoreIo};
 pub use gc::{DeleteOptions, DeleteOutcome, GcAction, GcEvent, GcOptions, GcResults};
 pub use ingest::{scan_references, summarise, TreeSummary};
-pub use local::{
-    default_root, DeleteResult, LocalStore, OptimiseStats, StoreLocation, TempDir, VerifyProblem,
-};
+pub use local::{DeleteResult, LocalStore, OptimiseStats, StoreLocation, TempDir, VerifyProblem};
 pub use lock::PathLock;
 pub use roots::{RootNotice, Roots, CENSORED};
 pub use scan::RefScanner;

@@ -56,24 +56,6 @@ impl StoreLocation {
     }
 }
 
-/// Picks the default store root: `/` (the machine's `/nix`) when `/nix` exists and is writable
-/// by this process, else `$XDG_DATA_HOME/kiln/root` (`~/.local/share/kiln/root`).
-pub fn default_root() -> PathBuf {
-    // `/nix` writable, or missing where it can be made (root on a fresh machine, as Nix does).
-    let writable = rustix::fs::access("/nix", rustix::fs::Access::WRITE_OK).is_ok()
-        || (!Path::new("/nix").exists()
-            && rustix::fs::access("/", rustix::fs::Access::WRITE_OK).is_ok());
-    if writable {
-        return PathBuf::from("/");
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    data.join("kiln/root")
-}
-
 /// One problem [`LocalStore::verify`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyProblem {

@@ -105,7 +105,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
     let root = global
         .store
         .clone()
-        .unwrap_or_else(kiln_store::default_root);
+        .unwrap_or_else(|| crate::host().default_root());
 
     let store_dir = kiln_store::StoreLocation::new(&root).store_dir;
     let (store_args, files): (Vec<String>, Vec<String>) = args
@@ -139,6 +139,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
             eval: crate::commands::eval::eval_settings(&settings)?,
             store: Some(root.clone()),
             fetch_root: None,
+            fetch: crate::config::fetch_settings(&settings)?,
             show_trace: args.show_trace,
         };
         drv_lines.extend(evaluate::run(req)?);

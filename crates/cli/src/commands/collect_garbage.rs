@@ -280,7 +280,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// Resolves the store root of a legacy command (`--store DIR`, else `KILN_STORE`).
 pub fn legacy_root(root: Option<PathBuf>) -> Option<PathBuf> {
-    root.or_else(|| std::env::var_os("KILN_STORE").map(PathBuf::from))
+    root.or_else(|| crate::host().kiln_store.clone())
 }
 
 /// Used by `kiln store gc`: a dry run prints the dead paths, otherwise they are deleted.

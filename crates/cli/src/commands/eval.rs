@@ -86,6 +86,7 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
         show_trace: args.show_trace,
         store: None,
         fetch_root: None,
+        fetch: crate::config::fetch_settings(settings)?,
     };
     let bytes = evaluate::run(req)?;
     let mut out = crate::output::stdout();

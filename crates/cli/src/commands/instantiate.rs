@@ -64,7 +64,7 @@ pub fn run(
     let root = global
         .store
         .clone()
-        .unwrap_or_else(kiln_store::default_root);
+        .unwrap_or_else(|| crate::host().default_root());
     let req = Request {
         source,
         attr_paths: args.attr,
@@ -76,6 +76,7 @@ pub fn run(
         eval: crate::commands::eval::eval_settings(settings)?,
         store: Some(root.clone()),
         fetch_root: None,
+        fetch: crate::config::fetch_settings(settings)?,
         show_trace: args.show_trace,
     };
     let mut roots = Roots::new(root, args.add_root);

@@ -413,6 +413,7 @@ impl ProfileEnv {
             show_trace: self.opts.show_trace,
             store: Some(self.root.clone()),
             fetch_root: None,
+            fetch: crate::config::default_fetch_settings(),
         })?;
         let mut res = Vec::new();
         let mut attr_iter = attr_paths.iter();
@@ -535,6 +536,7 @@ impl ProfileEnv {
             show_trace: self.opts.show_trace,
             store: Some(self.root.clone()),
             fetch_root: None,
+            fetch: crate::config::default_fetch_settings(),
         })?;
         let goals = crate::building::goals_from_drv_lines(&self.store, &lines)?;
         let Some(results) = build_common::realise(&self.store, &goals, &self.opts)? else {
@@ -1077,6 +1079,7 @@ fn read_manifest(text: String) -> anyhow::Result<Vec<Element>> {
         show_trace: false,
         store: None,
         fetch_root: None,
+        fetch: crate::config::default_fetch_settings(),
     })?;
     let v: Json = serde_json::from_slice(&json)?;
     let Json::Array(items) = v else {
@@ -1344,7 +1347,7 @@ pub fn run(args: ProfileArgs, global: &GlobalArgs, options: &[String]) -> anyhow
     let root = global
         .store
         .clone()
-        .unwrap_or_else(kiln_store::default_root);
+        .unwrap_or_else(|| crate::host().default_root());
     let opts = BuildOptions {
         options: options.to_vec(),
         ..BuildOptions::default()

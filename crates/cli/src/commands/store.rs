@@ -124,7 +124,7 @@ pub fn open_store(global: &GlobalArgs) -> anyhow::Result<LocalStore> {
 
 /// Opens the store rooted at `root`, or at the default root.
 pub fn open_root(root: Option<PathBuf>) -> anyhow::Result<LocalStore> {
-    let root = root.unwrap_or_else(kiln_store::default_root);
+    let root = root.unwrap_or_else(|| crate::host().default_root());
     LocalStore::open(StoreLocation::new(&root))
         .with_context(|| format!("opening the store at '{}'", root.display()))
 }

@@ -213,10 +213,7 @@ impl BuildOptions {
 
     /// The store root: `--store`, else `KILN_STORE`, else the default.
     pub fn store_root(&self) -> PathBuf {
-        self.store
-            .clone()
-            .or_else(|| std::env::var_os("KILN_STORE").map(Into::into))
-            .unwrap_or_else(kiln_store::default_root)
+        crate::host().store_root(self.store.as_deref())
     }
 }
 
@@ -238,8 +235,8 @@ pub fn realise(
     }
     let format = opts.log_format.unwrap_or(LogFormat::Raw);
     let progress = Progress::new(format, !opts.quiet, &store_dir);
-    let res =
-        progress.run(|| kiln_realise::realise(store, goals, &build_settings, opts.check, &progress));
+    let res = progress
+        .run(|| kiln_realise::realise(store, goals, &build_settings, opts.check, &progress));
     progress.clear();
     let results = res?;
     Ok(Some(

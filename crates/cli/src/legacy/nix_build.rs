@@ -107,6 +107,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             show_trace: opts.show_trace,
             store: Some(store_root.clone()),
             fetch_root: None,
+            fetch: crate::config::fetch_settings(&settings)?,
         };
         lines.extend(evaluate::run(req)?);
     }

@@ -134,6 +134,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             show_trace,
             store: store.clone(),
             fetch_root: Some(store_root.clone()),
+            fetch: crate::config::fetch_settings(&settings)?,
         };
         let bytes = evaluate::run(req)?;
         if output == Output::DrvPaths {

@@ -186,7 +186,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let store = open_root(root.or_else(|| std::env::var_os("KILN_STORE").map(PathBuf::from)))?;
+    let store = open_root(root.or_else(|| crate::host().kiln_store.clone()))?;
     let dir = store.store_dir().to_owned();
     let mut out = crate::output::stdout();
     match op {

@@ -137,12 +137,13 @@ fn the_sandbox_hides_the_host_and_other_store_paths() {
             .arg(&file)
             .args(["-A", "other", "--no-link"]),
     );
-    let out = stdout_of(
-        kiln_realise(&root)
-            .arg("-f")
-            .arg(&file)
-            .args(["-A", "probe", "--no-link"]),
-    );
+    let out =
+        stdout_of(
+            kiln_realise(&root)
+                .arg("-f")
+                .arg(&file)
+                .args(["-A", "probe", "--no-link"]),
+        );
     let text = std::fs::read_to_string(root.join(out.trim().trim_start_matches('/'))).unwrap();
     let dep = stdout_of(
         kiln_realise(&root)
@@ -216,12 +217,13 @@ fn fixed_output_derivations_reach_the_network_and_are_checked() {
     let real = root.join(out.trim().trim_start_matches('/'));
     assert_eq!(std::fs::read(real).unwrap(), b"fetched contents\n");
 
-    let fail = failure_of(
-        kiln_realise(&root)
-            .arg("-f")
-            .arg(&file)
-            .args(["-A", "bad", "--no-link"]),
-    );
+    let fail =
+        failure_of(
+            kiln_realise(&root)
+                .arg("-f")
+                .arg(&file)
+                .args(["-A", "bad", "--no-link"]),
+        );
     let err = String::from_utf8_lossy(&fail.stderr);
     assert!(
         err.contains("hash mismatch in fixed-output derivation"),
@@ -444,7 +446,11 @@ fn a_killed_build_leaves_nothing_valid_and_the_next_one_succeeds() {
     assert_eq!(ps, 0, "the builder survived its Kiln process");
 
     // The same derivation builds to completion next time, over the killed build's leftovers.
-    let out = stdout_of(kiln_realise(&root).arg(format!("{drv}^out")).arg("--no-link"));
+    let out = stdout_of(
+        kiln_realise(&root)
+            .arg(format!("{drv}^out"))
+            .arg("--no-link"),
+    );
     let real = root.join(out.trim().trim_start_matches('/'));
     assert_eq!(std::fs::read_to_string(real.join("b")).unwrap(), "rest\n");
 }
@@ -626,13 +632,11 @@ fn pass_as_file_structured_attrs_and_logs() {
     let kiln_root = dir.join("kiln-root");
     let nix_root = dir.join("nix-root");
     for attr in ["paf", "sa"] {
-        let k =
-            stdout_of(
-                kiln_realise(&kiln_root)
-                    .arg("-f")
-                    .arg(&file)
-                    .args(["-A", attr, "--no-link"]),
-            );
+        let k = stdout_of(kiln_realise(&kiln_root).arg("-f").arg(&file).args([
+            "-A",
+            attr,
+            "--no-link",
+        ]));
         let n = stdout_of(
             reference(dir, "nix-build")
                 .arg("--store")
@@ -746,7 +750,12 @@ fn builtin_fetchurl_downloads_in_process_and_checks_the_hash() {
     let real = root.join(out.trim().trim_start_matches('/'));
     assert_eq!(std::fs::read(real).unwrap(), b"fetched by the builtin\n");
     let bad = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-    let fail = failure_of(kiln_realise(&root).arg("-E").arg(expr(bad)).arg("--no-link"));
+    let fail = failure_of(
+        kiln_realise(&root)
+            .arg("-E")
+            .arg(expr(bad))
+            .arg("--no-link"),
+    );
     let err = String::from_utf8_lossy(&fail.stderr);
     assert!(
         err.contains("hash mismatch in fixed-output derivation"),

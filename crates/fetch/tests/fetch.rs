@@ -11,11 +11,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use kiln_eval::io::{FetchRequest, Fetched, HashMismatch};
+use kiln_fetch::{fetch, FetchError, FetchRequest, FetchSettings, Fetched, HashMismatch};
 use kiln_formats::hash::{Hash, HashAlgo};
 use kiln_formats::nar;
 use kiln_formats::store_path::{make_fixed_output_path, FileIngestionMethod};
-use kiln_store::fetch::{fetch, FetchError, FetchSettings};
 use kiln_store::{LocalStore, StoreLocation};
 
 /// A store and a fetch cache in one temporary directory.
@@ -624,35 +623,6 @@ fn an_interrupted_http_body_leaves_nothing_valid() {
             .count(),
         0
     );
-}
-
-#[test]
-fn read_only_evaluation_still_fetches_into_the_store() {
-    use kiln_eval::io::EvalIo;
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    let io = kiln_store::ReadOnlyIo::new(&root)
-        .with_fetch_settings(FetchSettings::new(dir.path().join("cache")));
-    // Store writes other than fetches are only computed: the store is not even created.
-    let text = io.add_text("t", b"text", &Default::default()).unwrap();
-    assert!(!root.exists());
-    assert!(io.is_valid_path(&text).unwrap());
-    let file = dir.path().join("f");
-    std::fs::write(&file, b"fetched\n").unwrap();
-    let res = io
-        .fetch(&url_req(
-            &format!("file://{}", file.display()),
-            "f",
-            false,
-            None,
-        ))
-        .unwrap();
-    let logical = res.path.to_absolute("/nix/store");
-    assert_eq!(io.read_file(Path::new(&logical)).unwrap(), b"fetched\n");
-    assert!(io.is_valid_path(&res.path).unwrap());
-    let store = LocalStore::open(StoreLocation::new(&root)).unwrap();
-    assert!(kiln_store::Store::is_valid_path(&store, &res.path).unwrap());
-    assert!(!kiln_store::Store::is_valid_path(&store, &text).unwrap());
 }
 
 /// A `git daemon` on loopback serving `base`, killed when dropped.

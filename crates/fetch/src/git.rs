@@ -13,12 +13,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use kiln_eval::io::{FetchRequest, Fetched, HashMismatch};
+use kiln_formats::fetch::{FetchRequest, Fetched, HashMismatch};
 use kiln_formats::hash::HashAlgo;
 use kiln_formats::store_path::{FileIngestionMethod, StorePath};
 
 use super::{cache, io_error, FetchError, FetchSettings, TempPath};
-use crate::{LocalStore, Store};
+use kiln_store::{LocalStore, Store};
 
 /// The fields of a [`FetchRequest::Git`].
 struct Request<'r> {
@@ -442,7 +442,7 @@ fn remove_git_dirs(dir: &Path) -> Result<(), FetchError> {
             .map_err(|e| io_error("reading directory", dir, e))?;
         if entry.file_name() == ".git" {
             if ft.is_dir() {
-                crate::remove_tree(&path).map_err(|e| FetchError::Io {
+                kiln_store::remove_tree(&path).map_err(|e| FetchError::Io {
                     op: "removing",
                     path: path.clone(),
                     reason: e.to_string(),

@@ -4,8 +4,8 @@
 //! derivations are really added to the store, so the `.drv` closure an evaluation produces is
 //! valid when it ends and Nix can read it. Sources copied by path interpolation are remembered
 //! by their file system path for the evaluation's length, as Nix does, so a path used many
-//! times is hashed and copied once. Fetches go to [`crate::fetch::fetch`] with the
-//! [`FetchSettings`] given by [`StoreIo::with_fetch_settings`] (by default the user's cache).
+//! times is hashed and copied once. Fetches go to [`kiln_fetch::fetch`] with the
+//! [`FetchSettings`] the session gives.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -18,8 +18,8 @@ use kiln_formats::derivation::Derivation;
 use kiln_formats::hash::HashAlgo;
 use kiln_formats::store_path::{FileIngestionMethod, StorePath};
 
-use crate::fetch::FetchSettings;
-use crate::{LocalStore, Store, StoreError};
+use kiln_fetch::FetchSettings;
+use kiln_store::{LocalStore, Store, StoreError, StoreLocation};
 
 /// The evaluator's I/O with a store to write into.
 pub struct StoreIo<'s> {
@@ -30,21 +30,14 @@ pub struct StoreIo<'s> {
 }
 
 impl<'s> StoreIo<'s> {
-    /// Evaluates against `store`, fetching with the default cache
-    /// ([`FetchSettings::default`]: `$XDG_CACHE_HOME/kiln/fetchers`, `tarball-ttl` 3600).
-    pub fn new(store: &'s LocalStore) -> Self {
+    /// Evaluates against `store`, fetching with `fetch` (cache directory, `tarball-ttl`).
+    pub fn new(store: &'s LocalStore, fetch: FetchSettings) -> Self {
         StoreIo {
             store,
             fs: FsIo::new(),
             sources: RefCell::default(),
-            fetch: FetchSettings::default(),
+            fetch,
         }
-    }
-
-    /// Uses `settings` for the fetchers (cache directory, `tarball-ttl`).
-    pub fn with_fetch_settings(mut self, settings: FetchSettings) -> Self {
-        self.fetch = settings;
-        self
     }
 
     /// Where a file is on disk: a path under the logical store directory lives under the
@@ -159,7 +152,7 @@ impl EvalIo for StoreIo<'_> {
     }
 
     fn fetch(&self, req: &FetchRequest) -> io::Result<Fetched> {
-        crate::fetch::fetch(self.store, &self.fetch, req).map_err(crate::fetch::FetchError::into_io)
+        kiln_fetch::fetch(self.store, &self.fetch, req).map_err(kiln_fetch::FetchError::into_io)
     }
 }
 
@@ -169,27 +162,21 @@ impl EvalIo for StoreIo<'_> {
 /// read-only mode. Fetched paths are read from the store's real directory, as in [`StoreIo`].
 pub struct ReadOnlyIo {
     fs: FsIo,
-    location: crate::StoreLocation,
+    location: StoreLocation,
     store: RefCell<Option<LocalStore>>,
     fetch: FetchSettings,
 }
 
 impl ReadOnlyIo {
     /// Evaluates read-only; fetches go to the store at `root` (opened only if something is
-    /// fetched), with the default fetch cache.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
+    /// fetched), with `fetch` (cache directory, `tarball-ttl`).
+    pub fn new(root: impl Into<PathBuf>, fetch: FetchSettings) -> Self {
         ReadOnlyIo {
             fs: FsIo::new(),
-            location: crate::StoreLocation::new(root),
+            location: StoreLocation::new(root),
             store: RefCell::new(None),
-            fetch: FetchSettings::default(),
+            fetch,
         }
-    }
-
-    /// Uses `settings` for the fetchers (cache directory, `tarball-ttl`).
-    pub fn with_fetch_settings(mut self, settings: FetchSettings) -> Self {
-        self.fetch = settings;
-        self
     }
 
     fn real<'p>(&self, path: &'p Path) -> Cow<'p, Path> {
@@ -291,12 +278,12 @@ impl EvalIo for ReadOnlyIo {
                 io::Error::other(format!(
                     "opening the store at '{}' to fetch into: {}",
                     self.location.root.display(),
-                    crate::fetch::error_chain(&e)
+                    kiln_formats::error_chain(&e)
                 ))
             })?;
             *slot = Some(store);
         }
         let store = slot.as_ref().expect("opened above");
-        crate::fetch::fetch(store, &self.fetch, req).map_err(crate::fetch::FetchError::into_io)
+        kiln_fetch::fetch(store, &self.fetch, req).map_err(kiln_fetch::FetchError::into_io)
     }
 }

@@ -1,6 +1,10 @@
 //! Fetchers: files and archives by URL, Git repositories and local paths, into a
 //! [`LocalStore`], with a cache of what was fetched.
 //!
+//! The request and result types ([`FetchRequest`], [`Fetched`], [`HashMismatch`]) are
+//! `kiln_formats::fetch`'s, shared with the evaluator's fetcher builtins, so this crate does
+//! not depend on the evaluator and the evaluator does not depend on it.
+//!
 //! Spec: the Nix manual's `builtins.fetchurl`, `fetchTarball`, `fetchGit` and `fetchTree`, the
 //! `tarball-ttl` setting, and the behaviour of Nix 2.8 and current Nix on the same inputs (the
 //! store paths and attributes are compared in `crates/cli/tests/cli/fetch.rs`).
@@ -27,19 +31,19 @@ mod unpack;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use kiln_eval::io::{FetchRequest, Fetched, HashMismatch};
+pub use kiln_formats::fetch::{FetchRequest, Fetched, HashMismatch};
 use kiln_formats::hash::{Hash, HashAlgo, Hasher};
 use kiln_formats::store_path::{make_fixed_output_path, FileIngestionMethod, StorePath};
 
 pub use download::{download, Downloaded};
 pub use unpack::unpack_archive;
 
-use crate::{LocalStore, Store, StoreError};
+use kiln_store::{LocalStore, PathInfo, Store, StoreError};
 
 /// Where the fetch cache lives and how long unlocked fetches stay fresh.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSettings {
-    /// The cache directory (by default `$XDG_CACHE_HOME/kiln/fetchers`).
+    /// The cache directory (the session's default is `$XDG_CACHE_HOME/kiln/fetchers`).
     pub cache_dir: PathBuf,
     /// Seconds an unlocked fetch is reused without asking the server (Nix's `tarball-ttl`).
     pub tarball_ttl: u64,
@@ -52,27 +56,6 @@ impl FetchSettings {
             cache_dir: cache_dir.into(),
             tarball_ttl: 3600,
         }
-    }
-
-    /// `$XDG_CACHE_HOME/kiln/fetchers`, else `$HOME/.cache/kiln/fetchers`, else under the
-    /// system's temporary directory.
-    pub fn default_cache_dir() -> PathBuf {
-        let base = std::env::var_os("XDG_CACHE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .filter(|v| !v.is_empty())
-                    .map(|h| PathBuf::from(h).join(".cache"))
-            })
-            .unwrap_or_else(std::env::temp_dir);
-        base.join("kiln").join("fetchers")
-    }
-}
-
-impl Default for FetchSettings {
-    fn default() -> Self {
-        FetchSettings::new(FetchSettings::default_cache_dir())
     }
 }
 
@@ -131,7 +114,7 @@ impl From<StoreError> for FetchError {
 }
 
 impl FetchError {
-    /// Converts to the `io::Error` [`kiln_eval::io::EvalIo::fetch`] returns, keeping a hash
+    /// Converts to the `io::Error` the evaluator's `EvalIo::fetch` returns, keeping a hash
     /// mismatch recognisable (as the inner error).
     pub fn into_io(self) -> io::Error {
         match self {
@@ -141,17 +124,7 @@ impl FetchError {
     }
 }
 
-/// An error and its sources, joined with `: `.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+use kiln_formats::error_chain;
 
 fn io_error(op: &'static str, path: &Path, e: io::Error) -> FetchError {
     FetchError::Io {
@@ -277,7 +250,7 @@ fn remove_orphans(dir: &Path) {
 impl Drop for TempPath {
     fn drop(&mut self) {
         let _ = match std::fs::symlink_metadata(&self.0) {
-            Ok(m) if m.is_dir() => crate::remove_tree(&self.0).map_err(|_| ()),
+            Ok(m) if m.is_dir() => kiln_store::remove_tree(&self.0).map_err(|_| ()),
             Ok(_) => std::fs::remove_file(&self.0).map_err(|_| ()),
             Err(_) => Ok(()),
         };
@@ -436,7 +409,7 @@ fn check_nar(
     store: &LocalStore,
     url: &str,
     expected: Option<&Hash>,
-    info: &crate::PathInfo,
+    info: &PathInfo,
 ) -> Result<(), FetchError> {
     let Some(h) = expected else {
         return Ok(());
@@ -445,8 +418,10 @@ fn check_nar(
         info.nar_hash
     } else {
         let real = store.real_path(&info.path);
-        kiln_eval::io::hash_path(&real, FileIngestionMethod::Recursive, h.algo(), None)
-            .map_err(|e| io_error("hashing", &real, e))?
+        let mut hasher = Hasher::new(h.algo());
+        kiln_formats::nar::dump(&real, &mut hasher)
+            .map_err(|e| io_error("hashing", &real, io::Error::other(e)))?;
+        hasher.finish()
     };
     if *h != got {
         return Err(FetchError::HashMismatch(Box::new(HashMismatch {

@@ -1,0 +1,138 @@
+//! The host's side of a session: the environment variables and well-known places Kiln
+//! consults, read once ([`HostEnv::from_process`]) so that every library below takes plain
+//! paths and no crate but this one reads the environment for its defaults.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The environment variables that decide Kiln's default places.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostEnv {
+    /// `HOME`.
+    pub home: Option<PathBuf>,
+    /// `XDG_CONFIG_HOME`.
+    pub xdg_config_home: Option<PathBuf>,
+    /// `XDG_CACHE_HOME`.
+    pub xdg_cache_home: Option<PathBuf>,
+    /// `XDG_DATA_HOME`.
+    pub xdg_data_home: Option<PathBuf>,
+    /// `KILN_STORE`: the store root when no `--store` is given.
+    pub kiln_store: Option<PathBuf>,
+    /// `KILN_CONF_DIR`: the directory of the system-wide `kiln.conf` (default `/etc/kiln`).
+    pub kiln_conf_dir: Option<PathBuf>,
+}
+
+/// A variable's value, `None` when unset or empty.
+fn var(name: &str) -> Option<OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
+impl HostEnv {
+    /// Reads the variables of this process.
+    pub fn from_process() -> Self {
+        HostEnv {
+            home: var("HOME").map(PathBuf::from),
+            xdg_config_home: var("XDG_CONFIG_HOME").map(PathBuf::from),
+            xdg_cache_home: var("XDG_CACHE_HOME").map(PathBuf::from),
+            xdg_data_home: var("XDG_DATA_HOME").map(PathBuf::from),
+            kiln_store: var("KILN_STORE").map(PathBuf::from),
+            kiln_conf_dir: var("KILN_CONF_DIR").map(PathBuf::from),
+        }
+    }
+
+    /// `$XDG_CACHE_HOME/kiln/fetchers`, else `$HOME/.cache/kiln/fetchers`, else under the
+    /// system's temporary directory: where fetches are cached.
+    pub fn fetch_cache_dir(&self) -> PathBuf {
+        self.xdg_cache_home
+            .clone()
+            .or_else(|| self.home.as_ref().map(|h| h.join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("kiln")
+            .join("fetchers")
+    }
+
+    /// The default store root: `/` (the machine's `/nix`) when `/nix` is writable by this
+    /// process or missing where it can be made (root on a fresh machine, as Nix does), else
+    /// `$XDG_DATA_HOME/kiln/root` (`~/.local/share/kiln/root`).
+    pub fn default_root(&self) -> PathBuf {
+        let writable = rustix::fs::access("/nix", rustix::fs::Access::WRITE_OK).is_ok()
+            || (!Path::new("/nix").exists()
+                && rustix::fs::access("/", rustix::fs::Access::WRITE_OK).is_ok());
+        if writable {
+            return PathBuf::from("/");
+        }
+        self.xdg_data_home
+            .clone()
+            .or_else(|| self.home.as_ref().map(|h| h.join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("/tmp"))
+            .join("kiln/root")
+    }
+
+    /// The store root to use: `explicit` (`--store DIR`), else `KILN_STORE`, else
+    /// [`Self::default_root`].
+    pub fn store_root(&self, explicit: Option<&Path>) -> PathBuf {
+        explicit
+            .map(Path::to_path_buf)
+            .or_else(|| self.kiln_store.clone())
+            .unwrap_or_else(|| self.default_root())
+    }
+
+    /// The configuration files to read, system-wide first: `$KILN_CONF_DIR/kiln.conf`
+    /// (default `/etc/kiln/kiln.conf`), then `$XDG_CONFIG_HOME/kiln/kiln.conf` (default
+    /// `~/.config/kiln/kiln.conf`).
+    pub fn config_files(&self) -> Vec<PathBuf> {
+        let system = self
+            .kiln_conf_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/etc/kiln"));
+        let mut res = vec![system.join("kiln.conf")];
+        let user = self
+            .xdg_config_home
+            .clone()
+            .or_else(|| self.home.as_ref().map(|h| h.join(".config")));
+        if let Some(dir) = user {
+            res.push(dir.join("kiln").join("kiln.conf"));
+        }
+        res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xdg_wins_over_home() {
+        let env = HostEnv {
+            home: Some("/home/u".into()),
+            xdg_cache_home: Some("/c".into()),
+            ..HostEnv::default()
+        };
+        assert_eq!(env.fetch_cache_dir(), Path::new("/c/kiln/fetchers"));
+        let env = HostEnv {
+            home: Some("/home/u".into()),
+            ..HostEnv::default()
+        };
+        assert_eq!(
+            env.fetch_cache_dir(),
+            Path::new("/home/u/.cache/kiln/fetchers")
+        );
+        assert_eq!(
+            env.config_files(),
+            [
+                PathBuf::from("/etc/kiln/kiln.conf"),
+                PathBuf::from("/home/u/.config/kiln/kiln.conf")
+            ]
+        );
+    }
+
+    #[test]
+    fn an_explicit_store_wins() {
+        let env = HostEnv {
+            kiln_store: Some("/k".into()),
+            ..HostEnv::default()
+        };
+        assert_eq!(env.store_root(Some(Path::new("/s"))), Path::new("/s"));
+        assert_eq!(env.store_root(None), Path::new("/k"));
+    }
+}
