@@ -405,24 +405,6 @@ impl Observer for Progress {
     }
 }
 
-/// Turns `nix-instantiate`-style lines (`drv` or `drv!output`) into build goals, each for one
-/// output (`out` when none is named), as `nix-build` builds them.
-pub fn goals_from_drv_lines(
-    store: &kiln_store::LocalStore,
-    lines: &[u8],
-) -> anyhow::Result<Vec<kiln_realise::Goal>> {
-    let mut goals = Vec::new();
-    for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let line = String::from_utf8_lossy(line);
-        let (drv, output) = line.split_once('!').unwrap_or((&line, "out"));
-        goals.push(kiln_realise::Goal::Drv {
-            drv: store.parse_path(drv)?,
-            outputs: kiln_realise::OutputsSpec::Names([output.to_owned()].into()),
-        });
-    }
-    Ok(goals)
-}
-
 /// Parses an installable naming store objects: `/nix/store/…drv^out,dev`, `…drv^*`, a `.drv`
 /// path alone (all its outputs) or any other store path (which must be valid).
 pub fn parse_store_installable(

@@ -69,7 +69,7 @@ pub fn render(sources: &SourceMap, err: &EvalError, show_trace: bool) -> String 
             out.push('\n');
             out.push_str(INDENT);
             out.push_str("Did you mean ");
-            out.push_str(&join_suggestions(suggestions));
+            out.push_str(&kiln_eval::print::join_suggestions(suggestions));
             out.push('?');
         }
     }
@@ -144,15 +144,6 @@ fn flush_skipped(
         }
     }
     skipped.clear();
-}
-
-/// Joins suggestions as Nix does: `a`, or `one of a, b or c`.
-pub fn join_suggestions(s: &[String]) -> String {
-    match s {
-        [one] => one.clone(),
-        [init @ .., last] => format!("one of {} or {last}", init.join(", ")),
-        [] => String::new(),
-    }
 }
 
 /// The first of the private-use characters that stand for the bytes of a source line that

@@ -445,6 +445,15 @@ fn levenshtein(a: &[u8], b: &[u8]) -> usize {
     prev[b.len()]
 }
 
+/// Joins "Did you mean …?" suggestions as Nix words them: `a`, or `one of a, b or c`.
+pub fn join_suggestions(s: &[String]) -> String {
+    match s {
+        [one] => one.clone(),
+        [init @ .., last] => format!("one of {} or {last}", init.join(", ")),
+        [] => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::format_float;

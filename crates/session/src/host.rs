@@ -20,6 +20,8 @@ pub struct HostEnv {
     pub kiln_store: Option<PathBuf>,
     /// `KILN_CONF_DIR`: the directory of the system-wide `kiln.conf` (default `/etc/kiln`).
     pub kiln_conf_dir: Option<PathBuf>,
+    /// `NIX_PATH`: search path entries after the `-I` ones.
+    pub nix_path: Option<String>,
 }
 
 /// A variable's value, `None` when unset or empty.
@@ -37,6 +39,7 @@ impl HostEnv {
             xdg_data_home: var("XDG_DATA_HOME").map(PathBuf::from),
             kiln_store: var("KILN_STORE").map(PathBuf::from),
             kiln_conf_dir: var("KILN_CONF_DIR").map(PathBuf::from),
+            nix_path: std::env::var("NIX_PATH").ok(),
         }
     }
 

@@ -6,12 +6,21 @@
 //!   for its defaults.
 //! * [`StoreIo`] and [`ReadOnlyIo`]: the evaluator's I/O (`kiln_eval::io::EvalIo`) over a
 //!   [`kiln_store::LocalStore`], fetching with `kiln-fetch`.
+//! * [`evaluate`]: an evaluation session ([`Evaluation`]) on a large-stack thread, with the
+//!   shared steps typed: [`Evaluation::load`] a [`Source`], [`Evaluation::select`] an `-A`
+//!   path, [`Evaluation::auto_call`], [`Evaluation::derivations`] (each a [`DrvOutput`], which
+//!   is a build goal); failures as [`EvalFailure`] (the error and its source map).
 //!
 //! Key decision: this crate is where the layers meet (evaluator, store, fetchers, builds), so
 //! that none of them depends on another sideways and the CLI only parses, renders and wires.
 
+mod evaluation;
 mod host;
 mod io;
 
+pub use evaluation::{
+    derivations, evaluate, search_path, split_attr_path, split_nix_path, AutoArg, DrvOutput,
+    EvalConfig, EvalFailure, Evaluation, SessionError, Source, StoreMode,
+};
 pub use host::HostEnv;
 pub use io::{ReadOnlyIo, StoreIo};

@@ -94,9 +94,9 @@ fn dependencies_follow_the_crate_graph() {
     let allowed = allowed_edges();
     for (name, dir) in crates() {
         let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
-        let ok = allowed.get(&name).unwrap_or_else(|| {
-            panic!("kiln-{name} has no row in ARCHITECTURE.md's crate graph")
-        });
+        let ok = allowed
+            .get(&name)
+            .unwrap_or_else(|| panic!("kiln-{name} has no row in ARCHITECTURE.md's crate graph"));
         for dep in normal_kiln_deps(&manifest) {
             assert!(
                 ok.contains(&dep),
@@ -119,10 +119,16 @@ fn the_crate_graph_has_no_cycle() {
         if done.contains(n) {
             return;
         }
-        assert!(!path.contains(&n), "the crate graph has a cycle: {path:?} -> {n}");
+        assert!(
+            !path.contains(&n),
+            "the crate graph has a cycle: {path:?} -> {n}"
+        );
         path.push(n);
         for d in g.get(n).into_iter().flatten() {
-            assert!(g.contains_key(d), "kiln-{n} may depend on kiln-{d}, which has no row");
+            assert!(
+                g.contains_key(d),
+                "kiln-{n} may depend on kiln-{d}, which has no row"
+            );
             visit(d, g, path, done);
         }
         path.pop();

@@ -124,7 +124,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
         sources.push(Source::File("default.nix".into()));
     }
 
-    let mut drv_lines = Vec::new();
+    let mut drvs = Vec::new();
     for source in sources {
         let mut auto = crate::commands::eval::pairs(&args.arg, AutoArg::Expr);
         auto.extend(crate::commands::eval::pairs(&args.argstr, AutoArg::Str));
@@ -142,11 +142,11 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
             fetch: crate::config::fetch_settings(&settings)?,
             show_trace: args.show_trace,
         };
-        drv_lines.extend(evaluate::run(req)?);
+        drvs.extend(evaluate::instantiate(req)?);
     }
 
     let store = crate::commands::store::open_root(Some(root.clone()))?;
-    let mut goals: Vec<Goal> = building::goals_from_drv_lines(&store, &drv_lines)?;
+    let mut goals: Vec<Goal> = drvs.iter().map(evaluate::DrvOutput::goal).collect();
     for a in &store_args {
         goals.push(building::parse_store_installable(&store, a)?);
     }

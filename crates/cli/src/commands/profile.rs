@@ -524,7 +524,7 @@ impl ProfileEnv {
              allowSubstitutes = false; }}",
             nix_string(&manifest)
         );
-        let lines = evaluate::run(Request {
+        let drvs = evaluate::instantiate(Request {
             source: Source::Expr(expr),
             attr_paths: Vec::new(),
             args: Vec::new(),
@@ -538,7 +538,7 @@ impl ProfileEnv {
             fetch_root: None,
             fetch: crate::config::default_fetch_settings(),
         })?;
-        let goals = crate::building::goals_from_drv_lines(&self.store, &lines)?;
+        let goals: Vec<_> = drvs.iter().map(evaluate::DrvOutput::goal).collect();
         let Some(results) = build_common::realise(&self.store, &goals, &self.opts)? else {
             return Ok(Some(self.profile.current()?.unwrap_or(0)));
         };

@@ -56,7 +56,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             }
             "--arg-from-file" => {
                 let n = value(&mut iter, arg)?;
-                auto.push((n, AutoArg::from_file(&value(&mut iter, arg)?)?));
+                auto.push((n, crate::evaluate::arg_from_file(&value(&mut iter, arg)?)?));
             }
             "-I" | "--include" => include.push(value(&mut iter, arg)?),
             "--no-out-link" | "--no-link" => out_link = None,
@@ -77,7 +77,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let eval_settings = crate::commands::eval::eval_settings(&settings)?;
     let store_dir = kiln_store::StoreLocation::new(&store_root).store_dir;
 
-    let mut lines = Vec::new();
+    let mut drvs = Vec::new();
     let mut store_goals = Vec::new();
     let sources: Vec<Source> = if expr_mode {
         files.into_iter().map(Source::Expr).collect()
@@ -109,11 +109,11 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             fetch_root: None,
             fetch: crate::config::fetch_settings(&settings)?,
         };
-        lines.extend(evaluate::run(req)?);
+        drvs.extend(evaluate::instantiate(req)?);
     }
 
     let store = crate::commands::store::open_root(Some(store_root.clone()))?;
-    let mut goals = crate::building::goals_from_drv_lines(&store, &lines)?;
+    let mut goals: Vec<_> = drvs.iter().map(evaluate::DrvOutput::goal).collect();
     for g in &store_goals {
         goals.push(crate::building::parse_store_installable(&store, g)?);
     }

@@ -61,7 +61,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             }
             "--arg-from-file" => {
                 let n = value(&mut iter, arg)?;
-                auto.push((n, AutoArg::from_file(&value(&mut iter, arg)?)?));
+                auto.push((n, crate::evaluate::arg_from_file(&value(&mut iter, arg)?)?));
             }
             "-I" | "--include" => include.push(value(&mut iter, arg)?),
             "--add-root" => add_root = Some(value(&mut iter, arg)?.into()),
