@@ -71,7 +71,7 @@ pub use gc::{DeleteOptions, DeleteOutcome, GcAction, GcEvent, GcOptions, GcResul
 pub use ingest::{scan_references, summarise, TreeSummary};
 pub use local::{DeleteResult, LocalStore, OptimiseStats, StoreLocation, TempDir, VerifyProblem};
 pub use lock::PathLock;
-pub use roots::{RootNotice, Roots, CENSORED};
+pub use roots::{add_indirect_root, replace_symlink, RootNotice, Roots, CENSORED};
 pub use scan::RefScanner;
 
 /// What a store knows about a valid path (a row of Nix's `ValidPaths` and its references).

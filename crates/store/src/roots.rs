@@ -533,11 +533,7 @@ impl crate::LocalStore {
     /// symlink `<state>/gcroots/auto/<nix32 SHA-1 of the link's path>` points to it, as Nix
     /// names it. The link must be absolute; it is not read here.
     pub fn add_indirect_root(&self, link: &Path) -> Result<(), StoreError> {
-        use kiln_formats::hash::{Hash, HashAlgo};
-        let auto = self.location().state_dir().join("gcroots/auto");
-        fs::create_dir_all(&auto).map_err(StoreError::io("creating directory", &auto))?;
-        let name = Hash::digest_bytes(HashAlgo::Sha1, link.as_os_str().as_bytes()).to_nix32();
-        replace_symlink(link, &auto.join(name))
+        add_indirect_root(self.location(), link)
     }
 
     /// Makes `link` a symlink to the valid path `path` and registers it as an indirect root
@@ -580,8 +576,19 @@ impl crate::LocalStore {
     }
 }
 
-/// Makes `link` a symlink to `target` atomically: a temporary symlink renamed over it.
-pub(crate) fn replace_symlink(target: &Path, link: &Path) -> Result<(), StoreError> {
+/// Registers `link` as an indirect root of the store at `location` without opening it (see
+/// [`crate::LocalStore::add_indirect_root`]).
+pub fn add_indirect_root(location: &crate::StoreLocation, link: &Path) -> Result<(), StoreError> {
+    use kiln_formats::hash::{Hash, HashAlgo};
+    let auto = location.state_dir().join("gcroots/auto");
+    fs::create_dir_all(&auto).map_err(StoreError::io("creating directory", &auto))?;
+    let name = Hash::digest_bytes(HashAlgo::Sha1, link.as_os_str().as_bytes()).to_nix32();
+    replace_symlink(link, &auto.join(name))
+}
+
+/// Makes `link` a symlink to `target` atomically: a temporary symlink renamed over it, so the
+/// old target stays rooted until the new one is.
+pub fn replace_symlink(target: &Path, link: &Path) -> Result<(), StoreError> {
     let name = link
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

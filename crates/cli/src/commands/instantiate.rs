@@ -8,9 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Args;
-use kiln_formats::hash::{Hash, HashAlgo};
 use kiln_store::StoreLocation;
 
 use crate::cli::GlobalArgs;
@@ -156,26 +154,7 @@ impl Roots {
 /// Makes `root` a symlink to `target` and registers it in `<state>/gcroots/auto/` (named by
 /// the nix32 SHA-1 of the root's path, as Nix names it).
 pub fn add_indirect_root(store_root: &Path, target: &str, root: &Path) -> anyhow::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    replace_symlink(Path::new(target), root)?;
-    let auto = StoreLocation::new(store_root)
-        .state_dir()
-        .join("gcroots/auto");
-    std::fs::create_dir_all(&auto).with_context(|| format!("creating '{}'", auto.display()))?;
-    let link =
-        auto.join(Hash::digest_bytes(HashAlgo::Sha1, root.as_os_str().as_bytes()).to_nix32());
-    replace_symlink(root, &link)
-}
-
-/// Makes `link` a symlink to `target`, replacing what was there atomically (a new link under a
-/// temporary name, renamed over the old one), so the old target stays rooted until the new one
-/// is.
-pub fn replace_symlink(target: &Path, link: &Path) -> anyhow::Result<()> {
-    let mut tmp = link.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp)
-        .with_context(|| format!("creating symlink '{}'", tmp.display()))?;
-    std::fs::rename(&tmp, link).with_context(|| format!("creating symlink '{}'", link.display()))
+    kiln_store::replace_symlink(Path::new(target), root)?;
+    kiln_store::add_indirect_root(&StoreLocation::new(store_root), root)?;
+    Ok(())
 }
