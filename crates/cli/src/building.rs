@@ -405,35 +405,6 @@ impl Observer for Progress {
     }
 }
 
-/// Parses an installable naming store objects: `/nix/store/…drv^out,dev`, `…drv^*`, a `.drv`
-/// path alone (all its outputs) or any other store path (which must be valid).
-pub fn parse_store_installable(
-    store: &kiln_store::LocalStore,
-    arg: &str,
-) -> anyhow::Result<kiln_realise::Goal> {
-    use kiln_realise::{Goal, OutputsSpec};
-    let (path, outputs) = match arg.split_once('^') {
-        Some((p, o)) => (p, Some(o)),
-        None => (arg, None),
-    };
-    let path = store.parse_path(path)?;
-    Ok(match outputs {
-        Some("*") => Goal::Drv {
-            drv: path,
-            outputs: OutputsSpec::All,
-        },
-        Some(o) => Goal::Drv {
-            drv: path,
-            outputs: OutputsSpec::Names(o.split(',').map(str::to_owned).collect()),
-        },
-        None if path.is_derivation() => Goal::Drv {
-            drv: path,
-            outputs: OutputsSpec::All,
-        },
-        None => Goal::Opaque(path),
-    })
-}
-
 /// Makes the `result` links of `nix-build`: `BASE` for the first derivation's `out`,
 /// `BASE-<output>` for its other outputs, `BASE-2`, `BASE-2-dev`… for the next, each an
 /// indirect garbage collector root. Returns the links made, in order.

@@ -36,6 +36,35 @@ pub enum Goal {
     Opaque(StorePath),
 }
 
+impl Goal {
+    /// Parses an installable that names store objects, as Nix's derived paths: `DRV^out,dev`
+    /// (those outputs), `DRV^*` or a `.drv` path alone (all of them), or any other store path
+    /// (which must then be valid). `arg` is an absolute path in `store`'s directory; what
+    /// follows a store path's name inside it (`/bin/x`) is ignored, as in Nix.
+    pub fn parse(store: &LocalStore, arg: &str) -> Result<Goal, kiln_store::StoreError> {
+        let (path, outputs) = match arg.split_once('^') {
+            Some((p, o)) => (p, Some(o)),
+            None => (arg, None),
+        };
+        let path = store.parse_path(path)?;
+        Ok(match outputs {
+            Some("*") => Goal::Drv {
+                drv: path,
+                outputs: OutputsSpec::All,
+            },
+            Some(o) => Goal::Drv {
+                drv: path,
+                outputs: OutputsSpec::Names(o.split(',').map(str::to_owned).collect()),
+            },
+            None if path.is_derivation() => Goal::Drv {
+                drv: path,
+                outputs: OutputsSpec::All,
+            },
+            None => Goal::Opaque(path),
+        })
+    }
+}
+
 /// One derivation to build.
 #[derive(Debug)]
 pub struct Node {

@@ -148,7 +148,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
     let store = crate::commands::store::open_root(Some(root.clone()))?;
     let mut goals: Vec<Goal> = drvs.iter().map(evaluate::DrvOutput::goal).collect();
     for a in &store_args {
-        goals.push(building::parse_store_installable(&store, a)?);
+        goals.push(kiln_realise::Goal::parse(&store, a)?);
     }
     let format = match &args.log_format {
         Some(f) => LogFormat::parse(f)?,

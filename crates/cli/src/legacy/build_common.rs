@@ -265,7 +265,7 @@ pub fn realise_paths(
     for op in operands {
         // `drv!out,dev` is the legacy spelling of `drv^out,dev`.
         let arg = op.replacen('!', "^", 1);
-        goals.push(building::parse_store_installable(&store, &arg)?);
+        goals.push(kiln_realise::Goal::parse(&store, &arg)?);
     }
     let Some(results) = realise(&store, &goals, opts)? else {
         return Ok(());

@@ -115,7 +115,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let store = crate::commands::store::open_root(Some(store_root.clone()))?;
     let mut goals: Vec<_> = drvs.iter().map(evaluate::DrvOutput::goal).collect();
     for g in &store_goals {
-        goals.push(crate::building::parse_store_installable(&store, g)?);
+        goals.push(kiln_realise::Goal::parse(&store, g)?);
     }
     let Some(results) = build_common::realise(&store, &goals, &opts)? else {
         return Ok(());
