@@ -32,16 +32,37 @@ use kiln_formats::derivation::{Derivation, DerivationOutput, DrvHashCache};
 use kiln_formats::hash::{Hash, HashAlgo};
 use kiln_formats::store_path::{FileIngestionMethod, StorePath};
 
-use super::{attrs, boolean, list, string, with_frame};
+use super::{attrs, boolean, list, string, with_frame, ArgResult};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
 use crate::value::{Attr, ContextElem, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("derivationStrict", 1, derivation_strict),
-    prim!("derivation", 1, derivation),
-    prim!("placeholder", 1, placeholder),
+    prim!(
+        "derivationStrict",
+        derivation_strict,
+        [
+            "attrs" => "argument passed to builtins.derivationStrict",
+        ],
+        "Writes the derivation that `attrs` describes to the store and returns its `drvPath` and output paths.",
+    ),
+    prim!(
+        "derivation",
+        derivation,
+        [
+            "attrs",
+        ],
+        "A derivation: `attrs` (with `name`, `system` and `builder`) plus its `drvPath`, output paths and one attribute per output.",
+    ),
+    prim!(
+        "placeholder",
+        placeholder,
+        [
+            "output" => "first argument passed to builtins.placeholder",
+        ],
+        "The placeholder string that stands for the path of the output `output` in a derivation's attributes.",
+    ),
 ];
 
 /// The Nix code of `derivation`.
@@ -78,12 +99,7 @@ fn derivation<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
 /// `placeholder output`: `/` and the nix32 SHA-256 of `nix-output:<output>`, which the builder
 /// sees replaced by the output's path.
 fn placeholder<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = super::arg_frame(
-        super::string_no_ctx(ev, args[0], span),
-        "placeholder",
-        0,
-        span,
-    )?;
+    let name = super::string_no_ctx(ev, args[0], span).in_arg(0)?;
     let mut data = b"nix-output:".to_vec();
     data.extend_from_slice(name.bytes);
     let h = Hash::digest_bytes(HashAlgo::Sha256, &data);
@@ -405,7 +421,7 @@ fn derivation_strict<'a>(
     args: &[Value<'a>],
     span: Span,
 ) -> EvalResult<Value<'a>> {
-    let set = attrs(ev, args[0], span)?;
+    let set = attrs(ev, args[0], span).arg(0)?;
     let name_sym = ev.syms.name;
     let Some(name_attr) = set.get(name_sym) else {
         let mut e = EvalError::msg("attribute 'name' missing", span);

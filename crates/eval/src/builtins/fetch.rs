@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use kiln_formats::hash::{Hash, HashAlgo};
 use kiln_formats::store_path::StorePath;
 
-use super::{boolean, string};
+use super::{boolean, string, ArgResult};
 use crate::eval::{type_error, CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::io::{FetchRequest, Fetched, HashMismatch};
@@ -19,10 +19,38 @@ use crate::span::Span;
 use crate::value::{Attr, ContextElem, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("fetchurl", 1, fetchurl),
-    prim!("fetchTarball", 1, fetch_tarball),
-    prim!("fetchGit", 1, fetch_git),
-    prim!("fetchTree", 1, fetch_tree),
+    prim!(
+        "fetchurl",
+        fetchurl,
+        [
+            "arg",
+        ],
+        "Downloads the URL `arg` (or `arg.url`, checked against `arg.sha256`) to the store and returns its path.",
+    ),
+    prim!(
+        "fetchTarball",
+        fetch_tarball,
+        [
+            "args",
+        ],
+        "Downloads and unpacks the tarball at the URL `args` (or `args.url`) into the store and returns its path.",
+    ),
+    prim!(
+        "fetchGit",
+        fetch_git,
+        [
+            "args",
+        ],
+        "Copies a revision of the Git repository at the URL `args` (or `args.url`, with `ref`, `rev`, `submodules`, …) to the store; returns its path and metadata.",
+    ),
+    prim!(
+        "fetchTree",
+        fetch_tree,
+        [
+            "input" => "argument passed to builtins.fetchTree",
+        ],
+        "Fetches the source tree that `input` (a set with a `type`, or a URL) describes into the store; returns its path and metadata.",
+    ),
 ];
 
 fn text(bytes: &[u8]) -> String {
@@ -329,7 +357,7 @@ fn fetch_tree<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
                 span,
             ))
         }
-        other => return Err(type_error("a set", &other, ev, span)),
+        other => return Err(type_error("a set", &other, ev, span)).arg(0),
     };
     let type_sym = ev.sym(b"type");
     let Some(ty) = set.get(type_sym) else {

@@ -21,7 +21,7 @@ impl<'a> Eval<'a> {
             Value::PrimOp(op) => {
                 if op.arity == 1 {
                     (op.func)(self, &[arg], span.unwrap_or(dummy_span()))
-                        .map_err(|e| self.builtin_error(e, op.name, &[arg], span))
+                        .map_err(|e| self.builtin_error(e, op, span))
                 } else {
                     let args = self.arena.alloc_slice_copy(&[arg]);
                     Ok(Value::PrimOpApp(self.arena.alloc(PrimOpApp { op, args })))
@@ -35,14 +35,14 @@ impl<'a> Eval<'a> {
                     args[..n - 1].copy_from_slice(app.args);
                     args[n - 1] = arg;
                     return (app.op.func)(self, &args[..n], span.unwrap_or(dummy_span()))
-                        .map_err(|e| self.builtin_error(e, app.op.name, &args[..n], span));
+                        .map_err(|e| self.builtin_error(e, app.op, span));
                 }
                 let mut args = Vec::with_capacity(n);
                 args.extend_from_slice(app.args);
                 args.push(arg);
                 if args.len() == app.op.arity {
                     (app.op.func)(self, &args, span.unwrap_or(dummy_span()))
-                        .map_err(|e| self.builtin_error(e, app.op.name, &args, span))
+                        .map_err(|e| self.builtin_error(e, app.op, span))
                 } else {
                     let args = self.arena.alloc_slice_copy(&args);
                     Ok(Value::PrimOpApp(

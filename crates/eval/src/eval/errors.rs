@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use super::{type_error, Eval, NO_SITE};
-use crate::eval_error::{ErrorKind, EvalError, EvalResult};
+use super::{dummy_span, type_error, Eval, NO_SITE};
+use crate::eval_error::{ArgumentMark, ErrorKind, EvalError, EvalResult};
 use crate::ir::{AttrKey, BinOp, Ir, LambdaIr};
 use crate::span::Span;
-use crate::value::{Env, PosIdx, ThunkState, Value};
+use crate::value::{Env, PosIdx, PrimOp, Value};
 
 impl<'a> Eval<'a> {
     /// The error of a failed `assert`. For `a == b` it is Nix's explanation of the first
@@ -211,32 +211,34 @@ impl<'a> Eval<'a> {
         )
     }
 
-    /// Adds the frames Nix gives an error raised by a builtin: "while calling the 'NAME'
-    /// builtin" at the call, and when the builtin itself found an argument of the wrong type,
-    /// the frame naming that argument ("while evaluating the first argument passed to
-    /// builtins.NAME"). An error the builtin raised at the call itself loses that position, as
-    /// in Nix, where the frame alone says where.
+    /// Adds the frames Nix gives an error raised by a builtin: the frame naming the argument
+    /// the builtin says the error was met in ("while evaluating the first argument passed to
+    /// builtins.NAME", from its [`PrimOp`]; see `builtins::ArgResult`), and "while calling the
+    /// 'NAME' builtin" at the call. An error the builtin raised at the call itself loses that
+    /// position, as in Nix, where the frame alone says where.
     #[cold]
     #[inline(never)]
     pub(super) fn builtin_error(
         &self,
         mut e: Box<EvalError>,
-        name: &str,
-        args: &[Value<'a>],
+        op: &'static PrimOp,
         span: Option<Span>,
     ) -> Box<EvalError> {
-        let span = span.filter(|s| s.file.0 != u32::MAX);
+        // The span the builtin was given.
+        let given = span.unwrap_or(dummy_span());
+        if let Some(mark) = e.argument.take() {
+            e = argument_frame(e, op, mark, given);
+        }
+        let name = op.name;
         // Nix records no frame for the one builtin whose point is its own frame, nor for
         // `break`, which returns its argument for the caller to force.
         if name == "addErrorContext" || name == "break" || name == "derivation" {
             return e;
         }
+        let span = span.filter(|s| s.file.0 != u32::MAX);
         let at_call = e.span.is_none() || e.span == span;
         if at_call {
             e.span = None;
-            if let Some(context) = self.bad_argument(&e, name, args) {
-                e.add_trace(format!("while evaluating the {context}"), None, false);
-            }
         }
         // Nix calls a builtin without a position: what it did at "its" position has none.
         if let Some(call) = span {
@@ -246,45 +248,6 @@ impl<'a> Eval<'a> {
         }
         e.add_trace(format!("while calling the '{name}' builtin"), span, false);
         e
-    }
-
-    /// Which argument a builtin's own type error is about, as Nix words it, if it is one: the
-    /// first argument, evaluated, of the type and value the error names.
-    pub(super) fn bad_argument(
-        &self,
-        e: &EvalError,
-        name: &str,
-        args: &[Value<'a>],
-    ) -> Option<&'static str> {
-        if !e.trace.is_empty() {
-            return None;
-        }
-        let is_it = |v: Value<'a>| match &e.kind {
-            ErrorKind::Type { found, value, .. } => {
-                v.type_phrase() == *found && crate::print::brief(self, v) == *value
-            }
-            // A coercion to a string that failed.
-            ErrorKind::Message(m) => m.strip_prefix("cannot coerce ").is_some_and(|rest| {
-                *rest
-                    == format!(
-                        "{} to a string: {}",
-                        v.type_phrase(),
-                        crate::print::brief(self, v)
-                    )
-            }),
-            _ => false,
-        };
-        let index = args.iter().position(|a| {
-            let v = match *a {
-                Value::Thunk(t) => match t.state.get() {
-                    ThunkState::Done(v) => v,
-                    _ => return false,
-                },
-                v => v,
-            };
-            is_it(v)
-        })?;
-        argument_context(name, index)
     }
 
     /// Nix's error for the argument of a function with formals that fails to force or is not
@@ -337,95 +300,26 @@ impl<'a> Eval<'a> {
     }
 }
 
-/// How Nix names argument `index` of builtin `name` in the frame of a wrong argument (after
-/// "while evaluating the "), where it names it.
-pub(crate) fn argument_context(name: &str, index: usize) -> Option<&'static str> {
-    let names: [Option<&'static str>; 3] = match name {
-        "addDrvOutputDependencies" => [Some("argument passed to builtins.addDrvOutputDependencies"), None, None],
-        "appendContext" => [Some("first argument passed to builtins.appendContext"), Some("second argument passed to builtins.appendContext"), None],
-        "attrNames" => [Some("argument passed to builtins.attrNames"), None, None],
-        "attrValues" => [Some("argument passed to builtins.attrValues"), None, None],
-        "baseNameOf" => [Some("first argument passed to builtins.baseNameOf"), None, None],
-        "bitAnd" => [Some("first argument passed to builtins.bitAnd"), Some("second argument passed to builtins.bitAnd"), None],
-        "bitOr" => [Some("first argument passed to builtins.bitOr"), Some("second argument passed to builtins.bitOr"), None],
-        "bitXor" => [Some("first argument passed to builtins.bitXor"), Some("second argument passed to builtins.bitXor"), None],
-        "catAttrs" => [Some("first argument passed to builtins.catAttrs"), Some("second argument passed to builtins.catAttrs"), None],
-        "ceil" => [Some("first argument passed to builtins.ceil"), None, None],
-        "compareVersions" => [Some("first argument passed to builtins.compareVersions"), Some("second argument passed to builtins.compareVersions"), None],
-        "concatLists" => [Some("first argument passed to builtins.concatLists"), None, None],
-        "concatMap" => [Some("first argument passed to builtins.concatMap"), Some("second argument passed to builtins.concatMap"), None],
-        "concatStringsSep" => [Some("first argument (the separator string) passed to builtins.concatStringsSep"), Some("second argument (the list of strings to concat) passed to builtins.concatStringsSep"), None],
-        "convertHash" => [Some("first argument passed to builtins.convertHash"), None, None],
-        "derivationStrict" => [Some("argument passed to builtins.derivationStrict"), None, None],
-        "dirOf" => [Some("first argument passed to 'builtins.dirOf'"), None, None],
-        "elem" => [None, Some("second argument passed to builtins.elem"), None],
-        "elemAt" => [Some("first argument passed to 'builtins.elemAt'"), Some("second argument passed to 'builtins.elemAt'"), None],
-        "exec" => [Some("first element of the argument passed to builtins.exec"), None, None],
-        "fetchClosure" => [Some("argument passed to builtins.fetchClosure"), None, None],
-        "fetchMercurial" => [Some("first argument passed to builtins.fetchMercurial"), None, None],
-        "fetchTree" => [Some("argument passed to builtins.fetchTree"), None, None],
-        "filter" => [Some("first argument passed to builtins.filter"), Some("second argument passed to builtins.filter"), None],
-        "filterSource" => [Some("first argument passed to builtins.filterSource"), Some("second argument (the path to filter) passed to 'builtins.filterSource'"), None],
-        "findFile" => [Some("first argument passed to builtins.findFile"), Some("second argument passed to builtins.findFile"), None],
-        "floor" => [Some("first argument passed to builtins.floor"), None, None],
-        "foldlStrict" => [Some("first argument passed to builtins.foldlStrict"), None, Some("third argument passed to builtins.foldlStrict")],
-        "fromJSON" => [Some("first argument passed to builtins.fromJSON"), None, None],
-        "fromTOML" => [Some("argument passed to builtins.fromTOML"), None, None],
-        "genList" => [Some("first argument passed to builtins.genList"), Some("second argument passed to builtins.genList"), None],
-        "genericClosure" => [Some("first argument passed to builtins.genericClosure"), None, None],
-        "getAttr" => [Some("first argument passed to builtins.getAttr"), Some("second argument passed to builtins.getAttr"), None],
-        "getContext" => [Some("argument passed to builtins.getContext"), None, None],
-        "getEnv" => [Some("first argument passed to builtins.getEnv"), None, None],
-        "groupBy" => [Some("first argument passed to builtins.groupBy"), Some("second argument passed to builtins.groupBy"), None],
-        "hasAttr" => [Some("first argument passed to builtins.hasAttr"), Some("second argument passed to builtins.hasAttr"), None],
-        "hasContext" => [Some("argument passed to builtins.hasContext"), None, None],
-        "hashFile" => [Some("first argument passed to builtins.hashFile"), None, None],
-        "hashString" => [Some("first argument passed to builtins.hashString"), Some("second argument passed to builtins.hashString"), None],
-        "head" => [Some("first argument passed to 'builtins.head'"), None, None],
-        "importNative" => [None, Some("second argument passed to builtins.importNative"), None],
-        "intersectAttrs" => [Some("first argument passed to builtins.intersectAttrs"), Some("second argument passed to builtins.intersectAttrs"), None],
-        "length" => [Some("first argument passed to builtins.length"), None, None],
-        "listToAttrs" => [Some("argument passed to builtins.listToAttrs"), None, None],
-        "map" => [Some("first argument passed to builtins.map"), Some("second argument passed to builtins.map"), None],
-        "mapAttrs" => [None, Some("second argument passed to builtins.mapAttrs"), None],
-        "match" => [Some("first argument passed to builtins.match"), Some("second argument passed to builtins.match"), None],
-        "parseDrvName" => [Some("first argument passed to builtins.parseDrvName"), None, None],
-        "partition" => [Some("first argument passed to builtins.partition"), Some("second argument passed to builtins.partition"), None],
-        "path" => [Some("argument passed to 'builtins.path'"), None, None],
-        "placeholder" => [Some("first argument passed to builtins.placeholder"), None, None],
-        "removeAttrs" => [Some("first argument passed to builtins.removeAttrs"), Some("second argument passed to builtins.removeAttrs"), None],
-        "replaceStrings" => [Some("first argument passed to builtins.replaceStrings"), Some("second argument passed to builtins.replaceStrings"), Some("third argument passed to builtins.replaceStrings")],
-        "scopedImport" => [Some("first argument passed to builtins.scopedImport"), None, None],
-        "sort" => [Some("first argument passed to builtins.sort"), Some("second argument passed to builtins.sort"), None],
-        "split" => [Some("first argument passed to builtins.split"), Some("second argument passed to builtins.split"), None],
-        "splitVersion" => [Some("first argument passed to builtins.splitVersion"), None, None],
-        "storePath" => [Some("first argument passed to 'builtins.storePath'"), None, None],
-        "stringLength" => [Some("argument passed to builtins.stringLength"), None, None],
-        "substring" => [Some("first argument (the start offset) passed to builtins.substring"), Some("second argument (the substring length) passed to builtins.substring"), Some("third argument (the string) passed to builtins.substring")],
-        "tail" => [Some("first argument passed to 'builtins.tail'"), None, None],
-        "toFile" => [Some("first argument passed to builtins.toFile"), Some("second argument passed to builtins.toFile"), None],
-        "toPath" => [Some("first argument passed to builtins.toPath"), None, None],
-        "toString" => [Some("first argument passed to builtins.toString"), None, None],
-        "unsafeDiscardOutputDependency" => [Some("argument passed to builtins.unsafeDiscardOutputDependency"), None, None],
-        "unsafeDiscardStringContext" => [Some("argument passed to builtins.unsafeDiscardStringContext"), None, None],
-        "unsafeGetAttrPos" => [Some("first argument passed to builtins.unsafeGetAttrPos"), Some("second argument passed to builtins.unsafeGetAttrPos"), None],
-        "warn" => [Some("first argument; the message passed to builtins.warn"), None, None],
-        "zipAttrsWith" => [Some("first argument passed to builtins.zipAttrsWith"), Some("second argument passed to builtins.zipAttrsWith"), None],
-        "throw" => [Some("error message passed to builtin.throw"), None, None],
-        "abort" => [Some("error message passed to builtins.abort"), None, None],
-        "all" => [
-            Some("first argument passed to builtins.all"),
-            Some("second argument passed to builtins.all"),
-            None,
-        ],
-        "any" => [
-            Some("first argument passed to builtins.any"),
-            Some("second argument passed to builtins.any"),
-            None,
-        ],
-        _ => return None,
+/// The frame of the argument an error was met in, as `op` names it (after "while evaluating
+/// the "), where the mark says it applies: an argument's own failure only at the call the
+/// builtin was `given`.
+#[cold]
+fn argument_frame(
+    e: Box<EvalError>,
+    op: &'static PrimOp,
+    mark: ArgumentMark,
+    given: Span,
+) -> Box<EvalError> {
+    let (index, applies) = match mark {
+        ArgumentMark::AnyError(index) => (index, true),
+        ArgumentMark::OwnFailure(index) => (index, e.span.is_none() || e.span == Some(given)),
     };
-    names.get(index).copied().flatten()
+    match op.arg_frame(index) {
+        Some(what) if applies => {
+            crate::builtins::with_frame(e, &format!("while evaluating the {what}"), given, None)
+        }
+        _ => e,
+    }
 }
 
 /// Adds Nix's "from call site" frame to an argument mismatch (shown without `--show-trace`).

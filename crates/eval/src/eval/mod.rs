@@ -18,7 +18,6 @@ mod ops;
 
 pub use coerce::CoerceMode;
 pub(crate) use compare::same_value;
-pub(crate) use errors::argument_context;
 use errors::{path_missing, ELOOP};
 
 use std::collections::HashMap;
