@@ -215,6 +215,7 @@ fn evaluate(req: Request) -> Result<Vec<u8>, (String, bool)> {
     };
     let arena = Bump::with_capacity(ARENA_FIRST_CHUNK);
     let mut ev = Eval::new(&arena, io, settings);
+    ev.set_reporter(Box::new(crate::report::StderrReporter));
     let res = evaluate_in(&mut ev, &req);
     res.map_err(|e| {
         let usage = matches!(e.kind, kiln_eval::ErrorKind::Usage(_));

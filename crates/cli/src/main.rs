@@ -16,6 +16,7 @@ mod diagnostic;
 mod evaluate;
 mod legacy;
 mod output;
+mod report;
 
 #[global_allocator]
 static GLOBAL: alloc::HugePageAlloc = alloc::HugePageAlloc;

@@ -7,6 +7,7 @@ use super::{attrs, string, with_frame, ArgResult};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::ArgumentMark;
 use crate::eval_error::{ErrorKind, EvalError};
+use crate::report::Notice;
 use crate::span::Span;
 use crate::value::{Attr, PosIdx, PrimOp, Value};
 
@@ -318,16 +319,13 @@ pub(crate) fn trace<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalR
         Value::String(s) => String::from_utf8_lossy(s.bytes).into_owned(),
         _ => crate::print::for_trace(ev, v),
     };
-    eprintln!("trace: {}", crate::print::for_stderr(&text));
+    ev.report(Notice::Trace(&text));
     ev.force(args[1])
 }
 
 fn warn<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let s = string(ev, args[0], span).in_arg(0)?;
-    eprintln!(
-        "evaluation warning: {}",
-        crate::print::for_stderr(&String::from_utf8_lossy(s.bytes))
-    );
+    ev.report(Notice::EvalWarning(&String::from_utf8_lossy(s.bytes)));
     if ev.settings.abort_on_warn {
         return Err(EvalError::msg(
             "aborting to reveal stack trace of warning, as abort-on-warn is set",

@@ -35,6 +35,7 @@ use kiln_formats::store_path::{FileIngestionMethod, StorePath};
 use super::{attrs, boolean, list, string, with_frame, ArgResult};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
+use crate::report::Notice;
 use crate::span::Span;
 use crate::value::{Attr, ContextElem, PosIdx, PrimOp, Value};
 
@@ -389,7 +390,7 @@ fn add_inputs<'a>(ev: &mut Eval<'a>, b: &mut Builder<'a>, span: Span) -> EvalRes
 }
 
 /// Parses `outputHash` with the algorithm of `outputHashAlgo`, as Nix's `newHashAllowEmpty`.
-fn output_hash(hash: &str, algo: Option<&str>, span: Span) -> EvalResult<Hash> {
+fn output_hash(ev: &Eval<'_>, hash: &str, algo: Option<&str>, span: Span) -> EvalResult<Hash> {
     let algo = algo.and_then(|a| a.parse::<HashAlgo>().ok());
     if hash.is_empty() {
         let Some(algo) = algo else {
@@ -400,7 +401,10 @@ fn output_hash(hash: &str, algo: Option<&str>, span: Span) -> EvalResult<Hash> {
         };
         let h = Hash::from_digest(algo, &vec![0; algo.digest_len()])
             .expect("a digest of the algorithm's length");
-        eprintln!("warning: found empty hash, assuming '{}'", h.to_sri());
+        ev.report(Notice::Warning(&format!(
+            "found empty hash, assuming '{}'",
+            h.to_sri()
+        )));
         return Ok(h);
     }
     // In current Nix's words, as convertHash reports them; any bad SRI hash is just that.
@@ -562,7 +566,7 @@ fn build<'a>(
                 span,
             ));
         }
-        let hash = output_hash(h, b.output_hash_algo.as_deref(), span)?;
+        let hash = output_hash(ev, h, b.output_hash_algo.as_deref(), span)?;
         b.drv.outputs.insert(
             "out".to_owned(),
             DerivationOutput::Fixed {

@@ -32,6 +32,7 @@ use crate::intern::{Interner, Symbol};
 use crate::io::EvalIo;
 use crate::ir::Ir;
 use crate::lower::{alloc_str, Lowerer, PathContext};
+use crate::report::{Notice, Reporter, Silent};
 use crate::span::{FileId, SourceMap, Span};
 use crate::value::{Attrs, Env, List, PosIdx, Value};
 
@@ -169,6 +170,8 @@ pub struct Eval<'a> {
     /// Under `pure-eval` or `restrict-eval`, the directories whose files may be read (besides
     /// the store's); `None` when every file may be.
     allowed_paths: Option<Vec<Vec<u8>>>,
+    /// Where traces and warnings go ([`Self::set_reporter`]).
+    reporter: Box<dyn Reporter + 'a>,
 }
 
 /// Builds a type error.
@@ -231,6 +234,7 @@ impl<'a> Eval<'a> {
             regex_cache: Default::default(),
             last_dynamic_key: None,
             allowed_paths: None,
+            reporter: Box::new(Silent),
         };
         ev.allowed_paths = ev.initial_allowed_paths();
         let (env, names) = builtins::base_env(&mut ev);
@@ -244,6 +248,17 @@ impl<'a> Eval<'a> {
         });
         ev.base_names = names;
         ev
+    }
+
+    /// Sends this evaluation's traces and warnings to `reporter` (by default they are
+    /// dropped).
+    pub fn set_reporter(&mut self, reporter: Box<dyn Reporter + 'a>) {
+        self.reporter = reporter;
+    }
+
+    /// Tells the caller's reporter about `notice`, now.
+    pub fn report(&self, notice: Notice<'_>) {
+        self.reporter.report(notice);
     }
 
     /// Parses and lowers `src` (named `name`, with relative paths resolved against `dir`),
