@@ -331,8 +331,6 @@ pub(super) fn from_call_site(mut e: Box<EvalError>, span: Option<Span>) -> Box<E
     e
 }
 
-/// Moves an operator's type error into a frame of context, as Nix reports it: the frame says
-/// where (if anywhere), the error itself has no position.
 /// Adds the frames Nix gives an error in an operator it implements as a builtin call (`-`,
 /// `*`, `/` and the comparisons, `<=` and `>=` negated): "while calling the 'sub' builtin"
 /// at the operator.
@@ -396,6 +394,8 @@ pub(super) fn frame(mut e: Box<EvalError>, message: &str, span: Span) -> Box<Eva
     e
 }
 
+/// Moves an operator's type error into a frame of context, as Nix reports it: the frame says
+/// where (if anywhere), the error itself has no position.
 #[cold]
 pub(super) fn in_context(
     mut e: Box<EvalError>,
