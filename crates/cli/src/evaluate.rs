@@ -123,6 +123,7 @@ fn config(req: &Request) -> EvalConfig {
             },
         },
         fetch: req.fetch.clone(),
+        reporter: Some(std::sync::Arc::new(crate::report::StderrReporter)),
     }
 }
 

@@ -16,6 +16,7 @@ mod diagnostic;
 mod evaluate;
 mod legacy;
 mod output;
+mod report;
 
 /// The process's environment as the libraries see it, read once.
 pub(crate) fn host() -> &'static kiln_session::HostEnv {

@@ -23,6 +23,22 @@ pub struct EvalError {
     /// Context added while the error unwound, innermost first (printed outermost first; all
     /// of them with `--show-trace`).
     pub trace: Vec<TraceFrame>,
+    /// Which argument of the builtin being called the error was met in, when the builtin
+    /// says so: the builtin's call turns it into the frame its `PrimOp` names for that
+    /// argument ("while evaluating the second argument passed to builtins.map"), and clears it.
+    pub(crate) argument: Option<ArgumentMark>,
+}
+
+/// Which argument of a builtin an error was met in, and how that argument's frame applies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ArgumentMark {
+    /// The argument's own failure (a value of the wrong type, a failed coercion), which gets
+    /// the frame when it is at the builtin's call (Nix's `forceList`, `forceAttrs`,
+    /// `coerceToString` with a context, which add it where they throw).
+    OwnFailure(usize),
+    /// Any error in evaluating the argument, forcing included (Nix's `forceString`,
+    /// `forceInt`, `forceFunction`, which add it to whatever they catch).
+    AnyError(usize),
 }
 
 /// One line of an error's trace.
@@ -101,6 +117,7 @@ impl EvalError {
             kind,
             span,
             trace: Vec::new(),
+            argument: None,
         })
     }
 

@@ -42,6 +42,7 @@ mod lexer;
 mod lower;
 mod parser;
 pub mod print;
+pub mod report;
 pub mod show;
 
 /// `nix-instantiate --eval --xml` output.
@@ -60,5 +61,6 @@ pub use eval::{CoerceMode, Eval, EvalSettings};
 pub use eval_error::{ErrorKind, EvalError, EvalResult, TraceFrame};
 pub use intern::{Interner, Symbol};
 pub use parser::{parse, Parse, MAX_DEPTH};
+pub use report::{Notice, Reporter};
 pub use span::{FileId, LineCol, SourceMap, Span};
 pub use value::Value;

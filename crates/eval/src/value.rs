@@ -212,14 +212,42 @@ pub struct Env<'a> {
     pub slots: &'a [Cell<Value<'a>>],
 }
 
-/// A builtin function.
+/// A builtin function, with what a user may want to know about it (for a REPL's `:doc`).
 pub struct PrimOp {
     /// Its name, as `builtins.<name>` (without `__`).
     pub name: &'static str,
-    /// How many arguments it takes.
+    /// How many arguments it takes (as many as `args` describes).
     pub arity: usize,
+    /// Its arguments, in order.
+    pub args: &'static [PrimOpArg],
+    /// What it does, in a sentence or two.
+    pub doc: &'static str,
     /// The implementation; it receives exactly `arity` arguments, unforced.
     pub func: PrimOpFn,
+}
+
+impl PrimOp {
+    /// The names of its parameters, as the manual writes its signature (`["f", "list"]` for
+    /// `filter f list`).
+    pub fn params(&self) -> impl ExactSizeIterator<Item = &'static str> {
+        self.args.iter().map(|a| a.name)
+    }
+
+    /// How Nix's error frame names argument `index` (see [`PrimOpArg::frame`]).
+    pub fn arg_frame(&self, index: usize) -> Option<&'static str> {
+        self.args.get(index).and_then(|a| a.frame)
+    }
+}
+
+/// One argument of a builtin.
+pub struct PrimOpArg {
+    /// The parameter's name in the manual's signature (`f` in `filter f list`).
+    pub name: &'static str,
+    /// How Nix 2.26 names the argument in the frame of an error met while evaluating it, after
+    /// "while evaluating the " ("first argument passed to builtins.filter"); `None` where Nix
+    /// adds no such frame. The builtin says where the frame applies, by marking the error
+    /// (`builtins::ArgResult`); `Eval`'s builtin call adds it.
+    pub frame: Option<&'static str>,
 }
 
 /// The signature of a builtin's implementation.

@@ -12,7 +12,9 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use kiln_eval::report::{Notice, Reporter};
 use kiln_eval::value::{Attr, Attrs};
 use kiln_eval::{
     Bump, CoerceMode, ErrorKind, Eval, EvalError, EvalResult, EvalSettings, FileId, SourceMap,
@@ -69,7 +71,7 @@ pub enum StoreMode {
 }
 
 /// Everything an evaluation session is made of.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EvalConfig {
     /// The language's settings (search path, `pure-eval`, …).
     pub settings: EvalSettings,
@@ -77,6 +79,17 @@ pub struct EvalConfig {
     pub store: StoreMode,
     /// The fetchers' cache and `tarball-ttl`.
     pub fetch: FetchSettings,
+    /// Who hears the evaluation's traces and warnings, as they happen (`None`: nobody).
+    pub reporter: Option<Arc<dyn Reporter + Send + Sync>>,
+}
+
+/// A shared reporter, as the evaluator takes one.
+struct SharedReporter(Arc<dyn Reporter + Send + Sync>);
+
+impl Reporter for SharedReporter {
+    fn report(&self, notice: Notice<'_>) {
+        self.0.report(notice)
+    }
 }
 
 /// An evaluation that failed: the error and the sources its spans point into.
@@ -171,8 +184,12 @@ where
         (None, StoreMode::Write { .. }) => unreachable!("a writable store was opened above"),
     };
     let arena = Bump::with_capacity(ARENA_FIRST_CHUNK);
+    let mut ev = Eval::new(&arena, io, config.settings);
+    if let Some(r) = config.reporter {
+        ev.set_reporter(Box::new(SharedReporter(r)));
+    }
     let mut session = Evaluation {
-        ev: Eval::new(&arena, io, config.settings),
+        ev,
         store: store.as_ref(),
     };
     f(&mut session).map_err(|error| {

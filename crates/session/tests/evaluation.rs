@@ -13,6 +13,7 @@ fn config(dir: &Path, store: StoreMode) -> EvalConfig {
         settings: EvalSettings::default(),
         store,
         fetch: FetchSettings::new(dir.join("cache")),
+        reporter: None,
     }
 }
 
@@ -141,4 +142,46 @@ fn a_missing_attribute_in_a_selection_path_suggests_close_names() {
         err.to_string(),
         "attribute 'helo' in selection path 'helo' not found\nDid you mean one of hello or help?"
     );
+}
+
+#[test]
+fn traces_reach_the_callers_reporter_in_order() {
+    use kiln_eval::report::{Notice, Reporter};
+    use std::sync::{Arc, Mutex};
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<String>>);
+    impl Reporter for Collect {
+        fn report(&self, notice: Notice<'_>) {
+            let text = match notice {
+                Notice::Trace(t) => format!("trace {t}"),
+                Notice::EvalWarning(t) => format!("eval-warning {t}"),
+                Notice::Warning(t) => format!("warning {t}"),
+            };
+            self.0.lock().unwrap().push(text);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Collect::default());
+    let mut cfg = config(
+        dir.path(),
+        StoreMode::ReadOnly {
+            fetch_root: dir.path().join("r"),
+        },
+    );
+    cfg.reporter = Some(seen.clone());
+    evaluate(cfg, |s| {
+        let v = s.load(
+            &Source::Expr("builtins.trace 1 (builtins.trace \"two\" 3)".into()),
+            Path::new("/"),
+        )?;
+        s.ev.force_deep(v).map(|_| ())
+    })
+    .unwrap();
+    let seen = seen.0.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[0].starts_with("trace ") && seen[0].contains('1'),
+        "{seen:?}"
+    );
+    assert!(seen[1].contains("two"), "{seen:?}");
 }

@@ -1,7 +1,7 @@
 //! Attribute sets: `attrNames`, `attrValues`, `getAttr`, `hasAttr`, `mapAttrs`,
 //! `removeAttrs`, `intersectAttrs`, `catAttrs`, `listToAttrs`, `zipAttrsWith`.
 
-use super::{attrs, attrs_in, list, with_frame};
+use super::{attrs, attrs_in, list, with_frame, ArgResult};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::print::sorted_attrs;
@@ -9,20 +9,97 @@ use crate::span::Span;
 use crate::value::{Attr, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("attrNames", 1, attr_names),
-    prim!("attrValues", 1, attr_values),
-    prim!("getAttr", 2, get_attr),
-    prim!("hasAttr", 2, has_attr),
-    prim!("mapAttrs", 2, map_attrs),
-    prim!("removeAttrs", 2, remove_attrs),
-    prim!("intersectAttrs", 2, intersect_attrs),
-    prim!("catAttrs", 2, cat_attrs),
-    prim!("listToAttrs", 1, list_to_attrs),
-    prim!("zipAttrsWith", 2, zip_attrs_with),
+    prim!(
+        "attrNames",
+        attr_names,
+        [
+            "set" => "argument passed to builtins.attrNames",
+        ],
+        "The names of the attributes of `set`, sorted.",
+    ),
+    prim!(
+        "attrValues",
+        attr_values,
+        [
+            "set" => "argument passed to builtins.attrValues",
+        ],
+        "The values of the attributes of `set`, in the order of their sorted names.",
+    ),
+    prim!(
+        "getAttr",
+        get_attr,
+        [
+            "s" => "first argument passed to builtins.getAttr",
+            "set" => "second argument passed to builtins.getAttr",
+        ],
+        "The attribute named `s` of `set` (`set.${s}`); an error if there is none.",
+    ),
+    prim!(
+        "hasAttr",
+        has_attr,
+        [
+            "s" => "first argument passed to builtins.hasAttr",
+            "set" => "second argument passed to builtins.hasAttr",
+        ],
+        "Whether `set` has an attribute named `s` (`set ? ${s}`).",
+    ),
+    prim!(
+        "mapAttrs",
+        map_attrs,
+        [
+            "f",
+            "attrset" => "second argument passed to builtins.mapAttrs",
+        ],
+        "`attrset` with each value replaced by `f name value`, computed lazily.",
+    ),
+    prim!(
+        "removeAttrs",
+        remove_attrs,
+        [
+            "set" => "first argument passed to builtins.removeAttrs",
+            "list" => "second argument passed to builtins.removeAttrs",
+        ],
+        "`set` without the attributes whose names are in `list`.",
+    ),
+    prim!(
+        "intersectAttrs",
+        intersect_attrs,
+        [
+            "e1" => "first argument passed to builtins.intersectAttrs",
+            "e2" => "second argument passed to builtins.intersectAttrs",
+        ],
+        "The attributes of `e2` whose names `e1` also has.",
+    ),
+    prim!(
+        "catAttrs",
+        cat_attrs,
+        [
+            "attr" => "first argument passed to builtins.catAttrs",
+            "list" => "second argument passed to builtins.catAttrs",
+        ],
+        "The values of the attribute named `attr` of the sets in `list` that have it.",
+    ),
+    prim!(
+        "listToAttrs",
+        list_to_attrs,
+        [
+            "e" => "argument passed to builtins.listToAttrs",
+        ],
+        "A set from a list of `{ name; value; }` sets; for a name given twice the first wins.",
+    ),
+    prim!(
+        "zipAttrsWith",
+        zip_attrs_with,
+        [
+            "f" => "first argument passed to builtins.zipAttrsWith",
+            "list" => "second argument passed to builtins.zipAttrsWith",
+        ],
+        "A set with each name found in the sets of `list`, its value `f name values`, where `values` lists that attribute's values in order.",
+    ),
 ];
 
 fn attr_names<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let a = attrs(ev, args[0], span)?;
+    let a = attrs(ev, args[0], span).arg(0)?;
     let names = sorted_attrs(ev, a)
         .into_iter()
         .map(|(n, _)| ev.sym_value(n))
@@ -31,14 +108,14 @@ fn attr_names<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
 }
 
 fn attr_values<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let a = attrs(ev, args[0], span)?;
+    let a = attrs(ev, args[0], span).arg(0)?;
     let values = sorted_attrs(ev, a).into_iter().map(|(_, v)| v).collect();
     Ok(ev.new_list(values))
 }
 
 fn get_attr<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = super::arg_frame(super::string_no_ctx(ev, args[0], span), "getAttr", 0, span)?;
-    let a = attrs(ev, args[1], span)?;
+    let name = super::string_no_ctx(ev, args[0], span).in_arg(0)?;
+    let a = attrs(ev, args[1], span).arg(1)?;
     let sym = ev.sym(name.bytes);
     match a.get(sym) {
         Some(attr) => ev.force(attr.value),
@@ -62,14 +139,14 @@ fn get_attr<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
 }
 
 fn has_attr<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = super::arg_frame(super::string_no_ctx(ev, args[0], span), "hasAttr", 0, span)?;
-    let a = attrs(ev, args[1], span)?;
+    let name = super::string_no_ctx(ev, args[0], span).in_arg(0)?;
+    let a = attrs(ev, args[1], span).arg(1)?;
     let sym = ev.sym(name.bytes);
     Ok(Value::Bool(a.get(sym).is_some()))
 }
 
 fn map_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let a = attrs(ev, args[1], span)?;
+    let a = attrs(ev, args[1], span).arg(1)?;
     let f: &'a Value<'a> = ev.arena.alloc(args[0]);
     // Same names, same order: no sort needed, built in place.
     let entries = ev
@@ -86,8 +163,8 @@ fn map_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 }
 
 fn remove_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let a = attrs(ev, args[0], span)?;
-    let names = list(ev, args[1], span)?;
+    let a = attrs(ev, args[0], span).arg(0)?;
+    let names = list(ev, args[1], span).arg(1)?;
     let mut remove = Vec::with_capacity(names.elems.len());
     for n in names.elems {
         let s = super::string_in(
@@ -110,8 +187,8 @@ fn remove_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRe
 }
 
 fn intersect_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let a = attrs(ev, args[0], span)?;
-    let b = attrs(ev, args[1], span)?;
+    let a = attrs(ev, args[0], span).arg(0)?;
+    let b = attrs(ev, args[1], span).arg(1)?;
     let kept: Vec<Attr<'a>> = b
         .entries
         .iter()
@@ -124,9 +201,9 @@ fn intersect_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eva
 }
 
 fn cat_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = super::arg_frame(super::string_no_ctx(ev, args[0], span), "catAttrs", 0, span)?;
+    let name = super::string_no_ctx(ev, args[0], span).in_arg(0)?;
     let sym = ev.sym(name.bytes);
-    let l = list(ev, args[1], span)?;
+    let l = list(ev, args[1], span).arg(1)?;
     let mut out = Vec::new();
     for e in l.elems {
         let a = attrs_in(
@@ -143,7 +220,7 @@ fn cat_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 }
 
 fn list_to_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let l = list(ev, args[0], span)?;
+    let l = list(ev, args[0], span).arg(0)?;
     let mut out = Vec::with_capacity(l.elems.len());
     let mut seen = std::collections::HashSet::with_capacity(l.elems.len());
     let (name_sym, value_sym) = (ev.syms.name, ev.syms.value);
@@ -209,8 +286,8 @@ fn name_error(e: Box<EvalError>, at: Span, call: Span, message: &str) -> Box<Eva
 }
 
 fn zip_attrs_with<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = super::function_arg(ev, args[0], span, "zipAttrsWith")?;
-    let sets = list(ev, args[1], span)?;
+    let f = super::function(ev, args[0], span).in_arg(0)?;
+    let sets = list(ev, args[1], span).arg(1)?;
     let mut groups: Vec<(crate::intern::Symbol, Vec<Value<'a>>)> = Vec::new();
     let mut index = std::collections::HashMap::new();
     for s in sets.elems {

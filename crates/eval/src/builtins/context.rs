@@ -10,21 +10,46 @@ use std::collections::BTreeMap;
 
 use kiln_formats::store_path::StorePath;
 
-use super::{attrs, boolean, list, string};
-use crate::eval::{Eval, EvalResult};
+use super::{attrs, boolean, list, string, ArgResult};
+use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
 use crate::value::{Attr, ContextElem, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("getContext", 1, get_context),
-    prim!("appendContext", 2, append_context),
+    prim!(
+        "getContext",
+        get_context,
+        [
+            "s" => "argument passed to builtins.getContext",
+        ],
+        "The context of the string `s`, as a set from each store path to what the string refers to of it.",
+    ),
+    prim!(
+        "appendContext",
+        append_context,
+        [
+            "s" => "first argument passed to builtins.appendContext",
+            "context" => "second argument passed to builtins.appendContext",
+        ],
+        "The string `s` with the context elements of the set `context` (in the form `getContext` returns) added.",
+    ),
     prim!(
         "unsafeDiscardOutputDependency",
-        1,
-        discard_output_dependency
+        discard_output_dependency,
+        [
+            "s" => "argument passed to builtins.unsafeDiscardOutputDependency",
+        ],
+        "The string `s` with each reference to a derivation's outputs turned into one to the derivation file itself.",
     ),
-    prim!("addDrvOutputDependencies", 1, add_drv_output_dependencies),
+    prim!(
+        "addDrvOutputDependencies",
+        add_drv_output_dependencies,
+        [
+            "s" => "argument passed to builtins.addDrvOutputDependencies",
+        ],
+        "The string `s`, which refers to one derivation file, made to refer to all that derivation's outputs instead.",
+    ),
 ];
 
 /// What the context says about one store path.
@@ -36,7 +61,7 @@ struct PathInfo<'a> {
 }
 
 fn get_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?;
+    let s = string(ev, args[0], span).arg(0)?;
     let mut by_path: BTreeMap<&'a [u8], PathInfo<'a>> = BTreeMap::new();
     for elem in s.context {
         match *elem {
@@ -94,8 +119,8 @@ fn store_path(ev: &Eval<'_>, key: &[u8]) -> Option<StorePath> {
 }
 
 fn append_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?;
-    let set = attrs(ev, args[1], span)?;
+    let s = string(ev, args[0], span).arg(0)?;
+    let set = attrs(ev, args[1], span).arg(1)?;
     let path_sym = ev.sym(b"path");
     let all_sym = ev.sym(b"allOutputs");
     let outputs_sym = ev.sym(b"outputs");
@@ -206,12 +231,9 @@ fn discard_output_dependency<'a>(
     span: Span,
 ) -> EvalResult<Value<'a>> {
     let v = ev.force(args[0])?;
-    let s = super::coerce_in(
-        ev,
-        v,
-        span,
-        "while evaluating the argument passed to builtins.unsafeDiscardOutputDependency",
-    )?;
+    let s = ev
+        .coerce_to_string(v, span, CoerceMode::Interpolation)
+        .arg(0)?;
     let Value::String(s) = s else {
         unreachable!("coercion makes a string")
     };
@@ -233,7 +255,7 @@ fn add_drv_output_dependencies<'a>(
     args: &[Value<'a>],
     span: Span,
 ) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?;
+    let s = string(ev, args[0], span).arg(0)?;
     let [elem] = s.context else {
         return Err(EvalError::msg(
             format!(

@@ -3,40 +3,238 @@
 
 use std::path::Path;
 
-use super::{attrs, string, with_frame};
+use super::{attrs, string, with_frame, ArgResult};
 use crate::eval::{CoerceMode, Eval, EvalResult};
+use crate::eval_error::ArgumentMark;
 use crate::eval_error::{ErrorKind, EvalError};
+use crate::report::Notice;
 use crate::span::Span;
 use crate::value::{Attr, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("typeOf", 1, type_of),
-    prim!("isNull", 1, is_null),
-    prim!("isInt", 1, is_int),
-    prim!("isFloat", 1, is_float),
-    prim!("isBool", 1, is_bool),
-    prim!("isString", 1, is_string),
-    prim!("isPath", 1, is_path),
-    prim!("isList", 1, is_list),
-    prim!("isAttrs", 1, is_attrs),
-    prim!("isFunction", 1, is_function),
-    prim!("seq", 2, seq),
-    prim!("deepSeq", 2, deep_seq),
-    prim!("tryEval", 1, try_eval),
-    prim!("throw", 1, throw),
-    prim!("abort", 1, abort),
-    prim!("trace", 2, trace),
-    prim!("warn", 2, warn),
-    prim!("addErrorContext", 2, add_error_context),
-    prim!("import", 1, import),
-    prim!("scopedImport", 2, scoped_import),
-    prim!("readFile", 1, read_file),
-    prim!("pathExists", 1, path_exists),
-    prim!("readFileType", 1, read_file_type),
-    prim!("readDir", 1, read_dir),
-    prim!("getEnv", 1, get_env),
-    prim!("functionArgs", 1, function_args),
-    prim!("unsafeGetAttrPos", 2, unsafe_get_attr_pos),
+    prim!(
+        "typeOf",
+        type_of,
+        [
+            "e",
+        ],
+        "The name of the type of `e`: `int`, `bool`, `string`, `path`, `null`, `set`, `list`, `lambda` or `float`.",
+    ),
+    prim!(
+        "isNull",
+        is_null,
+        [
+            "e",
+        ],
+        "Whether `e` is `null` (deprecated: use `e == null`).",
+    ),
+    prim!(
+        "isInt",
+        is_int,
+        [
+            "e",
+        ],
+        "Whether `e` is an integer.",
+    ),
+    prim!(
+        "isFloat",
+        is_float,
+        [
+            "e",
+        ],
+        "Whether `e` is a float.",
+    ),
+    prim!(
+        "isBool",
+        is_bool,
+        [
+            "e",
+        ],
+        "Whether `e` is a Boolean.",
+    ),
+    prim!(
+        "isString",
+        is_string,
+        [
+            "e",
+        ],
+        "Whether `e` is a string.",
+    ),
+    prim!(
+        "isPath",
+        is_path,
+        [
+            "e",
+        ],
+        "Whether `e` is a path.",
+    ),
+    prim!(
+        "isList",
+        is_list,
+        [
+            "e",
+        ],
+        "Whether `e` is a list.",
+    ),
+    prim!(
+        "isAttrs",
+        is_attrs,
+        [
+            "e",
+        ],
+        "Whether `e` is a set.",
+    ),
+    prim!(
+        "isFunction",
+        is_function,
+        [
+            "e",
+        ],
+        "Whether `e` is a function.",
+    ),
+    prim!(
+        "seq",
+        seq,
+        [
+            "e1",
+            "e2",
+        ],
+        "Evaluates `e1` (to weak head normal form), then returns `e2`.",
+    ),
+    prim!(
+        "deepSeq",
+        deep_seq,
+        [
+            "e1",
+            "e2",
+        ],
+        "Evaluates `e1` completely, every list element and attribute, then returns `e2`.",
+    ),
+    prim!(
+        "tryEval",
+        try_eval,
+        [
+            "e",
+        ],
+        "`{ success = true; value = e; }`, or `{ success = false; value = false; }` if evaluating `e` throws or fails an assertion.",
+    ),
+    prim!(
+        "throw",
+        throw,
+        [
+            "s" => "error message passed to builtin.throw",
+        ],
+        "Fails with the message `s`; `builtins.tryEval` can catch it.",
+    ),
+    prim!(
+        "abort",
+        abort,
+        [
+            "s" => "error message passed to builtins.abort",
+        ],
+        "Aborts evaluation with the message `s`; nothing can catch it.",
+    ),
+    prim!(
+        "trace",
+        trace,
+        [
+            "e1",
+            "e2",
+        ],
+        "Prints `e1` on standard error (a `trace:` line), then returns `e2`.",
+    ),
+    prim!(
+        "warn",
+        warn,
+        [
+            "e1" => "first argument; the message passed to builtins.warn",
+            "e2",
+        ],
+        "Prints the string `e1` as an evaluation warning, then returns `e2`; with `abort-on-warn`, fails instead of returning.",
+    ),
+    prim!(
+        "addErrorContext",
+        add_error_context,
+        [
+            "context" => "error message passed to builtins.addErrorContext",
+            "expr",
+        ],
+        "Returns `expr`; an error in evaluating it gets the line `context` in its trace.",
+    ),
+    prim!(
+        "import",
+        import,
+        [
+            "path",
+        ],
+        "The value of the Nix file at `path` (its `default.nix` for a directory).",
+    ),
+    prim!(
+        "scopedImport",
+        scoped_import,
+        [
+            "scope" => "first argument passed to builtins.scopedImport",
+            "path",
+        ],
+        "Like `import`, with the attributes of `scope` in scope in the file, shadowing the builtins.",
+    ),
+    prim!(
+        "readFile",
+        read_file,
+        [
+            "path",
+        ],
+        "The contents of the file at `path`, as a string.",
+    ),
+    prim!(
+        "pathExists",
+        path_exists,
+        [
+            "path",
+        ],
+        "Whether the path `path` exists (and may be read).",
+    ),
+    prim!(
+        "readFileType",
+        read_file_type,
+        [
+            "p",
+        ],
+        "The type of the file at `p`: `regular`, `directory`, `symlink` or `unknown`.",
+    ),
+    prim!(
+        "readDir",
+        read_dir,
+        [
+            "path",
+        ],
+        "The entries of the directory `path`: a set from each name to its file type.",
+    ),
+    prim!(
+        "getEnv",
+        get_env,
+        [
+            "s" => "first argument passed to builtins.getEnv",
+        ],
+        "The value of the environment variable `s`, or the empty string if it is not set (always empty in restricted and pure evaluation).",
+    ),
+    prim!(
+        "functionArgs",
+        function_args,
+        [
+            "f",
+        ],
+        "The formal parameters of the function `f`: a set from each name to whether it has a default.",
+    ),
+    prim!(
+        "unsafeGetAttrPos",
+        unsafe_get_attr_pos,
+        [
+            "s" => "first argument passed to builtins.unsafeGetAttrPos",
+            "set" => "second argument passed to builtins.unsafeGetAttrPos",
+        ],
+        "Where the attribute `s` of `set` is defined, as `{ file; line; column; }`, or `null`.",
+    ),
 ];
 
 fn type_of<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
@@ -106,12 +304,12 @@ fn message<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<String
 }
 
 fn throw<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let m = message(ev, args[0], span)?;
+    let m = message(ev, args[0], span).arg(0)?;
     Err(EvalError::new(ErrorKind::Throw(m), Some(span)))
 }
 
 fn abort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let m = message(ev, args[0], span)?;
+    let m = message(ev, args[0], span).arg(0)?;
     Err(EvalError::new(ErrorKind::Abort(m), Some(span)))
 }
 
@@ -121,16 +319,13 @@ pub(crate) fn trace<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalR
         Value::String(s) => String::from_utf8_lossy(s.bytes).into_owned(),
         _ => crate::print::for_trace(ev, v),
     };
-    eprintln!("trace: {}", crate::print::for_stderr(&text));
+    ev.report(Notice::Trace(&text));
     ev.force(args[1])
 }
 
 fn warn<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = super::arg_frame(string(ev, args[0], span), "warn", 0, span)?;
-    eprintln!(
-        "evaluation warning: {}",
-        crate::print::for_stderr(&String::from_utf8_lossy(s.bytes))
-    );
+    let s = string(ev, args[0], span).in_arg(0)?;
+    ev.report(Notice::EvalWarning(&String::from_utf8_lossy(s.bytes)));
     if ev.settings.abort_on_warn {
         return Err(EvalError::msg(
             "aborting to reveal stack trace of warning, as abort-on-warn is set",
@@ -147,39 +342,49 @@ fn add_error_context<'a>(
 ) -> EvalResult<Value<'a>> {
     match ev.force(args[1]) {
         Ok(v) => Ok(v),
-        Err(mut e) => match message(ev, args[0], span) {
-            Ok(m) => {
-                e.add_context(m);
-                Err(e)
-            }
-            // A message that does not coerce replaces the error, as in Nix.
-            Err(m) => Err(with_frame(
-                m,
-                "while evaluating the error message passed to builtins.addErrorContext",
-                span,
-                None,
-            )),
-        },
+        // A message that does not coerce replaces the error, as in Nix.
+        Err(mut e) => {
+            let m = message(ev, args[0], span).in_arg(0)?;
+            e.add_context(m);
+            Err(e)
+        }
     }
 }
 
+/// The frame of a path that does not coerce, where Nix realises it.
+const REALISING: PathFrame<'static> =
+    PathFrame::Message("while realising the context of a path", None);
+
 /// Nix's `realisePath`: a path-like argument (a path, or a string holding an absolute path).
 pub(crate) fn path_arg<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<Vec<u8>> {
-    Ok(coerce_to_path(ev, v, span, "while realising the context of a path", None)?.0)
+    Ok(coerce_to_path(ev, v, span, REALISING)?.0)
+}
+
+/// The frame `coerce_to_path` gives its failures.
+#[derive(Clone, Copy)]
+pub(crate) enum PathFrame<'m> {
+    /// A frame of its own, at a position where Nix gives it one.
+    Message(&'m str, Option<Span>),
+    /// The frame of the builtin's argument `index`, as its `PrimOp` names it (see
+    /// [`super::ArgResult::in_arg`]).
+    Argument(usize),
 }
 
 /// Nix's `coerceToPath`: a path as it is, a set's `__toString` result in turn, anything else
 /// coerced to a string (not copied) that must be absolute. An error forcing the value, a value
-/// that does not coerce, or a relative string gets the frame `message`; an error inside
-/// `__toString` does not. The frame is at `at` where Nix gives it a position.
+/// that does not coerce, or a relative string gets the frame `frame`; an error inside
+/// `__toString` does not.
 pub(crate) fn coerce_to_path<'a>(
     ev: &mut Eval<'a>,
     v: Value<'a>,
     span: Span,
-    message: &str,
-    at: Option<Span>,
+    frame: PathFrame<'_>,
 ) -> EvalResult<(Vec<u8>, &'a [crate::value::ContextElem<'a>])> {
-    let mut v = ev.force(v).map_err(|e| with_frame(e, message, span, at))?;
+    let framed = |e| match frame {
+        PathFrame::Message(message, at) => with_frame(e, message, span, at),
+        PathFrame::Argument(index) => super::mark_argument(e, ArgumentMark::AnyError(index)),
+    };
+    let mut v = ev.force(v).map_err(framed)?;
     // A set's `__toString` result in turn, as long as it is one (a `__toString` that returns
     // its set never ends: Nix runs out of stack).
     let mut rounds = 0;
@@ -194,9 +399,7 @@ pub(crate) fn coerce_to_path<'a>(
                     }
                     let f = ev.force(f.value)?;
                     let res = ev.call(f, v, Some(span))?;
-                    v = ev
-                        .force(res)
-                        .map_err(|e| with_frame(e, message, span, at))?;
+                    v = ev.force(res).map_err(framed)?;
                     continue;
                 }
             }
@@ -208,7 +411,7 @@ pub(crate) fn coerce_to_path<'a>(
         .coerce_to_string(v, span, CoerceMode::PathSegment)
         .map_err(|e| {
             if crate::arith::coercion_failed(&e) {
-                with_frame(e, message, span, at)
+                framed(e)
             } else {
                 e
             }
@@ -224,7 +427,7 @@ pub(crate) fn coerce_to_path<'a>(
             ),
             span,
         );
-        return Err(with_frame(e, message, span, at));
+        return Err(framed(e));
     }
     Ok((s.bytes.to_vec(), s.context))
 }
@@ -251,7 +454,7 @@ pub(crate) fn realised_path_arg<'a>(
     v: Value<'a>,
     span: Span,
 ) -> EvalResult<Vec<u8>> {
-    let (p, context) = coerce_to_path(ev, v, span, "while realising the context of a path", None)?;
+    let (p, context) = coerce_to_path(ev, v, span, REALISING)?;
     for elem in context {
         let crate::value::ContextElem::Opaque(sp) = elem else {
             continue;
@@ -316,7 +519,7 @@ fn import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
 }
 
 fn scoped_import<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let scope = attrs(ev, args[0], span)?;
+    let scope = attrs(ev, args[0], span).arg(0)?;
     let p = realised_path_arg(ev, args[1], span)?;
     ev.eval_file_scoped(os_path(&p), scope).map_err(|mut e| {
         if e.span.is_none() {
@@ -406,7 +609,7 @@ fn read_dir<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
 }
 
 fn get_env<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = super::arg_frame(super::string_no_ctx(ev, args[0], span), "getEnv", 0, span)?;
+    let name = super::string_no_ctx(ev, args[0], span).in_arg(0)?;
     // Restricted evaluations see no environment.
     let value = if ev.restricted() {
         Vec::new()
@@ -445,8 +648,8 @@ fn unsafe_get_attr_pos<'a>(
     args: &[Value<'a>],
     span: Span,
 ) -> EvalResult<Value<'a>> {
-    let name = super::arg_frame(string(ev, args[0], span), "unsafeGetAttrPos", 0, span)?;
-    let set = attrs(ev, args[1], span)?;
+    let name = string(ev, args[0], span).in_arg(0)?;
+    let set = attrs(ev, args[1], span).arg(1)?;
     let sym = ev.sym(name.bytes);
     match set.get(sym).and_then(|a| ev.pos_span(a.pos)) {
         Some(s) if ev.sources.contains(s.file) => Ok(ev.pos_attrs(s)),

@@ -32,16 +32,38 @@ use kiln_formats::derivation::{Derivation, DerivationOutput, DrvHashCache};
 use kiln_formats::hash::{Hash, HashAlgo};
 use kiln_formats::store_path::{FileIngestionMethod, StorePath};
 
-use super::{attrs, boolean, list, string, with_frame};
+use super::{attrs, boolean, list, string, with_frame, ArgResult};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
+use crate::report::Notice;
 use crate::span::Span;
 use crate::value::{Attr, ContextElem, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("derivationStrict", 1, derivation_strict),
-    prim!("derivation", 1, derivation),
-    prim!("placeholder", 1, placeholder),
+    prim!(
+        "derivationStrict",
+        derivation_strict,
+        [
+            "attrs" => "argument passed to builtins.derivationStrict",
+        ],
+        "Writes the derivation that `attrs` describes to the store and returns its `drvPath` and output paths.",
+    ),
+    prim!(
+        "derivation",
+        derivation,
+        [
+            "attrs",
+        ],
+        "A derivation: `attrs` (with `name`, `system` and `builder`) plus its `drvPath`, output paths and one attribute per output.",
+    ),
+    prim!(
+        "placeholder",
+        placeholder,
+        [
+            "output" => "first argument passed to builtins.placeholder",
+        ],
+        "The placeholder string that stands for the path of the output `output` in a derivation's attributes.",
+    ),
 ];
 
 /// The Nix code of `derivation`.
@@ -78,12 +100,7 @@ fn derivation<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
 /// `placeholder output`: `/` and the nix32 SHA-256 of `nix-output:<output>`, which the builder
 /// sees replaced by the output's path.
 fn placeholder<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = super::arg_frame(
-        super::string_no_ctx(ev, args[0], span),
-        "placeholder",
-        0,
-        span,
-    )?;
+    let name = super::string_no_ctx(ev, args[0], span).in_arg(0)?;
     let mut data = b"nix-output:".to_vec();
     data.extend_from_slice(name.bytes);
     let h = Hash::digest_bytes(HashAlgo::Sha256, &data);
@@ -373,7 +390,7 @@ fn add_inputs<'a>(ev: &mut Eval<'a>, b: &mut Builder<'a>, span: Span) -> EvalRes
 }
 
 /// Parses `outputHash` with the algorithm of `outputHashAlgo`, as Nix's `newHashAllowEmpty`.
-fn output_hash(hash: &str, algo: Option<&str>, span: Span) -> EvalResult<Hash> {
+fn output_hash(ev: &Eval<'_>, hash: &str, algo: Option<&str>, span: Span) -> EvalResult<Hash> {
     let algo = algo.and_then(|a| a.parse::<HashAlgo>().ok());
     if hash.is_empty() {
         let Some(algo) = algo else {
@@ -384,7 +401,10 @@ fn output_hash(hash: &str, algo: Option<&str>, span: Span) -> EvalResult<Hash> {
         };
         let h = Hash::from_digest(algo, &vec![0; algo.digest_len()])
             .expect("a digest of the algorithm's length");
-        eprintln!("warning: found empty hash, assuming '{}'", h.to_sri());
+        ev.report(Notice::Warning(&format!(
+            "found empty hash, assuming '{}'",
+            h.to_sri()
+        )));
         return Ok(h);
     }
     // In current Nix's words, as convertHash reports them; any bad SRI hash is just that.
@@ -405,7 +425,7 @@ fn derivation_strict<'a>(
     args: &[Value<'a>],
     span: Span,
 ) -> EvalResult<Value<'a>> {
-    let set = attrs(ev, args[0], span)?;
+    let set = attrs(ev, args[0], span).arg(0)?;
     let name_sym = ev.syms.name;
     let Some(name_attr) = set.get(name_sym) else {
         let mut e = EvalError::msg("attribute 'name' missing", span);
@@ -546,7 +566,7 @@ fn build<'a>(
                 span,
             ));
         }
-        let hash = output_hash(h, b.output_hash_algo.as_deref(), span)?;
+        let hash = output_hash(ev, h, b.output_hash_algo.as_deref(), span)?;
         b.drv.outputs.insert(
             "out".to_owned(),
             DerivationOutput::Fixed {
@@ -568,7 +588,7 @@ fn build<'a>(
         let cache = &mut ev.drv_state.hashes;
         let mut lookup = |p: &StorePath| io.read_derivation(p);
         drv.fill_outputs(&store_dir, name, &mut lookup, cache)
-            .map_err(|e| EvalError::msg(error_chain(&e), span))?;
+            .map_err(|e| EvalError::msg(kiln_formats::error_chain(&e), span))?;
     }
     let drv_path = ev
         .io
@@ -587,7 +607,7 @@ fn build<'a>(
             &mut lookup,
             cache,
         )
-        .map_err(|e| EvalError::msg(error_chain(&e), span))?;
+        .map_err(|e| EvalError::msg(kiln_formats::error_chain(&e), span))?;
         cache.insert(drv_path.clone(), h);
     }
 
@@ -625,14 +645,3 @@ fn build<'a>(
     Ok(ev.new_attrs(res))
 }
 
-/// An error and its causes, as `a: b: c`.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        source = c.source();
-    }
-    s
-}

@@ -11,18 +11,47 @@ use std::path::PathBuf;
 use kiln_formats::hash::{Hash, HashAlgo};
 use kiln_formats::store_path::StorePath;
 
-use super::{boolean, string};
+use super::{boolean, string, ArgResult};
 use crate::eval::{type_error, CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::io::{FetchRequest, Fetched, HashMismatch};
+use crate::report::Notice;
 use crate::span::Span;
 use crate::value::{Attr, ContextElem, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("fetchurl", 1, fetchurl),
-    prim!("fetchTarball", 1, fetch_tarball),
-    prim!("fetchGit", 1, fetch_git),
-    prim!("fetchTree", 1, fetch_tree),
+    prim!(
+        "fetchurl",
+        fetchurl,
+        [
+            "arg",
+        ],
+        "Downloads the URL `arg` (or `arg.url`, checked against `arg.sha256`) to the store and returns its path.",
+    ),
+    prim!(
+        "fetchTarball",
+        fetch_tarball,
+        [
+            "args",
+        ],
+        "Downloads and unpacks the tarball at the URL `args` (or `args.url`) into the store and returns its path.",
+    ),
+    prim!(
+        "fetchGit",
+        fetch_git,
+        [
+            "args",
+        ],
+        "Copies a revision of the Git repository at the URL `args` (or `args.url`, with `ref`, `rev`, `submodules`, …) to the store; returns its path and metadata.",
+    ),
+    prim!(
+        "fetchTree",
+        fetch_tree,
+        [
+            "input" => "argument passed to builtins.fetchTree",
+        ],
+        "Fetches the source tree that `input` (a set with a `type`, or a URL) describes into the store; returns its path and metadata.",
+    ),
 ];
 
 fn text(bytes: &[u8]) -> String {
@@ -37,11 +66,14 @@ fn store_path_value<'a>(ev: &Eval<'a>, p: &StorePath) -> Value<'a> {
 }
 
 /// Parses a `sha256` argument; an empty one stands for the all-zero hash, with Nix's warning.
-fn parse_sha256(s: &str, span: Span) -> EvalResult<Hash> {
+fn parse_sha256(ev: &Eval<'_>, s: &str, span: Span) -> EvalResult<Hash> {
     if s.is_empty() {
         let zero = Hash::from_digest(HashAlgo::Sha256, &[0; 32])
             .map_err(|e| EvalError::msg(e.to_string(), span))?;
-        eprintln!("warning: found empty hash, assuming '{}'", zero.to_sri());
+        ev.report(Notice::Warning(&format!(
+            "found empty hash, assuming '{}'",
+            zero.to_sri()
+        )));
         return Ok(zero);
     }
     Hash::parse_any(s, Some(HashAlgo::Sha256)).map_err(|e| EvalError::msg(e.to_string(), span))
@@ -82,7 +114,7 @@ fn fetch_url<'a>(
                     "url" => url = Some(plain_string(ev, value, span)?),
                     "sha256" => {
                         let s = plain_string(ev, value, span)?;
-                        expected = Some(parse_sha256(&s, span)?);
+                        expected = Some(parse_sha256(ev, &s, span)?);
                     }
                     "name" => name = Some(plain_string(ev, value, span)?),
                     _ => {
@@ -329,7 +361,7 @@ fn fetch_tree<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
                 span,
             ))
         }
-        other => return Err(type_error("a set", &other, ev, span)),
+        other => return Err(type_error("a set", &other, ev, span)).arg(0),
     };
     let type_sym = ev.sym(b"type");
     let Some(ty) = set.get(type_sym) else {
@@ -502,7 +534,7 @@ fn git_result<'a>(
         if let FetchRequest::Git { url, .. } = req {
             let dir = url.strip_prefix("git+").unwrap_or(url);
             let dir = dir.strip_prefix("file://").unwrap_or(dir);
-            eprintln!("warning: Git tree '{dir}' is dirty");
+            ev.report(Notice::Warning(&format!("Git tree '{dir}' is dirty")));
         }
         let short = format!("{}-dirty", &dirty[..7.min(dirty.len())]);
         out.push(("dirtyRev", ev.new_str(dirty.as_bytes())));

@@ -8,16 +8,39 @@ use std::path::Path;
 
 use kiln_formats::hash::{Encoding, Hash, HashAlgo, HashError, Hasher};
 
-use super::{attrs, string, with_frame};
+use super::{attrs, string, with_frame, ArgResult};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::span::Span;
 use crate::value::{PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("hashString", 2, hash_string),
-    prim!("hashFile", 2, hash_file),
-    prim!("convertHash", 1, convert_hash),
+    prim!(
+        "hashString",
+        hash_string,
+        [
+            "type" => "first argument passed to builtins.hashString",
+            "s" => "second argument passed to builtins.hashString",
+        ],
+        "The base-16 hash of the string `s` with the algorithm `type` (`md5`, `sha1`, `sha256` or `sha512`).",
+    ),
+    prim!(
+        "hashFile",
+        hash_file,
+        [
+            "type" => "first argument passed to builtins.hashFile",
+            "p",
+        ],
+        "The base-16 hash of the file at path `p` with the algorithm `type`.",
+    ),
+    prim!(
+        "convertHash",
+        convert_hash,
+        [
+            "args" => "first argument passed to builtins.convertHash",
+        ],
+        "Converts `args.hash` (of algorithm `args.hashAlgo` if it does not say) to the format `args.toHashFormat`: `base16`, `nix32`, `base32`, `base64` or `sri`.",
+    ),
 ];
 
 /// Parses an algorithm name, with Nix's message for an unknown one.
@@ -33,20 +56,16 @@ fn algo(name: &[u8], span: Span) -> EvalResult<HashAlgo> {
     })
 }
 
-/// The algorithm a builtin takes first, with the builtin's frame on any error forcing it.
-fn algo_arg<'a>(
-    ev: &mut Eval<'a>,
-    v: Value<'a>,
-    span: Span,
-    builtin: &str,
-) -> EvalResult<HashAlgo> {
-    let s = super::arg_frame(string(ev, v, span), builtin, 0, span)?;
+/// The algorithm a builtin takes as its first argument, `v`, with that argument's frame on any
+/// error forcing it.
+fn algo_arg<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalResult<HashAlgo> {
+    let s = string(ev, v, span).in_arg(0)?;
     algo(s.bytes, span)
 }
 
 fn hash_string<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let algo = algo_arg(ev, args[0], span, "hashString")?;
-    let s = super::arg_frame(string(ev, args[1], span), "hashString", 1, span)?;
+    let algo = algo_arg(ev, args[0], span)?;
+    let s = string(ev, args[1], span).in_arg(1)?;
     let hash = Hash::digest_bytes(algo, s.bytes);
     Ok(ev.new_str(hash.to_base16().as_bytes()))
 }
@@ -61,7 +80,7 @@ pub(crate) fn io_message(e: &std::io::Error) -> String {
 }
 
 fn hash_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let algo = algo_arg(ev, args[0], span, "hashFile")?;
+    let algo = algo_arg(ev, args[0], span)?;
     let p = super::control::realised_path_arg(ev, args[1], span)?;
     let path = {
         use std::os::unix::ffi::OsStrExt;
@@ -125,7 +144,7 @@ fn digest_part(hash: &str) -> &str {
 }
 
 fn convert_hash<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let set = attrs(ev, args[0], span)?;
+    let set = attrs(ev, args[0], span).arg(0)?;
     let field = |ev: &mut Eval<'a>, name: &[u8]| {
         let sym = ev.sym(name);
         set.get(sym).map(|a| a.value)

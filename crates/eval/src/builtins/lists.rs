@@ -1,38 +1,172 @@
 //! Lists: `length`, `head`, `tail`, `elemAt`, `elem`, `genList`, `map`, `filter`, `foldl'`,
 //! `concatLists`, `concatMap`, `all`, `any`, `sort`, `partition`, `groupBy`, `genericClosure`.
 
-use super::{attrs, attrs_in, boolean, function, int, list, list_in, with_frame};
+use super::{attrs, attrs_in, boolean, function, int, list, list_in, with_frame, ArgResult};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
 use crate::value::{Attr, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("length", 1, length),
-    prim!("head", 1, head),
-    prim!("tail", 1, tail),
-    prim!("elemAt", 2, elem_at),
-    prim!("elem", 2, elem),
-    prim!("genList", 2, gen_list),
-    prim!("map", 2, map),
-    prim!("filter", 2, filter),
-    prim!("foldl'", 3, foldl),
-    prim!("concatLists", 1, concat_lists),
-    prim!("concatMap", 2, concat_map),
-    prim!("all", 2, all),
-    prim!("any", 2, any),
-    prim!("sort", 2, sort),
-    prim!("partition", 2, partition),
-    prim!("groupBy", 2, group_by),
-    prim!("genericClosure", 1, generic_closure),
+    prim!(
+        "length",
+        length,
+        [
+            "e" => "first argument passed to builtins.length",
+        ],
+        "The number of elements of the list `e`.",
+    ),
+    prim!(
+        "head",
+        head,
+        [
+            "list" => "first argument passed to 'builtins.head'",
+        ],
+        "The first element of `list`; an error if the list is empty.",
+    ),
+    prim!(
+        "tail",
+        tail,
+        [
+            "list" => "first argument passed to 'builtins.tail'",
+        ],
+        "`list` without its first element; an error if the list is empty.",
+    ),
+    prim!(
+        "elemAt",
+        elem_at,
+        [
+            "xs" => "first argument passed to 'builtins.elemAt'",
+            "n" => "second argument passed to 'builtins.elemAt'",
+        ],
+        "Element `n` of the list `xs`, counting from 0; an error if the list is shorter.",
+    ),
+    prim!(
+        "elem",
+        elem,
+        [
+            "x",
+            "xs" => "second argument passed to builtins.elem",
+        ],
+        "Whether `x` is equal (`==`) to an element of the list `xs`.",
+    ),
+    prim!(
+        "genList",
+        gen_list,
+        [
+            "generator" => "first argument passed to builtins.genList",
+            "length" => "second argument passed to builtins.genList",
+        ],
+        "A list of `length` elements, element `i` being `generator i`, computed lazily.",
+    ),
+    prim!(
+        "map",
+        map,
+        [
+            "f" => "first argument passed to builtins.map",
+            "list" => "second argument passed to builtins.map",
+        ],
+        "The list of `f` applied to each element of `list`, computed lazily.",
+    ),
+    prim!(
+        "filter",
+        filter,
+        [
+            "f" => "first argument passed to builtins.filter",
+            "list" => "second argument passed to builtins.filter",
+        ],
+        "The elements of `list` for which `f` returns true, in order.",
+    ),
+    prim!(
+        "foldl'",
+        foldl,
+        [
+            "op" => "first argument passed to builtins.foldlStrict",
+            "nul",
+            "list" => "third argument passed to builtins.foldlStrict",
+        ],
+        "Reduces `list` from the left with `op`, starting from `nul`: `op (op (op nul x0) x1) x2`; each step's result is forced before the next.",
+    ),
+    prim!(
+        "concatLists",
+        concat_lists,
+        [
+            "lists" => "first argument passed to builtins.concatLists",
+        ],
+        "The lists of the list `lists` joined into one.",
+    ),
+    prim!(
+        "concatMap",
+        concat_map,
+        [
+            "f" => "first argument passed to builtins.concatMap",
+            "list" => "second argument passed to builtins.concatMap",
+        ],
+        "`f` applied to each element of `list`, the resulting lists joined into one.",
+    ),
+    prim!(
+        "all",
+        all,
+        [
+            "pred" => "first argument passed to builtins.all",
+            "list" => "second argument passed to builtins.all",
+        ],
+        "Whether `pred` returns true for every element of `list`.",
+    ),
+    prim!(
+        "any",
+        any,
+        [
+            "pred" => "first argument passed to builtins.any",
+            "list" => "second argument passed to builtins.any",
+        ],
+        "Whether `pred` returns true for at least one element of `list`.",
+    ),
+    prim!(
+        "sort",
+        sort,
+        [
+            "comparator" => "first argument passed to builtins.sort",
+            "list" => "second argument passed to builtins.sort",
+        ],
+        "`list` in the order `comparator` defines (`comparator a b` is true when `a` goes before `b`); the sort is stable.",
+    ),
+    prim!(
+        "partition",
+        partition,
+        [
+            "pred" => "first argument passed to builtins.partition",
+            "list" => "second argument passed to builtins.partition",
+        ],
+        "Splits `list` into `right`, the elements for which `pred` is true, and `wrong`, the others, keeping their order.",
+    ),
+    prim!(
+        "groupBy",
+        group_by,
+        [
+            "f" => "first argument passed to builtins.groupBy",
+            "list" => "second argument passed to builtins.groupBy",
+        ],
+        "Groups the elements of `list` into a set of lists, by the string `f` returns for each.",
+    ),
+    prim!(
+        "genericClosure",
+        generic_closure,
+        [
+            "attrset" => "first argument passed to builtins.genericClosure",
+        ],
+        "The closure of `attrset.startSet` under `attrset.operator`: every set reached, each distinct `key` once, in the order found.",
+    ),
 ];
 
 fn length<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    Ok(Value::Int(list(ev, args[0], span)?.elems.len() as i64))
+    Ok(Value::Int(
+        list(ev, args[0], span).arg(0)?.elems.len() as i64
+    ))
 }
 
 fn head<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let l = list(ev, args[0], span)?;
+    let l = list(ev, args[0], span).arg(0)?;
     match l.elems.first() {
         Some(v) => ev.force(*v),
         None => Err(EvalError::msg(
@@ -43,7 +177,7 @@ fn head<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
 }
 
 fn tail<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let l = list(ev, args[0], span)?;
+    let l = list(ev, args[0], span).arg(0)?;
     if l.elems.is_empty() {
         return Err(EvalError::msg(
             "'builtins.tail' called on an empty list",
@@ -56,8 +190,8 @@ fn tail<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
 }
 
 fn elem_at<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let l = list(ev, args[0], span)?;
-    let n = super::arg_frame(int(ev, args[1], span), "elemAt", 1, span)?;
+    let l = list(ev, args[0], span).arg(0)?;
+    let n = int(ev, args[1], span).in_arg(1)?;
     match usize::try_from(n).ok().and_then(|i| l.elems.get(i)) {
         Some(v) => ev.force(*v),
         None => Err(EvalError::msg(
@@ -71,12 +205,7 @@ fn elem_at<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 }
 
 fn elem<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let l = list_in(
-        ev,
-        args[1],
-        span,
-        "while evaluating the second argument passed to builtins.elem",
-    )?;
+    let l = list(ev, args[1], span).arg(1)?;
     for e in l.elems {
         // Like Nix, a value is equal to itself without looking inside (so a function is an
         // element of a list holding that same function).
@@ -88,12 +217,7 @@ fn elem<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
 }
 
 fn gen_list<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let n = super::int_in(
-        ev,
-        args[1],
-        span,
-        "while evaluating the second argument passed to builtins.genList",
-    )?;
+    let n = int(ev, args[1], span).in_arg(1)?;
     if n < 0 {
         return Err(EvalError::msg(
             format!("cannot create list of size {n}"),
@@ -101,29 +225,29 @@ fn gen_list<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult
         ));
     }
     // Nix forces the generator even for an empty list, after the length.
-    let f = super::function_arg(ev, args[0], span, "genList")?;
+    let f = super::function(ev, args[0], span).in_arg(0)?;
     let f: &'a Value<'a> = ev.arena.alloc(f);
     Ok(ev.new_list_iter((0..n as usize).map(|i| ev.lazy_apply_index(f, i as i64))))
 }
 
 fn map<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let l = list(ev, args[1], span)?;
+    let l = list(ev, args[1], span).arg(1)?;
     // As in Nix: the list first, and the function only when there is something to map.
     if l.elems.is_empty() {
         return Ok(Value::List(l));
     }
-    let f = super::function_arg(ev, args[0], span, "map")?;
+    let f = super::function(ev, args[0], span).in_arg(0)?;
     let f: &'a Value<'a> = ev.arena.alloc(f);
     Ok(ev.new_list_iter(l.elems.iter().map(|e| ev.lazy_apply_ref(f, e))))
 }
 
 fn filter<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     // As in Nix: the list first, and the function only when there is something to filter.
-    let l = list(ev, args[1], span)?;
+    let l = list(ev, args[1], span).arg(1)?;
     if l.elems.is_empty() {
         return Ok(Value::List(l));
     }
-    let f = super::function_arg(ev, args[0], span, "filter")?;
+    let f = super::function(ev, args[0], span).in_arg(0)?;
     let mut out = Vec::new();
     for e in l.elems {
         let keep = ev.call_n(f, &[*e], span)?;
@@ -147,20 +271,8 @@ fn filter<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
 
 fn foldl<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     // The primop is `foldl'`, but Nix's frames name it `foldlStrict`.
-    let f = function(ev, args[0], span).map_err(|e| {
-        with_frame(
-            e,
-            "while evaluating the first argument passed to builtins.foldlStrict",
-            span,
-            None,
-        )
-    })?;
-    let l = list_in(
-        ev,
-        args[2],
-        span,
-        "while evaluating the third argument passed to builtins.foldlStrict",
-    )?;
+    let f = function(ev, args[0], span).in_arg(0)?;
+    let l = list(ev, args[2], span).arg(2)?;
     let mut acc = args[1];
     for e in l.elems {
         acc = ev.call_n(f, &[acc, *e], span)?;
@@ -169,7 +281,7 @@ fn foldl<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Va
 }
 
 fn concat_lists<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let l = list(ev, args[0], span)?;
+    let l = list(ev, args[0], span).arg(0)?;
     let mut out = Vec::new();
     for e in l.elems {
         let l = list_in(
@@ -184,8 +296,8 @@ fn concat_lists<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRe
 }
 
 fn concat_map<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = super::function_arg(ev, args[0], span, "concatMap")?;
-    let l = list(ev, args[1], span)?;
+    let f = super::function(ev, args[0], span).in_arg(0)?;
+    let l = list(ev, args[1], span).arg(1)?;
     let mut out = Vec::new();
     for e in l.elems {
         let r = ev.call_n(f, &[*e], span)?;
@@ -210,8 +322,8 @@ fn concat_map<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResu
 }
 
 fn all<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = super::function_arg(ev, args[0], span, "all")?;
-    let l = list(ev, args[1], span)?;
+    let f = super::function(ev, args[0], span).in_arg(0)?;
+    let l = list(ev, args[1], span).arg(1)?;
     for e in l.elems {
         let r = ev.call_n(f, &[*e], span)?;
         let r = boolean(ev, r, span).map_err(|e| {
@@ -230,8 +342,8 @@ fn all<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Valu
 }
 
 fn any<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = super::function_arg(ev, args[0], span, "any")?;
-    let l = list(ev, args[1], span)?;
+    let f = super::function(ev, args[0], span).in_arg(0)?;
+    let l = list(ev, args[1], span).arg(1)?;
     for e in l.elems {
         let r = ev.call_n(f, &[*e], span)?;
         let r = boolean(ev, r, span).map_err(|e| {
@@ -254,11 +366,11 @@ fn any<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Valu
 fn sort<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     // As in Nix: the list first, the function only when there is something to sort, then
     // every element, before any comparison.
-    let l = list(ev, args[1], span)?;
+    let l = list(ev, args[1], span).arg(1)?;
     if l.elems.is_empty() {
         return Ok(Value::List(l));
     }
-    let f = super::function_arg(ev, args[0], span, "sort")?;
+    let f = super::function(ev, args[0], span).in_arg(0)?;
     // The elements are taken as values: the comparator then reads them without going
     // through their thunks (the new list prints the same).
     let mut items: Vec<Value<'a>> = Vec::with_capacity(l.elems.len());
@@ -353,8 +465,8 @@ where
 }
 
 fn partition<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = super::function_arg(ev, args[0], span, "partition")?;
-    let l = list(ev, args[1], span)?;
+    let f = super::function(ev, args[0], span).in_arg(0)?;
+    let l = list(ev, args[1], span).arg(1)?;
     let (mut right, mut wrong) = (Vec::new(), Vec::new());
     for e in l.elems {
         // Nix forces each element before passing it.
@@ -392,8 +504,8 @@ fn partition<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 }
 
 fn group_by<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let f = super::function_arg(ev, args[0], span, "groupBy")?;
-    let l = list(ev, args[1], span)?;
+    let f = super::function(ev, args[0], span).in_arg(0)?;
+    let l = list(ev, args[1], span).arg(1)?;
     let mut groups: Vec<(crate::intern::Symbol, Vec<Value<'a>>)> = Vec::new();
     let mut index = std::collections::HashMap::new();
     for e in l.elems {
@@ -449,7 +561,7 @@ fn closure_key_position<'a>(
 }
 
 fn generic_closure<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let a = attrs(ev, args[0], span)?;
+    let a = attrs(ev, args[0], span).arg(0)?;
     let start_sym = ev.sym(b"startSet");
     let op_sym = ev.sym(b"operator");
     let key_sym = ev.sym(b"key");

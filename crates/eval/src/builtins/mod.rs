@@ -6,17 +6,33 @@
 //! `__name`, as Nix does.
 
 use crate::eval::{type_error, Eval, EvalResult};
-use crate::eval_error::EvalError;
+use crate::eval_error::{ArgumentMark, EvalError};
 use crate::intern::Symbol;
 use crate::span::Span;
+#[cfg(doc)]
+use crate::value::PrimOpArg;
 use crate::value::{Attr, Attrs, Env, List, NixString, PosIdx, PrimOp, Thunk, ThunkState, Value};
 
-/// `prim!("name", arity, function)`: one entry of a builtins table (visible in the files below).
+/// `prim!("name", function, ["param" => "frame", "param", …], "doc")`: one entry of a builtins
+/// table (visible in the files below). Each parameter is named as in the manual's signature;
+/// `=> "frame"` is how Nix's error frame names that argument ([`PrimOpArg::frame`]), left out
+/// where Nix adds none.
 macro_rules! prim {
-    ($name:literal, $arity:literal, $f:ident) => {
+    (@frame) => {
+        None
+    };
+    (@frame $frame:literal) => {
+        Some($frame)
+    };
+    ($name:literal, $f:ident, [$($param:literal $(=> $frame:literal)?),* $(,)?], $doc:literal $(,)?) => {
         PrimOp {
             name: $name,
-            arity: $arity,
+            arity: [$($param),*].len(),
+            args: &[$(crate::value::PrimOpArg {
+                name: $param,
+                frame: prim!(@frame $($frame)?),
+            }),*],
+            doc: $doc,
             func: $f,
         }
     };
@@ -322,35 +338,6 @@ pub(crate) fn string_in<'a>(
     string(ev, v, span).map_err(|e| with_frame(e, message, span, None))
 }
 
-/// Forces a value expected to be an integer, as Nix's `forceInt` with a context: the frame
-/// `message` is added to any error, forcing included.
-pub(crate) fn int_in<'a>(
-    ev: &mut Eval<'a>,
-    v: Value<'a>,
-    span: Span,
-    message: &str,
-) -> EvalResult<i64> {
-    int(ev, v, span).map_err(|e| with_frame(e, message, span, None))
-}
-
-/// Coerces as Nix's `coerceToString` with a context (paths copied): the frame `message` is
-/// added to the coercion's own failure only.
-pub(crate) fn coerce_in<'a>(
-    ev: &mut Eval<'a>,
-    v: Value<'a>,
-    span: Span,
-    message: &str,
-) -> EvalResult<Value<'a>> {
-    ev.coerce_to_string(v, span, crate::eval::CoerceMode::Interpolation)
-        .map_err(|e| {
-            if crate::arith::coercion_failed(&e) {
-                with_frame(e, message, span, None)
-            } else {
-                e
-            }
-        })
-}
-
 /// Forces a string that may not refer to the store, as Nix's `forceStringNoCtx`.
 pub(crate) fn string_no_ctx<'a>(
     ev: &mut Eval<'a>,
@@ -404,38 +391,39 @@ pub(crate) fn string<'a>(
     }
 }
 
-/// Adds Nix's frame for argument `index` of builtin `name` ("while evaluating the second
-/// argument passed to builtins.hashString") to any error of `res`: for arguments Nix forces
-/// with `forceString`, `forceInt` and the like, whose frame covers forcing too (the type
-/// error alone gets it anyway, from `Eval::builtin_error`).
-pub(crate) fn arg_frame<T>(
-    res: EvalResult<T>,
-    name: &str,
-    index: usize,
-    span: Span,
-) -> EvalResult<T> {
-    res.map_err(|e| match crate::eval::argument_context(name, index) {
-        Some(what) => with_frame(e, &format!("while evaluating the {what}"), span, None),
-        None => e,
-    })
+/// Marks an error met in evaluating argument `index` of the builtin being called, for the
+/// builtin's call to add the frame its [`PrimOp`] names for that argument ("while evaluating
+/// the second argument passed to builtins.map"), as Nix's `force*(v, pos, "…")` add theirs.
+pub(crate) trait ArgResult: Sized {
+    /// The frame goes on the argument's own failure only: a value of the wrong type or a
+    /// coercion that failed, at the call (as `forceList`, `forceAttrs`, `coerceToString`).
+    fn arg(self, index: usize) -> Self;
+    /// The frame goes on any error, forcing the argument included (as `forceString`,
+    /// `forceInt`, `forceFunction`).
+    fn in_arg(self, index: usize) -> Self;
 }
 
-/// Forces the function a builtin takes first, as Nix's `forceFunction` with its context:
-/// "while evaluating the first argument passed to builtins.NAME" on any error.
-pub(crate) fn function_arg<'a>(
-    ev: &mut Eval<'a>,
-    v: Value<'a>,
-    span: Span,
-    builtin: &str,
-) -> EvalResult<Value<'a>> {
-    function(ev, v, span).map_err(|e| {
-        with_frame(
-            e,
-            &format!("while evaluating the first argument passed to builtins.{builtin}"),
-            span,
-            None,
-        )
-    })
+impl<T> ArgResult for EvalResult<T> {
+    #[inline]
+    fn arg(self, index: usize) -> Self {
+        self.map_err(|e| mark_argument(e, ArgumentMark::OwnFailure(index)))
+    }
+
+    #[inline]
+    fn in_arg(self, index: usize) -> Self {
+        self.map_err(|e| mark_argument(e, ArgumentMark::AnyError(index)))
+    }
+}
+
+/// Marks `e` as met in an argument of the builtin being called (see [`ArgResult`]).
+#[cold]
+#[inline(never)]
+pub(crate) fn mark_argument(mut e: Box<EvalError>, mark: ArgumentMark) -> Box<EvalError> {
+    match mark {
+        ArgumentMark::OwnFailure(_) if !crate::arith::coercion_failed(&e) => {}
+        _ => e.argument = Some(mark),
+    }
+    e
 }
 
 /// Forces an argument expected to be a function.
@@ -445,5 +433,31 @@ pub(crate) fn function<'a>(ev: &mut Eval<'a>, v: Value<'a>, span: Span) -> EvalR
         Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) => Ok(f),
         Value::Attrs(a) if a.get(ev.syms.functor).is_some() => Ok(f),
         other => Err(type_error("a function", &other, ev, span)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every builtin describes each of its arguments and says what it does, so a REPL's `:doc`
+    /// can show it.
+    #[test]
+    fn every_builtin_carries_its_arguments_and_docs() {
+        let mut names = std::collections::HashSet::new();
+        for op in super::all() {
+            assert!(names.insert(op.name), "{} is defined twice", op.name);
+            assert_eq!(op.args.len(), op.arity, "{}", op.name);
+            let params: Vec<_> = op.params().collect();
+            let distinct: std::collections::HashSet<_> = params.iter().collect();
+            assert_eq!(distinct.len(), params.len(), "{}: {params:?}", op.name);
+            assert!(
+                op.doc.ends_with('.') && op.doc.len() > 20,
+                "{}: {:?}",
+                op.name,
+                op.doc
+            );
+            for frame in op.args.iter().filter_map(|a| a.frame) {
+                assert!(frame.contains("passed to"), "{}: {frame}", op.name);
+            }
+        }
     }
 }

@@ -1,21 +1,84 @@
 //! Numbers: `add`, `sub`, `mul`, `div`, `lessThan`, `bitAnd`, `bitOr`, `bitXor`, `ceil`, `floor`.
 
-use super::int;
+use super::{int, ArgResult};
 use crate::eval::{type_error, Eval, EvalResult};
 use crate::span::Span;
 use crate::value::{PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("add", 2, add),
-    prim!("sub", 2, sub),
-    prim!("mul", 2, mul),
-    prim!("div", 2, div),
-    prim!("lessThan", 2, less_than),
-    prim!("bitAnd", 2, bit_and),
-    prim!("bitOr", 2, bit_or),
-    prim!("bitXor", 2, bit_xor),
-    prim!("ceil", 1, ceil),
-    prim!("floor", 1, floor),
+    prim!(
+        "add",
+        add,
+        ["e1", "e2",],
+        "The sum of the numbers `e1` and `e2`.",
+    ),
+    prim!(
+        "sub",
+        sub,
+        ["e1", "e2",],
+        "The difference of the numbers `e1` and `e2`.",
+    ),
+    prim!(
+        "mul",
+        mul,
+        ["e1", "e2",],
+        "The product of the numbers `e1` and `e2`.",
+    ),
+    prim!(
+        "div",
+        div,
+        ["e1", "e2",],
+        "The quotient of the numbers `e1` and `e2`; integer division for two integers.",
+    ),
+    prim!(
+        "lessThan",
+        less_than,
+        ["e1", "e2",],
+        "Whether `e1` is less than `e2`, as `<` compares numbers, strings, paths and lists.",
+    ),
+    prim!(
+        "bitAnd",
+        bit_and,
+        [
+            "e1" => "first argument passed to builtins.bitAnd",
+            "e2" => "second argument passed to builtins.bitAnd",
+        ],
+        "The bitwise AND of the integers `e1` and `e2`.",
+    ),
+    prim!(
+        "bitOr",
+        bit_or,
+        [
+            "e1" => "first argument passed to builtins.bitOr",
+            "e2" => "second argument passed to builtins.bitOr",
+        ],
+        "The bitwise OR of the integers `e1` and `e2`.",
+    ),
+    prim!(
+        "bitXor",
+        bit_xor,
+        [
+            "e1" => "first argument passed to builtins.bitXor",
+            "e2" => "second argument passed to builtins.bitXor",
+        ],
+        "The bitwise exclusive OR of the integers `e1` and `e2`.",
+    ),
+    prim!(
+        "ceil",
+        ceil,
+        [
+            "number" => "first argument passed to builtins.ceil",
+        ],
+        "The smallest integer not less than `number`.",
+    ),
+    prim!(
+        "floor",
+        floor,
+        [
+            "number" => "first argument passed to builtins.floor",
+        ],
+        "The largest integer not greater than `number`.",
+    ),
 ];
 
 fn add<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], _: Span) -> EvalResult<Value<'a>> {
@@ -48,22 +111,19 @@ fn less_than<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
 
 fn bit_and<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     Ok(Value::Int(
-        super::arg_frame(int(ev, args[0], span), "bitAnd", 0, span)?
-            & super::arg_frame(int(ev, args[1], span), "bitAnd", 1, span)?,
+        int(ev, args[0], span).in_arg(0)? & int(ev, args[1], span).in_arg(1)?,
     ))
 }
 
 fn bit_or<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     Ok(Value::Int(
-        super::arg_frame(int(ev, args[0], span), "bitOr", 0, span)?
-            | super::arg_frame(int(ev, args[1], span), "bitOr", 1, span)?,
+        int(ev, args[0], span).in_arg(0)? | int(ev, args[1], span).in_arg(1)?,
     ))
 }
 
 fn bit_xor<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     Ok(Value::Int(
-        super::arg_frame(int(ev, args[0], span), "bitXor", 0, span)?
-            ^ super::arg_frame(int(ev, args[1], span), "bitXor", 1, span)?,
+        int(ev, args[0], span).in_arg(0)? ^ int(ev, args[1], span).in_arg(1)?,
     ))
 }
 
@@ -94,11 +154,11 @@ fn round<'a>(
 }
 
 fn ceil<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let v = super::arg_frame(ev.force(args[0]), "ceil", 0, span)?;
-    round(ev, v, span, f64::ceil)
+    let v = ev.force(args[0]).in_arg(0)?;
+    round(ev, v, span, f64::ceil).arg(0)
 }
 
 fn floor<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let v = super::arg_frame(ev.force(args[0]), "floor", 0, span)?;
-    round(ev, v, span, f64::floor)
+    let v = ev.force(args[0]).in_arg(0)?;
+    round(ev, v, span, f64::floor).arg(0)
 }

@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use super::{list, string};
+use super::control::PathFrame;
+use super::{list, string, ArgResult};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::lower::canon_path;
@@ -15,10 +16,35 @@ use crate::span::Span;
 use crate::value::{PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("toPath", 1, to_path),
-    prim!("findFile", 2, find_file),
-    prim!("break", 1, break_),
-    prim!("traceVerbose", 2, trace_verbose),
+    prim!(
+        "toPath",
+        to_path,
+        [
+            "s" => "first argument passed to builtins.toPath",
+        ],
+        "The string `s`, which must be an absolute path, canonicalised (deprecated: a string, not a path).",
+    ),
+    prim!(
+        "findFile",
+        find_file,
+        [
+            "search-path" => "first argument passed to builtins.findFile",
+            "lookup-path" => "second argument passed to builtins.findFile",
+        ],
+        "Looks `lookup-path` up in a search path such as `builtins.nixPath`, as `<lookup-path>` does.",
+    ),
+    prim!(
+        "break",
+        break_,
+        ["v",],
+        "Returns `v`; in a debugger, pauses evaluation there.",
+    ),
+    prim!(
+        "traceVerbose",
+        trace_verbose,
+        ["e1", "e2",],
+        "With `--trace-verbose`, does as `builtins.trace`; otherwise returns `e2` alone.",
+    ),
 ];
 
 /// `break v`: the debugger's breakpoint; without a debugger (Kiln has none) it returns `v`.
@@ -38,13 +64,7 @@ fn trace_verbose<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
 
 /// `toPath s`: the canonical form of an absolute path, as a string (with `s`'s context).
 fn to_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let (p, context) = super::control::coerce_to_path(
-        ev,
-        args[0],
-        span,
-        "while evaluating the first argument passed to builtins.toPath",
-        None,
-    )?;
+    let (p, context) = super::control::coerce_to_path(ev, args[0], span, PathFrame::Argument(0))?;
     Ok(ev.new_string(&canon_path(&p), context))
 }
 
@@ -58,7 +78,7 @@ fn to_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 /// `<nix/…>` falls back to the files Kiln ships (`/__corepkgs__`, as in Nix 2.8).
 fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     if ev.settings.pure_eval {
-        let lookup = string(ev, args[1], span)?.bytes;
+        let lookup = string(ev, args[1], span).arg(1)?.bytes;
         return Err(EvalError::new(
             ErrorKind::Message(format!(
                 "cannot look up '<{}>' in pure evaluation mode (use '--impure' to override)",
@@ -67,7 +87,7 @@ fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
             None,
         ));
     }
-    let entries = list(ev, args[0], span)?;
+    let entries = list(ev, args[0], span).arg(0)?;
     let prefix_sym = ev.sym(b"prefix");
     let path_sym = ev.sym(b"path");
     let mut search = Vec::with_capacity(entries.elems.len());
@@ -123,7 +143,7 @@ fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
         };
         search.push((prefix, path.bytes));
     }
-    let lookup = string(ev, args[1], span)?.bytes;
+    let lookup = string(ev, args[1], span).arg(1)?.bytes;
     for (prefix, dir) in search {
         let Some(suffix) = suffix_if_match(prefix, lookup) else {
             continue;

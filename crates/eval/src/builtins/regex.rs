@@ -40,13 +40,32 @@ use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind};
 
-use super::string_in;
+use super::ArgResult;
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
 use crate::value::{PrimOp, Value};
 
-pub(super) static BUILTINS: &[PrimOp] = &[prim!("match", 2, match_), prim!("split", 2, split)];
+pub(super) static BUILTINS: &[PrimOp] = &[
+    prim!(
+        "match",
+        match_,
+        [
+            "regex" => "first argument passed to builtins.match",
+            "str" => "second argument passed to builtins.match",
+        ],
+        "The capture groups of the extended regular expression `regex` when it matches all of `str`, or `null`.",
+    ),
+    prim!(
+        "split",
+        split,
+        [
+            "regex" => "first argument passed to builtins.split",
+            "str" => "second argument passed to builtins.split",
+        ],
+        "`str` split at the matches of `regex`: the pieces between them, with a list of each match's groups in between.",
+    ),
+];
 
 /// The compiled regular expressions of one evaluation, by pattern.
 #[derive(Default)]
@@ -514,19 +533,9 @@ fn groups_value<'a>(ev: &mut Eval<'a>, hay: &[u8], groups: &[Option<(usize, usiz
 }
 
 fn match_<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let pat = string_in(
-        ev,
-        args[0],
-        span,
-        "while evaluating the first argument passed to builtins.match",
-    )?;
+    let pat = super::string(ev, args[0], span).in_arg(0)?;
     let re = compiled(ev, pat.bytes, span)?;
-    let s = string_in(
-        ev,
-        args[1],
-        span,
-        "while evaluating the second argument passed to builtins.match",
-    )?;
+    let s = super::string(ev, args[1], span).in_arg(1)?;
     match re.groups(s.bytes, 0, s.bytes.len()) {
         Some(groups) => Ok(groups_value(ev, s.bytes, &groups)),
         None => Ok(Value::Null),
@@ -534,19 +543,9 @@ fn match_<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
 }
 
 fn split<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let pat = string_in(
-        ev,
-        args[0],
-        span,
-        "while evaluating the first argument passed to builtins.split",
-    )?;
+    let pat = super::string(ev, args[0], span).in_arg(0)?;
     let re = compiled(ev, pat.bytes, span)?;
-    let s = string_in(
-        ev,
-        args[1],
-        span,
-        "while evaluating the second argument passed to builtins.split",
-    )?;
+    let s = super::string(ev, args[1], span).in_arg(1)?;
     let hay = s.bytes;
     let mut out = Vec::new();
     let mut last_end = 0;

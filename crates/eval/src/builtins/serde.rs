@@ -13,16 +13,35 @@
 
 use std::fmt::Write as _;
 
-use super::string;
+use super::{string, ArgResult};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::{ErrorKind, EvalError};
 use crate::span::Span;
 use crate::value::{Attr, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("fromJSON", 1, from_json),
-    prim!("fromTOML", 1, from_toml),
-    prim!("toXML", 1, to_xml),
+    prim!(
+        "fromJSON",
+        from_json,
+        [
+            "e" => "first argument passed to builtins.fromJSON",
+        ],
+        "The Nix value of the JSON text `e`.",
+    ),
+    prim!(
+        "fromTOML",
+        from_toml,
+        [
+            "e" => "argument passed to builtins.fromTOML",
+        ],
+        "The Nix value of the TOML document `e`.",
+    ),
+    prim!(
+        "toXML",
+        to_xml,
+        ["e",],
+        "The XML text of the value `e`, in the format of `nix-instantiate --eval --xml`.",
+    ),
 ];
 
 // ----- toXML -----
@@ -297,7 +316,7 @@ impl<'a> XmlWriter<'a> {
 /// TOML 1.1 where Nix's toml11 reads 1.0 (so a few 1.1 forms, such as newlines in inline
 /// tables, are accepted), and syntax errors carry that crate's message, not toml11's.
 fn from_toml<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = string(ev, args[0], span)?;
+    let s = string(ev, args[0], span).arg(0)?;
     let fail = |message: &str| EvalError::msg(format!("while parsing TOML: {message}"), span);
     let text = std::str::from_utf8(s.bytes).map_err(|_| fail("invalid UTF-8"))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -471,7 +490,7 @@ fn toml_timestamp(source: &str) -> String {
 // ----- fromJSON -----
 
 fn from_json<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = super::arg_frame(super::string_no_ctx(ev, args[0], span), "fromJSON", 0, span)?;
+    let s = super::string_no_ctx(ev, args[0], span).in_arg(0)?;
     let mut parser = JsonParser {
         ev,
         lexer: Lexer::new(s.bytes),

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use kiln_formats::hash::{Hash, HashAlgo};
 use kiln_formats::store_path::{make_fixed_output_path, FileIngestionMethod, StorePath};
 
-use super::control::coerce_to_path;
-use super::{attrs, boolean, function, string, with_frame};
+use super::control::{coerce_to_path, PathFrame};
+use super::{attrs, boolean, function, string, with_frame, ArgResult};
 use crate::eval::{Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::io::FileType;
@@ -22,10 +22,40 @@ use crate::span::Span;
 use crate::value::{ContextElem, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("toFile", 2, to_file),
-    prim!("path", 1, path),
-    prim!("filterSource", 2, filter_source),
-    prim!("storePath", 1, store_path),
+    prim!(
+        "toFile",
+        to_file,
+        [
+            "name" => "first argument passed to builtins.toFile",
+            "s" => "second argument passed to builtins.toFile",
+        ],
+        "Writes the string `s` to a store path named `name` and returns that path.",
+    ),
+    prim!(
+        "path",
+        path,
+        [
+            "args" => "argument passed to 'builtins.path'",
+        ],
+        "Adds `args.path` to the store, with an optional `name`, `filter`, `recursive` and expected `sha256`, and returns its store path.",
+    ),
+    prim!(
+        "filterSource",
+        filter_source,
+        [
+            "e1" => "first argument passed to builtins.filterSource",
+            "e2" => "second argument (the path to filter) passed to 'builtins.filterSource'",
+        ],
+        "Adds the path `e2` to the store, keeping only the files for which `e1 path type` returns true.",
+    ),
+    prim!(
+        "storePath",
+        store_path,
+        [
+            "path" => "first argument passed to 'builtins.storePath'",
+        ],
+        "The store path `path` (or the one it lies in), as a string with it in its context.",
+    ),
 ];
 
 fn text(bytes: &[u8]) -> String {
@@ -47,20 +77,10 @@ fn store_path_value<'a>(ev: &Eval<'a>, p: &StorePath) -> Value<'a> {
 /// `toFile name contents`: a text file in the store; the store paths in the contents' context
 /// become its references, and outputs of derivations are refused.
 fn to_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let name = super::string_in(
-        ev,
-        args[0],
-        span,
-        "while evaluating the first argument passed to builtins.toFile",
-    )?;
+    let name = string(ev, args[0], span).in_arg(0)?;
     let name = text(name.bytes);
     // A string, not anything that coerces to one.
-    let contents = super::string_in(
-        ev,
-        args[1],
-        span,
-        "while evaluating the second argument passed to builtins.toFile",
-    )?;
+    let contents = string(ev, args[1], span).in_arg(1)?;
     let mut refs = BTreeSet::new();
     for c in contents.context {
         let p = match c {
@@ -292,14 +312,8 @@ fn base_name(path: &[u8]) -> String {
 
 /// `filterSource filter path`.
 fn filter_source<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let (p, _) = coerce_to_path(
-        ev,
-        args[1],
-        span,
-        "while evaluating the second argument (the path to filter) passed to 'builtins.filterSource'",
-        None,
-    )?;
-    let f = super::function_arg(ev, args[0], span, "filterSource")?;
+    let (p, _) = coerce_to_path(ev, args[1], span, PathFrame::Argument(1))?;
+    let f = super::function(ev, args[0], span).in_arg(0)?;
     let name = base_name(&p);
     add_path(
         ev,
@@ -314,7 +328,7 @@ fn filter_source<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
 
 /// `path { path; name ? baseNameOf path; filter ? null; recursive ? true; sha256 ? null; }`.
 fn path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let set = attrs(ev, args[0], span)?;
+    let set = attrs(ev, args[0], span).arg(0)?;
     let mut path = None;
     let mut name = None;
     let mut filter = None;
@@ -329,8 +343,10 @@ fn path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Val
                     ev,
                     value,
                     span,
-                    "while evaluating the 'path' attribute passed to 'builtins.path'",
-                    at,
+                    PathFrame::Message(
+                        "while evaluating the 'path' attribute passed to 'builtins.path'",
+                        at,
+                    ),
                 )?;
                 path = Some(p);
             }
@@ -425,13 +441,7 @@ fn path_attr<'a, T>(
 
 /// `storePath path`: a path already in the store, as a string with that path as context.
 fn store_path<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let (p, _) = coerce_to_path(
-        ev,
-        args[0],
-        span,
-        "while evaluating the first argument passed to 'builtins.storePath'",
-        None,
-    )?;
+    let (p, _) = coerce_to_path(ev, args[0], span, PathFrame::Argument(0))?;
     let s = text(&p);
     let (sp, _) = StorePath::from_absolute_prefix(ev.io.store_dir(), &s)
         .map_err(|_| EvalError::msg(format!("path '{s}' is not in the Nix store"), span))?;

@@ -1,23 +1,96 @@
 //! Strings: `toString`, `stringLength`, `substring`, `concatStringsSep`, `baseNameOf`, `dirOf`,
 //! `hasContext`, `unsafeDiscardStringContext`, `toJSON`, `replaceStrings`.
 
-use super::{list, string, with_frame};
+use super::{int, list, string, with_frame, ArgResult};
 use crate::eval::{CoerceMode, Eval, EvalResult};
 use crate::eval_error::EvalError;
 use crate::span::Span;
 use crate::value::{PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("toString", 1, to_string),
-    prim!("stringLength", 1, string_length),
-    prim!("substring", 3, substring),
-    prim!("concatStringsSep", 2, concat_strings_sep),
-    prim!("baseNameOf", 1, base_name_of),
-    prim!("dirOf", 1, dir_of),
-    prim!("hasContext", 1, has_context),
-    prim!("unsafeDiscardStringContext", 1, discard_context),
-    prim!("toJSON", 1, to_json),
-    prim!("replaceStrings", 3, replace_strings),
+    prim!(
+        "toString",
+        to_string,
+        [
+            "e" => "first argument passed to builtins.toString",
+        ],
+        "Converts `e` to a string: strings, paths, numbers, Booleans, null, lists (their elements separated by spaces) and sets with `__toString` or `outPath`.",
+    ),
+    prim!(
+        "stringLength",
+        string_length,
+        [
+            "e" => "argument passed to builtins.stringLength",
+        ],
+        "The length of the string `e` in bytes.",
+    ),
+    prim!(
+        "substring",
+        substring,
+        [
+            "start" => "first argument (the start offset) passed to builtins.substring",
+            "len" => "second argument (the substring length) passed to builtins.substring",
+            "s" => "third argument (the string) passed to builtins.substring",
+        ],
+        "The part of `s` from byte `start` that is `len` bytes long (or up to the end).",
+    ),
+    prim!(
+        "concatStringsSep",
+        concat_strings_sep,
+        [
+            "separator" => "first argument (the separator string) passed to builtins.concatStringsSep",
+            "list" => "second argument (the list of strings to concat) passed to builtins.concatStringsSep",
+        ],
+        "The strings of `list` joined, with `separator` between them.",
+    ),
+    prim!(
+        "baseNameOf",
+        base_name_of,
+        [
+            "x" => "first argument passed to builtins.baseNameOf",
+        ],
+        "The last component of the path or string `x`, without a trailing slash.",
+    ),
+    prim!(
+        "dirOf",
+        dir_of,
+        [
+            "s" => "first argument passed to 'builtins.dirOf'",
+        ],
+        "The directory part of the path or string `s` (everything before its last slash).",
+    ),
+    prim!(
+        "hasContext",
+        has_context,
+        [
+            "s" => "argument passed to builtins.hasContext",
+        ],
+        "Whether the string `s` refers to store paths (has a context).",
+    ),
+    prim!(
+        "unsafeDiscardStringContext",
+        discard_context,
+        [
+            "s" => "argument passed to builtins.unsafeDiscardStringContext",
+        ],
+        "The string `s` without its context.",
+    ),
+    prim!(
+        "toJSON",
+        to_json,
+        ["e",],
+        "The JSON text of `e`; derivations and paths become store paths.",
+    ),
+    prim!(
+        "replaceStrings",
+        replace_strings,
+        [
+            "from" => "first argument passed to builtins.replaceStrings",
+            "to" => "second argument passed to builtins.replaceStrings",
+            "s" => "third argument passed to builtins.replaceStrings",
+        ],
+        "`s` with each occurrence of a string of the list `from` replaced by the string at the same place in `to`, scanning left to right.",
+    ),
 ];
 
 /// `replaceStrings from to s`: at each position the first `from` that occurs there is replaced
@@ -25,8 +98,8 @@ pub(super) static BUILTINS: &[PrimOp] = &[
 /// at every position, the end included, and the character after it is kept.
 fn replace_strings<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     // Nix's order: both lists, their lengths, the strings to replace, the string.
-    let from = list(ev, args[0], span)?;
-    let to = list(ev, args[1], span)?;
+    let from = list(ev, args[0], span).arg(0)?;
+    let to = list(ev, args[1], span).arg(1)?;
     if from.elems.len() != to.elems.len() {
         return Err(EvalError::msg(
             "'from' and 'to' arguments passed to builtins.replaceStrings have different lengths",
@@ -45,14 +118,7 @@ fn replace_strings<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eva
         })?;
         patterns.push(p.bytes);
     }
-    let s = string(ev, args[2], span).map_err(|e| {
-        with_frame(
-            e,
-            "while evaluating the third argument passed to builtins.replaceStrings",
-            span,
-            None,
-        )
-    })?;
+    let s = string(ev, args[2], span).in_arg(2)?;
     let mut replacements: Vec<Option<&'a crate::value::NixString<'a>>> = vec![None; to.elems.len()];
     let mut out = Vec::with_capacity(s.bytes.len());
     let mut context = s.context.to_vec();
@@ -113,48 +179,31 @@ fn to_json<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<
 fn to_string<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let v = ev.force(args[0])?;
     // Nix's frame: for the value's own failure to coerce, and for anything failing in a list.
-    ev.coerce_to_string(v, span, CoerceMode::ToString)
-        .map_err(|e| {
-            if matches!(v, Value::List(_)) || crate::arith::coercion_failed(&e) {
-                with_frame(
-                    e,
-                    "while evaluating the first argument passed to builtins.toString",
-                    span,
-                    None,
-                )
-            } else {
-                e
-            }
-        })
+    let res = ev.coerce_to_string(v, span, CoerceMode::ToString);
+    // Nix's frame covers any failure inside a list's elements too.
+    if matches!(v, Value::List(_)) {
+        res.in_arg(0)
+    } else {
+        res.arg(0)
+    }
 }
 
 fn string_length<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let v = ev.force(args[0])?;
-    let s = ev.coerce_to_string(v, span, CoerceMode::Interpolation)?;
+    let s = ev
+        .coerce_to_string(v, span, CoerceMode::Interpolation)
+        .arg(0)?;
     let Value::String(s) = s else { unreachable!() };
     Ok(Value::Int(s.bytes.len() as i64))
 }
 
 fn substring<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let start = super::int_in(
-        ev,
-        args[0],
-        span,
-        "while evaluating the first argument (the start offset) passed to builtins.substring",
-    )?;
-    let len = super::int_in(
-        ev,
-        args[1],
-        span,
-        "while evaluating the second argument (the substring length) passed to builtins.substring",
-    )?;
+    let start = int(ev, args[0], span).in_arg(0)?;
+    let len = int(ev, args[1], span).in_arg(1)?;
     let v = ev.force(args[2])?;
-    let s = super::coerce_in(
-        ev,
-        v,
-        span,
-        "while evaluating the third argument (the string) passed to builtins.substring",
-    )?;
+    let s = ev
+        .coerce_to_string(v, span, CoerceMode::Interpolation)
+        .arg(2)?;
     let Value::String(s) = s else { unreachable!() };
     if start < 0 {
         return Err(EvalError::msg(
@@ -176,8 +225,8 @@ fn concat_strings_sep<'a>(
     args: &[Value<'a>],
     span: Span,
 ) -> EvalResult<Value<'a>> {
-    let sep = super::arg_frame(string(ev, args[0], span), "concatStringsSep", 0, span)?;
-    let l = list(ev, args[1], span)?;
+    let sep = string(ev, args[0], span).in_arg(0)?;
+    let l = list(ev, args[1], span).arg(1)?;
     // Forced in order first (as the loop below would): when every element is a string
     // without context, the result is written once, at its exact size, into the arena.
     let mut len = sep.bytes.len() * l.elems.len().saturating_sub(1);
@@ -247,7 +296,9 @@ fn base_name_of<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRe
     let (bytes, context) = match v {
         Value::Path(p) => (p.bytes, &[][..]),
         _ => {
-            let s = ev.coerce_to_string(v, span, CoerceMode::PathSegment)?;
+            let s = ev
+                .coerce_to_string(v, span, CoerceMode::PathSegment)
+                .arg(0)?;
             let Value::String(s) = s else { unreachable!() };
             (s.bytes, s.context)
         }
@@ -266,7 +317,9 @@ fn dir_of<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
     let (bytes, context) = match v {
         Value::Path(p) => (p.bytes, &[][..]),
         _ => {
-            let s = ev.coerce_to_string(v, span, CoerceMode::PathSegment)?;
+            let s = ev
+                .coerce_to_string(v, span, CoerceMode::PathSegment)
+                .arg(0)?;
             let Value::String(s) = s else { unreachable!() };
             (s.bytes, s.context)
         }
@@ -284,18 +337,15 @@ fn dir_of<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<V
 }
 
 fn has_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = super::arg_frame(string(ev, args[0], span), "hasContext", 0, span)?;
+    let s = string(ev, args[0], span).in_arg(0)?;
     Ok(Value::Bool(!s.context.is_empty()))
 }
 
 fn discard_context<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let v = ev.force(args[0])?;
-    let s = super::coerce_in(
-        ev,
-        v,
-        span,
-        "while evaluating the argument passed to builtins.unsafeDiscardStringContext",
-    )?;
+    let s = ev
+        .coerce_to_string(v, span, CoerceMode::Interpolation)
+        .arg(0)?;
     let Value::String(s) = s else { unreachable!() };
     Ok(ev.new_str(s.bytes))
 }

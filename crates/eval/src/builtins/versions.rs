@@ -8,14 +8,37 @@
 
 use std::cmp::Ordering;
 
+use super::ArgResult;
 use crate::eval::{Eval, EvalResult};
 use crate::span::Span;
 use crate::value::{Attr, PosIdx, PrimOp, Value};
 
 pub(super) static BUILTINS: &[PrimOp] = &[
-    prim!("compareVersions", 2, compare_versions),
-    prim!("splitVersion", 1, split_version),
-    prim!("parseDrvName", 1, parse_drv_name),
+    prim!(
+        "compareVersions",
+        compare_versions,
+        [
+            "s1" => "first argument passed to builtins.compareVersions",
+            "s2" => "second argument passed to builtins.compareVersions",
+        ],
+        "Compares the version strings `s1` and `s2` component by component: -1, 0 or 1.",
+    ),
+    prim!(
+        "splitVersion",
+        split_version,
+        [
+            "s" => "first argument passed to builtins.splitVersion",
+        ],
+        "The components of the version string `s`, as `compareVersions` sees them.",
+    ),
+    prim!(
+        "parseDrvName",
+        parse_drv_name,
+        [
+            "s" => "first argument passed to builtins.parseDrvName",
+        ],
+        "Splits a package name such as `nix-2.26.0` into `name` (`nix`) and `version` (`2.26.0`), at the first dash not followed by a letter.",
+    ),
 ];
 
 fn is_separator(b: u8) -> bool {
@@ -82,18 +105,8 @@ fn compare_versions<'a>(
     args: &[Value<'a>],
     span: Span,
 ) -> EvalResult<Value<'a>> {
-    let v1 = super::arg_frame(
-        super::string_no_ctx(ev, args[0], span),
-        "compareVersions",
-        0,
-        span,
-    )?;
-    let v2 = super::arg_frame(
-        super::string_no_ctx(ev, args[1], span),
-        "compareVersions",
-        1,
-        span,
-    )?;
+    let v1 = super::string_no_ctx(ev, args[0], span).in_arg(0)?;
+    let v2 = super::string_no_ctx(ev, args[1], span).in_arg(1)?;
     Ok(Value::Int(match compare(v1.bytes, v2.bytes) {
         Ordering::Less => -1,
         Ordering::Equal => 0,
@@ -102,13 +115,7 @@ fn compare_versions<'a>(
 }
 
 fn split_version<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = super::arg_frame(
-        super::string_no_ctx(ev, args[0], span),
-        "splitVersion",
-        0,
-        span,
-    )?
-    .bytes;
+    let s = super::string_no_ctx(ev, args[0], span).in_arg(0)?.bytes;
     let mut pos = 0;
     let mut parts = Vec::new();
     while pos < s.len() {
@@ -122,13 +129,7 @@ fn split_version<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalR
 }
 
 fn parse_drv_name<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
-    let s = super::arg_frame(
-        super::string_no_ctx(ev, args[0], span),
-        "parseDrvName",
-        0,
-        span,
-    )?
-    .bytes;
+    let s = super::string_no_ctx(ev, args[0], span).in_arg(0)?.bytes;
     // The name ends at the first dash followed by something other than a letter.
     let split =
         (0..s.len().saturating_sub(1)).find(|&i| s[i] == b'-' && !s[i + 1].is_ascii_alphabetic());
