@@ -15,6 +15,9 @@
 //! * [`StoreIo`]: the evaluator's I/O (`kiln_eval::io::EvalIo`) writing into a [`LocalStore`].
 //! * [`fetch`]: the fetchers behind `fetchurl`, `fetchTarball`, `fetchGit` and `fetchTree`
 //!   (downloads, archives, Git, the fetch cache), also used by `builtin:fetchurl`.
+//! * [`LocalStore::export_paths`] and [`LocalStore::import_paths`]: Nix's export format
+//!   (`nix-store --export`/`--import`), both streaming; [`ExportReader`] reads the format
+//!   without a store (the `export_reader` fuzz target drives it).
 //! * [`LocalStore::collect_garbage`] with [`GcOptions`]: garbage collection from the roots
 //!   [`LocalStore::find_roots`] finds (permanent, runtime, temporary); [`profile`]: profiles
 //!   and their generations.
@@ -60,6 +63,7 @@ mod canon;
 mod db;
 mod error;
 mod eval_io;
+mod export;
 pub mod fetch;
 mod gc;
 mod ingest;
@@ -73,6 +77,7 @@ pub use canon::{canonicalise, remove_tree, CANONICAL_MTIME};
 pub use db::SCHEMA_VERSION;
 pub use error::StoreError;
 pub use eval_io::{ReadOnlyIo, StoreIo};
+pub use export::{EntryNar, ExportEntry, ExportError, ExportReader, EXPORT_MAGIC};
 pub use gc::{DeleteOptions, DeleteOutcome, GcAction, GcEvent, GcOptions, GcResults};
 pub use ingest::{scan_references, summarise, TreeSummary};
 pub use local::{
