@@ -105,6 +105,9 @@ pub enum StoreError {
         /// Why it does not parse.
         source: kiln_formats::derivation::ParseError,
     },
+    /// An export stream could not be read or written (the error says where).
+    #[error(transparent)]
+    Export(#[from] crate::ExportError),
     /// A path cannot be deleted because a path outside the deleted set refers to it.
     #[error("cannot delete '{path}': it is still referenced by '{referrer}'")]
     StillReferenced {

@@ -12,6 +12,9 @@
 //!   store with `--store local?root=<root>` and Kiln opens one Nix wrote.
 //! * [`PathInfo`]: what the store knows about a valid path.
 //! * [`RefScanner`]: finds which candidate paths a byte stream refers to.
+//! * [`LocalStore::export_paths`] and [`LocalStore::import_paths`]: Nix's export format
+//!   (`nix-store --export`/`--import`), both streaming; [`ExportReader`] reads the format
+//!   without a store (the `export_reader` fuzz target drives it).
 //! * [`LocalStore::collect_garbage`] with [`GcOptions`]: garbage collection from the roots
 //!   [`LocalStore::find_roots`] finds (permanent, runtime, temporary); [`profile`]: profiles
 //!   and their generations.
@@ -56,6 +59,7 @@ use kiln_formats::store_path::{FileIngestionMethod, StorePath};
 mod canon;
 mod db;
 mod error;
+mod export;
 mod gc;
 mod ingest;
 mod local;
@@ -67,6 +71,7 @@ mod scan;
 pub use canon::{canonicalise, remove_tree, CANONICAL_MTIME};
 pub use db::SCHEMA_VERSION;
 pub use error::StoreError;
+pub use export::{EntryNar, ExportEntry, ExportError, ExportReader, EXPORT_MAGIC};
 pub use gc::{DeleteOptions, DeleteOutcome, GcAction, GcEvent, GcOptions, GcResults};
 pub use ingest::{scan_references, summarise, TreeSummary};
 pub use local::{DeleteResult, LocalStore, OptimiseStats, StoreLocation, TempDir, VerifyProblem};

@@ -117,6 +117,16 @@ impl Drop for TempDir {
     }
 }
 
+/// A NAR unpacked into a temporary directory by [`LocalStore::receive_nar`], not yet a store
+/// path: removed with its directory unless installed.
+pub(crate) struct ReceivedNar {
+    tmp: TempDir,
+    /// The SHA-256 of the NAR.
+    pub(crate) nar_hash: Hash,
+    /// Its size in bytes.
+    pub(crate) nar_size: u64,
+}
+
 /// A store in a directory of the local file system, in Nix's layout and database schema.
 ///
 /// Safe to share between threads (the database connection is behind a mutex) and between
@@ -281,6 +291,61 @@ impl LocalStore {
         let drvs: Vec<(StorePath, Derivation)> =
             drv.map(|d| (info.path.clone(), d)).into_iter().collect();
         self.db().register(std::slice::from_ref(info), &drvs)
+    }
+
+    /// Unpacks the NAR read from `nar` into a new temporary directory, hashing and counting it
+    /// in the same pass: the first half of an add whose path is known only after its archive
+    /// (an import). Nothing is registered; [`LocalStore::install_received`] does that.
+    pub(crate) fn receive_nar(&self, nar: &mut dyn Read) -> Result<ReceivedNar, StoreError> {
+        let tmp = self.temp_dir()?;
+        let object = tmp.object();
+        let mut sink = NarSink::new(None, None);
+        let tee = TeeReader {
+            inner: nar,
+            sink: &mut sink,
+        };
+        nar::restore(tee, &object).map_err(|source| StoreError::Nar {
+            op: "importing",
+            path: object.clone(),
+            source,
+        })?;
+        let summary = sink.finish();
+        Ok(ReceivedNar {
+            tmp,
+            nar_hash: summary.nar_hash,
+            nar_size: summary.nar_size,
+        })
+    }
+
+    /// Makes a received NAR the path `info` describes (its NAR hash and size are the received
+    /// ones), under the path's lock; returns false, changing nothing, when the path is already
+    /// valid.
+    pub(crate) fn install_received(
+        &self,
+        received: ReceivedNar,
+        info: &PathInfo,
+    ) -> Result<bool, StoreError> {
+        self.add_temp_root(&info.path)?;
+        let lock = PathLock::acquire(&self.real_path(&info.path))?;
+        if self.is_valid_path(&info.path)? {
+            return Ok(false);
+        }
+        let object = received.tmp.object();
+        canonicalise(&object)?;
+        let drv = if info.path.is_derivation() {
+            let bytes = fs::read(&object).map_err(StoreError::io("reading", &object))?;
+            Some(self.parse_derivation(&info.path, &bytes)?)
+        } else {
+            None
+        };
+        let mut info = info.clone();
+        info.nar_hash = received.nar_hash;
+        info.nar_size = received.nar_size;
+        if info.registration_time == 0 {
+            info.registration_time = Self::now();
+        }
+        self.install(&info, &object, drv, &lock)?;
+        Ok(true)
     }
 
     /// Registers paths whose contents are already in place and canonical (a builder's

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use kiln_formats::derivation::Derivation;
 use kiln_formats::hash::{Hash, HashAlgo};
-use kiln_formats::nar::{Event, NarReader};
 use kiln_formats::narinfo::UNKNOWN_DERIVER;
 use kiln_formats::store_path::StorePath;
 use kiln_store::{LocalStore, PathInfo, Store as _};
@@ -706,19 +705,6 @@ pub(crate) fn load_db(store: &LocalStore, input: impl BufRead) -> anyhow::Result
     Ok(())
 }
 
-/// The marker after each path's NAR in Nix's export format.
-const EXPORT_MAGIC: u64 = 0x4558_494e;
-
-fn write_u64(out: &mut impl Write, n: u64) -> std::io::Result<()> {
-    out.write_all(&n.to_le_bytes())
-}
-
-fn write_string(out: &mut impl Write, s: &[u8]) -> std::io::Result<()> {
-    write_u64(out, s.len() as u64)?;
-    out.write_all(s)?;
-    out.write_all(&[0; 8][..(8 - s.len() % 8) % 8])
-}
-
 /// `--export PATH...`: the paths (references first) in Nix's export format.
 pub(crate) fn export(
     store: &LocalStore,
@@ -729,148 +715,20 @@ pub(crate) fn export(
     for arg in operands {
         set.insert(follow_links(store, arg)?);
     }
-    let dir = store.store_dir();
-    for shown in nix_order(store, &set)? {
-        let path = store.parse_path(&shown)?;
-        let info = path_info(store, &path)?;
-        write_u64(out, 1)?;
-        let mut nar = Vec::new();
-        store.dump_path(&path, &mut nar)?;
-        let actual = Hash::digest_bytes(info.nar_hash.algo(), &nar);
-        if actual != info.nar_hash {
-            bail!(
-                "hash of path '{shown}' has changed from '{}' to '{}'!",
-                info.nar_hash,
-                actual
-            );
-        }
-        out.write_all(&nar)?;
-        write_u64(out, EXPORT_MAGIC)?;
-        write_string(out, shown.as_bytes())?;
-        write_u64(out, info.references.len() as u64)?;
-        for r in &info.references {
-            write_string(out, r.to_absolute(dir).as_bytes())?;
-        }
-        let deriver = info
-            .deriver
-            .as_ref()
-            .map(|d| d.to_absolute(dir))
-            .unwrap_or_default();
-        write_string(out, deriver.as_bytes())?;
-        write_u64(out, 0)?;
-    }
-    write_u64(out, 0)?;
+    let mut sorted = kiln_store::topo_sort(store, &set)?;
+    sorted.reverse();
+    store.export_paths(&sorted, out)?;
     Ok(())
-}
-
-/// Reads exactly what the archive at the start of `input` is, into memory.
-struct Recorder<'a, R> {
-    inner: &'a mut R,
-    bytes: Vec<u8>,
-}
-
-impl<R: Read> Read for Recorder<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bytes.extend_from_slice(&buf[..n]);
-        Ok(n)
-    }
-}
-
-fn read_u64(input: &mut impl Read) -> anyhow::Result<u64> {
-    let mut b = [0u8; 8];
-    input
-        .read_exact(&mut b)
-        .context("the export stream ends early")?;
-    Ok(u64::from_le_bytes(b))
-}
-
-fn read_string(input: &mut impl Read, max: u64) -> anyhow::Result<Vec<u8>> {
-    let len = read_u64(input)?;
-    if len > max {
-        bail!("a string of {len} bytes in the export stream is too long");
-    }
-    let mut s = vec![0u8; len as usize];
-    input
-        .read_exact(&mut s)
-        .context("the export stream ends early")?;
-    let mut pad = [0u8; 8];
-    let pad = &mut pad[..(8 - s.len() % 8) % 8];
-    input
-        .read_exact(pad)
-        .context("the export stream ends early")?;
-    if pad.iter().any(|&b| b != 0) {
-        bail!("bad padding in the export stream");
-    }
-    Ok(s)
-}
-
-fn read_store_path(store: &LocalStore, input: &mut impl Read) -> anyhow::Result<StorePath> {
-    let s = read_string(input, 4096)?;
-    let s = String::from_utf8(s).context("a store path in the export stream is not UTF-8")?;
-    Ok(store.parse_path(&s)?)
 }
 
 /// `--import`: adds the paths of an export stream on `input` and prints them.
 pub(crate) fn import(
     store: &LocalStore,
-    mut input: impl Read,
+    input: impl Read,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    loop {
-        match read_u64(&mut input)? {
-            0 => break,
-            1 => {}
-            _ => bail!("input doesn't look like something created by 'nix-store --export'"),
-        }
-        let mut recorder = Recorder {
-            inner: &mut input,
-            bytes: Vec::new(),
-        };
-        {
-            let mut reader = NarReader::embedded(&mut recorder);
-            while let Some(event) = reader.next().context("reading the archive")? {
-                if let Event::Regular { .. } = event {
-                    std::io::copy(&mut reader, &mut std::io::sink())
-                        .context("reading the archive")?;
-                }
-            }
-        }
-        let nar = recorder.bytes;
-        if read_u64(&mut input)? != EXPORT_MAGIC {
-            bail!("Nix archive cannot be imported; wrong format");
-        }
-        let path = read_store_path(store, &mut input)?;
-        let count = read_u64(&mut input)?;
-        if count > 1 << 20 {
-            bail!("too many references ({count}) in the export stream");
-        }
-        let mut references = BTreeSet::new();
-        for _ in 0..count {
-            references.insert(read_store_path(store, &mut input)?);
-        }
-        let deriver = read_string(&mut input, 4096)?;
-        let deriver = if deriver.is_empty() {
-            None
-        } else {
-            let d = String::from_utf8(deriver).context("the deriver is not UTF-8")?;
-            Some(store.parse_path(&d)?)
-        };
-        // A legacy signature: read and ignored, as Nix does.
-        if read_u64(&mut input)? == 1 {
-            read_string(&mut input, 1 << 16)?;
-        }
-        let nar_hash = Hash::digest_bytes(HashAlgo::Sha256, &nar);
-        let info = new_info(
-            path.clone(),
-            nar_hash,
-            nar.len() as u64,
-            references,
-            deriver,
-        );
-        store.add_nar(&info, &mut nar.as_slice())?;
+    for path in store.import_paths(input)? {
         writeln!(out, "{}", path.to_absolute(store.store_dir()))?;
-        out.flush()?;
     }
     Ok(())
 }
