@@ -154,7 +154,7 @@ mod tests {
     fn versions_split_like_nix() {
         assert_eq!(
             split_version(b"1.2pre3-x_y"),
-            [&b"1"[..], b"2", "pre", "3", "x_y"]
+            [&b"1"[..], b"2", b"pre", b"3", b"x_y"]
         );
         assert!(split_version(b"").is_empty());
     }

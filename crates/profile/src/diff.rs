@@ -282,7 +282,10 @@ mod tests {
         let names: Vec<&str> = c.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["gone", "new", "up"]);
         assert!(c[0].in_from && !c[0].in_to && c[0].versions_changed());
-        assert_eq!((c[2].removed.clone(), c[2].added.clone()), (vec!["1".to_owned()], vec!["2".to_owned()]));
+        assert_eq!(
+            (c[2].removed.clone(), c[2].added.clone()),
+            (vec!["1".to_owned()], vec!["2".to_owned()])
+        );
         assert_eq!(c[2].size_delta, 19_990);
     }
 }

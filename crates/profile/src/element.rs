@@ -219,9 +219,17 @@ mod tests {
 
     #[test]
     fn selectors_pick_the_newest_version_of_each_name() {
-        let avail = [element("b-1.0"), element("b-2.0"), element("a-1"), element("ab-3")];
+        let avail = [
+            element("b-1.0"),
+            element("b-2.0"),
+            element("a-1"),
+            element("ab-3"),
+        ];
         let names = |v: Vec<Element>| v.into_iter().map(|e| e.name).collect::<Vec<_>>();
-        assert_eq!(names(select_by_name(&avail, &["b".into()]).unwrap()), ["b-2.0"]);
+        assert_eq!(
+            names(select_by_name(&avail, &["b".into()]).unwrap()),
+            ["b-2.0"]
+        );
         assert_eq!(
             names(select_by_name(&avail, &["b-1.0".into(), "*".into()]).unwrap()),
             ["b-1.0", "a-1", "ab-3", "b-2.0"]
@@ -242,6 +250,6 @@ mod tests {
             ("n".to_owned(), MetaValue::Null),
         ]));
         nix_value(&v, &mut s);
-        assert_eq!(s, "{ \"a b\" = [ ]; f = 1e20; g = 0.5; n = null; }");
+        assert_eq!(s, "{ \"a b\" = [ ]; f = 1e+20; g = 0.5; n = null; }");
     }
 }

@@ -124,7 +124,7 @@ impl<'h> ProfileEnv<'h> {
         let store = LocalStore::open(StoreLocation::new(&root)).map_err(|source| {
             ProfileError::OpenStore {
                 root: root.clone(),
-                source,
+                source: Box::new(source),
             }
         })?;
         let path = match profile {
@@ -456,19 +456,20 @@ impl<'h> ProfileEnv<'h> {
         value: &str,
         selectors: &[String],
     ) -> Result<(), ProfileError> {
-        let v = match flag {
-            "priority" => MetaValue::Int(value.parse::<i64>().map_err(|_| {
-                ProfileError::InvalidPriority {
-                    value: value.to_owned(),
+        let v =
+            match flag {
+                "priority" => MetaValue::Int(value.parse::<i64>().map_err(|_| {
+                    ProfileError::InvalidPriority {
+                        value: value.to_owned(),
+                    }
+                })?),
+                "active" | "keep" => MetaValue::Bool(value == "true"),
+                _ => {
+                    return Err(ProfileError::UnknownFlag {
+                        flag: flag.to_owned(),
+                    })
                 }
-            })?),
-            "active" | "keep" => MetaValue::Bool(value == "true"),
-            _ => {
-                return Err(ProfileError::UnknownFlag {
-                    flag: flag.to_owned(),
-                })
-            }
-        };
+            };
         self.modify(|mut elems| {
             for e in elems.iter_mut() {
                 if selectors.iter().any(|s| drv_name::matches(s, &e.name)) {
@@ -491,7 +492,8 @@ impl<'h> ProfileEnv<'h> {
     pub fn switch_generation(&self, number: u64) -> Result<(), ProfileError> {
         let from = self.profile.current()?.unwrap_or(0);
         self.profile.switch_to(number)?;
-        self.observer.event(ProfileEvent::Switched { from, to: number });
+        self.observer
+            .event(ProfileEvent::Switched { from, to: number });
         Ok(())
     }
 
@@ -559,5 +561,90 @@ impl<'h> ProfileEnv<'h> {
             });
         }
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    struct NoBuilds;
+
+    impl Realiser for NoBuilds {
+        fn realise(
+            &self,
+            _: &LocalStore,
+            _: &[Goal],
+        ) -> Result<Option<Vec<std::collections::BTreeMap<String, String>>>, crate::RealiseFailure>
+        {
+            Ok(None)
+        }
+    }
+
+    #[derive(Default)]
+    struct Events(RefCell<Vec<ProfileEvent>>);
+
+    impl ProfileObserver for Events {
+        fn event(&self, event: ProfileEvent) {
+            self.0.borrow_mut().push(event);
+        }
+    }
+
+    const PACKAGES: &str = r#"
+      let mk = name: meta: derivation { inherit name; system = "x86_64-linux";
+        builder = "/bin/sh"; } // { inherit meta; }; in
+      { b = mk "b-1.0" { description = "b"; broken = throw "no"; };
+        a = mk "a-2" { priority = 3; };
+        fails = throw "not this one";
+        set = { recurseForDerivations = true; c = mk "c-1" { }; };
+        plain = { d = mk "d-1" { }; };
+      }"#;
+
+    #[test]
+    fn available_walks_the_file_and_drops_what_throws() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        let file = tmp.path().join("packages.nix");
+        std::fs::write(&file, PACKAGES).unwrap();
+        let host = HostEnv::default();
+        let eval = EvalConfig {
+            settings: EvalSettings::default(),
+            store: StoreMode::Write { root: root.clone() },
+            fetch: kiln_fetch::FetchSettings::new(tmp.path().join("fetch-cache")),
+        };
+        let events = Events::default();
+        let env = ProfileEnv::open(
+            root,
+            Some(tmp.path().join("profiles/p")),
+            &host,
+            eval,
+            &NoBuilds,
+            &events,
+        )
+        .unwrap();
+        let avail = env.available(&file, &[]).unwrap();
+        let names: Vec<(&str, &str)> = avail
+            .iter()
+            .map(|e| (e.attr_path.as_str(), e.name.as_str()))
+            .collect();
+        assert_eq!(names, [("a", "a-2"), ("b", "b-1.0"), ("set.c", "c-1")]);
+        assert_eq!(avail[0].priority(), 3);
+        let b_meta: Vec<&str> = avail[1].meta.keys().map(String::as_str).collect();
+        assert_eq!(b_meta, ["description"]);
+
+        let under = env.available(&file, &["set".to_owned()]).unwrap();
+        assert_eq!(under.len(), 1);
+        assert_eq!(under[0].attr_path, "set.c");
+
+        // With nothing built, nothing is switched, but the change is announced.
+        env.install(avail, false).unwrap();
+        assert_eq!(env.profile.current().unwrap(), None);
+        assert_eq!(
+            events.0.borrow()[0],
+            ProfileEvent::Installing {
+                name: "a-2".to_owned()
+            }
+        );
     }
 }

@@ -37,7 +37,9 @@ pub mod manifest;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-pub use diff::{ClosureDiff, ClosureSummary, ClosureSize, GenerationDiff, PackageChange, VersionChange};
+pub use diff::{
+    ClosureDiff, ClosureSize, ClosureSummary, GenerationDiff, PackageChange, VersionChange,
+};
 pub use element::{manifest_text, select_by_name, Element};
 pub use env::{default_profile, ProfileEnv};
 pub use kiln_session::MetaValue;
@@ -133,18 +135,18 @@ pub enum ProfileError {
         root: PathBuf,
         /// Why.
         #[source]
-        source: kiln_store::StoreError,
+        source: Box<kiln_store::StoreError>,
     },
     /// A store operation failed.
     #[error(transparent)]
-    Store(#[from] kiln_store::StoreError),
+    Store(Box<kiln_store::StoreError>),
     /// A generation operation failed.
     #[error(transparent)]
-    Profile(#[from] kiln_store::profile::ProfileError),
+    Profile(Box<kiln_store::profile::ProfileError>),
     /// An evaluation (of a manifest, of the packages a file offers, of the environment's
     /// derivation) failed; the error keeps its source map for rendering.
     #[error(transparent)]
-    Session(#[from] kiln_session::SessionError),
+    Session(Box<kiln_session::SessionError>),
     /// The caller's [`Realiser`] failed.
     #[error(transparent)]
     Realise(RealiseFailure),
@@ -245,4 +247,22 @@ pub enum ProfileError {
     /// The environment's build returned no `out`.
     #[error("the user environment was not built")]
     NotBuilt,
+}
+
+impl From<kiln_store::StoreError> for ProfileError {
+    fn from(e: kiln_store::StoreError) -> Self {
+        ProfileError::Store(Box::new(e))
+    }
+}
+
+impl From<kiln_store::profile::ProfileError> for ProfileError {
+    fn from(e: kiln_store::profile::ProfileError) -> Self {
+        ProfileError::Profile(Box::new(e))
+    }
+}
+
+impl From<kiln_session::SessionError> for ProfileError {
+    fn from(e: kiln_session::SessionError) -> Self {
+        ProfileError::Session(Box::new(e))
+    }
 }

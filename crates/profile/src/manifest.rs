@@ -152,12 +152,83 @@ fn meta_value<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<MetaValue> {
         },
         other => {
             return Err(EvalError::new(
-                ErrorKind::Message(format!(
-                    "cannot convert {} to JSON",
-                    other.type_phrase()
-                )),
+                ErrorKind::Message(format!("cannot convert {} to JSON", other.type_phrase())),
                 None,
             ))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(root: &Path) -> EvalConfig {
+        EvalConfig {
+            settings: kiln_eval::EvalSettings::default(),
+            store: kiln_session::StoreMode::ReadOnly {
+                fetch_root: root.to_owned(),
+            },
+            fetch: kiln_fetch::FetchSettings::new(root.join("fetch-cache")),
+        }
+    }
+
+    #[test]
+    fn manifest_text_reads_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = Element {
+            name: "b-1.0".into(),
+            attr_path: String::new(),
+            system: "x86_64-linux".into(),
+            drv_path: None,
+            outputs: vec![("out".into(), "/nix/store/o-b-1.0".into())],
+            meta: BTreeMap::from([
+                ("priority".to_owned(), MetaValue::Int(3)),
+                (
+                    "description".to_owned(),
+                    MetaValue::String("a \"b\" ${x}".into()),
+                ),
+            ]),
+        };
+        let text = crate::manifest_text(std::slice::from_ref(&e));
+        assert_eq!(
+            text,
+            "[ { meta = { description = \"a \\\"b\\\" \\${x}\"; \
+             priority = 3; }; name = \"b-1.0\"; out = { outPath = \"/nix/store/o-b-1.0\"; }; \
+             outPath = \"/nix/store/o-b-1.0\"; outputs = [ \"out\" ]; system = \"x86_64-linux\"; \
+             type = \"derivation\"; } ]"
+        );
+        assert_eq!(
+            read(text, config(tmp.path())).unwrap(),
+            std::slice::from_ref(&e)
+        );
+        assert_eq!(e.priority(), 3);
+    }
+
+    #[test]
+    fn other_manifests_read_as_json_shows_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let text = "[ { name = \"x-1\"; outPath = \"/s/x\"; meta = { l = { outPath = \"/s/l\"; }; \
+                    n = null; f = 2.5; }; } { name = \"y\"; outputs = [ \"out\" \"dev\" ]; \
+                    outPath = \"/s/y\"; dev = \"/s/y-dev\"; } ]";
+        let elems = read(text.to_owned(), config(tmp.path())).unwrap();
+        assert_eq!(elems[0].outputs, [("out".to_owned(), "/s/x".to_owned())]);
+        assert_eq!(elems[0].meta["l"], MetaValue::String("/s/l".into()));
+        assert_eq!(elems[0].meta["n"], MetaValue::Null);
+        assert_eq!(
+            elems[1].outputs,
+            [
+                ("out".to_owned(), "/s/y".to_owned()),
+                ("dev".to_owned(), "/s/y-dev".to_owned())
+            ]
+        );
+        assert!(matches!(
+            read("{ }".to_owned(), config(tmp.path())),
+            Err(ProfileError::ManifestNotAList)
+        ));
+        assert!(matches!(
+            read("[ { outPath = \"/s\"; } ]".to_owned(), config(tmp.path())),
+            Err(ProfileError::NoName)
+        ));
+    }
 }

@@ -299,7 +299,7 @@ mod tests {
             store: StoreMode::Write {
                 root: tmp.path().to_owned(),
             },
-            fetch: kiln_fetch::FetchSettings::default(),
+            fetch: kiln_fetch::FetchSettings::new(tmp.path().join("fetch-cache")),
         };
         let expr = expr.to_owned();
         evaluate(config, move |s| {
@@ -389,7 +389,7 @@ mod tests {
             store: StoreMode::Write {
                 root: tmp.path().to_owned(),
             },
-            fetch: kiln_fetch::FetchSettings::default(),
+            fetch: kiln_fetch::FetchSettings::new(tmp.path().join("fetch-cache")),
         };
         let res = evaluate(config, |s| {
             let v = s.load(&Source::Expr("{ a = 1 + \"x\"; }".into()), tmp.path())?;
