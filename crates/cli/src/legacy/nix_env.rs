@@ -163,11 +163,12 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         match &file {
             Some(f) => Ok(f.clone()),
             None => {
-                let home = std::env::var_os("HOME")
-                    .filter(|h| !h.is_empty())
+                let home = crate::host()
+                    .home
+                    .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("HOME is not set: use '-f FILE'"))?;
                 // Made when missing (empty: no packages), as Nix 2.8 makes it.
-                let defexpr = PathBuf::from(home).join(".nix-defexpr");
+                let defexpr = home.join(".nix-defexpr");
                 if std::fs::symlink_metadata(&defexpr).is_err() {
                     anyhow::Context::with_context(std::fs::create_dir_all(&defexpr), || {
                         format!("creating '{}'", defexpr.display())
