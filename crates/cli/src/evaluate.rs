@@ -90,7 +90,7 @@ pub fn run(req: Request) -> anyhow::Result<Vec<u8>> {
         }
         Ok(out)
     });
-    res.map_err(|e| failure(e, show_trace))
+    res.map_err(|e| session_failure(e, show_trace))
 }
 
 /// Instantiates: the derivation outputs of every selected value, as `nix-instantiate` finds
@@ -105,7 +105,7 @@ pub fn instantiate(req: Request) -> anyhow::Result<Vec<DrvOutput>> {
         }
         Ok(drvs)
     });
-    res.map_err(|e| failure(e, show_trace))
+    res.map_err(|e| session_failure(e, show_trace))
 }
 
 /// The session's configuration for a request.
@@ -129,7 +129,7 @@ fn config(req: &Request) -> EvalConfig {
 
 /// A session's error as the CLI reports it: an evaluation error rendered as Nix renders it
 /// (a usage error with the hint to `--help`), anything else with its cause chain.
-fn failure(e: SessionError, show_trace: bool) -> anyhow::Error {
+pub fn session_failure(e: SessionError, show_trace: bool) -> anyhow::Error {
     match e {
         SessionError::Eval(f) => {
             let message = crate::diagnostic::render(&f.sources, &f.error, show_trace);

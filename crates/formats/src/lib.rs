@@ -9,6 +9,7 @@
 //! * [`nar`]: the Nix ARchive: writing, streaming parsing, dump/restore, `ls`/`cat`;
 //! * [`derivation`]: store derivations, their ATerm `.drv` form, `hashDerivationModulo` and
 //!   output path computation;
+//! * [`drv_name`]: package names and versions (`parseDrvName`, `compareVersions`);
 //! * [`narinfo`]: binary cache `.narinfo` files, content addresses and signature fingerprints;
 //! * [`cache_info`]: a binary cache's `nix-cache-info`;
 //! * [`signing`]: Ed25519 signing keys, public keys and signatures in Nix's `name:base64` form;
@@ -22,6 +23,7 @@
 pub mod cache_info;
 pub mod config;
 pub mod derivation;
+pub mod drv_name;
 pub mod fetch;
 pub mod hash;
 pub mod nar;

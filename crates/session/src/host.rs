@@ -22,6 +22,8 @@ pub struct HostEnv {
     pub kiln_conf_dir: Option<PathBuf>,
     /// `NIX_PATH`: search path entries after the `-I` ones.
     pub nix_path: Option<String>,
+    /// `USER`: whose profile is the default one.
+    pub user: Option<String>,
 }
 
 /// A variable's value, `None` when unset or empty.
@@ -40,6 +42,7 @@ impl HostEnv {
             kiln_store: var("KILN_STORE").map(PathBuf::from),
             kiln_conf_dir: var("KILN_CONF_DIR").map(PathBuf::from),
             nix_path: std::env::var("NIX_PATH").ok(),
+            user: std::env::var("USER").ok().filter(|u| !u.is_empty()),
         }
     }
 

@@ -17,6 +17,7 @@
 mod evaluation;
 mod host;
 mod io;
+mod packages;
 
 pub use evaluation::{
     derivations, evaluate, search_path, split_attr_path, split_nix_path, AutoArg, DrvOutput,
@@ -24,3 +25,4 @@ pub use evaluation::{
 };
 pub use host::HostEnv;
 pub use io::{ReadOnlyIo, StoreIo};
+pub use packages::{packages, MetaValue, PackageInfo};

@@ -1,5 +1,5 @@
-//! `nix-env`: manipulate a profile (user environment), over the engine in
-//! `commands/profile.rs`.
+//! `nix-env`: manipulate a profile (user environment), over the engine in `kiln-profile`
+//! (rendered by `commands/profile.rs`).
 //!
 //! Operations: `-i`/`--install` (names, or attribute paths with `-A`; packages of the same
 //! name are replaced unless `--preserve-installed`), `-e`/`--uninstall`, `-u`/`--upgrade`,
@@ -16,7 +16,9 @@ use std::path::PathBuf;
 
 use super::build_common::BuildOptions;
 use super::usage;
-use crate::commands::profile::{compare_versions, name_matches, parse_name, Element, ProfileEnv};
+use crate::commands::profile::{self, CliRealiser};
+use kiln_formats::drv_name;
+use kiln_profile::Element;
 
 const HELP: &str = "\
 Usage: nix-env [--store DIR] [-p PROFILE] [-f FILE] OPERATION [ARGS...]
@@ -151,17 +153,22 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         return Err(usage("no operation specified"));
     };
     let root = opts.store_root();
-    let env = ProfileEnv::open(root, profile, opts, include)?;
+    let show_trace = opts.show_trace;
+    let dry_run = opts.dry_run;
+    let realiser = CliRealiser(&opts);
+    let env = profile::open(root, profile, &include, &realiser)?;
+    let traced = |e| profile::error(e, show_trace);
     // Without `-f`, the default expression `~/.nix-defexpr`, as Nix.
     let need_file = || -> anyhow::Result<PathBuf> {
         match &file {
             Some(f) => Ok(f.clone()),
             None => {
-                let home = std::env::var_os("HOME")
-                    .filter(|h| !h.is_empty())
+                let home = crate::host()
+                    .home
+                    .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("HOME is not set: use '-f FILE'"))?;
                 // Made when missing (empty: no packages), as Nix 2.8 makes it.
-                let defexpr = PathBuf::from(home).join(".nix-defexpr");
+                let defexpr = home.join(".nix-defexpr");
                 if std::fs::symlink_metadata(&defexpr).is_err() {
                     anyhow::Context::with_context(std::fs::create_dir_all(&defexpr), || {
                         format!("creating '{}'", defexpr.display())
@@ -175,28 +182,30 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         Op::Install => {
             let file = need_file()?;
             let new = if by_attr {
-                env.available(&file, &operands)?
+                env.available(&file, &operands).map_err(traced)?
             } else {
-                select_by_name(&env.available(&file, &[])?, &operands)?
+                let all = env.available(&file, &[]).map_err(traced)?;
+                kiln_profile::select_by_name(&all, &operands).map_err(traced)?
             };
-            env.install(new, preserve)
+            env.install(new, preserve).map_err(traced)
         }
-        Op::Uninstall => env.remove(&operands),
+        Op::Uninstall => env.remove(&operands).map_err(traced),
         Op::Upgrade => {
             let file = need_file()?;
-            let avail = env.available(&file, &[])?;
-            env.upgrade(&avail, &operands)
+            let avail = env.available(&file, &[]).map_err(traced)?;
+            env.upgrade(&avail, &operands).map_err(traced)
         }
         Op::Query if available => {
             use std::io::Write as _;
             let file = need_file()?;
-            let mut elems = if by_attr {
-                env.available(&file, &operands)?
+            let mut elems: Vec<Element> = if by_attr {
+                env.available(&file, &operands).map_err(traced)?
             } else {
-                let all = env.available(&file, &[])?;
+                let all = env.available(&file, &[]).map_err(traced)?;
                 all.into_iter()
                     .filter(|e| {
-                        operands.is_empty() || operands.iter().any(|s| name_matches(s, &e.name))
+                        operands.is_empty()
+                            || operands.iter().any(|s| drv_name::matches(s, &e.name))
                     })
                     .collect()
             };
@@ -220,17 +229,22 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
-        Op::Query => env.query(out_path, json),
-        Op::Rollback => env.rollback(),
-        Op::ListGenerations => env.list_generations(),
+        Op::Query => profile::query(&env, out_path, json),
+        Op::Rollback => env.rollback().map_err(traced),
+        Op::ListGenerations => profile::list_generations(&env),
         Op::SwitchGeneration => {
             let n = operands[0]
                 .parse()
                 .map_err(|_| usage(format!("invalid generation number '{}'", operands[0])))?;
-            env.switch_generation(n)
+            env.switch_generation(n).map_err(traced)
         }
-        Op::DeleteGenerations => env.delete_generations(&operands, env.opts.dry_run),
-        Op::SetFlag => env.set_flag(&operands[0], &operands[1], &operands[2..]),
+        Op::DeleteGenerations => env
+            .delete_generations(&operands, dry_run)
+            .map(|_| ())
+            .map_err(traced),
+        Op::SetFlag => env
+            .set_flag(&operands[0], &operands[1], &operands[2..])
+            .map_err(traced),
     }
 }
 
@@ -254,34 +268,6 @@ fn table(rows: &[Vec<&str>]) -> String {
         res.push('\n');
     }
     res
-}
-
-/// For each selector the newest version among the derivations it matches (Nix picks the
-/// highest version of each name).
-fn select_by_name(available: &[Element], selectors: &[String]) -> anyhow::Result<Vec<Element>> {
-    let mut res: Vec<Element> = Vec::new();
-    for s in selectors {
-        let mut hits: Vec<&Element> = available
-            .iter()
-            .filter(|e| name_matches(s, &e.name))
-            .collect();
-        if hits.is_empty() {
-            anyhow::bail!("selector '{s}' matches no derivations");
-        }
-        hits.sort_by(|a, b| {
-            parse_name(&a.name)
-                .0
-                .cmp(parse_name(&b.name).0)
-                .then_with(|| compare_versions(parse_name(&b.name).1, parse_name(&a.name).1))
-        });
-        let mut seen = std::collections::BTreeSet::new();
-        for h in hits {
-            if seen.insert(parse_name(&h.name).0) && !res.iter().any(|r| r.name == h.name) {
-                res.push(h.clone());
-            }
-        }
-    }
-    Ok(res)
 }
 
 #[cfg(test)]

@@ -1,0 +1,400 @@
+//! The packages a value offers, as `nix-env` finds them (Nix's `getDerivations`), read into
+//! typed [`PackageInfo`]s.
+//!
+//! The walk: a value that is a function is called with `{ }`; a derivation is one package; the
+//! attributes of a set are searched in name order, skipping names that do not match
+//! `[A-Za-z_][-A-Za-z0-9_+]*`. An attribute is a package when it is a derivation, and is
+//! searched in turn when it is a set with `recurseForDerivations = true`; an attribute whose
+//! test for being a derivation fails as `builtins.tryEval` catches (a `throw`, an `assert`) is
+//! skipped. In a combined directory (a set with `_combineChannels`, what `nix-env` makes of
+//! `~/.nix-defexpr`) every attribute is searched as the top level is. Of `meta`, only the
+//! attributes that evaluate (catchably) to a string, an integer, a Boolean, a float or a list
+//! of strings are kept, as manifests keep them.
+
+use std::collections::BTreeMap;
+
+use kiln_eval::value::Attrs;
+use kiln_eval::{ErrorKind, Eval, EvalError, EvalResult, Value};
+
+use crate::Evaluation;
+
+/// A value kept in a package's `meta` (and in a manifest): what a Nix value is, with no
+/// functions and no laziness.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetaValue {
+    /// `null`.
+    Null,
+    /// A Boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string (its context dropped).
+    String(String),
+    /// A list.
+    List(Vec<MetaValue>),
+    /// An attribute set, by name.
+    Attrs(BTreeMap<String, MetaValue>),
+}
+
+/// One package a value offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageInfo {
+    /// The attribute path it was found under (`a.b`; empty for the value itself).
+    pub attr_path: String,
+    /// `name` (`hello-2.10`).
+    pub name: String,
+    /// `system` (empty when missing).
+    pub system: String,
+    /// `drvPath`, as the derivation says it.
+    pub drv_path: String,
+    /// The outputs and their `outPath`s, in the order of the derivation's `outputs`.
+    pub outputs: Vec<(String, String)>,
+    /// The kept `meta` attributes (see the module's overview).
+    pub meta: BTreeMap<String, MetaValue>,
+}
+
+impl<'a> Evaluation<'a> {
+    /// The packages `v` offers (see [`packages`]).
+    pub fn packages(&mut self, v: Value<'a>) -> EvalResult<Vec<PackageInfo>> {
+        packages(&mut self.ev, v)
+    }
+}
+
+/// The packages `v` offers, in the order Nix finds them (see the module's overview).
+pub fn packages<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<Vec<PackageInfo>> {
+    let mut res = Vec::new();
+    walk(ev, "", v, &mut res)?;
+    Ok(res)
+}
+
+fn message(m: String) -> Box<EvalError> {
+    EvalError::new(ErrorKind::Message(m), None)
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// Whether `name` matches `[A-Za-z_][-A-Za-z0-9_+]*`.
+fn is_package_attr_name(name: &[u8]) -> bool {
+    name.first()
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        && name
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_+".contains(c))
+}
+
+/// The top level (or an attribute of a combined directory): auto-called, then a derivation or
+/// a set searched.
+fn walk<'a>(
+    ev: &mut Eval<'a>,
+    prefix: &str,
+    v: Value<'a>,
+    out: &mut Vec<PackageInfo>,
+) -> EvalResult<()> {
+    let mut v = ev.force(v)?;
+    if v.is_function() {
+        let empty = ev.new_attrs(Vec::new());
+        let r = ev.call(v, empty, None)?;
+        v = ev.force(r)?;
+    }
+    let Value::Attrs(attrs) = v else {
+        return Ok(());
+    };
+    if ev.is_derivation(attrs)? {
+        out.push(info(ev, prefix, attrs)?);
+        return Ok(());
+    }
+    let combined = attrs.get(ev.sym(b"_combineChannels")).is_some();
+    for (name, value) in kiln_eval::print::sorted_attrs(ev, attrs) {
+        if !is_package_attr_name(ev.interner.resolve(name)) {
+            continue;
+        }
+        let path = join(prefix, &ev.interner.name(name));
+        if combined {
+            walk(ev, &path, value, out)?;
+        } else {
+            attr(ev, &path, value, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// An attribute of a searched set: a derivation, a set to search, or nothing.
+fn attr<'a>(
+    ev: &mut Eval<'a>,
+    path: &str,
+    v: Value<'a>,
+    out: &mut Vec<PackageInfo>,
+) -> EvalResult<()> {
+    let test = ev.force(v).and_then(|v| match v {
+        Value::Attrs(a) => Ok((Some(a), ev.is_derivation(a)?)),
+        _ => Ok((None, false)),
+    });
+    let (attrs, is_drv) = match test {
+        Ok(t) => t,
+        Err(e) if e.is_catchable() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let Some(attrs) = attrs else { return Ok(()) };
+    if is_drv {
+        out.push(info(ev, path, attrs)?);
+        return Ok(());
+    }
+    let Some(recurse) = attrs.get(ev.sym(b"recurseForDerivations")) else {
+        return Ok(());
+    };
+    match ev.force(recurse.value)? {
+        Value::Bool(true) => walk(ev, path, Value::Attrs(attrs), out),
+        Value::Bool(false) => Ok(()),
+        other => Err(message(format!(
+            "expected a Boolean but found {}",
+            other.type_phrase()
+        ))),
+    }
+}
+
+/// A string attribute, forced; `None` when missing.
+fn string_attr<'a>(
+    ev: &mut Eval<'a>,
+    attrs: &'a Attrs<'a>,
+    name: &str,
+) -> EvalResult<Option<String>> {
+    let Some(a) = attrs.get(ev.sym(name.as_bytes())) else {
+        return Ok(None);
+    };
+    match ev.force(a.value)? {
+        Value::String(s) => Ok(Some(String::from_utf8_lossy(s.bytes).into_owned())),
+        other => Err(message(format!(
+            "expected a string but found {} for the attribute '{name}'",
+            other.type_phrase()
+        ))),
+    }
+}
+
+fn required<'a>(ev: &mut Eval<'a>, attrs: &'a Attrs<'a>, name: &str) -> EvalResult<String> {
+    string_attr(ev, attrs, name)?.ok_or_else(|| message(format!("attribute '{name}' missing")))
+}
+
+/// A derivation's package info.
+fn info<'a>(ev: &mut Eval<'a>, path: &str, drv: &'a Attrs<'a>) -> EvalResult<PackageInfo> {
+    let name = required(ev, drv, "name")?;
+    let system = string_attr(ev, drv, "system")?.unwrap_or_default();
+    let drv_path = required(ev, drv, "drvPath")?;
+    let mut names = Vec::new();
+    match drv.get(ev.sym(b"outputs")) {
+        Some(a) => match ev.force(a.value)? {
+            Value::List(l) => {
+                for e in l.elems {
+                    match ev.force(*e)? {
+                        Value::String(s) => {
+                            names.push(String::from_utf8_lossy(s.bytes).into_owned())
+                        }
+                        other => {
+                            return Err(message(format!(
+                                "expected a string but found {} in the outputs of '{name}'",
+                                other.type_phrase()
+                            )))
+                        }
+                    }
+                }
+            }
+            other => {
+                return Err(message(format!(
+                    "expected a list but found {} for the outputs of '{name}'",
+                    other.type_phrase()
+                )))
+            }
+        },
+        None => names.push("out".to_owned()),
+    }
+    let mut outputs = Vec::with_capacity(names.len());
+    for o in names {
+        let Some(a) = drv.get(ev.sym(o.as_bytes())) else {
+            return Err(message(format!("attribute '{o}' missing")));
+        };
+        let path = match ev.force(a.value)? {
+            Value::Attrs(out) => required(ev, out, "outPath")?,
+            other => {
+                return Err(message(format!(
+                    "expected a set but found {} for the output '{o}' of '{name}'",
+                    other.type_phrase()
+                )))
+            }
+        };
+        outputs.push((o, path));
+    }
+    let mut meta = BTreeMap::new();
+    if let Some(m) = drv.get(ev.sym(b"meta")) {
+        let m = match ev.force(m.value)? {
+            Value::Attrs(m) => m,
+            other => {
+                return Err(message(format!(
+                    "expected a set but found {} for the meta of '{name}'",
+                    other.type_phrase()
+                )))
+            }
+        };
+        for (key, value) in kiln_eval::print::sorted_attrs(ev, m) {
+            match kept_meta(ev, value) {
+                Ok(Some(v)) => {
+                    meta.insert(ev.interner.name(key).into_owned(), v);
+                }
+                Ok(None) => {}
+                Err(e) if e.is_catchable() => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(PackageInfo {
+        attr_path: path.to_owned(),
+        name,
+        system,
+        drv_path,
+        outputs,
+        meta,
+    })
+}
+
+/// A `meta` attribute's value if it is of a kind manifests keep.
+fn kept_meta<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<Option<MetaValue>> {
+    Ok(match ev.force(v)? {
+        Value::String(s) => Some(MetaValue::String(
+            String::from_utf8_lossy(s.bytes).into_owned(),
+        )),
+        Value::Int(n) => Some(MetaValue::Int(n)),
+        Value::Bool(b) => Some(MetaValue::Bool(b)),
+        Value::Float(f) => Some(MetaValue::Float(f)),
+        Value::List(l) => {
+            let mut items = Vec::with_capacity(l.elems.len());
+            for e in l.elems {
+                match ev.force(*e)? {
+                    Value::String(s) => items.push(MetaValue::String(
+                        String::from_utf8_lossy(s.bytes).into_owned(),
+                    )),
+                    _ => return Ok(None),
+                }
+            }
+            Some(MetaValue::List(items))
+        }
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{evaluate, EvalConfig, Source, StoreMode};
+
+    fn packages_of(expr: &str) -> Vec<PackageInfo> {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = EvalConfig {
+            settings: kiln_eval::EvalSettings::default(),
+            store: StoreMode::Write {
+                root: tmp.path().to_owned(),
+            },
+            fetch: kiln_fetch::FetchSettings::new(tmp.path().join("fetch-cache")),
+        };
+        let expr = expr.to_owned();
+        evaluate(config, move |s| {
+            let v = s.load(&Source::Expr(expr), tmp.path())?;
+            s.packages(v)
+        })
+        .unwrap()
+    }
+
+    const MK: &str = r#"let mk = name: meta: derivation { inherit name; system = "x86_64-linux";
+      builder = "/bin/sh"; outputs = [ "out" "doc" ]; } // { inherit meta; }; in "#;
+
+    #[test]
+    fn sets_are_searched_in_name_order_only_when_marked() {
+        let pkgs = packages_of(&format!(
+            "{MK} {{ b = mk \"b-1\" {{ }}; a = mk \"a-2\" {{ }}; \
+             inner = {{ recurseForDerivations = true; c = mk \"c-3\" {{ }}; }}; \
+             hidden = {{ d = mk \"d-4\" {{ }}; }}; \"bad name\" = mk \"e-5\" {{ }}; \
+             notADerivation = 42; }}"
+        ));
+        let names: Vec<(&str, &str)> = pkgs
+            .iter()
+            .map(|p| (p.attr_path.as_str(), p.name.as_str()))
+            .collect();
+        assert_eq!(names, [("a", "a-2"), ("b", "b-1"), ("inner.c", "c-3")]);
+        let a = &pkgs[0];
+        assert_eq!(a.system, "x86_64-linux");
+        assert!(a.drv_path.ends_with("-a-2.drv"), "{}", a.drv_path);
+        let outputs: Vec<&str> = a.outputs.iter().map(|o| o.0.as_str()).collect();
+        assert_eq!(outputs, ["out", "doc"]);
+        assert!(a.outputs[1].1.ends_with("-a-2-doc"));
+    }
+
+    #[test]
+    fn a_throwing_attribute_is_skipped_and_functions_are_called() {
+        let pkgs = packages_of(&format!(
+            "{MK} {{ }}: {{ a = throw \"no\"; b = assert false; 1; c = mk \"c-1\" {{ }}; }}"
+        ));
+        let names: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["c-1"]);
+    }
+
+    #[test]
+    fn meta_keeps_only_plain_values_that_evaluate() {
+        let pkgs = packages_of(&format!(
+            "{MK} mk \"x-1\" {{ description = \"d\"; priority = 3; broken = false; \
+             f = 1.5; platforms = [ \"a\" \"b\" ]; mixed = [ \"a\" 1 ]; \
+             fails = throw \"no\"; fn = x: x; set = {{ }}; }}"
+        ));
+        assert_eq!(pkgs.len(), 1);
+        assert_eq!(pkgs[0].attr_path, "");
+        let meta = &pkgs[0].meta;
+        let keys: Vec<&str> = meta.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["broken", "description", "f", "platforms", "priority"]
+        );
+        assert_eq!(meta["priority"], MetaValue::Int(3));
+        assert_eq!(meta["f"], MetaValue::Float(1.5));
+        assert_eq!(
+            meta["platforms"],
+            MetaValue::List(vec![
+                MetaValue::String("a".into()),
+                MetaValue::String("b".into())
+            ])
+        );
+    }
+
+    #[test]
+    fn combined_directories_search_every_value() {
+        let pkgs = packages_of(&format!(
+            "{MK} {{ _combineChannels = [ ]; chan = {{ p = mk \"p-1\" {{ }}; }}; \
+             f = {{ }}: mk \"f-1\" {{ }}; }}"
+        ));
+        let names: Vec<(&str, &str)> = pkgs
+            .iter()
+            .map(|p| (p.attr_path.as_str(), p.name.as_str()))
+            .collect();
+        assert_eq!(names, [("chan.p", "p-1"), ("f", "f-1")]);
+    }
+
+    #[test]
+    fn an_uncatchable_error_fails_the_walk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = EvalConfig {
+            settings: kiln_eval::EvalSettings::default(),
+            store: StoreMode::Write {
+                root: tmp.path().to_owned(),
+            },
+            fetch: kiln_fetch::FetchSettings::new(tmp.path().join("fetch-cache")),
+        };
+        let res = evaluate(config, |s| {
+            let v = s.load(&Source::Expr("{ a = 1 + \"x\"; }".into()), tmp.path())?;
+            s.packages(v)
+        });
+        assert!(matches!(res, Err(crate::SessionError::Eval(_))));
+    }
+}
