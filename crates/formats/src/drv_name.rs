@@ -146,6 +146,7 @@ mod tests {
         assert_eq!(compare_versions("1.0", "1.0.1"), Less);
         assert_eq!(compare_versions("1.0a", "1.0"), Greater);
         assert_eq!(compare_versions("2.3a", "2.3.1"), Less);
+        assert_eq!(compare_versions("01", "1"), Equal);
         assert_eq!(compare_versions("1.0", "1.0pre1"), Greater);
         assert_eq!(compare_versions("01", "1"), Equal);
     }

@@ -612,6 +612,7 @@ mod tests {
             settings: EvalSettings::default(),
             store: StoreMode::Write { root: root.clone() },
             fetch: kiln_fetch::FetchSettings::new(tmp.path().join("fetch-cache")),
+            reporter: None,
         };
         let events = Events::default();
         let env = ProfileEnv::open(

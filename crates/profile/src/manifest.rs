@@ -170,6 +170,7 @@ mod tests {
                 fetch_root: root.to_owned(),
             },
             fetch: kiln_fetch::FetchSettings::new(root.join("fetch-cache")),
+            reporter: None,
         }
     }
 

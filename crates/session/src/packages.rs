@@ -300,6 +300,7 @@ mod tests {
                 root: tmp.path().to_owned(),
             },
             fetch: kiln_fetch::FetchSettings::new(tmp.path().join("fetch-cache")),
+            reporter: None,
         };
         let expr = expr.to_owned();
         evaluate(config, move |s| {
@@ -390,6 +391,7 @@ mod tests {
                 root: tmp.path().to_owned(),
             },
             fetch: kiln_fetch::FetchSettings::new(tmp.path().join("fetch-cache")),
+            reporter: None,
         };
         let res = evaluate(config, |s| {
             let v = s.load(&Source::Expr("{ a = 1 + \"x\"; }".into()), tmp.path())?;

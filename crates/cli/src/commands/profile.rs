@@ -102,6 +102,7 @@ pub fn open<'h>(
         },
         store: kiln_session::StoreMode::Write { root: root.clone() },
         fetch: crate::config::default_fetch_settings(),
+        reporter: Some(std::sync::Arc::new(crate::report::StderrReporter)),
     };
     ProfileEnv::open(root, profile, host, eval, realiser, &Printer)
         .map_err(|e| error(e, realiser.0.show_trace))

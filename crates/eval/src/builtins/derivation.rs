@@ -644,4 +644,3 @@ fn build<'a>(
     }
     Ok(ev.new_attrs(res))
 }
-
