@@ -1,5 +1,5 @@
-//! What `kiln build`, `nix-build` and `nix-store --realise` share: build settings from the
-//! configuration, the progress display, and `result` links.
+//! What `kiln build`, `nix-build` and `nix-store --realise` share: the progress display and
+//! `result` links (the build settings are `kiln_session::Config::build_settings`).
 //!
 //! Progress comes in three forms (`--log-format`): `bar` (the default on a terminal for `kiln
 //! build`: one status line per running build with its last log line, and a summary line with
@@ -13,11 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use kiln_formats::config::Settings;
 use kiln_formats::store_path::StorePath;
-use kiln_realise::sandbox::SandboxPath;
-use kiln_realise::{BuildSettings, Event, Observer};
+use kiln_realise::{Event, Observer};
 
 /// How build progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,86 +48,6 @@ impl LogFormat {
             LogFormat::Raw
         }
     }
-}
-
-fn parse_bool(name: &str, v: &str) -> anyhow::Result<bool> {
-    match v {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        // `sandbox = relaxed` sandboxes everything but `__noChroot` derivations.
-        "relaxed" if name == "sandbox" => Ok(true),
-        _ => anyhow::bail!("option '{name}' has invalid value '{v}' (expected true or false)"),
-    }
-}
-
-fn parse_seconds(name: &str, v: &str) -> anyhow::Result<Option<Duration>> {
-    let n: u64 = v
-        .parse()
-        .with_context(|| format!("option '{name}' has invalid value '{v}'"))?;
-    Ok((n > 0).then(|| Duration::from_secs(n)))
-}
-
-/// The build settings from the configuration (`max-jobs`, `cores`, `sandbox`,
-/// `sandbox-paths`, `extra-sandbox-paths`, `keep-going`, `keep-failed`, `timeout`,
-/// `max-silent-time`, `system`, `extra-platforms`, `build-dir`, `log-lines`,
-/// `keep-build-log`, `sandbox-fallback`).
-pub fn build_settings(settings: &Settings) -> anyhow::Result<BuildSettings> {
-    let mut b = BuildSettings::default();
-    if let Some(v) = settings.get("max-jobs") {
-        b.max_jobs = if v == "auto" {
-            kiln_realise::available_cores() as usize
-        } else {
-            v.parse()
-                .with_context(|| format!("option 'max-jobs' has invalid value '{v}'"))?
-        };
-    }
-    if let Some(v) = settings.get("cores") {
-        b.cores = v
-            .parse()
-            .with_context(|| format!("option 'cores' has invalid value '{v}'"))?;
-    }
-    if let Some(v) = settings.get("sandbox") {
-        b.sandbox = parse_bool("sandbox", v)?;
-    }
-    for name in ["sandbox-paths", "extra-sandbox-paths"] {
-        b.sandbox_paths
-            .extend(settings.get_list(name).into_iter().map(SandboxPath::parse));
-    }
-    if let Some(v) = settings.get("keep-going") {
-        b.keep_going = parse_bool("keep-going", v)?;
-    }
-    if let Some(v) = settings.get("keep-failed") {
-        b.keep_failed = parse_bool("keep-failed", v)?;
-    }
-    if let Some(v) = settings.get("sandbox-fallback") {
-        b.sandbox_fallback = parse_bool("sandbox-fallback", v)?;
-    }
-    if let Some(v) = settings.get("keep-build-log") {
-        b.keep_build_log = parse_bool("keep-build-log", v)?;
-    }
-    if let Some(v) = settings.get("timeout") {
-        b.timeout = parse_seconds("timeout", v)?;
-    }
-    if let Some(v) = settings.get("max-silent-time") {
-        b.max_silent_time = parse_seconds("max-silent-time", v)?;
-    }
-    if let Some(v) = settings.get("system") {
-        b.system = v.to_owned();
-    }
-    b.extra_platforms = settings
-        .get_list("extra-platforms")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    if let Some(v) = settings.get("build-dir") {
-        b.build_dir_parent = PathBuf::from(v);
-    }
-    if let Some(v) = settings.get("log-lines") {
-        b.log_lines = v
-            .parse()
-            .with_context(|| format!("option 'log-lines' has invalid value '{v}'"))?;
-    }
-    Ok(b)
 }
 
 /// Prints the derivations a plan will build, as Nix does before building (and for

@@ -75,7 +75,7 @@ pub fn run() -> anyhow::Result<()> {
     // clap keeps only the last occurrences of a global option given both before and after
     // the subcommand; every `--option NAME VALUE` counts, in order.
     cli.global.option = option_pairs(std::env::args().skip(1));
-    let settings = crate::config::load_settings(&cli.global.option)?;
+    let settings = crate::config::load(&cli.global.option)?;
     match cli.command {
         Command::Build(args) => build::run(args, &cli.global, &cli.global.option),
         Command::Config(cmd) => config::run(cmd, &settings),

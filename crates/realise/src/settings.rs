@@ -63,18 +63,24 @@ impl Default for BuildSettings {
     }
 }
 
-/// The platform this binary runs on, in Nix's spelling (`x86_64-linux`).
-pub fn current_system() -> &'static str {
-    match (std::env::consts::ARCH, std::env::consts::OS) {
-        ("x86_64", "linux") => "x86_64-linux",
-        ("aarch64", "linux") => "aarch64-linux",
-        ("x86", "linux") => "i686-linux",
-        ("riscv64", "linux") => "riscv64-linux",
-        ("powerpc64", "linux") => "powerpc64le-linux",
-        ("x86_64", "macos") => "x86_64-darwin",
-        ("aarch64", "macos") => "aarch64-darwin",
-        _ => "unknown-system",
+/// The platform this binary runs on, in Nix's spelling (`x86_64-linux`). A `const fn`, so that
+/// tables of defaults (`kiln_session::settings`) can name it.
+pub const fn current_system() -> &'static str {
+    macro_rules! on {
+        ($arch:literal, $os:literal, $system:literal) => {
+            if cfg!(all(target_arch = $arch, target_os = $os)) {
+                return $system;
+            }
+        };
     }
+    on!("x86_64", "linux", "x86_64-linux");
+    on!("aarch64", "linux", "aarch64-linux");
+    on!("x86", "linux", "i686-linux");
+    on!("riscv64", "linux", "riscv64-linux");
+    on!("powerpc64", "linux", "powerpc64le-linux");
+    on!("x86_64", "macos", "x86_64-darwin");
+    on!("aarch64", "macos", "aarch64-darwin");
+    "unknown-system"
 }
 
 /// The number of cores for `cores = 0`.

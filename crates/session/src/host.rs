@@ -1,6 +1,7 @@
 //! The host's side of a session: the environment variables and well-known places Kiln
-//! consults, read once ([`HostEnv::from_process`]) so that every library below takes plain
-//! paths and no crate but this one reads the environment for its defaults.
+//! consults, and the two variables that carry settings (`KILN_CONFIG`, `NIX_ABORT_ON_WARN`),
+//! read once ([`HostEnv::from_process`]) so that every library below takes plain paths and no
+//! crate but this one reads the environment for its defaults.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,10 @@ pub struct HostEnv {
     pub nix_path: Option<String>,
     /// `USER`: whose profile is the default one.
     pub user: Option<String>,
+    /// `KILN_CONFIG`: configuration text applied after the files, before `--option`.
+    pub kiln_config: Option<String>,
+    /// `NIX_ABORT_ON_WARN`: `1`, `true` or `yes` turns `abort-on-warn` on, as in Nix 2.26.
+    pub nix_abort_on_warn: Option<String>,
 }
 
 /// A variable's value, `None` when unset or empty.
@@ -43,6 +48,8 @@ impl HostEnv {
             kiln_conf_dir: var("KILN_CONF_DIR").map(PathBuf::from),
             nix_path: std::env::var("NIX_PATH").ok(),
             user: std::env::var("USER").ok().filter(|u| !u.is_empty()),
+            kiln_config: std::env::var("KILN_CONFIG").ok(),
+            nix_abort_on_warn: std::env::var("NIX_ABORT_ON_WARN").ok(),
         }
     }
 

@@ -101,7 +101,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
     set("max-silent-time", args.max_silent_time.as_deref());
     set("keep-failed", args.keep_failed.then_some("true"));
     set("keep-going", args.keep_going.then_some("true"));
-    let settings = crate::config::load_settings(&options)?;
+    let settings = crate::config::load(&options)?;
     let root = global
         .store
         .clone()
@@ -136,10 +136,10 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
             strict: false,
             output: Output::DrvPaths,
             include: args.include.clone(),
-            eval: crate::commands::eval::eval_settings(&settings)?,
+            eval: settings.eval_settings()?,
             store: Some(root.clone()),
             fetch_root: None,
-            fetch: crate::config::fetch_settings(&settings)?,
+            fetch: settings.fetch_settings()?,
             show_trace: args.show_trace,
         };
         drvs.extend(evaluate::instantiate(req)?);
@@ -155,7 +155,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
         None if args.print_build_logs => LogFormat::Raw,
         None => LogFormat::default_for_terminal(),
     };
-    let build_settings = building::build_settings(&settings)?;
+    let build_settings = settings.build_settings()?;
     if args.dry_run {
         let plan = kiln_realise::dry_run(&store, &goals, args.check)?;
         building::print_plan(&plan.to_build(), &store_dir);

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use kiln_formats::config::Settings;
+use kiln_session::Config;
 use kiln_store::profile::{find_profiles, parse_age, Profile};
-use kiln_store::{GcAction, GcEvent, GcOptions, GcResults, LocalStore, RootNotice, Store as _};
+use kiln_store::{GcAction, GcEvent, GcResults, LocalStore, RootNotice, Store as _};
 
 use crate::cli::GlobalArgs;
 
@@ -37,7 +37,7 @@ pub struct CollectGarbageArgs {
 }
 
 pub fn run(args: CollectGarbageArgs, global: &GlobalArgs) -> anyhow::Result<()> {
-    let settings = crate::config::load_settings(&global.option)?;
+    let settings = crate::config::load(&global.option)?;
     let store = crate::commands::store::open_store(global)?;
     let age = match &args.delete_older_than {
         Some(spec) => Some(parse_age(spec)?),
@@ -58,7 +58,7 @@ pub fn run(args: CollectGarbageArgs, global: &GlobalArgs) -> anyhow::Result<()> 
 /// `dry_run`, collects garbage.
 pub fn collect(
     store: &LocalStore,
-    settings: &Settings,
+    settings: &Config,
     remove_old: bool,
     age: Option<i64>,
     dry_run: bool,
@@ -87,7 +87,7 @@ pub fn collect(
     if dry_run {
         return Ok(());
     }
-    let mut options = gc_options(settings, GcAction::DeleteDead)?;
+    let mut options = settings.gc_options(GcAction::DeleteDead)?;
     if let Some(m) = max_freed {
         options.max_freed = m;
     }
@@ -102,33 +102,17 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The collector's options for `action`, with `keep-derivations`/`keep-outputs` from the
-/// settings.
-pub fn gc_options(settings: &Settings, action: GcAction) -> anyhow::Result<GcOptions> {
-    let defaults = GcOptions::default();
-    Ok(GcOptions {
-        action,
-        keep_derivations: settings
-            .get_bool("keep-derivations")?
-            .unwrap_or(defaults.keep_derivations),
-        keep_outputs: settings
-            .get_bool("keep-outputs")?
-            .unwrap_or(defaults.keep_outputs),
-        ..defaults
-    })
-}
-
 /// `nix-store --delete` and `kiln store delete`: deletes `paths` unless something keeps one
 /// alive (a root, or a referrer outside `paths`; with `ignore_liveness` only the latter and
 /// temporary roots), printing Nix 2.8's progress and summary (also after a refusal, as Nix
 /// does); a path still alive then fails with Nix's message.
 pub fn delete_paths(
     store: &LocalStore,
-    settings: &Settings,
+    settings: &Config,
     paths: &BTreeSet<kiln_formats::store_path::StorePath>,
     ignore_liveness: bool,
 ) -> anyhow::Result<()> {
-    let gc = gc_options(settings, GcAction::DeleteDead)?;
+    let gc = settings.gc_options(GcAction::DeleteDead)?;
     let options = kiln_store::DeleteOptions {
         ignore_liveness,
         keep_derivations: gc.keep_derivations,
@@ -286,7 +270,7 @@ pub fn legacy_root(root: Option<PathBuf>) -> Option<PathBuf> {
 /// Used by `kiln store gc`: a dry run prints the dead paths, otherwise they are deleted.
 pub fn store_gc(
     store: &LocalStore,
-    settings: &Settings,
+    settings: &Config,
     dry_run: bool,
     max_freed: Option<u64>,
 ) -> anyhow::Result<()> {
@@ -295,7 +279,7 @@ pub fn store_gc(
     } else {
         GcAction::DeleteDead
     };
-    let mut options = gc_options(settings, action)?;
+    let mut options = settings.gc_options(action)?;
     if let Some(m) = max_freed {
         options.max_freed = m;
     }

@@ -59,7 +59,7 @@ pub fn pairs(values: &[String], f: fn(String) -> AutoArg) -> Vec<(String, AutoAr
         .collect()
 }
 
-pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow::Result<()> {
+pub fn run(args: EvalArgs, settings: &kiln_session::Config) -> anyhow::Result<()> {
     let source = match (args.expr, args.file_flag.or(args.file)) {
         (Some(e), _) => Source::Expr(e),
         (None, Some(f)) => Source::File(f),
@@ -82,43 +82,15 @@ pub fn run(args: EvalArgs, settings: &kiln_formats::config::Settings) -> anyhow:
         strict: args.strict,
         output,
         include: args.include,
-        eval: eval_settings(settings)?,
+        eval: settings.eval_settings()?,
         show_trace: args.show_trace,
         store: None,
         fetch_root: None,
-        fetch: crate::config::fetch_settings(settings)?,
+        fetch: settings.fetch_settings()?,
     };
     let bytes = evaluate::run(req)?;
     let mut out = crate::output::stdout();
     out.write_all(&bytes)?;
     out.flush()?;
     Ok(())
-}
-
-/// The evaluator's settings from the configuration: `max-call-depth` (default 10000, as
-/// current Nix), `abort-on-warn`, `trace-verbose`, `experimental-features`, `pure-eval` and
-/// `restrict-eval`. The search path comes from
-/// each command's `-I` and `NIX_PATH`.
-pub fn eval_settings(
-    settings: &kiln_formats::config::Settings,
-) -> anyhow::Result<kiln_eval::EvalSettings> {
-    Ok(kiln_eval::EvalSettings {
-        max_call_depth: settings
-            .get_int("max-call-depth")?
-            .map(|n| n.max(1) as usize)
-            .unwrap_or(10_000),
-        // Nix 2.26 also takes `NIX_ABORT_ON_WARN=1` (or `true`, `yes`) from the environment.
-        abort_on_warn: settings.get_bool("abort-on-warn")?.unwrap_or(false)
-            || std::env::var("NIX_ABORT_ON_WARN")
-                .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
-        trace_verbose: settings.get_bool("trace-verbose")?.unwrap_or(false),
-        experimental_features: settings
-            .get_list("experimental-features")
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        pure_eval: settings.get_bool("pure-eval")?.unwrap_or(false),
-        restrict_eval: settings.get_bool("restrict-eval")?.unwrap_or(false),
-        ..kiln_eval::EvalSettings::default()
-    })
 }

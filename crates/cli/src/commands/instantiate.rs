@@ -50,7 +50,7 @@ pub struct InstantiateArgs {
 pub fn run(
     args: InstantiateArgs,
     global: &GlobalArgs,
-    settings: &kiln_formats::config::Settings,
+    settings: &kiln_session::Config,
 ) -> anyhow::Result<()> {
     let source = match (args.expr, args.file) {
         (Some(e), _) => Source::Expr(e),
@@ -71,10 +71,10 @@ pub fn run(
         strict: false,
         output: Output::DrvPaths,
         include: args.include,
-        eval: crate::commands::eval::eval_settings(settings)?,
+        eval: settings.eval_settings()?,
         store: Some(root.clone()),
         fetch_root: None,
-        fetch: crate::config::fetch_settings(settings)?,
+        fetch: settings.fetch_settings()?,
         show_trace: args.show_trace,
     };
     let mut roots = Roots::new(root, args.add_root);

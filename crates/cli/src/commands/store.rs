@@ -357,7 +357,7 @@ pub fn run(cmd: StoreCommand, global: &GlobalArgs) -> anyhow::Result<()> {
             for p in &paths {
                 set.insert(store_path(&store, p)?);
             }
-            let settings = crate::config::load_settings(&global.option)?;
+            let settings = crate::config::load(&global.option)?;
             crate::commands::collect_garbage::delete_paths(
                 &store,
                 &settings,
@@ -366,7 +366,7 @@ pub fn run(cmd: StoreCommand, global: &GlobalArgs) -> anyhow::Result<()> {
             )?;
         }
         StoreCommand::Gc { dry_run, max_freed } => {
-            let settings = crate::config::load_settings(&global.option)?;
+            let settings = crate::config::load(&global.option)?;
             crate::commands::collect_garbage::store_gc(&store, &settings, dry_run, max_freed)?;
         }
         StoreCommand::Optimise => {

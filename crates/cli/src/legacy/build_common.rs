@@ -1,10 +1,13 @@
 //! The build options `nix-build` and `nix-store --realise` share (Nix's "common options"),
-//! and the realisation they both end in.
+//! and the realisation they both end in. Every setting of `kiln_session::settings` is also a
+//! flag (`Setting::flag`): `--NAME VALUE`, `--NAME`/`--no-NAME` for booleans, and
+//! `--extra-NAME VALUE` for lists.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kiln_realise::Goal;
+use kiln_session::{Setting, SettingFlag};
 use kiln_store::{LocalStore, Store as _};
 
 use super::usage;
@@ -27,136 +30,6 @@ pub struct BuildOptions {
     pub store: Option<PathBuf>,
     /// `--show-trace`.
     pub show_trace: bool,
-}
-
-/// Nix's settings that take a value, each also a flag `--NAME VALUE` on every legacy command
-/// (and `--extra-NAME VALUE` for the list settings, which appends).
-const VALUE_SETTINGS: &[&str] = &[
-    "access-tokens",
-    "allowed-impure-host-deps",
-    "allowed-uris",
-    "allowed-users",
-    "build-dir",
-    "build-hook",
-    "build-poll-interval",
-    "build-users-group",
-    "builders",
-    "connect-timeout",
-    "cores",
-    "diff-hook",
-    "download-attempts",
-    "experimental-features",
-    "flake-registry",
-    "gc-reserved-space",
-    "hashed-mirrors",
-    "http-connections",
-    "log-lines",
-    "max-build-log-size",
-    "max-call-depth",
-    "max-free",
-    "max-jobs",
-    "max-silent-time",
-    "min-free",
-    "min-free-check-interval",
-    "narinfo-cache-negative-ttl",
-    "narinfo-cache-positive-ttl",
-    "netrc-file",
-    "nix-path",
-    "plugin-files",
-    "post-build-hook",
-    "pre-build-hook",
-    "repeat",
-    "sandbox-build-dir",
-    "sandbox-dev-shm-size",
-    "sandbox-paths",
-    "secret-key-files",
-    "ssl-cert-file",
-    "stalled-download-timeout",
-    "store",
-    "substituters",
-    "system",
-    "extra-platforms",
-    "system-features",
-    "tarball-ttl",
-    "timeout",
-    "trusted-public-keys",
-    "trusted-substituters",
-    "trusted-users",
-    "user-agent-suffix",
-];
-
-/// Nix's boolean settings: `--NAME` sets one, `--no-NAME` clears it.
-const BOOL_SETTINGS: &[&str] = &[
-    "abort-on-warn",
-    "accept-flake-config",
-    "allow-dirty",
-    "allow-import-from-derivation",
-    "allow-new-privileges",
-    "allow-symlinked-store",
-    "allow-unsafe-native-code-during-evaluation",
-    "always-allow-substitutes",
-    "auto-allocate-uids",
-    "auto-optimise-store",
-    "builders-use-substitutes",
-    "compress-build-log",
-    "eval-cache",
-    "fallback",
-    "filter-syscalls",
-    "fsync-metadata",
-    "http2",
-    "keep-build-log",
-    "keep-derivations",
-    "keep-env-derivations",
-    "keep-failed",
-    "keep-going",
-    "keep-outputs",
-    "preallocate-contents",
-    "print-missing",
-    "pure-eval",
-    "require-drop-supplementary-groups",
-    "require-sigs",
-    "restrict-eval",
-    "run-diff-hook",
-    "sandbox",
-    "sandbox-fallback",
-    "show-trace",
-    "substitute",
-    "trace-function-calls",
-    "trace-verbose",
-    "use-case-hack",
-    "use-registries",
-    "use-sqlite-wal",
-    "warn-dirty",
-];
-
-/// What a `--FLAG` naming a setting means.
-enum SettingFlag {
-    /// `--NAME` or `--no-NAME` of a boolean setting.
-    Bool(&'static str, bool),
-    /// `--NAME VALUE` (or `--extra-NAME VALUE`, with the name kept whole).
-    Value(String),
-}
-
-/// The setting a flag stands for, as Nix makes every setting a flag.
-fn setting_flag(flag: &str) -> Option<SettingFlag> {
-    let name = flag.strip_prefix("--")?;
-    let lookup = |list: &'static [&'static str], n: &str| list.iter().copied().find(|s| *s == n);
-    if let Some(s) = lookup(BOOL_SETTINGS, name) {
-        return Some(SettingFlag::Bool(s, true));
-    }
-    if let Some(s) = name
-        .strip_prefix("no-")
-        .and_then(|n| lookup(BOOL_SETTINGS, n))
-    {
-        return Some(SettingFlag::Bool(s, false));
-    }
-    if let Some(s) = lookup(VALUE_SETTINGS, name) {
-        return Some(SettingFlag::Value(s.to_owned()));
-    }
-    // `extra-NAME` appends to a list setting (the configuration layer knows the prefix).
-    let extra = name.strip_prefix("extra-")?;
-    lookup(VALUE_SETTINGS, extra)?;
-    Some(SettingFlag::Value(name.to_owned()))
 }
 
 fn value<'a>(iter: &mut impl Iterator<Item = &'a String>, flag: &str) -> anyhow::Result<String> {
@@ -202,9 +75,14 @@ impl BuildOptions {
             "--fallback" | "--no-fallback" | "--readonly-mode" | "--repair" | "-v"
             | "--verbose" | "--quiet" | "--debug" | "--no-substitute" | "--impure" | "-L"
             | "--print-build-logs" => {}
-            flag => match setting_flag(flag) {
-                Some(SettingFlag::Bool(name, value)) => set(name, value.to_string()),
-                Some(SettingFlag::Value(name)) => set(&name, value(iter, arg)?),
+            // Every other setting of the table is a flag too, as Nix makes them.
+            flag => match Setting::flag(flag) {
+                Some(SettingFlag::Bool(s, on)) => set(s.name, on.to_string()),
+                Some(SettingFlag::Set(s)) => set(s.name, value(iter, arg)?),
+                // The configuration layer appends for the `extra-` prefix.
+                Some(SettingFlag::Append(s)) => {
+                    set(&format!("extra-{}", s.name), value(iter, arg)?)
+                }
                 None => return Ok(false),
             },
         }
@@ -225,8 +103,8 @@ pub fn realise(
     goals: &[Goal],
     opts: &BuildOptions,
 ) -> anyhow::Result<Option<Vec<BTreeMap<String, String>>>> {
-    let settings = crate::config::load_settings(&opts.options)?;
-    let build_settings = building::build_settings(&settings)?;
+    let settings = crate::config::load(&opts.options)?;
+    let build_settings = settings.build_settings()?;
     let store_dir = store.store_dir().to_owned();
     if opts.dry_run {
         let plan = kiln_realise::dry_run(store, goals, opts.check)?;

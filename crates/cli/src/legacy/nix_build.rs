@@ -73,8 +73,8 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         }
     }
     let store_root = opts.store_root();
-    let settings = crate::config::load_settings(&opts.options)?;
-    let eval_settings = crate::commands::eval::eval_settings(&settings)?;
+    let settings = crate::config::load(&opts.options)?;
+    let eval_settings = settings.eval_settings()?;
     let store_dir = kiln_store::StoreLocation::new(&store_root).store_dir;
 
     let mut drvs = Vec::new();
@@ -107,7 +107,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             show_trace: opts.show_trace,
             store: Some(store_root.clone()),
             fetch_root: None,
-            fetch: crate::config::fetch_settings(&settings)?,
+            fetch: settings.fetch_settings()?,
         };
         drvs.extend(evaluate::instantiate(req)?);
     }

@@ -64,7 +64,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         Some(spec) => Some(kiln_store::profile::parse_age(spec).map_err(|e| usage(e.to_string()))?),
         None => None,
     };
-    let settings = crate::config::load_settings(&options)?;
+    let settings = crate::config::load(&options)?;
     let store = open_root(legacy_root(root))?;
     collect(&store, &settings, remove_old, age, dry_run, max_freed)
 }

@@ -100,8 +100,8 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         (output, None)
     };
     let mut roots = crate::commands::instantiate::Roots::new(store_root.clone(), add_root);
-    let settings = crate::config::load_settings(&common.options)?;
-    let eval_settings = crate::commands::eval::eval_settings(&settings)?;
+    let settings = crate::config::load(&common.options)?;
+    let eval_settings = settings.eval_settings()?;
     // `--find-file`: each argument looked up in the search path, as `<ARG>` evaluates (the
     // lookup's error message is Nix's).
     let (files, expr_mode, output, store) = if find_file {
@@ -134,7 +134,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             show_trace,
             store: store.clone(),
             fetch_root: Some(store_root.clone()),
-            fetch: crate::config::fetch_settings(&settings)?,
+            fetch: settings.fetch_settings()?,
         };
         let bytes = evaluate::run(req)?;
         if output == Output::DrvPaths {

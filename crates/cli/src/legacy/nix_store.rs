@@ -235,7 +235,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             for p in &operands {
                 set.insert(store_path(&store, p)?);
             }
-            let settings = crate::config::load_settings(&build.options)?;
+            let settings = crate::config::load(&build.options)?;
             crate::commands::collect_garbage::delete_paths(
                 &store,
                 &settings,
@@ -329,9 +329,9 @@ impl GcFlags {
         if self.print_roots {
             return gc::print_roots(store);
         }
-        let settings = crate::config::load_settings(settings)?;
+        let settings = crate::config::load(settings)?;
         let action = self.action.unwrap_or(kiln_store::GcAction::DeleteDead);
-        let mut options = gc::gc_options(&settings, action)?;
+        let mut options = settings.gc_options(action)?;
         if let Some(m) = self.max_freed {
             options.max_freed = m;
         }
