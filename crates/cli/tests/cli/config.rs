@@ -57,3 +57,44 @@ fn layers_and_overrides() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("kiln.conf") && err.contains('1'), "{err}");
 }
+
+/// `kiln config show NAME` gives an unset setting's default from the session's table, and
+/// `--all` lists the whole table, marking what Kiln only accepts.
+#[test]
+fn defaults_and_the_whole_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let kiln = || {
+        let mut cmd = crate::kiln();
+        cmd.env("KILN_CONF_DIR", dir.path())
+            .env_remove("KILN_CONFIG");
+        cmd
+    };
+    assert_eq!(
+        stdout_of(kiln().args(["config", "show", "keep-derivations"])),
+        "true\n"
+    );
+    assert_eq!(
+        stdout_of(kiln().args(["config", "show", "tarball-ttl"])),
+        "3600\n"
+    );
+    let out = failure_of(kiln().args(["config", "show", "no-such-setting"]));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("setting 'no-such-setting' is not set"),
+        "{err}"
+    );
+    let all = stdout_of(
+        kiln()
+            .args(["--option", "cores", "3", "--option", "x", "y"])
+            .args(["config", "show", "--all"]),
+    );
+    let lines: Vec<&str> = all.lines().collect();
+    assert!(lines.contains(&"cores = 3"), "{all}");
+    assert!(lines.contains(&"keep-outputs = false"), "{all}");
+    assert!(lines.contains(&"x = y"), "{all}");
+    assert!(
+        lines.contains(&"substituters = https://cache.nixos.org/ # accepted, no effect"),
+        "{all}"
+    );
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "{all}");
+}
