@@ -331,13 +331,7 @@ impl LocalStore {
             return Ok(false);
         }
         let object = received.tmp.object();
-        canonicalise(&object)?;
-        let drv = if info.path.is_derivation() {
-            let bytes = fs::read(&object).map_err(StoreError::io("reading", &object))?;
-            Some(self.parse_derivation(&info.path, &bytes)?)
-        } else {
-            None
-        };
+        let drv = self.canonicalise_new(&info.path, &object)?;
         let mut info = info.clone();
         info.nar_hash = received.nar_hash;
         info.nar_size = received.nar_size;
@@ -366,6 +360,21 @@ impl LocalStore {
         let real = self.real_path(path);
         let bytes = fs::read(&real).map_err(StoreError::io("reading", &real))?;
         self.parse_derivation(path, &bytes)
+    }
+
+    /// Brings a received object into canonical form and, for a `.drv`, parses it (its outputs
+    /// are registered with it): the common last step of every add before registration.
+    fn canonicalise_new(
+        &self,
+        path: &StorePath,
+        object: &Path,
+    ) -> Result<Option<Derivation>, StoreError> {
+        canonicalise(object)?;
+        if !path.is_derivation() {
+            return Ok(None);
+        }
+        let bytes = fs::read(object).map_err(StoreError::io("reading", object))?;
+        Ok(Some(self.parse_derivation(path, &bytes)?))
     }
 
     fn parse_derivation(&self, path: &StorePath, bytes: &[u8]) -> Result<Derivation, StoreError> {
@@ -747,13 +756,7 @@ impl Store for LocalStore {
                 actual_size: summary.nar_size,
             });
         }
-        canonicalise(&object)?;
-        let drv = if info.path.is_derivation() {
-            let bytes = fs::read(&object).map_err(StoreError::io("reading", &object))?;
-            Some(self.parse_derivation(&info.path, &bytes)?)
-        } else {
-            None
-        };
+        let drv = self.canonicalise_new(&info.path, &object)?;
         let mut info = info.clone();
         info.nar_hash = summary.nar_hash;
         if info.registration_time == 0 {
