@@ -445,8 +445,9 @@ fn a_killed_add_leaves_no_valid_path_without_contents() {
             .unwrap_or(0);
         assert_eq!(left, 0, "temporary directories left behind");
     }
-    // A complete run afterwards succeeds, repairing whatever was half-written.
-    let mut child = spawn_adder(&root, &src, 1);
+    // A complete run afterwards succeeds, repairing whatever was half-written. It makes the
+    // same rounds as the killed ones, so it re-adds every path they could have started.
+    let mut child = spawn_adder(&root, &src, 3);
     assert!(child.wait().unwrap().success());
     let store = open(&root);
     assert_eq!(store.verify(true).unwrap(), vec![]);
@@ -461,7 +462,8 @@ fn a_killed_add_leaves_no_valid_path_without_contents() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         let known = name.starts_with('.') || name.ends_with(".lock") || valid.contains(&name);
         // A path whose add was killed between rename and registration stays until the next
-        // add of that path; the complete run re-added every path, so none is left.
+        // add of that path (or a collection); the complete run re-added every path the
+        // killed runs could have written, so none is left.
         assert!(known, "unregistered {name} left in the store");
     }
 }
