@@ -191,6 +191,20 @@ fn find_file<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResul
             return Ok(ev.new_path(&candidate));
         }
     }
+    // Kiln's own last entry: `kiln` is the directory of the Nix code it ships.
+    if let Some(dir) = &ev.settings.kiln_dir {
+        if let Some(suffix) = suffix_if_match(b"kiln", lookup) {
+            use std::os::unix::ffi::OsStrExt;
+            let mut joined = dir.as_os_str().as_bytes().to_vec();
+            joined.push(b'/');
+            joined.extend_from_slice(&canon_path(&[b"/", suffix].concat()));
+            let candidate = canon_path(&joined);
+            let path = Path::new(std::ffi::OsStr::from_bytes(&candidate));
+            if ev.io.path_exists(path) {
+                return Ok(ev.new_path(&candidate));
+            }
+        }
+    }
     // Nix throws this one as a `ThrownError`: `tryEval <missing>` catches it.
     Err(EvalError::new(
         ErrorKind::Throw(format!(

@@ -79,6 +79,11 @@ pub struct EvalSettings {
     pub restrict_eval: bool,
     /// `trace-verbose`: `builtins.traceVerbose` prints as `trace` does.
     pub trace_verbose: bool,
+    /// The Nix code Kiln ships (`lib`, the module system, the OS modules, the package set):
+    /// where `<kiln>` and `<kiln/…>` lead when no search path entry has them, as `<nix/…>`
+    /// falls back to the corepkgs. By default the source tree's `nix/` this crate was built
+    /// from.
+    pub kiln_dir: Option<std::path::PathBuf>,
 }
 
 impl EvalSettings {
@@ -99,6 +104,10 @@ impl Default for EvalSettings {
             pure_eval: false,
             restrict_eval: false,
             trace_verbose: false,
+            kiln_dir: Some(std::path::PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../nix"
+            ))),
         }
     }
 }
