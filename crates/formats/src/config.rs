@@ -168,10 +168,22 @@ pub fn parse(origin: &str, text: &str) -> Result<Vec<Directive>, ConfigError> {
 ///
 /// Layers apply in order: `nix.conf` files, `NIX_CONFIG`, then `--option NAME VALUE` through
 /// [`Settings::set`]; a later value replaces an earlier one and `extra-NAME` appends to it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     values: BTreeMap<String, String>,
+    /// Whether a name is a setting of its own: `extra-NAME` appends to `NAME` only when it is
+    /// not (Nix's `extra-platforms` is a setting, not an append to `platforms`).
+    known: Option<fn(&str) -> bool>,
 }
+
+/// Two sets of settings are equal when they hold the same values.
+impl PartialEq for Settings {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
+}
+
+impl Eq for Settings {}
 
 /// What a loader returns for an included file: its text, or `None` when it does not exist.
 pub type Loaded = Result<Option<String>, String>;
@@ -182,11 +194,22 @@ impl Settings {
         Self::default()
     }
 
+    /// Makes an empty set of settings whose own names `known` recognises, so that a name
+    /// such as `extra-platforms` is set, not appended to a `platforms` (as Nix looks a name
+    /// up before it tries the `extra-` form).
+    pub fn with_names(known: fn(&str) -> bool) -> Self {
+        Settings {
+            values: BTreeMap::new(),
+            known: Some(known),
+        }
+    }
+
     /// Sets `name` to `value`, or appends `value` (space-separated) when `name` is
-    /// `extra-NAME`, as `--option` does.
+    /// `extra-NAME` and not itself a known setting, as `--option` does.
     pub fn set(&mut self, name: &str, value: &str) {
+        let own_name = self.known.is_some_and(|known| known(name));
         match name.strip_prefix("extra-") {
-            Some(base) if !base.is_empty() => {
+            Some(base) if !base.is_empty() && !own_name => {
                 let slot = self.values.entry(base.to_owned()).or_default();
                 if !value.is_empty() {
                     if !slot.is_empty() {

@@ -32,7 +32,8 @@ pub struct BuildSettings {
     pub system: String,
     /// Further platforms this machine builds for (`extra-platforms`).
     pub extra_platforms: Vec<String>,
-    /// Where build directories are made (`build-dir`; default `$TMPDIR` or `/tmp`).
+    /// Where build directories are made (`build-dir`; default `/tmp`: the caller passes
+    /// `$TMPDIR`, this crate reads no environment).
     pub build_dir_parent: PathBuf,
     /// How many log lines a failure shows (`log-lines`).
     pub log_lines: usize,
@@ -54,9 +55,7 @@ impl Default for BuildSettings {
             max_silent_time: None,
             system: current_system().to_owned(),
             extra_platforms: Vec::new(),
-            build_dir_parent: std::env::var_os("TMPDIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/tmp")),
+            build_dir_parent: PathBuf::from("/tmp"),
             log_lines: 25,
             keep_build_log: true,
         }

@@ -65,6 +65,7 @@ pub enum ConfigError {
 pub struct Config {
     settings: Settings,
     fetch_cache_dir: PathBuf,
+    temp_dir: PathBuf,
     env_abort_on_warn: bool,
 }
 
@@ -85,7 +86,7 @@ impl Config {
     /// Loads every layer: the host's configuration files, `KILN_CONFIG`, then `options` (the
     /// `--option NAME VALUE` pairs, in order).
     pub fn load(host: &HostEnv, options: &[(String, String)]) -> Result<Config, ConfigError> {
-        let mut settings = Settings::new();
+        let mut settings = Settings::with_names(|n| crate::settings::lookup(n).is_some());
         for path in host.config_files() {
             let text = read(&path).map_err(|source| ConfigError::Read {
                 path: path.clone(),
@@ -109,6 +110,7 @@ impl Config {
         Config {
             settings,
             fetch_cache_dir: host.fetch_cache_dir(),
+            temp_dir: host.temp_dir(),
             // Nix 2.26 also takes `NIX_ABORT_ON_WARN=1` (or `true`, `yes`) from the environment.
             env_abort_on_warn: host
                 .nix_abort_on_warn
@@ -176,6 +178,12 @@ impl Config {
             restrict_eval: self
                 .bool("restrict-eval")?
                 .unwrap_or(defaults.restrict_eval),
+            // `builtins.currentSystem` is the `system` setting, as in Nix.
+            current_system: self
+                .settings
+                .get("system")
+                .filter(|s| !s.is_empty())
+                .map_or(defaults.current_system.clone(), str::to_owned),
             ..defaults
         })
     }
@@ -184,7 +192,10 @@ impl Config {
     /// `sandbox-paths`, `keep-going`, `keep-failed`, `keep-build-log`, `timeout`,
     /// `max-silent-time`, `system`, `extra-platforms`, `build-dir`, `log-lines`.
     pub fn build_settings(&self) -> Result<BuildSettings, ConfigError> {
-        let mut b = BuildSettings::default();
+        let mut b = BuildSettings {
+            build_dir_parent: self.temp_dir.clone(),
+            ..BuildSettings::default()
+        };
         let get = |name| self.settings.get(name);
         if let Some(v) = get("max-jobs") {
             b.max_jobs = parse_max_jobs("max-jobs", v)?;
@@ -210,7 +221,7 @@ impl Config {
             b.system = v.to_owned();
         }
         b.extra_platforms = self.list("extra-platforms").map(str::to_owned).collect();
-        if let Some(v) = get("build-dir") {
+        if let Some(v) = get("build-dir").filter(|v| !v.is_empty()) {
             b.build_dir_parent = PathBuf::from(v);
         }
         if let Some(n) = self.number("log-lines")? {
@@ -262,6 +273,41 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn extra_platforms_is_a_setting_system_is_current_system_and_tmpdir_the_build_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = HostEnv {
+            tmpdir: Some(dir.path().join("tmp")),
+            ..host(
+                dir.path(),
+                Some("extra-platforms = i686-linux\nsystem = aarch64-linux\n"),
+            )
+        };
+        let config =
+            Config::load(&host, &pairs(&[("extra-extra-platforms", "x86_64-darwin")])).unwrap();
+        let b = config.build_settings().unwrap();
+        assert_eq!(b.extra_platforms, ["i686-linux", "x86_64-darwin"]);
+        assert_eq!(b.system, "aarch64-linux");
+        assert_eq!(b.build_dir_parent, dir.path().join("tmp"));
+        assert_eq!(
+            config.eval_settings().unwrap().current_system,
+            "aarch64-linux"
+        );
+        // `extra-sandbox-paths` still appends to `sandbox-paths`.
+        let config = Config::load(
+            &host,
+            &pairs(&[
+                ("sandbox-paths", "/a"),
+                ("extra-sandbox-paths", "/b"),
+                ("build-dir", "/bd"),
+            ]),
+        )
+        .unwrap();
+        let b = config.build_settings().unwrap();
+        assert_eq!(b.sandbox_paths.len(), 2);
+        assert_eq!(b.build_dir_parent, Path::new("/bd"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct HostEnv {
     pub kiln_config: Option<String>,
     /// `NIX_ABORT_ON_WARN`: `1`, `true` or `yes` turns `abort-on-warn` on, as in Nix 2.26.
     pub nix_abort_on_warn: Option<String>,
+    /// `TMPDIR`: where build directories are made when `build-dir` is unset.
+    pub tmpdir: Option<PathBuf>,
 }
 
 /// A variable's value, `None` when unset or empty.
@@ -50,7 +52,13 @@ impl HostEnv {
             user: std::env::var("USER").ok().filter(|u| !u.is_empty()),
             kiln_config: std::env::var("KILN_CONFIG").ok(),
             nix_abort_on_warn: std::env::var("NIX_ABORT_ON_WARN").ok(),
+            tmpdir: var("TMPDIR").map(PathBuf::from),
         }
+    }
+
+    /// `$TMPDIR`, else `/tmp`: the system's temporary directory.
+    pub fn temp_dir(&self) -> PathBuf {
+        self.tmpdir.clone().unwrap_or_else(|| PathBuf::from("/tmp"))
     }
 
     /// `$XDG_CACHE_HOME/kiln/fetchers`, else `$HOME/.cache/kiln/fetchers`, else under the
@@ -59,7 +67,7 @@ impl HostEnv {
         self.xdg_cache_home
             .clone()
             .or_else(|| self.home.as_ref().map(|h| h.join(".cache")))
-            .unwrap_or_else(std::env::temp_dir)
+            .unwrap_or_else(|| self.temp_dir())
             .join("kiln")
             .join("fetchers")
     }
