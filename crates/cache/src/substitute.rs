@@ -1,0 +1,322 @@
+//! Substitution: getting store objects from caches instead of building them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Condvar, Mutex};
+
+use kiln_formats::hash::HashAlgo;
+use kiln_formats::narinfo::{ContentAddress, NarInfo};
+use kiln_formats::signing::TrustedKeys;
+use kiln_formats::store_path::{make_source_path, FileIngestionMethod, StorePath};
+use kiln_store::{PathInfo, Store};
+
+use crate::{BinaryCache, CacheError};
+
+/// A store path some cache has, and what that cache says about it.
+#[derive(Debug, Clone)]
+pub struct Substitutable {
+    /// Which of the [`Substituters`]' caches has it.
+    pub cache: usize,
+    /// Its narinfo there.
+    pub info: NarInfo,
+}
+
+/// What substituting a closure takes.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// The paths to download, references before referrers.
+    pub fetch: Vec<Substitutable>,
+    /// Wanted paths (or references of fetched ones) that no cache has.
+    pub missing: BTreeSet<StorePath>,
+}
+
+impl Plan {
+    /// The bytes to download (the compressed files' sizes, where the caches say).
+    pub fn download_bytes(&self) -> u64 {
+        self.fetch
+            .iter()
+            .map(|s| s.info.file_size.unwrap_or(s.info.nar_size))
+            .sum()
+    }
+
+    /// The bytes unpacked (the NARs' sizes).
+    pub fn nar_bytes(&self) -> u64 {
+        self.fetch.iter().map(|s| s.info.nar_size).sum()
+    }
+}
+
+/// What substitution tells as it goes.
+#[derive(Debug, Clone, Copy)]
+pub enum SubstEvent<'a> {
+    /// A path's download begins.
+    Fetching {
+        /// The path.
+        path: &'a StorePath,
+        /// The cache it comes from.
+        url: &'a str,
+    },
+    /// A path is valid in the store now.
+    Fetched(&'a StorePath),
+    /// A cache was skipped for a path: it failed to answer, or what it has is not trusted.
+    Skipped {
+        /// The path.
+        path: &'a StorePath,
+        /// The cache.
+        url: &'a str,
+        /// Why.
+        why: &'a str,
+    },
+}
+
+/// The caches a store substitutes from, asked in priority order, with the keys it trusts.
+#[derive(Debug)]
+pub struct Substituters {
+    caches: Vec<BinaryCache>,
+    trusted: TrustedKeys,
+    require_sigs: bool,
+    jobs: usize,
+}
+
+impl Substituters {
+    /// Substituters over `caches` (asked lowest priority first, ties in the order given),
+    /// accepting narinfos signed by a key of `trusted` or, without `require_sigs`, any.
+    pub fn new(mut caches: Vec<BinaryCache>, trusted: TrustedKeys, require_sigs: bool) -> Self {
+        caches.sort_by_key(|c| c.priority());
+        Substituters {
+            caches,
+            trusted,
+            require_sigs,
+            jobs: 4,
+        }
+    }
+
+    /// Sets how many NARs download at once (at least one).
+    pub fn with_jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs.max(1);
+        self
+    }
+
+    /// The caches, in the order they are asked.
+    pub fn caches(&self) -> &[BinaryCache] {
+        &self.caches
+    }
+
+    /// Whether a narinfo may be used: signed by a trusted key, or content-addressed by its
+    /// NAR hash so that its path proves its contents, or `require-sigs` is off.
+    fn trusted(&self, info: &NarInfo, store_dir: &str) -> bool {
+        if !self.require_sigs || info.verify(store_dir, &self.trusted) > 0 {
+            return true;
+        }
+        // A path computed from the NAR hash itself needs no signature: `add_nar` checks the
+        // NAR against that hash. (Flat and text addresses hash the file, not the NAR, so they
+        // still need one.)
+        match &info.ca {
+            Some(ContentAddress::Fixed {
+                method: FileIngestionMethod::Recursive,
+                hash,
+            }) if hash.algo() == HashAlgo::Sha256 && *hash == info.nar_hash => {
+                let self_ref = info.references.contains(&info.path);
+                let refs: BTreeSet<StorePath> = info
+                    .references
+                    .iter()
+                    .filter(|r| **r != info.path)
+                    .cloned()
+                    .collect();
+                make_source_path(store_dir, info.path.name(), hash, &refs, self_ref)
+                    .is_ok_and(|p| p == info.path)
+            }
+            _ => false,
+        }
+    }
+
+    /// The first cache that has `path` with a narinfo that may be used. A cache that fails
+    /// to answer, or whose narinfo is corrupt or not trusted, is skipped (and told to
+    /// `observe`).
+    pub fn query(
+        &self,
+        path: &StorePath,
+        observe: &(dyn Fn(SubstEvent<'_>) + Sync),
+    ) -> Option<Substitutable> {
+        for (i, cache) in self.caches.iter().enumerate() {
+            match cache.narinfo(path) {
+                Ok(Some(info)) if self.trusted(&info, cache.store_dir()) => {
+                    return Some(Substitutable { cache: i, info })
+                }
+                Ok(Some(_)) => observe(SubstEvent::Skipped {
+                    path,
+                    url: cache.url(),
+                    why: "no signature by a trusted key",
+                }),
+                Ok(None) => {}
+                Err(e) => observe(SubstEvent::Skipped {
+                    path,
+                    url: cache.url(),
+                    why: &e.to_string(),
+                }),
+            }
+        }
+        None
+    }
+
+    /// What getting `wanted` and their closures into `store` takes: every path not valid
+    /// there that a cache has (with the references it names), and what no cache has.
+    pub fn plan(
+        &self,
+        store: &dyn Store,
+        wanted: &BTreeSet<StorePath>,
+        observe: &(dyn Fn(SubstEvent<'_>) + Sync),
+    ) -> Result<Plan, CacheError> {
+        let mut found: BTreeMap<StorePath, Substitutable> = BTreeMap::new();
+        let mut missing = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<StorePath> = wanted.iter().cloned().collect();
+        while let Some(p) = todo.pop() {
+            if !seen.insert(p.clone()) || store.is_valid_path(&p)? {
+                continue;
+            }
+            match self.query(&p, observe) {
+                Some(s) => {
+                    todo.extend(s.info.references.iter().filter(|r| **r != p).cloned());
+                    found.insert(p, s);
+                }
+                None => {
+                    missing.insert(p);
+                }
+            }
+        }
+        // References first: a depth-first post-order over the found paths.
+        let mut order = Vec::with_capacity(found.len());
+        let mut placed = BTreeSet::new();
+        for start in found.keys() {
+            let mut stack = vec![(start.clone(), false)];
+            while let Some((p, expanded)) = stack.pop() {
+                if placed.contains(&p) {
+                    continue;
+                }
+                if expanded {
+                    placed.insert(p.clone());
+                    order.push(p);
+                    continue;
+                }
+                stack.push((p.clone(), true));
+                for r in &found[&p].info.references {
+                    if *r != p && found.contains_key(r) && !placed.contains(r) {
+                        stack.push((r.clone(), false));
+                    }
+                }
+            }
+        }
+        let fetch = order
+            .into_iter()
+            .map(|p| found.remove(&p).expect("ordered from found"))
+            .collect();
+        Ok(Plan { fetch, missing })
+    }
+
+    /// Downloads the plan's paths into `store`, several at once, each one after the paths it
+    /// references. Every NAR is checked against its narinfo as it unpacks; a path whose NAR
+    /// does not match is not registered, and the first failure stops the rest (the paths
+    /// already fetched stay valid).
+    pub fn fetch<S: Store + Sync>(
+        &self,
+        store: &S,
+        plan: &Plan,
+        observe: &(dyn Fn(SubstEvent<'_>) + Sync),
+    ) -> Result<(), CacheError> {
+        let n = plan.fetch.len();
+        let index: BTreeMap<&StorePath, usize> = plan
+            .fetch
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (&s.info.path, i))
+            .collect();
+        let deps: Vec<Vec<usize>> = plan
+            .fetch
+            .iter()
+            .map(|s| {
+                s.info
+                    .references
+                    .iter()
+                    .filter(|r| **r != s.info.path)
+                    .filter_map(|r| index.get(r).copied())
+                    .collect()
+            })
+            .collect();
+        struct State {
+            taken: Vec<bool>,
+            done: Vec<bool>,
+            untaken: usize,
+            error: Option<CacheError>,
+        }
+        let state = Mutex::new(State {
+            taken: vec![false; n],
+            done: vec![false; n],
+            untaken: n,
+            error: None,
+        });
+        let wake = Condvar::new();
+        let worker = || loop {
+            let i = {
+                let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if st.error.is_some() || st.untaken == 0 {
+                        return;
+                    }
+                    let ready =
+                        (0..n).find(|&i| !st.taken[i] && deps[i].iter().all(|&d| st.done[d]));
+                    if let Some(i) = ready {
+                        st.taken[i] = true;
+                        st.untaken -= 1;
+                        break i;
+                    }
+                    st = wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let res = self.fetch_one(store, &plan.fetch[i], observe);
+            let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+            match res {
+                Ok(()) => st.done[i] = true,
+                Err(e) => {
+                    st.error.get_or_insert(e);
+                }
+            }
+            wake.notify_all();
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..self.jobs.min(n) {
+                scope.spawn(worker);
+            }
+        });
+        match state.into_inner().unwrap_or_else(|e| e.into_inner()).error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn fetch_one<S: Store + Sync>(
+        &self,
+        store: &S,
+        s: &Substitutable,
+        observe: &(dyn Fn(SubstEvent<'_>) + Sync),
+    ) -> Result<(), CacheError> {
+        let cache = &self.caches[s.cache];
+        observe(SubstEvent::Fetching {
+            path: &s.info.path,
+            url: cache.url(),
+        });
+        let mut nar = cache.nar(&s.info)?;
+        let info = PathInfo {
+            path: s.info.path.clone(),
+            nar_hash: s.info.nar_hash,
+            nar_size: s.info.nar_size,
+            references: s.info.references.clone(),
+            deriver: s.info.deriver.clone(),
+            ca: s.info.ca,
+            sigs: s.info.sigs.clone(),
+            registration_time: 0,
+            ultimate: false,
+        };
+        store.add_nar(&info, &mut nar)?;
+        observe(SubstEvent::Fetched(&s.info.path));
+        Ok(())
+    }
+}
