@@ -1,7 +1,8 @@
 //! Substitution: getting store objects from caches instead of building them.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Condvar, Mutex};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 use kiln_formats::hash::HashAlgo;
 use kiln_formats::narinfo::{ContentAddress, NarInfo};
@@ -56,6 +57,13 @@ pub enum SubstEvent<'a> {
     },
     /// A path is valid in the store now.
     Fetched(&'a StorePath),
+    /// A configured cache could not be opened, so it is not used.
+    CacheDown {
+        /// The cache.
+        url: &'a str,
+        /// Why.
+        why: &'a str,
+    },
     /// A cache was skipped for a path: it failed to answer, or what it has is not trusted.
     Skipped {
         /// The path.
@@ -67,26 +75,100 @@ pub enum SubstEvent<'a> {
     },
 }
 
+/// Caches named by URL, opened on first use.
+#[derive(Debug)]
+struct Unopened {
+    urls: Vec<String>,
+    store_dir: String,
+    timeout: Duration,
+}
+
 /// The caches a store substitutes from, asked in priority order, with the keys it trusts.
 #[derive(Debug)]
 pub struct Substituters {
-    caches: Vec<BinaryCache>,
+    caches: OnceLock<Vec<BinaryCache>>,
+    unopened: Mutex<Option<Unopened>>,
     trusted: TrustedKeys,
     require_sigs: bool,
     jobs: usize,
+    /// What each path's query found, so a closure shared by many goals is asked once.
+    memo: Mutex<HashMap<StorePath, Option<Substitutable>>>,
+}
+
+fn by_priority(mut caches: Vec<BinaryCache>) -> Vec<BinaryCache> {
+    caches.sort_by_key(|c| c.priority());
+    caches
 }
 
 impl Substituters {
     /// Substituters over `caches` (asked lowest priority first, ties in the order given),
     /// accepting narinfos signed by a key of `trusted` or, without `require_sigs`, any.
-    pub fn new(mut caches: Vec<BinaryCache>, trusted: TrustedKeys, require_sigs: bool) -> Self {
-        caches.sort_by_key(|c| c.priority());
+    pub fn new(caches: Vec<BinaryCache>, trusted: TrustedKeys, require_sigs: bool) -> Self {
+        let res = Self::from_urls(Vec::new(), "", Duration::ZERO, trusted, require_sigs);
+        let _ = res.caches.set(by_priority(caches));
+        res
+    }
+
+    /// Substituters over the caches at `urls` (the `substituters` setting), opened when first
+    /// needed, so that a build with nothing to fetch touches no network. A cache that cannot
+    /// be opened then is left out (and told as [`SubstEvent::CacheDown`]).
+    pub fn from_urls(
+        urls: Vec<String>,
+        store_dir: &str,
+        timeout: Duration,
+        trusted: TrustedKeys,
+        require_sigs: bool,
+    ) -> Self {
         Substituters {
-            caches,
+            caches: OnceLock::new(),
+            unopened: Mutex::new(Some(Unopened {
+                urls,
+                store_dir: store_dir.to_owned(),
+                timeout,
+            })),
             trusted,
             require_sigs,
             jobs: 4,
+            memo: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether there is no cache to ask at all.
+    pub fn is_empty(&self) -> bool {
+        match self.caches.get() {
+            Some(c) => c.is_empty(),
+            None => self
+                .unopened
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_none_or(|u| u.urls.is_empty()),
+        }
+    }
+
+    /// The caches, opened now if they were not yet.
+    fn opened(&self, observe: &(dyn Fn(SubstEvent<'_>) + Sync)) -> &[BinaryCache] {
+        self.caches.get_or_init(|| {
+            let Some(u) = self
+                .unopened
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+            else {
+                return Vec::new();
+            };
+            let mut caches = Vec::new();
+            for url in &u.urls {
+                match BinaryCache::open_with_timeout(url, &u.store_dir, u.timeout) {
+                    Ok(c) => caches.push(c),
+                    Err(e) => observe(SubstEvent::CacheDown {
+                        url,
+                        why: &e.to_string(),
+                    }),
+                }
+            }
+            by_priority(caches)
+        })
     }
 
     /// Sets how many NARs download at once (at least one).
@@ -95,9 +177,9 @@ impl Substituters {
         self
     }
 
-    /// The caches, in the order they are asked.
+    /// The caches, in the order they are asked (opening them if needed).
     pub fn caches(&self) -> &[BinaryCache] {
-        &self.caches
+        self.opened(&|_| {})
     }
 
     /// Whether a narinfo may be used: signed by a trusted key, or content-addressed by its
@@ -136,7 +218,28 @@ impl Substituters {
         path: &StorePath,
         observe: &(dyn Fn(SubstEvent<'_>) + Sync),
     ) -> Option<Substitutable> {
-        for (i, cache) in self.caches.iter().enumerate() {
+        if let Some(known) = self
+            .memo
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+        {
+            return known.clone();
+        }
+        let found = self.query_caches(path, observe);
+        self.memo
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.clone(), found.clone());
+        found
+    }
+
+    fn query_caches(
+        &self,
+        path: &StorePath,
+        observe: &(dyn Fn(SubstEvent<'_>) + Sync),
+    ) -> Option<Substitutable> {
+        for (i, cache) in self.opened(observe).iter().enumerate() {
             match cache.narinfo(path) {
                 Ok(Some(info)) if self.trusted(&info, cache.store_dir()) => {
                     return Some(Substitutable { cache: i, info })
@@ -298,7 +401,7 @@ impl Substituters {
         s: &Substitutable,
         observe: &(dyn Fn(SubstEvent<'_>) + Sync),
     ) -> Result<(), CacheError> {
-        let cache = &self.caches[s.cache];
+        let cache = &self.opened(observe)[s.cache];
         observe(SubstEvent::Fetching {
             path: &s.info.path,
             url: cache.url(),

@@ -67,6 +67,32 @@ pub fn print_plan(builds: &[&StorePath], store_dir: &str) {
     }
 }
 
+/// Prints the paths a plan will fetch from binary caches, as Nix does.
+pub fn print_fetches(fetches: &[&StorePath], download: u64, unpacked: u64, store_dir: &str) {
+    if fetches.is_empty() {
+        return;
+    }
+    let mib = |n: u64| n as f64 / (1024.0 * 1024.0);
+    let mut err = std::io::stderr().lock();
+    let sizes = format!(
+        "({:.2} MiB download, {:.2} MiB unpacked)",
+        mib(download),
+        mib(unpacked)
+    );
+    let _ = if fetches.len() == 1 {
+        writeln!(err, "this path will be fetched {sizes}:")
+    } else {
+        writeln!(
+            err,
+            "these {} paths will be fetched {sizes}:",
+            fetches.len()
+        )
+    };
+    for p in fetches {
+        let _ = writeln!(err, "  {}", p.to_absolute(store_dir));
+    }
+}
+
 struct Running {
     name: String,
     drv: String,
@@ -236,11 +262,34 @@ fn truncate(s: &str, width: usize) -> String {
 impl Observer for Progress {
     fn event(&self, event: Event<'_>) {
         match (self.format, event) {
-            (_, Event::Planned { builds }) => {
+            (
+                _,
+                Event::Planned {
+                    builds,
+                    fetches,
+                    download_bytes,
+                    nar_bytes,
+                },
+            ) => {
                 self.state().total = builds.len();
                 if self.format != LogFormat::InternalJson {
                     print_plan(builds, &self.store_dir);
+                    print_fetches(fetches, download_bytes, nar_bytes, &self.store_dir);
                 }
+            }
+            (_, Event::Substituting { path, url }) => {
+                if self.format != LogFormat::InternalJson {
+                    self.clear();
+                    eprintln!(
+                        "copying path '{}' from '{url}'...",
+                        path.to_absolute(&self.store_dir)
+                    );
+                }
+            }
+            (_, Event::Substituted { .. }) => {}
+            (_, Event::CacheWarning { message }) => {
+                self.clear();
+                eprintln!("warning: {message}");
             }
             (LogFormat::Raw, Event::Started { drv, .. }) => {
                 eprintln!("building '{}'...", drv.to_absolute(&self.store_dir));

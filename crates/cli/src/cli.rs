@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    build, collect_garbage, config, derivation, eval, hash, instantiate, key, log, nar, profile,
-    store,
+    build, collect_garbage, config, copy, derivation, eval, hash, instantiate, key, log, nar,
+    profile, store,
 };
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
@@ -37,6 +37,8 @@ pub struct GlobalArgs {
 enum Command {
     /// Build derivations (from an expression or store paths) and print their output paths
     Build(build::BuildArgs),
+    /// Copy store paths and their closures to or from a binary cache
+    Copy(copy::CopyArgs),
     /// Evaluate a Nix expression and print its value
     Eval(eval::EvalArgs),
     /// Inspect store derivations
@@ -79,6 +81,7 @@ pub fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Build(args) => build::run(args, &cli.global, &cli.global.option),
         Command::Config(cmd) => config::run(cmd, &settings),
+        Command::Copy(args) => copy::run(args, &cli.global, &settings),
         Command::Eval(args) => eval::run(args, &settings),
         Command::Derivation(cmd) => derivation::run(cmd, &cli.global),
         Command::Instantiate(args) => instantiate::run(args, &cli.global, &settings),

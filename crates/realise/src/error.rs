@@ -28,6 +28,9 @@ pub enum BuildError {
         /// What is wrong.
         message: String,
     },
+    /// Fetching from a binary cache failed (and `fallback` is off).
+    #[error("{0}")]
+    Substitute(#[from] kiln_cache::CacheError),
     /// A path that is not valid and has no derivation to build it from.
     #[error("path '{0}' is required, but it is not valid and there is no derivation to build it")]
     Missing(String),

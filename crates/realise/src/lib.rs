@@ -37,6 +37,6 @@ mod settings;
 
 pub use error::BuildError;
 pub use job::{log_path, Outcome};
-pub use plan::{Goal, OutputsSpec, Plan};
+pub use plan::{Goal, OutputsSpec, Plan, Substitution};
 pub use realise::{dry_run, realise, Event, Observer, Quiet, RealiseError};
 pub use settings::{available_cores, current_system, BuildSettings};

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use kiln_cache::{SubstEvent, Substituters};
 use kiln_formats::derivation::{drv_name, Derivation, DerivationOutput};
 use kiln_formats::store_path::StorePath;
 use kiln_store::{LocalStore, Store};
@@ -91,6 +92,9 @@ pub struct Node {
 pub struct Plan {
     /// The derivations to build, each after its `deps`.
     pub nodes: Vec<Node>,
+    /// The paths to fetch from binary caches instead (wanted outputs and missing sources,
+    /// with the parts of their closures the store lacks), references first.
+    pub fetch: kiln_cache::Plan,
     /// The output paths of each goal, in the goals' order (output name → path; a plain path
     /// is listed under the name `""`).
     pub results: Vec<BTreeMap<String, StorePath>>,
@@ -172,8 +176,20 @@ pub fn output_paths(
         .collect()
 }
 
+/// The caches a plan may fetch from, and who hears about them.
+#[derive(Clone, Copy)]
+pub struct Substitution<'a> {
+    /// The caches.
+    pub subs: &'a Substituters,
+    /// Told about caches that are down and narinfos that are refused.
+    pub observe: &'a (dyn Fn(SubstEvent<'_>) + Sync),
+}
+
 struct Planner<'s> {
     store: &'s LocalStore,
+    subs: Option<Substitution<'s>>,
+    /// Paths whose closures the caches have, to fetch.
+    fetch: BTreeSet<StorePath>,
     plan: Plan,
     index: HashMap<StorePath, usize>,
     /// Derivations read so far.
@@ -181,6 +197,24 @@ struct Planner<'s> {
 }
 
 impl Planner<'_> {
+    /// Whether the caches have `paths` with everything they refer to that the store lacks;
+    /// if so, they are fetched instead of built.
+    fn substitutable(&mut self, paths: &[&StorePath]) -> Result<bool, BuildError> {
+        let Some(sub) = self.subs else {
+            return Ok(false);
+        };
+        if paths.is_empty() {
+            return Ok(true);
+        }
+        let wanted: BTreeSet<StorePath> = paths.iter().map(|p| (*p).clone()).collect();
+        let plan = sub.subs.plan(self.store, &wanted, sub.observe)?;
+        if !plan.missing.is_empty() {
+            return Ok(false);
+        }
+        self.fetch.extend(wanted);
+        Ok(true)
+    }
+
     fn derivation(&mut self, path: &StorePath) -> Result<Derivation, BuildError> {
         if let Some(d) = self.drvs.get(path) {
             return Ok(d.clone());
@@ -221,14 +255,15 @@ impl Planner<'_> {
             return Ok((Some(i), selected));
         }
         if !check {
-            let mut all_valid = true;
+            let mut missing = Vec::new();
             for p in selected.values() {
                 if !self.store.is_valid_path(p)? {
-                    all_valid = false;
-                    break;
+                    missing.push(p);
                 }
             }
-            if all_valid {
+            // Nix's order: what is valid is used, what a cache has is fetched, and only then
+            // is the derivation built.
+            if missing.is_empty() || self.substitutable(&missing)? {
                 return Ok((None, selected));
             }
         }
@@ -252,7 +287,7 @@ impl Planner<'_> {
             self.plan.nodes[i].inputs.extend(used.into_values());
         }
         for src in &drv.input_srcs {
-            if !self.store.is_valid_path(src)? {
+            if !self.store.is_valid_path(src)? && !self.substitutable(&[src])? {
                 return Err(BuildError::Missing(src.to_absolute(self.store.store_dir())));
             }
         }
@@ -265,10 +300,18 @@ impl Planner<'_> {
 }
 
 /// Works out what realising `goals` takes. With `check`, the goals' derivations are rebuilt
-/// even when their outputs are valid (their inputs are not).
-pub fn plan(store: &LocalStore, goals: &[Goal], check: bool) -> Result<Plan, BuildError> {
+/// even when their outputs are valid (their inputs are not). With `subs`, missing outputs and
+/// sources that the caches have are fetched rather than built.
+pub fn plan(
+    store: &LocalStore,
+    goals: &[Goal],
+    check: bool,
+    subs: Option<Substitution<'_>>,
+) -> Result<Plan, BuildError> {
     let mut p = Planner {
         store,
+        subs,
+        fetch: BTreeSet::new(),
         plan: Plan::default(),
         index: HashMap::new(),
         drvs: HashMap::new(),
@@ -277,13 +320,17 @@ pub fn plan(store: &LocalStore, goals: &[Goal], check: bool) -> Result<Plan, Bui
         let res = match goal {
             Goal::Drv { drv, outputs } => p.want(drv, outputs, check)?.1,
             Goal::Opaque(path) => {
-                if !store.is_valid_path(path)? {
+                if !store.is_valid_path(path)? && !p.substitutable(&[path])? {
                     return Err(BuildError::Missing(path.to_absolute(store.store_dir())));
                 }
                 BTreeMap::from([(String::new(), path.clone())])
             }
         };
         p.plan.results.push(res);
+    }
+    if let (Some(sub), false) = (subs, p.fetch.is_empty()) {
+        // Every query is remembered, so this only orders what was found.
+        p.plan.fetch = sub.subs.plan(store, &p.fetch, sub.observe)?;
     }
     Ok(p.plan)
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::time::Instant;
 
+use kiln_cache::SubstEvent;
 use kiln_formats::store_path::StorePath;
 use kiln_store::LocalStore;
 
@@ -18,10 +19,35 @@ use crate::{BuildError, BuildSettings};
 /// What a realisation reports while it runs (to draw progress and logs).
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// The derivations that will be built, before any starts.
+    /// The derivations that will be built and the paths that will be fetched, before
+    /// anything starts.
     Planned {
         /// Their `.drv` paths, sorted.
         builds: &'a [&'a StorePath],
+        /// The paths to fetch from binary caches, sorted.
+        fetches: &'a [&'a StorePath],
+        /// The bytes to download for them.
+        download_bytes: u64,
+        /// Their unpacked size.
+        nar_bytes: u64,
+    },
+    /// A path's download from a binary cache began.
+    Substituting {
+        /// The path.
+        path: &'a StorePath,
+        /// The cache.
+        url: &'a str,
+    },
+    /// A path was fetched from a binary cache.
+    Substituted {
+        /// The path.
+        path: &'a StorePath,
+    },
+    /// Something worth a warning about the binary caches (one that cannot be opened, a
+    /// narinfo that is not trusted).
+    CacheWarning {
+        /// The message.
+        message: &'a str,
     },
     /// A build started (its outputs locked and still missing); `id` names it in later
     /// events. A build another process finished meanwhile only has `Finished`.
@@ -128,7 +154,24 @@ impl RealiseError {
 
 /// Works out what realising `goals` needs, without building anything (`--dry-run`).
 pub fn dry_run(store: &LocalStore, goals: &[Goal], check: bool) -> Result<Plan, BuildError> {
-    plan::plan(store, goals, check)
+    plan::plan(store, goals, check, None)
+}
+
+/// Tells the substituters' events to `observer` as realisation events.
+fn cache_event(observer: &dyn Observer, e: SubstEvent<'_>) {
+    match e {
+        SubstEvent::Fetching { path, url } => observer.event(Event::Substituting { path, url }),
+        SubstEvent::Fetched(path) => observer.event(Event::Substituted { path }),
+        SubstEvent::CacheDown { url, why } => observer.event(Event::CacheWarning {
+            message: &format!("binary cache '{url}' is not used: {why}"),
+        }),
+        SubstEvent::Skipped { path, url, why } => observer.event(Event::CacheWarning {
+            message: &format!(
+                "ignoring the substitute for '{}' from '{url}': {why}",
+                path.name()
+            ),
+        }),
+    }
 }
 
 /// Realises `goals`: builds what is missing and returns each goal's output paths (in the
@@ -140,10 +183,25 @@ pub fn realise(
     check: bool,
     observer: &dyn Observer,
 ) -> Result<Vec<BTreeMap<String, StorePath>>, RealiseError> {
-    let plan = plan::plan(store, goals, check)?;
-    {
-        let builds = plan.to_build();
-        observer.event(Event::Planned { builds: &builds });
+    let subs = settings.substituters.as_deref().filter(|s| !s.is_empty());
+    let observe = |e: SubstEvent<'_>| cache_event(observer, e);
+    let substitution = subs.map(|subs| plan::Substitution {
+        subs,
+        observe: &observe,
+    });
+    let mut plan = plan::plan(store, goals, check, substitution)?;
+    announce(&plan, observer);
+    if let (Some(s), false) = (subs, plan.fetch.fetch.is_empty()) {
+        if let Err(e) = s.fetch(store, &plan.fetch, &observe) {
+            if !settings.fallback {
+                return Err(BuildError::Substitute(e).into());
+            }
+            observer.event(Event::CacheWarning {
+                message: &format!("{e}; building instead (fallback)"),
+            });
+            plan = plan::plan(store, goals, check, None)?;
+            announce(&plan, observer);
+        }
     }
     if plan.nodes.is_empty() {
         return Ok(plan.results);
@@ -153,6 +211,19 @@ pub fn realise(
     }
     run(store, &plan, settings, observer)?;
     Ok(plan.results)
+}
+
+/// Tells `observer` what the plan builds and fetches.
+fn announce(plan: &Plan, observer: &dyn Observer) {
+    let builds = plan.to_build();
+    let mut fetches: Vec<&StorePath> = plan.fetch.fetch.iter().map(|s| &s.info.path).collect();
+    fetches.sort();
+    observer.event(Event::Planned {
+        builds: &builds,
+        fetches: &fetches,
+        download_bytes: plan.fetch.download_bytes(),
+        nar_bytes: plan.fetch.nar_bytes(),
+    });
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -39,6 +39,11 @@ pub struct BuildSettings {
     pub log_lines: usize,
     /// Keep build logs under the state directory (`keep-build-log`).
     pub keep_build_log: bool,
+    /// The binary caches outputs are fetched from instead of built (`substituters`, with
+    /// `trusted-public-keys` and `require-sigs`); `None` substitutes nothing.
+    pub substituters: Option<std::sync::Arc<kiln_cache::Substituters>>,
+    /// Build what cannot be substituted after all, when a download fails (`fallback`).
+    pub fallback: bool,
 }
 
 impl Default for BuildSettings {
@@ -58,6 +63,8 @@ impl Default for BuildSettings {
             build_dir_parent: PathBuf::from("/tmp"),
             log_lines: 25,
             keep_build_log: true,
+            substituters: None,
+            fallback: false,
         }
     }
 }

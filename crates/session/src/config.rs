@@ -12,9 +12,12 @@
 
 use std::path::{Path, PathBuf};
 
+use kiln_cache::Substituters;
 use kiln_eval::EvalSettings;
 use kiln_fetch::FetchSettings;
 use kiln_formats::config::{Loaded, Settings};
+use kiln_formats::signing::TrustedKeys;
+use kiln_formats::store_path::DEFAULT_STORE_DIR;
 use kiln_realise::sandbox::SandboxPath;
 use kiln_realise::BuildSettings;
 use kiln_store::{GcAction, GcOptions};
@@ -227,7 +230,45 @@ impl Config {
         if let Some(n) = self.number("log-lines")? {
             b.log_lines = n;
         }
+        b.fallback = self.bool("fallback")?.unwrap_or(false);
+        b.substituters = self.substituters()?.map(std::sync::Arc::new);
         Ok(b)
+    }
+
+    /// The binary caches builds fetch from (`substituters`, unless `substitute` is off), with
+    /// `trusted-public-keys`, `require-sigs` and `connect-timeout`; `None` when there are none.
+    /// They are opened when first needed.
+    pub fn substituters(&self) -> Result<Option<Substituters>, ConfigError> {
+        if !self.bool("substitute")?.unwrap_or(true) {
+            return Ok(None);
+        }
+        let urls: Vec<String> = self
+            .text("substituters")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if urls.is_empty() {
+            return Ok(None);
+        }
+        let keys = self.text("trusted-public-keys").unwrap_or_default();
+        let trusted = TrustedKeys::parse_list(keys).map_err(|e| ConfigError::Invalid {
+            name: "trusted-public-keys".to_owned(),
+            value: format!("{keys} ({e})"),
+            expected: "public keys as NAME:BASE64",
+        })?;
+        let require_sigs = self.bool("require-sigs")?.unwrap_or(true);
+        let timeout = match self.number::<u64>("connect-timeout")? {
+            Some(n) if n > 0 => std::time::Duration::from_secs(n),
+            _ => std::time::Duration::from_secs(10),
+        };
+        Ok(Some(Substituters::from_urls(
+            urls,
+            DEFAULT_STORE_DIR,
+            timeout,
+            trusted,
+            require_sigs,
+        )))
     }
 
     /// The fetchers' settings: the host's fetch cache ([`HostEnv::fetch_cache_dir`]) and

@@ -222,8 +222,8 @@ settings! {
         "Let remote builders fetch dependencies from their own substituters";
     "compress-build-log" Bool Accepted "true",
         "Compress the build logs kept under the state directory";
-    "connect-timeout" Seconds Accepted "0",
-        "Timeout for connecting to a server during downloads (0: the library's default)";
+    "connect-timeout" Seconds Honoured "0",
+        "Timeout in seconds for connecting to a binary cache (0: 10 s) and other servers";
     "cores" Integer Honoured "0",
         "`NIX_BUILD_CORES` given to each builder (0: all of the machine's cores)";
     "diff-hook" Text Accepted "",
@@ -236,7 +236,7 @@ settings! {
         "Experimental features to enable (`pipe-operators`, `fetch-tree`, …)";
     "extra-platforms" List Honoured "",
         "Further platforms this machine builds for besides `system`";
-    "fallback" Bool Accepted "false",
+    "fallback" Bool Honoured "false",
         "Build from source when a substitute cannot be fetched";
     "filter-syscalls" Bool Accepted "true",
         "Forbid builders system calls such as making setuid files (seccomp)";
@@ -304,7 +304,7 @@ settings! {
         "Build each derivation this many more times and compare the results";
     "require-drop-supplementary-groups" Bool Accepted "false",
         "Fail when the supplementary groups of a builder cannot be dropped";
-    "require-sigs" Bool Accepted "true",
+    "require-sigs" Bool Honoured "true",
         "Accept only signed paths from substituters and imports";
     "restrict-eval" Bool Honoured "false",
         "Let evaluations read only the search path, the store and `allowed-uris`";
@@ -330,10 +330,10 @@ settings! {
         "Abort a download that receives nothing for this many seconds";
     "store" Text Accepted "auto",
         "The store to use (Kiln takes `--store` and `KILN_STORE`)";
-    "substitute" Bool Accepted "true",
+    "substitute" Bool Honoured "true",
         "Fetch paths from substituters instead of building them";
-    "substituters" List Accepted "https://cache.nixos.org/",
-        "Binary caches to fetch paths from, in order";
+    "substituters" List Honoured "",
+        "Binary caches to fetch paths from, in priority order (Kiln's default is none: its package set is not on cache.nixos.org)";
     "system" Text Honoured kiln_realise::current_system(),
         "The platform builds run on";
     "system-features" List Accepted "",
@@ -346,7 +346,7 @@ settings! {
         "Log every function call's entry and exit with a timestamp";
     "trace-verbose" Bool Honoured "false",
         "Make `builtins.traceVerbose` print as `builtins.trace` does";
-    "trusted-public-keys" List Accepted
+    "trusted-public-keys" List Honoured
         "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=",
         "Public keys whose signatures `require-sigs` accepts";
     "trusted-substituters" List Accepted "",

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod collect_garbage;
 pub mod config;
+pub mod copy;
 pub mod derivation;
 pub mod eval;
 pub mod hash;

@@ -93,8 +93,10 @@ fn defaults_and_the_whole_table() {
     assert!(lines.contains(&"keep-outputs = false"), "{all}");
     assert!(lines.contains(&"x = y"), "{all}");
     assert!(
-        lines.contains(&"substituters = https://cache.nixos.org/ # accepted, no effect"),
+        lines.contains(&"builders = @/etc/nix/machines # accepted, no effect"),
         "{all}"
     );
+    // Honoured, with Kiln's own default (no cache: its package set is not on cache.nixos.org).
+    assert!(lines.contains(&"substituters = "), "{all}");
     assert!(lines.windows(2).all(|w| w[0] < w[1]), "{all}");
 }

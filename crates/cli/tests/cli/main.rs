@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod build;
+mod cache;
 mod config;
 mod eval;
 mod fetch;

@@ -1,0 +1,147 @@
+//! Binary caches from the command line: `kiln copy --to/--from`, and builds and
+//! `nix-store -r` that fetch from `substituters` instead of building.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::{kiln, legacy, stdout_of};
+
+const EXPR: &str = r#"
+let mk = name: script: deps: derivation { inherit name deps; system = builtins.currentSystem;
+  builder = "/bin/sh"; args = [ "-c" script ]; };
+  base = mk "base" "echo base > $out" [];
+in mk "top" "echo top > $out; echo $deps >> $out" [ base ]
+"#;
+
+fn build(root: &Path, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let file = dir.join("default.nix");
+    std::fs::write(&file, EXPR).unwrap();
+    kiln()
+        .arg("--store")
+        .arg(root)
+        .args(["--option", "sandbox-paths", "/bin/sh=/bin/busybox"])
+        .args(extra)
+        .arg("build")
+        .arg("--no-link")
+        .arg("-f")
+        .arg(&file)
+        .args(["--log-format", "raw"])
+        .output()
+        .unwrap()
+}
+
+/// A key pair in `dir`: (secret key file, public key).
+fn keys(dir: &Path) -> (std::path::PathBuf, String) {
+    let secret = stdout_of(kiln().args(["key", "generate-secret", "--key-name", "test-1"]));
+    let sk = dir.join("sk");
+    std::fs::write(&sk, &secret).unwrap();
+    let mut child = kiln()
+        .args(["key", "convert-secret-to-public"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(secret.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (sk, String::from_utf8(out.stdout).unwrap())
+}
+
+/// Builds in one root, uploads the closure, returns (cache URL, output path, public key).
+fn built_and_uploaded(dir: &Path) -> (String, String, String) {
+    let out = build(&dir.join("a"), dir, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (sk, pk) = keys(dir);
+    let url = format!("file://{}/cache", dir.display());
+    let out = kiln()
+        .arg("--store")
+        .arg(dir.join("a"))
+        .args(["copy", "--to", &url, "--secret-key-file"])
+        .arg(&sk)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("copying 2 paths"), "{stderr}");
+    (url, path, pk)
+}
+
+#[test]
+fn a_build_fetches_what_a_trusted_cache_has_instead_of_building() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (url, path, pk) = built_and_uploaded(dir);
+    let out = build(
+        &dir.join("b"),
+        dir,
+        &["--option", "substituters", &url, "--option", "trusted-public-keys", &pk],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), path);
+    assert!(stderr.contains("these 2 paths will be fetched"), "{stderr}");
+    assert!(stderr.contains(&format!("copying path '{path}' from '{url}'")), "{stderr}");
+    assert!(!stderr.contains("building"), "nothing is built: {stderr}");
+    let real = dir.join("b").join(path.trim_start_matches('/'));
+    assert_eq!(std::fs::read_to_string(real).unwrap().lines().next(), Some("top"));
+}
+
+#[test]
+fn an_untrusted_cache_is_ignored_and_the_build_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (url, path, _) = built_and_uploaded(dir);
+    let out = build(&dir.join("b"), dir, &["--option", "substituters", &url]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), path);
+    assert!(stderr.contains("ignoring the substitute"), "{stderr}");
+    assert!(stderr.contains("these 2 derivations will be built"), "{stderr}");
+    // A cache that is not there does not stop a build either.
+    let out = build(
+        &dir.join("c"),
+        dir,
+        &["--option", "substituters", &format!("http://127.0.0.1:9/{}", "nowhere")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("is not used"), "{stderr}");
+}
+
+#[test]
+fn nix_store_realise_and_copy_from_fetch_a_plain_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (url, path, pk) = built_and_uploaded(dir);
+    let out: std::process::Output = legacy(dir, "nix-store")
+        .arg("--store")
+        .arg(dir.join("b"))
+        .args(["-r", &path, "--option", "substituters", &url])
+        .args(["--option", "trusted-public-keys", &pk])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), path);
+    // `copy --from` refuses what is not signed by a trusted key, and takes it with
+    // --no-check-sigs.
+    let copy = |extra: &[&str]| -> std::process::Output {
+        let mut cmd: Command = kiln();
+        cmd.arg("--store")
+            .arg(dir.join("c"))
+            .args(["copy", "--from", &url])
+            .args(extra)
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let out = copy(&[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not signed by a trusted key"));
+    let out = copy(&["--no-check-sigs"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let real = dir.join("c").join(path.trim_start_matches('/'));
+    assert!(real.exists());
+}
