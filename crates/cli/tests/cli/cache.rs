@@ -42,7 +42,12 @@ fn keys(dir: &Path) -> (std::path::PathBuf, String) {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(secret.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(secret.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     (sk, String::from_utf8(out.stdout).unwrap())
 }
@@ -50,7 +55,11 @@ fn keys(dir: &Path) -> (std::path::PathBuf, String) {
 /// Builds in one root, uploads the closure, returns (cache URL, output path, public key).
 fn built_and_uploaded(dir: &Path) -> (String, String, String) {
     let out = build(&dir.join("a"), dir, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let path = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let (sk, pk) = keys(dir);
     let url = format!("file://{}/cache", dir.display());
@@ -76,16 +85,29 @@ fn a_build_fetches_what_a_trusted_cache_has_instead_of_building() {
     let out = build(
         &dir.join("b"),
         dir,
-        &["--option", "substituters", &url, "--option", "trusted-public-keys", &pk],
+        &[
+            "--option",
+            "substituters",
+            &url,
+            "--option",
+            "trusted-public-keys",
+            &pk,
+        ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), path);
     assert!(stderr.contains("these 2 paths will be fetched"), "{stderr}");
-    assert!(stderr.contains(&format!("copying path '{path}' from '{url}'")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("copying path '{path}' from '{url}'")),
+        "{stderr}"
+    );
     assert!(!stderr.contains("building"), "nothing is built: {stderr}");
     let real = dir.join("b").join(path.trim_start_matches('/'));
-    assert_eq!(std::fs::read_to_string(real).unwrap().lines().next(), Some("top"));
+    assert_eq!(
+        std::fs::read_to_string(real).unwrap().lines().next(),
+        Some("top")
+    );
 }
 
 #[test]
@@ -98,12 +120,19 @@ fn an_untrusted_cache_is_ignored_and_the_build_runs() {
     assert!(out.status.success(), "{stderr}");
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), path);
     assert!(stderr.contains("ignoring the substitute"), "{stderr}");
-    assert!(stderr.contains("these 2 derivations will be built"), "{stderr}");
+    assert!(
+        stderr.contains("these 2 derivations will be built"),
+        "{stderr}"
+    );
     // A cache that is not there does not stop a build either.
     let out = build(
         &dir.join("c"),
         dir,
-        &["--option", "substituters", &format!("http://127.0.0.1:9/{}", "nowhere")],
+        &[
+            "--option",
+            "substituters",
+            &format!("http://127.0.0.1:9/{}", "nowhere"),
+        ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -141,7 +170,11 @@ fn nix_store_realise_and_copy_from_fetch_a_plain_path() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not signed by a trusted key"));
     let out = copy(&["--no-check-sigs"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let real = dir.join("c").join(path.trim_start_matches('/'));
     assert!(real.exists());
 }
