@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
     build, collect_garbage, config, copy, derivation, eval, hash, instantiate, key, log, nar,
-    profile, store,
+    profile, serve, store,
 };
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
@@ -63,6 +63,8 @@ enum Command {
     /// Add to, inspect, check and clean the local store
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Serve the local store as a binary cache over HTTP
+    Serve(serve::ServeArgs),
     /// Delete old profile generations (with -d or --delete-older-than), then unreachable
     /// store paths
     CollectGarbage(collect_garbage::CollectGarbageArgs),
@@ -90,6 +92,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),
         Command::Store(cmd) => store::run(cmd, &cli.global),
+        Command::Serve(args) => serve::run(args, &cli.global, &settings),
         Command::CollectGarbage(args) => collect_garbage::run(args, &cli.global),
         Command::Profile(args) => profile::run(args, &cli.global, &cli.global.option),
     }

@@ -287,6 +287,18 @@ impl Db {
         )
     }
 
+    /// The valid path whose hash part is `hash`, if any (Nix's `queryPathFromHashPart`: the
+    /// first path at or after `<store dir>/<hash>` that starts with it).
+    pub(crate) fn path_from_hash_part(&self, hash: &str) -> Result<Option<StorePath>, StoreError> {
+        let prefix = format!("{}/{hash}", self.store_dir);
+        let found = self.query_paths(
+            "select path from ValidPaths where path >= ?1 order by path limit 1",
+            &[&prefix],
+            "querying a hash part",
+        )?;
+        Ok(found.into_iter().next().filter(|p| p.hash_part() == hash))
+    }
+
     /// Returns every valid path.
     pub(crate) fn all_valid_paths(&self) -> Result<BTreeSet<StorePath>, StoreError> {
         self.query_paths("select path from ValidPaths", &[], "listing valid paths")

@@ -394,6 +394,15 @@ impl LocalStore {
         self.db().query_valid_derivers(path)
     }
 
+    /// The valid path whose hash part is `hash` (the 32 characters before the name), if any:
+    /// how a binary cache server finds the path a `<hash>.narinfo` request is for.
+    pub fn path_from_hash_part(&self, hash: &str) -> Result<Option<StorePath>, StoreError> {
+        if hash.len() != 32 || !hash.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(None);
+        }
+        self.db().path_from_hash_part(hash)
+    }
+
     /// Returns every valid path.
     pub fn all_valid_paths(&self) -> Result<BTreeSet<StorePath>, StoreError> {
         self.db().all_valid_paths()

@@ -12,4 +12,5 @@ pub mod key;
 pub mod log;
 pub mod nar;
 pub mod profile;
+pub mod serve;
 pub mod store;

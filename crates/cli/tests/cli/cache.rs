@@ -178,3 +178,59 @@ fn nix_store_realise_and_copy_from_fetch_a_plain_path() {
     let real = dir.join("c").join(path.trim_start_matches('/'));
     assert!(real.exists());
 }
+
+/// Kills the server when the test ends, however it ends.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn kiln_serve_is_a_cache_builds_fetch_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let out = build(&dir.join("a"), dir, &[]);
+    assert!(out.status.success());
+    let path = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (sk, pk) = keys(dir);
+    let mut child = kiln()
+        .arg("--store")
+        .arg(dir.join("a"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--secret-key-file"])
+        .arg(&sk)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _server = Serving(child);
+    let url = line.trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let out = build(
+        &dir.join("b"),
+        dir,
+        &[
+            "--option",
+            "substituters",
+            &url,
+            "--option",
+            "trusted-public-keys",
+            &pk,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("copying path '{path}' from '{url}'")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("building"), "{stderr}");
+}

@@ -1,0 +1,448 @@
+//! A local store served as a binary cache over HTTP (`kiln serve`, like nix-serve and
+//! harmonia): any Nix or Kiln substitutes from it with `substituters = http://host:port`.
+//!
+//! Routes (GET and HEAD):
+//! * `/nix-cache-info`: `StoreDir`, `WantMassQuery: 1`, `Priority`.
+//! * `/<hash part>.narinfo`: the path's narinfo, made from the store's database on each
+//!   request and signed with the configured keys; 404 for a path the store does not have.
+//! * `/nar/<hash part>-<NAR hash>.nar.zst` (or `.nar` with compression `none`): the NAR,
+//!   dumped from the store as it is sent and compressed on the fly, so nothing is written or
+//!   held in memory; the NAR hash in the name makes a stale URL a 404, never other bytes. An
+//!   uncompressed NAR has a `Content-Length` and honours a single `Range` (206).
+//! * `/`: the served paths, one per line.
+//!
+//! Requests are handled by a pool of threads, each streaming its response; a slow client
+//! holds one thread, not the server.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use kiln_cache::Compression;
+use kiln_formats::narinfo::NarInfo;
+use kiln_formats::signing::SecretKey;
+use kiln_formats::store_path::StorePath;
+use kiln_store::{LocalStore, PathInfo, Store};
+use tiny_http::{Header, Method, Request, Response, StatusCode};
+
+/// How a store is served.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Keys narinfos are signed with (`secret-key-files`).
+    pub secret_keys: Vec<SecretKey>,
+    /// The NARs' compression: zstd (the default) or none.
+    pub compression: Compression,
+    /// The `Priority` announced in `nix-cache-info` (Nix's `cache.nixos.org` has 40).
+    pub priority: i32,
+    /// How many requests are handled at once.
+    pub threads: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            secret_keys: Vec::new(),
+            compression: Compression::Zstd,
+            priority: 30,
+            threads: 16,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be bound.
+    #[error("cannot listen on '{addr}': {why}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        why: String,
+    },
+    /// Only zstd and none are compressed on the fly.
+    #[error("kiln serve compresses with zstd or none, not {0}")]
+    Compression(&'static str),
+}
+
+/// A running server.
+pub struct Server {
+    http: Arc<tiny_http::Server>,
+    addr: SocketAddr,
+    workers: Vec<JoinHandle<()>>,
+}
+
+struct Shared {
+    store: Arc<LocalStore>,
+    opts: ServeOptions,
+}
+
+impl Server {
+    /// Starts serving `store` on `addr` (`host:port`; port 0 picks a free one).
+    pub fn start(
+        addr: &str,
+        store: Arc<LocalStore>,
+        opts: ServeOptions,
+    ) -> Result<Server, ServeError> {
+        if !matches!(opts.compression, Compression::Zstd | Compression::None) {
+            return Err(ServeError::Compression(opts.compression.name()));
+        }
+        let http = tiny_http::Server::http(addr).map_err(|e| ServeError::Bind {
+            addr: addr.to_owned(),
+            why: e.to_string(),
+        })?;
+        let local = http.server_addr().to_ip().ok_or_else(|| ServeError::Bind {
+            addr: addr.to_owned(),
+            why: "not an IP address".to_owned(),
+        })?;
+        let http = Arc::new(http);
+        let shared = Arc::new(Shared { store, opts });
+        let workers = (0..shared.opts.threads.max(1))
+            .map(|_| {
+                let http = Arc::clone(&http);
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || {
+                    while let Ok(req) = http.recv() {
+                        shared.handle(req);
+                    }
+                })
+            })
+            .collect();
+        Ok(Server {
+            http,
+            addr: local,
+            workers,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until [`Server::stop`] is called from another thread (or forever).
+    pub fn wait(self) {
+        for w in self.workers {
+            let _ = w.join();
+        }
+    }
+
+    /// Stops accepting requests; the workers end after their current one.
+    pub fn stop(&self) {
+        self.http.unblock();
+        for _ in 0..self.workers.len() {
+            self.http.unblock();
+        }
+    }
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
+}
+
+/// A reader over the chunks a producer thread sends: the NAR is dumped on one side while the
+/// response is written on the other, with a few chunks in flight at most.
+struct ChunkReader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(c) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A writer sending what it gets as chunks; it keeps only the bytes in `[skip, skip+limit)`.
+struct ChunkWriter {
+    tx: mpsc::SyncSender<Vec<u8>>,
+    buf: Vec<u8>,
+    skip: u64,
+    limit: u64,
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut d = data;
+        if self.skip > 0 {
+            let n = (self.skip.min(d.len() as u64)) as usize;
+            self.skip -= n as u64;
+            d = &d[n..];
+        }
+        let keep = (self.limit.min(d.len() as u64)) as usize;
+        self.limit -= keep as u64;
+        self.buf.extend_from_slice(&d[..keep]);
+        if self.buf.len() >= 128 * 1024 {
+            self.flush()?;
+        }
+        if self.limit == 0 && self.skip == 0 {
+            // The range is complete: stop the dump early.
+            self.flush()?;
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "range sent"));
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            let chunk = std::mem::take(&mut self.buf);
+            self.tx
+                .send(chunk)
+                .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client gone"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn handle(&self, req: Request) {
+        let head = *req.method() == Method::Head;
+        if !head && *req.method() != Method::Get {
+            let _ = req.respond(Response::from_string("only GET and HEAD\n").with_status_code(405));
+            return;
+        }
+        let url = req.url().split('?').next().unwrap_or("").to_owned();
+        let res = match url.as_str() {
+            "/nix-cache-info" => self.text(
+                req,
+                head,
+                &format!(
+                    "StoreDir: {}\nWantMassQuery: 1\nPriority: {}\n",
+                    self.store.store_dir(),
+                    self.opts.priority
+                ),
+                "text/x-nix-cache-info",
+            ),
+            "/" => match self.store.all_valid_paths() {
+                Ok(paths) => {
+                    let dir = self.store.store_dir().to_owned();
+                    let list: String = paths.iter().map(|p| p.to_absolute(&dir) + "\n").collect();
+                    self.text(req, head, &list, "text/plain")
+                }
+                Err(e) => Self::error(req, 500, &e.to_string()),
+            },
+            u => {
+                if let Some(hash) = u.strip_prefix('/').and_then(|u| u.strip_suffix(".narinfo")) {
+                    self.narinfo(req, head, hash)
+                } else if let Some(name) = u.strip_prefix("/nar/") {
+                    self.nar(req, head, name)
+                } else {
+                    Self::error(req, 404, "not found")
+                }
+            }
+        };
+        let _ = res;
+    }
+
+    fn text(&self, req: Request, head: bool, body: &str, mime: &str) -> io::Result<()> {
+        let len = body.len();
+        let data: Box<dyn Read + Send> = if head {
+            Box::new(io::empty())
+        } else {
+            Box::new(io::Cursor::new(body.as_bytes().to_vec()))
+        };
+        req.respond(Response::new(
+            StatusCode(200),
+            vec![header("Content-Type", mime)],
+            data,
+            Some(len),
+            None,
+        ))
+    }
+
+    fn error(req: Request, code: u16, msg: &str) -> io::Result<()> {
+        req.respond(Response::from_string(format!("{msg}\n")).with_status_code(code))
+    }
+
+    fn info_for_hash(&self, hash: &str) -> Option<PathInfo> {
+        let path = self.store.path_from_hash_part(hash).ok()??;
+        self.store.query_path_info(&path).ok()?
+    }
+
+    fn nar_name(&self, info: &PathInfo) -> String {
+        format!(
+            "{}-{}.nar{}",
+            info.path.hash_part(),
+            info.nar_hash.to_nix32(),
+            self.opts.compression.extension()
+        )
+    }
+
+    fn narinfo(&self, req: Request, head: bool, hash: &str) -> io::Result<()> {
+        let Some(info) = self.info_for_hash(hash) else {
+            return Self::error(req, 404, "no such path");
+        };
+        let dir = self.store.store_dir().to_owned();
+        let uncompressed = self.opts.compression == Compression::None;
+        let mut narinfo = NarInfo {
+            path: info.path.clone(),
+            url: format!("nar/{}", self.nar_name(&info)),
+            compression: self.opts.compression.name().to_owned(),
+            // Compressed on the fly, so only an uncompressed file's hash is known.
+            file_hash: uncompressed.then_some(info.nar_hash),
+            file_size: uncompressed.then_some(info.nar_size),
+            nar_hash: info.nar_hash,
+            nar_size: info.nar_size,
+            references: info.references.clone(),
+            deriver: info.deriver.clone(),
+            system: None,
+            sigs: info.sigs.clone(),
+            ca: info.ca,
+        };
+        for key in &self.opts.secret_keys {
+            narinfo.sign(&dir, key);
+        }
+        self.text(req, head, &narinfo.render(&dir), "text/x-nix-narinfo")
+    }
+
+    fn nar(&self, req: Request, head: bool, name: &str) -> io::Result<()> {
+        let Some((hash, _)) = name.split_once('-') else {
+            return Self::error(req, 404, "not found");
+        };
+        let Some(info) = self.info_for_hash(hash) else {
+            return Self::error(req, 404, "no such path");
+        };
+        if name != self.nar_name(&info) {
+            return Self::error(req, 404, "no such NAR (stale URL?)");
+        }
+        let uncompressed = self.opts.compression == Compression::None;
+        let mut status = 200;
+        let (mut start, mut len) = (0, info.nar_size);
+        let mut headers = vec![header("Content-Type", "application/x-nix-nar")];
+        if uncompressed {
+            headers.push(header("Accept-Ranges", "bytes"));
+            let range = req
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Range"))
+                .map(|h| h.value.as_str().to_owned());
+            if let Some(range) = range {
+                match parse_range(&range, info.nar_size) {
+                    Some((s, e)) => {
+                        status = 206;
+                        start = s;
+                        len = e - s + 1;
+                        headers.push(header(
+                            "Content-Range",
+                            &format!("bytes {s}-{e}/{}", info.nar_size),
+                        ));
+                    }
+                    None => {
+                        return req.respond(
+                            Response::from_string("bad range\n")
+                                .with_status_code(416)
+                                .with_header(header(
+                                    "Content-Range",
+                                    &format!("bytes */{}", info.nar_size),
+                                )),
+                        )
+                    }
+                }
+            }
+        }
+        if head {
+            return req.respond(Response::new(
+                StatusCode(status),
+                headers,
+                io::empty(),
+                uncompressed.then_some(len as usize),
+                None,
+            ));
+        }
+        let (tx, rx) = mpsc::sync_channel(4);
+        let store = Arc::clone(&self.store);
+        let path: StorePath = info.path.clone();
+        let compression = self.opts.compression;
+        std::thread::spawn(move || {
+            // A range applies to the uncompressed NAR only.
+            let (skip, limit) = match compression {
+                Compression::None => (start, len),
+                _ => (0, u64::MAX),
+            };
+            let out = ChunkWriter {
+                tx,
+                buf: Vec::new(),
+                skip,
+                limit,
+            };
+            let _ = match compression {
+                Compression::Zstd => zstd::Encoder::new(out, 3).and_then(|mut enc| {
+                    store
+                        .dump_path(&path, &mut enc)
+                        .map_err(|e| io::Error::other(e.to_string()))?;
+                    enc.finish()?.flush()
+                }),
+                _ => {
+                    let mut out = out;
+                    match store.dump_path(&path, &mut out) {
+                        Ok(()) => out.flush(),
+                        Err(e) => Err(io::Error::other(e.to_string())),
+                    }
+                }
+            };
+        });
+        let reader = ChunkReader {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        };
+        req.respond(Response::new(
+            StatusCode(status),
+            headers,
+            reader,
+            uncompressed.then_some(len as usize),
+            None,
+        ))
+    }
+}
+
+/// Parses one `bytes=a-b`, `bytes=a-` or `bytes=-n` range of a `size`-byte body into its
+/// first and last byte; `None` when it is not satisfiable or not a single range.
+fn parse_range(range: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = range.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || size == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().ok()?;
+            (size.checked_sub(n.min(size))?, size - 1)
+        }
+        (s, "") => (s.parse().ok()?, size - 1),
+        (s, e) => (s.parse().ok()?, e.parse::<u64>().ok()?.min(size - 1)),
+    };
+    (start <= end && start < size).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 99)));
+        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("bytes=5-1", 100), None);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
+}

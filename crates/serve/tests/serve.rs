@@ -1,0 +1,170 @@
+//! `kiln serve` as a library: a store served over HTTP, substituted from by Kiln and by
+//! Nix 2.8, with HEAD and ranges on uncompressed NARs.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use kiln_cache::{BinaryCache, Compression, Substituters};
+use kiln_formats::signing::{SecretKey, TrustedKeys};
+use kiln_formats::store_path::StorePath;
+use kiln_serve::{ServeOptions, Server};
+use kiln_store::{LocalStore, Store, StoreLocation};
+
+const STORE_DIR: &str = "/nix/store";
+
+fn open(root: &Path) -> LocalStore {
+    LocalStore::open(StoreLocation::new(root)).unwrap()
+}
+
+fn key() -> SecretKey {
+    SecretKey::from_seed("serve-test-1", [9; 32]).unwrap()
+}
+
+/// A store holding `top` → `leaf` (a file big enough to compress) and a server over it.
+fn served(dir: &Path, compression: Compression) -> (Server, StorePath, BTreeSet<StorePath>) {
+    let store = open(&dir.join("src"));
+    let big = "a line of text that compresses well\n".repeat(2000);
+    let leaf = store
+        .add_text("leaf", big.as_bytes(), &BTreeSet::new())
+        .unwrap()
+        .path;
+    let text = format!("top refers to {}", leaf.to_absolute(STORE_DIR));
+    let top = store
+        .add_text("top", text.as_bytes(), &BTreeSet::from([leaf.clone()]))
+        .unwrap()
+        .path;
+    let opts = ServeOptions {
+        secret_keys: vec![key()],
+        compression,
+        ..ServeOptions::default()
+    };
+    let server = Server::start("127.0.0.1:0", Arc::new(store), opts).unwrap();
+    (server, top.clone(), BTreeSet::from([leaf, top]))
+}
+
+fn nar_of(store: &LocalStore, p: &StorePath) -> Vec<u8> {
+    let mut out = Vec::new();
+    store.dump_path(p, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn kiln_substitutes_from_kiln_serve() {
+    for compression in [Compression::Zstd, Compression::None] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (server, top, all) = served(tmp.path(), compression);
+        let url = format!("http://{}", server.local_addr());
+        let cache = BinaryCache::open(&url, STORE_DIR).unwrap();
+        assert_eq!(cache.priority(), 30);
+        let trusted: TrustedKeys = [key().to_public()].into_iter().collect();
+        let subs = Substituters::new(vec![cache], trusted, true);
+        let dst = open(&tmp.path().join("dst"));
+        let plan = subs
+            .plan(&dst, &BTreeSet::from([top.clone()]), &|_| {})
+            .unwrap();
+        assert_eq!(plan.fetch.len(), 2);
+        subs.fetch(&dst, &plan, &|_| {}).unwrap();
+        let src = open(&tmp.path().join("src"));
+        for p in &all {
+            assert_eq!(nar_of(&src, p), nar_of(&dst, p), "{compression:?}");
+        }
+        server.stop();
+    }
+}
+
+#[test]
+fn head_ranges_and_missing_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, top, _) = served(tmp.path(), Compression::None);
+    let base = format!("http://{}", server.local_addr());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |path: &str, range: Option<&str>| {
+        let mut req = agent.get(&format!("{base}{path}"));
+        if let Some(r) = range {
+            req = req.header("Range", r);
+        }
+        let resp = req.call().unwrap();
+        let status = resp.status().as_u16();
+        let mut body = Vec::new();
+        resp.into_body()
+            .into_reader()
+            .read_to_end(&mut body)
+            .unwrap();
+        (status, body)
+    };
+    let (status, info) = get(&format!("/{}.narinfo", top.hash_part()), None);
+    assert_eq!(status, 200);
+    let info = String::from_utf8(info).unwrap();
+    let nar_url = info
+        .lines()
+        .find_map(|l| l.strip_prefix("URL: "))
+        .unwrap()
+        .to_owned();
+    let src = open(&tmp.path().join("src"));
+    let nar = nar_of(&src, &top);
+    let (status, whole) = get(&format!("/{nar_url}"), None);
+    assert_eq!((status, &whole), (200, &nar));
+    let (status, part) = get(&format!("/{nar_url}"), Some("bytes=10-19"));
+    assert_eq!((status, part.as_slice()), (206, &nar[10..20]));
+    let (status, _) = get(&format!("/{nar_url}"), Some("bytes=99999999-"));
+    assert_eq!(status, 416);
+    let resp = agent.head(&format!("{base}/{nar_url}")).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()
+            .get("content-length")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        nar.len().to_string()
+    );
+    // Unknown paths and stale NAR names are 404s; the listing names the served paths.
+    let (status, _) = get("/00000000000000000000000000000000.narinfo", None);
+    assert_eq!(status, 404);
+    let (status, _) = get(&format!("/nar/{}-x.nar", top.hash_part()), None);
+    assert_eq!(status, 404);
+    let (status, list) = get("/", None);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(list)
+        .unwrap()
+        .contains(&top.to_absolute(STORE_DIR)));
+    server.stop();
+}
+
+/// Nix 2.8 substitutes from `kiln serve` (zstd on the fly), checking its signature.
+#[test]
+fn nix_substitutes_from_kiln_serve() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, top, all) = served(tmp.path(), Compression::Zstd);
+    let url = format!("http://{}", server.local_addr());
+    let nix_root = tmp.path().join("nix-root");
+    let out = kiln_testkit::reference_command("nix-store", &tmp.path().join("nix-state"))
+        .arg("--store")
+        .arg(format!("local?root={}", nix_root.display()))
+        .arg("--realise")
+        .arg(top.to_absolute(STORE_DIR))
+        .args(["--option", "substituters", &url])
+        .args([
+            "--option",
+            "trusted-public-keys",
+            &key().to_public().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let src = open(&tmp.path().join("src"));
+    let nix_store = open(&nix_root);
+    for p in &all {
+        assert_eq!(nar_of(&src, p), nar_of(&nix_store, p));
+    }
+    server.stop();
+}
