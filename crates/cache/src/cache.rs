@@ -149,24 +149,44 @@ impl BinaryCache {
         self.transport.exists(&Self::narinfo_name(path))
     }
 
+    /// Whether the cache is a local directory (`file://`).
+    pub fn is_local(&self) -> bool {
+        matches!(self.transport, Transport::File(_))
+    }
+
     /// What the cache says about `path`, or `None` when it does not have it.
     pub fn narinfo(&self, path: &StorePath) -> Result<Option<NarInfo>, CacheError> {
+        match self.narinfo_text(path)? {
+            Some(text) => self.parse_narinfo(path, &text).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The text of `path`'s narinfo, or `None` when the cache does not have it.
+    pub(crate) fn narinfo_text(&self, path: &StorePath) -> Result<Option<String>, CacheError> {
+        self.transport
+            .get_text(&Self::narinfo_name(path), MAX_NARINFO_LEN)
+    }
+
+    /// Parses the narinfo `text` the cache gave for `path`.
+    pub(crate) fn parse_narinfo(
+        &self,
+        path: &StorePath,
+        text: &str,
+    ) -> Result<NarInfo, CacheError> {
         let name = Self::narinfo_name(path);
-        let Some(text) = self.transport.get_text(&name, MAX_NARINFO_LEN)? else {
-            return Ok(None);
-        };
         let corrupt = |why: String| CacheError::Corrupt {
             url: self.transport.url_of(&name),
             why,
         };
-        let info = NarInfo::parse(&self.store_dir, &text).map_err(|e| corrupt(e.to_string()))?;
+        let info = NarInfo::parse(&self.store_dir, text).map_err(|e| corrupt(e.to_string()))?;
         if &info.path != path {
             return Err(corrupt(format!(
                 "it describes '{}'",
                 info.path.to_absolute(&self.store_dir)
             )));
         }
-        Ok(Some(info))
+        Ok(info)
     }
 
     /// The NAR `info` describes, decompressed as it is read.

@@ -21,6 +21,7 @@
 
 mod cache;
 mod compression;
+mod disk;
 mod substitute;
 mod transport;
 mod upload;
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 
 pub use cache::BinaryCache;
 pub use compression::Compression;
+pub use disk::LookupCache;
 pub use substitute::{Plan, SubstEvent, Substitutable, Substituters};
 pub use upload::{copy_to, read_secret_key, CopyEvent, UploadOptions, Uploaded};
 

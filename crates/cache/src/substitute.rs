@@ -10,6 +10,7 @@ use kiln_formats::signing::TrustedKeys;
 use kiln_formats::store_path::{make_source_path, FileIngestionMethod, StorePath};
 use kiln_store::{PathInfo, Store};
 
+use crate::disk::{LookupCache, Remembered};
 use crate::{BinaryCache, CacheError};
 
 /// A store path some cache has, and what that cache says about it.
@@ -91,6 +92,8 @@ pub struct Substituters {
     trusted: TrustedKeys,
     require_sigs: bool,
     jobs: usize,
+    /// The on-disk memory of lookups in remote caches.
+    lookups: Option<LookupCache>,
     /// What each path's query found, so a closure shared by many goals is asked once.
     memo: Mutex<HashMap<StorePath, Option<Substitutable>>>,
 }
@@ -129,8 +132,15 @@ impl Substituters {
             trusted,
             require_sigs,
             jobs: 4,
+            lookups: None,
             memo: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Remembers lookups in remote caches on disk (see [`LookupCache`]).
+    pub fn with_lookup_cache(mut self, lookups: LookupCache) -> Self {
+        self.lookups = Some(lookups);
+        self
     }
 
     /// Whether there is no cache to ask at all.
@@ -239,8 +249,28 @@ impl Substituters {
         path: &StorePath,
         observe: &(dyn Fn(SubstEvent<'_>) + Sync),
     ) -> Option<Substitutable> {
-        for (i, cache) in self.opened(observe).iter().enumerate() {
-            match cache.narinfo(path) {
+        let caches = self.opened(observe);
+        // All caches are asked at once; the first in priority order that has a usable
+        // narinfo wins.
+        let answers: Vec<Result<Option<NarInfo>, CacheError>> = if caches.len() > 1 {
+            std::thread::scope(|scope| {
+                let asks: Vec<_> = caches
+                    .iter()
+                    .map(|c| scope.spawn(move || self.ask(c, path)))
+                    .collect();
+                asks.into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(CacheError::NotFound(path.to_absolute("/nix/store")))
+                        })
+                    })
+                    .collect()
+            })
+        } else {
+            caches.iter().map(|c| self.ask(c, path)).collect()
+        };
+        for (i, (cache, answer)) in caches.iter().zip(answers).enumerate() {
+            match answer {
                 Ok(Some(info)) if self.trusted(&info, cache.store_dir()) => {
                     return Some(Substitutable { cache: i, info })
                 }
@@ -260,6 +290,49 @@ impl Substituters {
         None
     }
 
+    /// Asks one cache about `path`, through the lookup memory for a remote cache.
+    fn ask(&self, cache: &BinaryCache, path: &StorePath) -> Result<Option<NarInfo>, CacheError> {
+        let memory = self.lookups.as_ref().filter(|_| !cache.is_local());
+        if let Some(m) = memory {
+            if m.is_down(cache.url()) {
+                return Err(CacheError::Transfer {
+                    url: cache.url().to_owned(),
+                    why: "it failed to answer a moment ago".to_owned(),
+                });
+            }
+            match m.lookup(cache.url(), path) {
+                Some(Remembered::Lacks) => return Ok(None),
+                Some(Remembered::Has(text)) => {
+                    if let Ok(info) = cache.parse_narinfo(path, &text) {
+                        return Ok(Some(info));
+                    }
+                }
+                None => {}
+            }
+        }
+        let text = match cache.narinfo_text(path) {
+            Ok(t) => t,
+            Err(e) => {
+                if let (Some(m), CacheError::Transfer { .. }) = (memory, &e) {
+                    m.mark_down(cache.url());
+                }
+                return Err(e);
+            }
+        };
+        let info = text
+            .as_deref()
+            .map(|t| cache.parse_narinfo(path, t))
+            .transpose()?;
+        if let Some(m) = memory {
+            let what = match &text {
+                Some(t) => Remembered::Has(t.clone()),
+                None => Remembered::Lacks,
+            };
+            m.record(cache.url(), path, &what);
+        }
+        Ok(info)
+    }
+
     /// What getting `wanted` and their closures into `store` takes: every path not valid
     /// there that a cache has (with the references it names), and what no cache has.
     pub fn plan(
@@ -272,17 +345,46 @@ impl Substituters {
         let mut missing = BTreeSet::new();
         let mut seen = BTreeSet::new();
         let mut todo: Vec<StorePath> = wanted.iter().cloned().collect();
-        while let Some(p) = todo.pop() {
-            if !seen.insert(p.clone()) || store.is_valid_path(&p)? {
-                continue;
-            }
-            match self.query(&p, observe) {
-                Some(s) => {
-                    todo.extend(s.info.references.iter().filter(|r| **r != p).cloned());
-                    found.insert(p, s);
+        while !todo.is_empty() {
+            // One wave: every path not yet seen and not valid, asked about at once (a closure
+            // of many paths over HTTP costs its depth in round trips, not its size).
+            let mut wave = Vec::new();
+            for p in std::mem::take(&mut todo) {
+                if seen.insert(p.clone()) && !store.is_valid_path(&p)? {
+                    wave.push(p);
                 }
-                None => {
-                    missing.insert(p);
+            }
+            let answers: Vec<Option<Substitutable>> = if wave.len() > 1 {
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = wave
+                        .chunks(wave.len().div_ceil(16))
+                        .map(|chunk| {
+                            let h = scope.spawn(move || {
+                                chunk
+                                    .iter()
+                                    .map(|p| self.query(p, observe))
+                                    .collect::<Vec<_>>()
+                            });
+                            (h, chunk.len())
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .flat_map(|(h, n)| h.join().unwrap_or_else(|_| vec![None; n]))
+                        .collect()
+                })
+            } else {
+                wave.iter().map(|p| self.query(p, observe)).collect()
+            };
+            for (p, answer) in wave.into_iter().zip(answers) {
+                match answer {
+                    Some(s) => {
+                        todo.extend(s.info.references.iter().filter(|r| **r != p).cloned());
+                        found.insert(p, s);
+                    }
+                    None => {
+                        missing.insert(p);
+                    }
                 }
             }
         }

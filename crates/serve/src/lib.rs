@@ -72,11 +72,14 @@ pub struct Server {
     http: Arc<tiny_http::Server>,
     addr: SocketAddr,
     workers: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
 }
 
 struct Shared {
     store: Arc<LocalStore>,
     opts: ServeOptions,
+    /// Requests received so far.
+    requests: std::sync::atomic::AtomicU64,
 }
 
 impl Server {
@@ -98,7 +101,11 @@ impl Server {
             why: "not an IP address".to_owned(),
         })?;
         let http = Arc::new(http);
-        let shared = Arc::new(Shared { store, opts });
+        let shared = Arc::new(Shared {
+            store,
+            opts,
+            requests: std::sync::atomic::AtomicU64::new(0),
+        });
         let workers = (0..shared.opts.threads.max(1))
             .map(|_| {
                 let http = Arc::clone(&http);
@@ -114,7 +121,15 @@ impl Server {
             http,
             addr: local,
             workers,
+            shared,
         })
+    }
+
+    /// How many requests it has received.
+    pub fn requests(&self) -> u64 {
+        self.shared
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The address it listens on.
@@ -211,6 +226,8 @@ impl Write for ChunkWriter {
 
 impl Shared {
     fn handle(&self, req: Request) {
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let head = *req.method() == Method::Head;
         if !head && *req.method() != Method::Get {
             let _ = req.respond(Response::from_string("only GET and HEAD\n").with_status_code(405));

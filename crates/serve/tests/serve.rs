@@ -168,3 +168,35 @@ fn nix_substitutes_from_kiln_serve() {
     }
     server.stop();
 }
+
+/// Lookups in a remote cache are remembered on disk: a second plan over the same paths asks
+/// the server only for `nix-cache-info`, for the paths it has and for one it lacks alike.
+#[test]
+fn lookups_are_remembered_between_sessions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, top, _) = served(tmp.path(), Compression::Zstd);
+    let url = format!("http://{}", server.local_addr());
+    let absent = StorePath::from_base_name("00000000000000000000000000000000-absent").unwrap();
+    let wanted = BTreeSet::from([top.clone(), absent.clone()]);
+    let dst = open(&tmp.path().join("dst"));
+    let plan_once = || {
+        let trusted: TrustedKeys = [key().to_public()].into_iter().collect();
+        let subs = Substituters::from_urls(
+            vec![url.clone()],
+            STORE_DIR,
+            std::time::Duration::from_secs(5),
+            trusted,
+            true,
+        )
+        .with_lookup_cache(kiln_cache::LookupCache::new(tmp.path().join("lookups")));
+        let before = server.requests();
+        let plan = subs.plan(&dst, &wanted, &|_| {}).unwrap();
+        assert_eq!(plan.fetch.len(), 2);
+        assert_eq!(plan.missing, BTreeSet::from([absent.clone()]));
+        server.requests() - before
+    };
+    // nix-cache-info and three narinfos (top, leaf, absent), then nix-cache-info only.
+    assert_eq!(plan_once(), 4);
+    assert_eq!(plan_once(), 1);
+    server.stop();
+}

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kiln_cache::Substituters;
+use kiln_cache::{LookupCache, Substituters};
 use kiln_eval::EvalSettings;
 use kiln_fetch::FetchSettings;
 use kiln_formats::config::{Loaded, Settings};
@@ -68,6 +68,7 @@ pub enum ConfigError {
 pub struct Config {
     settings: Settings,
     fetch_cache_dir: PathBuf,
+    lookup_cache_dir: PathBuf,
     temp_dir: PathBuf,
     env_abort_on_warn: bool,
 }
@@ -113,6 +114,7 @@ impl Config {
         Config {
             settings,
             fetch_cache_dir: host.fetch_cache_dir(),
+            lookup_cache_dir: host.cache_dir().join("binary-cache"),
             temp_dir: host.temp_dir(),
             // Nix 2.26 also takes `NIX_ABORT_ON_WARN=1` (or `true`, `yes`) from the environment.
             env_abort_on_warn: host
@@ -262,13 +264,17 @@ impl Config {
             Some(n) if n > 0 => std::time::Duration::from_secs(n),
             _ => std::time::Duration::from_secs(10),
         };
-        Ok(Some(Substituters::from_urls(
-            urls,
-            DEFAULT_STORE_DIR,
-            timeout,
-            trusted,
-            require_sigs,
-        )))
+        let mut lookups = LookupCache::new(&self.lookup_cache_dir);
+        if let Some(n) = self.number::<u64>("narinfo-cache-positive-ttl")? {
+            lookups.positive_ttl = std::time::Duration::from_secs(n);
+        }
+        if let Some(n) = self.number::<u64>("narinfo-cache-negative-ttl")? {
+            lookups.negative_ttl = std::time::Duration::from_secs(n);
+        }
+        Ok(Some(
+            Substituters::from_urls(urls, DEFAULT_STORE_DIR, timeout, trusted, require_sigs)
+                .with_lookup_cache(lookups),
+        ))
     }
 
     /// The fetchers' settings: the host's fetch cache ([`HostEnv::fetch_cache_dir`]) and

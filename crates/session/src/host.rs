@@ -61,15 +61,19 @@ impl HostEnv {
         self.tmpdir.clone().unwrap_or_else(|| PathBuf::from("/tmp"))
     }
 
-    /// `$XDG_CACHE_HOME/kiln/fetchers`, else `$HOME/.cache/kiln/fetchers`, else under the
-    /// system's temporary directory: where fetches are cached.
-    pub fn fetch_cache_dir(&self) -> PathBuf {
+    /// `$XDG_CACHE_HOME/kiln`, else `$HOME/.cache/kiln`, else under the system's temporary
+    /// directory: Kiln's caches (fetches, binary cache lookups).
+    pub fn cache_dir(&self) -> PathBuf {
         self.xdg_cache_home
             .clone()
             .or_else(|| self.home.as_ref().map(|h| h.join(".cache")))
             .unwrap_or_else(|| self.temp_dir())
             .join("kiln")
-            .join("fetchers")
+    }
+
+    /// [`HostEnv::cache_dir`]`/fetchers`: where fetches are cached.
+    pub fn fetch_cache_dir(&self) -> PathBuf {
+        self.cache_dir().join("fetchers")
     }
 
     /// The default store root: `/` (the machine's `/nix`) when `/nix` is writable by this

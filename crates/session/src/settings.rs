@@ -280,9 +280,9 @@ settings! {
         "Bytes free below which a build starts collecting garbage";
     "min-free-check-interval" Seconds Accepted "5",
         "How often free space is checked against `min-free` during builds";
-    "narinfo-cache-negative-ttl" Seconds Accepted "3600",
+    "narinfo-cache-negative-ttl" Seconds Honoured "3600",
         "How long a binary cache's answer that it lacks a path is remembered";
-    "narinfo-cache-positive-ttl" Seconds Accepted "2592000",
+    "narinfo-cache-positive-ttl" Seconds Honoured "2592000",
         "How long a binary cache's description of a path is remembered";
     "netrc-file" Text Accepted "/etc/nix/netrc",
         "A netrc file with credentials for HTTP downloads";
