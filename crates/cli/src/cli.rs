@@ -91,7 +91,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Log(args) => log::run(args, &cli.global),
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),
-        Command::Store(cmd) => store::run(cmd, &cli.global),
+        Command::Store(cmd) => store::run(cmd, &cli.global, &settings),
         Command::Serve(args) => serve::run(args, &cli.global, &settings),
         Command::CollectGarbage(args) => collect_garbage::run(args, &cli.global),
         Command::Profile(args) => profile::run(args, &cli.global, &cli.global.option),

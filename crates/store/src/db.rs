@@ -299,6 +299,22 @@ impl Db {
         Ok(found.into_iter().next().filter(|p| p.hash_part() == hash))
     }
 
+    /// Sets the signatures of the valid path `path` to `sigs`.
+    pub(crate) fn set_signatures(
+        &self,
+        path: &StorePath,
+        sigs: &BTreeSet<String>,
+    ) -> Result<(), StoreError> {
+        let joined = (!sigs.is_empty()).then(|| sigs.iter().cloned().collect::<Vec<_>>().join(" "));
+        self.conn
+            .prepare_cached("update ValidPaths set sigs = ?2 where path = ?1")
+            .and_then(|mut st| {
+                st.execute(rusqlite::params![path.to_absolute(&self.store_dir), joined])
+            })
+            .map(|_| ())
+            .map_err(self.err("recording signatures"))
+    }
+
     /// Returns every valid path.
     pub(crate) fn all_valid_paths(&self) -> Result<BTreeSet<StorePath>, StoreError> {
         self.query_paths("select path from ValidPaths", &[], "listing valid paths")

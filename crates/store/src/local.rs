@@ -403,6 +403,26 @@ impl LocalStore {
         self.db().path_from_hash_part(hash)
     }
 
+    /// Adds `sigs` to the signatures recorded for the valid path `path` (`kiln store sign`,
+    /// signatures that came with a copy). Returns whether any was new.
+    pub fn add_signatures(
+        &self,
+        path: &StorePath,
+        sigs: &BTreeSet<String>,
+    ) -> Result<bool, StoreError> {
+        let db = self.db();
+        let info = db
+            .query_path_info(path)?
+            .ok_or_else(|| StoreError::NotValid(path.to_absolute(self.store_dir())))?;
+        let mut all = info.sigs.clone();
+        all.extend(sigs.iter().cloned());
+        if all == info.sigs {
+            return Ok(false);
+        }
+        db.set_signatures(path, &all)?;
+        Ok(true)
+    }
+
     /// Returns every valid path.
     pub fn all_valid_paths(&self) -> Result<BTreeSet<StorePath>, StoreError> {
         self.db().all_valid_paths()

@@ -94,6 +94,27 @@ pub enum StoreCommand {
         /// Rehash every path and compare with its recorded NAR hash
         #[arg(long)]
         check_contents: bool,
+        /// Check that each path is signed by a key in `trusted-public-keys` (or was built
+        /// here)
+        #[arg(long)]
+        sigs: bool,
+        /// How many trusted signatures each path needs (with --sigs)
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        sigs_needed: usize,
+        /// The paths to check (default: every valid path)
+        paths: Vec<String>,
+    },
+    /// Sign store paths with a binary cache key, recording the signatures in the store
+    Sign {
+        /// The secret key file
+        #[arg(short = 'k', long, value_name = "FILE")]
+        key_file: PathBuf,
+        /// Sign their closures too
+        #[arg(short = 'r', long)]
+        recursive: bool,
+        /// The store paths
+        #[arg(required = true)]
+        paths: Vec<String>,
     },
     /// Delete store paths no garbage collector root keeps and nothing else refers to
     Delete {
@@ -230,7 +251,11 @@ impl Read for ChannelReader {
     }
 }
 
-pub fn run(cmd: StoreCommand, global: &GlobalArgs) -> anyhow::Result<()> {
+pub fn run(
+    cmd: StoreCommand,
+    global: &GlobalArgs,
+    settings: &kiln_session::Config,
+) -> anyhow::Result<()> {
     let store = open_store(global)?;
     let mut out = crate::output::stdout();
     match cmd {
@@ -341,13 +366,87 @@ pub fn run(cmd: StoreCommand, global: &GlobalArgs) -> anyhow::Result<()> {
                 writeln!(out, "{p}")?;
             }
         }
-        StoreCommand::Verify { check_contents } => {
+        StoreCommand::Verify {
+            check_contents,
+            sigs,
+            sigs_needed,
+            paths,
+        } => {
             let problems = store.verify(check_contents)?;
             report_problems(&store, &problems);
-            if !problems.is_empty() {
-                out.flush()?;
-                anyhow::bail!("{} store paths have problems", problems.len());
+            let mut untrusted = 0;
+            if sigs {
+                let keys = settings.text("trusted-public-keys").unwrap_or_default();
+                let trusted = kiln_formats::signing::TrustedKeys::parse_list(keys)
+                    .context("reading trusted-public-keys")?;
+                let targets: BTreeSet<StorePath> = if paths.is_empty() {
+                    store.all_valid_paths()?
+                } else {
+                    paths
+                        .iter()
+                        .map(|p| store_path(&store, p))
+                        .collect::<anyhow::Result<_>>()?
+                };
+                let dir = store.store_dir().to_owned();
+                for p in &targets {
+                    let info = store.query_path_info(p)?.ok_or_else(|| {
+                        anyhow::anyhow!("path '{}' is not valid", p.to_absolute(&dir))
+                    })?;
+                    let fp = kiln_formats::narinfo::fingerprint(
+                        &dir,
+                        p,
+                        &info.nar_hash,
+                        info.nar_size,
+                        &info.references,
+                    );
+                    let good = info
+                        .sigs
+                        .iter()
+                        .filter(|s| trusted.verify_str(fp.as_bytes(), s))
+                        .count();
+                    if !info.ultimate && good < sigs_needed {
+                        eprintln!("error: path '{}' is untrusted", p.to_absolute(&dir));
+                        untrusted += 1;
+                    }
+                }
             }
+            if !problems.is_empty() || untrusted > 0 {
+                out.flush()?;
+                anyhow::bail!("{} store paths have problems", problems.len() + untrusted);
+            }
+        }
+        StoreCommand::Sign {
+            key_file,
+            recursive,
+            paths,
+        } => {
+            let key = kiln_cache::read_secret_key(&key_file)?;
+            let mut targets = BTreeSet::new();
+            for p in &paths {
+                targets.insert(store_path(&store, p)?);
+            }
+            if recursive {
+                targets = store.closure(&targets)?;
+            }
+            let dir = store.store_dir().to_owned();
+            let mut added = 0;
+            for p in &targets {
+                let info = store.query_path_info(p)?.ok_or_else(|| {
+                    anyhow::anyhow!("path '{}' is not valid", p.to_absolute(&dir))
+                })?;
+                let fp = kiln_formats::narinfo::fingerprint(
+                    &dir,
+                    p,
+                    &info.nar_hash,
+                    info.nar_size,
+                    &info.references,
+                );
+                let sig = key.sign(fp.as_bytes()).to_string();
+                if store.add_signatures(p, &BTreeSet::from([sig]))? {
+                    added += 1;
+                }
+            }
+            eprintln!("added {added} signatures");
         }
         StoreCommand::Delete {
             ignore_liveness,

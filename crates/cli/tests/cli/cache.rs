@@ -234,3 +234,58 @@ fn kiln_serve_is_a_cache_builds_fetch_from() {
     );
     assert!(!stderr.contains("building"), "{stderr}");
 }
+
+/// `kiln store verify --sigs` finds a copied path without a trusted signature;
+/// `kiln store sign` gives it one.
+#[test]
+fn store_sign_and_verify_sigs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (url, path, _) = built_and_uploaded(dir);
+    let store = dir.join("b");
+    let run = |args: &[&str]| -> std::process::Output {
+        kiln()
+            .arg("--store")
+            .arg(&store)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["copy", "--from", &url, "--no-check-sigs", &path])
+        .status
+        .success());
+    let other = dir.join("other");
+    std::fs::create_dir(&other).unwrap();
+    let (sk2, pk2) = keys(&other);
+    let verify = || {
+        run(&[
+            "--option",
+            "trusted-public-keys",
+            &pk2,
+            "store",
+            "verify",
+            "--sigs",
+            &path,
+        ])
+    };
+    let out = verify();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("path '{path}' is untrusted")),
+        "{stderr}"
+    );
+    let out = run(&["store", "sign", "-k", sk2.to_str().unwrap(), "-r", &path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("added 2 signatures"));
+    let out = verify();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
