@@ -3,14 +3,13 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
-use std::time::Duration;
 
 use kiln_formats::cache_info::{CacheInfo, MAX_CACHE_INFO_LEN};
 use kiln_formats::narinfo::{NarInfo, MAX_NARINFO_LEN};
 use kiln_formats::store_path::StorePath;
 
 use crate::transport::Transport;
-use crate::{CacheError, Compression};
+use crate::{CacheError, Compression, OpenOptions};
 
 /// The priority of a cache that states none (Nix's default).
 const DEFAULT_PRIORITY: i32 = 50;
@@ -31,15 +30,11 @@ impl BinaryCache {
     /// Reads `nix-cache-info`; a cache without one is refused, except a `file://` directory,
     /// which [`BinaryCache::init`] makes a cache.
     pub fn open(url: &str, store_dir: &str) -> Result<Self, CacheError> {
-        Self::open_with_timeout(url, store_dir, Duration::from_secs(10))
+        Self::open_with(url, store_dir, &OpenOptions::default())
     }
 
-    /// [`BinaryCache::open`] with a connection timeout for HTTP caches (`connect-timeout`).
-    pub fn open_with_timeout(
-        url: &str,
-        store_dir: &str,
-        timeout: Duration,
-    ) -> Result<Self, CacheError> {
+    /// [`BinaryCache::open`] with a connection timeout and S3 credentials.
+    pub fn open_with(url: &str, store_dir: &str, opts: &OpenOptions) -> Result<Self, CacheError> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let params = query
             .split('&')
@@ -48,8 +43,8 @@ impl BinaryCache {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
                 (k.to_owned(), v.to_owned())
             })
-            .collect();
-        let transport = Transport::new(base, timeout)?;
+            .collect::<BTreeMap<String, String>>();
+        let transport = Transport::new(base, &params, opts)?;
         let mut cache = BinaryCache {
             url: base.trim_end_matches('/').to_owned(),
             params,
@@ -76,7 +71,8 @@ impl BinaryCache {
                     }
                 }
             }
-            None if matches!(cache.transport, Transport::File(_)) => {}
+            // A directory or bucket becomes a cache with its first upload (`init`).
+            None if matches!(cache.transport, Transport::File(_) | Transport::S3 { .. }) => {}
             None => return Err(CacheError::NotACache(cache.url.clone())),
         }
         Ok(cache)

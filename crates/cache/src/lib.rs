@@ -8,8 +8,9 @@
 //! (`nar/<file hash>.nar.xz`), so a file's name says what it holds and an upload can never
 //! overwrite a NAR with different bytes.
 //!
-//! * [`BinaryCache`]: one cache, by URL (`file:///dir`, `http://host/path`, with Nix's
-//!   `?compression=…&priority=…` parameters); query a narinfo, read a NAR decompressed.
+//! * [`BinaryCache`]: one cache, by URL (`file:///dir`, `http://host/path`,
+//!   `s3://bucket?endpoint=…&region=…`, with Nix's `?compression=…&priority=…` parameters);
+//!   query a narinfo, read a NAR decompressed.
 //! * [`copy_to`]: upload a closure, references first and each narinfo after its NAR, so a
 //!   cache never names a NAR that is not there or a reference it lacks. What the cache already
 //!   has is skipped.
@@ -22,6 +23,7 @@
 mod cache;
 mod compression;
 mod disk;
+mod s3;
 mod substitute;
 mod transport;
 mod upload;
@@ -31,8 +33,27 @@ use std::path::PathBuf;
 pub use cache::BinaryCache;
 pub use compression::Compression;
 pub use disk::LookupCache;
+pub use s3::S3Credentials;
 pub use substitute::{Plan, SubstEvent, Substitutable, Substituters};
 pub use upload::{copy_to, read_secret_key, CopyEvent, UploadOptions, Uploaded};
+
+/// How caches are reached.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// How long to wait for a connection (`connect-timeout`).
+    pub timeout: std::time::Duration,
+    /// Credentials for `s3://` caches (`None`: unsigned requests).
+    pub s3_credentials: Option<S3Credentials>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            timeout: std::time::Duration::from_secs(10),
+            s3_credentials: None,
+        }
+    }
+}
 
 /// What can go wrong with a binary cache.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::Duration;
 
 use kiln_formats::hash::HashAlgo;
 use kiln_formats::narinfo::{ContentAddress, NarInfo};
@@ -11,7 +10,7 @@ use kiln_formats::store_path::{make_source_path, FileIngestionMethod, StorePath}
 use kiln_store::{PathInfo, Store};
 
 use crate::disk::{LookupCache, Remembered};
-use crate::{BinaryCache, CacheError};
+use crate::{BinaryCache, CacheError, OpenOptions};
 
 /// A store path some cache has, and what that cache says about it.
 #[derive(Debug, Clone)]
@@ -81,7 +80,7 @@ pub enum SubstEvent<'a> {
 struct Unopened {
     urls: Vec<String>,
     store_dir: String,
-    timeout: Duration,
+    opts: OpenOptions,
 }
 
 /// The caches a store substitutes from, asked in priority order, with the keys it trusts.
@@ -107,7 +106,13 @@ impl Substituters {
     /// Substituters over `caches` (asked lowest priority first, ties in the order given),
     /// accepting narinfos signed by a key of `trusted` or, without `require_sigs`, any.
     pub fn new(caches: Vec<BinaryCache>, trusted: TrustedKeys, require_sigs: bool) -> Self {
-        let res = Self::from_urls(Vec::new(), "", Duration::ZERO, trusted, require_sigs);
+        let res = Self::from_urls(
+            Vec::new(),
+            "",
+            OpenOptions::default(),
+            trusted,
+            require_sigs,
+        );
         let _ = res.caches.set(by_priority(caches));
         res
     }
@@ -118,7 +123,7 @@ impl Substituters {
     pub fn from_urls(
         urls: Vec<String>,
         store_dir: &str,
-        timeout: Duration,
+        opts: OpenOptions,
         trusted: TrustedKeys,
         require_sigs: bool,
     ) -> Self {
@@ -127,7 +132,7 @@ impl Substituters {
             unopened: Mutex::new(Some(Unopened {
                 urls,
                 store_dir: store_dir.to_owned(),
-                timeout,
+                opts,
             })),
             trusted,
             require_sigs,
@@ -169,7 +174,7 @@ impl Substituters {
             };
             let mut caches = Vec::new();
             for url in &u.urls {
-                match BinaryCache::open_with_timeout(url, &u.store_dir, u.timeout) {
+                match BinaryCache::open_with(url, &u.store_dir, &u.opts) {
                     Ok(c) => caches.push(c),
                     Err(e) => observe(SubstEvent::CacheDown {
                         url,

@@ -8,7 +8,12 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::CacheError;
+use std::collections::BTreeMap;
+
+use kiln_formats::hash::{HashAlgo, Hasher};
+
+use crate::s3::{self, S3Credentials};
+use crate::{CacheError, OpenOptions};
 
 /// How a cache's files are reached.
 #[derive(Debug)]
@@ -20,6 +25,21 @@ pub(crate) enum Transport {
         /// The URL files are relative to.
         base: String,
         /// The client, with its timeouts.
+        agent: ureq::Agent,
+    },
+    /// An S3 bucket, path-style.
+    S3 {
+        /// `SCHEME://ENDPOINT/BUCKET`.
+        base: String,
+        /// `ENDPOINT` as the `Host` header has it.
+        host: String,
+        /// `/BUCKET`.
+        bucket_path: String,
+        /// The region requests are signed for.
+        region: String,
+        /// `None` for unsigned requests.
+        creds: Option<S3Credentials>,
+        /// The client.
         agent: ureq::Agent,
     },
 }
@@ -43,13 +63,54 @@ fn percent_decode(s: &str) -> Option<PathBuf> {
     Some(PathBuf::from(std::ffi::OsString::from_vec(out)))
 }
 
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(timeout))
+        .timeout_recv_response(Some(Duration::from_secs(300)))
+        .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
 impl Transport {
-    /// The transport for `url` (without its `?` parameters).
-    pub(crate) fn new(url: &str, timeout: Duration) -> Result<Self, CacheError> {
+    /// The transport for `url` (without its `?` parameters, which are `params`).
+    pub(crate) fn new(
+        url: &str,
+        params: &BTreeMap<String, String>,
+        opts: &OpenOptions,
+    ) -> Result<Self, CacheError> {
+        let timeout = opts.timeout;
         let bad = |why: &str| CacheError::BadUrl {
             url: url.to_owned(),
             why: why.to_owned(),
         };
+        if let Some(bucket) = url.strip_prefix("s3://") {
+            let bucket = bucket.trim_end_matches('/');
+            if bucket.is_empty() || bucket.contains('/') {
+                return Err(bad("an s3:// cache is s3://BUCKET"));
+            }
+            let region = params
+                .get("region")
+                .cloned()
+                .unwrap_or_else(|| "us-east-1".to_owned());
+            let host = params
+                .get("endpoint")
+                .cloned()
+                .unwrap_or_else(|| format!("s3.{region}.amazonaws.com"));
+            let scheme = params.get("scheme").map_or("https", String::as_str);
+            if scheme != "https" && scheme != "http" {
+                return Err(bad("scheme must be http or https"));
+            }
+            return Ok(Transport::S3 {
+                base: format!("{scheme}://{host}/{bucket}"),
+                host,
+                bucket_path: format!("/{bucket}"),
+                region,
+                creds: opts.s3_credentials.clone(),
+                agent: agent(timeout),
+            });
+        }
         if let Some(rest) = url.strip_prefix("file://") {
             let rest = rest.strip_prefix("localhost").unwrap_or(rest);
             if !rest.starts_with('/') {
@@ -59,21 +120,50 @@ impl Transport {
             return Ok(Transport::File(path));
         }
         if url.starts_with("http://") || url.starts_with("https://") {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_connect(Some(timeout))
-                .timeout_recv_response(Some(Duration::from_secs(300)))
-                .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .into();
             return Ok(Transport::Http {
                 base: url.trim_end_matches('/').to_owned(),
-                agent,
+                agent: agent(timeout),
             });
         }
         Err(bad(
-            "unsupported scheme (binary caches are file://, http:// or https://)",
+            "unsupported scheme (binary caches are file://, http://, https:// or s3://)",
         ))
+    }
+
+    /// The signed headers of an S3 request for the object `rel`.
+    fn s3_headers(&self, method: &str, rel: &str, payload_sha256: &str) -> Vec<(String, String)> {
+        let Transport::S3 {
+            host,
+            bucket_path,
+            region,
+            creds,
+            ..
+        } = self
+        else {
+            return Vec::new();
+        };
+        let Some(creds) = creds else {
+            return Vec::new();
+        };
+        let path = format!("{bucket_path}/{rel}");
+        let date = s3::amz_date(std::time::SystemTime::now());
+        s3::sign(
+            &s3::Request {
+                method,
+                host,
+                path: &path,
+                extra_headers: &[],
+                payload_sha256,
+                date: &date,
+                region,
+            },
+            creds,
+        )
+    }
+
+    /// The URL of the object `rel` of an S3 bucket (its path encoded as it was signed).
+    fn s3_url(base: &str, rel: &str) -> String {
+        format!("{base}/{}", s3::uri_encode(rel, true))
     }
 
     fn http_error(url: &str, e: impl std::fmt::Display) -> CacheError {
@@ -112,6 +202,19 @@ impl Transport {
                     code => Err(Self::http_error(&url, format!("HTTP error {code}"))),
                 }
             }
+            Transport::S3 { base, agent, .. } => {
+                let url = Self::s3_url(base, rel);
+                let mut req = agent.get(&url);
+                for (k, v) in self.s3_headers("GET", rel, s3::EMPTY_SHA256) {
+                    req = req.header(k, v);
+                }
+                let resp = req.call().map_err(|e| Self::http_error(&url, e))?;
+                match resp.status().as_u16() {
+                    200..=299 => Ok(Some(Box::new(resp.into_body().into_reader()))),
+                    404 | 403 => Ok(None),
+                    code => Err(Self::http_error(&url, format!("HTTP error {code}"))),
+                }
+            }
         }
     }
 
@@ -144,6 +247,15 @@ impl Transport {
                     .map_err(|e| Self::http_error(&url, e))?;
                 Ok(resp.status().is_success())
             }
+            Transport::S3 { base, agent, .. } => {
+                let url = Self::s3_url(base, rel);
+                let mut req = agent.head(&url);
+                for (k, v) in self.s3_headers("HEAD", rel, s3::EMPTY_SHA256) {
+                    req = req.header(k, v);
+                }
+                let resp = req.call().map_err(|e| Self::http_error(&url, e))?;
+                Ok(resp.status().is_success())
+            }
         }
     }
 
@@ -151,7 +263,7 @@ impl Transport {
     pub(crate) fn url_of(&self, rel: &str) -> String {
         match self {
             Transport::File(dir) => dir.join(rel).display().to_string(),
-            Transport::Http { base, .. } => format!("{base}/{rel}"),
+            Transport::Http { base, .. } | Transport::S3 { base, .. } => format!("{base}/{rel}"),
         }
     }
 
@@ -160,7 +272,7 @@ impl Transport {
     pub(crate) fn scratch_dir(&self, fallback: &Path) -> PathBuf {
         match self {
             Transport::File(dir) => dir.clone(),
-            Transport::Http { .. } => fallback.to_path_buf(),
+            Transport::Http { .. } | Transport::S3 { .. } => fallback.to_path_buf(),
         }
     }
 
@@ -194,6 +306,34 @@ impl Transport {
                 })?;
                 let resp = agent
                     .put(&url)
+                    .send(ureq::SendBody::from_reader(&mut io::BufReader::new(f)))
+                    .map_err(|e| Self::http_error(&url, e))?;
+                if !resp.status().is_success() {
+                    return Err(Self::http_error(
+                        &url,
+                        format!("HTTP error {} on upload", resp.status().as_u16()),
+                    ));
+                }
+                let _ = std::fs::remove_file(tmp);
+                Ok(())
+            }
+            Transport::S3 { base, agent, .. } => {
+                let url = Self::s3_url(base, rel);
+                let read_err = |source| CacheError::Io {
+                    what: "reading",
+                    path: tmp.to_path_buf(),
+                    source,
+                };
+                // The payload's hash is part of the signature: read the file once for it.
+                let mut hasher = Hasher::new(HashAlgo::Sha256);
+                io::copy(&mut File::open(tmp).map_err(read_err)?, &mut hasher).map_err(read_err)?;
+                let sha = hasher.finish().to_base16();
+                let mut req = agent.put(&url);
+                for (k, v) in self.s3_headers("PUT", rel, &sha) {
+                    req = req.header(k, v);
+                }
+                let f = File::open(tmp).map_err(read_err)?;
+                let resp = req
                     .send(ureq::SendBody::from_reader(&mut io::BufReader::new(f)))
                     .map_err(|e| Self::http_error(&url, e))?;
                 if !resp.status().is_success() {

@@ -184,7 +184,7 @@ fn lookups_are_remembered_between_sessions() {
         let subs = Substituters::from_urls(
             vec![url.clone()],
             STORE_DIR,
-            std::time::Duration::from_secs(5),
+            kiln_cache::OpenOptions::default(),
             trusted,
             true,
         )

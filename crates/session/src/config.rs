@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kiln_cache::{LookupCache, Substituters};
+use kiln_cache::{LookupCache, OpenOptions, Substituters};
 use kiln_eval::EvalSettings;
 use kiln_fetch::FetchSettings;
 use kiln_formats::config::{Loaded, Settings};
@@ -69,6 +69,7 @@ pub struct Config {
     settings: Settings,
     fetch_cache_dir: PathBuf,
     lookup_cache_dir: PathBuf,
+    s3_credentials: Option<kiln_cache::S3Credentials>,
     temp_dir: PathBuf,
     env_abort_on_warn: bool,
 }
@@ -115,6 +116,7 @@ impl Config {
             settings,
             fetch_cache_dir: host.fetch_cache_dir(),
             lookup_cache_dir: host.cache_dir().join("binary-cache"),
+            s3_credentials: host.aws.clone(),
             temp_dir: host.temp_dir(),
             // Nix 2.26 also takes `NIX_ABORT_ON_WARN=1` (or `true`, `yes`) from the environment.
             env_abort_on_warn: host
@@ -237,6 +239,18 @@ impl Config {
         Ok(b)
     }
 
+    /// How binary caches are reached: `connect-timeout` (0: 10 s) and the host's S3
+    /// credentials.
+    pub fn cache_options(&self) -> Result<OpenOptions, ConfigError> {
+        Ok(OpenOptions {
+            timeout: match self.number::<u64>("connect-timeout")? {
+                Some(n) if n > 0 => std::time::Duration::from_secs(n),
+                _ => std::time::Duration::from_secs(10),
+            },
+            s3_credentials: self.s3_credentials.clone(),
+        })
+    }
+
     /// The binary caches builds fetch from (`substituters`, unless `substitute` is off), with
     /// `trusted-public-keys`, `require-sigs` and `connect-timeout`; `None` when there are none.
     /// They are opened when first needed.
@@ -260,10 +274,7 @@ impl Config {
             expected: "public keys as NAME:BASE64",
         })?;
         let require_sigs = self.bool("require-sigs")?.unwrap_or(true);
-        let timeout = match self.number::<u64>("connect-timeout")? {
-            Some(n) if n > 0 => std::time::Duration::from_secs(n),
-            _ => std::time::Duration::from_secs(10),
-        };
+        let opts = self.cache_options()?;
         let mut lookups = LookupCache::new(&self.lookup_cache_dir);
         if let Some(n) = self.number::<u64>("narinfo-cache-positive-ttl")? {
             lookups.positive_ttl = std::time::Duration::from_secs(n);
@@ -272,7 +283,7 @@ impl Config {
             lookups.negative_ttl = std::time::Duration::from_secs(n);
         }
         Ok(Some(
-            Substituters::from_urls(urls, DEFAULT_STORE_DIR, timeout, trusted, require_sigs)
+            Substituters::from_urls(urls, DEFAULT_STORE_DIR, opts, trusted, require_sigs)
                 .with_lookup_cache(lookups),
         ))
     }

@@ -31,6 +31,9 @@ pub struct HostEnv {
     pub nix_abort_on_warn: Option<String>,
     /// `TMPDIR`: where build directories are made when `build-dir` is unset.
     pub tmpdir: Option<PathBuf>,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`: credentials for
+    /// `s3://` binary caches.
+    pub aws: Option<kiln_cache::S3Credentials>,
 }
 
 /// A variable's value, `None` when unset or empty.
@@ -53,6 +56,21 @@ impl HostEnv {
             kiln_config: std::env::var("KILN_CONFIG").ok(),
             nix_abort_on_warn: std::env::var("NIX_ABORT_ON_WARN").ok(),
             tmpdir: var("TMPDIR").map(PathBuf::from),
+            aws: match (
+                std::env::var("AWS_ACCESS_KEY_ID"),
+                std::env::var("AWS_SECRET_ACCESS_KEY"),
+            ) {
+                (Ok(access_key), Ok(secret_key)) if !access_key.is_empty() => {
+                    Some(kiln_cache::S3Credentials {
+                        access_key,
+                        secret_key,
+                        session_token: std::env::var("AWS_SESSION_TOKEN")
+                            .ok()
+                            .filter(|t| !t.is_empty()),
+                    })
+                }
+                _ => None,
+            },
         }
     }
 

@@ -49,7 +49,7 @@ pub fn run(
     let dir = store.store_dir().to_owned();
     match (&args.to, &args.from) {
         (Some(url), None) => {
-            let mut cache = BinaryCache::open(url, &dir)?;
+            let mut cache = BinaryCache::open_with(url, &dir, &settings.cache_options()?)?;
             let mut secret_keys = Vec::new();
             let configured = settings.text("secret-key-files").unwrap_or_default();
             for f in configured
@@ -78,7 +78,7 @@ pub fn run(
             let _ = res;
         }
         (None, Some(url)) => {
-            let cache = BinaryCache::open(url, &dir)?;
+            let cache = BinaryCache::open_with(url, &dir, &settings.cache_options()?)?;
             let trusted = if args.no_check_sigs {
                 TrustedKeys::new()
             } else {
