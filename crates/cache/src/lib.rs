@@ -40,8 +40,11 @@ pub use upload::{copy_to, read_secret_key, CopyEvent, UploadOptions, Uploaded};
 /// How caches are reached.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
-    /// How long to wait for a connection (`connect-timeout`).
+    /// How long to wait for a connection, and for a response to begin (`connect-timeout`).
     pub timeout: std::time::Duration,
+    /// How long a download may receive nothing before it is given up
+    /// (`stalled-download-timeout`).
+    pub stall_timeout: std::time::Duration,
     /// Credentials for `s3://` caches (`None`: unsigned requests).
     pub s3_credentials: Option<S3Credentials>,
 }
@@ -50,6 +53,7 @@ impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
             timeout: std::time::Duration::from_secs(10),
+            stall_timeout: std::time::Duration::from_secs(300),
             s3_credentials: None,
         }
     }

@@ -12,6 +12,16 @@ use kiln_store::{PathInfo, Store};
 use crate::disk::{LookupCache, Remembered};
 use crate::{BinaryCache, CacheError, OpenOptions};
 
+/// Whether a failed download may succeed when tried again.
+fn retryable(e: &CacheError) -> bool {
+    match e {
+        CacheError::Transfer { .. } => true,
+        // The NAR stream broke off (or was garbled in transit) before its end.
+        CacheError::Store(kiln_store::StoreError::Nar { .. }) => true,
+        _ => false,
+    }
+}
+
 /// A store path some cache has, and what that cache says about it.
 #[derive(Debug, Clone)]
 pub struct Substitutable {
@@ -502,7 +512,34 @@ impl Substituters {
         }
     }
 
+    /// Fetches one path, trying again (twice, after a pause) when the download fails: a
+    /// server that went away mid-transfer, a reset connection. A NAR that arrived whole but
+    /// does not match its narinfo is not tried again.
     fn fetch_one<S: Store + Sync>(
+        &self,
+        store: &S,
+        s: &Substitutable,
+        observe: &(dyn Fn(SubstEvent<'_>) + Sync),
+    ) -> Result<(), CacheError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.fetch_attempt(store, s, observe) {
+                Err(e) if attempt < 3 && retryable(&e) => {
+                    let cache = &self.opened(observe)[s.cache];
+                    observe(SubstEvent::Skipped {
+                        path: &s.info.path,
+                        url: cache.url(),
+                        why: &format!("{e}; trying again"),
+                    });
+                    std::thread::sleep(std::time::Duration::from_millis(250 << attempt));
+                }
+                res => return res,
+            }
+        }
+    }
+
+    fn fetch_attempt<S: Store + Sync>(
         &self,
         store: &S,
         s: &Substitutable,

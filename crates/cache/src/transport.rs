@@ -63,11 +63,14 @@ fn percent_decode(s: &str) -> Option<PathBuf> {
     Some(PathBuf::from(std::ffi::OsString::from_vec(out)))
 }
 
-fn agent(timeout: Duration) -> ureq::Agent {
+fn agent(timeout: Duration, stall: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
+        .timeout_per_read(Some(stall))
         .http_status_as_error(false)
         .timeout_connect(Some(timeout))
-        .timeout_recv_response(Some(Duration::from_secs(300)))
+        // A server that takes the connection and never answers is down: the same limit for
+        // the response's head (a NAR's body may then take as long as it takes).
+        .timeout_recv_response(Some(timeout))
         .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
         .build()
         .into()
@@ -108,7 +111,7 @@ impl Transport {
                 bucket_path: format!("/{bucket}"),
                 region,
                 creds: opts.s3_credentials.clone(),
-                agent: agent(timeout),
+                agent: agent(timeout, opts.stall_timeout),
             });
         }
         if let Some(rest) = url.strip_prefix("file://") {
@@ -122,7 +125,7 @@ impl Transport {
         if url.starts_with("http://") || url.starts_with("https://") {
             return Ok(Transport::Http {
                 base: url.trim_end_matches('/').to_owned(),
-                agent: agent(timeout),
+                agent: agent(timeout, opts.stall_timeout),
             });
         }
         Err(bad(

@@ -247,6 +247,11 @@ impl Config {
                 Some(n) if n > 0 => std::time::Duration::from_secs(n),
                 _ => std::time::Duration::from_secs(10),
             },
+            stall_timeout: std::time::Duration::from_secs(
+                self.number::<u64>("stalled-download-timeout")?
+                    .filter(|n| *n > 0)
+                    .unwrap_or(300),
+            ),
             s3_credentials: self.s3_credentials.clone(),
         })
     }

@@ -326,7 +326,7 @@ settings! {
         "Show every frame of an evaluation error's trace (Kiln takes `--show-trace`)";
     "ssl-cert-file" Text Accepted "",
         "The CA bundle for HTTPS downloads";
-    "stalled-download-timeout" Seconds Accepted "300",
+    "stalled-download-timeout" Seconds Honoured "300",
         "Abort a download that receives nothing for this many seconds";
     "store" Text Accepted "auto",
         "The store to use (Kiln takes `--store` and `KILN_STORE`)";

@@ -289,3 +289,38 @@ fn store_sign_and_verify_sigs() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A cache whose NARs are gone: the build fails with a message naming the missing NAR, or,
+/// with `fallback`, builds instead.
+#[test]
+fn a_failed_download_fails_the_build_unless_fallback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (url, path, pk) = built_and_uploaded(dir);
+    for nar in std::fs::read_dir(dir.join("cache/nar")).unwrap() {
+        std::fs::remove_file(nar.unwrap().path()).unwrap();
+    }
+    let opts = [
+        "--option",
+        "substituters",
+        &url,
+        "--option",
+        "trusted-public-keys",
+        &pk,
+    ];
+    let out = build(&dir.join("b"), dir, &opts);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the NAR its narinfo names is missing"),
+        "{stderr}"
+    );
+    assert!(!dir.join("b").join(path.trim_start_matches('/')).exists());
+    let mut with_fallback = opts.to_vec();
+    with_fallback.extend(["--option", "fallback", "true"]);
+    let out = build(&dir.join("b"), dir, &with_fallback);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("building instead (fallback)"), "{stderr}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), path);
+}
