@@ -106,7 +106,7 @@ rec {
     let strw = stringLength str; reqWidth = width - (stringLength filler);
     in if strw == width then str
       else if strw > width then throw "fixedWidthString: requested string length (${toString width}) must not be shorter than actual length (${toString strw})"
-      else fixedWidthString reqWidth filler (filler + str);
+      else filler + fixedWidthString reqWidth filler str;
   fixedWidthNumber = width: n: fixedWidthString width "0" (toString n);
   floatToString = float: let result = toString float; in result;
   isCoercibleToString = x:
