@@ -26,6 +26,8 @@ in
   literal = literalExpression "pkgs.hello";
   moved = [ (recurseIntoAttrs { x = 1; }) (naturalSort [ "a10" "a2" "a1" ]) (getVersion "hello-2.10") (getName "hello-2.10") (xor true false) (withFeature true "x") (withFeatureAs true "y" "z") (splitVersion "1.2pre3") (enableFeatureAs false "a" "b") (escapeNixString "a\"$b")
     (getBin { out = "o"; bin = "b"; }) (getLib { out = "o"; })
+    # Safe words are left unquoted (nixpkgs 18.03 quoted every argument).
+    (escapeShellArg "simple") (escapeShellArgs [ "a" "b c" ])
     # The path is the attribute's own (as documented; nixpkgs 18.03 passed the parent's).
     (recursiveUpdateUntil (path: l: r: path == [ "a" ]) { a = { x = 1; }; } { a = { y = 2; }; }) ];
   versions = [ (versions.patch "1.2.3") (versions.pad 3 "1.2") ];

@@ -12,7 +12,7 @@ with lib;
   case = [ (toUpper "Hello World") (toLower "Hello World") ];
   chars = [ (stringToCharacters "abc") (stringToCharacters "") (stringAsChars (c: if c == "a" then "A" else c) "banana") ];
   intersperse = [ (intersperse "," [ "a" "b" "c" ]) (intersperse "," [ ]) (intersperse "," [ "x" ]) ];
-  shell = [ (escapeShellArg "simple") (escapeShellArg "with space") (escapeShellArg "it's") (escapeShellArgs [ "a" "b c" "d'e" ]) (escape [ "$" "\"" ] "a$b\"c") ];
+  shell = [ (escapeShellArg "with space") (escapeShellArg "it's") (escapeShellArgs [ "a b" "d'e" ]) (escape [ "$" "\"" ] "a$b\"c") ];
   search = [ (makeSearchPath "bin" [ "/a" "/b" ]) (makeBinPath [ "/x" "/y" ]) (makeLibraryPath [ "/l" ]) ];
   version = [ (versionOlder "1.2" "1.10") (versionAtLeast "2.0" "2.0") (versionAtLeast "1.9" "2.0") ];
   features = [ (enableFeature true "foo") (enableFeature false "foo") ];
