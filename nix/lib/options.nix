@@ -84,7 +84,7 @@ rec {
   literalExpression = text:
     if !isString text then throw "literalExpression expects a string."
     else { _type = "literalExpression"; inherit text; };
-  literalExample = literalExpression;
+  literalExample = text: { _type = "literalExample"; inherit text; };
   literalMD = text: { _type = "literalMD"; inherit text; };
   mdDoc = text: text;
 
@@ -99,13 +99,43 @@ rec {
   showDefLocation = def: if def.pos or null != null then "${toString def.pos.file}:${toString def.pos.line}" else toString def.file;
   showDefs = defs: lib.strings.concatMapStrings (def:
     let
-      oneLine = lib.generators.toPretty { multiline = false; } def.value;
-      text = if builtins.stringLength oneLine <= 72 then oneLine else lib.generators.toPretty { } def.value;
+      oneLine = showValue false def.value;
+      text = if builtins.stringLength oneLine <= 72 then oneLine else showValue true def.value;
       lines = lib.strings.splitString "\n" text;
       shown = if length lines > 1 then ":\n    " + concatStringsSep "\n    " lines else ": " + text;
     in "\n- In `${showDefLocation def}'${shown}"
   ) defs;
   unknownModule = "<unknown-file>";
+
+  # A value for an error message: Nix-like, cut off below a few levels (a definition may
+  # hold a whole package set) and after a few elements.
+  showValue = multiline: v:
+    let
+      maxDepth = 4;
+      maxItems = 10;
+      go = depth: indent: v:
+        let
+          sep = if multiline then "\n${indent}  " else " ";
+          end = if multiline then "\n${indent}" else " ";
+          items = xs: let n = length xs; shown = lib.lists.take maxItems xs; in
+            shown ++ lib.lists.optional (n > maxItems) "…";
+        in
+        if builtins.isString v then escapeNixString v
+        else if builtins.isInt v || builtins.isFloat v then builtins.toJSON v
+        else if builtins.isBool v then lib.trivial.boolToString v
+        else if v == null then "null"
+        else if builtins.isPath v then toString v
+        else if isFunction v then "<function>"
+        else if isList v then
+          if v == [ ] then "[ ]" else if depth >= maxDepth then "[ … ]"
+          else "[" + sep + concatStringsSep sep (items (map (go (depth + 1) (indent + "  ")) v)) + end + "]"
+        else if isAttrs v then
+          if v ? type && v.type == "derivation" then "<derivation ${v.name or "?"}>"
+          else if v == { } then "{ }" else if depth >= maxDepth then "{ … }"
+          else "{" + sep + concatStringsSep sep (items (map (n:
+            "${lib.strings.escapeNixIdentifier n} = ${go (depth + 1) (indent + "  ") v.${n}};") (attrNames v))) + end + "}"
+        else "<${builtins.typeOf v}>";
+    in go 0 "" v;
 
   # Every visible-or-not option of an evaluation's `options` as a list of
   # `{ name, loc, description, type, default?, example?, declarations, internal, visible, readOnly }`,

@@ -49,7 +49,8 @@ let
         substSubModules typeMerge functor deprecationMessage nestedTypes;
     };
 
-  # Descriptions of nested types, parenthesised where NixOS does.
+  # Descriptions of nested types, parenthesised where newer NixOS does; composite types
+  # describe themselves as NixOS 18.03 did ("list of strings").
   optionDescriptionPhrase = unparenthesize: t:
     if unparenthesize (t.descriptionClass or null) then t.description else "(${t.description})";
   nounOrConj = c: c == "noun" || c == "conjunction";
@@ -91,7 +92,7 @@ let
         else if common == "stringCoercibleSet" then mergeOneOption loc defs
         else mergeEqualOption loc defs;
     };
-    unspecified = mkOptionType { name = "unspecified"; description = "unspecified value"; descriptionClass = "noun"; };
+    unspecified = mkOptionType { name = "unspecified"; descriptionClass = "noun"; };
     bool = mkOptionType { name = "bool"; description = "boolean"; descriptionClass = "noun"; check = isBool; merge = mergeEqualOption; };
     boolByOr = mkOptionType { name = "boolByOr"; description = "boolean (merged using or)"; descriptionClass = "noun"; check = isBool; merge = loc: defs: any (d: d.value) defs; };
     int = mkOptionType { name = "int"; description = "signed integer"; descriptionClass = "noun"; check = isInt; merge = mergeEqualOption; };
@@ -194,7 +195,7 @@ let
 
     listOf = elemType: mkOptionType rec {
       name = "listOf";
-      description = "list of ${optionDescriptionPhrase noun elemType}";
+      description = "list of ${elemType.description}s";
       descriptionClass = "composite";
       check = isList;
       merge = loc: defs:
@@ -214,7 +215,7 @@ let
     nonEmptyListOf = elemType:
       let list = addCheck (listOf elemType) (l: l != [ ]);
       in list // {
-        description = "non-empty ${optionDescriptionPhrase noun list}";
+        description = "non-empty list of ${elemType.description}s";
         emptyValue = { };
         substSubModules = m: nonEmptyListOf (elemType.substSubModules m);
       };
@@ -223,7 +224,7 @@ let
     lazyAttrsOf = elemType: attrsWith { inherit elemType; lazy = true; };
     attrsWith = { elemType, lazy ? false, placeholder ? "name" }: mkOptionType rec {
       name = if lazy then "lazyAttrsOf" else "attrsOf";
-      description = (if lazy then "lazy attribute set" else "attribute set") + " of ${optionDescriptionPhrase noun elemType}";
+      description = (if lazy then "lazy attribute set" else "attribute set") + " of ${elemType.description}s";
       descriptionClass = "composite";
       check = isAttrs;
       merge = loc: defs:
@@ -241,7 +242,25 @@ let
       functor = defaultFunctor name // { wrapped = elemType; type = w: attrsWith { elemType = w; inherit lazy placeholder; }; };
       nestedTypes.elemType = elemType;
     };
-    loaOf = attrsOf;
+    # An attribute set, or (as NixOS 18.03 allowed) a list whose elements are named by their
+    # `name` attribute or `unnamed-N.M` (definition N, element M).
+    loaOf = elemType:
+      let attrOnly = attrsOf elemType; in
+      attrOnly // {
+        name = "loaOf";
+        description = "list or attribute set of ${elemType.description}s";
+        check = x: isList x || isAttrs x;
+        merge = loc: defs: attrOnly.merge loc (lib.lists.imap1 (n: def:
+          if isList def.value then def // {
+            value = builtins.listToAttrs (lib.lists.imap1 (m: elem: {
+              name = elem.name or "unnamed-${toString n}.${toString m}";
+              value = elem;
+            }) def.value);
+          } else def) defs);
+        substSubModules = m: loaOf (elemType.substSubModules m);
+        functor = attrOnly.functor // { name = "loaOf"; type = loaOf; };
+      };
+    optionSet = mkOptionType { name = "optionSet"; description = "option set"; deprecationMessage = "Use `types.submodule' instead"; };
 
     uniq = unique { message = ""; };
     unique = { message }: type: mkOptionType rec {
