@@ -364,13 +364,12 @@ let
     let
       fromOpt = lib.attrsets.getAttrFromPath from options;
       toOf = lib.attrsets.attrByPath to (abort "Renaming error: option `${showOption to}' does not exist.");
-      toType = let opt = lib.attrsets.attrByPath to { } options; in opt.type or (types.submodule { });
     in {
+      # As NixOS 18.03 documents aliases: visible, untyped, described in DocBook.
       options = lib.attrsets.setAttrByPath from (mkOption {
-        inherit visible;
-        description = "Alias of {option}`${showOption to}`.";
+        description = "Alias of <option>${showOption to}</option>.";
         apply = x: use (toOf config);
-      } // lib.attrsets.optionalAttrs (toType != null) { type = toType; });
+      } // lib.attrsets.optionalAttrs (visible != null) { inherit visible; });
       config = mkIf condition (mkMerge [
         (lib.attrsets.optionalAttrs (options ? warnings) {
           warnings = lib.lists.optional (warn && fromOpt.isDefined)
@@ -382,18 +381,18 @@ let
     };
   mkRenamedOptionModule = from: to: doRename {
     inherit from to;
-    visible = false;
+    visible = null;
     warn = true;
     use = builtins.trace "Obsolete option `${showOption from}' is used. It was renamed to `${showOption to}'.";
   };
   mkRenamedOptionModuleWith = { from, to, sinceRelease }: doRename {
     inherit from to;
-    visible = false;
+    visible = null;
     warn = lib.trivial.isInOldestRelease sinceRelease;
     use = lib.trivial.warnIf (lib.trivial.isInOldestRelease sinceRelease)
       "Obsolete option `${showOption from}' is used. It was renamed to `${showOption to}'.";
   };
-  mkAliasOptionModule = from: to: doRename { inherit from to; visible = true; warn = false; use = x: x; };
+  mkAliasOptionModule = from: to: doRename { inherit from to; visible = null; warn = false; use = x: x; };
   mkAliasOptionModuleMD = mkAliasOptionModule;
   mkRemovedOptionModule = optionName: replacementInstructions:
     { options, ... }: {

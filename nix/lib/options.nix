@@ -91,7 +91,7 @@ rec {
   # `a.b."c d"`: an option path as NixOS prints it.
   showOption = parts:
     concatStringsSep "." (map (part:
-      if builtins.elem part [ "<name>" "*" "[definition" "<function body>" ] || lib.strings.hasPrefix "[definition " part
+      if builtins.elem part [ "<name>" "<name?>" "*" "<function body>" ] || lib.strings.hasPrefix "[definition " part
         || builtins.match "[a-zA-Z_][a-zA-Z0-9_'-]*" part != null
       then part else escapeNixString part) parts);
   showFiles = files: concatStringsSep " and " (map (f: "`${toString f}'") files);

@@ -49,10 +49,9 @@ let
         substSubModules typeMerge functor deprecationMessage nestedTypes;
     };
 
-  # Descriptions of nested types, parenthesised where newer NixOS does; composite types
-  # describe themselves as NixOS 18.03 did ("list of strings").
-  optionDescriptionPhrase = unparenthesize: t:
-    if unparenthesize (t.descriptionClass or null) then t.description else "(${t.description})";
+  # Types describe themselves as in NixOS 18.03 ("list of strings", "null or string or
+  # signed integer", no parentheses), so that its option documentation comes out the same.
+  optionDescriptionPhrase = unparenthesize: t: t.description;
   nounOrConj = c: c == "noun" || c == "conjunction";
   noun = c: c == "noun";
 
@@ -148,7 +147,7 @@ let
     };
     separatedString = sep: mkOptionType {
       name = "separatedString";
-      description = if sep == "" then "Concatenated string" else "strings concatenated with ${builtins.toJSON sep}";
+      description = "string";
       descriptionClass = "noun";
       check = isString;
       merge = loc: defs: builtins.concatStringsSep sep (getValues defs);
@@ -257,6 +256,7 @@ let
               value = elem;
             }) def.value);
           } else def) defs);
+        getSubOptions = prefix: elemType.getSubOptions (prefix ++ [ "<name?>" ]);
         substSubModules = m: loaOf (elemType.substSubModules m);
         functor = attrOnly.functor // { name = "loaOf"; type = loaOf; };
       };
@@ -310,13 +310,10 @@ let
 
     enum = values:
       let
-        show = v: if isString v then ''"${v}"'' else if isInt v then toString v else if isBool v then lib.trivial.boolToString v else ''<${builtins.typeOf v}>'';
+        show = v: if isString v then ''"${v}"'' else if isInt v then toString v else ''<${builtins.typeOf v}>'';
       in mkOptionType rec {
         name = "enum";
-        description =
-          if values == [ ] then "impossible (empty enum)"
-          else if length values == 1 then "value ${show (head values)} (singular enum)"
-          else "one of ${builtins.concatStringsSep ", " (map show values)}";
+        description = "one of ${builtins.concatStringsSep ", " (map show values)}";
         descriptionClass = if length values < 2 then "noun" else "conjunction";
         check = flip elem values;
         merge = mergeEqualOption;
@@ -348,7 +345,7 @@ let
       assert lib.asserts.assertMsg (coercedType.getSubModules == null) "coercedTo: coercedType must not have submodules (it's a ${coercedType.description})";
       mkOptionType rec {
         name = "coercedTo";
-        description = "${optionDescriptionPhrase nounOrConj finalType} or ${optionDescriptionPhrase nounOrConj coercedType} convertible to it";
+        description = "${finalType.description} or ${coercedType.description}";
         check = x: (coercedType.check x && finalType.check (coerceFunc x)) || finalType.check x;
         merge = loc: defs:
           let coerceVal = val: if coercedType.check val && !(finalType.check val) then coerceFunc val else val;
@@ -379,8 +376,9 @@ let
           imports = [ (if shorthandOnlyDefinesConfig && isAttrs def.value && !(isFunction def.value)
                        then { config = def.value; } else def.value) ];
         }) defs;
-        eval = loc: extra: lib.modules.evalModules {
-          modules = [ { _module.args.name = lib.modules.mkOptionDefault (lib.lists.last loc); } ] ++ modules ++ extra;
+        eval = loc: extra: evalNamed loc (lib.lists.last loc) extra;
+        evalNamed = loc: name: extra: lib.modules.evalModules {
+          modules = [ { _module.args.name = lib.modules.mkOptionDefault name; } ] ++ modules ++ extra;
           inherit specialArgs class;
           prefix = loc;
         };
@@ -396,7 +394,8 @@ let
         merge = loc: defs:
           (eval loc (defModules defs)).config;
         emptyValue = { value = { }; };
-        getSubOptions = prefix: (base prefix).options // lib.attrsets.optionalAttrs (freeformType != null) { _freeformOptions = freeformType.getSubOptions prefix; };
+        # For documentation the `name` argument is "<name>" (DocBook-escaped, as in NixOS 18.03).
+        getSubOptions = prefix: (evalNamed prefix "&lt;name&gt;" [ ]).options // lib.attrsets.optionalAttrs (freeformType != null) { _freeformOptions = freeformType.getSubOptions prefix; };
         getSubModules = modules;
         substSubModules = m: submoduleWith (attrs // { modules = m; });
         nestedTypes = { };

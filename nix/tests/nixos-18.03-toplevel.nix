@@ -1,7 +1,7 @@
 # A NixOS 18.03 system (every module of nixpkgs' nixos/modules/module-list.nix) evaluated
 # with the given `lib`: compare-with-nixpkgs instantiates `toplevel` with nixpkgs' lib and
 # with Kiln's and wants the same .drv. Not a harness test (it needs a nixpkgs checkout).
-{ lib, nixpkgs ? /work/nixpkgs, attr ? "drv" }:
+{ lib, nixpkgs ? /work/nixpkgs, attr ? "drv", manual ? true }:
 let
   baseModules = import (nixpkgs + "/nixos/modules/module-list.nix");
   configuration = { ... }: {
@@ -10,7 +10,8 @@ let
     services.openssh.enable = true;
     users.users.alice = { isNormalUser = true; extraGroups = [ "wheel" ]; };
     environment.etc."foo.conf".text = "bar";
-    services.nixosManual.enable = false;
+    # The manual documents every option (types, defaults, declarations) into the system.
+    services.nixosManual.enable = manual;
   };
   pkgsModule = rec {
     _file = "eval.nix";
