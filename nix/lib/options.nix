@@ -153,10 +153,21 @@ rec {
           visible = if (opt ? visible && opt.visible == "shallow") then true else opt.visible or true;
           readOnly = opt.readOnly or false;
           type = opt.type.description or "unspecified";
+          # Where each declaration is, `file:line` where known, else the file; Kiln's addition.
+          declarationLocations =
+            let
+              positions = opt.declarationPositions or [ ];
+              pairs = lib.lists.imap0 (i: file: {
+                inherit file;
+                pos = if i < length positions then elemAt positions i else null;
+              }) opt.declarations;
+            in map (d: if d.pos == null then toString d.file else "${toString d.pos.file}:${toString d.pos.line}")
+              (filter (d: d.file != unknownModule || d.pos != null) pairs);
         }
         // lib.attrsets.optionalAttrs (opt ? example) { example = renderOptionValue opt.example; }
         // lib.attrsets.optionalAttrs (opt ? defaultText || opt ? default) {
-          default = renderOptionValue (opt.defaultText or opt.default);
+          default = if opt ? defaultText && isString opt.defaultText then literalExpression opt.defaultText
+            else renderOptionValue (opt.defaultText or opt.default);
         };
         subOptions =
           let ss = opt.type.getSubOptions opt.loc;
@@ -168,8 +179,8 @@ rec {
     else if isAttrs attrs then concatMap (n: collectOptions attrs.${n}) (attrNames attrs)
     else [ ];
   renderOptionValue = v:
-    if v ? _type && v ? text then v
-    else literalExpression (lib.generators.toPretty { multiline = true; } v);
+    if isAttrs v && v ? _type && v ? text then v
+    else literalExpression (showValue true v);
 
   scrubOptionValue = x:
     if lib.attrsets.isDerivation x then { type = "derivation"; drvPath = x.name; outPath = x.name; name = x.name; }
