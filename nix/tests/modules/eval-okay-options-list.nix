@@ -1,7 +1,8 @@
 # Kiln's option listing (for `kiln os options`): types, defaults, descriptions and the
 # file:line of each declaration, submodule options under `<name>`.
-{ lib ? import <kiln/lib> }:
+# Kiln only (not compared with nixpkgs, which has no `lib.kiln`).
 let
+  lib = import <kiln/lib>;
   inherit (lib) mkOption types;
   r = lib.evalModules {
     modules = [
