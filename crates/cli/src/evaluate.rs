@@ -26,8 +26,12 @@ pub fn arg_from_file(path: &str) -> anyhow::Result<AutoArg> {
 pub enum Output {
     /// Nix syntax, as `nix-instantiate --eval`.
     Nix,
-    /// JSON.
-    Json,
+    /// JSON; `legacy` (`nix-instantiate --eval --json`) ends it with no newline, as Nix 2.8
+    /// (so several `-A` values run together, `12`), where `kiln eval` ends each with one.
+    Json {
+        /// Whether this is `nix-instantiate --eval --json`.
+        legacy: bool,
+    },
     /// The `.drv` paths of the derivations in the value, one a line (`drv` or `drv!output`
     /// when the selected output is not `out`), as `nix-instantiate` prints them.
     DrvPaths,
@@ -82,7 +86,7 @@ pub fn run(req: Request) -> anyhow::Result<Vec<u8>> {
     let config = config(&req);
     let res = kiln_session::evaluate(config, move |s| {
         if req.output == Output::Parse {
-            return parse_only(&mut s.ev, &req.source);
+            return parse_only(s, &req.source);
         }
         let mut out = Vec::new();
         for v in selected(s, &req)? {
@@ -155,7 +159,13 @@ fn cwd() -> PathBuf {
 /// auto-called and `--apply`'d as `nix-instantiate` does.
 fn selected<'a>(s: &mut Evaluation<'a>, req: &Request) -> EvalResult<Vec<Value<'a>>> {
     let cwd = cwd();
-    let root = s.load(&req.source, &cwd)?;
+    let root = match search_path_arg(&req.source) {
+        Some(lookup) => {
+            let file = find_on_search_path(s, lookup, &cwd)?;
+            s.load(&Source::File(file), &cwd)?
+        }
+        None => s.load(&req.source, &cwd)?,
+    };
     let auto_args = s.auto_args(&req.args, &cwd)?;
     // Like nix-instantiate --eval, the selected value is called only when arguments were
     // given; values along an `-A` path always are (with the arguments there are, maybe none).
@@ -185,8 +195,88 @@ fn selected<'a>(s: &mut Evaluation<'a>, req: &Request) -> EvalResult<Vec<Value<'
     Ok(res)
 }
 
+/// The `p` of a file argument written `<p>`, which Nix's legacy commands (`lookupFileArg`)
+/// look up on the search path instead of reading a file of that name.
+fn search_path_arg(source: &Source) -> Option<&str> {
+    let Source::File(f) = source else { return None };
+    let f = f.to_str()?;
+    f.strip_prefix('<')?.strip_suffix('>')
+}
+
+/// `<lookup>` found on the search path, as a file argument (a directory stands for its
+/// `default.nix`). A failed lookup says only Nix's sentence ("file 'p' was not found in the
+/// Nix search path …"), with no frame of an expression the user did not write.
+fn find_on_search_path(s: &mut Evaluation<'_>, lookup: &str, cwd: &Path) -> EvalResult<PathBuf> {
+    let plain = |mut e: Box<EvalError>| {
+        e.trace.clear();
+        e.span = None;
+        e
+    };
+    let v =
+        s.ev.eval_string(format!("<{lookup}>").as_bytes(), cwd)
+            .and_then(|v| s.ev.force(v))
+            .map_err(plain)?;
+    match v {
+        Value::Path(p) => {
+            use std::os::unix::ffi::OsStrExt;
+            Ok(PathBuf::from(std::ffi::OsStr::from_bytes(p.bytes)))
+        }
+        other => Err(EvalError::new(
+            kiln_eval::ErrorKind::Message(format!(
+                "'<{lookup}>' is {}, not a path",
+                other.type_name()
+            )),
+            None,
+        )),
+    }
+}
+
+/// A file argument as the legacy commands read it (Nix's `lookupFileArg`): `<p>` is looked up
+/// on the search path (`include`, then `NIX_PATH`), anything else is the path it names. For
+/// commands that hand a file on to another crate (`nix-env -f`).
+pub fn lookup_file_arg(
+    file: &Path,
+    include: &[String],
+    settings: &kiln_session::Config,
+    show_trace: bool,
+) -> anyhow::Result<PathBuf> {
+    let source = Source::File(file.to_owned());
+    if search_path_arg(&source).is_none() {
+        return Ok(file.to_owned());
+    }
+    let req = Request {
+        source,
+        attr_paths: Vec::new(),
+        args: Vec::new(),
+        apply: None,
+        strict: false,
+        output: Output::Nix,
+        include: include.to_vec(),
+        eval: settings.eval_settings()?,
+        show_trace,
+        store: None,
+        fetch_root: None,
+        fetch: settings.fetch_settings()?,
+    };
+    let config = config(&req);
+    kiln_session::evaluate(config, move |s| {
+        let lookup = search_path_arg(&req.source).unwrap_or_default();
+        find_on_search_path(s, lookup, &cwd())
+    })
+    .map_err(|e| session_failure(e, show_trace))
+}
+
 /// `--parse`: parse (and check) the source, print it back in Nix's form.
-fn parse_only(ev: &mut Eval<'_>, source: &Source) -> EvalResult<Vec<u8>> {
+fn parse_only(s: &mut Evaluation<'_>, source: &Source) -> EvalResult<Vec<u8>> {
+    let found;
+    let source = match search_path_arg(source) {
+        Some(lookup) => {
+            found = Source::File(find_on_search_path(s, lookup, &cwd())?);
+            &found
+        }
+        None => source,
+    };
+    let ev = &mut s.ev;
     let (name, text, dir) = match source {
         Source::Expr(e) => ("«string»".to_owned(), e.clone().into_bytes(), cwd()),
         Source::Stdin(e) => ("«stdin»".to_owned(), e.clone().into_bytes(), cwd()),
@@ -228,10 +318,12 @@ fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) 
             out.extend_from_slice(&kiln_eval::print::print_value_bytes(ev, v, req.strict)?);
             out.push(b'\n');
         }
-        Output::Json => {
+        Output::Json { legacy } => {
             let mut ctx = Vec::new();
             kiln_eval::json::to_json(ev, v, span, out, &mut ctx)?;
-            out.push(b'\n');
+            if !legacy {
+                out.push(b'\n');
+            }
         }
         Output::DrvPaths => {
             let store_dir = ev.io.store_dir().to_owned();

@@ -161,7 +161,13 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     // Without `-f`, the default expression `~/.nix-defexpr`, as Nix.
     let need_file = || -> anyhow::Result<PathBuf> {
         match &file {
-            Some(f) => Ok(f.clone()),
+            // `-f '<nixpkgs>'` is looked up on the search path, as Nix's `lookupFileArg`.
+            Some(f) => crate::evaluate::lookup_file_arg(
+                f,
+                &include,
+                &crate::config::load(&opts.options)?,
+                show_trace,
+            ),
             None => {
                 let home = crate::host()
                     .home

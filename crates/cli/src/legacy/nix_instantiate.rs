@@ -47,7 +47,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             }
             "--eval" | "--eval-only" => eval = true,
             "--strict" => strict = true,
-            "--json" => output = Output::Json,
+            "--json" => output = Output::Json { legacy: true },
             "--xml" => output = Output::Xml { locations: true },
             "-E" | "--expr" => expr_mode = true,
             "-A" | "--attr" => attr_paths.push(value(&mut iter, arg)?),
