@@ -9,7 +9,7 @@
 //! skipped. In a combined directory (a set with `_combineChannels`, what `nix-env` makes of
 //! `~/.nix-defexpr`) every attribute is searched as the top level is. Of `meta`, only the
 //! attributes that evaluate (catchably) to a string, an integer, a Boolean, a float or a list
-//! of strings are kept, as manifests keep them.
+//! or set of such values are kept, as Nix 2.8's manifests and `nix-env -qa --meta` keep them.
 
 use std::collections::BTreeMap;
 
@@ -262,7 +262,9 @@ fn info<'a>(ev: &mut Eval<'a>, path: &str, drv: &'a Attrs<'a>) -> EvalResult<Pac
     })
 }
 
-/// A `meta` attribute's value if it is of a kind manifests keep.
+/// A `meta` attribute's value if it is of a kind manifests keep (Nix's `checkMeta`): a
+/// string, an integer, a Boolean, a float, or a list or set of such values (a set with an
+/// `outPath`, a derivation, is not kept, nor a function).
 fn kept_meta<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<Option<MetaValue>> {
     Ok(match ev.force(v)? {
         Value::String(s) => Some(MetaValue::String(
@@ -274,14 +276,27 @@ fn kept_meta<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<Option<MetaValue
         Value::List(l) => {
             let mut items = Vec::with_capacity(l.elems.len());
             for e in l.elems {
-                match ev.force(*e)? {
-                    Value::String(s) => items.push(MetaValue::String(
-                        String::from_utf8_lossy(s.bytes).into_owned(),
-                    )),
-                    _ => return Ok(None),
+                match kept_meta(ev, *e)? {
+                    Some(v) => items.push(v),
+                    None => return Ok(None),
                 }
             }
             Some(MetaValue::List(items))
+        }
+        Value::Attrs(a) => {
+            if a.get(ev.sym(b"outPath")).is_some() {
+                return Ok(None);
+            }
+            let mut attrs = BTreeMap::new();
+            for (key, value) in kiln_eval::print::sorted_attrs(ev, a) {
+                match kept_meta(ev, value)? {
+                    Some(v) => {
+                        attrs.insert(ev.interner.name(key).into_owned(), v);
+                    }
+                    None => return Ok(None),
+                }
+            }
+            Some(MetaValue::Attrs(attrs))
         }
         _ => None,
     })
@@ -348,7 +363,8 @@ mod tests {
         let pkgs = packages_of(&format!(
             "{MK} mk \"x-1\" {{ description = \"d\"; priority = 3; broken = false; \
              f = 1.5; platforms = [ \"a\" \"b\" ]; mixed = [ \"a\" 1 ]; \
-             fails = throw \"no\"; fn = x: x; set = {{ }}; }}"
+             fails = throw \"no\"; fn = x: x; set = {{ a.b = 1; }}; fns = [ (x: x) ]; \
+             drv = mk \"y-1\" {{ }}; }}"
         ));
         assert_eq!(pkgs.len(), 1);
         assert_eq!(pkgs[0].attr_path, "");
@@ -356,7 +372,26 @@ mod tests {
         let keys: Vec<&str> = meta.keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["broken", "description", "f", "platforms", "priority"]
+            [
+                "broken",
+                "description",
+                "f",
+                "mixed",
+                "platforms",
+                "priority",
+                "set"
+            ]
+        );
+        assert_eq!(
+            meta["mixed"],
+            MetaValue::List(vec![MetaValue::String("a".into()), MetaValue::Int(1)])
+        );
+        assert_eq!(
+            meta["set"],
+            MetaValue::Attrs(BTreeMap::from([(
+                "a".to_owned(),
+                MetaValue::Attrs(BTreeMap::from([("b".to_owned(), MetaValue::Int(1))]))
+            )]))
         );
         assert_eq!(meta["priority"], MetaValue::Int(3));
         assert_eq!(meta["f"], MetaValue::Float(1.5));

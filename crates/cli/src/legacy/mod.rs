@@ -9,6 +9,7 @@ pub(crate) mod build_common;
 mod nix_build;
 mod nix_collect_garbage;
 mod nix_env;
+mod nix_env_query;
 mod nix_hash;
 mod nix_instantiate;
 mod nix_store;

@@ -15,10 +15,9 @@
 use std::path::PathBuf;
 
 use super::build_common::BuildOptions;
+use super::nix_env_query::{self, QueryFlags, QueryInput};
 use super::usage;
 use crate::commands::profile::{self, CliRealiser};
-use kiln_formats::drv_name;
-use kiln_profile::Element;
 
 const HELP: &str = "\
 Usage: nix-env [--store DIR] [-p PROFILE] [-f FILE] OPERATION [ARGS...]
@@ -80,10 +79,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut file: Option<PathBuf> = None;
     let mut include = Vec::new();
     let mut by_attr = false;
-    let mut out_path = false;
-    let mut json = false;
-    let mut available = false;
-    let mut attr_path = false;
+    let mut query = QueryFlags::default();
     let mut preserve = false;
     let mut operands = Vec::new();
     let mut iter = args.iter();
@@ -100,6 +96,10 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         Ok(())
     };
     while let Some(arg) = iter.next() {
+        // The query's own flags (`-A PATH` takes an argument there), once `-q` was given.
+        if op == Some(Op::Query) && query.take(arg, &mut iter)? {
+            continue;
+        }
         match arg.as_str() {
             "--help" => {
                 println!("{HELP}");
@@ -129,18 +129,11 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "-f" | "--file" => file = Some(value(&mut iter, arg)?.into()),
             "-I" | "--include" => include.push(value(&mut iter, arg)?),
             "-A" | "--attr" => by_attr = true,
-            "--out-path" => out_path = true,
-            "--json" => json = true,
-            "-a" | "--available" => available = true,
-            // `-P` is --attr-path to a query, --preserve-installed to an install.
-            "-P" => {
-                attr_path = true;
-                preserve = true;
-            }
-            "--attr-path" => attr_path = true,
-            "--installed" => available = false,
-            "--preserve-installed" => preserve = true,
-            "-s" | "--status" | "--no-name" | "--system" | "-b" | "--prebuilt-only" => {}
+            // `-P` is --attr-path to a query (taken above), --preserve-installed to an install.
+            "-P" | "--preserve-installed" => preserve = true,
+            "-b" | "--prebuilt-only" => {}
+            // Query flags given before `-q`.
+            flag if query.take(flag, &mut iter)? => {}
             a if a.starts_with('-') && a != "-" => {
                 if !opts.take(a, &mut iter)? {
                     return Err(usage(format!("unrecognised flag '{a}'")));
@@ -156,7 +149,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let show_trace = opts.show_trace;
     let dry_run = opts.dry_run;
     let realiser = CliRealiser(&opts);
-    let env = profile::open(root, profile, &include, &realiser)?;
+    let env = profile::open(root.clone(), profile, &include, &realiser)?;
     let traced = |e| profile::error(e, show_trace);
     // Without `-f`, the default expression `~/.nix-defexpr`, as Nix.
     let need_file = || -> anyhow::Result<PathBuf> {
@@ -201,41 +194,47 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             let avail = env.available(&file, &[]).map_err(traced)?;
             env.upgrade(&avail, &operands).map_err(traced)
         }
-        Op::Query if available => {
-            use std::io::Write as _;
-            let file = need_file()?;
-            let mut elems: Vec<Element> = if by_attr {
-                env.available(&file, &operands).map_err(traced)?
+        Op::Query => {
+            let want_installed = !query.available || query.status || query.compare_versions;
+            let want_available = query.available || query.compare_versions;
+            let installed = if want_installed {
+                env.query().map_err(traced)?
             } else {
-                let all = env.available(&file, &[]).map_err(traced)?;
-                all.into_iter()
-                    .filter(|e| {
-                        operands.is_empty()
-                            || operands.iter().any(|s| drv_name::matches(s, &e.name))
-                    })
-                    .collect()
+                Vec::new()
             };
-            elems.sort_by(|a, b| a.name.cmp(&b.name));
-            let rows: Vec<Vec<&str>> = elems
-                .iter()
-                .map(|e| {
-                    let mut row = Vec::new();
-                    if attr_path {
-                        row.push(e.attr_path.as_str());
-                    }
-                    row.push(e.name.as_str());
-                    if out_path {
-                        row.push(e.out_path());
-                    }
-                    row
-                })
-                .collect();
-            let mut out = crate::output::stdout();
-            out.write_all(table(&rows).as_bytes())?;
-            out.flush()?;
-            Ok(())
+            let available = if want_available {
+                let file = need_file()?;
+                let attrs: Vec<String> = query.attr.iter().cloned().collect();
+                env.available(&file, &attrs).map_err(traced)?
+            } else {
+                Vec::new()
+            };
+            let (elems, installed, available) = if query.available {
+                (available, installed, Vec::new())
+            } else {
+                (installed.clone(), installed, available)
+            };
+            let store = (query.status || query.prebuilt_only)
+                .then(|| crate::commands::store::open_root(Some(root.clone())))
+                .transpose()?;
+            let is_valid = |path: &str| -> anyhow::Result<bool> {
+                let Some(store) = &store else {
+                    return Ok(false);
+                };
+                use kiln_store::Store as _;
+                let dir = store.store_dir();
+                match kiln_formats::store_path::StorePath::from_absolute(dir, path) {
+                    Ok(p) => Ok(store.is_valid_path(&p)?),
+                    Err(_) => Ok(false),
+                }
+            };
+            let input = QueryInput {
+                elems,
+                installed,
+                available,
+            };
+            nix_env_query::print(&query, input, &operands, &is_valid)
         }
-        Op::Query => profile::query(&env, out_path, json),
         Op::Rollback => env.rollback().map_err(traced),
         Op::ListGenerations => profile::list_generations(&env),
         Op::SwitchGeneration => {
@@ -252,28 +251,6 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             .set_flag(&operands[0], &operands[1], &operands[2..])
             .map_err(traced),
     }
-}
-
-/// Nix's `printTable`: columns padded to their widest cell plus two spaces, the last not.
-fn table(rows: &[Vec<&str>]) -> String {
-    let columns = rows.first().map_or(0, Vec::len);
-    let mut widths = vec![0; columns];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let mut res = String::new();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            res.push_str(&cell.replace('\n', " "));
-            if i + 1 < columns {
-                res.push_str(&" ".repeat(widths[i] - cell.len() + 2));
-            }
-        }
-        res.push('\n');
-    }
-    res
 }
 
 #[cfg(test)]
