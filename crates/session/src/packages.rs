@@ -108,8 +108,7 @@ fn walk<'a>(
         return Ok(());
     };
     if ev.is_derivation(attrs)? {
-        out.push(info(ev, prefix, attrs)?);
-        return Ok(());
+        return push_info(ev, prefix, attrs, out);
     }
     let combined = attrs.get(ev.sym(b"_combineChannels")).is_some();
     for (name, value) in kiln_eval::print::sorted_attrs(ev, attrs) {
@@ -144,8 +143,7 @@ fn attr<'a>(
     };
     let Some(attrs) = attrs else { return Ok(()) };
     if is_drv {
-        out.push(info(ev, path, attrs)?);
-        return Ok(());
+        return push_info(ev, path, attrs, out);
     }
     let Some(recurse) = attrs.get(ev.sym(b"recurseForDerivations")) else {
         return Ok(());
@@ -180,6 +178,23 @@ fn string_attr<'a>(
 
 fn required<'a>(ev: &mut Eval<'a>, attrs: &'a Attrs<'a>, name: &str) -> EvalResult<String> {
     string_attr(ev, attrs, name)?.ok_or_else(|| message(format!("attribute '{name}' missing")))
+}
+
+/// Adds a derivation's package info; a derivation whose name (or another attribute read
+/// here) fails as `builtins.tryEval` catches (a `throw`, an `assert`: nixpkgs' refusal to
+/// evaluate a broken package) is skipped, as Nix 2.8's `nix-env` skips it.
+fn push_info<'a>(
+    ev: &mut Eval<'a>,
+    path: &str,
+    drv: &'a Attrs<'a>,
+    out: &mut Vec<PackageInfo>,
+) -> EvalResult<()> {
+    match info(ev, path, drv) {
+        Ok(i) => out.push(i),
+        Err(e) if e.is_catchable() => {}
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }
 
 /// A derivation's package info.
@@ -352,7 +367,9 @@ mod tests {
     #[test]
     fn a_throwing_attribute_is_skipped_and_functions_are_called() {
         let pkgs = packages_of(&format!(
-            "{MK} {{ }}: {{ a = throw \"no\"; b = assert false; 1; c = mk \"c-1\" {{ }}; }}"
+            "{MK} {{ }}: {{ a = throw \"no\"; b = assert false; 1; c = mk \"c-1\" {{ }}; \
+             d = mk \"d-1\" {{ }} // {{ name = assert false; \"d-1\"; }}; \
+             e = mk \"e-1\" {{ }} // {{ name = throw \"broken\"; }}; }}"
         ));
         let names: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["c-1"]);

@@ -378,8 +378,9 @@ fn parser_messages_like_nix_2_8() {
 
 /// A package set as nixpkgs shapes one: packages with `meta` (a description with a newline,
 /// nested sets, mixed lists, a float), several outputs, versions of one package, a name in
-/// capitals, a nested set searched (`recurseForDerivations`) and one not, and an attribute
-/// that throws (skipped, as Nix skips it).
+/// capitals, a nested set searched (`recurseForDerivations`) and one not, an attribute that
+/// throws and derivations whose name throws or fails an assertion (as nixpkgs refuses to
+/// evaluate a broken package): skipped, as Nix skips them.
 const PACKAGES: &str = r#"
 let
   mk = name: attrs: derivation (removeAttrs ({ inherit name; system = builtins.currentSystem;
@@ -393,6 +394,8 @@ in {
   Zed = mk "Zed-1" { meta.description = "Capital"; };
   zlib = mk "zlib-1.2.11" { outputs = [ "out" "dev" ]; meta.description = "Compression"; };
   broken = throw "this one throws";
+  refused = mk "refused-1" { } // { name = throw "refusing to evaluate"; };
+  asserted = mk "asserted-1" { } // { name = assert false; "asserted-1"; };
   nested = { recurseForDerivations = true; tool = mk "tool-0.1" { meta.description = "Tool\nwith newline"; }; };
   hidden = { inner = mk "inner-1.0" { }; };
   abc = mk "abc-1.0" { meta = { priority = 3; flag = true; f = 1.5; l = [ "x" 1 "y" ];
@@ -459,6 +462,8 @@ fn nix_env_query_available_like_nix_2_8() {
         &["hello-2.9", "Zed"],
         &["nothere"],
         &["-A", "broken"],
+        &["-A", "refused"],
+        &["-A", "asserted", "--json"],
         &["-A", "nonexistent"],
         &["--installed"],
     ];
