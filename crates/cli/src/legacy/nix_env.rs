@@ -197,8 +197,14 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         Op::Query => {
             let want_installed = !query.available || query.status || query.compare_versions;
             let want_available = query.available || query.compare_versions;
+            // An installed package's attribute path is its index in the manifest, as Nix
+            // reads the manifest (a list).
             let installed = if want_installed {
-                env.query().map_err(traced)?
+                let mut elems = env.installed().map_err(traced)?;
+                for (i, e) in elems.iter_mut().enumerate() {
+                    e.attr_path = i.to_string();
+                }
+                elems
             } else {
                 Vec::new()
             };

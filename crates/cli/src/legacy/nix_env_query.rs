@@ -6,7 +6,8 @@
 //! `-P`/`--attr-path` (`-a` only), the name (unless `--no-name`), `-c`/`--compare-versions`
 //! (against the other set: `<` a newer version exists, `=` the same one, `>` only older ones,
 //! `- ?` none), `--system`, `--drv-path`, `--out-path` (`dev=PATH;PATH`: outputs by name,
-//! `out` unnamed), `--description`. `--json` prints an object keyed by attribute path (with
+//! `out` unnamed), `--description`. `--json` prints an object keyed by attribute path (an
+//! installed package's is its index in the manifest; with
 //! `--out-path` the outputs' paths, with `--meta` the `meta` set); `--xml` one `<item>` per
 //! package with every attribute Nix writes. Packages are sorted by name, ignoring case; name
 //! arguments select among them (each must match one); `-A PATH` (`-a` only) takes the
@@ -286,13 +287,13 @@ pub fn print_table(rows: &[Vec<String>]) -> String {
     res
 }
 
-/// The key a package has in `--json` output: its attribute path (an installed package has
-/// none: its name without the version).
-fn json_key(e: &Element) -> &str {
-    if e.attr_path.is_empty() {
-        e.pname()
+/// `outputName`: the first output of an available package; none (`""`) for an installed one,
+/// whose manifest entry has no `outputName`.
+fn output_name<'e>(flags: &QueryFlags, e: &'e Element) -> &'e str {
+    if flags.available {
+        e.outputs.first().map_or("out", |o| o.0.as_str())
     } else {
-        &e.attr_path
+        ""
     }
 }
 
@@ -306,14 +307,7 @@ fn json(flags: &QueryFlags, rows: &[Row<'_>]) -> String {
         obj.insert("pname".into(), e.pname().into());
         obj.insert("version".into(), e.version().into());
         obj.insert("system".into(), e.system.clone().into());
-        obj.insert(
-            "outputName".into(),
-            e.outputs
-                .first()
-                .map_or("out", |o| o.0.as_str())
-                .to_owned()
-                .into(),
-        );
+        obj.insert("outputName".into(), output_name(flags, e).to_owned().into());
         let outputs: Map<String, Json> = outputs_by_name(e)
             .into_iter()
             .map(|(n, p)| {
@@ -334,7 +328,7 @@ fn json(flags: &QueryFlags, rows: &[Row<'_>]) -> String {
                 .collect();
             obj.insert("meta".into(), Json::Object(meta));
         }
-        top.insert(json_key(e).to_owned(), Json::Object(obj));
+        top.insert(e.attr_path.clone(), Json::Object(obj));
     }
     let mut s = serde_json::to_string_pretty(&Json::Object(top)).unwrap_or_default();
     s.push('\n');
@@ -400,10 +394,7 @@ fn xml(flags: &QueryFlags, rows: &[Row<'_>]) -> String {
             ("name", e.name.clone()),
             ("pname", pname.to_owned()),
             ("version", version.to_owned()),
-            (
-                "outputName",
-                e.outputs.first().map_or("out", |o| o.0.as_str()).to_owned(),
-            ),
+            ("outputName", output_name(flags, e).to_owned()),
         ];
         if flags.status {
             let bit = |b: bool| if b { "1" } else { "0" }.to_owned();
