@@ -64,9 +64,17 @@ impl<'a> Evaluation<'a> {
 
 /// The packages `v` offers, in the order Nix finds them (see the module's overview).
 pub fn packages<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<Vec<PackageInfo>> {
-    let mut res = Vec::new();
+    let mut res = Found::default();
     walk(ev, "", v, &mut res)?;
-    Ok(res)
+    Ok(res.list)
+}
+
+/// The packages found so far, and the derivations met (by identity: an alias, `y = x`, is
+/// listed once, under the first name found, as Nix's `getDerivation` lists it).
+#[derive(Default)]
+struct Found<'a> {
+    list: Vec<PackageInfo>,
+    seen: std::collections::HashSet<*const Attrs<'a>>,
 }
 
 fn message(m: String) -> Box<EvalError> {
@@ -92,12 +100,7 @@ fn is_package_attr_name(name: &[u8]) -> bool {
 
 /// The top level (or an attribute of a combined directory): auto-called, then a derivation or
 /// a set searched.
-fn walk<'a>(
-    ev: &mut Eval<'a>,
-    prefix: &str,
-    v: Value<'a>,
-    out: &mut Vec<PackageInfo>,
-) -> EvalResult<()> {
+fn walk<'a>(ev: &mut Eval<'a>, prefix: &str, v: Value<'a>, out: &mut Found<'a>) -> EvalResult<()> {
     let mut v = ev.force(v)?;
     if v.is_function() {
         let empty = ev.new_attrs(Vec::new());
@@ -126,12 +129,7 @@ fn walk<'a>(
 }
 
 /// An attribute of a searched set: a derivation, a set to search, or nothing.
-fn attr<'a>(
-    ev: &mut Eval<'a>,
-    path: &str,
-    v: Value<'a>,
-    out: &mut Vec<PackageInfo>,
-) -> EvalResult<()> {
+fn attr<'a>(ev: &mut Eval<'a>, path: &str, v: Value<'a>, out: &mut Found<'a>) -> EvalResult<()> {
     let test = ev.force(v).and_then(|v| match v {
         Value::Attrs(a) => Ok((Some(a), ev.is_derivation(a)?)),
         _ => Ok((None, false)),
@@ -180,17 +178,20 @@ fn required<'a>(ev: &mut Eval<'a>, attrs: &'a Attrs<'a>, name: &str) -> EvalResu
     string_attr(ev, attrs, name)?.ok_or_else(|| message(format!("attribute '{name}' missing")))
 }
 
-/// Adds a derivation's package info; a derivation whose name (or another attribute read
-/// here) fails as `builtins.tryEval` catches (a `throw`, an `assert`: nixpkgs' refusal to
+/// Adds a derivation's package info, unless it was met before; a derivation whose name (or
+/// another attribute read here) fails as `builtins.tryEval` catches (a `throw`, an `assert`: nixpkgs' refusal to
 /// evaluate a broken package) is skipped, as Nix 2.8's `nix-env` skips it.
 fn push_info<'a>(
     ev: &mut Eval<'a>,
     path: &str,
     drv: &'a Attrs<'a>,
-    out: &mut Vec<PackageInfo>,
+    out: &mut Found<'a>,
 ) -> EvalResult<()> {
+    if !out.seen.insert(drv as *const Attrs<'a>) {
+        return Ok(());
+    }
     match info(ev, path, drv) {
-        Ok(i) => out.push(i),
+        Ok(i) => out.list.push(i),
         Err(e) if e.is_catchable() => {}
         Err(e) => return Err(e),
     }
@@ -362,6 +363,16 @@ mod tests {
         let outputs: Vec<&str> = a.outputs.iter().map(|o| o.0.as_str()).collect();
         assert_eq!(outputs, ["out", "doc"]);
         assert!(a.outputs[1].1.ends_with("-a-2-doc"));
+    }
+
+    #[test]
+    fn an_alias_is_listed_once_under_its_first_name() {
+        let pkgs = packages_of(&format!(
+            "{MK} let x = mk \"x-1\" {{ }}; in {{ b = x; a = x; c = mk \"x-1\" {{ }}; \
+             d = {{ recurseForDerivations = true; e = x; }}; }}"
+        ));
+        let paths: Vec<&str> = pkgs.iter().map(|p| p.attr_path.as_str()).collect();
+        assert_eq!(paths, ["a", "c"]);
     }
 
     #[test]

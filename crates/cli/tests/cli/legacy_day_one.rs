@@ -386,14 +386,18 @@ fn parser_messages_like_nix_2_8() {
 /// nested sets, mixed lists, a float), several outputs, versions of one package, a name in
 /// capitals, a nested set searched (`recurseForDerivations`) and one not, an attribute that
 /// throws and derivations whose name throws or fails an assertion (as nixpkgs refuses to
-/// evaluate a broken package): skipped, as Nix skips them.
+/// evaluate a broken package): skipped, as Nix skips them; an alias (`sharedAlias`) is listed
+/// once, under the first name.
 const PACKAGES: &str = r#"
 let
   mk = name: attrs: derivation (removeAttrs ({ inherit name; system = builtins.currentSystem;
       builder = "/bin/sh";
       args = [ "-c" "for o in ${toString (attrs.outputs or [ "out" ])}; do eval \"echo ${name} > \\$$o\"; done" ];
     } // attrs) [ "meta" ]) // { meta = attrs.meta or { }; };
+  shared = mk "shared-1" { };
 in {
+  inherit shared;
+  sharedAlias = shared;
   hello = mk "hello-2.10" { meta = { description = "A program that greets"; license = "gpl"; }; };
   hello2 = mk "hello-2.9" { };
   hello3 = mk "hello-2.11" { };
