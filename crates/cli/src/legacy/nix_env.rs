@@ -3,12 +3,11 @@
 //!
 //! Operations: `-i`/`--install` (names, or attribute paths with `-A`; packages of the same
 //! name are replaced unless `--preserve-installed`), `-e`/`--uninstall`, `-u`/`--upgrade`,
-//! `-q`/`--query` (`--out-path`, `--json`, `-a` for what `-f FILE` offers, `-P` attribute
-//! paths), `--rollback`,
+//! `-q`/`--query` (every flag of its manual page: `nix_env_query.rs`), `--rollback`,
 //! `--list-generations`, `-G`/`--switch-generation N`, `--delete-generations N…|old|Nd|+N`,
 //! `--set-flag priority|active|keep VALUE NAME…`.
-//! Options: `-p PROFILE`, `-f FILE` (default `~/.nix-defexpr`: a directory of expressions
-//! and channels, combined as Nix combines them), `-I PATH`, `--store DIR` (manifests and profiles work in
+//! Options: `-p PROFILE`, `-f FILE` (`'<nixpkgs>'` is looked up on the search path; default
+//! `~/.nix-defexpr`: a directory of expressions and channels, combined as Nix combines them), `-I PATH`, `--store DIR` (manifests and profiles work in
 //! a store root), `--option NAME VALUE` and the common build options. Combined short flags
 //! (`-iA`, `-qa`) are split as Nix splits them.
 
@@ -28,7 +27,8 @@ Operations:
   -i, --install NAME...          install packages (with -A: attribute paths)
   -e, --uninstall NAME...        remove installed packages
   -u, --upgrade [NAME...]        upgrade installed packages from FILE
-  -q, --query [--out-path] [--json] [-a [-P] [ATTR...]]
+  -q, --query [-a [-P] [-A PATH]] [-s] [-c] [--no-name] [--system] [--drv-path]
+              [--out-path] [--description] [--meta] [--json|--xml] [-b] [NAME...]
   --rollback                     switch to the previous generation
   --list-generations
   -G, --switch-generation N
