@@ -195,35 +195,71 @@ fn selected<'a>(s: &mut Evaluation<'a>, req: &Request) -> EvalResult<Vec<Value<'
     Ok(res)
 }
 
-/// The `p` of a file argument written `<p>`, which Nix's legacy commands (`lookupFileArg`)
-/// look up on the search path instead of reading a file of that name.
-fn search_path_arg(source: &Source) -> Option<&str> {
-    let Source::File(f) = source else { return None };
-    let f = f.to_str()?;
-    f.strip_prefix('<')?.strip_suffix('>')
+/// A file argument that is not a file's name (Nix's `lookupFileArg`).
+#[derive(Clone, Copy)]
+enum FileArg<'s> {
+    /// `<p>`: looked up on the search path.
+    SearchPath(&'s str),
+    /// `https://…`, `http://…`, `file://…` or `channel:NAME`: a tarball downloaded and
+    /// unpacked (as a search path entry is).
+    Url(&'s str),
 }
 
-/// `<lookup>` found on the search path, as a file argument (a directory stands for its
-/// `default.nix`). A failed lookup says only Nix's sentence ("file 'p' was not found in the
-/// Nix search path …"), with no frame of an expression the user did not write.
-fn find_on_search_path(s: &mut Evaluation<'_>, lookup: &str, cwd: &Path) -> EvalResult<PathBuf> {
+/// What a file argument other than a file's name stands for, if it is one.
+fn search_path_arg(source: &Source) -> Option<FileArg<'_>> {
+    let Source::File(f) = source else { return None };
+    let f = f.to_str()?;
+    if let Some(p) = f.strip_prefix('<').and_then(|f| f.strip_suffix('>')) {
+        return Some(FileArg::SearchPath(p));
+    }
+    let url = f.starts_with("channel:")
+        || ["http://", "https://", "file://"]
+            .iter()
+            .any(|scheme| f.starts_with(scheme));
+    url.then_some(FileArg::Url(f))
+}
+
+/// A `<p>` or URL file argument's path (a directory stands for its `default.nix`). A failed
+/// lookup says only Nix's sentence ("file 'p' was not found in the Nix search path …"), with
+/// no frame of an expression the user did not write.
+fn find_on_search_path(
+    s: &mut Evaluation<'_>,
+    arg: FileArg<'_>,
+    cwd: &Path,
+) -> EvalResult<PathBuf> {
     let plain = |mut e: Box<EvalError>| {
         e.trace.clear();
         e.span = None;
         e
     };
+    let (expr, shown) = match arg {
+        FileArg::SearchPath(p) => (format!("<{p}>"), format!("<{p}>")),
+        FileArg::Url(u) => {
+            let quoted = serde_json::to_string(u)
+                .unwrap_or_default()
+                .replace('$', "\\$");
+            let expr = if u.starts_with("channel:") {
+                // The URL as the only entry of a search path, which resolves channels.
+                format!("builtins.findFile [ {{ prefix = \"\"; path = {quoted}; }} ] \"\"")
+            } else {
+                format!("builtins.fetchTarball {{ url = {quoted}; name = \"source\"; }}")
+            };
+            (expr, u.to_owned())
+        }
+    };
     let v =
-        s.ev.eval_string(format!("<{lookup}>").as_bytes(), cwd)
+        s.ev.eval_string(expr.as_bytes(), cwd)
             .and_then(|v| s.ev.force(v))
             .map_err(plain)?;
     match v {
-        Value::Path(p) => {
+        // A path (`<p>`), or the store path of what was downloaded.
+        Value::Path(p) | Value::String(p) => {
             use std::os::unix::ffi::OsStrExt;
             Ok(PathBuf::from(std::ffi::OsStr::from_bytes(p.bytes)))
         }
         other => Err(EvalError::new(
             kiln_eval::ErrorKind::Message(format!(
-                "'<{lookup}>' is {}, not a path",
+                "'{shown}' is {}, not a path",
                 other.type_name()
             )),
             None,
@@ -232,10 +268,12 @@ fn find_on_search_path(s: &mut Evaluation<'_>, lookup: &str, cwd: &Path) -> Eval
 }
 
 /// A file argument as the legacy commands read it (Nix's `lookupFileArg`): `<p>` is looked up
-/// on the search path (`include`, then `NIX_PATH`), anything else is the path it names. For
-/// commands that hand a file on to another crate (`nix-env -f`).
+/// on the search path (`include`, then `NIX_PATH`), a URL is downloaded and unpacked, anything
+/// else is the path it names (downloads go to the store at `store_root`). For commands that
+/// hand a file on to another crate (`nix-env -f`).
 pub fn lookup_file_arg(
     file: &Path,
+    store_root: &Path,
     include: &[String],
     settings: &kiln_session::Config,
     show_trace: bool,
@@ -255,13 +293,13 @@ pub fn lookup_file_arg(
         eval: settings.eval_settings()?,
         show_trace,
         store: None,
-        fetch_root: None,
+        fetch_root: Some(store_root.to_owned()),
         fetch: settings.fetch_settings()?,
     };
     let config = config(&req);
-    kiln_session::evaluate(config, move |s| {
-        let lookup = search_path_arg(&req.source).unwrap_or_default();
-        find_on_search_path(s, lookup, &cwd())
+    kiln_session::evaluate(config, move |s| match search_path_arg(&req.source) {
+        Some(arg) => find_on_search_path(s, arg, &cwd()),
+        None => Ok(PathBuf::new()),
     })
     .map_err(|e| session_failure(e, show_trace))
 }

@@ -157,6 +157,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             // `-f '<nixpkgs>'` is looked up on the search path, as Nix's `lookupFileArg`.
             Some(f) => crate::evaluate::lookup_file_arg(
                 f,
+                &root,
                 &include,
                 &crate::config::load(&opts.options)?,
                 show_trace,

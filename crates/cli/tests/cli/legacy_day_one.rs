@@ -123,7 +123,7 @@ in { hello = mk "hello-1.0"; tool = mk "tool-2"; n = 7; }
 
 /// `'<nixpkgs/nixos>'`, `'<nixpkgs>'` as file arguments: looked up on the search path by
 /// `nix-instantiate`, `nix-build` and `nix-env -f`, as Nix 2.8's `lookupFileArg` does, and a
-/// lookup that fails says what Nix says.
+/// lookup that fails says what Nix says; a URL is a tarball downloaded and unpacked.
 #[test]
 fn search_path_file_arguments_like_nix_2_8() {
     let tmp = tempfile::tempdir().unwrap();
@@ -198,6 +198,28 @@ fn search_path_file_arguments_like_nix_2_8() {
             "{ours}"
         );
     }
+
+    // A URL is a tarball to download and unpack (here a `file://` one).
+    let tarball = dir.join("pkgs.tar.gz");
+    let tar = Command::new("tar")
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(format!("{sp}"))
+        .arg("pkgs")
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let url = format!("file://{}", tarball.display());
+    let (list, _, _) = both.same("nix-env", &["-f", &url, "-qaP"]);
+    assert_eq!(list, "hello  hello-1.0\ntool   tool-2\n");
+    both.same("nix-instantiate", &["--eval", &url, "-A", "n"]);
+    both.same("nix-build", &[&url, "-A", "tool", "--no-out-link"]);
+    let missing = format!("file://{}/missing.tar.gz", dir.display());
+    let (_, ours, theirs) = both.same("nix-instantiate", &[&missing]);
+    let prefix = format!("error: unable to download '{missing}': ");
+    assert!(ours.starts_with(&prefix), "{ours}");
+    assert!(theirs.contains(&prefix), "{theirs}");
 
     // `kiln instantiate` and `kiln build` take the same form.
     let ours = kiln()
