@@ -205,7 +205,7 @@ fn search_path_file_arguments_like_nix_2_8() {
         .arg("-czf")
         .arg(&tarball)
         .arg("-C")
-        .arg(format!("{sp}"))
+        .arg(sp)
         .arg("pkgs")
         .status()
         .unwrap();
