@@ -6,7 +6,7 @@
 //! `-q`/`--query` (every flag of its manual page: `nix_env_query.rs`), `--rollback`,
 //! `--list-generations`, `-G`/`--switch-generation N`, `--delete-generations N…|old|Nd|+N`,
 //! `--set-flag priority|active|keep VALUE NAME…`.
-//! Options: `-p PROFILE`, `-f FILE` (`'<nixpkgs>'` is looked up on the search path; default
+//! Options: `-p PROFILE`, `--system-filter SYSTEM`, `-f FILE` (`'<nixpkgs>'` is looked up on the search path; default
 //! `~/.nix-defexpr`: a directory of expressions and channels, combined as Nix combines them), `-I PATH`, `--store DIR` (manifests and profiles work in
 //! a store root), `--option NAME VALUE` and the common build options. Combined short flags
 //! (`-iA`, `-qa`) are split as Nix splits them.
@@ -81,6 +81,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut by_attr = false;
     let mut query = QueryFlags::default();
     let mut preserve = false;
+    let mut system_filter: Option<String> = None;
     let mut operands = Vec::new();
     let mut iter = args.iter();
     let value = |iter: &mut std::slice::Iter<'_, String>, flag: &str| {
@@ -129,6 +130,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "-f" | "--file" => file = Some(value(&mut iter, arg)?.into()),
             "-I" | "--include" => include.push(value(&mut iter, arg)?),
             "-A" | "--attr" => by_attr = true,
+            "--system-filter" => system_filter = Some(value(&mut iter, arg)?),
             // `-P` is --attr-path to a query (taken above), --preserve-installed to an install.
             "-P" | "--preserve-installed" => preserve = true,
             "-b" | "--prebuilt-only" => {}
@@ -151,6 +153,13 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let realiser = CliRealiser(&opts);
     let env = profile::open(root.clone(), profile, &include, &realiser)?;
     let traced = |e| profile::error(e, show_trace);
+    // `--system-filter SYSTEM`: only the packages for that platform (`*`: all).
+    let for_system = |elems: Vec<kiln_profile::Element>| -> Vec<kiln_profile::Element> {
+        match system_filter.as_deref() {
+            None | Some("*") => elems,
+            Some(sys) => elems.into_iter().filter(|e| e.system == sys).collect(),
+        }
+    };
     // Without `-f`, the default expression `~/.nix-defexpr`, as Nix.
     let need_file = || -> anyhow::Result<PathBuf> {
         match &file {
@@ -182,9 +191,9 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         Op::Install => {
             let file = need_file()?;
             let new = if by_attr {
-                env.available(&file, &operands).map_err(traced)?
+                for_system(env.available(&file, &operands).map_err(traced)?)
             } else {
-                let all = env.available(&file, &[]).map_err(traced)?;
+                let all = for_system(env.available(&file, &[]).map_err(traced)?);
                 kiln_profile::select_by_name(&all, &operands).map_err(traced)?
             };
             env.install(new, preserve).map_err(traced)
@@ -192,7 +201,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         Op::Uninstall => env.remove(&operands).map_err(traced),
         Op::Upgrade => {
             let file = need_file()?;
-            let avail = env.available(&file, &[]).map_err(traced)?;
+            let avail = for_system(env.available(&file, &[]).map_err(traced)?);
             env.upgrade(&avail, &operands).map_err(traced)
         }
         Op::Query => {
@@ -212,7 +221,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             let available = if want_available {
                 let file = need_file()?;
                 let attrs: Vec<String> = query.attr.iter().cloned().collect();
-                env.available(&file, &attrs).map_err(traced)?
+                for_system(env.available(&file, &attrs).map_err(traced)?)
             } else {
                 Vec::new()
             };

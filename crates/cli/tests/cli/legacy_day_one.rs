@@ -186,6 +186,10 @@ fn search_path_file_arguments_like_nix_2_8() {
 
     // A lookup that fails: Nix's sentence, nothing more, exit code 1.
     for (name, args) in [
+        (
+            "nix-instantiate",
+            vec!["--find-file", "pkgs", "pkgs/nixos", "nope", "-I", sp],
+        ),
         ("nix-instantiate", vec!["<nope>"]),
         ("nix-instantiate", vec!["--eval", "<nope/x.nix>", "-I", sp]),
         ("nix-build", vec!["<nope>"]),
@@ -498,6 +502,8 @@ fn nix_env_query_available_like_nix_2_8() {
         &["-A", "asserted", "--json"],
         &["-A", "nonexistent"],
         &["--installed"],
+        &["--system-filter", "i686-linux"],
+        &["--system-filter", "*", "-P"],
     ];
     for args in cases {
         let mut all = vec!["-f", "pkgs.nix", "-qa"];
