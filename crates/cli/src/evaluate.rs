@@ -26,8 +26,12 @@ pub fn arg_from_file(path: &str) -> anyhow::Result<AutoArg> {
 pub enum Output {
     /// Nix syntax, as `nix-instantiate --eval`.
     Nix,
-    /// JSON.
-    Json,
+    /// JSON; `legacy` (`nix-instantiate --eval --json`) ends it with no newline, as Nix 2.8
+    /// (so several `-A` values run together, `12`), where `kiln eval` ends each with one.
+    Json {
+        /// Whether this is `nix-instantiate --eval --json`.
+        legacy: bool,
+    },
     /// The `.drv` paths of the derivations in the value, one a line (`drv` or `drv!output`
     /// when the selected output is not `out`), as `nix-instantiate` prints them.
     DrvPaths,
@@ -82,7 +86,7 @@ pub fn run(req: Request) -> anyhow::Result<Vec<u8>> {
     let config = config(&req);
     let res = kiln_session::evaluate(config, move |s| {
         if req.output == Output::Parse {
-            return parse_only(&mut s.ev, &req.source);
+            return parse_only(s, &req.source);
         }
         let mut out = Vec::new();
         for v in selected(s, &req)? {
@@ -155,7 +159,13 @@ fn cwd() -> PathBuf {
 /// auto-called and `--apply`'d as `nix-instantiate` does.
 fn selected<'a>(s: &mut Evaluation<'a>, req: &Request) -> EvalResult<Vec<Value<'a>>> {
     let cwd = cwd();
-    let root = s.load(&req.source, &cwd)?;
+    let root = match search_path_arg(&req.source) {
+        Some(lookup) => {
+            let file = find_on_search_path(s, lookup, &cwd)?;
+            s.load(&Source::File(file), &cwd)?
+        }
+        None => s.load(&req.source, &cwd)?,
+    };
     let auto_args = s.auto_args(&req.args, &cwd)?;
     // Like nix-instantiate --eval, the selected value is called only when arguments were
     // given; values along an `-A` path always are (with the arguments there are, maybe none).
@@ -185,8 +195,126 @@ fn selected<'a>(s: &mut Evaluation<'a>, req: &Request) -> EvalResult<Vec<Value<'
     Ok(res)
 }
 
+/// A file argument that is not a file's name (Nix's `lookupFileArg`).
+#[derive(Clone, Copy)]
+enum FileArg<'s> {
+    /// `<p>`: looked up on the search path.
+    SearchPath(&'s str),
+    /// `https://…`, `http://…`, `file://…` or `channel:NAME`: a tarball downloaded and
+    /// unpacked (as a search path entry is).
+    Url(&'s str),
+}
+
+/// What a file argument other than a file's name stands for, if it is one.
+fn search_path_arg(source: &Source) -> Option<FileArg<'_>> {
+    let Source::File(f) = source else { return None };
+    let f = f.to_str()?;
+    if let Some(p) = f.strip_prefix('<').and_then(|f| f.strip_suffix('>')) {
+        return Some(FileArg::SearchPath(p));
+    }
+    let url = f.starts_with("channel:")
+        || ["http://", "https://", "file://"]
+            .iter()
+            .any(|scheme| f.starts_with(scheme));
+    url.then_some(FileArg::Url(f))
+}
+
+/// A `<p>` or URL file argument's path (a directory stands for its `default.nix`). A failed
+/// lookup says only Nix's sentence ("file 'p' was not found in the Nix search path …"), with
+/// no frame of an expression the user did not write.
+fn find_on_search_path(
+    s: &mut Evaluation<'_>,
+    arg: FileArg<'_>,
+    cwd: &Path,
+) -> EvalResult<PathBuf> {
+    let plain = |mut e: Box<EvalError>| {
+        e.trace.clear();
+        e.span = None;
+        e
+    };
+    let (expr, shown) = match arg {
+        FileArg::SearchPath(p) => (format!("<{p}>"), format!("<{p}>")),
+        FileArg::Url(u) => {
+            let quoted = serde_json::to_string(u)
+                .unwrap_or_default()
+                .replace('$', "\\$");
+            let expr = if u.starts_with("channel:") {
+                // The URL as the only entry of a search path, which resolves channels.
+                format!("builtins.findFile [ {{ prefix = \"\"; path = {quoted}; }} ] \"\"")
+            } else {
+                format!("builtins.fetchTarball {{ url = {quoted}; name = \"source\"; }}")
+            };
+            (expr, u.to_owned())
+        }
+    };
+    let v =
+        s.ev.eval_string(expr.as_bytes(), cwd)
+            .and_then(|v| s.ev.force(v))
+            .map_err(plain)?;
+    match v {
+        // A path (`<p>`), or the store path of what was downloaded.
+        Value::Path(p) | Value::String(p) => {
+            use std::os::unix::ffi::OsStrExt;
+            Ok(PathBuf::from(std::ffi::OsStr::from_bytes(p.bytes)))
+        }
+        other => Err(EvalError::new(
+            kiln_eval::ErrorKind::Message(format!(
+                "'{shown}' is {}, not a path",
+                other.type_name()
+            )),
+            None,
+        )),
+    }
+}
+
+/// A file argument as the legacy commands read it (Nix's `lookupFileArg`): `<p>` is looked up
+/// on the search path (`include`, then `NIX_PATH`), a URL is downloaded and unpacked, anything
+/// else is the path it names (downloads go to the store at `store_root`). For commands that
+/// hand a file on to another crate (`nix-env -f`).
+pub fn lookup_file_arg(
+    file: &Path,
+    store_root: &Path,
+    include: &[String],
+    settings: &kiln_session::Config,
+    show_trace: bool,
+) -> anyhow::Result<PathBuf> {
+    let source = Source::File(file.to_owned());
+    if search_path_arg(&source).is_none() {
+        return Ok(file.to_owned());
+    }
+    let req = Request {
+        source,
+        attr_paths: Vec::new(),
+        args: Vec::new(),
+        apply: None,
+        strict: false,
+        output: Output::Nix,
+        include: include.to_vec(),
+        eval: settings.eval_settings()?,
+        show_trace,
+        store: None,
+        fetch_root: Some(store_root.to_owned()),
+        fetch: settings.fetch_settings()?,
+    };
+    let config = config(&req);
+    kiln_session::evaluate(config, move |s| match search_path_arg(&req.source) {
+        Some(arg) => find_on_search_path(s, arg, &cwd()),
+        None => Ok(PathBuf::new()),
+    })
+    .map_err(|e| session_failure(e, show_trace))
+}
+
 /// `--parse`: parse (and check) the source, print it back in Nix's form.
-fn parse_only(ev: &mut Eval<'_>, source: &Source) -> EvalResult<Vec<u8>> {
+fn parse_only(s: &mut Evaluation<'_>, source: &Source) -> EvalResult<Vec<u8>> {
+    let found;
+    let source = match search_path_arg(source) {
+        Some(lookup) => {
+            found = Source::File(find_on_search_path(s, lookup, &cwd())?);
+            &found
+        }
+        None => source,
+    };
+    let ev = &mut s.ev;
     let (name, text, dir) = match source {
         Source::Expr(e) => ("«string»".to_owned(), e.clone().into_bytes(), cwd()),
         Source::Stdin(e) => ("«stdin»".to_owned(), e.clone().into_bytes(), cwd()),
@@ -228,10 +356,12 @@ fn print<'a>(ev: &mut Eval<'a>, v: Value<'a>, req: &Request, out: &mut Vec<u8>) 
             out.extend_from_slice(&kiln_eval::print::print_value_bytes(ev, v, req.strict)?);
             out.push(b'\n');
         }
-        Output::Json => {
+        Output::Json { legacy } => {
             let mut ctx = Vec::new();
             kiln_eval::json::to_json(ev, v, span, out, &mut ctx)?;
-            out.push(b'\n');
+            if !legacy {
+                out.push(b'\n');
+            }
         }
         Output::DrvPaths => {
             let store_dir = ev.io.store_dir().to_owned();

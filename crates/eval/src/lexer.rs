@@ -57,7 +57,8 @@ pub(crate) enum Tok {
 }
 
 impl Tok {
-    /// The name Nix 2.26's bison parser uses for this token in "unexpected ..." messages.
+    /// The name Nix's bison parser uses for this token in "unexpected ..." messages: Nix
+    /// 2.26's, except `IN` (2.26 leaks its internal `IN_KW`; Nix 2.8 and the manual say `IN`).
     pub(crate) fn name(&self) -> String {
         match self {
             Tok::Id(_) => "ID".into(),
@@ -76,7 +77,7 @@ impl Tok {
             Tok::Assert => "ASSERT".into(),
             Tok::With => "WITH".into(),
             Tok::Let => "LET".into(),
-            Tok::In => "IN_KW".into(),
+            Tok::In => "IN".into(),
             Tok::Rec => "REC".into(),
             Tok::Inherit => "INHERIT".into(),
             Tok::OrKw => "OR_KW".into(),
@@ -470,8 +471,20 @@ impl Lexer<'_, '_> {
                 State::InPath | State::InPathSlash => self.lex_in_path(),
             };
             if done {
+                // The end of the file inside a string is reported where the string's last
+                // piece (its text, else the quote or `}` before it) starts, as Nix 2.8 reports
+                // it (Nix 2.26 says the end of the file, far from the string left open).
                 let end = self.src.len();
-                self.push_tok(Tok::Eof, end, end);
+                let at = match self.state() {
+                    State::Str | State::IndStr => match self.tokens.last() {
+                        // Text the lexer left (a lone `\` at the end) is the last piece.
+                        Some(t) if (t.end as usize) < end => t.end as usize,
+                        Some(t) => t.start as usize,
+                        None => end,
+                    },
+                    _ => end,
+                };
+                self.push_tok(Tok::Eof, at, at);
                 return;
             }
         }

@@ -498,11 +498,11 @@ impl Parser<'_> {
 
     /// `let` bindings `in` body, after `let`.
     fn parse_let_rest(&mut self, start: u32, let_span: Span) -> Expr {
-        let (bindings, _) = self.parse_bindings(&Tok::In, &["IN_KW", "INHERIT"]);
+        let (bindings, _) = self.parse_bindings(&Tok::In, &["IN", "INHERIT"]);
         if bindings.iter().any(|b| self.is_dynamic_binding(b)) {
             self.error(let_span, SyntaxErrorKind::DynamicInLet);
         }
-        self.expect(&Tok::In, "IN_KW");
+        self.expect(&Tok::In, "IN");
         let body = self.parse_function();
         self.mk(
             start,
@@ -1071,7 +1071,7 @@ impl Parser<'_> {
     /// Bindings up to `closer` (not consumed), with their duplicate checks. `expected` is
     /// what Nix's parser says it expected where a binding cannot start: the grammar's states
     /// differ for a plain set (`INHERIT`), a `rec` set (`INHERIT or '}'`) and a `let`
-    /// (`IN_KW or INHERIT`).
+    /// (`IN or INHERIT`).
     fn parse_bindings(
         &mut self,
         closer: &Tok,

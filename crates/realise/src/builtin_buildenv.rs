@@ -291,8 +291,18 @@ impl State<'_> {
             Some(c) => self.phys(&c),
             None => return Ok(()),
         };
-        let mut names: Vec<_> = fs::read_dir(&dir)
-            .map_err(io_err("reading directory", &dir))?
+        let entries = match fs::read_dir(&dir) {
+            // A package whose output is a file is left out, as Nix leaves it out.
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) && rel.as_os_str().is_empty() => {
+                let _ = writeln!(
+                    self.log,
+                    "warning: not including '{src}' in the user environment because it's not a directory"
+                );
+                return Ok(());
+            }
+            res => res.map_err(io_err("reading directory", &dir))?,
+        };
+        let mut names: Vec<_> = entries
             .map(|e| e.map(|e| e.file_name()))
             .collect::<Result<_, _>>()
             .map_err(io_err("reading directory", &dir))?;

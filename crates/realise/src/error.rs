@@ -100,6 +100,12 @@ pub enum BuildError {
         /// How many inputs failed.
         count: usize,
     },
+    /// Several goals did not build (Nix's summary, after the failures it printed).
+    #[error("build of {} failed", quoted_list(.drvs))]
+    BuildsFailed {
+        /// The goals' `.drv` paths, sorted.
+        drvs: Vec<String>,
+    },
     /// The derivation needs another platform.
     #[error("a '{needed}' is required to build '{drv}', but I am a '{have}'")]
     WrongSystem {
@@ -133,16 +139,26 @@ impl BuildError {
     }
 }
 
+/// The log tail after a builder's failure, its lines indented under `error: ` as Nix 2.8
+/// prints them.
 fn log_tail_text(lines: &[String]) -> String {
     if lines.is_empty() {
         return String::new();
     }
-    let mut s = format!(";\nlast {} log lines:", lines.len());
+    let mut s = format!(";\n       last {} log lines:", lines.len());
     for l in lines {
-        s.push_str("\n> ");
+        s.push_str("\n       > ");
         s.push_str(l);
     }
     s
+}
+
+fn quoted_list(paths: &[String]) -> String {
+    paths
+        .iter()
+        .map(|p| format!("'{p}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn paths_text(paths: &[String]) -> String {

@@ -485,7 +485,7 @@ fn run_builtin(
     tmp: &Path,
     log: &mut LogSink<'_>,
 ) -> Result<(), BuildError> {
-    let drv = node.drv_path.to_string();
+    let drv = node.drv_path.to_absolute(&store.location().store_dir);
     let out = tmp.join("builtin-out");
     let res = match builder {
         "builtin:fetchurl" => {

@@ -98,6 +98,9 @@ pub struct Plan {
     /// The output paths of each goal, in the goals' order (output name → path; a plain path
     /// is listed under the name `""`).
     pub results: Vec<BTreeMap<String, StorePath>>,
+    /// The nodes that build a goal, in the goals' order (a goal whose outputs are all valid
+    /// has none): Nix's top-level goals, whose failures are reported last.
+    pub goal_nodes: Vec<usize>,
 }
 
 impl Plan {
@@ -318,7 +321,15 @@ pub fn plan(
     };
     for goal in goals {
         let res = match goal {
-            Goal::Drv { drv, outputs } => p.want(drv, outputs, check)?.1,
+            Goal::Drv { drv, outputs } => {
+                let (node, res) = p.want(drv, outputs, check)?;
+                if let Some(i) = node {
+                    if !p.plan.goal_nodes.contains(&i) {
+                        p.plan.goal_nodes.push(i);
+                    }
+                }
+                res
+            }
             Goal::Opaque(path) => {
                 if !store.is_valid_path(path)? && !p.substitutable(&[path])? {
                     return Err(BuildError::Missing(path.to_absolute(store.store_dir())));

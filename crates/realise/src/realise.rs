@@ -97,25 +97,26 @@ impl Observer for Quiet {
     fn event(&self, _: Event<'_>) {}
 }
 
-/// What went wrong in a realisation: every failure (several with `keep-going`).
+/// What went wrong in a realisation: the errors Nix prints, in its order (failures builds
+/// still waited for as they happened, then the goals'; several with `keep-going`), the last
+/// being the one Nix exits with (maybe "build of '…', '…' failed").
 #[derive(Debug)]
 pub struct RealiseError {
-    /// The failures, in the order they happened.
+    /// The failures, in the order Nix reports them.
     pub failures: Vec<BuildError>,
 }
 
+/// One error a line (or more), each after the first starting with `error: ` as Nix prints
+/// them (the caller writes the first one's).
 impl std::fmt::Display for RealiseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.failures.as_slice() {
-            [one] => write!(f, "{one}"),
-            many => {
-                write!(f, "{} builds failed:", many.len())?;
-                for e in many {
-                    write!(f, "\n{e}")?;
-                }
-                Ok(())
+        for (i, e) in self.failures.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\nerror: ")?;
             }
+            write!(f, "{e}")?;
         }
+        Ok(())
     }
 }
 
@@ -129,15 +130,15 @@ impl From<BuildError> for RealiseError {
 
 impl RealiseError {
     /// The exit status Nix's legacy commands use: 100 for a failed build, plus 1 for a time
-    /// limit, 2 for a hash mismatch, 4 for a `--check` difference; 1 for other errors.
+    /// limit, 2 for a hash mismatch, 4 for a `--check` difference; 1 for other errors (the
+    /// failures that only follow from others, a dependency's or a summary, add nothing).
     pub fn exit_status(&self) -> i32 {
         let mut mask = 0;
         for e in &self.failures {
             match e {
                 BuildError::BuilderFailed { .. }
                 | BuildError::MissingOutput { .. }
-                | BuildError::IllegalReferences { .. }
-                | BuildError::DependencyFailed { .. } => mask |= 0x04,
+                | BuildError::IllegalReferences { .. } => mask |= 0x04,
                 BuildError::TimedOut { .. } => mask |= 0x04 | 0x01,
                 BuildError::HashMismatch { .. } => mask |= 0x04 | 0x02,
                 BuildError::NotDeterministic { .. } => mask |= 0x08,
@@ -253,7 +254,11 @@ fn run(
     // Ready nodes, built in the plan's (depth-first) order.
     let mut ready: std::collections::BTreeSet<usize> =
         (0..n).filter(|&i| missing[i] == 0).collect();
-    let mut failures = Vec::new();
+    let mut failed = Failures::new(
+        plan,
+        kiln_store::Store::store_dir(store),
+        settings.keep_going,
+    );
     let mut running = 0;
     let mut stopping = false;
     let _started = Instant::now();
@@ -289,26 +294,21 @@ fn run(
                     state[i] = State::Done;
                     for &d in &node.dependents {
                         missing[d] -= 1;
-                        if missing[d] == 0 && state[d] == State::Waiting {
+                        if missing[d] == 0
+                            && state[d] == State::Waiting
+                            && !failed.inputs_done(d, &mut state, &mut missing, &mut ready)
+                        {
                             ready.insert(d);
                         }
                     }
                 }
                 Err(e) => {
-                    state[i] = State::Failed;
                     // A build cancelled because of another failure is not a failure of its own.
                     let cancelled = stopping && matches!(e, BuildError::Setup { .. });
-                    if !cancelled {
-                        failures.push(e);
-                    }
-                    // Everything depending on it fails too (without being reported alone).
-                    let mut todo = node.dependents.clone();
-                    while let Some(d) = todo.pop() {
-                        if state[d] == State::Waiting {
-                            state[d] = State::Failed;
-                            ready.remove(&d);
-                            todo.extend(plan.nodes[d].dependents.iter().copied());
-                        }
+                    if cancelled {
+                        state[i] = State::Failed;
+                    } else {
+                        failed.fail(i, e, &mut state, &mut missing, &mut ready);
                     }
                     if !settings.keep_going {
                         stopping = true;
@@ -318,9 +318,176 @@ fn run(
             }
         }
     });
+    let failures = failed.summary(&state);
     if failures.is_empty() {
         Ok(())
     } else {
         Err(RealiseError { failures })
+    }
+}
+
+/// How failures spread and are reported, as in Nix's worker: a failed build's error is
+/// printed at once when builds still wait for it, kept for the end when it is a goal, and
+/// otherwise dropped; each waiting build then fails with "N dependencies of derivation … failed
+/// to build" (at once, N = 1, without `keep-going`; once all its inputs are done with it). A
+/// failed goal without `keep-going` stops everything, and goals that did not build are summed
+/// up at the end ("build of '…', '…' failed") unless exactly one failed with its own error.
+struct Failures<'p> {
+    plan: &'p Plan,
+    store_dir: &'p str,
+    keep_going: bool,
+    /// Failed inputs seen, per node.
+    n_failed: Vec<usize>,
+    /// Whether a node stopped waiting for its inputs (woken by a failure).
+    woken: Vec<bool>,
+    /// Whether a node builds a goal.
+    is_goal: Vec<bool>,
+    /// The goals' own errors, kept for the end.
+    goal_errors: Vec<Option<BuildError>>,
+    /// What has been printed so far (in order).
+    printed: Vec<BuildError>,
+    /// A goal failed without `keep-going`: nothing more is reported.
+    stopped: bool,
+}
+
+impl<'p> Failures<'p> {
+    fn new(plan: &'p Plan, store_dir: &'p str, keep_going: bool) -> Self {
+        let n = plan.nodes.len();
+        let mut is_goal = vec![false; n];
+        for &g in &plan.goal_nodes {
+            is_goal[g] = true;
+        }
+        Failures {
+            plan,
+            store_dir,
+            keep_going,
+            n_failed: vec![0; n],
+            woken: vec![false; n],
+            is_goal,
+            goal_errors: (0..n).map(|_| None).collect(),
+            printed: Vec::new(),
+            stopped: false,
+        }
+    }
+
+    /// Whether node `d` still waits for its inputs.
+    fn waits_for(&self, d: usize, state: &[State]) -> bool {
+        state[d] == State::Waiting && !self.woken[d]
+    }
+
+    /// Node `i` failed with `error`: report it and fail what waits for it, as Nix does.
+    fn fail(
+        &mut self,
+        i: usize,
+        error: BuildError,
+        state: &mut [State],
+        missing: &mut [usize],
+        ready: &mut std::collections::BTreeSet<usize>,
+    ) {
+        let mut queue = std::collections::VecDeque::from([(i, error)]);
+        while let Some((i, error)) = queue.pop_front() {
+            state[i] = State::Failed;
+            if self.stopped {
+                return;
+            }
+            let node = &self.plan.nodes[i];
+            let mut waiters: Vec<usize> = node
+                .dependents
+                .iter()
+                .copied()
+                .filter(|&d| self.waits_for(d, state))
+                .collect();
+            waiters.sort_by(|&a, &b| {
+                self.plan.nodes[a]
+                    .drv_path
+                    .cmp(&self.plan.nodes[b].drv_path)
+            });
+            waiters.dedup();
+            if !waiters.is_empty() {
+                self.printed.push(error);
+            } else if self.is_goal[i] {
+                self.goal_errors[i] = Some(error);
+            }
+            if self.is_goal[i] && !self.keep_going {
+                self.stopped = true;
+                return;
+            }
+            for d in waiters {
+                self.n_failed[d] += 1;
+                missing[d] -= 1;
+                if !self.keep_going || missing[d] == 0 {
+                    self.woken[d] = true;
+                    ready.remove(&d);
+                    queue.push_back((d, self.dependency_failed(d)));
+                }
+            }
+        }
+    }
+
+    /// Node `d`'s inputs are all done: whether it fails because some of them did (else it is
+    /// ready to build).
+    fn inputs_done(
+        &mut self,
+        d: usize,
+        state: &mut [State],
+        missing: &mut [usize],
+        ready: &mut std::collections::BTreeSet<usize>,
+    ) -> bool {
+        if self.n_failed[d] == 0 {
+            return false;
+        }
+        self.woken[d] = true;
+        let e = self.dependency_failed(d);
+        self.fail(d, e, state, missing, ready);
+        true
+    }
+
+    fn dependency_failed(&self, d: usize) -> BuildError {
+        BuildError::DependencyFailed {
+            drv: self.plan.nodes[d].drv_path.to_absolute(self.store_dir),
+            count: self.n_failed[d],
+        }
+    }
+
+    /// Everything to report, in order: what was printed as it happened, then the goals'
+    /// errors (Nix's `buildPaths`).
+    fn summary(self, state: &[State]) -> Vec<BuildError> {
+        let mut res = self.printed;
+        let mut first = None;
+        let mut failed = std::collections::BTreeSet::new();
+        let mut goal_errors = self.goal_errors;
+        // Nix's worker keeps its goals ordered by key: the derivation's name, then its path.
+        let mut goals = self.plan.goal_nodes.clone();
+        let nodes = &self.plan.nodes;
+        goals.sort_by(|&a, &b| {
+            (&nodes[a].name, &nodes[a].drv_path).cmp(&(&nodes[b].name, &nodes[b].drv_path))
+        });
+        for g in goals {
+            if let Some(e) = goal_errors[g].take() {
+                if first.is_none() {
+                    first = Some(e);
+                } else {
+                    res.push(e);
+                }
+            }
+            if state[g] != State::Done {
+                failed.insert(&self.plan.nodes[g].drv_path);
+            }
+        }
+        match first {
+            Some(e) if failed.len() == 1 => res.push(e),
+            first => {
+                res.extend(first);
+                if !failed.is_empty() {
+                    res.push(BuildError::BuildsFailed {
+                        drvs: failed
+                            .into_iter()
+                            .map(|p| p.to_absolute(self.store_dir))
+                            .collect(),
+                    });
+                }
+            }
+        }
+        res
     }
 }

@@ -9,7 +9,7 @@
 //! skipped. In a combined directory (a set with `_combineChannels`, what `nix-env` makes of
 //! `~/.nix-defexpr`) every attribute is searched as the top level is. Of `meta`, only the
 //! attributes that evaluate (catchably) to a string, an integer, a Boolean, a float or a list
-//! of strings are kept, as manifests keep them.
+//! or set of such values are kept, as Nix 2.8's manifests and `nix-env -qa --meta` keep them.
 
 use std::collections::BTreeMap;
 
@@ -64,9 +64,17 @@ impl<'a> Evaluation<'a> {
 
 /// The packages `v` offers, in the order Nix finds them (see the module's overview).
 pub fn packages<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<Vec<PackageInfo>> {
-    let mut res = Vec::new();
+    let mut res = Found::default();
     walk(ev, "", v, &mut res)?;
-    Ok(res)
+    Ok(res.list)
+}
+
+/// The packages found so far, and the derivations met (by identity: an alias, `y = x`, is
+/// listed once, under the first name found, as Nix's `getDerivation` lists it).
+#[derive(Default)]
+struct Found<'a> {
+    list: Vec<PackageInfo>,
+    seen: std::collections::HashSet<*const Attrs<'a>>,
 }
 
 fn message(m: String) -> Box<EvalError> {
@@ -92,12 +100,7 @@ fn is_package_attr_name(name: &[u8]) -> bool {
 
 /// The top level (or an attribute of a combined directory): auto-called, then a derivation or
 /// a set searched.
-fn walk<'a>(
-    ev: &mut Eval<'a>,
-    prefix: &str,
-    v: Value<'a>,
-    out: &mut Vec<PackageInfo>,
-) -> EvalResult<()> {
+fn walk<'a>(ev: &mut Eval<'a>, prefix: &str, v: Value<'a>, out: &mut Found<'a>) -> EvalResult<()> {
     let mut v = ev.force(v)?;
     if v.is_function() {
         let empty = ev.new_attrs(Vec::new());
@@ -108,8 +111,7 @@ fn walk<'a>(
         return Ok(());
     };
     if ev.is_derivation(attrs)? {
-        out.push(info(ev, prefix, attrs)?);
-        return Ok(());
+        return push_info(ev, prefix, attrs, out);
     }
     let combined = attrs.get(ev.sym(b"_combineChannels")).is_some();
     for (name, value) in kiln_eval::print::sorted_attrs(ev, attrs) {
@@ -127,12 +129,7 @@ fn walk<'a>(
 }
 
 /// An attribute of a searched set: a derivation, a set to search, or nothing.
-fn attr<'a>(
-    ev: &mut Eval<'a>,
-    path: &str,
-    v: Value<'a>,
-    out: &mut Vec<PackageInfo>,
-) -> EvalResult<()> {
+fn attr<'a>(ev: &mut Eval<'a>, path: &str, v: Value<'a>, out: &mut Found<'a>) -> EvalResult<()> {
     let test = ev.force(v).and_then(|v| match v {
         Value::Attrs(a) => Ok((Some(a), ev.is_derivation(a)?)),
         _ => Ok((None, false)),
@@ -144,8 +141,7 @@ fn attr<'a>(
     };
     let Some(attrs) = attrs else { return Ok(()) };
     if is_drv {
-        out.push(info(ev, path, attrs)?);
-        return Ok(());
+        return push_info(ev, path, attrs, out);
     }
     let Some(recurse) = attrs.get(ev.sym(b"recurseForDerivations")) else {
         return Ok(());
@@ -180,6 +176,26 @@ fn string_attr<'a>(
 
 fn required<'a>(ev: &mut Eval<'a>, attrs: &'a Attrs<'a>, name: &str) -> EvalResult<String> {
     string_attr(ev, attrs, name)?.ok_or_else(|| message(format!("attribute '{name}' missing")))
+}
+
+/// Adds a derivation's package info, unless it was met before; a derivation whose name (or
+/// another attribute read here) fails as `builtins.tryEval` catches (a `throw`, an `assert`: nixpkgs' refusal to
+/// evaluate a broken package) is skipped, as Nix 2.8's `nix-env` skips it.
+fn push_info<'a>(
+    ev: &mut Eval<'a>,
+    path: &str,
+    drv: &'a Attrs<'a>,
+    out: &mut Found<'a>,
+) -> EvalResult<()> {
+    if !out.seen.insert(drv as *const Attrs<'a>) {
+        return Ok(());
+    }
+    match info(ev, path, drv) {
+        Ok(i) => out.list.push(i),
+        Err(e) if e.is_catchable() => {}
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }
 
 /// A derivation's package info.
@@ -262,7 +278,9 @@ fn info<'a>(ev: &mut Eval<'a>, path: &str, drv: &'a Attrs<'a>) -> EvalResult<Pac
     })
 }
 
-/// A `meta` attribute's value if it is of a kind manifests keep.
+/// A `meta` attribute's value if it is of a kind manifests keep (Nix's `checkMeta`): a
+/// string, an integer, a Boolean, a float, or a list or set of such values (a set with an
+/// `outPath`, a derivation, is not kept, nor a function).
 fn kept_meta<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<Option<MetaValue>> {
     Ok(match ev.force(v)? {
         Value::String(s) => Some(MetaValue::String(
@@ -274,14 +292,27 @@ fn kept_meta<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<Option<MetaValue
         Value::List(l) => {
             let mut items = Vec::with_capacity(l.elems.len());
             for e in l.elems {
-                match ev.force(*e)? {
-                    Value::String(s) => items.push(MetaValue::String(
-                        String::from_utf8_lossy(s.bytes).into_owned(),
-                    )),
-                    _ => return Ok(None),
+                match kept_meta(ev, *e)? {
+                    Some(v) => items.push(v),
+                    None => return Ok(None),
                 }
             }
             Some(MetaValue::List(items))
+        }
+        Value::Attrs(a) => {
+            if a.get(ev.sym(b"outPath")).is_some() {
+                return Ok(None);
+            }
+            let mut attrs = BTreeMap::new();
+            for (key, value) in kiln_eval::print::sorted_attrs(ev, a) {
+                match kept_meta(ev, value)? {
+                    Some(v) => {
+                        attrs.insert(ev.interner.name(key).into_owned(), v);
+                    }
+                    None => return Ok(None),
+                }
+            }
+            Some(MetaValue::Attrs(attrs))
         }
         _ => None,
     })
@@ -335,9 +366,21 @@ mod tests {
     }
 
     #[test]
+    fn an_alias_is_listed_once_under_its_first_name() {
+        let pkgs = packages_of(&format!(
+            "{MK} let x = mk \"x-1\" {{ }}; in {{ b = x; a = x; c = mk \"x-1\" {{ }}; \
+             d = {{ recurseForDerivations = true; e = x; }}; }}"
+        ));
+        let paths: Vec<&str> = pkgs.iter().map(|p| p.attr_path.as_str()).collect();
+        assert_eq!(paths, ["a", "c"]);
+    }
+
+    #[test]
     fn a_throwing_attribute_is_skipped_and_functions_are_called() {
         let pkgs = packages_of(&format!(
-            "{MK} {{ }}: {{ a = throw \"no\"; b = assert false; 1; c = mk \"c-1\" {{ }}; }}"
+            "{MK} {{ }}: {{ a = throw \"no\"; b = assert false; 1; c = mk \"c-1\" {{ }}; \
+             d = mk \"d-1\" {{ }} // {{ name = assert false; \"d-1\"; }}; \
+             e = mk \"e-1\" {{ }} // {{ name = throw \"broken\"; }}; }}"
         ));
         let names: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["c-1"]);
@@ -348,7 +391,8 @@ mod tests {
         let pkgs = packages_of(&format!(
             "{MK} mk \"x-1\" {{ description = \"d\"; priority = 3; broken = false; \
              f = 1.5; platforms = [ \"a\" \"b\" ]; mixed = [ \"a\" 1 ]; \
-             fails = throw \"no\"; fn = x: x; set = {{ }}; }}"
+             fails = throw \"no\"; fn = x: x; set = {{ a.b = 1; }}; fns = [ (x: x) ]; \
+             drv = mk \"y-1\" {{ }}; }}"
         ));
         assert_eq!(pkgs.len(), 1);
         assert_eq!(pkgs[0].attr_path, "");
@@ -356,7 +400,26 @@ mod tests {
         let keys: Vec<&str> = meta.keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["broken", "description", "f", "platforms", "priority"]
+            [
+                "broken",
+                "description",
+                "f",
+                "mixed",
+                "platforms",
+                "priority",
+                "set"
+            ]
+        );
+        assert_eq!(
+            meta["mixed"],
+            MetaValue::List(vec![MetaValue::String("a".into()), MetaValue::Int(1)])
+        );
+        assert_eq!(
+            meta["set"],
+            MetaValue::Attrs(BTreeMap::from([(
+                "a".to_owned(),
+                MetaValue::Attrs(BTreeMap::from([("b".to_owned(), MetaValue::Int(1))]))
+            )]))
         );
         assert_eq!(meta["priority"], MetaValue::Int(3));
         assert_eq!(meta["f"], MetaValue::Float(1.5));

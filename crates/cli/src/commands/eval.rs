@@ -68,7 +68,7 @@ pub fn run(args: EvalArgs, settings: &kiln_session::Config) -> anyhow::Result<()
     let mut auto = pairs(&args.arg, AutoArg::Expr);
     auto.extend(pairs(&args.argstr, AutoArg::Str));
     let output = if args.json {
-        Output::Json
+        Output::Json { legacy: false }
     } else if args.raw {
         Output::Raw { legacy: false }
     } else {

@@ -151,7 +151,10 @@ pub fn realise_paths(
     let mut out = crate::output::stdout();
     let mut n = 0;
     for outs in &results {
-        for path in outs.values() {
+        // Each goal's outputs in store-path order, as Nix prints them (a set of paths).
+        let mut paths: Vec<_> = outs.values().collect();
+        paths.sort();
+        for path in paths {
             match add_root {
                 Some(base) => {
                     n += 1;

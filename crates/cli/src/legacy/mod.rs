@@ -9,6 +9,7 @@ pub(crate) mod build_common;
 mod nix_build;
 mod nix_collect_garbage;
 mod nix_env;
+mod nix_env_query;
 mod nix_hash;
 mod nix_instantiate;
 mod nix_store;
@@ -29,7 +30,19 @@ pub enum Legacy {
     Instantiate,
     /// `nix-store`: manipulate and query the store.
     Store,
+    /// A legacy program of Nix 2.8 that Kiln does not implement yet (`nix-shell`, …): it says
+    /// so plainly instead of falling through to the `kiln` command line.
+    Unavailable(&'static str),
 }
+
+/// Nix 2.8's legacy programs that Kiln has no implementation of yet.
+const UNAVAILABLE: &[&str] = &[
+    "nix-channel",
+    "nix-copy-closure",
+    "nix-daemon",
+    "nix-prefetch-url",
+    "nix-shell",
+];
 
 impl Legacy {
     /// Returns the program for an `argv[0]` base name, if it is a legacy one.
@@ -41,7 +54,10 @@ impl Legacy {
             "nix-hash" => Some(Self::Hash),
             "nix-instantiate" => Some(Self::Instantiate),
             "nix-store" => Some(Self::Store),
-            _ => None,
+            _ => UNAVAILABLE
+                .iter()
+                .find(|n| **n == name)
+                .map(|n| Self::Unavailable(n)),
         }
     }
 
@@ -62,6 +78,10 @@ impl Legacy {
             Self::Hash => nix_hash::run(program, &args),
             Self::Instantiate => nix_instantiate::run(program, &args),
             Self::Store => nix_store::run(program, &args),
+            Self::Unavailable(name) => Err(anyhow::anyhow!(
+                "'{name}' is not available in Kiln yet (Kiln {}); see 'kiln --help' for the commands it has",
+                env!("CARGO_PKG_VERSION")
+            )),
         }
     }
 }

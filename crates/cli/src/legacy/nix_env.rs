@@ -3,22 +3,20 @@
 //!
 //! Operations: `-i`/`--install` (names, or attribute paths with `-A`; packages of the same
 //! name are replaced unless `--preserve-installed`), `-e`/`--uninstall`, `-u`/`--upgrade`,
-//! `-q`/`--query` (`--out-path`, `--json`, `-a` for what `-f FILE` offers, `-P` attribute
-//! paths), `--rollback`,
+//! `-q`/`--query` (every flag of its manual page: `nix_env_query.rs`), `--rollback`,
 //! `--list-generations`, `-G`/`--switch-generation N`, `--delete-generations N…|old|Nd|+N`,
 //! `--set-flag priority|active|keep VALUE NAME…`.
-//! Options: `-p PROFILE`, `-f FILE` (default `~/.nix-defexpr`: a directory of expressions
-//! and channels, combined as Nix combines them), `-I PATH`, `--store DIR` (manifests and profiles work in
+//! Options: `-p PROFILE`, `--system-filter SYSTEM`, `-f FILE` (`'<nixpkgs>'` is looked up on the search path; default
+//! `~/.nix-defexpr`: a directory of expressions and channels, combined as Nix combines them), `-I PATH`, `--store DIR` (manifests and profiles work in
 //! a store root), `--option NAME VALUE` and the common build options. Combined short flags
 //! (`-iA`, `-qa`) are split as Nix splits them.
 
 use std::path::PathBuf;
 
 use super::build_common::BuildOptions;
+use super::nix_env_query::{self, QueryFlags, QueryInput};
 use super::usage;
 use crate::commands::profile::{self, CliRealiser};
-use kiln_formats::drv_name;
-use kiln_profile::Element;
 
 const HELP: &str = "\
 Usage: nix-env [--store DIR] [-p PROFILE] [-f FILE] OPERATION [ARGS...]
@@ -29,7 +27,8 @@ Operations:
   -i, --install NAME...          install packages (with -A: attribute paths)
   -e, --uninstall NAME...        remove installed packages
   -u, --upgrade [NAME...]        upgrade installed packages from FILE
-  -q, --query [--out-path] [--json] [-a [-P] [ATTR...]]
+  -q, --query [-a [-P] [-A PATH]] [-s] [-c] [--no-name] [--system] [--drv-path]
+              [--out-path] [--description] [--meta] [--json|--xml] [-b] [NAME...]
   --rollback                     switch to the previous generation
   --list-generations
   -G, --switch-generation N
@@ -80,11 +79,9 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut file: Option<PathBuf> = None;
     let mut include = Vec::new();
     let mut by_attr = false;
-    let mut out_path = false;
-    let mut json = false;
-    let mut available = false;
-    let mut attr_path = false;
+    let mut query = QueryFlags::default();
     let mut preserve = false;
+    let mut system_filter: Option<String> = None;
     let mut operands = Vec::new();
     let mut iter = args.iter();
     let value = |iter: &mut std::slice::Iter<'_, String>, flag: &str| {
@@ -100,6 +97,10 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         Ok(())
     };
     while let Some(arg) = iter.next() {
+        // The query's own flags (`-A PATH` takes an argument there), once `-q` was given.
+        if op == Some(Op::Query) && query.take(arg, &mut iter)? {
+            continue;
+        }
         match arg.as_str() {
             "--help" => {
                 println!("{HELP}");
@@ -129,18 +130,12 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             "-f" | "--file" => file = Some(value(&mut iter, arg)?.into()),
             "-I" | "--include" => include.push(value(&mut iter, arg)?),
             "-A" | "--attr" => by_attr = true,
-            "--out-path" => out_path = true,
-            "--json" => json = true,
-            "-a" | "--available" => available = true,
-            // `-P` is --attr-path to a query, --preserve-installed to an install.
-            "-P" => {
-                attr_path = true;
-                preserve = true;
-            }
-            "--attr-path" => attr_path = true,
-            "--installed" => available = false,
-            "--preserve-installed" => preserve = true,
-            "-s" | "--status" | "--no-name" | "--system" | "-b" | "--prebuilt-only" => {}
+            "--system-filter" => system_filter = Some(value(&mut iter, arg)?),
+            // `-P` is --attr-path to a query (taken above), --preserve-installed to an install.
+            "-P" | "--preserve-installed" => preserve = true,
+            "-b" | "--prebuilt-only" => {}
+            // Query flags given before `-q`.
+            flag if query.take(flag, &mut iter)? => {}
             a if a.starts_with('-') && a != "-" => {
                 if !opts.take(a, &mut iter)? {
                     return Err(usage(format!("unrecognised flag '{a}'")));
@@ -156,12 +151,26 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let show_trace = opts.show_trace;
     let dry_run = opts.dry_run;
     let realiser = CliRealiser(&opts);
-    let env = profile::open(root, profile, &include, &realiser)?;
+    let env = profile::open(root.clone(), profile, &include, &realiser)?;
     let traced = |e| profile::error(e, show_trace);
+    // `--system-filter SYSTEM`: only the packages for that platform (`*`: all).
+    let for_system = |elems: Vec<kiln_profile::Element>| -> Vec<kiln_profile::Element> {
+        match system_filter.as_deref() {
+            None | Some("*") => elems,
+            Some(sys) => elems.into_iter().filter(|e| e.system == sys).collect(),
+        }
+    };
     // Without `-f`, the default expression `~/.nix-defexpr`, as Nix.
     let need_file = || -> anyhow::Result<PathBuf> {
         match &file {
-            Some(f) => Ok(f.clone()),
+            // `-f '<nixpkgs>'` is looked up on the search path, as Nix's `lookupFileArg`.
+            Some(f) => crate::evaluate::lookup_file_arg(
+                f,
+                &root,
+                &include,
+                &crate::config::load(&opts.options)?,
+                show_trace,
+            ),
             None => {
                 let home = crate::host()
                     .home
@@ -182,9 +191,9 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         Op::Install => {
             let file = need_file()?;
             let new = if by_attr {
-                env.available(&file, &operands).map_err(traced)?
+                for_system(env.available(&file, &operands).map_err(traced)?)
             } else {
-                let all = env.available(&file, &[]).map_err(traced)?;
+                let all = for_system(env.available(&file, &[]).map_err(traced)?);
                 kiln_profile::select_by_name(&all, &operands).map_err(traced)?
             };
             env.install(new, preserve).map_err(traced)
@@ -192,44 +201,56 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
         Op::Uninstall => env.remove(&operands).map_err(traced),
         Op::Upgrade => {
             let file = need_file()?;
-            let avail = env.available(&file, &[]).map_err(traced)?;
+            let avail = for_system(env.available(&file, &[]).map_err(traced)?);
             env.upgrade(&avail, &operands).map_err(traced)
         }
-        Op::Query if available => {
-            use std::io::Write as _;
-            let file = need_file()?;
-            let mut elems: Vec<Element> = if by_attr {
-                env.available(&file, &operands).map_err(traced)?
+        Op::Query => {
+            let want_installed = !query.available || query.status || query.compare_versions;
+            let want_available = query.available || query.compare_versions;
+            // An installed package's attribute path is its index in the manifest, as Nix
+            // reads the manifest (a list).
+            let installed = if want_installed {
+                let mut elems = env.installed().map_err(traced)?;
+                for (i, e) in elems.iter_mut().enumerate() {
+                    e.attr_path = i.to_string();
+                }
+                elems
             } else {
-                let all = env.available(&file, &[]).map_err(traced)?;
-                all.into_iter()
-                    .filter(|e| {
-                        operands.is_empty()
-                            || operands.iter().any(|s| drv_name::matches(s, &e.name))
-                    })
-                    .collect()
+                Vec::new()
             };
-            elems.sort_by(|a, b| a.name.cmp(&b.name));
-            let rows: Vec<Vec<&str>> = elems
-                .iter()
-                .map(|e| {
-                    let mut row = Vec::new();
-                    if attr_path {
-                        row.push(e.attr_path.as_str());
-                    }
-                    row.push(e.name.as_str());
-                    if out_path {
-                        row.push(e.out_path());
-                    }
-                    row
-                })
-                .collect();
-            let mut out = crate::output::stdout();
-            out.write_all(table(&rows).as_bytes())?;
-            out.flush()?;
-            Ok(())
+            let available = if want_available {
+                let file = need_file()?;
+                let attrs: Vec<String> = query.attr.iter().cloned().collect();
+                for_system(env.available(&file, &attrs).map_err(traced)?)
+            } else {
+                Vec::new()
+            };
+            let (elems, installed, available) = if query.available {
+                (available, installed, Vec::new())
+            } else {
+                (installed.clone(), installed, available)
+            };
+            let store = (query.status || query.prebuilt_only)
+                .then(|| crate::commands::store::open_root(Some(root.clone())))
+                .transpose()?;
+            let is_valid = |path: &str| -> anyhow::Result<bool> {
+                let Some(store) = &store else {
+                    return Ok(false);
+                };
+                use kiln_store::Store as _;
+                let dir = store.store_dir();
+                match kiln_formats::store_path::StorePath::from_absolute(dir, path) {
+                    Ok(p) => Ok(store.is_valid_path(&p)?),
+                    Err(_) => Ok(false),
+                }
+            };
+            let input = QueryInput {
+                elems,
+                installed,
+                available,
+            };
+            nix_env_query::print(&query, input, &operands, &is_valid)
         }
-        Op::Query => profile::query(&env, out_path, json),
         Op::Rollback => env.rollback().map_err(traced),
         Op::ListGenerations => profile::list_generations(&env),
         Op::SwitchGeneration => {
@@ -246,28 +267,6 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             .set_flag(&operands[0], &operands[1], &operands[2..])
             .map_err(traced),
     }
-}
-
-/// Nix's `printTable`: columns padded to their widest cell plus two spaces, the last not.
-fn table(rows: &[Vec<&str>]) -> String {
-    let columns = rows.first().map_or(0, Vec::len);
-    let mut widths = vec![0; columns];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let mut res = String::new();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            res.push_str(&cell.replace('\n', " "));
-            if i + 1 < columns {
-                res.push_str(&" ".repeat(widths[i] - cell.len() + 2));
-            }
-        }
-        res.push('\n');
-    }
-    res
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             }
             "--eval" | "--eval-only" => eval = true,
             "--strict" => strict = true,
-            "--json" => output = Output::Json,
+            "--json" => output = Output::Json { legacy: true },
             "--xml" => output = Output::Xml { locations: true },
             "-E" | "--expr" => expr_mode = true,
             "-A" | "--attr" => attr_paths.push(value(&mut iter, arg)?),
@@ -102,14 +102,19 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut roots = crate::commands::instantiate::Roots::new(store_root.clone(), add_root);
     let settings = crate::config::load(&common.options)?;
     let eval_settings = settings.eval_settings()?;
-    // `--find-file`: each argument looked up in the search path, as `<ARG>` evaluates (the
-    // lookup's error message is Nix's).
-    let (files, expr_mode, output, store) = if find_file {
-        let exprs = files.iter().map(|f| format!("<{f}>")).collect();
-        (exprs, true, Output::Nix, None)
-    } else {
-        (files, expr_mode, output, store)
-    };
+    // `--find-file`: each argument looked up in the search path, as a `<ARG>` file argument
+    // is (a failed lookup says Nix's sentence alone).
+    if find_file {
+        let mut out = crate::output::stdout();
+        for f in &files {
+            let arg = std::path::PathBuf::from(format!("<{f}>"));
+            let path =
+                evaluate::lookup_file_arg(&arg, &store_root, &include, &settings, show_trace)?;
+            writeln!(out, "{}", path.display())?;
+        }
+        out.flush()?;
+        return Ok(());
+    }
     let sources: Vec<Source> = if expr_mode {
         files.into_iter().map(Source::Expr).collect()
     } else if files.is_empty() {

@@ -164,7 +164,8 @@ fn derivation_outputs(
 }
 
 /// Nix's `maybeUseOutputs`: a derivation stands for its outputs (built first with
-/// `--force-realise`) when `use_output`; anything else for itself.
+/// `--force-realise`) when `use_output`, in store-path order as Nix lists them (a set of
+/// paths, not the output names' order); anything else for itself.
 fn maybe_use_outputs(
     store: &LocalStore,
     path: StorePath,
@@ -182,7 +183,8 @@ fn maybe_use_outputs(
         };
         super::build_common::realise(store, &[goal], build)?;
     }
-    Ok(derivation_outputs(store, &path)?.into_values().collect())
+    let sorted: BTreeSet<StorePath> = derivation_outputs(store, &path)?.into_values().collect();
+    Ok(sorted.into_iter().collect())
 }
 
 /// Nix's `useDeriver`: a derivation itself, else the derivation that built the path.

@@ -15,6 +15,7 @@ mod gc;
 mod hash;
 mod instantiate;
 mod key;
+mod legacy_day_one;
 mod nar;
 mod nix_hash;
 mod nix_store_query;

@@ -333,8 +333,10 @@ fn add_attr<'a>(
     Ok(())
 }
 
+/// `what` failed with `e`, and with what caused `e` (a store's error wrapped in an I/O error
+/// keeps the system's reason: "writing '…': No space left on device").
 fn io_error(what: String, e: std::io::Error, span: Span) -> Box<EvalError> {
-    EvalError::msg(format!("{what}: {e}"), span)
+    EvalError::msg(format!("{what}: {}", kiln_formats::error_chain(&e)), span)
 }
 
 fn parse_store_path(ev: &Eval<'_>, p: &[u8], span: Span) -> EvalResult<StorePath> {

@@ -1,0 +1,487 @@
+//! `nix-env -q`: the installed packages (`--installed`, the default) or the ones the
+//! expression offers (`-a`/`--available`), as a table, `--json` or `--xml`.
+//!
+//! The columns, in the manual's order: `-s`/`--status` (`I`nstalled in the profile,
+//! `P`resent in the store, `S`ubstitutable: Kiln has no substituters for this query, so `-`),
+//! `-P`/`--attr-path` (`-a` only), the name (unless `--no-name`), `-c`/`--compare-versions`
+//! (against the other set: `<` a newer version exists, `=` the same one, `>` only older ones,
+//! `- ?` none), `--system`, `--drv-path`, `--out-path` (`dev=PATH;PATH`: outputs by name,
+//! `out` unnamed), `--description`. `--json` prints an object keyed by attribute path (an
+//! installed package's is its index in the manifest; with
+//! `--out-path` the outputs' paths, with `--meta` the `meta` set); `--xml` one `<item>` per
+//! package with every attribute Nix writes. Packages are sorted by name, ignoring case; name
+//! arguments select among them (each must match one); `-A PATH` (`-a` only) takes the
+//! packages under one attribute path; `-b`/`--prebuilt-only` keeps the ones present.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+
+use kiln_formats::drv_name;
+use kiln_profile::{Element, MetaValue};
+
+use super::usage;
+
+/// What `nix-env -q` prints.
+#[derive(Default)]
+pub struct QueryFlags {
+    /// `-a`: the expression's packages, not the profile's.
+    pub available: bool,
+    /// `-s`.
+    pub status: bool,
+    /// `-P`.
+    pub attr_path: bool,
+    /// `--no-name`.
+    pub no_name: bool,
+    /// `-c`.
+    pub compare_versions: bool,
+    /// `--system`.
+    pub system: bool,
+    /// `--drv-path`.
+    pub drv_path: bool,
+    /// `--out-path`.
+    pub out_path: bool,
+    /// `--description`.
+    pub description: bool,
+    /// `--meta`.
+    pub meta: bool,
+    /// `--xml`.
+    pub xml: bool,
+    /// `--json`.
+    pub json: bool,
+    /// `-b`.
+    pub prebuilt_only: bool,
+    /// `-A PATH` (the last one given).
+    pub attr: Option<String>,
+}
+
+impl QueryFlags {
+    /// Takes `flag` if it is one of the query's; `-A` takes its argument from `iter`.
+    pub fn take(
+        &mut self,
+        flag: &str,
+        iter: &mut std::slice::Iter<'_, String>,
+    ) -> anyhow::Result<bool> {
+        match flag {
+            "-s" | "--status" => self.status = true,
+            "-P" | "--attr-path" => self.attr_path = true,
+            "--no-name" => self.no_name = true,
+            "-c" | "--compare-versions" => self.compare_versions = true,
+            "--system" => self.system = true,
+            "--drv-path" => self.drv_path = true,
+            "--out-path" => self.out_path = true,
+            "--description" => self.description = true,
+            "--meta" => self.meta = true,
+            "--xml" => self.xml = true,
+            "--json" => self.json = true,
+            "-b" | "--prebuilt-only" => self.prebuilt_only = true,
+            "-a" | "--available" => self.available = true,
+            "--installed" => self.available = false,
+            "-A" | "--attr" => {
+                let path = iter
+                    .next()
+                    .ok_or_else(|| usage(format!("flag '{flag}' requires an argument")))?;
+                self.attr = Some(path.clone());
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// What a query looks at: the packages it lists and the ones it compares them with.
+pub struct QueryInput {
+    /// The source's packages (`-A` already applied).
+    pub elems: Vec<Element>,
+    /// The installed packages (for `-s`, and `-c` of available ones).
+    pub installed: Vec<Element>,
+    /// The available packages (for `-c` of installed ones).
+    pub available: Vec<Element>,
+}
+
+/// Selects, sorts and prints the packages; `is_valid` says whether a store path is present.
+pub fn print(
+    flags: &QueryFlags,
+    input: QueryInput,
+    selectors: &[String],
+    is_valid: &dyn Fn(&str) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    if flags.attr_path && !flags.available {
+        return Err(usage("--attr-path(-P) only works with --available"));
+    }
+    let mut elems = select(input.elems, selectors)?;
+    // Nix's `cmpElemByName`: by name, ignoring case.
+    elems.sort_by(|a, b| {
+        a.name
+            .bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.name.bytes().map(|c| c.to_ascii_lowercase()))
+    });
+    let other = if flags.available {
+        &input.installed
+    } else {
+        &input.available
+    };
+    let installed: BTreeSet<&str> = input.installed.iter().map(Element::out_path).collect();
+    let mut rows = Vec::with_capacity(elems.len());
+    for e in &elems {
+        let valid = if flags.status || flags.prebuilt_only {
+            is_valid(e.out_path())?
+        } else {
+            false
+        };
+        if flags.prebuilt_only && !valid {
+            continue;
+        }
+        rows.push(Row {
+            elem: e,
+            installed: installed.contains(e.out_path()),
+            valid,
+            compared: flags.compare_versions.then(|| compare(e, other)),
+        });
+    }
+    let text = if flags.json {
+        json(flags, &rows)
+    } else if flags.xml {
+        xml(flags, &rows)
+    } else {
+        table(flags, &rows)
+    };
+    let mut out = crate::output::stdout();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// One package to print, with what the query found out about it.
+struct Row<'e> {
+    elem: &'e Element,
+    installed: bool,
+    valid: bool,
+    /// `-c`: the comparison's character and the version compared with.
+    compared: Option<(char, String)>,
+}
+
+/// The packages matching any of `selectors` (all without any); a selector that matches none
+/// is an error, as Nix's `filterBySelector` makes it.
+fn select(elems: Vec<Element>, selectors: &[String]) -> anyhow::Result<Vec<Element>> {
+    if selectors.is_empty() {
+        return Ok(elems);
+    }
+    for s in selectors {
+        if !elems.iter().any(|e| drv_name::matches(s, &e.name)) {
+            return Err(anyhow::anyhow!("selector '{s}' matches no derivations"));
+        }
+    }
+    Ok(elems
+        .into_iter()
+        .filter(|e| selectors.iter().any(|s| drv_name::matches(s, &e.name)))
+        .collect())
+}
+
+/// `-c`: how `e`'s version compares with the versions of the same package in `other`.
+fn compare(e: &Element, other: &[Element]) -> (char, String) {
+    let (name, version) = drv_name::parse(&e.name);
+    let newest = other
+        .iter()
+        .map(|o| drv_name::parse(&o.name))
+        .filter(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+        .max_by(|a, b| drv_name::compare_versions(a, b));
+    match newest {
+        None => ('-', "?".to_owned()),
+        Some(v) => match drv_name::compare_versions(version, v) {
+            std::cmp::Ordering::Less => ('<', v.to_owned()),
+            std::cmp::Ordering::Equal => ('=', v.to_owned()),
+            std::cmp::Ordering::Greater => ('>', v.to_owned()),
+        },
+    }
+}
+
+/// The outputs by name, as Nix lists them.
+fn outputs_by_name(e: &Element) -> Vec<(&str, &str)> {
+    let mut outs: Vec<(&str, &str)> = e
+        .outputs
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.as_str()))
+        .collect();
+    outs.sort();
+    outs
+}
+
+fn description(e: &Element) -> &str {
+    match e.meta.get("description") {
+        Some(MetaValue::String(s)) => s,
+        _ => "",
+    }
+}
+
+fn table(flags: &QueryFlags, rows: &[Row<'_>]) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let e = r.elem;
+            let mut row = Vec::new();
+            if flags.status {
+                row.push(format!(
+                    "{}{}-",
+                    if r.installed { 'I' } else { '-' },
+                    if r.valid { 'P' } else { '-' }
+                ));
+            }
+            if flags.attr_path {
+                row.push(e.attr_path.clone());
+            }
+            if !flags.no_name {
+                row.push(e.name.clone());
+            }
+            if let Some((c, v)) = &r.compared {
+                row.push(format!("{c} {v}"));
+            }
+            if flags.system {
+                row.push(e.system.clone());
+            }
+            if flags.drv_path {
+                row.push(e.drv_path.clone().unwrap_or_else(|| "-".to_owned()));
+            }
+            if flags.out_path {
+                let paths: Vec<String> = outputs_by_name(e)
+                    .into_iter()
+                    .map(|(n, p)| {
+                        if n == "out" {
+                            p.to_owned()
+                        } else {
+                            format!("{n}={p}")
+                        }
+                    })
+                    .collect();
+                row.push(paths.join(";"));
+            }
+            if flags.description {
+                row.push(description(e).to_owned());
+            }
+            row
+        })
+        .collect();
+    print_table(&cells)
+}
+
+/// Nix's `printTable`: columns padded to their widest cell plus two spaces, the last not.
+pub fn print_table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; columns];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut res = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            res.push_str(&cell.replace('\n', " "));
+            if i + 1 < row.len() {
+                res.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        res.push('\n');
+    }
+    res
+}
+
+/// `outputName`: the first output of an available package; none (`""`) for an installed one,
+/// whose manifest entry has no `outputName`.
+fn output_name<'e>(flags: &QueryFlags, e: &'e Element) -> &'e str {
+    if flags.available {
+        e.outputs.first().map_or("out", |o| o.0.as_str())
+    } else {
+        ""
+    }
+}
+
+fn json(flags: &QueryFlags, rows: &[Row<'_>]) -> String {
+    use serde_json::{Map, Value as Json};
+    let mut top = Map::new();
+    for r in rows {
+        let e = r.elem;
+        let mut obj = Map::new();
+        obj.insert("name".into(), e.name.clone().into());
+        obj.insert("pname".into(), e.pname().into());
+        obj.insert("version".into(), e.version().into());
+        obj.insert("system".into(), e.system.clone().into());
+        obj.insert("outputName".into(), output_name(flags, e).to_owned().into());
+        let outputs: Map<String, Json> = outputs_by_name(e)
+            .into_iter()
+            .map(|(n, p)| {
+                let v = if flags.out_path {
+                    Json::String(p.to_owned())
+                } else {
+                    Json::Null
+                };
+                (n.to_owned(), v)
+            })
+            .collect();
+        obj.insert("outputs".into(), Json::Object(outputs));
+        if flags.meta {
+            let meta = e
+                .meta
+                .iter()
+                .map(|(k, v)| (k.clone(), meta_json(v)))
+                .collect();
+            obj.insert("meta".into(), Json::Object(meta));
+        }
+        top.insert(e.attr_path.clone(), Json::Object(obj));
+    }
+    let mut s = serde_json::to_string_pretty(&Json::Object(top)).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// A `meta` value as Nix's JSON prints it (a float like C++'s stream output: `1` for 1.0).
+fn meta_json(v: &MetaValue) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match v {
+        MetaValue::Null => Json::Null,
+        MetaValue::Bool(b) => Json::Bool(*b),
+        MetaValue::Int(n) => Json::from(*n),
+        MetaValue::Float(f) => match kiln_eval::print::format_float(*f).parse::<i64>() {
+            Ok(n) => Json::from(n),
+            Err(_) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        },
+        MetaValue::String(s) => Json::String(s.clone()),
+        MetaValue::List(items) => Json::Array(items.iter().map(meta_json).collect()),
+        MetaValue::Attrs(attrs) => Json::Object(
+            attrs
+                .iter()
+                .map(|(k, v)| (k.clone(), meta_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// An attribute value escaped as Nix's `XMLWriter` escapes it.
+fn xml_escape(s: &str) -> String {
+    let mut res = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => res.push_str("&quot;"),
+            '<' => res.push_str("&lt;"),
+            '>' => res.push_str("&gt;"),
+            '&' => res.push_str("&amp;"),
+            '\n' => res.push_str("&#xA;"),
+            c => res.push(c),
+        }
+    }
+    res
+}
+
+/// `<NAME a="…" …` with the attributes in name order, as Nix writes them.
+fn xml_open(indent: usize, name: &str, attrs: &[(&str, String)]) -> String {
+    let mut attrs: Vec<&(&str, String)> = attrs.iter().collect();
+    attrs.sort_by(|a, b| a.0.cmp(b.0));
+    let mut s = format!("{}<{name}", "  ".repeat(indent));
+    for (k, v) in attrs {
+        s.push_str(&format!(" {k}=\"{}\"", xml_escape(v)));
+    }
+    s
+}
+
+fn xml(flags: &QueryFlags, rows: &[Row<'_>]) -> String {
+    let mut s = String::from("<?xml version='1.0' encoding='utf-8'?>\n<items>\n");
+    for r in rows {
+        let e = r.elem;
+        let (pname, version) = drv_name::parse(&e.name);
+        let mut attrs: Vec<(&str, String)> = vec![
+            ("attrPath", e.attr_path.clone()),
+            ("name", e.name.clone()),
+            ("pname", pname.to_owned()),
+            ("version", version.to_owned()),
+            ("outputName", output_name(flags, e).to_owned()),
+        ];
+        if flags.status {
+            let bit = |b: bool| if b { "1" } else { "0" }.to_owned();
+            attrs.push(("installed", bit(r.installed)));
+            attrs.push(("valid", bit(r.valid)));
+            attrs.push(("substitutable", bit(false)));
+        }
+        if let Some((c, v)) = &r.compared {
+            if *c != '-' {
+                attrs.push(("versionDiff", c.to_string()));
+                attrs.push(("maxComparedVersion", v.clone()));
+            }
+        }
+        if !e.system.is_empty() {
+            attrs.push(("system", e.system.clone()));
+        }
+        if flags.drv_path {
+            if let Some(d) = &e.drv_path {
+                attrs.push(("drvPath", d.clone()));
+            }
+        }
+        if flags.description && !description(e).is_empty() {
+            attrs.push(("description", description(e).to_owned()));
+        }
+        s.push_str(&xml_open(1, "item", &attrs));
+        s.push_str(">\n");
+        for (n, p) in outputs_by_name(e) {
+            let mut o = vec![("name", n.to_owned())];
+            if flags.out_path {
+                o.push(("path", p.to_owned()));
+            }
+            s.push_str(&xml_open(2, "output", &o));
+            s.push_str(" />\n");
+        }
+        if flags.meta {
+            for (name, v) in &e.meta {
+                xml_meta(&mut s, name, v);
+            }
+        }
+        s.push_str("  </item>\n");
+    }
+    s.push_str("</items>\n");
+    s
+}
+
+/// One `<meta>` element: strings, numbers and Booleans with their value; lists (their
+/// strings) and sets (their string attributes) as `strings`; anything else not at all.
+fn xml_meta(s: &mut String, name: &str, v: &MetaValue) {
+    let simple = |ty: &str, value: String| {
+        let attrs = [
+            ("name", name.to_owned()),
+            ("type", ty.to_owned()),
+            ("value", value),
+        ];
+        format!("{} />\n", xml_open(2, "meta", &attrs))
+    };
+    match v {
+        MetaValue::String(v) => s.push_str(&simple("string", v.clone())),
+        MetaValue::Int(n) => s.push_str(&simple("int", n.to_string())),
+        MetaValue::Float(f) => s.push_str(&simple("float", kiln_eval::print::format_float(*f))),
+        MetaValue::Bool(b) => s.push_str(&simple("bool", b.to_string())),
+        MetaValue::List(_) | MetaValue::Attrs(_) => {
+            let attrs = [("name", name.to_owned()), ("type", "strings".to_owned())];
+            s.push_str(&xml_open(2, "meta", &attrs));
+            s.push_str(">\n");
+            match v {
+                MetaValue::List(items) => {
+                    for item in items {
+                        if let MetaValue::String(v) = item {
+                            s.push_str(&xml_open(3, "string", &[("value", v.clone())]));
+                            s.push_str(" />\n");
+                        }
+                    }
+                }
+                MetaValue::Attrs(attrs) => {
+                    for (k, item) in attrs {
+                        if let MetaValue::String(v) = item {
+                            let a = [("type", k.clone()), ("value", v.clone())];
+                            s.push_str(&xml_open(3, "string", &a));
+                            s.push_str(" />\n");
+                        }
+                    }
+                }
+                _ => {}
+            }
+            s.push_str("    </meta>\n");
+        }
+        MetaValue::Null => {}
+    }
+}
