@@ -58,6 +58,10 @@ let
 
       bootstrap = {
         inherit stage0;
+        stage1 = import ./bootstrap/stage1.nix {
+          inherit system stage0;
+          busybox = stage0.busybox;
+        };
       };
 
       # Until busybox is built from its source, the bootstrap's static one.
