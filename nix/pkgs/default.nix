@@ -53,6 +53,36 @@ let
 
       fetchurl = support.makeOverridable (import ./build-support/fetchurl.nix { lib = support; });
 
+      # `debianSource NAME`: the upstream tarball (`*.orig.tar.*`) of Debian's source package
+      # NAME, pinned in `sources.json` (by `nix/pkgs/update --add-source NAME`), with
+      # `upstreamVersion`.
+      debianSource =
+        name:
+        let
+          pins = (builtins.fromJSON (builtins.readFile ./sources.json)).packages;
+          pin =
+            pins.${name}
+              or (throw "no Debian source package '${name}' is pinned; run 'nix/pkgs/update --add-source ${name}'");
+        in
+        final.fetchurl {
+          url = "mirror://debian/${pin.path}";
+          inherit (pin) sha256;
+        }
+        // {
+          inherit (pin) upstreamVersion;
+          debianVersion = pin.version;
+        };
+
+      stdenv = import ./stdenv {
+        inherit system;
+        lib = support;
+        busybox = stage0.busybox;
+        inherit stage0;
+        stage1 = final.bootstrap.stage1;
+      };
+
+      hello = callPackage ./hello { };
+
       # The shell the trivial builders' scripts run with.
       runtimeShell = "${final.busybox}/bin/sh";
 
