@@ -81,7 +81,34 @@ let
         stage1 = final.bootstrap.stage1;
       };
 
+      # The setup hook that points binary packages' ELF files at the store (see
+      # build-support/auto-patchelf.sh).
+      autoPatchelfHook = final.runCommand "auto-patchelf-hook" { } ''
+        mkdir -p $out/nix-support
+        cp ${./build-support/auto-patchelf.sh} $out/nix-support/setup-hook
+      '';
+
+      debianBinary = callPackage ./build-support/debian-binary.nix { lib = support; };
+
+      # Binary packages from Debian.
+      libonig5 = final.debianBinary { pname = "libonig5"; };
+      libjq1 = final.debianBinary {
+        pname = "libjq1";
+        buildInputs = [ final.libonig5 ];
+      };
+      jq = final.debianBinary {
+        pname = "jq";
+        buildInputs = [ final.libjq1 ];
+      };
+      linux = callPackage ./linux { };
+
       hello = callPackage ./hello { };
+      zlib = callPackage ./zlib { };
+      ncurses = callPackage ./ncurses { };
+      less = callPackage ./less { };
+      bash = callPackage ./bash { };
+      coreutils = callPackage ./coreutils { };
+      htop = callPackage ./htop { };
 
       # The shell the trivial builders' scripts run with.
       runtimeShell = "${final.busybox}/bin/sh";

@@ -101,11 +101,16 @@ let
   '';
 
   setup = bootstrapDrv "kiln-stdenv" { setupScript = ./setup.sh; } ''
-    mkdir -p $out
+    # The names Debian gives through its alternatives, which no package ships: `sh` is
+    # bash, `awk` is gawk.
+    mkdir -p $out/bin
+    ln -s ${shell} $out/bin/sh
+    ln -s ${stage1}/usr/bin/gawk $out/bin/awk
     {
-      echo 'initialPath="${stage1}/usr ${stage1}"'
+      echo "initialPath=\"$out ${stage1}/usr ${stage1}\""
       echo 'defaultNativeBuildInputs="${cc}"'
       echo 'SHELL=${shell}'
+      echo 'kilnLibc=${libc}'
       cat $setupScript
     } > $out/setup
   '';

@@ -2,8 +2,9 @@
 # `genericBuild`. Written from the nixpkgs manual's description of the standard
 # environment: the phases, their hooks and switches, inputs and their propagation, setup hooks.
 #
-# The stdenv derivation prepends three variables to this file: `initialPath` (directories
-# whose `bin` start PATH), `defaultNativeBuildInputs` (the compiler wrapper, …) and `SHELL`.
+# The stdenv derivation prepends four variables to this file: `initialPath` (directories
+# whose `bin` start PATH), `defaultNativeBuildInputs` (the compiler wrapper, …), `SHELL` and
+# `kilnLibc` (the runtime C library programs are linked against).
 
 set -e
 set -o pipefail
@@ -34,14 +35,19 @@ kilnReportFailure() {
 }
 trap kilnReportFailure EXIT
 
-# Runs the hook named $1: a shell function of that name, else the variable's text.
+# Runs the hook named $1: a shell function of that name, else the variable's text; then each
+# function setup hooks added to the array `$1Hooks` (e.g. `postFixupHooks+=(autoPatchelf)`).
 runHook() {
-    local h=$1
+    local h=$1 f
     shift
     if declare -F "$h" > /dev/null; then
         "$h" "$@"
     elif [ -n "${!h:-}" ]; then
         eval "${!h}"
+    fi
+    if declare -p "${h}Hooks" > /dev/null 2>&1; then
+        local -n kilnHooks="${h}Hooks"
+        for f in "${kilnHooks[@]}"; do "$f" "$@"; done
     fi
     return 0
 }
@@ -134,6 +140,8 @@ unpackPhase() {
     echo "source root is $sourceRoot"
     chmod -R u+w "$sourceRoot"
     cd "$sourceRoot"
+    # The sources' scripts name /bin/sh and the like, which the sandbox does not have.
+    [ -n "${dontPatchSourceShebangs:-}" ] || patchShebangs . > /dev/null
     runHook postUnpack
 }
 
@@ -223,7 +231,11 @@ moveToOutput() {
     done
 }
 
-isELF() { [ "$(head -c 4 "$1" 2> /dev/null | tail -c 3)" = ELF ]; }
+isELF() {
+    local magic
+    magic=$(head -c 4 "$1" 2> /dev/null | tr -d '\000')
+    [ "$magic" = $'\177ELF' ]
+}
 
 # patchShebangs DIR: `#!/bin/sh`, `#!/usr/bin/env perl`, … become the programs of that name
 # on PATH (in the store).
@@ -272,14 +284,11 @@ fixupPhase() {
     for o in $outputs; do
         dir=${!o}
         [ -e "$dir" ] || continue
-        if [ -z "${dontStrip:-}" ]; then
+        if [ -z "${dontStrip:-}" ] || [ -z "${dontPatchELF:-}" ]; then
             find "$dir" -type f | while read -r f; do
-                if isELF "$f"; then strip -S "$f" 2> /dev/null || true; fi
-            done
-        fi
-        if [ -z "${dontPatchELF:-}" ]; then
-            find "$dir" -type f | while read -r f; do
-                if isELF "$f" && patchelf --print-rpath "$f" > /dev/null 2>&1; then
+                isELF "$f" || continue
+                [ -n "${dontStrip:-}" ] || strip -S "$f" 2> /dev/null || true
+                if [ -z "${dontPatchELF:-}" ] && patchelf --print-rpath "$f" > /dev/null 2>&1; then
                     patchelf --shrink-rpath "$f"
                 fi
             done

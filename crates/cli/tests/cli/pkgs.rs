@@ -399,6 +399,36 @@ fn bootstrap_stdenv_builds_gnu_hello_from_source() {
             .args(["-A", "hello", "--check"]),
     );
 
+    // A library with two outputs: a program built against it finds its headers (`dev`) and
+    // library (`out`, which `dev` propagates), and keeps only `out` in its closure.
+    let uses = build_expr(
+        &root,
+        r#"stdenv.mkDerivation {
+          name = "uses-zlib";
+          buildInputs = [ zlib ];
+          dontUnpack = true;
+          buildPhase = ''
+            printf '#include <zlib.h>\n#include <stdio.h>\nint main(void) { printf("zlib %%s\\n", zlibVersion()); return 0; }\n' > z.c
+            cc -O2 -o z z.c -lz
+          '';
+          installPhase = "mkdir -p $out/bin; cp z $out/bin/; $out/bin/z > $out/version";
+        }"#,
+    );
+    assert_eq!(
+        std::fs::read_to_string(real(&root, &uses[0]).join("version")).unwrap(),
+        "zlib 1.2.13\n"
+    );
+    let closure = stdout_of(
+        super::legacy(tmp.path(), "nix-store")
+            .args(["--store"])
+            .arg(&root)
+            .args(["-qR", &uses[0]]),
+    );
+    let names: Vec<&str> = closure.lines().map(|p| &p[44..]).collect();
+    assert_eq!(names.len(), 3, "{closure}");
+    assert!(names.contains(&"zlib-1.2.13.dfsg"), "{closure}");
+    assert!(!closure.contains("-dev"), "{closure}");
+
     // A failing phase names the package and the phase, and the log's last lines show.
     let fail = failure_of(build(&root).arg("-E").arg(
         "with import <kiln/pkgs> { }; stdenv.mkDerivation { name = \"doomed\"; dontUnpack = true; \
@@ -410,4 +440,40 @@ fn bootstrap_stdenv_builds_gnu_hello_from_source() {
         err.contains("error: doomed: phase 'buildPhase' failed (exit status 1)"),
         "{err}"
     );
+}
+
+#[test]
+fn packages_from_upstream_sources_and_debian_binaries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    // Each runs in the sandbox from its closure: less and htop built against ncurses, jq
+    // and its libraries taken from Debian's binary packages and fixed up by autoPatchelf.
+    let outs = build_expr(
+        &root,
+        r#"runCommand "versions" { } ''
+          ${less}/bin/less --version | head -n 1 > $out
+          ${htop}/bin/htop --version | head -n 1 >> $out
+          ${jq}/bin/jq --version >> $out
+          echo '{"a": [1, 2]}' | ${jq}/bin/jq -c '.a | add' >> $out
+        ''"#,
+    );
+    let text = std::fs::read_to_string(real(&root, &outs[0])).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("less 590"), "{text}");
+    assert!(lines[1].starts_with("htop 3.2.2"), "{text}");
+    assert_eq!(lines[2..], ["jq-1.6", "3"], "{text}");
+
+    // A binary package whose library is not among its inputs fails, naming both.
+    let fail = failure_of(
+        build(&root)
+            .arg("-E")
+            .arg("with import <kiln/pkgs> { }; libjq1.overrideAttrs (old: { buildInputs = [ ]; })"),
+    );
+    let err = String::from_utf8_lossy(&fail.stderr);
+    assert!(
+        err.contains("libjq.so.1.0.4 needs libonig.so.5, which no input provides"),
+        "{err}"
+    );
+    assert!(err.contains("phase 'fixupPhase' failed"), "{err}");
 }
