@@ -108,7 +108,6 @@ let
       less = callPackage ./less { };
       bash = callPackage ./bash { };
       coreutils = callPackage ./coreutils { };
-      htop = callPackage ./htop { };
 
       # The shell the trivial builders' scripts run with.
       runtimeShell = "${final.busybox}/bin/sh";

@@ -1,7 +1,7 @@
 # `debianBinary { pname, buildInputs ? [ ], … }`: a package taken from Debian's binary
 # package `pname` (pinned in `nix/pkgs/binaries.json`), for what is out of reach from source.
-# The `.deb` is unpacked by `builtin:unpack`, copied into `$out` with Debian's layout (`usr/…`;
-# absolute links point into `$out`), and fixed up like the bootstrap's stage 1 by
+# The `.deb` is unpacked by `builtin:unpack`, copied into `$out` (Debian's `usr/` merged into
+# the top, so `$out/bin`, `$out/lib/x86_64-linux-gnu`; absolute links point into `$out`), and fixed up like the bootstrap's stage 1 by
 # `autoPatchelfHook`: interpreters and RUNPATHs into the store, a missing library an error.
 {
   lib,
@@ -52,12 +52,21 @@ stdenv.mkDerivation (
     inherit buildInputs;
     installPhase = ''
       runHook preInstall
+      # Debian's `usr/` becomes the top (`$out/bin`, `$out/lib`, …), merged with `/bin`,
+      # `/lib` as a merged-/usr system has them.
       mkdir -p $out
       cp -R $src/. $out/
       chmod -R u+w $out
+      if [ -d $out/usr ]; then
+        cp -R $out/usr/. $out/
+        rm -rf $out/usr
+      fi
       find $out -type l | while read -r l; do
         t=$(readlink "$l")
-        case "$t" in /*) ln -sfn "$out$t" "$l" ;; esac
+        case "$t" in
+          /usr/*) ln -sfn "$out''${t#/usr}" "$l" ;;
+          /*) ln -sfn "$out$t" "$l" ;;
+        esac
       done
       runHook postInstall
     '';
