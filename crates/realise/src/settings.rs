@@ -44,6 +44,11 @@ pub struct BuildSettings {
     pub substituters: Option<std::sync::Arc<kiln_cache::Substituters>>,
     /// Build what cannot be substituted after all, when a download fails (`fallback`).
     pub fallback: bool,
+    /// Where `builtin:fetchurl` fetches `mirror://NAME/…` URLs from (`mirrors`).
+    pub mirrors: kiln_fetch::Mirrors,
+    /// Where `builtin:fetchurl` keeps flat downloads by their hash, to copy them from there
+    /// the next time (the session's: `by-hash` in the fetch cache); `None`: always download.
+    pub download_cache: Option<PathBuf>,
 }
 
 impl Default for BuildSettings {
@@ -65,6 +70,8 @@ impl Default for BuildSettings {
             keep_build_log: true,
             substituters: None,
             fallback: false,
+            mirrors: kiln_fetch::Mirrors::new(),
+            download_cache: None,
         }
     }
 }
