@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    build, collect_garbage, config, derivation, eval, hash, instantiate, key, log, nar, profile,
-    store,
+    build, collect_garbage, config, derivation, eval, hash, instantiate, key, log, nar, os,
+    profile, store,
 };
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
@@ -67,6 +67,8 @@ enum Command {
     /// Install, remove and upgrade packages in a profile; list, roll back and diff its
     /// generations
     Profile(profile::ProfileArgs),
+    /// Build system configurations; switch, roll back, list and compare system generations
+    Os(os::OsArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -89,6 +91,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Store(cmd) => store::run(cmd, &cli.global),
         Command::CollectGarbage(args) => collect_garbage::run(args, &cli.global),
         Command::Profile(args) => profile::run(args, &cli.global, &cli.global.option),
+        Command::Os(args) => os::run(args, &cli.global),
     }
 }
 

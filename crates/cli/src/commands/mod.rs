@@ -10,5 +10,6 @@ pub mod instantiate;
 pub mod key;
 pub mod log;
 pub mod nar;
+pub mod os;
 pub mod profile;
 pub mod store;

@@ -29,6 +29,8 @@ pub enum Legacy {
     Instantiate,
     /// `nix-store`: manipulate and query the store.
     Store,
+    /// `nixos-rebuild`: build and switch a system configuration (`kiln os`).
+    NixosRebuild,
 }
 
 impl Legacy {
@@ -41,6 +43,7 @@ impl Legacy {
             "nix-hash" => Some(Self::Hash),
             "nix-instantiate" => Some(Self::Instantiate),
             "nix-store" => Some(Self::Store),
+            "nixos-rebuild" => Some(Self::NixosRebuild),
             _ => None,
         }
     }
@@ -62,6 +65,7 @@ impl Legacy {
             Self::Hash => nix_hash::run(program, &args),
             Self::Instantiate => nix_instantiate::run(program, &args),
             Self::Store => nix_store::run(program, &args),
+            Self::NixosRebuild => crate::commands::os::nixos_rebuild(program, &args),
         }
     }
 }

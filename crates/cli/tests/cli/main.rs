@@ -17,6 +17,7 @@ mod key;
 mod nar;
 mod nix_hash;
 mod nix_store_query;
+mod os;
 mod parse;
 mod profile;
 mod store;
