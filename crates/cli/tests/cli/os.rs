@@ -236,6 +236,24 @@ fn build_switch_change_and_roll_back_through_the_cli() {
     let gen1 = system_tree(&root);
 
     let conf2 = env.config("configuration.nix", GEN2);
+    // --ask: the report, then no change without a yes.
+    let mut ask = env.os("switch", &root, Some(&conf2));
+    ask.arg("--ask").stdin(std::process::Stdio::piped());
+    let mut child = ask
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"n\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("[C]  hello  1.0 -> 1.1") && err.contains("Apply these changes? [y/N]"),
+        "{err}"
+    );
+    assert!(err.contains("not applying the changes"), "{err}");
+    assert_eq!(system_tree(&root), gen1, "a refused --ask changed the root");
     let (report, _) = output(&mut env.os("dry-activate", &root, Some(&conf2)));
     assert!(report.contains("[C]  hello  1.0 -> 1.1"), "{report}");
     assert!(report.contains("/etc added: issue"), "{report}");
@@ -424,6 +442,34 @@ fn a_killed_switch_leaves_one_complete_generation_after_the_next_command() {
         };
         seen[g] += 1;
         assert!(!root.join("nix/var/kiln/switch.json").exists());
+    }
+    // The same for rollback, from generation 2 back to 1.
+    let mut tree1b = tree1.clone();
+    tree1b.insert(
+        "boot/loader/entries/kiln-2.conf".into(),
+        system_tree(&reference)["boot/loader/entries/kiln-2.conf"].clone(),
+    );
+    for i in 0..8 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let root = env.dir.join(format!("rolled-{i}"));
+        copy(&reference, &root);
+        let mut child = env
+            .os("rollback", &root, None)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(rng % (took / 2 + 10)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let (_, err) = output(&mut env.os("list-generations", &root, None));
+        recovered += usize::from(err.contains("completed an interrupted switch"));
+        let now = system_tree(&root);
+        assert!(
+            now == tree1b || now == tree2,
+            "after killed rollback {i}: neither generation"
+        );
     }
     eprintln!(
         "killed switches ended in generation 1: {}, 2: {}; {recovered} completed by the next \
