@@ -198,6 +198,12 @@ fn build_switch_change_and_roll_back_through_the_cli() {
     // A second build is the same path (deterministic) and builds nothing.
     let (again, _) = output(env.os("build", &root, Some(&conf)).arg("--no-out-link"));
     assert_eq!(again.trim(), path);
+    // Another root builds the same toplevel, byte for byte.
+    let other = env.dir.join("other-root");
+    let (there, _) = output(env.os("build", &other, Some(&conf)).arg("--no-out-link"));
+    assert_eq!(there.trim(), path);
+    let inside = |r: &Path| tree(&r.join(path.trim_start_matches('/')));
+    assert_eq!(inside(&other), inside(&root));
 
     let (_, err) = output(&mut env.os("switch", &root, Some(&conf)));
     assert!(err.contains("switched to system generation 1"), "{err}");
