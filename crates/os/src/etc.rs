@@ -232,10 +232,14 @@ pub fn activate(root: &Path, new: &Toplevel) -> Result<EtcOutcome, OsError> {
         }
         match &entry.kind {
             EtcKind::Link | EtcKind::DirectLink => {
-                let target = if entry.kind == EtcKind::Link {
-                    static_link(name)
-                } else {
-                    PathBuf::from(std::ffi::OsStr::from_bytes(&entry.source[1..]))
+                let target = match (&entry.kind, entry.source.split_first()) {
+                    // A direct link goes where the tree's symlink goes (when that is an
+                    // absolute path, as store paths are), else to the entry in the tree.
+                    (EtcKind::DirectLink, Some((b'L', t))) if t.starts_with(b"/") => {
+                        PathBuf::from(std::ffi::OsStr::from_bytes(t))
+                    }
+                    (EtcKind::DirectLink, _) => new.etc().join(name),
+                    _ => static_link(name),
                 };
                 if fsutil::read_link_opt(&p).as_deref() != Some(&target) {
                     fsutil::symlink_atomic(&target, &p)?;

@@ -352,30 +352,31 @@ pub fn switch(global: &GlobalArgs, a: SwitchArgs, action: Action) -> anyhow::Res
     let Some(path) = build_toplevel(&system, &a.config, &ctx)? else {
         return Ok(());
     };
+    // The report first, so it is read before anything changes.
+    let new = system
+        .toplevel(&path.to_absolute(&system.store().location().store_dir))
+        .map_err(plain)?;
+    let report = system.report(&new).map_err(plain)?;
+    print_report(&mut std::io::stderr().lock(), &report, system.root())?;
     if a.ask {
-        let new = system
-            .toplevel(&path.to_absolute(&system.store().location().store_dir))
-            .map_err(plain)?;
-        let report = system.report(&new).map_err(plain)?;
-        print_report(&mut std::io::stderr().lock(), &report, system.root())?;
         confirm()?;
     }
     let out = system.switch(&path, action).map_err(plain)?;
-    print_outcome(&system, &out, action, !a.ask)
+    print_outcome(&system, &out, action)
 }
 
 /// Rolls back to the previous generation.
 pub fn rollback(root: &Path, ask: bool) -> anyhow::Result<()> {
     let system = open(root)?;
+    let prev = system.previous_generation().map_err(plain)?;
+    let new = system.generation(prev).map_err(plain)?;
+    let report = system.report(&new).map_err(plain)?;
+    print_report(&mut std::io::stderr().lock(), &report, system.root())?;
     if ask {
-        let prev = system.previous_generation().map_err(plain)?;
-        let new = system.generation(prev).map_err(plain)?;
-        let report = system.report(&new).map_err(plain)?;
-        print_report(&mut std::io::stderr().lock(), &report, system.root())?;
         confirm()?;
     }
-    let out = system.rollback().map_err(plain)?;
-    print_outcome(&system, &out, Action::Switch, !ask)
+    let out = system.switch_to_generation(prev).map_err(plain)?;
+    print_outcome(&system, &out, Action::Switch)
 }
 
 fn confirm() -> anyhow::Result<()> {
@@ -389,16 +390,8 @@ fn confirm() -> anyhow::Result<()> {
     }
 }
 
-fn print_outcome(
-    system: &System,
-    out: &Outcome,
-    action: Action,
-    with_report: bool,
-) -> anyhow::Result<()> {
+fn print_outcome(system: &System, out: &Outcome, action: Action) -> anyhow::Result<()> {
     let mut err = std::io::stderr().lock();
-    if with_report {
-        print_report(&mut err, &out.report, system.root())?;
-    }
     for c in &out.etc.conflicts {
         writeln!(
             err,
