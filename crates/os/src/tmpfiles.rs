@@ -168,6 +168,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rules_apply_under_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let system: crate::SystemJson = serde_json::from_str(r#"{"version": 1}"#).unwrap();
+        let db = crate::users::render(root, &system).unwrap();
+        fs::create_dir_all(root.join("old/full")).unwrap();
+        fs::write(root.join("old/full/x"), "").unwrap();
+        fs::create_dir_all(root.join("gone/deep")).unwrap();
+        fs::write(root.join("keep"), "mine").unwrap();
+        let lines: Vec<String> = [
+            "d /var/lib/a 0700 - - -",
+            "f /var/lib/a/conf 0600 - - - hello",
+            "f /keep - - - - replaced?",
+            "L /run/link - - - - /nix/store/target",
+            "L /keep - - - - /nowhere",
+            "r /old/full",
+            "R /gone",
+        ]
+        .map(String::from)
+        .to_vec();
+        apply(root, &lines, &db).unwrap();
+        let mode = |p: &str| fs::metadata(root.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("var/lib/a"), 0o700);
+        assert_eq!(mode("var/lib/a/conf"), 0o600);
+        assert_eq!(
+            fs::read_to_string(root.join("var/lib/a/conf")).unwrap(),
+            "hello"
+        );
+        assert_eq!(fs::read_to_string(root.join("keep")).unwrap(), "mine");
+        assert_eq!(
+            fs::read_link(root.join("run/link")).unwrap(),
+            Path::new("/nix/store/target")
+        );
+        assert!(
+            root.join("old/full/x").exists(),
+            "r leaves a directory that is not empty"
+        );
+        assert!(!root.join("gone").exists());
+        // Applying again changes nothing and fails nothing.
+        apply(root, &lines, &db).unwrap();
+    }
+
+    #[test]
     fn lines_parse_as_tmpfiles_d_reads_them() {
         let r = parse("d /var/lib/foo 0750 root wheel -").unwrap().unwrap();
         assert_eq!(

@@ -261,7 +261,11 @@ fn link(root: &Path, p: &str) -> String {
 fn a_switch_into_an_empty_root_makes_generation_1() {
     let f = Fixture::new();
     let mut spec = gen1();
-    spec.etc.push(("resolv.conf", "nameserver 10.0.0.1\n", Some("direct-symlink")));
+    spec.etc.push((
+        "resolv.conf",
+        "nameserver 10.0.0.1\n",
+        Some("direct-symlink"),
+    ));
     let top = f.toplevel(&spec);
     let abs = top.to_absolute("/nix/store");
     let out = f.open().switch(&top, Action::Switch).unwrap();
