@@ -608,3 +608,54 @@ fn an_unknown_version_is_refused_before_anything_changes() {
     );
     assert!(!f.root.join("etc").exists());
 }
+
+#[test]
+fn a_journal_left_by_a_killed_switch_is_completed_by_the_next_open() {
+    // The reference: a clean switch to generation 2 in another root (same store paths).
+    let clean = Fixture::new();
+    let (c1, c2) = (clean.toplevel(&gen1()), clean.toplevel(&gen2()));
+    clean.open().switch(&c1, Action::Switch).unwrap();
+    clean.open().switch(&c2, Action::Switch).unwrap();
+    let want = system_tree(&clean.root);
+
+    // A switch killed right after its journal was written: the link is finished, nothing
+    // else has changed.
+    let f = Fixture::new();
+    let (t1, t2) = (f.toplevel(&gen1()), f.toplevel(&gen2()));
+    assert_eq!(
+        (t1.clone(), t2.clone()),
+        (c1, c2),
+        "toplevels depend only on their contents"
+    );
+    f.open().switch(&t1, Action::Switch).unwrap();
+    let link2 = f.root.join("nix/var/nix/profiles/system-2-link");
+    f.open().store().add_perm_root(&t2, &link2).unwrap();
+    let journal = json!({
+        "action": "switch",
+        "generation": 2,
+        "toplevel": t2.to_absolute("/nix/store"),
+        "previous": t1.to_absolute("/nix/store"),
+    });
+    let jpath = f.root.join("nix/var/kiln/switch.json");
+    fs::write(&jpath, serde_json::to_vec(&journal).unwrap()).unwrap();
+    // And a half-written temporary beside /etc/static.
+    std::os::unix::fs::symlink("/nowhere", f.root.join("etc/.static.kiln-tmp")).unwrap();
+
+    let sys = f.open();
+    let r = sys.recovered().expect("the journal was replayed");
+    assert_eq!((r.action, r.generation), (Action::Switch, Some(2)));
+    drop(sys);
+    assert!(!jpath.exists());
+    assert_eq!(system_tree(&f.root), want);
+    assert_eq!(
+        link(&f.root, "nix/var/nix/profiles/system"),
+        "system-2-link"
+    );
+
+    // A journal that cannot be read is an error that names it, not a guess.
+    fs::write(&jpath, "{ not json").unwrap();
+    let err = System::open(&f.root)
+        .err()
+        .expect("a bad journal is refused");
+    assert!(matches!(err, OsError::BadJournal { .. }), "{err}");
+}
