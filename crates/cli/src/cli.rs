@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    build, collect_garbage, config, copy, derivation, eval, hash, instantiate, key, log, nar,
+    build, collect_garbage, config, copy, derivation, eval, hash, instantiate, key, log, nar, os,
     profile, serve, store,
 };
 
@@ -71,6 +71,8 @@ enum Command {
     /// Install, remove and upgrade packages in a profile; list, roll back and diff its
     /// generations
     Profile(profile::ProfileArgs),
+    /// Build system configurations; switch, roll back, list and compare system generations
+    Os(os::OsArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -95,6 +97,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args, &cli.global, &settings),
         Command::CollectGarbage(args) => collect_garbage::run(args, &cli.global),
         Command::Profile(args) => profile::run(args, &cli.global, &cli.global.option),
+        Command::Os(args) => os::run(args, &cli.global),
     }
 }
 

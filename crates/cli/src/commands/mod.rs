@@ -11,6 +11,7 @@ pub mod instantiate;
 pub mod key;
 pub mod log;
 pub mod nar;
+pub mod os;
 pub mod profile;
 pub mod serve;
 pub mod store;

@@ -281,7 +281,7 @@ pub fn query(env: &ProfileEnv<'_>, out_path: bool, json: bool) -> anyhow::Result
 /// A time as Nix prints a generation's date: `%Y-%m-%d %H:%M:%S` of `localtime_r`, in the
 /// local time zone (`TZ`, else `/etc/localtime`); in UTC if the C library cannot say.
 #[allow(unsafe_code)]
-fn local_time(secs: i64) -> String {
+pub(crate) fn local_time(secs: i64) -> String {
     let t = secs as libc::time_t;
     // SAFETY: `tm` is plain old data (all zeros is a valid value) that `localtime_r` fills;
     // both pointers are valid for the duration of the call. The C library reads `TZ` (as

@@ -33,6 +33,8 @@ pub enum Legacy {
     /// A legacy program of Nix 2.8 that Kiln does not implement yet (`nix-shell`, …): it says
     /// so plainly instead of falling through to the `kiln` command line.
     Unavailable(&'static str),
+    /// `nixos-rebuild`: build and switch a system configuration (`kiln os`).
+    NixosRebuild,
 }
 
 /// Nix 2.8's legacy programs that Kiln has no implementation of yet.
@@ -54,6 +56,7 @@ impl Legacy {
             "nix-hash" => Some(Self::Hash),
             "nix-instantiate" => Some(Self::Instantiate),
             "nix-store" => Some(Self::Store),
+            "nixos-rebuild" => Some(Self::NixosRebuild),
             _ => UNAVAILABLE
                 .iter()
                 .find(|n| **n == name)
@@ -82,6 +85,7 @@ impl Legacy {
                 "'{name}' is not available in Kiln yet (Kiln {}); see 'kiln --help' for the commands it has",
                 env!("CARGO_PKG_VERSION")
             )),
+            Self::NixosRebuild => crate::commands::os::nixos_rebuild(program, &args),
         }
     }
 }

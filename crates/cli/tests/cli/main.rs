@@ -19,6 +19,7 @@ mod legacy_day_one;
 mod nar;
 mod nix_hash;
 mod nix_store_query;
+mod os;
 mod parse;
 mod pkgs;
 mod profile;
