@@ -467,7 +467,11 @@ fn packages_from_upstream_sources_and_debian_binaries() {
     assert!(lines[0].starts_with("less 590"), "{text}");
     assert_eq!(lines[1..3], ["jq-1.6", "3"], "{text}");
     assert!(lines[3].starts_with("systemd 252 "), "{text}");
-    assert_eq!(lines[4..], ["OpenSSH_9.2p1, without OpenSSL", "ssh-ed25519"], "{text}");
+    assert_eq!(
+        lines[4..],
+        ["OpenSSH_9.2p1, without OpenSSL", "ssh-ed25519"],
+        "{text}"
+    );
 
     // A binary package whose library is not among its inputs fails, naming both.
     let fail =
