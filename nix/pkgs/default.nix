@@ -107,6 +107,7 @@ let
       bash = callPackage ./bash { };
       coreutils = callPackage ./coreutils { };
       openssh = callPackage ./openssh { };
+      git = callPackage ./git { };
 
       # The shell the trivial builders' scripts run with.
       runtimeShell = "${final.busybox}/bin/sh";
