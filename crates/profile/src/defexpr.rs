@@ -92,8 +92,9 @@ impl ProfileEnv<'_> {
         Ok(())
     }
 
-    /// `path` with its links followed as they are in the store's root: a link to an absolute
-    /// path in the logical store or state directory leads into the root. At `/`, `path`.
+    /// `path` with its links followed as they are in the store's root: the path itself, and a
+    /// link to an absolute path, in the logical store or state directory lead into the root.
+    /// At `/`, `path`.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         use std::path::Component;
         if self.root == Path::new("/") {
@@ -113,7 +114,13 @@ impl ProfileEnv<'_> {
                 todo.push(c.as_os_str().to_owned());
             }
         };
-        push(&mut todo, path);
+        // The path itself may be logical too (a `-f` URL's download is a store path).
+        let start = if path.is_absolute() {
+            into_root(path.to_owned())
+        } else {
+            path.to_owned()
+        };
+        push(&mut todo, &start);
         let mut current = PathBuf::new();
         let mut links = 0;
         while let Some(c) = todo.pop() {
