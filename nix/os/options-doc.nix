@@ -1,0 +1,60 @@
+# The list of every visible option, for `kiln os options`: each
+# { loc; name; type; description; declarations; readOnly; default? | defaultText?; example?; }
+# where `declarations` are "FILE:LINE" (or "FILE" when the line is not known) and values are
+# rendered as Nix-like text.
+{ lib, options }:
+with lib;
+let
+  # Renders a value as short Nix-like text, without forcing derivations or functions.
+  render = v:
+    let r = builtins.tryEval (
+      if isDerivation v then "«derivation ${v.name or "?"}»"
+      else if isFunction v then "«lambda»"
+      else if v == null then "null"
+      else if isBool v then (if v then "true" else "false")
+      else if isInt v || isFloat v then toString v
+      else if isString v then builtins.toJSON v
+      else if isPath v then toString v
+      else if isList v then "[ " + concatMapStrings (x: render x + " ") v + "]"
+      else if isAttrs v then
+        (if v ? _type && v._type == "literalExample" then v.text
+         else "{ " + concatStrings (mapAttrsToList (n: x: "${n} = ${render x}; ") v) + "}")
+      else "«unknown»");
+    in if r.success then r.value else "«error»";
+
+  # "FILE:LINE" of the option `loc` declared in `file`, found by reading the module again.
+  position = loc: file:
+    let
+      tried = builtins.tryEval (
+        let
+          m = import file;
+          m' = if isFunction m
+            then m { inherit lib; config = { }; options = { }; pkgs = { }; name = "<name>"; }
+            else m;
+          decls = m'.options or { };
+          parent = attrByPath (init loc) null decls;
+          pos = if isAttrs parent then builtins.unsafeGetAttrPos (last loc) parent else null;
+        in
+        if pos == null then file else "${pos.file}:${toString pos.line}");
+    in
+    if tried.success then tried.value else file;
+
+  optionEntry = opt: {
+    inherit (opt) loc;
+    name = showOption opt.loc;
+    type = opt.type.description or "unspecified";
+    description = opt.description or "";
+    readOnly = opt.readOnly or false;
+    declarations = map (f: position opt.loc (toString f)) opt.declarations;
+  } // (if opt ? defaultText then { default = opt.defaultText; }
+       else optionalAttrs (opt ? default) { default = render opt.default; })
+    // optionalAttrs (opt ? example) { example = render opt.example; };
+
+  collect = opts: concatMap (v:
+    if isOption v then
+      (if (v.visible or true) && !(v.internal or false) then [ (optionEntry v) ] else [ ])
+      ++ collect (v.type.getSubOptions v.loc)
+    else if isAttrs v then collect v
+    else [ ]) (attrValues (removeAttrs opts [ "_module" ]));
+in
+collect options
