@@ -8,15 +8,15 @@ let
   # Renders a value as short Nix-like text, without forcing derivations or functions.
   render = v:
     let r = builtins.tryEval (
-      if isDerivation v then "«derivation ${v.name or "?"}»"
-      else if isFunction v then "«lambda»"
+      if builtins.isAttrs v && v.type or null == "derivation" then "«derivation ${v.name or "?"}»"
+      else if builtins.isFunction v then "«lambda»"
       else if v == null then "null"
-      else if isBool v then (if v then "true" else "false")
-      else if isInt v || isFloat v then toString v
-      else if isString v then builtins.toJSON v
-      else if isPath v then toString v
-      else if isList v then "[ " + concatMapStrings (x: render x + " ") v + "]"
-      else if isAttrs v then
+      else if builtins.isBool v then (if v then "true" else "false")
+      else if builtins.isInt v || builtins.isFloat v then toString v
+      else if builtins.isString v then builtins.toJSON v
+      else if builtins.isPath v then toString v
+      else if builtins.isList v then "[ " + concatMapStrings (x: render x + " ") v + "]"
+      else if builtins.isAttrs v then
         (if v ? _type && v._type == "literalExample" then v.text
          else "{ " + concatStrings (mapAttrsToList (n: x: "${n} = ${render x}; ") v) + "}")
       else "«unknown»");
@@ -29,13 +29,14 @@ let
         let
           m = import file;
           m' = if isFunction m
-            then m { inherit lib; config = { }; options = { }; pkgs = { }; name = "<name>"; }
+            then m (mapAttrs (n: _: throw "options-doc: `${n}' is not available")
+              (builtins.functionArgs m) // { inherit lib; })
             else m;
           decls = m'.options or { };
           parent = attrByPath (init loc) null decls;
           pos = if isAttrs parent then builtins.unsafeGetAttrPos (last loc) parent else null;
         in
-        if pos == null then file else "${pos.file}:${toString pos.line}");
+        if pos == null || pos.file != file then file else "${file}:${toString pos.line}");
     in
     if tried.success then tried.value else file;
 
@@ -54,7 +55,7 @@ let
     if isOption v then
       (if (v.visible or true) && !(v.internal or false) then [ (optionEntry v) ] else [ ])
       ++ collect (v.type.getSubOptions v.loc)
-    else if isAttrs v then collect v
+    else if builtins.isAttrs v then collect v
     else [ ]) (attrValues (removeAttrs opts [ "_module" ]));
 in
 collect options

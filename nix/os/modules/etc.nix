@@ -20,8 +20,9 @@ let
     target == "" || hasPrefix "/" target
     || any (c: c == "" || c == "." || c == "..") (splitString "/" target);
 
-  entryScript = e: ''
+  entryScript = e: optionalString (dirOf e.target != ".") ''
     mkdir -p "$out/etc/"${escapeShellArg (dirOf e.target)}
+  '' + ''
     ln -s ${escapeShellArg "${e.source}"} "$out/etc/"${escapeShellArg e.target}
   '' + optionalString (e.mode != "symlink") ''
     printf '%s\n' ${escapeShellArg e.mode} > "$out/etc/"${escapeShellArg "${e.target}.mode"}

@@ -1,0 +1,18 @@
+# The toplevel: its name, its builder (NixOS's layout), boot.json, and a specialisation.
+let
+  os = import ./os.nix {
+    imports = [ ./configs/web.nix ];
+    specialisation.debug.configuration = { boot.kernelParams = [ "debug" ]; };
+  };
+  top = os.toplevel;
+in
+{
+  inherit (top) name bootJson kernelParams nixosVersion systemName;
+  builder = top.buildCommand;
+  debug = os.config.system.build.specialisations.debug.kernelParams;
+  # Evaluation is deterministic: the same configuration gives the same derivation.
+  same = top.drvPath == (import ./os.nix {
+    imports = [ ./configs/web.nix ];
+    specialisation.debug.configuration = { boot.kernelParams = [ "debug" ]; };
+  }).toplevel.drvPath;
+}
