@@ -26,8 +26,8 @@ let
     state = build.stateJSON;
     firewall = {
       inherit (config.networking.firewall) enable;
-      allowedTCPPorts = unique config.networking.firewall.allowedTCPPorts;
-      allowedUDPPorts = unique config.networking.firewall.allowedUDPPorts;
+      allowedTCPPorts = sort lessThan (unique config.networking.firewall.allowedTCPPorts);
+      allowedUDPPorts = sort lessThan (unique config.networking.firewall.allowedUDPPorts);
     };
   };
 
