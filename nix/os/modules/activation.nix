@@ -39,10 +39,11 @@ let
 
   snippet = name: ''
     # Activation script snippet ${name}:
-    if ! (
-    :
+    (
+    set -e
     ${scripts.${name}.text}
-    ); then
+    )
+    if [ $? -ne 0 ]; then
       echo "activation script snippet '${name}' failed" >&2
       _status=1
     fi
@@ -57,8 +58,8 @@ in
     '';
     description = ''
       Shell snippets run at every activation, as root, in the new system's root. A string is a
-      snippet without dependencies. Each snippet runs in its own subshell; a failing one is
-      reported and the others still run, and `activate` then exits with status 1.
+      snippet without dependencies. Each snippet runs in its own subshell with `set -e`; a
+      failing one is reported and the others still run, and `activate` then exits with status 1.
     '';
   };
 
@@ -81,6 +82,7 @@ in
     system.build.activate = pkgs.writeShellScript "activate" (''
       # The activation script of a Kiln system: `system.activationScripts`, in order.
       export PATH=${config.system.path}/bin:${pkgs.busybox}/bin:$PATH
+      set +e
       _status=0
     '' + concatMapStrings snippet ordered + ''
       exit $_status
