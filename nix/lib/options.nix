@@ -1,0 +1,148 @@
+# Declaring options (`mkOption`, `mkEnableOption`, `mkPackageOption`), the generic merge
+# functions types use, and how options and values are shown in messages and docs.
+{ lib }:
+let
+  inherit (builtins) isAttrs isList isString isFunction length head attrNames filter
+    concatMap concatStringsSep map elemAt all;
+  inherit (lib.strings) escapeNixString;
+in
+rec {
+  isOption = v: isAttrs v && v._type or "" == "option";
+
+  # An option declaration; every attribute is optional. `type` defaults to `types.unspecified`.
+  mkOption =
+    { default ? null, defaultText ? null, example ? null, description ? null
+    , relatedPackages ? null, type ? null, apply ? null, internal ? null, visible ? null
+    , readOnly ? null, options ? null }@attrs:
+    attrs // { _type = "option"; };
+
+  mkEnableOption = name: mkOption {
+    default = false;
+    example = true;
+    description = "Whether to enable ${name}.";
+    type = lib.types.bool;
+  };
+
+  # `mkPackageOption pkgs "hello" { }`: a package option defaulting to `pkgs.hello`
+  # (`default` may be a name, an attribute path, or null).
+  mkPackageOption = pkgs: name:
+    { nullable ? false, default ? name, example ? null, extraDescription ? "", pkgsText ? "pkgs" }:
+    let
+      name' = if isList name then concatStringsSep "." name else name;
+      defaultPath = if isList default then default else [ default ];
+      defaultText = "${pkgsText}.${concatStringsSep "." defaultPath}";
+      defaultValue = lib.attrsets.attrByPath defaultPath
+        (throw "${defaultText} cannot be found in ${pkgsText}") pkgs;
+    in mkOption ({
+      type = if nullable then lib.types.nullOr lib.types.package else lib.types.package;
+      description = "The ${name'} package to use." + (if extraDescription == "" then "" else " " + extraDescription);
+    } // (if default == null then { default = null; } else {
+      default = defaultValue;
+      defaultText = literalExpression defaultText;
+    }) // lib.attrsets.optionalAttrs (example != null) {
+      example = if isString example then literalExpression "${pkgsText}.${example}" else example;
+    });
+  mkPackageOptionMD = mkPackageOption;
+  mkSinkUndeclaredOptions = attrs: mkOption ({
+    internal = true;
+    visible = false;
+    default = false;
+    description = "Sink for option definitions.";
+    type = mkOptionType' "sink";
+    apply = x: throw "Option value is not readable because the option is not declared.";
+  } // attrs);
+  mkOptionType' = name: lib.types.mkOptionType { inherit name; check = x: true; merge = loc: defs: false; };
+
+  # Merge functions for `types.mkOptionType`.
+  mergeDefaultOption = loc: defs:
+    let list = getValues defs; in
+    if length list == 1 then head list
+    else if all isFunction list then x: mergeDefaultOption loc (map (f: f x) list)
+    else if all isList list then builtins.concatLists list
+    else if all isAttrs list then builtins.foldl' lib.trivial.mergeAttrs { } list
+    else if all builtins.isBool list then builtins.foldl' lib.trivial.or false list
+    else if all isString list then lib.strings.concatStrings list
+    else if all builtins.isInt list && all (x: x == head list) list then head list
+    else throw "Cannot merge definitions of `${showOption loc}'. Definition values:${showDefs defs}";
+  mergeOneOption = mergeUniqueOption { message = ""; };
+  mergeUniqueOption = { message }: loc: defs:
+    if length defs == 1 then (head defs).value
+    else throw "The option `${showOption loc}' is defined multiple times while it's expected to be unique.${lib.strings.optionalString (message != "") "\n${message}"}\nDefinition values:${showDefs defs}\nUse `lib.mkForce value` or `lib.mkDefault value` to change the priority on any of these definitions.";
+  mergeEqualOption = loc: defs:
+    if defs == [ ] then abort "This case should never happen."
+    else if length defs == 1 then (head defs).value
+    else
+      let first = head defs; in
+      builtins.foldl' (acc: def:
+        if def.value != first.value then
+          throw "The option `${showOption loc}' has conflicting definition values:${showDefs [ first def ]}\nUse `lib.mkForce value` or `lib.mkDefault value` to change the priority on any of these definitions."
+        else acc) first.value (builtins.tail defs);
+  getValues = map (x: x.value);
+  getFiles = map (x: x.file);
+
+  # Documentation text.
+  literalExpression = text:
+    if !isString text then throw "literalExpression expects a string."
+    else { _type = "literalExpression"; inherit text; };
+  literalExample = literalExpression;
+  literalMD = text: { _type = "literalMD"; inherit text; };
+  mdDoc = text: text;
+
+  # `a.b."c d"`: an option path as NixOS prints it.
+  showOption = parts:
+    concatStringsSep "." (map (part:
+      if builtins.elem part [ "<name>" "*" "[definition" "<function body>" ] || lib.strings.hasPrefix "[definition " part
+        || builtins.match "[a-zA-Z_][a-zA-Z0-9_'-]*" part != null
+      then part else escapeNixString part) parts);
+  showFiles = files: concatStringsSep " and " (map (f: "`${toString f}'") files);
+  # Where a definition was written: `file:line` when its position is known.
+  showDefLocation = def: if def.pos or null != null then "${toString def.pos.file}:${toString def.pos.line}" else toString def.file;
+  showDefs = defs: lib.strings.concatMapStrings (def:
+    let
+      text = lib.generators.toPretty { } def.value;
+      lines = lib.strings.splitString "\n" text;
+      shown = if length lines > 1 then ":\n    " + concatStringsSep "\n    " lines else ": " + text;
+    in "\n- In `${showDefLocation def}'${shown}"
+  ) defs;
+  unknownModule = "<unknown-file>";
+
+  # Every visible-or-not option of an evaluation's `options` as a list of
+  # `{ name, loc, description, type, default?, example?, declarations, internal, visible, readOnly }`,
+  # sorted by name, submodule options included under `<name>`.
+  optionAttrSetToDocList = optionAttrSetToDocList' [ ];
+  optionAttrSetToDocList' = _: options:
+    concatMap (opt:
+      let
+        docOption = {
+          loc = opt.loc;
+          name = showOption opt.loc;
+          description = opt.description or null;
+          declarations = filter (x: x != unknownModule) opt.declarations;
+          internal = opt.internal or false;
+          visible = if (opt ? visible && opt.visible == "shallow") then true else opt.visible or true;
+          readOnly = opt.readOnly or false;
+          type = opt.type.description or "unspecified";
+        }
+        // lib.attrsets.optionalAttrs (opt ? example) { example = renderOptionValue opt.example; }
+        // lib.attrsets.optionalAttrs (opt ? defaultText || opt ? default) {
+          default = renderOptionValue (opt.defaultText or opt.default);
+        };
+        subOptions =
+          let ss = opt.type.getSubOptions opt.loc;
+          in if ss != { } then optionAttrSetToDocList' opt.loc ss else [ ];
+      in [ docOption ] ++ subOptions
+    ) (collectOptions options);
+  collectOptions = attrs:
+    if isOption attrs then [ attrs ]
+    else if isAttrs attrs then concatMap (n: collectOptions attrs.${n}) (attrNames attrs)
+    else [ ];
+  renderOptionValue = v:
+    if v ? _type && v ? text then v
+    else literalExpression (lib.generators.toPretty { multiline = true; } v);
+
+  scrubOptionValue = x:
+    if lib.attrsets.isDerivation x then { type = "derivation"; drvPath = x.name; outPath = x.name; name = x.name; }
+    else if isList x then map scrubOptionValue x
+    else if isAttrs x then builtins.mapAttrs (n: v: scrubOptionValue v) (removeAttrs x [ "_args" ])
+    else x;
+}
