@@ -1,7 +1,8 @@
 # The list of every visible option, for `kiln os options`: each
 # { loc; name; type; description; declarations; readOnly; default? | defaultText?; example?; }
 # where `declarations` are "FILE:LINE" (or "FILE" when the line is not known) and values are
-# rendered as Nix-like text.
+# rendered as Nix-like text. The lines come from the options' `declarationPositions` (Kiln's lib
+# has them), else from reading the declaring module again.
 { lib, options }:
 with lib;
 let
@@ -17,13 +18,14 @@ let
       else if builtins.isPath v then toString v
       else if builtins.isList v then "[ " + concatMapStrings (x: render x + " ") v + "]"
       else if builtins.isAttrs v then
-        (if v ? _type && v._type == "literalExample" then v.text
+        (if v ? _type && (v._type == "literalExample" || v._type == "literalExpression") then v.text
          else "{ " + concatStrings (mapAttrsToList (n: x: "${n} = ${render x}; ") v) + "}")
       else "«unknown»");
     in if r.success then r.value else "«error»";
 
   # "FILE:LINE" of the option `loc` declared in `file`, found by reading the module again.
   position = loc: file:
+    if !(hasPrefix "/" file) then file else
     let
       tried = builtins.tryEval (
         let
@@ -46,7 +48,15 @@ let
     type = opt.type.description or "unspecified";
     description = opt.description or "";
     readOnly = opt.readOnly or false;
-    declarations = map (f: position opt.loc (toString f)) opt.declarations;
+    declarations =
+      if opt ? declarationPositions then
+        zipListsWith (f: p:
+          # A position inside another file (e.g. lib's genAttrs) says nothing of the module.
+          if p != null && (p.file == toString f || !hasPrefix "/" (toString f))
+          then "${p.file}:${toString p.line}"
+          else position opt.loc (toString f))
+          opt.declarations opt.declarationPositions
+      else map (f: position opt.loc (toString f)) opt.declarations;
   } // (if opt ? defaultText then { default = opt.defaultText; }
        else optionalAttrs (opt ? default) { default = render opt.default; })
     // optionalAttrs (opt ? example) { example = render opt.example; };

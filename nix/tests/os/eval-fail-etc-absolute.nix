@@ -1,2 +1,2 @@
-# An absolute /etc target.
-(import ./os.nix { environment.etc.passwd = { target = "/etc/passwd"; text = "x"; }; }).toplevel.drvPath
+# An absolute /etc target: the error names the entry, its target and the file defining it.
+(import ./os.nix ./configs/etc-absolute.nix).toplevel.drvPath

@@ -1,5 +1,6 @@
 # The toplevel: its name, its builder (NixOS's layout), boot.json, and a specialisation.
 let
+  lib = import <kiln/lib>;
   os = import ./os.nix {
     imports = [ ./configs/web.nix ];
     specialisation.debug.configuration = { boot.kernelParams = [ "debug" ]; };
@@ -9,7 +10,9 @@ in
 {
   inherit (top) name bootJson kernelParams nixosVersion systemName;
   builder = top.buildCommand;
-  debug = os.config.system.build.specialisations.debug.kernelParams;
+  # The variant has the parent's kernel parameters and its own.
+  debug = builtins.sort builtins.lessThan (lib.splitString " "
+    os.config.system.build.specialisations.debug.kernelParams);
   # Evaluation is deterministic: the same configuration gives the same derivation.
   same = top.drvPath == (import ./os.nix {
     imports = [ ./configs/web.nix ];
