@@ -53,7 +53,7 @@ let
         description = "The file (or directory) the entry is made from.";
       };
       mode = mkOption {
-        type = types.str;
+        type = types.strMatching "symlink|[0-7]{3,4}";
         default = "symlink";
         example = "0600";
         description = ''

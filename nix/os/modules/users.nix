@@ -216,7 +216,11 @@ in
       ] ++ map (g: {
         assertion = cfg.groups ? ${g};
         message = "users.users.${u.name}.extraGroups: the group `${g}' is not in users.groups";
-      }) u.extraGroups) users;
+      }) u.extraGroups) users
+      ++ concatMap (g: map (m: {
+        assertion = cfg.users ? ${m};
+        message = "users.groups.${g.name}.members: the user `${m}' is not in users.users";
+      }) g.members) groups;
 
     system.build.usersJSON = {
       users = listToAttrs (map (u: nameValuePair u.name {
