@@ -6,6 +6,15 @@
 with lib;
 let
   entries = filter (e: e.enable) (attrValues config.environment.etc);
+  storeName = import ../store-name.nix;
+
+  # Pairs of entries where one's target is the other's or lies inside it (a file inside a
+  # directory entry, which is a symlink into the store): the tree cannot hold both.
+  clashes = concatMap (a: map (b: { inherit a b; })
+    (filter (b: a.target != b.target && hasPrefix "${a.target}/" b.target) entries))
+    entries;
+  sameTarget = filter (t: length (filter (e: e.target == t) entries) > 1)
+    (unique (map (e: e.target) entries));
 
   # The files whose definitions of `environment.etc` name the entry `name`.
   definingFiles = name:
@@ -86,7 +95,7 @@ let
     };
     config = {
       source = mkIf (config.text != null) (mkDefault (pkgs.writeText
-        "etc-${replaceStrings [ "/" ] [ "-" ] name}"
+        (storeName "etc-${name}")
         config.text));
     };
   };
@@ -124,7 +133,16 @@ in
       message = "environment.etc.\"${name}\": the path \"${e.target}\" escapes /etc (it must be "
         + "relative, without empty, `.` or `..` components), defined in "
         + concatStringsSep ", " (definingFiles name);
-    }) config.environment.etc;
+    }) config.environment.etc
+    ++ map (t: {
+      assertion = false;
+      message = "environment.etc: more than one entry has the path \"${t}\"";
+    }) sameTarget
+    ++ map (c: {
+      assertion = false;
+      message = "environment.etc.\"${c.b.target}\" lies inside the entry \"${c.a.target}\"; "
+        + "put the file in that entry's source instead";
+    }) clashes;
 
     system.build.etc = pkgs.runCommand "etc" { } (''
       mkdir -p "$out/etc"

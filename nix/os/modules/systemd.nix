@@ -5,6 +5,7 @@
 with lib;
 let
   cfg = config.systemd;
+  storeName = import ../store-name.nix;
 
   unitValue = types.either types.bool (types.either types.int
     (types.either types.str (types.listOf (types.either types.int types.str))));
@@ -86,7 +87,7 @@ let
       RequiredBy = concatStringsSep " " u.requiredBy;
     }));
 
-  makeScript = name: text: pkgs.writeShellScript name ''
+  makeScript = name: text: pkgs.writeShellScript (storeName name) ''
     set -e
     ${text}
   '';
@@ -165,7 +166,7 @@ let
   unitsTree = pkgs.runCommand "system-units" { } (''
     mkdir -p "$out"
   '' + concatStrings (mapAttrsToList (name: u: ''
-    ln -s ${pkgs.writeText (replaceStrings [ "@" ] [ "-" ] name) u.text} "$out/"${escapeShellArg name}
+    ln -s ${pkgs.writeText (storeName name) u.text} "$out/"${escapeShellArg name}
   '' + concatMapStrings (t: ''
     mkdir -p "$out/"${escapeShellArg "${t}.wants"}
     ln -sfn ../${escapeShellArg name} "$out/"${escapeShellArg "${t}.wants/${name}"}
@@ -237,6 +238,16 @@ in
         (filterAttrs (_: s: s.enable) cfg.services)
       // mapAttrs' (n: t: nameValuePair "${n}.target" (unitEntry (targetText t) t))
         (filterAttrs (_: t: t.enable) cfg.targets);
+
+    assertions = mapAttrsToList (name: _: {
+      assertion = builtins.match "[A-Za-z0-9:_.@-]+[.][a-z]+" name != null;
+      message = "systemd: `${name}' is not a unit name (letters, digits, `:_.@-`, then a "
+        + "suffix such as .service)";
+    }) cfg.units
+    ++ concatLists (mapAttrsToList (name: u: map (t: {
+      assertion = builtins.match "[A-Za-z0-9:_.@-]+[.][a-z]+" t != null;
+      message = "systemd.units.\"${name}\": wantedBy/requiredBy names `${t}', which is not a unit name";
+    }) (u.wantedBy ++ u.requiredBy)) cfg.units);
 
     environment.etc."systemd/system".source = unitsTree;
     environment.etc."tmpfiles.d/00-kiln.conf".text = concatMapStrings (r: r + "\n") cfg.tmpfiles.rules;

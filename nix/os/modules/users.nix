@@ -194,7 +194,18 @@ in
     };
 
     assertions =
-      map (d: {
+      [
+        {
+          # With an immutable user database, a configuration without a way in locks the
+          # administrator out.
+          assertion = cfg.mutableUsers || any (u:
+            (u.name == "root" || elem "wheel" u.extraGroups)
+            && (u.hashedPassword != null || u.openssh.authorizedKeys.keys != [ ])) users;
+          message = "users.mutableUsers is false, but neither root nor any user in wheel has a "
+            + "hashedPassword or an SSH key: nobody could log in as administrator";
+        }
+      ]
+      ++ map (d: {
         assertion = false;
         message = "users.users: uid ${toString d.id} is used by more than one user: "
           + concatStringsSep ", " d.names;
