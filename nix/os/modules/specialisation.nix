@@ -2,11 +2,23 @@
 # `specialisation/<name>` (the parent configuration plus the variant's module).
 { config, lib, kilnEvalChild, ... }:
 with lib;
+let
+  # A module given in pieces: every definition is kept (with its file, for errors), and the
+  # variant imports them all.
+  module = (lib.mkOptionType or types.mkOptionType) {
+    name = "module";
+    description = "module";
+    check = x: isAttrs x || isFunction x || isPath x || isString x;
+    merge = loc: defs: {
+      imports = map (d: { _file = d.file; imports = [ d.value ]; }) defs;
+    };
+  };
+in
 {
   options.specialisation = mkOption {
     type = types.attrsOf (types.submodule {
       options.configuration = mkOption {
-        type = types.unspecified;
+        type = module;
         default = { };
         description = "A module added to the parent configuration for this variant.";
       };

@@ -12,6 +12,9 @@ let
       users = builtins.attrNames os.config.system.build.kilnSystemJSON.users;
       state = os.config.system.build.kilnSystemJSON.state;
       fstab = os.config.environment.etc.fstab.text;
+      # The custom option is listed for `kiln os options`, declared in the fleet's module.
+      motdOption = map (o: baseNameOf (builtins.head o.declarations))
+        (builtins.filter (o: o.name == "fleet.motd.enable") os.optionsDoc);
     };
 in
 builtins.mapAttrs host hosts

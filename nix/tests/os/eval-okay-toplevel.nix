@@ -2,7 +2,7 @@
 let
   lib = import <kiln/lib>;
   os = import ./os.nix {
-    imports = [ ./configs/web.nix ];
+    imports = [ ./configs/web.nix { specialisation.debug.configuration = { lib, ... }: { networking.hostName = lib.mkForce "web-debug"; }; } ];
     specialisation.debug.configuration = { boot.kernelParams = [ "debug" ]; };
   };
   top = os.toplevel;
@@ -14,8 +14,10 @@ in
   debug = builtins.sort builtins.lessThan (lib.splitString " "
     os.config.system.build.specialisations.debug.kernelParams);
   # Evaluation is deterministic: the same configuration gives the same derivation.
+  # Both definitions of the variant's module count.
+  debugName = os.config.system.build.specialisations.debug.name;
   same = top.drvPath == (import ./os.nix {
-    imports = [ ./configs/web.nix ];
+    imports = [ ./configs/web.nix { specialisation.debug.configuration = { lib, ... }: { networking.hostName = lib.mkForce "web-debug"; }; } ];
     specialisation.debug.configuration = { boot.kernelParams = [ "debug" ]; };
   }).toplevel.drvPath;
 }
