@@ -75,8 +75,32 @@ in
     description = "The file systems, by mount point.";
   };
 
+  options.swapDevices = mkOption {
+    type = types.listOf (types.submodule {
+      options = {
+        device = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "/dev/sda3";
+          description = "The swap device or file.";
+        };
+        label = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = "The swap space's label, instead of `device`.";
+        };
+      };
+    });
+    default = [ ];
+    example = [ { device = "/dev/sda3"; } ];
+    description = "Swap spaces, added to /etc/fstab.";
+  };
+
   config = {
-    assertions = concatMap (fs: [
+    assertions = map (s: {
+      assertion = s.device != null || s.label != null;
+      message = "swapDevices: an entry has neither `device` nor `label`";
+    }) config.swapDevices ++ concatMap (fs: [
       {
         assertion = fs.device != null || fs.label != null || elem fs.fsType virtual;
         message = "fileSystems.\"${fs.mountPoint}\": neither `device` nor `label` is set";
@@ -92,6 +116,9 @@ in
     '' + concatMapStrings (fs:
       "${escape (deviceOf fs)} ${escape fs.mountPoint} ${fs.fsType} "
       + "${concatStringsSep "," fs.options} 0 ${passOf fs}\n")
-      (sort (a: b: a.mountPoint < b.mountPoint) fileSystems);
+      (sort (a: b: a.mountPoint < b.mountPoint) fileSystems)
+    + concatMapStrings (s:
+      "${escape (if s.device != null then s.device else "/dev/disk/by-label/${s.label}")} "
+      + "none swap defaults 0 0\n") config.swapDevices;
   };
 }

@@ -15,6 +15,7 @@
   ./nix-settings.nix
   ./activation.nix
   ./state.nix
+  ./compat.nix
   ./specialisation.nix
   ./toplevel.nix
 ]
