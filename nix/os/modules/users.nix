@@ -6,6 +6,9 @@ with lib;
 let
   cfg = config.users;
 
+  # A uid or gid: 0 to 2^32 - 2 (2^32 - 1 is (uid_t) -1, "no id").
+  idType = types.ints.between 0 4294967294;
+
   userModule = { name, config, ... }: {
     options = {
       name = mkOption {
@@ -15,7 +18,7 @@ let
         description = "The user's login name.";
       };
       uid = mkOption {
-        type = types.nullOr types.int;
+        type = types.nullOr idType;
         default = null;
         description = ''
           The user's id. When null, kiln-os allocates one at activation (system users from 999
@@ -101,7 +104,7 @@ let
         description = "The group's name.";
       };
       gid = mkOption {
-        type = types.nullOr types.int;
+        type = types.nullOr idType;
         default = null;
         description = "The group's id. When null, kiln-os allocates one at activation.";
       };
