@@ -57,6 +57,16 @@ let
 
   all = concatMap (c: map (e: { category = c; inherit (e) path; }) cfg.${c}) categories;
 
+  category = c: mkOption {
+    type = types.listOf entryType;
+    default = [ ];
+    example = literalExample ''[ "/var/lib/foo" { path = "/etc/machine-id"; kind = "file"; } ]'';
+    description = ''
+      The state of category `${c}`: entries `{ path; kind; user; group; mode; policy; }`, or
+      plain paths (a directory owned by root).
+    '';
+  };
+
   bad = p: !(hasPrefix "/" p) || any (c: c == "." || c == "..") (splitString "/" p);
 in
 {
@@ -66,15 +76,11 @@ in
       default = "/persist";
       description = "Where the declared state is kept (a persistent file system).";
     };
-  } // genAttrs categories (c: mkOption {
-    type = types.listOf entryType;
-    default = [ ];
-    example = literalExample ''[ "/var/lib/foo" { path = "/etc/machine-id"; kind = "file"; } ]'';
-    description = ''
-      The state of category `${c}`: entries `{ path; kind; user; group; mode; policy; }`, or
-      plain paths (a directory owned by root).
-    '';
-  });
+    provisioning = category "provisioning";
+    data = category "data";
+    cache = category "cache";
+    telemetry = category "telemetry";
+  };
 
   options.system.build.stateJSON = mkOption {
     type = types.attrs;
