@@ -17,12 +17,7 @@ let
     (unique (map (e: e.target) entries));
 
   # The files whose definitions of `environment.etc` name the entry `name`.
-  definingFiles = name:
-    let
-      opt = options.environment.etc;
-      pairs = zipLists opt.files opt.definitions;
-    in
-    unique (map (p: p.fst) (filter (p: isAttrs p.snd && p.snd ? ${name}) pairs));
+  definingFiles = import ../defined-in.nix { inherit lib; } options.environment.etc;
 
   # Whether `target` names a path inside /etc: relative, with no empty, `.` or `..` component.
   escapes = target:

@@ -1,7 +1,7 @@
 # `users.users`, `users.groups`, `users.mutableUsers`. Nix renders no /etc/passwd, group or
 # shadow: the desired users and groups go into kiln-system.json, and kiln-os allocates the ids
 # left unset and writes the databases at activation (docs/design/os.md).
-{ config, lib, pkgs, ... }:
+{ config, lib, options, pkgs, ... }:
 with lib;
 let
   cfg = config.users;
@@ -119,6 +119,13 @@ let
   shellPath = s:
     if isDerivation s then "${s}${s.shellPath or "/bin/sh"}" else s;
 
+  definedIn = import ../defined-in.nix { inherit lib; };
+  # " (alice in FILE, bob in FILE)": where the named users or groups are defined.
+  where = opt: names: " (" + concatMapStringsSep "; " (n:
+    let files = definedIn opt n; in
+    if files == [ ] then "${n}: built in" else "${n} in ${concatStringsSep ", " files}")
+    names + ")";
+
   users = attrValues cfg.users;
   groups = attrValues cfg.groups;
 
@@ -211,12 +218,12 @@ in
       ++ map (d: {
         assertion = false;
         message = "users.users: uid ${toString d.id} is used by more than one user: "
-          + concatStringsSep ", " d.names;
+          + concatStringsSep ", " d.names + where options.users.users d.names;
       }) (duplicates (u: u.uid) users)
       ++ map (d: {
         assertion = false;
         message = "users.groups: gid ${toString d.id} is used by more than one group: "
-          + concatStringsSep ", " d.names;
+          + concatStringsSep ", " d.names + where options.users.groups d.names;
       }) (duplicates (g: g.gid) groups)
       ++ concatMap (u: [
         {
