@@ -123,6 +123,35 @@ let
         default = "";
         description = "Shell commands run after the service has started (`ExecStartPost=`).";
       };
+      restartIfChanged = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Whether a switch restarts the service when its unit changes (false writes
+          `X-RestartIfChanged=false`: it is left running, as NixOS does).
+        '';
+      };
+      reloadIfChanged = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Whether a switch reloads instead of restarting it (`X-ReloadIfChanged=true`).";
+      };
+      stopIfChanged = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Whether a restart on switch is a stop of the old unit then a start of the new one
+          (false writes `X-StopIfChanged=false`: one restart of the new unit).
+        '';
+      };
+      restartTriggers = mkOption {
+        type = types.listOf types.unspecified;
+        default = [ ];
+        description = ''
+          Values (e.g. configuration files) whose change restarts the service on switch: they
+          go into the unit as `X-Restart-Triggers=`.
+        '';
+      };
       serviceConfig = mkOption {
         type = types.attrsOf unitValue;
         default = { };
@@ -150,10 +179,17 @@ let
 
   serviceText = s: ''
     [Unit]
-    ${unitSection s}
+    ${unitSection (s // optionalAttrs (s.restartTriggers != [ ]) {
+      unitConfig = s.unitConfig // { X-Restart-Triggers = toString s.restartTriggers; };
+    })}
     [Service]
     ${concatStrings (mapAttrsToList (n: v: "Environment=${builtins.toJSON "${n}=${v}"}\n")
-      (filterAttrs (_: v: v != null) s.environment))}${renderSection s.serviceConfig}''
+      (filterAttrs (_: v: v != null) s.environment))}''
+    + (if s.reloadIfChanged then "X-ReloadIfChanged=true\n"
+       else if !s.restartIfChanged then "X-RestartIfChanged=false\n"
+       else "")
+    + optionalString (!s.stopIfChanged) "X-StopIfChanged=false\n"
+    + renderSection s.serviceConfig
     + installSection s;
 
   targetText = t: ''
