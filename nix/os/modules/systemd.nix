@@ -123,6 +123,15 @@ let
         default = "";
         description = "Shell commands run after the service has started (`ExecStartPost=`).";
       };
+      startAt = mkOption {
+        type = types.either types.str (types.listOf types.str);
+        default = [ ];
+        example = "*-*-* 03:00:00";
+        description = ''
+          When to start the service (systemd.time(7) calendar events): a timer unit of the
+          same name with these `OnCalendar=` values, wanted by `timers.target`.
+        '';
+      };
       restartIfChanged = mkOption {
         type = types.bool;
         default = true;
@@ -192,6 +201,12 @@ let
     + renderSection s.serviceConfig
     + installSection s;
 
+  timerText = t: ''
+    [Unit]
+    ${unitSection t}
+    [Timer]
+    ${renderSection t.timerConfig}'' + installSection t;
+
   targetText = t: ''
     [Unit]
     ${unitSection t}'' + installSection t;
@@ -217,6 +232,21 @@ in
       type = types.attrsOf (types.submodule serviceModule);
       default = { };
       description = "The system's services, by name without `.service`.";
+    };
+
+    timers = mkOption {
+      type = types.attrsOf (types.submodule {
+        options = commonOptions // {
+          timerConfig = mkOption {
+            type = types.attrsOf unitValue;
+            default = { };
+            example = { OnCalendar = "daily"; Persistent = true; };
+            description = "The entries of the `[Timer]` section.";
+          };
+        };
+      });
+      default = { };
+      description = "The system's timers, by name without `.timer`.";
     };
 
     targets = mkOption {
@@ -272,8 +302,15 @@ in
     systemd.units =
       mapAttrs' (n: s: nameValuePair "${n}.service" (unitEntry (serviceText s) s))
         (filterAttrs (_: s: s.enable) cfg.services)
+      // mapAttrs' (n: t: nameValuePair "${n}.timer" (unitEntry (timerText t) t))
+        (filterAttrs (_: t: t.enable) cfg.timers)
       // mapAttrs' (n: t: nameValuePair "${n}.target" (unitEntry (targetText t) t))
         (filterAttrs (_: t: t.enable) cfg.targets);
+
+    systemd.timers = mapAttrs (_: s: {
+      wantedBy = [ "timers.target" ];
+      timerConfig.OnCalendar = s.startAt;
+    }) (filterAttrs (_: s: s.enable && s.startAt != [ ]) cfg.services);
 
     assertions = mapAttrsToList (name: _: {
       assertion = builtins.match "[A-Za-z0-9:_.@-]+[.][a-z]+" name != null;

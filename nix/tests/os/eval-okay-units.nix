@@ -4,6 +4,7 @@ let
     imports = [ ./configs/web.nix ];
     # What a switch does with a changed unit, for kiln-os's plan (NixOS's X- keys).
     systemd.services.kept = { script = "sleep infinity"; restartIfChanged = false; stopIfChanged = false; };
+    systemd.services.backup = { script = "true"; startAt = [ "*-*-* 03:00:00" "Sun 12:00" ]; };
     systemd.services.reloaded = { script = "true"; reloadIfChanged = true; restartTriggers = [ "a" "b" ]; };
   };
 in
@@ -12,6 +13,7 @@ in
   greeter = os.config.systemd.units."greeter.service".text;
   sshd = os.config.systemd.units."sshd.service".text;
   target = os.config.systemd.units."multi-user.target".text;
+  backupTimer = os.config.systemd.units."backup.timer".text;
   kept = os.config.systemd.units."kept.service".text;
   reloaded = os.config.systemd.units."reloaded.service".text;
   # The unit tree's builder: the files and their wantedBy links.
