@@ -293,10 +293,15 @@ in
   };
 
   config = {
+    # systemd's own multi-user.target (the default target), so `wantedBy` has a unit to name.
     systemd.targets.multi-user = {
       description = "Multi-User System";
       requires = [ "basic.target" ];
-      after = [ "basic.target" ];
+      after = [ "basic.target" "rescue.service" "rescue.target" ];
+      unitConfig = {
+        Conflicts = "rescue.service rescue.target";
+        AllowIsolate = true;
+      };
     };
 
     systemd.units =
