@@ -272,14 +272,16 @@ let
         else if isString m && !(lib.strings.hasPrefix "/" m) then "${toString (specialArgs.modulesPath or "")}/${m}"
         else toString m;
       disabled = concatMap (item: map disabledKey item.module.disabledModules) everything;
-      keep = filter (item: !(elem item.key disabled));
+      # As in nixpkgs 18.03, a disabled module is left out but what it imports is kept.
       collected = map (item: item.module)
-        (if disabled == [ ] then everything
-         else genericClosure { startSet = keep top; operator = item: keep item.children; });
+        (if disabled == [ ] then everything else filter (item: !(elem item.key disabled)) everything);
 
+      # Like nixpkgs, definitions (and declarations) are taken in the reverse of the collected
+      # order: a later module's list elements come first.
+      ordered = lib.lists.reverseList collected;
       merged = mergeLevel prefix
-        (map (m: { file = m._file; inherit (m) options; }) collected)
-        (concatMap (m: map (s: { file = m._file; inherit (s) set wrap; }) (splitProperties m.config)) collected);
+        (map (m: { file = m._file; inherit (m) options; }) ordered)
+        (concatMap (m: map (s: { file = m._file; inherit (s) set wrap; }) (splitProperties m.config)) ordered);
 
       options = merged.options;
       declared = merged.config;

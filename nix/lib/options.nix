@@ -99,7 +99,8 @@ rec {
   showDefLocation = def: if def.pos or null != null then "${toString def.pos.file}:${toString def.pos.line}" else toString def.file;
   showDefs = defs: lib.strings.concatMapStrings (def:
     let
-      text = lib.generators.toPretty { } def.value;
+      oneLine = lib.generators.toPretty { multiline = false; } def.value;
+      text = if builtins.stringLength oneLine <= 72 then oneLine else lib.generators.toPretty { } def.value;
       lines = lib.strings.splitString "\n" text;
       shown = if length lines > 1 then ":\n    " + concatStringsSep "\n    " lines else ": " + text;
     in "\n- In `${showDefLocation def}'${shown}"

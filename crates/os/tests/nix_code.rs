@@ -3,6 +3,8 @@
 //! `eval-okay-NAME.exp`, and every `eval-fail-NAME.nix` must fail with an error whose text
 //! contains each line of `eval-fail-NAME.err` (`$DIR` stands for the test's directory, so
 //! positions in the user's files can be asserted). `<kiln>` is `nix/` (the evaluator's default for it).
+//! A test that is a function whose arguments all have defaults is called with them, as
+//! `nix-instantiate --eval` would.
 //!
 //! Set `KILN_UPDATE_EXP=1` to (re)write the `.exp` files from what Kiln prints; review the diff.
 
@@ -47,6 +49,10 @@ fn eval_file(file: &Path, tmp: &Path) -> Result<String, String> {
     let cwd = file.parent().unwrap().to_path_buf();
     let res = evaluate(config(tmp), move |s| {
         let v = s.load(&source, &cwd)?;
+        // A test `{ lib ? import <kiln/lib> }: …` is called with its defaults, so that the
+        // same file can be evaluated with another `lib` (nix/tests/compare-with-nixpkgs).
+        let no_args = s.auto_args(&[], &cwd)?;
+        let v = s.auto_call(v, no_args)?;
         print_value(&mut s.ev, v, true)
     });
     match res {
@@ -57,7 +63,11 @@ fn eval_file(file: &Path, tmp: &Path) -> Result<String, String> {
 }
 
 fn test_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../nix/tests");
+    // Canonical, so that positions in errors read `$DIR/…` (the canonical test directory).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../nix/tests")
+        .canonicalize()
+        .unwrap();
     let mut res = Vec::new();
     for group in fs::read_dir(&root).unwrap() {
         let group = group.unwrap().path();

@@ -1,0 +1,5 @@
+{ config, ... }:
+{
+  services.base.enable = true;
+  services.base.tags = [ "extra" ];
+}

@@ -1,0 +1,1 @@
+{ config.services.base.tags = [ "unwanted-child" ]; }
