@@ -12,7 +12,10 @@
 //! * [`download`] streams an `http://`, `https://` or `file://` URL into a writer (a temporary
 //!   file, hashed as it arrives); nothing is buffered whole.
 //! * [`unpack_archive`] unpacks a tar archive, plain or compressed with gzip, xz, bzip2 or
-//!   zstd, or a zip archive (recognised by the first bytes), and reports the newest entry's time.
+//!   zstd, a zip archive, or a Debian binary package's `data.tar.*` (recognised by the first
+//!   bytes), and reports the newest entry's time.
+//! * [`Mirrors`] resolves `mirror://NAME/PATH` URLs through the `mirrors` setting, trying each
+//!   base URL of the mirror in turn.
 //! * `git`: repositories through the `git` command, as Nix 2.8 does: a local repository's
 //!   working tree (dirty or clean) or a commit, exported with `git archive`; remote ones are
 //!   fetched into a bare repository under the cache directory first.
@@ -26,6 +29,7 @@
 mod cache;
 mod download;
 mod git;
+mod mirrors;
 mod unpack;
 
 use std::io;
@@ -36,6 +40,7 @@ use kiln_formats::hash::{Hash, HashAlgo, Hasher};
 use kiln_formats::store_path::{make_fixed_output_path, FileIngestionMethod, StorePath};
 
 pub use download::{download, Downloaded};
+pub use mirrors::{is_not_found, Mirrors};
 pub use unpack::unpack_archive;
 
 use kiln_store::{LocalStore, PathInfo, Store, StoreError};
@@ -47,6 +52,8 @@ pub struct FetchSettings {
     pub cache_dir: PathBuf,
     /// Seconds an unlocked fetch is reused without asking the server (Nix's `tarball-ttl`).
     pub tarball_ttl: u64,
+    /// Where `mirror://NAME/…` URLs are fetched from (the `mirrors` setting).
+    pub mirrors: Mirrors,
 }
 
 impl FetchSettings {
@@ -55,6 +62,7 @@ impl FetchSettings {
         FetchSettings {
             cache_dir: cache_dir.into(),
             tarball_ttl: 3600,
+            mirrors: Mirrors::new(),
         }
     }
 }
@@ -337,7 +345,9 @@ fn fetch_url(
         (Some(r), Some(p)) if store.is_valid_path(p)? => r.get("etag").map(str::to_owned),
         _ => None,
     };
-    let mut got = download(url, etag.as_deref(), &mut writer)?;
+    let mut got = settings
+        .mirrors
+        .download(url, etag.as_deref(), &mut writer)?;
     if got.not_modified {
         if let (Some(mut r), Some(p)) = (record.clone(), &cached_path) {
             if let Some(res) = valid_result(store, p, last_modified(&record))? {
@@ -347,7 +357,7 @@ fn fetch_url(
             }
         }
         // The path went away after the check: nothing was written, ask for the body.
-        got = download(url, None, &mut writer)?;
+        got = settings.mirrors.download(url, None, &mut writer)?;
     }
     let writer_hash = {
         use io::Write;

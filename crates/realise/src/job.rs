@@ -300,7 +300,15 @@ pub(crate) fn build(cx: &Context<'_>, id: usize, node: &Node) -> Result<Outcome,
     };
 
     let result = if builtin {
-        run_builtin(node, store, &builder, &setup.env, tmp.path(), &mut log)
+        run_builtin(
+            node,
+            store,
+            cx.settings,
+            &builder,
+            &setup.env,
+            tmp.path(),
+            &mut log,
+        )
     } else {
         run_builder(cx, &spec, sandboxed, &drv_abs, &mut log)
     };
@@ -475,11 +483,12 @@ fn pump(
     }
 }
 
-/// Runs a builder built into Kiln (`builtin:fetchurl`, `builtin:buildenv`), writing its `out` output at
-/// `<tmp>/builtin-out` and its messages to the log.
+/// Runs a builder built into Kiln (`builtin:fetchurl`, `builtin:buildenv`, `builtin:unpack`),
+/// writing its `out` output at `<tmp>/builtin-out` and its messages to the log.
 fn run_builtin(
     node: &Node,
     store: &LocalStore,
+    settings: &BuildSettings,
     builder: &str,
     env: &BTreeMap<String, String>,
     tmp: &Path,
@@ -488,8 +497,18 @@ fn run_builtin(
     let drv = node.drv_path.to_string();
     let out = tmp.join("builtin-out");
     let res = match builder {
-        "builtin:fetchurl" => {
-            crate::builtin_fetchurl::run(env, &out, log).map_err(|e| e.to_string())
+        "builtin:fetchurl" => crate::builtin_fetchurl::run(
+            env,
+            &out,
+            &settings.mirrors,
+            settings.download_cache.as_deref(),
+            log,
+        )
+        .map_err(|e| e.to_string()),
+        "builtin:unpack" => {
+            let loc = store.location();
+            crate::builtin_unpack::run_in(env, &out, &loc.store_dir, &loc.real_store_dir(), log)
+                .map_err(|e| e.to_string())
         }
         "builtin:buildenv" => {
             let loc = store.location();

@@ -25,6 +25,7 @@
 
 pub mod builtin_buildenv;
 pub mod builtin_fetchurl;
+pub mod builtin_unpack;
 mod diff;
 pub mod env;
 mod error;

@@ -38,6 +38,11 @@ pub struct BuildSettings {
     pub log_lines: usize,
     /// Keep build logs under the state directory (`keep-build-log`).
     pub keep_build_log: bool,
+    /// Where `builtin:fetchurl` fetches `mirror://NAME/…` URLs from (`mirrors`).
+    pub mirrors: kiln_fetch::Mirrors,
+    /// Where `builtin:fetchurl` keeps flat downloads by their hash, to copy them from there
+    /// the next time (the session's: `by-hash` in the fetch cache); `None`: always download.
+    pub download_cache: Option<PathBuf>,
 }
 
 impl Default for BuildSettings {
@@ -59,6 +64,8 @@ impl Default for BuildSettings {
                 .unwrap_or_else(|| PathBuf::from("/tmp")),
             log_lines: 25,
             keep_build_log: true,
+            mirrors: kiln_fetch::Mirrors::new(),
+            download_cache: None,
         }
     }
 }

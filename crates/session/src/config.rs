@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use kiln_eval::EvalSettings;
-use kiln_fetch::FetchSettings;
+use kiln_fetch::{FetchSettings, Mirrors};
 use kiln_formats::config::{Loaded, Settings};
 use kiln_realise::sandbox::SandboxPath;
 use kiln_realise::BuildSettings;
@@ -65,6 +65,7 @@ pub enum ConfigError {
 pub struct Config {
     settings: Settings,
     fetch_cache_dir: PathBuf,
+    apt_debian_mirror: Option<String>,
     env_abort_on_warn: bool,
 }
 
@@ -109,6 +110,7 @@ impl Config {
         Config {
             settings,
             fetch_cache_dir: host.fetch_cache_dir(),
+            apt_debian_mirror: host.apt_debian_mirror.clone(),
             // Nix 2.26 also takes `NIX_ABORT_ON_WARN=1` (or `true`, `yes`) from the environment.
             env_abort_on_warn: host
                 .nix_abort_on_warn
@@ -213,6 +215,8 @@ impl Config {
         if let Some(v) = get("build-dir") {
             b.build_dir_parent = PathBuf::from(v);
         }
+        b.mirrors = self.mirrors()?;
+        b.download_cache = Some(self.fetch_cache_dir.join("by-hash"));
         if let Some(n) = self.number("log-lines")? {
             b.log_lines = n;
         }
@@ -225,6 +229,24 @@ impl Config {
         let mut res = FetchSettings::new(&self.fetch_cache_dir);
         if let Some(ttl) = self.number::<u64>("tarball-ttl")? {
             res.tarball_ttl = ttl;
+        }
+        res.mirrors = self.mirrors()?;
+        Ok(res)
+    }
+
+    /// The `mirrors` setting: its `NAME=URL` words, and `debian=` the Debian mirror of the
+    /// host's apt sources ([`HostEnv::apt_debian_mirror`]) when no word names `debian`.
+    pub fn mirrors(&self) -> Result<Mirrors, ConfigError> {
+        let words: Vec<&str> = self.list("mirrors").collect();
+        let mut res = Mirrors::parse(words.iter().copied()).map_err(|_| ConfigError::Invalid {
+            name: "mirrors".to_owned(),
+            value: words.join(" "),
+            expected: "NAME=URL words, each URL http://, https:// or file://",
+        })?;
+        if !res.has("debian") {
+            if let Some(url) = &self.apt_debian_mirror {
+                res.add("debian", url);
+            }
         }
         Ok(res)
     }
@@ -371,6 +393,39 @@ mod tests {
         assert_eq!(
             config.build_settings().unwrap().max_jobs,
             kiln_realise::available_cores() as usize
+        );
+    }
+
+    #[test]
+    fn mirrors_default_to_the_apt_debian_mirror() {
+        let host = HostEnv {
+            apt_debian_mirror: Some("http://deb.example/debian".into()),
+            ..HostEnv::default()
+        };
+        let unset = Config::new(&host, Settings::new());
+        assert_eq!(
+            unset.fetch_settings().unwrap().mirrors.words(),
+            ["debian=http://deb.example/debian"]
+        );
+        let mut s = Settings::new();
+        s.set(
+            "mirrors",
+            "debian=file:///srv/debian gnu=https://ftp.example/gnu",
+        );
+        let set = Config::new(&host, s);
+        assert_eq!(
+            set.build_settings().unwrap().mirrors.words(),
+            ["debian=file:///srv/debian", "gnu=https://ftp.example/gnu"]
+        );
+        let mut s = Settings::new();
+        s.set("mirrors", "debian");
+        let err = Config::new(&host, s)
+            .fetch_settings()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("option 'mirrors' has invalid value 'debian'"),
+            "{err}"
         );
     }
 

@@ -29,6 +29,9 @@ pub struct HostEnv {
     pub kiln_config: Option<String>,
     /// `NIX_ABORT_ON_WARN`: `1`, `true` or `yes` turns `abort-on-warn` on, as in Nix 2.26.
     pub nix_abort_on_warn: Option<String>,
+    /// The Debian mirror the machine's apt sources name ([`debian_mirror_from_apt`]): the
+    /// default of the `debian` entry of the `mirrors` setting.
+    pub apt_debian_mirror: Option<String>,
 }
 
 /// A variable's value, `None` when unset or empty.
@@ -50,6 +53,7 @@ impl HostEnv {
             user: std::env::var("USER").ok().filter(|u| !u.is_empty()),
             kiln_config: std::env::var("KILN_CONFIG").ok(),
             nix_abort_on_warn: std::env::var("NIX_ABORT_ON_WARN").ok(),
+            apt_debian_mirror: debian_mirror_from_apt(&read_apt_sources(Path::new("/etc/apt"))),
         }
     }
 
@@ -110,9 +114,120 @@ impl HostEnv {
     }
 }
 
+/// The apt source files under `dir` (`/etc/apt`): `sources.list`, then `sources.list.d/`'s
+/// `*.list` and `*.sources` files in name order, each with whether it is in the deb822 format
+/// (`.sources`). Unreadable files are skipped.
+pub fn read_apt_sources(dir: &Path) -> Vec<(bool, String)> {
+    let mut files = vec![dir.join("sources.list")];
+    if let Ok(entries) = std::fs::read_dir(dir.join("sources.list.d")) {
+        let mut more: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "list" || x == "sources"))
+            .collect();
+        more.sort();
+        files.extend(more);
+    }
+    files
+        .into_iter()
+        .filter_map(|p| {
+            let deb822 = p.extension().is_some_and(|x| x == "sources");
+            std::fs::read_to_string(&p).ok().map(|t| (deb822, t))
+        })
+        .collect()
+}
+
+/// The first `deb` source URI whose path ends in `/debian` (the layout of Debian's mirrors,
+/// e.g. `http://deb.debian.org/debian`), from apt source files in the one-line format
+/// (`deb [options] URI suite components`) or deb822 (`Types: deb`, `URIs: …` stanzas).
+pub fn debian_mirror_from_apt(files: &[(bool, String)]) -> Option<String> {
+    let is_debian = |uri: &str| {
+        (uri.starts_with("http://") || uri.starts_with("https://") || uri.starts_with("file://"))
+            && uri.trim_end_matches('/').ends_with("/debian")
+    };
+    for (deb822, text) in files {
+        if *deb822 {
+            for stanza in text.split("\n\n") {
+                let mut types = Vec::new();
+                let mut uris = Vec::new();
+                let mut enabled = true;
+                for line in stanza.lines() {
+                    if line.starts_with('#') {
+                        continue;
+                    }
+                    let Some((key, value)) = line.split_once(':') else {
+                        continue;
+                    };
+                    let words = value.split_whitespace();
+                    match key.trim().to_ascii_lowercase().as_str() {
+                        "types" => types.extend(words),
+                        "uris" => uris.extend(words),
+                        "enabled" => enabled = value.trim() != "no",
+                        _ => {}
+                    }
+                }
+                if enabled && types.contains(&"deb") {
+                    if let Some(u) = uris.into_iter().find(|u| is_debian(u)) {
+                        return Some(u.trim_end_matches('/').to_owned());
+                    }
+                }
+            }
+        } else {
+            for line in text.lines() {
+                let mut words = line.split_whitespace();
+                if words.next() != Some("deb") {
+                    continue;
+                }
+                let mut uri = words.next();
+                if uri.is_some_and(|u| u.starts_with('[')) {
+                    // Options: up to the word that ends with `]`.
+                    let mut w = uri;
+                    while let Some(x) = w {
+                        if x.ends_with(']') {
+                            break;
+                        }
+                        w = words.next();
+                    }
+                    uri = words.next();
+                }
+                if let Some(u) = uri.filter(|u| is_debian(u)) {
+                    return Some(u.trim_end_matches('/').to_owned());
+                }
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_debian_mirror_comes_from_apt_sources() {
+        let deb822 =
+            "Types: deb\n# a comment\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\n\
+                      Types: deb\nURIs: http://deb.debian.org/debian-security\n";
+        assert_eq!(
+            debian_mirror_from_apt(&[(true, deb822.to_owned())]).as_deref(),
+            Some("http://deb.debian.org/debian")
+        );
+        let disabled = "Types: deb\nEnabled: no\nURIs: http://a.example/debian\n\n\
+                        Types: deb-src\nURIs: http://b.example/debian\n";
+        assert_eq!(debian_mirror_from_apt(&[(true, disabled.to_owned())]), None);
+        let list = "# deb http://commented.example/debian bookworm main\n\
+                    deb https://packages.cloud.google.com/apt cloud-sdk main\n\
+                    deb [arch=amd64 signed-by=/k.gpg] http://ftp.example.org/debian/ bookworm main\n";
+        assert_eq!(
+            debian_mirror_from_apt(&[(false, list.to_owned())]).as_deref(),
+            Some("http://ftp.example.org/debian")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sources.list.d")).unwrap();
+        std::fs::write(dir.path().join("sources.list.d/debian.sources"), deb822).unwrap();
+        std::fs::write(dir.path().join("sources.list.d/x.disabled"), list).unwrap();
+        assert_eq!(read_apt_sources(dir.path()), [(true, deb822.to_owned())]);
+    }
 
     #[test]
     fn xdg_wins_over_home() {

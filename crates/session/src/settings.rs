@@ -280,6 +280,8 @@ settings! {
         "Bytes free below which a build starts collecting garbage";
     "min-free-check-interval" Seconds Accepted "5",
         "How often free space is checked against `min-free` during builds";
+    "mirrors" List Honoured "",
+        "Where `mirror://NAME/…` URLs are fetched from, as NAME=URL words (default: debian=the apt sources' Debian mirror)";
     "narinfo-cache-negative-ttl" Seconds Accepted "3600",
         "How long a binary cache's answer that it lacks a path is remembered";
     "narinfo-cache-positive-ttl" Seconds Accepted "2592000",

@@ -18,6 +18,7 @@ mod nar;
 mod nix_hash;
 mod nix_store_query;
 mod parse;
+mod pkgs;
 mod profile;
 mod store;
 
