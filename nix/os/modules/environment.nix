@@ -27,6 +27,22 @@ with lib;
       description = "Extra directories of the packages to link into `sw` (passed to buildEnv).";
     };
 
+    environment.variables = mkOption {
+      type = types.attrsOf (types.either types.str (types.listOf types.str));
+      default = { };
+      example = { EDITOR = "vi"; };
+      description = ''
+        Environment variables of login shells, set in /etc/profile (a list is joined with
+        `:`).
+      '';
+    };
+
+    environment.shellInit = mkOption {
+      type = types.lines;
+      default = "";
+      description = "Shell commands run by /etc/profile, after the variables are set.";
+    };
+
     system.path = mkOption {
       type = types.package;
       internal = true;
@@ -36,6 +52,16 @@ with lib;
   };
 
   config = {
+    environment.variables.PATH =
+      mkDefault [ "/run/current-system/sw/bin" "/run/current-system/sw/sbin" ];
+
+    environment.etc.profile.text = ''
+      # /etc/profile: generated from environment.variables and environment.shellInit.
+    '' + concatStrings (mapAttrsToList (n: v:
+      "export ${n}=${escapeShellArg (if isList v then concatStringsSep ":" v else v)}\n")
+      config.environment.variables)
+    + config.environment.shellInit;
+
     system.path = pkgs.buildEnv ({
       name = "system-path";
       paths = config.environment.systemPackages ++ config.environment.defaultPackages;
