@@ -115,8 +115,15 @@ rec {
     ) (attrNames pattern);
   overrideExisting = old: new: mapAttrs (name: value: new.${name} or value) old;
   showAttrPath = path: if path == [ ] then "<root attribute path>" else lib.strings.concatMapStringsSep "." lib.strings.escapeNixIdentifier path;
+  # `pkg`'s output `output` (else `out`, else `pkg`) unless `pkg` already is one chosen output:
+  # newer packages mark that with `outputSpecified = true`, nixpkgs 18.03's mark the
+  # top-level with `outputUnspecified = true`; unmarked, a non-`out` output is taken as chosen.
   getOutput = output: pkg:
-    if !(pkg ? outputSpecified) || !pkg.outputSpecified then pkg.${output} or pkg.out or pkg else pkg;
+    let pick = pkg.${output} or pkg.out or pkg; in
+    if pkg.outputSpecified or false then pkg
+    else if pkg ? outputSpecified || (pkg.outputUnspecified or false) then pick
+    else if pkg ? outputUnspecified || (pkg.outputName or "out") != "out" then pkg
+    else pick;
   getFirstOutput = candidates: pkg:
     let outputs = builtins.filter (name: hasAttr name pkg) candidates; output = builtins.head outputs;
     in if pkg.outputSpecified or false || outputs == [ ] then pkg else pkg.${output};

@@ -35,11 +35,29 @@ let
     options = import ./options.nix { inherit lib; };
     types = import ./types.nix { inherit lib; };
     modules = import ./modules.nix { inherit lib; };
+    stringsWithDeps = import ./strings-with-deps.nix { inherit lib; };
+    sources = import ./sources.nix { inherit lib; };
   };
   # The top-level functions, in nixpkgs' precedence (later files win a shared name).
   flat = sets.trivial // sets.lists // sets.strings // sets.attrsets // sets.fixedPoints
     // sets.customisation // sets.debug // sets.asserts // sets.meta // sets.modules
+    // sets.stringsWithDeps // sets.sources
     // {
+      inherit (sets.types) mkOptionType isType isOptionType defaultFunctor defaultTypeMerge;
+      setType = typeName: value: value // { _type = typeName; };
+      imap = sets.lists.imap1;
+      mapAttrsFlatten = sets.attrsets.mapAttrsToList;
+      replaceChars = builtins.replaceStrings;
+      makePerlPath = sets.strings.makeSearchPathOutput "lib" "lib/perl5/site_perl";
+      nixpkgsVersion = sets.trivial.version;
+      ifEnable = cond: val: if cond then val else if builtins.isList val then [ ] else if builtins.isAttrs val then { } else "";
+      uniqList = { inputList, acc ? [ ] }: sets.lists.unique (acc ++ inputList);
+      zip = sets.attrsets.zipAttrsWith;
+      maybeEnv = name: default: let value = builtins.getEnv name; in if value == "" then default else value;
+      maybeAttr = name: default: attrs: attrs.${name} or default;
+      maybeAttrNullable = name: default: attrs: if attrs.${name} or null == null then default else attrs.${name};
+      nvs = name: value: { ${name} = value; };
+      setAttr = set: name: value: set // { ${name} = value; };
       inherit (sets.versions) splitVersion;
       inherit (sets.trivial) isFunction functionArgs setFunctionArgs id const importJSON importTOML warn;
       inherit (sets.lists) foldr foldl range last init unique flatten remove optional optionals toList

@@ -91,14 +91,22 @@ let
     let
       merged = foldl' (res: d:
         let
-          opt = d.options;
+          # The declaring file becomes the file of the type's submodules (their options'
+          # `declarations`).
+          opt = if d.options.type.getSubModules or null != null
+            then d.options // { type = d.options.type.substSubModules (map (setDefaultModuleLocation d.file) d.options.type.getSubModules); }
+            else d.options;
           conflict = (opt ? default && res ? default) || (opt ? example && res ? example)
             || (opt ? description && res ? description) || (opt ? apply && res ? apply);
           type =
             if !(opt ? type) || opt.type == null then res.type or null
             else if res.type or null == null then opt.type
             else res.type.typeMerge opt.type.functor;
-          subModules = if opt.options or null == null then [ ] else lib.lists.toList opt.options;
+          # `options = [ … ]` (NixOS 18.03's form): sub-option sets, or modules when functions;
+          # ignored, as there, when the type has its own submodules.
+          subModules = if opt.options or null == null || (opt.type.getSubModules or null) != null then [ ] else map (o:
+            setDefaultModuleLocation d.file (if isFunction o then o else { options = o; })
+          ) (lib.lists.toList opt.options);
         in
         if conflict || (opt ? type && opt.type != null && type == null) then
           throw "The option `${showOption loc}' in `${declText d.file d.pos}' is already declared in ${showFiles (lib.lists.zipListsWith declText res.declarations res.declarationPositions)}."
@@ -171,7 +179,10 @@ let
           throw "The option `${showOption loc'}' in `${declText o.file o.pos}' is a prefix of options in `${declText n.file n.pos}'; its type `${(o.options.type or types.unspecified).description}' does not support nested options."
       ) declsByName;
       unmatchedHere = concatMap (name:
-        if declsByName ? ${name} then [ ] else map (def: def // { prefix = [ name ]; }) defsByName.${name}
+        # A definition that resolves to nothing (`mkIf false …`) is no error, as in nixpkgs.
+        if declsByName ? ${name} then [ ]
+        else map (def: def // { prefix = [ name ]; })
+          (filter (def: dischargeProperties def.value != [ ]) defsByName.${name})
       ) (attrNames defsByName);
     in {
       options = mapAttrs (n: c: c.option or c.options) children;
@@ -183,7 +194,13 @@ let
   # `{ _file, key, imports, disabledModules, options, config }`.
   unifyModuleSyntax = file: key: m:
     let
-      addFreeform = config: if m ? freeformType then mkMerge [ config { _module.freeformType = m.freeformType; } ] else config;
+      # A module's `meta` (maintainers, doc) and `freeformType` are definitions of `meta` and
+      # `_module.freeformType`.
+      addFreeform = config:
+        if m ? freeformType || (structured && m ? meta) then mkMerge ([ config ]
+          ++ lib.lists.optional (m ? freeformType) { _module.freeformType = m.freeformType; }
+          ++ lib.lists.optional (structured && m ? meta) { meta = m.meta; })
+        else config;
       structured = m ? config || m ? options;
       bad = removeAttrs m [ "_file" "key" "disabledModules" "imports" "options" "config" "meta" "freeformType" "_class" ];
     in
@@ -198,7 +215,7 @@ let
       imports = (m.require or [ ]) ++ (m.imports or [ ]);
       options = m.options or { };
       config = addFreeform (if structured then m.config or { }
-        else removeAttrs m [ "_file" "key" "disabledModules" "require" "imports" "freeformType" "meta" "_class" ]);
+        else removeAttrs m [ "_file" "key" "disabledModules" "require" "imports" "freeformType" "_class" ]);
     };
 
   # Arguments: a module `{ config, pkgs, ... }: …` gets `config`, `options`, `lib`,
@@ -219,7 +236,9 @@ let
         key = toString ./modules.nix;
         options._module = {
           args = mkOption {
-            type = types.lazyAttrsOf types.raw;
+            # Not `raw`: NixOS 18.03's manual re-evaluates the modules with `args` holding
+            # what `_module.args` already defines, so equal names merge as `unspecified` does.
+            type = types.lazyAttrsOf types.unspecified;
             internal = true;
             description = "Additional arguments passed to each module in addition to ones like `lib`, `config`, and `pkgs`, `modulesPath`.";
           };
@@ -345,13 +364,12 @@ let
     let
       fromOpt = lib.attrsets.getAttrFromPath from options;
       toOf = lib.attrsets.attrByPath to (abort "Renaming error: option `${showOption to}' does not exist.");
-      toType = let opt = lib.attrsets.attrByPath to { } options; in opt.type or (types.submodule { });
     in {
+      # As NixOS 18.03 documents aliases: visible, untyped, described in DocBook.
       options = lib.attrsets.setAttrByPath from (mkOption {
-        inherit visible;
-        description = "Alias of {option}`${showOption to}`.";
+        description = "Alias of <option>${showOption to}</option>.";
         apply = x: use (toOf config);
-      } // lib.attrsets.optionalAttrs (toType != null) { type = toType; });
+      } // lib.attrsets.optionalAttrs (visible != null) { inherit visible; });
       config = mkIf condition (mkMerge [
         (lib.attrsets.optionalAttrs (options ? warnings) {
           warnings = lib.lists.optional (warn && fromOpt.isDefined)
@@ -363,18 +381,18 @@ let
     };
   mkRenamedOptionModule = from: to: doRename {
     inherit from to;
-    visible = false;
+    visible = null;
     warn = true;
     use = builtins.trace "Obsolete option `${showOption from}' is used. It was renamed to `${showOption to}'.";
   };
   mkRenamedOptionModuleWith = { from, to, sinceRelease }: doRename {
     inherit from to;
-    visible = false;
+    visible = null;
     warn = lib.trivial.isInOldestRelease sinceRelease;
     use = lib.trivial.warnIf (lib.trivial.isInOldestRelease sinceRelease)
       "Obsolete option `${showOption from}' is used. It was renamed to `${showOption to}'.";
   };
-  mkAliasOptionModule = from: to: doRename { inherit from to; visible = true; warn = false; use = x: x; };
+  mkAliasOptionModule = from: to: doRename { inherit from to; visible = null; warn = false; use = x: x; };
   mkAliasOptionModuleMD = mkAliasOptionModule;
   mkRemovedOptionModule = optionName: replacementInstructions:
     { options, ... }: {
@@ -382,14 +400,18 @@ let
         visible = false;
         apply = x: throw "The option `${showOption optionName}' can no longer be used since it's been removed. ${replacementInstructions}";
       });
-      config.assertions =
-        let opt = lib.attrsets.getAttrFromPath optionName options; in [ {
-          assertion = !opt.isDefined;
-          message = ''
-            The option definition `${showOption optionName}' in ${showFiles opt.files} no longer has any effect; please remove it.
-            ${replacementInstructions}
-          '';
-        } ];
+      # An assertion where `assertions` is declared (not in every submodule); elsewhere a
+      # definition fails when the option is read.
+      config = lib.attrsets.optionalAttrs (options ? assertions) {
+        assertions =
+          let opt = lib.attrsets.getAttrFromPath optionName options; in [ {
+            assertion = !opt.isDefined;
+            message = ''
+              The option definition `${showOption optionName}' in ${showFiles opt.files} no longer has any effect; please remove it.
+              ${replacementInstructions}
+            '';
+          } ];
+      };
     };
   mkChangedOptionModule = from: to: changeFn: mkMergedOptionModule [ from ] to changeFn;
   mkMergedOptionModule = from: to: mergeFn:

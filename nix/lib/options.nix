@@ -84,14 +84,14 @@ rec {
   literalExpression = text:
     if !isString text then throw "literalExpression expects a string."
     else { _type = "literalExpression"; inherit text; };
-  literalExample = literalExpression;
+  literalExample = text: { _type = "literalExample"; inherit text; };
   literalMD = text: { _type = "literalMD"; inherit text; };
   mdDoc = text: text;
 
   # `a.b."c d"`: an option path as NixOS prints it.
   showOption = parts:
     concatStringsSep "." (map (part:
-      if builtins.elem part [ "<name>" "*" "[definition" "<function body>" ] || lib.strings.hasPrefix "[definition " part
+      if builtins.elem part [ "<name>" "<name?>" "*" "<function body>" ] || lib.strings.hasPrefix "[definition " part
         || builtins.match "[a-zA-Z_][a-zA-Z0-9_'-]*" part != null
       then part else escapeNixString part) parts);
   showFiles = files: concatStringsSep " and " (map (f: "`${toString f}'") files);
@@ -99,13 +99,43 @@ rec {
   showDefLocation = def: if def.pos or null != null then "${toString def.pos.file}:${toString def.pos.line}" else toString def.file;
   showDefs = defs: lib.strings.concatMapStrings (def:
     let
-      oneLine = lib.generators.toPretty { multiline = false; } def.value;
-      text = if builtins.stringLength oneLine <= 72 then oneLine else lib.generators.toPretty { } def.value;
+      oneLine = showValue false def.value;
+      text = if builtins.stringLength oneLine <= 72 then oneLine else showValue true def.value;
       lines = lib.strings.splitString "\n" text;
       shown = if length lines > 1 then ":\n    " + concatStringsSep "\n    " lines else ": " + text;
     in "\n- In `${showDefLocation def}'${shown}"
   ) defs;
   unknownModule = "<unknown-file>";
+
+  # A value for an error message: Nix-like, cut off below a few levels (a definition may
+  # hold a whole package set) and after a few elements.
+  showValue = multiline: v:
+    let
+      maxDepth = 4;
+      maxItems = 10;
+      go = depth: indent: v:
+        let
+          sep = if multiline then "\n${indent}  " else " ";
+          end = if multiline then "\n${indent}" else " ";
+          items = xs: let n = length xs; shown = lib.lists.take maxItems xs; in
+            shown ++ lib.lists.optional (n > maxItems) "…";
+        in
+        if builtins.isString v then escapeNixString v
+        else if builtins.isInt v || builtins.isFloat v then builtins.toJSON v
+        else if builtins.isBool v then lib.trivial.boolToString v
+        else if v == null then "null"
+        else if builtins.isPath v then toString v
+        else if isFunction v then "<function>"
+        else if isList v then
+          if v == [ ] then "[ ]" else if depth >= maxDepth then "[ … ]"
+          else "[" + sep + concatStringsSep sep (items (map (go (depth + 1) (indent + "  ")) v)) + end + "]"
+        else if isAttrs v then
+          if v ? type && v.type == "derivation" then "<derivation ${v.name or "?"}>"
+          else if v == { } then "{ }" else if depth >= maxDepth then "{ … }"
+          else "{" + sep + concatStringsSep sep (items (map (n:
+            "${lib.strings.escapeNixIdentifier n} = ${go (depth + 1) (indent + "  ") v.${n}};") (attrNames v))) + end + "}"
+        else "<${builtins.typeOf v}>";
+    in go 0 "" v;
 
   # Every visible-or-not option of an evaluation's `options` as a list of
   # `{ name, loc, description, type, default?, example?, declarations, internal, visible, readOnly }`,
@@ -123,10 +153,21 @@ rec {
           visible = if (opt ? visible && opt.visible == "shallow") then true else opt.visible or true;
           readOnly = opt.readOnly or false;
           type = opt.type.description or "unspecified";
+          # Where each declaration is, `file:line` where known, else the file; Kiln's addition.
+          declarationLocations =
+            let
+              positions = opt.declarationPositions or [ ];
+              pairs = lib.lists.imap0 (i: file: {
+                inherit file;
+                pos = if i < length positions then elemAt positions i else null;
+              }) opt.declarations;
+            in map (d: if d.pos == null then toString d.file else "${toString d.pos.file}:${toString d.pos.line}")
+              (filter (d: d.file != unknownModule || d.pos != null) pairs);
         }
         // lib.attrsets.optionalAttrs (opt ? example) { example = renderOptionValue opt.example; }
         // lib.attrsets.optionalAttrs (opt ? defaultText || opt ? default) {
-          default = renderOptionValue (opt.defaultText or opt.default);
+          default = if opt ? defaultText && isString opt.defaultText then literalExpression opt.defaultText
+            else renderOptionValue (opt.defaultText or opt.default);
         };
         subOptions =
           let ss = opt.type.getSubOptions opt.loc;
@@ -138,8 +179,8 @@ rec {
     else if isAttrs attrs then concatMap (n: collectOptions attrs.${n}) (attrNames attrs)
     else [ ];
   renderOptionValue = v:
-    if v ? _type && v ? text then v
-    else literalExpression (lib.generators.toPretty { multiline = true; } v);
+    if isAttrs v && v ? _type && v ? text then v
+    else literalExpression (showValue true v);
 
   scrubOptionValue = x:
     if lib.attrsets.isDerivation x then { type = "derivation"; drvPath = x.name; outPath = x.name; name = x.name; }

@@ -21,7 +21,8 @@ rec {
     else tail (builtins.concatMap (x: [ separator x ]) list);
   makeSearchPath = subDir: paths: concatStringsSep ":" (map (path: path + "/" + subDir) (filter (x: x != null) paths));
   makeSearchPathOutput = output: subDir: pkgs: makeSearchPath subDir (map (lib.attrsets.getOutput output) pkgs);
-  makeLibraryPath = makeSearchPathOutput "lib" "lib";
+  # As in nixpkgs 18.03, the packages' own `lib` directories (newer nixpkgs take the `lib` output).
+  makeLibraryPath = makeSearchPath "lib";
   makeIncludePath = makeSearchPathOutput "dev" "include";
   makeBinPath = makeSearchPathOutput "bin" "bin";
   normalizePath = s:
@@ -106,7 +107,7 @@ rec {
     let strw = stringLength str; reqWidth = width - (stringLength filler);
     in if strw == width then str
       else if strw > width then throw "fixedWidthString: requested string length (${toString width}) must not be shorter than actual length (${toString strw})"
-      else fixedWidthString reqWidth filler (filler + str);
+      else filler + fixedWidthString reqWidth filler str;
   fixedWidthNumber = width: n: fixedWidthString width "0" (toString n);
   floatToString = float: let result = toString float; in result;
   isCoercibleToString = x:
@@ -159,4 +160,6 @@ rec {
         go = i: if i < m && substring i 1 a == substring i 1 b then go (i + 1) else i;
     in go 0;
   replaceString = from: to: replaceStrings [ from ] [ to ];
+  replaceChars = builtins.replaceStrings;
+  makePerlPath = makeSearchPathOutput "lib" "lib/perl5/site_perl";
 }

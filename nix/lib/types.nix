@@ -49,9 +49,9 @@ let
         substSubModules typeMerge functor deprecationMessage nestedTypes;
     };
 
-  # Descriptions of nested types, parenthesised where NixOS does.
-  optionDescriptionPhrase = unparenthesize: t:
-    if unparenthesize (t.descriptionClass or null) then t.description else "(${t.description})";
+  # Types describe themselves as in NixOS 18.03 ("list of strings", "null or string or
+  # signed integer", no parentheses), so that its option documentation comes out the same.
+  optionDescriptionPhrase = unparenthesize: t: t.description;
   nounOrConj = c: c == "noun" || c == "conjunction";
   noun = c: c == "noun";
 
@@ -91,7 +91,7 @@ let
         else if common == "stringCoercibleSet" then mergeOneOption loc defs
         else mergeEqualOption loc defs;
     };
-    unspecified = mkOptionType { name = "unspecified"; description = "unspecified value"; descriptionClass = "noun"; };
+    unspecified = mkOptionType { name = "unspecified"; descriptionClass = "noun"; };
     bool = mkOptionType { name = "bool"; description = "boolean"; descriptionClass = "noun"; check = isBool; merge = mergeEqualOption; };
     boolByOr = mkOptionType { name = "boolByOr"; description = "boolean (merged using or)"; descriptionClass = "noun"; check = isBool; merge = loc: defs: any (d: d.value) defs; };
     int = mkOptionType { name = "int"; description = "signed integer"; descriptionClass = "noun"; check = isInt; merge = mergeEqualOption; };
@@ -147,7 +147,7 @@ let
     };
     separatedString = sep: mkOptionType {
       name = "separatedString";
-      description = if sep == "" then "Concatenated string" else "strings concatenated with ${builtins.toJSON sep}";
+      description = "string";
       descriptionClass = "noun";
       check = isString;
       merge = loc: defs: builtins.concatStringsSep sep (getValues defs);
@@ -194,7 +194,7 @@ let
 
     listOf = elemType: mkOptionType rec {
       name = "listOf";
-      description = "list of ${optionDescriptionPhrase noun elemType}";
+      description = "list of ${elemType.description}s";
       descriptionClass = "composite";
       check = isList;
       merge = loc: defs:
@@ -214,7 +214,7 @@ let
     nonEmptyListOf = elemType:
       let list = addCheck (listOf elemType) (l: l != [ ]);
       in list // {
-        description = "non-empty ${optionDescriptionPhrase noun list}";
+        description = "non-empty list of ${elemType.description}s";
         emptyValue = { };
         substSubModules = m: nonEmptyListOf (elemType.substSubModules m);
       };
@@ -223,7 +223,7 @@ let
     lazyAttrsOf = elemType: attrsWith { inherit elemType; lazy = true; };
     attrsWith = { elemType, lazy ? false, placeholder ? "name" }: mkOptionType rec {
       name = if lazy then "lazyAttrsOf" else "attrsOf";
-      description = (if lazy then "lazy attribute set" else "attribute set") + " of ${optionDescriptionPhrase noun elemType}";
+      description = (if lazy then "lazy attribute set" else "attribute set") + " of ${elemType.description}s";
       descriptionClass = "composite";
       check = isAttrs;
       merge = loc: defs:
@@ -241,7 +241,26 @@ let
       functor = defaultFunctor name // { wrapped = elemType; type = w: attrsWith { elemType = w; inherit lazy placeholder; }; };
       nestedTypes.elemType = elemType;
     };
-    loaOf = attrsOf;
+    # An attribute set, or (as NixOS 18.03 allowed) a list whose elements are named by their
+    # `name` attribute or `unnamed-N.M` (definition N, element M).
+    loaOf = elemType:
+      let attrOnly = attrsOf elemType; in
+      attrOnly // {
+        name = "loaOf";
+        description = "list or attribute set of ${elemType.description}s";
+        check = x: isList x || isAttrs x;
+        merge = loc: defs: attrOnly.merge loc (lib.lists.imap1 (n: def:
+          if isList def.value then def // {
+            value = builtins.listToAttrs (lib.lists.imap1 (m: elem: {
+              name = elem.name or "unnamed-${toString n}.${toString m}";
+              value = elem;
+            }) def.value);
+          } else def) defs);
+        getSubOptions = prefix: elemType.getSubOptions (prefix ++ [ "<name?>" ]);
+        substSubModules = m: loaOf (elemType.substSubModules m);
+        functor = attrOnly.functor // { name = "loaOf"; type = loaOf; };
+      };
+    optionSet = mkOptionType { name = "optionSet"; description = "option set"; deprecationMessage = "Use `types.submodule' instead"; };
 
     uniq = unique { message = ""; };
     unique = { message }: type: mkOptionType rec {
@@ -291,13 +310,10 @@ let
 
     enum = values:
       let
-        show = v: if isString v then ''"${v}"'' else if isInt v then toString v else if isBool v then lib.trivial.boolToString v else ''<${builtins.typeOf v}>'';
+        show = v: if isString v then ''"${v}"'' else if isInt v then toString v else ''<${builtins.typeOf v}>'';
       in mkOptionType rec {
         name = "enum";
-        description =
-          if values == [ ] then "impossible (empty enum)"
-          else if length values == 1 then "value ${show (head values)} (singular enum)"
-          else "one of ${builtins.concatStringsSep ", " (map show values)}";
+        description = "one of ${builtins.concatStringsSep ", " (map show values)}";
         descriptionClass = if length values < 2 then "noun" else "conjunction";
         check = flip elem values;
         merge = mergeEqualOption;
@@ -329,7 +345,7 @@ let
       assert lib.asserts.assertMsg (coercedType.getSubModules == null) "coercedTo: coercedType must not have submodules (it's a ${coercedType.description})";
       mkOptionType rec {
         name = "coercedTo";
-        description = "${optionDescriptionPhrase nounOrConj finalType} or ${optionDescriptionPhrase nounOrConj coercedType} convertible to it";
+        description = "${finalType.description} or ${coercedType.description}";
         check = x: (coercedType.check x && finalType.check (coerceFunc x)) || finalType.check x;
         merge = loc: defs:
           let coerceVal = val: if coercedType.check val && !(finalType.check val) then coerceFunc val else val;
@@ -360,8 +376,9 @@ let
           imports = [ (if shorthandOnlyDefinesConfig && isAttrs def.value && !(isFunction def.value)
                        then { config = def.value; } else def.value) ];
         }) defs;
-        eval = loc: extra: lib.modules.evalModules {
-          modules = [ { _module.args.name = lib.modules.mkOptionDefault (lib.lists.last loc); } ] ++ modules ++ extra;
+        eval = loc: extra: evalNamed loc (lib.lists.last loc) extra;
+        evalNamed = loc: name: extra: lib.modules.evalModules {
+          modules = [ { _module.args.name = lib.modules.mkOptionDefault name; } ] ++ modules ++ extra;
           inherit specialArgs class;
           prefix = loc;
         };
@@ -377,7 +394,8 @@ let
         merge = loc: defs:
           (eval loc (defModules defs)).config;
         emptyValue = { value = { }; };
-        getSubOptions = prefix: (base prefix).options // lib.attrsets.optionalAttrs (freeformType != null) { _freeformOptions = freeformType.getSubOptions prefix; };
+        # For documentation the `name` argument is "<name>" (DocBook-escaped, as in NixOS 18.03).
+        getSubOptions = prefix: (evalNamed prefix "&lt;name&gt;" [ ]).options // lib.attrsets.optionalAttrs (freeformType != null) { _freeformOptions = freeformType.getSubOptions prefix; };
         getSubModules = modules;
         substSubModules = m: submoduleWith (attrs // { modules = m; });
         nestedTypes = { };

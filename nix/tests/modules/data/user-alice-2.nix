@@ -1,0 +1,6 @@
+{ lib, ... }:
+{
+  config = lib.mkMerge [
+    { users.alice.uid = 1001; }
+  ];
+}
