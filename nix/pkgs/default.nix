@@ -53,11 +53,71 @@ let
 
       fetchurl = support.makeOverridable (import ./build-support/fetchurl.nix { lib = support; });
 
+      # `debianSource NAME`: the upstream tarball (`*.orig.tar.*`) of Debian's source package
+      # NAME, pinned in `sources.json` (by `nix/pkgs/update --add-source NAME`), with
+      # `upstreamVersion`.
+      debianSource =
+        name:
+        let
+          pins = (builtins.fromJSON (builtins.readFile ./sources.json)).packages;
+          pin =
+            pins.${name}
+              or (throw "no Debian source package '${name}' is pinned; run 'nix/pkgs/update --add-source ${name}'");
+        in
+        final.fetchurl {
+          url = "mirror://debian/${pin.path}";
+          inherit (pin) sha256;
+        }
+        // {
+          inherit (pin) upstreamVersion;
+          debianVersion = pin.version;
+        };
+
+      stdenv = import ./stdenv {
+        inherit system;
+        lib = support;
+        busybox = stage0.busybox;
+        inherit stage0;
+        stage1 = final.bootstrap.stage1;
+      };
+
+      # The setup hook that points binary packages' ELF files at the store (see
+      # build-support/auto-patchelf.sh).
+      autoPatchelfHook = final.runCommand "auto-patchelf-hook" { } ''
+        mkdir -p $out/nix-support
+        cp ${./build-support/auto-patchelf.sh} $out/nix-support/setup-hook
+      '';
+
+      debianBinary = callPackage ./build-support/debian-binary.nix { lib = support; };
+
+      # Binary packages from Debian.
+      libonig5 = final.debianBinary { pname = "libonig5"; };
+      libjq1 = final.debianBinary {
+        pname = "libjq1";
+        buildInputs = [ final.libonig5 ];
+      };
+      jq = final.debianBinary {
+        pname = "jq";
+        buildInputs = [ final.libjq1 ];
+      };
+      linux = callPackage ./linux { };
+
+      hello = callPackage ./hello { };
+      zlib = callPackage ./zlib { };
+      ncurses = callPackage ./ncurses { };
+      less = callPackage ./less { };
+      bash = callPackage ./bash { };
+      coreutils = callPackage ./coreutils { };
+
       # The shell the trivial builders' scripts run with.
       runtimeShell = "${final.busybox}/bin/sh";
 
       bootstrap = {
         inherit stage0;
+        stage1 = import ./bootstrap/stage1.nix {
+          inherit system stage0;
+          busybox = stage0.busybox;
+        };
       };
 
       # Until busybox is built from its source, the bootstrap's static one.

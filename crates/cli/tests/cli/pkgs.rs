@@ -287,3 +287,190 @@ fn overlays_config_and_overrides() {
     let err = String::from_utf8_lossy(&fail.stderr);
     assert!(err.contains("needs argument 'noSuchThing'"), "{err}");
 }
+
+/// The interpreter (`PT_INTERP`) of a 64-bit little-endian ELF file, `None` for other files
+/// and ELF files without one.
+fn elf_interpreter(bytes: &[u8]) -> Option<String> {
+    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
+        return None;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap()) as usize;
+    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    (0..phnum).find_map(|i| {
+        let ph = phoff + i * phentsize;
+        if u32::from_le_bytes(bytes[ph..ph + 4].try_into().unwrap()) != 3 {
+            return None;
+        }
+        let (off, size) = (u64_at(ph + 8), u64_at(ph + 32));
+        let s = &bytes[off..off + size];
+        Some(String::from_utf8_lossy(s.strip_suffix(b"\0").unwrap_or(s)).into_owned())
+    })
+}
+
+/// Every regular file under `dir` (not following links).
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let ft = entry.file_type().unwrap();
+        if ft.is_dir() {
+            files_under(&entry.path(), out);
+        } else if ft.is_file() {
+            out.push(entry.path());
+        }
+    }
+}
+
+#[test]
+fn bootstrap_stdenv_builds_gnu_hello_from_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let pkgs = nix_dir().join("pkgs");
+    let hello = stdout_of(build(&root).arg("-f").arg(&pkgs).args(["-A", "hello"]));
+    let hello = hello.trim();
+    assert!(hello.ends_with("-hello-2.10"), "{hello}");
+
+    // Stage 1: every program of the toolchain runs from the store.
+    let stage1 = stdout_of(
+        build(&root)
+            .arg("-f")
+            .arg(&pkgs)
+            .args(["-A", "bootstrap.stage1"]),
+    );
+    let stage1 = stage1.trim().to_owned();
+    let mut files = Vec::new();
+    files_under(&real(&root, &stage1).join("usr/bin"), &mut files);
+    let mut programs = 0;
+    for f in &files {
+        if let Some(interp) = elf_interpreter(&std::fs::read(f).unwrap()) {
+            assert_eq!(
+                interp,
+                format!("{stage1}/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+                "{}",
+                f.display()
+            );
+            programs += 1;
+        }
+    }
+    assert!(programs > 50, "{programs} programs with an interpreter");
+
+    // It runs, in the sandbox, with only its closure.
+    let ran = build_expr(
+        &root,
+        r#"runCommand "run-hello" { } "${hello}/bin/hello > $out""#,
+    );
+    assert_eq!(
+        std::fs::read_to_string(real(&root, &ran[0])).unwrap(),
+        "Hello, world!\n"
+    );
+
+    // Its closure: hello and the runtime libc, and no file names a host library directory
+    // or the build directory.
+    let closure = stdout_of(
+        super::legacy(tmp.path(), "nix-store")
+            .args(["--store"])
+            .arg(&root)
+            .args(["-qR", hello]),
+    );
+    let closure: Vec<&str> = closure.lines().collect();
+    assert_eq!(closure.len(), 2, "{closure:?}");
+    assert!(closure.iter().all(|p| p.starts_with("/nix/store/")));
+    assert!(closure.iter().any(|p| p.contains("-bootstrap-libc-")));
+    let mut files = Vec::new();
+    for p in &closure {
+        files_under(&real(&root, p), &mut files);
+    }
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for bad in [&b"/usr/lib"[..], b"/lib/x86_64-linux-gnu", b"/build/"] {
+            assert!(
+                !bytes.windows(bad.len()).any(|w| w == bad),
+                "{} names {}",
+                f.display(),
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    // Reproducible: a rebuild is bit for bit the same.
+    stdout_of(
+        build(&root)
+            .arg("-f")
+            .arg(&pkgs)
+            .args(["-A", "hello", "--check"]),
+    );
+
+    // A library with two outputs: a program built against it finds its headers (`dev`) and
+    // library (`out`, which `dev` propagates), and keeps only `out` in its closure.
+    let uses = build_expr(
+        &root,
+        r#"stdenv.mkDerivation {
+          name = "uses-zlib";
+          buildInputs = [ zlib ];
+          dontUnpack = true;
+          buildPhase = ''
+            printf '#include <zlib.h>\n#include <stdio.h>\nint main(void) { printf("zlib %%s\\n", zlibVersion()); return 0; }\n' > z.c
+            cc -O2 -o z z.c -lz
+          '';
+          installPhase = "mkdir -p $out/bin; cp z $out/bin/; $out/bin/z > $out/version";
+        }"#,
+    );
+    assert_eq!(
+        std::fs::read_to_string(real(&root, &uses[0]).join("version")).unwrap(),
+        "zlib 1.2.13\n"
+    );
+    let closure = stdout_of(
+        super::legacy(tmp.path(), "nix-store")
+            .args(["--store"])
+            .arg(&root)
+            .args(["-qR", &uses[0]]),
+    );
+    let names: Vec<&str> = closure.lines().map(|p| &p[44..]).collect();
+    assert_eq!(names.len(), 3, "{closure}");
+    assert!(names.contains(&"zlib-1.2.13.dfsg"), "{closure}");
+    assert!(!closure.contains("-dev"), "{closure}");
+
+    // A failing phase names the package and the phase, and the log's last lines show.
+    let fail = failure_of(build(&root).arg("-E").arg(
+        "with import <kiln/pkgs> { }; stdenv.mkDerivation { name = \"doomed\"; dontUnpack = true; \
+         buildPhase = \"echo about to fail; false\"; }",
+    ));
+    let err = String::from_utf8_lossy(&fail.stderr);
+    assert!(err.contains("> about to fail"), "{err}");
+    assert!(
+        err.contains("error: doomed: phase 'buildPhase' failed (exit status 1)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn packages_from_upstream_sources_and_debian_binaries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    // Each runs in the sandbox from its closure: less built against ncurses, jq and its
+    // libraries taken from Debian's binary packages and fixed up by autoPatchelf.
+    let outs = build_expr(
+        &root,
+        r#"runCommand "versions" { } ''
+          ${less}/bin/less --version | head -n 1 > $out
+          ${jq}/bin/jq --version >> $out
+          echo '{"a": [1, 2]}' | ${jq}/bin/jq -c '.a | add' >> $out
+        ''"#,
+    );
+    let text = std::fs::read_to_string(real(&root, &outs[0])).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("less 590"), "{text}");
+    assert_eq!(lines[1..], ["jq-1.6", "3"], "{text}");
+
+    // A binary package whose library is not among its inputs fails, naming both.
+    let fail =
+        failure_of(build(&root).arg("-E").arg(
+            "with import <kiln/pkgs> { }; libjq1.overrideAttrs (old: { buildInputs = [ ]; })",
+        ));
+    let err = String::from_utf8_lossy(&fail.stderr);
+    assert!(
+        err.contains("libjq.so.1.0.4 needs libonig.so.5, which no input provides"),
+        "{err}"
+    );
+    assert!(err.contains("phase 'fixupPhase' failed"), "{err}");
+}
