@@ -12,8 +12,11 @@ in
   options = {
     boot.kernelPackages = mkOption {
       type = types.nullOr types.attrs;
-      default = pkgs.linuxPackages or null;
-      defaultText = "pkgs.linuxPackages, or null when the package set has none";
+      default =
+        if pkgs ? linuxPackages then pkgs.linuxPackages
+        else if pkgs ? linux then { kernel = pkgs.linux; }
+        else null;
+      defaultText = "pkgs.linuxPackages, else { kernel = pkgs.linux; }, else null";
       description = ''
         The kernel package set; its `kernel` attribute is the kernel (the toplevel's `kernel`
         is `''${kernel}/''${system.boot.loader.kernelFile}`). Null: no kernel (a system that is
