@@ -291,9 +291,12 @@ let
         else if isString m && !(lib.strings.hasPrefix "/" m) then "${toString (specialArgs.modulesPath or "")}/${m}"
         else toString m;
       disabled = concatMap (item: map disabledKey item.module.disabledModules) everything;
-      # As in nixpkgs 18.03, a disabled module is left out but what it imports is kept.
+      # A disabled module is left out with what it imports (unless imported elsewhere too),
+      # as newer nixpkgs do; nixpkgs 18.03 kept the imports.
+      keep = filter (item: !(elem item.key disabled));
       collected = map (item: item.module)
-        (if disabled == [ ] then everything else filter (item: !(elem item.key disabled)) everything);
+        (if disabled == [ ] then everything
+         else genericClosure { startSet = keep top; operator = item: keep item.children; });
 
       # Like nixpkgs, definitions (and declarations) are taken in the reverse of the collected
       # order: a later module's list elements come first.

@@ -141,7 +141,8 @@ rec {
   fileContents = file: removeSuffix "\n" (builtins.readFile file);
   sanitizeDerivationName = string:
     let
-      okay = builtins.replaceStrings [ ] [ ] (concatStringsSep "-" (filter (x: isString x && x != "") (split "[^[:alnum:]+._?=-]+" string)));
+      # Each run of characters a store path name cannot hold becomes one "-".
+      okay = concatStrings (map (x: if isList x then "-" else x) (split "[^[:alnum:]+._?=-]+" string));
       trimmed = if hasPrefix "." okay then substring 1 (-1) okay else okay;
       short = substring (lib.trivial.max 0 (stringLength trimmed - 207)) 207 trimmed;
     in if short == "" then "unknown" else short;

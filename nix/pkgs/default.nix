@@ -90,16 +90,14 @@ let
 
       debianBinary = callPackage ./build-support/debian-binary.nix { lib = support; };
 
-      # Binary packages from Debian.
-      libonig5 = final.debianBinary { pname = "libonig5"; };
-      libjq1 = final.debianBinary {
-        pname = "libjq1";
-        buildInputs = [ final.libonig5 ];
-      };
-      jq = final.debianBinary {
-        pname = "jq";
-        buildInputs = [ final.libjq1 ];
-      };
+      # Every binary package pinned in binaries.json, by its Debian name, its pinned
+      # dependencies as inputs.
+      debianPackages = builtins.mapAttrs (name: _: final.debianBinary { pname = name; }) (
+        builtins.removeAttrs
+          ((builtins.fromJSON (builtins.readFile ./binaries.json)).${system} or { })
+          [ ]
+      );
+      inherit (final.debianPackages) jq libjq1 systemd;
       linux = callPackage ./linux { };
 
       hello = callPackage ./hello { };
@@ -108,6 +106,8 @@ let
       less = callPackage ./less { };
       bash = callPackage ./bash { };
       coreutils = callPackage ./coreutils { };
+      openssh = callPackage ./openssh { };
+      git = callPackage ./git { };
 
       # The shell the trivial builders' scripts run with.
       runtimeShell = "${final.busybox}/bin/sh";

@@ -15,13 +15,18 @@ let
         builtins.concatStringsSep ", " (builtins.filter (n: n != "comment" && n != "suite") (builtins.attrNames allPins))
       })");
   # Debian versions may carry an epoch (`1:`), which a store path name cannot.
-  plainVersion = v: let m = builtins.match "[0-9]+:(.*)" v; in if m == null then v else builtins.head m;
+  plainVersion =
+    v:
+    let
+      m = builtins.match "[0-9]+:(.*)" v;
+    in
+    builtins.replaceStrings [ "~" ] [ "-" ] (if m == null then v else builtins.head m);
   fetchDeb =
     name: pin:
     fetchurl {
       url = "mirror://debian/${pin.path}";
       sha256 = pin.sha256;
-      name = lib.baseName pin.path;
+      name = builtins.replaceStrings [ "~" ] [ "-" ] (lib.baseName pin.path);
     };
   unpackDeb =
     name: pin:

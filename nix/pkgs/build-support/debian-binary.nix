@@ -3,12 +3,15 @@
 # The `.deb` is unpacked by `builtin:unpack`, copied into `$out` (Debian's `usr/` merged into
 # the top, so `$out/bin`, `$out/lib/x86_64-linux-gnu`; absolute links point into `$out`), and fixed up like the bootstrap's stage 1 by
 # `autoPatchelfHook`: interpreters and RUNPATHs into the store, a missing library an error.
+# The pin's `depends` (its Debian dependencies that are pinned too, recorded by the updater)
+# are `debianPackages.NAME`s added to `buildInputs`.
 {
   lib,
   system,
   stdenv,
   fetchurl,
   autoPatchelfHook,
+  debianPackages,
 }:
 
 {
@@ -22,15 +25,16 @@ let
   pin =
     (pins.${system} or { }).${pname}
       or (throw "no Debian binary package '${pname}' is pinned for ${system}; run 'nix/pkgs/update --add-deb ${pname}'");
+  # A store path name has no epoch (`1:`) and no `~`.
   version =
     let
       m = builtins.match "[0-9]+:(.*)" pin.version;
     in
-    if m == null then pin.version else builtins.head m;
+    builtins.replaceStrings [ "~" ] [ "-" ] (if m == null then pin.version else builtins.head m);
   deb = fetchurl {
     url = "mirror://debian/${pin.path}";
     inherit (pin) sha256;
-    name = lib.baseName pin.path;
+    name = builtins.replaceStrings [ "~" ] [ "-" ] (lib.baseName pin.path);
   };
   unpacked = derivation {
     name = "${pname}-${version}-unpacked";
@@ -49,7 +53,7 @@ stdenv.mkDerivation (
     dontBuild = true;
     dontStrip = true;
     nativeBuildInputs = [ autoPatchelfHook ] ++ (args.nativeBuildInputs or [ ]);
-    inherit buildInputs;
+    buildInputs = map (d: debianPackages.${d}) (pin.depends or [ ]) ++ buildInputs;
     installPhase = ''
       runHook preInstall
       # Debian's `usr/` becomes the top (`$out/bin`, `$out/lib`, …), merged with `/bin`,

@@ -1,3 +1,4 @@
+# nixpkgs: ..18.03
 # Forms NixOS 18.03's own modules use: loaOf with list definitions, sub-options given as
 # `options = [ … ]`, a module's `meta`.
 { lib ? import <kiln/lib> }:

@@ -25,6 +25,6 @@ in {
   inherit (r.config) oneOf port u8 pos between any;
   lazyX = r.config.lazy.x;
   lazyNames = builtins.attrNames r.config.lazy;
-  descriptions = map (t: t.description) [ types.port types.ints.u8 types.ints.positive (types.ints.between 3 5) (types.nullOr types.str) (types.listOf types.int) (types.attrsOf types.bool) (types.enum [ "a" "b" ]) (types.either types.int types.str) ];
+  descriptions = map (t: t.description) [ types.port types.ints.u8 types.ints.positive (types.ints.between 3 5) (types.nullOr types.str) (types.enum [ "a" "b" ]) (types.either types.int types.str) ];
   checks = [ (types.port.check 65536) (types.ints.u8.check (-1)) (types.ints.s8.check (-128)) (types.str.check "x") (types.path.check "/x") (types.path.check "x") ];
 }

@@ -446,21 +446,28 @@ fn bootstrap_stdenv_builds_gnu_hello_from_source() {
 fn packages_from_upstream_sources_and_debian_binaries() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
-    // Each runs in the sandbox from its closure: less built against ncurses, jq and its
-    // libraries taken from Debian's binary packages and fixed up by autoPatchelf.
+    // Each runs in the sandbox from its closure: less built against ncurses, OpenSSH against
+    // zlib; jq and systemd with their libraries taken from Debian's binary packages and fixed
+    // up by autoPatchelf.
     let outs = build_expr(
         &root,
         r#"runCommand "versions" { } ''
           ${less}/bin/less --version | head -n 1 > $out
           ${jq}/bin/jq --version >> $out
           echo '{"a": [1, 2]}' | ${jq}/bin/jq -c '.a | add' >> $out
+          ${systemd}/lib/systemd/systemd --version | head -n 1 >> $out
+          ${openssh}/bin/ssh -V 2>> $out
+          ${openssh}/bin/ssh-keygen -q -t ed25519 -N "" -f key
+          cut -d " " -f 1 key.pub >> $out
         ''"#,
     );
     let text = std::fs::read_to_string(real(&root, &outs[0])).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines.len(), 6, "{text}");
     assert!(lines[0].starts_with("less 590"), "{text}");
-    assert_eq!(lines[1..], ["jq-1.6", "3"], "{text}");
+    assert_eq!(lines[1..3], ["jq-1.6", "3"], "{text}");
+    assert!(lines[3].starts_with("systemd 252 "), "{text}");
+    assert_eq!(lines[4..], ["OpenSSH_9.2p1, without OpenSSL", "ssh-ed25519"], "{text}");
 
     // A binary package whose library is not among its inputs fails, naming both.
     let fail =

@@ -1,0 +1,35 @@
+# OpenSSH, the client and server, with its own cryptography (`--without-openssl`: ed25519,
+# chacha20-poly1305, curve25519 keys and ciphers; OpenSSL needs perl in the bootstrap) and
+# zlib. Configuration is read from /etc/ssh; `ssh-keygen -A` makes the host keys at
+# activation, not here.
+{ stdenv, debianSource, zlib }:
+
+let
+  src = debianSource "openssh";
+in
+stdenv.mkDerivation {
+  pname = "openssh";
+  version = src.upstreamVersion;
+  inherit src;
+  buildInputs = [ zlib ];
+  configureFlags = [
+    "--without-openssl"
+    "--sysconfdir=/etc/ssh"
+    "--with-privsep-path=/var/empty"
+    "--with-pid-dir=/run"
+    "--without-zlib-version-check"
+    "--disable-strip"
+  ];
+  installTargets = "install-nokeys";
+  # The configuration and the privilege separation directory belong to the system.
+  installFlags = [
+    "sysconfdir=${placeholder "out"}/etc/ssh"
+    "PRIVSEP_PATH=${placeholder "out"}/var/empty"
+  ];
+  meta = {
+    description = "An implementation of the SSH protocol";
+    homepage = "https://www.openssh.com";
+    license = "BSD-2-Clause";
+    mainProgram = "ssh";
+  };
+}

@@ -1,0 +1,4 @@
+{
+  imports = [ ./unwanted-child.nix ];
+  services.base.tags = [ "unwanted-parent" ];
+}
