@@ -1,0 +1,21 @@
+# The modules every Kiln system is made of, one file per area.
+[
+  ./assertions.nix
+  ./version.nix
+  ./nixpkgs.nix
+  ./environment.nix
+  ./etc.nix
+  ./users.nix
+  ./systemd.nix
+  ./networking.nix
+  ./time.nix
+  ./openssh.nix
+  ./boot.nix
+  ./file-systems.nix
+  ./nix-settings.nix
+  ./activation.nix
+  ./state.nix
+  ./compat.nix
+  ./specialisation.nix
+  ./toplevel.nix
+]

@@ -1,0 +1,1 @@
+{ environment.etc."../shadow".text = "root::0:0::::"; }

@@ -1,0 +1,1 @@
+{ networking.hostName = "web"; services.nonexistent.enable = true; }

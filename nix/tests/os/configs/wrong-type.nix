@@ -1,0 +1,1 @@
+{ networking.hostName = "web"; networking.firewall.allowedTCPPorts = [ "http" ]; }
