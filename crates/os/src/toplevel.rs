@@ -114,7 +114,10 @@ pub struct Toplevel {
 impl Toplevel {
     /// Reads the toplevel at the logical path `path` in the store under `root`.
     pub fn read(root: &Path, path: &str) -> Result<Toplevel, OsError> {
-        let file = phys(root, path).join("kiln-system.json");
+        // The file may be a link into the store (nix/os links `writeText`'s output): followed
+        // inside the root.
+        let logical = Path::new(path).join("kiln-system.json");
+        let file = resolve(root, &logical).unwrap_or_else(|_| phys(root, &logical));
         let Some(bytes) = crate::fsutil::read_opt(&file)? else {
             return Err(OsError::NotAToplevel {
                 path: path.to_owned(),
@@ -153,7 +156,10 @@ impl Toplevel {
 
     /// The kernel parameters: `kernel-params` when present, else `kernelParams`.
     pub fn kernel_params(&self, root: &Path) -> String {
-        match std::fs::read_to_string(phys(root, &self.path).join("kernel-params")) {
+        match self
+            .resolve(root, "kernel-params")
+            .and_then(|p| std::fs::read_to_string(&p).map_err(io_err("reading", p)))
+        {
             Ok(s) => s.trim().to_owned(),
             Err(_) => self.system.kernel_params.join(" "),
         }
@@ -161,7 +167,9 @@ impl Toplevel {
 
     /// `nixos-version`, empty when absent.
     pub fn version(&self, root: &Path) -> String {
-        std::fs::read_to_string(phys(root, &self.path).join("nixos-version"))
+        self.resolve(root, "nixos-version")
+            .ok()
+            .and_then(|p| std::fs::read_to_string(p).ok())
             .map(|s| s.trim().to_owned())
             .unwrap_or_default()
     }

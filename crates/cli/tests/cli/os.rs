@@ -493,3 +493,120 @@ fn copy(from: &Path, to: &Path) {
         .unwrap();
     assert!(st.success());
 }
+
+/// The fetch cache the package-set tests share, so the pinned Debian files are downloaded once.
+fn pkgs_cache_home() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/kiln-pkgs-test-cache");
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The repository's two-host example (`examples/fleet`), with the real module system, OS
+/// modules and package set: both hosts built and switched into empty roots, web changed and
+/// switched again (generation 2, the stale `/etc` entry gone, the report naming it), then
+/// rolled back to generation 1 exactly.
+#[test]
+fn the_example_fleet_builds_switches_changes_and_rolls_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = tmp.path().join("fleet");
+    copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet"),
+        &fleet,
+    );
+    let os = |root: &Path, args: &[&str]| {
+        let mut cmd = kiln();
+        cmd.env("XDG_CACHE_HOME", pkgs_cache_home())
+            .args(["os"])
+            .args(args)
+            .arg("--root")
+            .arg(root)
+            .arg("--file")
+            .arg(fleet.join("hosts.nix"));
+        output(&mut cmd)
+    };
+    let web = tmp.path().join("web");
+    let db = tmp.path().join("db");
+    os(&web, &["switch", "--host", "web"]);
+    os(&db, &["switch", "--host", "db"]);
+    for (root, host) in [(&web, "web"), (&db, "db")] {
+        assert_eq!(link(root, "nix/var/nix/profiles/system"), "system-1-link");
+        let toplevel = link(root, "nix/var/nix/profiles/system-1-link");
+        assert!(
+            toplevel.ends_with(&format!("-nixos-system-{host}-18.03.kiln")),
+            "{toplevel}"
+        );
+        assert_eq!(link(root, "etc/static"), format!("{toplevel}/etc"));
+        assert_eq!(link(root, "etc/hostname"), "/etc/static/hostname");
+        let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap();
+        assert!(passwd.contains("\nalice:x:1000:100:"), "{passwd}");
+        assert!(passwd.contains("\nsshd:x:"), "{passwd}");
+        assert!(root.join("boot/loader/entries/kiln-1.conf").is_file());
+        // The units and their wants links, read through the root as the booted system would.
+        let units = kiln_os_units(root, &toplevel);
+        assert!(units.contains(&"sshd.service".to_owned()), "{units:?}");
+        assert!(
+            units.contains(&"multi-user.target.wants/sshd.service".to_owned()),
+            "{units:?}"
+        );
+    }
+    assert_eq!(link(&web, "etc/motd"), "/etc/static/motd");
+    assert!(
+        !db.join("etc/motd").exists(),
+        "the custom option is on web only"
+    );
+    let gen1 = system_tree(&web);
+
+    // Generation 2: the index page is replaced.
+    let web_nix = fleet.join("web.nix");
+    let text = fs::read_to_string(&web_nix).unwrap();
+    let changed = text.replace(
+        "environment.etc.\"www/index.html\"",
+        "environment.etc.\"www/home.html\"",
+    );
+    assert_ne!(changed, text);
+    fs::write(&web_nix, changed).unwrap();
+    let (out, err) = os(&web, &["switch", "--host", "web"]);
+    let report = format!("{out}{err}");
+    assert!(report.contains("www/home.html"), "{report}");
+    assert!(
+        report.contains("www/index.html"),
+        "the removed entry is named: {report}"
+    );
+    assert_eq!(link(&web, "nix/var/nix/profiles/system"), "system-2-link");
+    assert!(
+        !web.join("etc/www/index.html").exists()
+            && fs::symlink_metadata(web.join("etc/www/index.html")).is_err()
+    );
+    assert_eq!(link(&web, "etc/www/home.html"), "/etc/static/www/home.html");
+    assert!(web.join("boot/loader/entries/kiln-2.conf").is_file());
+
+    output(kiln().args(["os", "rollback", "--root"]).arg(&web));
+    // Everything as before, except that generation 2 keeps its boot entry (it still exists;
+    // generation 1 is the default again).
+    let mut after = system_tree(&web);
+    assert!(after.remove("boot/loader/entries/kiln-2.conf").is_some());
+    assert_eq!(after, gen1, "generation 1 exactly as before");
+}
+
+/// The unit files of a toplevel, followed through the root: names relative to
+/// `etc/systemd/system`.
+fn kiln_os_units(root: &Path, toplevel: &str) -> Vec<String> {
+    let real =
+        kiln_os::fsutil::resolve(root, &Path::new(toplevel).join("etc/systemd/system")).unwrap();
+    let mut res = Vec::new();
+    for e in fs::read_dir(&real).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_dir() {
+            for w in fs::read_dir(e.path()).unwrap() {
+                res.push(format!(
+                    "{name}/{}",
+                    w.unwrap().file_name().to_string_lossy()
+                ));
+            }
+        }
+        res.push(name);
+    }
+    res.sort();
+    res
+}
