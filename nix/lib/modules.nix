@@ -76,8 +76,12 @@ let
       isDefined = defsFinal != [ ];
       bad = filter (def: !type.check def.value) defsFinal;
       mergedValue =
+        # Undefined, a type with an empty value (`[ ]`, `{ }`, null, a submodule's defaults)
+        # gives that, as newer nixpkgs do; others are an error.
         if !isDefined then
-          throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option."
+          (if type ? emptyValue && type.emptyValue ? value then
+            (if type.name == "submodule" then type.merge loc [ ] else type.emptyValue.value)
+           else throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option.")
         else if bad != [ ] then
           throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:${showDefs bad}"
         else type.merge loc defsFinal;

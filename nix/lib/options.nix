@@ -30,7 +30,8 @@ rec {
     let
       name' = if isList name then concatStringsSep "." name else name;
       defaultPath = if isList default then default else [ default ];
-      defaultText = "${pkgsText}.${concatStringsSep "." defaultPath}";
+      showPath = path: "${pkgsText}.${concatStringsSep "." (map lib.strings.escapeNixIdentifier path)}";
+      defaultText = showPath defaultPath;
       defaultValue = lib.attrsets.attrByPath defaultPath
         (throw "${defaultText} cannot be found in ${pkgsText}") pkgs;
     in mkOption ({
@@ -40,7 +41,8 @@ rec {
       default = defaultValue;
       defaultText = literalExpression defaultText;
     }) // lib.attrsets.optionalAttrs (example != null) {
-      example = if isString example then literalExpression "${pkgsText}.${example}" else example;
+      example = if isString example then literalExpression "${pkgsText}.${example}"
+        else if isList example then literalExpression (showPath example) else example;
     });
   mkPackageOptionMD = mkPackageOption;
   mkSinkUndeclaredOptions = attrs: mkOption ({

@@ -373,7 +373,9 @@ let
       let
         defModules = defs: map (def: {
           _file = def.file;
-          imports = [ (if shorthandOnlyDefinesConfig && isAttrs def.value && !(isFunction def.value)
+          # `null` (merged declarations disagree): full module syntax, which takes a plain
+          # attribute set as config anyway.
+          imports = [ (if shorthandOnlyDefinesConfig == true && isAttrs def.value && !(isFunction def.value)
                        then { config = def.value; } else def.value) ];
         }) defs;
         eval = loc: extra: evalNamed loc (lib.lists.last loc) extra;
