@@ -9,9 +9,10 @@
 //! `out` unnamed), `--description`. `--json` prints an object keyed by attribute path (an
 //! installed package's is its index in the manifest; with
 //! `--out-path` the outputs' paths, with `--meta` the `meta` set); `--xml` one `<item>` per
-//! package with every attribute Nix writes. Packages are sorted by name, ignoring case; name
-//! arguments select among them (each must match one); `-A PATH` (`-a` only) takes the
-//! packages under one attribute path; `-b`/`--prebuilt-only` keeps the ones present.
+//! package with every attribute Nix writes. Packages are sorted by name, ignoring case (as
+//! upper case); name arguments select among them (each must match one); `-A PATH` (`-a`
+//! only) takes the packages under one attribute path; `-b`/`--prebuilt-only` keeps the ones
+//! present.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -109,12 +110,13 @@ pub fn print(
         return Err(usage("--attr-path(-P) only works with --available"));
     }
     let mut elems = select(input.elems, selectors)?;
-    // Nix's `cmpElemByName`: by name, ignoring case.
+    // Nix's `cmpElemByName`: by name, ignoring case as `toupper` does (so `bindfs` comes
+    // before `bin_replace`: `D` < `_`).
     elems.sort_by(|a, b| {
         a.name
             .bytes()
-            .map(|c| c.to_ascii_lowercase())
-            .cmp(b.name.bytes().map(|c| c.to_ascii_lowercase()))
+            .map(|c| c.to_ascii_uppercase())
+            .cmp(b.name.bytes().map(|c| c.to_ascii_uppercase()))
     });
     let other = if flags.available {
         &input.installed

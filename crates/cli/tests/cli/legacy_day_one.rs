@@ -428,6 +428,8 @@ in {
   hello2 = mk "hello-2.9" { };
   hello3 = mk "hello-2.11" { };
   Zed = mk "Zed-1" { meta.description = "Capital"; };
+  zed_under = mk "zed_under-1" { };
+  zedd = mk "zedd-1" { };
   zlib = mk "zlib-1.2.11" { outputs = [ "out" "dev" ]; meta.description = "Compression"; };
   broken = throw "this one throws";
   refused = mk "refused-1" { } // { name = throw "refusing to evaluate"; };
