@@ -8,7 +8,6 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 mod alloc;
-mod building;
 mod cli;
 mod commands;
 mod config;
@@ -16,6 +15,7 @@ mod diagnostic;
 mod evaluate;
 mod legacy;
 mod output;
+mod progress;
 mod report;
 
 /// The process's environment as the libraries see it, read once.

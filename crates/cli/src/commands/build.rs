@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use clap::Args;
 use kiln_realise::Goal;
 
-use crate::building::{self, LogFormat, Progress};
 use crate::cli::GlobalArgs;
 use crate::evaluate::{self, AutoArg, Output, Request, Source};
+use crate::progress::{self, LogFormat, Progress};
 
 /// Arguments of `kiln build`.
 #[derive(Debug, Args)]
@@ -158,7 +158,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
     let build_settings = settings.build_settings()?;
     if args.dry_run {
         let plan = kiln_realise::dry_run(&store, &goals, args.check)?;
-        building::print_plan(&plan.to_build(), &store_dir);
+        progress::print_plan(&plan.to_build(), &store_dir);
         return Ok(());
     }
     let progress = Progress::new(format, true, &store_dir);
@@ -175,7 +175,7 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
         })
         .collect();
     if !args.no_link && !args.check {
-        building::result_links(&root, &args.out_link, &results)?;
+        progress::result_links(&root, &args.out_link, &results)?;
     }
     let mut out = crate::output::stdout();
     for outs in &results {

@@ -13,7 +13,7 @@ use kiln_os::{Action, OsError, Outcome, SwitchReport, System};
 use kiln_store::LocalStore;
 
 use crate::cli::GlobalArgs;
-use crate::legacy::build_common::{self, BuildOptions};
+use crate::legacy::common::{self, BuildOptions};
 
 /// `kiln os` subcommands.
 #[derive(Debug, Args)]
@@ -145,7 +145,7 @@ impl kiln_profile::Realiser for CliRealiser<'_> {
         store: &LocalStore,
         goals: &[kiln_realise::Goal],
     ) -> Result<Option<Vec<BTreeMap<String, String>>>, kiln_profile::RealiseFailure> {
-        build_common::realise(store, goals, self.0).map_err(|e| Box::new(BuildFailure(e)) as _)
+        common::realise(store, goals, self.0).map_err(|e| Box::new(BuildFailure(e)) as _)
     }
 }
 
@@ -333,7 +333,7 @@ pub fn build(
     };
     let abs = path.to_absolute(&system.store().location().store_dir);
     if let Some(link) = link {
-        crate::building::result_links(
+        crate::progress::result_links(
             system.root(),
             link,
             &[BTreeMap::from([("out".to_owned(), abs.clone())])],

@@ -11,7 +11,7 @@ use kiln_store::LocalStore;
 use serde_json::Value as Json;
 
 use crate::cli::GlobalArgs;
-use crate::legacy::build_common::{self, BuildOptions};
+use crate::legacy::common::{self, BuildOptions};
 
 pub use kiln_profile::ProfileEnv;
 
@@ -66,7 +66,7 @@ impl Realiser for CliRealiser<'_> {
         goals: &[kiln_realise::Goal],
     ) -> Result<Option<Vec<std::collections::BTreeMap<String, String>>>, kiln_profile::RealiseFailure>
     {
-        build_common::realise(store, goals, self.0).map_err(|e| Box::new(BuildFailure(e)) as _)
+        common::realise(store, goals, self.0).map_err(|e| Box::new(BuildFailure(e)) as _)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 
-pub(crate) mod build_common;
+pub(crate) mod common;
 mod nix_build;
 mod nix_collect_garbage;
 mod nix_env;

@@ -12,7 +12,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use super::build_common::{self, BuildOptions};
+use super::common::{self, BuildOptions};
 use super::usage;
 use crate::evaluate::{self, AutoArg, Output, Request, Source};
 
@@ -117,12 +117,12 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     for g in &store_goals {
         goals.push(kiln_realise::Goal::parse(&store, g)?);
     }
-    let Some(results) = build_common::realise(&store, &goals, &opts)? else {
+    let Some(results) = common::realise(&store, &goals, &opts)? else {
         return Ok(());
     };
     if let Some(link) = &out_link {
         if !opts.check {
-            crate::building::result_links(&store_root, link, &results)?;
+            crate::progress::result_links(&store_root, link, &results)?;
         }
     }
     let mut out = crate::output::stdout();

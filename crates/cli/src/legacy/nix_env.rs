@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use super::build_common::BuildOptions;
+use super::common::BuildOptions;
 use super::nix_env_query::{self, QueryFlags, QueryInput};
 use super::usage;
 use crate::commands::profile::{self, CliRealiser};

@@ -4,7 +4,7 @@
 //! Flags as in the manual page: `--eval`, `--strict`, `--json`, `--xml`, `-E`/`--expr`,
 //! `-A`/`--attr`, `--arg`, `--argstr`, `-I`, `--add-root`, `--indirect`, `--no-location`,
 //! `--read-write-mode`, `--parse`, `--find-file`, and the common options of every legacy
-//! command (`build_common.rs`: `--option`, `--show-trace`, settings as flags, `--store` `DIR`
+//! command (`common.rs`: `--option`, `--show-trace`, settings as flags, `--store` `DIR`
 //! or `local?root=DIR`, else `KILN_STORE`, else Kiln's default root). `--eval` is read-only (paths are computed, nothing
 //! is written) unless `--read-write-mode` is given.
 
@@ -24,7 +24,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut auto = Vec::new();
     let mut include = Vec::new();
     let mut files = Vec::new();
-    let mut common = super::build_common::BuildOptions::default();
+    let mut common = super::common::BuildOptions::default();
     let mut add_root: Option<std::path::PathBuf> = None;
     let mut read_write = false;
     let mut find_file = false;

@@ -87,7 +87,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
     let mut ignore_liveness = false;
     let mut root: Option<PathBuf> = None;
     let mut operands = Vec::new();
-    let mut build = super::build_common::BuildOptions::default();
+    let mut build = super::common::BuildOptions::default();
     let mut add_root: Option<PathBuf> = None;
     let mut gc = GcFlags::default();
     let mut iter = args.iter();
@@ -160,12 +160,7 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             build.store = Some(r);
         }
         let store_root = build.store_root();
-        return super::build_common::realise_paths(
-            &store_root,
-            &operands,
-            &build,
-            add_root.as_deref(),
-        );
+        return super::common::realise_paths(&store_root, &operands, &build, add_root.as_deref());
     }
     if op == Op::GenerateKey {
         return super::nix_store_ops::generate_binary_cache_key(&operands);

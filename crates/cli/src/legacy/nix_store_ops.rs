@@ -13,7 +13,7 @@ use kiln_formats::narinfo::UNKNOWN_DERIVER;
 use kiln_formats::store_path::StorePath;
 use kiln_store::{LocalStore, PathInfo, Store as _};
 
-use super::build_common::BuildOptions;
+use super::common::BuildOptions;
 use crate::commands::store::nix_order;
 
 /// What `-q` prints.
@@ -181,7 +181,7 @@ fn maybe_use_outputs(
             drv: path.clone(),
             outputs: kiln_realise::OutputsSpec::All,
         };
-        super::build_common::realise(store, &[goal], build)?;
+        super::common::realise(store, &[goal], build)?;
     }
     let sorted: BTreeSet<StorePath> = derivation_outputs(store, &path)?.into_values().collect();
     Ok(sorted.into_iter().collect())

@@ -11,7 +11,7 @@ use kiln_session::{Setting, SettingFlag};
 use kiln_store::{LocalStore, Store as _};
 
 use super::usage;
-use crate::building::{self, LogFormat, Progress};
+use crate::progress::{self, LogFormat, Progress};
 
 /// What the common options asked for.
 #[derive(Debug, Default)]
@@ -108,7 +108,7 @@ pub fn realise(
     let store_dir = store.store_dir().to_owned();
     if opts.dry_run {
         let plan = kiln_realise::dry_run(store, goals, opts.check)?;
-        building::print_plan(&plan.to_build(), &store_dir);
+        progress::print_plan(&plan.to_build(), &store_dir);
         return Ok(None);
     }
     let format = opts.log_format.unwrap_or(LogFormat::Raw);
