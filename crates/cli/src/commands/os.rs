@@ -115,11 +115,16 @@ enum OsCommand {
         /// The newer generation (default: the current one)
         to: Option<u64>,
     },
-    /// Print an option's value (`networking.hostName`), or every option's name
+    /// Print every option with its type, default, description and declarations, or one
+    /// option's value (`networking.hostName`)
     Options {
         #[command(flatten)]
         config: ConfigArgs,
-        /// The option
+        /// Print the list as JSON (`loc`, `name`, `type`, `default`, `example`,
+        /// `description`, `declarations`, `readOnly`)
+        #[arg(long)]
+        json: bool,
+        /// The option whose value to print
         name: Option<String>,
     },
 }
@@ -317,7 +322,9 @@ pub fn run(args: OsArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             print_report(&mut std::io::stdout().lock(), &report, system.root())?;
             Ok(())
         }
-        OsCommand::Options { config, name } => options(global, &config, name.as_deref()),
+        OsCommand::Options { config, json, name } => {
+            options(global, &config, json, name.as_deref())
+        }
     }
 }
 
@@ -509,9 +516,30 @@ pub fn list_generations(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `kiln os options [NAME]`: the value of `config.NAME` (strict, Nix syntax), or the name of
-/// every option.
-fn options(global: &GlobalArgs, config: &ConfigArgs, name: Option<&str>) -> anyhow::Result<()> {
+/// Renders `nix/os`'s `optionsDoc` as text: per option its name, then indented its type,
+/// default, example, declarations and description.
+const OPTIONS_TEXT: &str = r#"doc: let
+  len = builtins.stringLength;
+  trim = s: if s != "" && builtins.substring (len s - 1) 1 s == "\n"
+    then trim (builtins.substring 0 (len s - 1) s) else s;
+  indent = s: builtins.replaceStrings [ "\n" ] [ "\n    " ] (trim s);
+  block = o: o.name + "\n"
+    + "    type: " + o.type + "\n"
+    + (if o ? default then "    default: " + indent o.default + "\n" else "")
+    + (if o ? example then "    example: " + indent o.example + "\n" else "")
+    + "    declared in: " + builtins.concatStringsSep ", " o.declarations + "\n"
+    + (if o.readOnly then "    read-only\n" else "")
+    + (if trim o.description == "" then "" else "    " + indent o.description + "\n");
+in builtins.concatStringsSep "\n" (map block doc)"#;
+
+/// `kiln os options [--json] [NAME]`: every option (from `nix/os`'s `optionsDoc`) as text or
+/// JSON, or the value of `config.NAME` (strict, Nix syntax).
+fn options(
+    global: &GlobalArgs,
+    config: &ConfigArgs,
+    json: bool,
+    name: Option<&str>,
+) -> anyhow::Result<()> {
     let settings = crate::config::load(&global.option)?;
     let source = match &config.file {
         Some(f) => Configuration::File(f.clone()),
@@ -528,14 +556,14 @@ fn options(global: &GlobalArgs, config: &ConfigArgs, name: Option<&str>) -> anyh
             ),
             crate::evaluate::Output::Nix,
         ),
+        None if json => (
+            kiln_os::build::os_expr(&source, config.host.as_deref(), &cwd, "optionsJSON"),
+            crate::evaluate::Output::Raw { legacy: false },
+        ),
         None => (
             format!(
-                "let walk = prefix: set: builtins.concatLists (map (n: let v = set.${{n}}; in \
-                 if builtins.isAttrs v && (v._type or \"\") == \"option\" then [ (prefix + n) ] \
-                 else if builtins.isAttrs v && !(v ? _type) then walk (prefix + n + \".\") v \
-                 else [ ]) (builtins.attrNames set)); in builtins.concatStringsSep \"\\n\" \
-                 (walk \"\" {})",
-                kiln_os::build::os_expr(&source, config.host.as_deref(), &cwd, "options")
+                "({OPTIONS_TEXT}) ({})",
+                kiln_os::build::os_expr(&source, config.host.as_deref(), &cwd, "optionsDoc")
             ),
             crate::evaluate::Output::Raw { legacy: false },
         ),

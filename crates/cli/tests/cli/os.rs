@@ -54,6 +54,10 @@ in {
   inherit toplevel;
   config = cfg;
   options = { networking.hostName = { _type = "option"; }; etc = { _type = "option"; }; };
+  optionsDoc = [
+    { name = "etc"; type = "attribute set"; description = ""; declarations = [ "stand-in" ]; readOnly = false; }
+    { name = "networking.hostName"; type = "string"; default = "\"web\""; description = "The name.\n"; declarations = [ "stand-in:2" ]; readOnly = false; }
+  ];
 }
 "#;
 
@@ -389,7 +393,12 @@ fn a_host_of_a_fleet_file_and_nixos_rebuild() {
         .arg(&conf)
         .arg("-I")
         .arg(format!("kiln={}", env.kiln_dir.display()));
-    assert_eq!(stdout_of(&mut cmd), "etc\nnetworking.hostName\n");
+    assert_eq!(
+        stdout_of(&mut cmd),
+        "etc\n    type: attribute set\n    declared in: stand-in\n\n\
+         networking.hostName\n    type: string\n    default: \"web\"\n    \
+         declared in: stand-in:2\n    The name.\n"
+    );
     let mut cmd = kiln();
     cmd.current_dir(&env.dir)
         .args(["os", "options", "hostName", "-f"])
@@ -609,4 +618,42 @@ fn kiln_os_units(root: &Path, toplevel: &str) -> Vec<String> {
     }
     res.sort();
     res
+}
+
+/// `kiln os options` lists every option with its type, default, description and
+/// declarations (`file:line`), as text and as JSON; the fleet's own option is among them.
+#[test]
+fn os_options_lists_types_defaults_and_declarations() {
+    let hosts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet/hosts.nix");
+    let run = |json: bool| {
+        let mut cmd = kiln();
+        cmd.args(["os", "options", "--host", "web", "--file"])
+            .arg(&hosts);
+        if json {
+            cmd.arg("--json");
+        }
+        output(&mut cmd).0
+    };
+    let text = run(false);
+    assert!(
+        text.contains("networking.hostName\n    type: string"),
+        "{text}"
+    );
+    let motd = text
+        .split("\n\n")
+        .find(|b| b.starts_with("fleet.motd.enable\n"))
+        .unwrap_or_else(|| panic!("no fleet.motd.enable in {text}"));
+    assert!(motd.contains("modules/motd.nix:"), "{motd}");
+    let json: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    let host = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "networking.hostName")
+        .unwrap();
+    assert_eq!(host["default"], "\"nixos\"");
+    assert!(host["declarations"][0]
+        .as_str()
+        .unwrap()
+        .contains("nix/os/modules/networking.nix:"));
 }
