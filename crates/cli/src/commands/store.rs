@@ -150,9 +150,16 @@ pub fn open_root(root: Option<PathBuf>) -> anyhow::Result<LocalStore> {
         .with_context(|| format!("opening the store at '{}'", root.display()))
 }
 
-/// Parses a path argument as a store path.
+/// Parses a path argument as a store path; a link into the store (`./result`) stands for
+/// its target.
 pub fn store_path(store: &LocalStore, arg: &str) -> anyhow::Result<StorePath> {
-    Ok(store.parse_path(arg)?)
+    match store.parse_path(arg) {
+        Ok(p) => Ok(p),
+        Err(e) => match std::fs::read_link(arg) {
+            Ok(target) => Ok(store.parse_path(&target.to_string_lossy()).map_err(|_| e)?),
+            Err(_) => Err(e.into()),
+        },
+    }
 }
 
 /// Returns the paths in Nix's printing order: references before their referrers.

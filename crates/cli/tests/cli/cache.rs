@@ -275,7 +275,17 @@ fn store_sign_and_verify_sigs() {
         stderr.contains(&format!("path '{path}' is untrusted")),
         "{stderr}"
     );
-    let out = run(&["store", "sign", "-k", sk2.to_str().unwrap(), "-r", &path]);
+    // A link into the store (like ./result) stands for its target.
+    let link = dir.join("result");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let out = run(&[
+        "store",
+        "sign",
+        "-k",
+        sk2.to_str().unwrap(),
+        "-r",
+        link.to_str().unwrap(),
+    ]);
     assert!(
         out.status.success(),
         "{}",
