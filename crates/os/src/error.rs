@@ -135,6 +135,15 @@ pub enum OsError {
         /// Its exit status.
         status: std::process::ExitStatus,
     },
+    /// The toplevel's `activate` could not be started inside the root.
+    #[error("cannot run the activation script of '{toplevel}' inside the root (it needs root, or user namespaces)")]
+    ActivationScript {
+        /// The toplevel.
+        toplevel: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// An activation step failed; `/etc` was restored to the previous generation's.
     #[error("activating '{toplevel}' failed ({step}); /etc was restored")]
     Activation {

@@ -14,7 +14,7 @@
 //!   so a killed process's work is completed by the next [`System::open`].
 //! * Activation steps, each a function of the root and the toplevels: [`etc`] (`/etc`
 //!   through `/etc/static`), [`users`] (`passwd`, `group`, `shadow`, ids, homes),
-//!   [`tmpfiles`], [`boot`] entries, [`units`] (the start/stop/restart/reload plan), and
+//!   [`tmpfiles`], [`scripts`] (the toplevel's `activate`, chrooted), [`boot`] entries, [`units`] (the start/stop/restart/reload plan), and
 //!   [`system::activate`], which runs them in order and restores `/etc` when one fails.
 //! * [`SwitchReport`]: what a switch changes (packages as `nvd` shows them, closure size,
 //!   `/etc`, units, whether a reboot is needed).
@@ -27,6 +27,7 @@ mod error;
 pub mod etc;
 pub mod fsutil;
 pub mod report;
+pub mod scripts;
 pub mod system;
 pub mod tmpfiles;
 pub mod toplevel;

@@ -23,6 +23,7 @@ use crate::error::{io as io_err, OsError};
 use crate::etc::{self, EtcOutcome};
 use crate::fsutil::{self, phys};
 use crate::report::{self, SwitchReport};
+use crate::scripts::{self, Isolation, ScriptRun};
 use crate::toplevel::Toplevel;
 use crate::units::{self, UnitPlan};
 use crate::{boot, tmpfiles, users};
@@ -68,6 +69,29 @@ pub struct Outcome {
     pub etc: EtcOutcome,
     /// Whether the unit plan was executed (a running systemd at `/`) or only reported.
     pub units_executed: bool,
+    /// What became of the toplevel's `activate` script.
+    pub scripts: ScriptRun,
+}
+
+/// What an activation did besides what the report announced.
+#[derive(Debug, Clone)]
+pub struct Activated {
+    /// `/etc` entries left alone.
+    pub etc: EtcOutcome,
+    /// Whether the unit plan was executed.
+    pub units_executed: bool,
+    /// The toplevel's `activate` script.
+    pub scripts: ScriptRun,
+}
+
+impl Default for Activated {
+    fn default() -> Self {
+        Activated {
+            etc: EtcOutcome::default(),
+            units_executed: false,
+            scripts: ScriptRun::Absent,
+        }
+    }
 }
 
 /// An operation a killed process left unfinished, completed by [`System::open`].
@@ -190,32 +214,37 @@ impl System {
             toplevel: logical,
             previous: report.from.clone(),
         };
-        let (etc, units_executed) = self.run_journaled(&journal)?;
+        let a = self.run_journaled(&journal)?;
         Ok(Outcome {
             generation,
             report,
-            etc,
-            units_executed,
+            etc: a.etc,
+            units_executed: a.units_executed,
+            scripts: a.scripts,
         })
     }
 
-    /// Makes generation `number` current and active (`rollback`, `switch-generation`).
-    pub fn switch_to_generation(&self, number: u64) -> Result<Outcome, OsError> {
+    /// Applies `action` to the existing generation `number` (`rollback`, `--rollback`):
+    /// `switch` makes it current and active, `boot` current (the default boot entry) without
+    /// activating it, `test` active without making it current.
+    pub fn switch_to_generation(&self, number: u64, action: Action) -> Result<Outcome, OsError> {
         let new = self.generation(number)?;
         self.check(&new)?;
         let report = self.report(&new)?;
+        let generation = (action != Action::Test).then_some(number);
         let journal = Journal {
-            action: Action::Switch,
-            generation: Some(number),
+            action,
+            generation,
             toplevel: new.path.clone(),
             previous: report.from.clone(),
         };
-        let (etc, units_executed) = self.run_journaled(&journal)?;
+        let a = self.run_journaled(&journal)?;
         Ok(Outcome {
-            generation: Some(number),
+            generation,
             report,
-            etc,
-            units_executed,
+            etc: a.etc,
+            units_executed: a.units_executed,
+            scripts: a.scripts,
         })
     }
 
@@ -230,9 +259,9 @@ impl System {
             .ok_or(OsError::NoOlderGeneration(current))
     }
 
-    /// Rolls back to the previous generation.
-    pub fn rollback(&self) -> Result<Outcome, OsError> {
-        self.switch_to_generation(self.previous_generation()?)
+    /// Rolls back to the previous generation (`action`: as [`System::switch_to_generation`]).
+    pub fn rollback(&self, action: Action) -> Result<Outcome, OsError> {
+        self.switch_to_generation(self.previous_generation()?, action)
     }
 
     /// Deletes the generations `numbers` (never the current one) and their boot entries;
@@ -275,7 +304,7 @@ impl System {
         phys(&self.root, JOURNAL)
     }
 
-    fn run_journaled(&self, journal: &Journal) -> Result<(EtcOutcome, bool), OsError> {
+    fn run_journaled(&self, journal: &Journal) -> Result<Activated, OsError> {
         let text = serde_json::to_vec_pretty(journal).expect("a journal serialises");
         fsutil::write_atomic(&self.journal_path(), &text, 0o644)?;
         let res = self.replay(journal);
@@ -288,13 +317,13 @@ impl System {
     }
 
     /// Does what the journal says, then removes it.
-    fn replay(&self, journal: &Journal) -> Result<(EtcOutcome, bool), OsError> {
+    fn replay(&self, journal: &Journal) -> Result<Activated, OsError> {
         let new = self.toplevel(&journal.toplevel)?;
         let old = match &journal.previous {
             Some(p) => Toplevel::read(&self.root, p).ok(),
             None => None,
         };
-        let mut res = (EtcOutcome::default(), false);
+        let mut res = Activated::default();
         if journal.action != Action::Boot {
             res = activate(&self.root, old.as_ref(), &new)?;
         }
@@ -333,14 +362,11 @@ impl System {
 }
 
 /// Activates `new` in `root`, `old` being the active toplevel: `/etc`, the user database, home
-/// directories, tmpfiles, `/run/current-system`; the unit plan is executed only on a running
-/// system ([`units::systemd_running`]). A failing step after `/etc` restores `old`'s `/etc`.
-/// Returns what `/etc` left alone and whether units were acted on.
-pub fn activate(
-    root: &Path,
-    old: Option<&Toplevel>,
-    new: &Toplevel,
-) -> Result<(EtcOutcome, bool), OsError> {
+/// directories, tmpfiles, `/run/current-system`, then the toplevel's `activate` script inside
+/// the root ([`scripts`]); the unit plan is executed only on a running system
+/// ([`units::systemd_running`]). A failing step after `/etc` (a script that cannot be started
+/// included; a script that runs and fails is reported, not undone) restores `old`'s `/etc`.
+pub fn activate(root: &Path, old: Option<&Toplevel>, new: &Toplevel) -> Result<Activated, OsError> {
     let old_units = match old {
         Some(o) => units::unit_files(root, o)?,
         None => BTreeMap::new(),
@@ -366,25 +392,33 @@ pub fn activate(
         step(
             "/run/current-system",
             fsutil::symlink_atomic(Path::new(&new.path), &phys(root, CURRENT_SYSTEM)),
-        )
+        )?;
+        scripts::run(root, new, Isolation::Auto).map_err(|e| ("activation script", e))
     })();
-    if let Err((step, source)) = rest {
-        if let Some(o) = old {
-            let _ = etc::activate(root, o);
-            if let Ok(db) = users::render(root, &o.system) {
-                let _ = users::write(root, &db);
+    let scripts = match rest {
+        Ok(scripts) => scripts,
+        Err((step, source)) => {
+            if let Some(o) = old {
+                let _ = etc::activate(root, o);
+                if let Ok(db) = users::render(root, &o.system) {
+                    let _ = users::write(root, &db);
+                }
             }
+            return Err(OsError::Activation {
+                toplevel: new.path.clone(),
+                step,
+                source: Box::new(source),
+            });
         }
-        return Err(OsError::Activation {
-            toplevel: new.path.clone(),
-            step,
-            source: Box::new(source),
-        });
-    }
+    };
     if running {
         units::execute_starts(&plan)?;
     }
-    Ok((etc_outcome, running))
+    Ok(Activated {
+        etc: etc_outcome,
+        units_executed: running,
+        scripts,
+    })
 }
 
 /// The generations `specs` select for deletion, as `nix-env --delete-generations` reads them:

@@ -144,6 +144,32 @@ impl Fixture {
 
     /// Makes the toplevel of `spec` in the root's store.
     fn toplevel(&self, spec: &Spec) -> StorePath {
+        self.toplevel_with(spec, None)
+    }
+
+    /// The host's static busybox added to the root's store: its logical path.
+    fn busybox(&self) -> String {
+        let dir = self.dir.join("busybox-src");
+        fs::create_dir_all(dir.join("bin")).unwrap();
+        fs::copy("/bin/busybox", dir.join("bin/busybox")).unwrap();
+        let sys = self.open();
+        let p = sys
+            .store()
+            .add_path(
+                "busybox",
+                &dir,
+                FileIngestionMethod::Recursive,
+                HashAlgo::Sha256,
+            )
+            .unwrap()
+            .path;
+        p.to_absolute("/nix/store")
+    }
+
+    /// Makes the toplevel of `spec` with `activate` (a busybox `sh` script body) when given.
+    fn toplevel_with(&self, spec: &Spec, activate: Option<&str>) -> StorePath {
+        // Before the root is opened below: opening takes its lock.
+        let busybox = activate.map(|_| self.busybox());
         let sys = self.open();
         let store = sys.store();
         let mut refs = BTreeSet::new();
@@ -194,6 +220,12 @@ impl Fixture {
         fs::write(src.join("kernel-params"), spec.kernel_params).unwrap();
         fs::write(src.join("nixos-version"), "18.03.kiln").unwrap();
         std::os::unix::fs::symlink(sw.to_absolute("/nix/store"), src.join("sw")).unwrap();
+        if let Some(body) = activate {
+            let script = src.join("activate");
+            let busybox = busybox.as_deref().expect("made above");
+            fs::write(&script, format!("#!{busybox}/bin/busybox sh\n{body}")).unwrap();
+            fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        }
         store
             .add_path(
                 "kiln-system-web",
@@ -425,7 +457,7 @@ fn generation_2_removes_stale_entries_reports_and_rolls_back_exactly() {
     );
     assert!(root.join("boot/loader/entries/kiln-1.conf").is_file());
 
-    let back = f.open().rollback().unwrap();
+    let back = f.open().rollback(Action::Switch).unwrap();
     assert_eq!(back.generation, Some(1));
     assert_eq!(link(root, "nix/var/nix/profiles/system"), "system-1-link");
     assert_eq!(
@@ -658,4 +690,91 @@ fn a_journal_left_by_a_killed_switch_is_completed_by_the_next_open() {
         .err()
         .expect("a bad journal is refused");
     assert!(matches!(err, OsError::BadJournal { .. }), "{err}");
+}
+
+/// The script the activation tests run: it writes where only a chrooted process reaches
+/// (`/var/lib/stamp` of the root), checks `/dev/null`, `/proc` and `/run/current-system`, and
+/// fails when `/etc/fail` exists.
+const ACTIVATE: &str = r#"set -e
+mkdir -p /var/lib
+echo "ran as $(id -u) in $PWD" > /var/lib/stamp
+echo hidden > /dev/null
+test -r /proc/self/status
+test -e /run/current-system/kiln-system.json
+if test -e /etc/motd.fail; then echo "snippet 'fail' failed" >&2; exit 1; fi
+"#;
+
+#[test]
+fn the_activation_script_runs_chrooted_into_the_root_after_kilns_steps() {
+    let f = Fixture::new();
+    let root = &f.root;
+    let t1 = f.toplevel_with(&gen1(), Some(ACTIVATE));
+    let out = f.open().switch(&t1, Action::Switch).unwrap();
+    assert_eq!(out.scripts, kiln_os::scripts::ScriptRun::Succeeded);
+    // It saw the root as `/` (its /var/lib is the root's) and ran as root there.
+    assert_eq!(read(root, "var/lib/stamp"), "ran as 0 in /\n");
+    // The host's /dev and /proc were bound only inside its mount namespace.
+    assert!(fs::read_dir(root.join("dev")).unwrap().next().is_none());
+    assert!(fs::read_dir(root.join("proc")).unwrap().next().is_none());
+
+    // Through a user namespace (what a caller that is not root gets) it works the same.
+    fs::remove_file(root.join("var/lib/stamp")).unwrap();
+    let sys = f.open();
+    let top = sys.toplevel(&t1.to_absolute("/nix/store")).unwrap();
+    let run = kiln_os::scripts::run(root, &top, kiln_os::scripts::Isolation::UserNamespace);
+    assert_eq!(run.unwrap(), kiln_os::scripts::ScriptRun::Succeeded);
+    assert_eq!(read(root, "var/lib/stamp"), "ran as 0 in /\n");
+}
+
+#[test]
+fn a_failing_activation_script_is_reported_and_the_generation_stays() {
+    let f = Fixture::new();
+    let root = &f.root;
+    let mut spec = gen1();
+    spec.etc.push(("motd.fail", "yes\n", None));
+    let t1 = f.toplevel_with(&spec, Some(ACTIVATE));
+    let out = f.open().switch(&t1, Action::Switch).unwrap();
+    assert_eq!(
+        out.scripts,
+        kiln_os::scripts::ScriptRun::Failed("exit status 1".into())
+    );
+    // NixOS does not undo an activation whose snippet failed: the generation is current.
+    assert_eq!(out.generation, Some(1));
+    assert_eq!(link(root, "nix/var/nix/profiles/system"), "system-1-link");
+    assert_eq!(link(root, "etc/motd"), "/etc/static/motd");
+}
+
+#[test]
+fn boot_and_test_roll_back_without_a_switch() {
+    let f = Fixture::new();
+    let root = &f.root;
+    let (t1, t2) = (f.toplevel(&gen1()), f.toplevel(&gen2()));
+    f.open().switch(&t1, Action::Switch).unwrap();
+    f.open().switch(&t2, Action::Switch).unwrap();
+    // boot --rollback: generation 1 is current and the default entry; 2 stays active.
+    let out = f.open().rollback(Action::Boot).unwrap();
+    assert_eq!(out.generation, Some(1));
+    assert_eq!(link(root, "nix/var/nix/profiles/system"), "system-1-link");
+    assert_eq!(
+        read(root, "boot/loader/loader.conf"),
+        "timeout 5\ndefault kiln-1.conf\n"
+    );
+    assert_eq!(
+        link(root, "run/current-system"),
+        t2.to_absolute("/nix/store")
+    );
+    // Back to 2, then test --rollback: 1 active, 2 still current and the default entry.
+    f.open().switch_to_generation(2, Action::Switch).unwrap();
+    let out = f.open().rollback(Action::Test).unwrap();
+    assert_eq!(out.generation, None);
+    assert_eq!(
+        link(root, "run/current-system"),
+        t1.to_absolute("/nix/store")
+    );
+    assert_eq!(link(root, "nix/var/nix/profiles/system"), "system-2-link");
+    assert_eq!(
+        read(root, "boot/loader/loader.conf"),
+        "timeout 5\ndefault kiln-2.conf\n"
+    );
+    assert_eq!(link(root, "etc/motd"), "/etc/static/motd");
 }

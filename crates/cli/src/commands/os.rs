@@ -57,6 +57,9 @@ pub struct SwitchArgs {
     /// Print the report and wait for a yes before changing anything
     #[arg(long)]
     ask: bool,
+    /// Act on the generation before the current one instead of building the configuration
+    #[arg(long, conflicts_with_all = ["file", "host"])]
+    rollback: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,20 +275,8 @@ pub fn run(args: OsArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         OsCommand::Switch(a) => switch(global, a, Action::Switch),
         OsCommand::Boot(a) => switch(global, a, Action::Boot),
         OsCommand::Test(a) => switch(global, a, Action::Test),
-        OsCommand::DryActivate(a) => {
-            let ctx = context(global, a.config.show_trace, false);
-            let system = open(&a.root.root)?;
-            let Some(path) = build_toplevel(&system, &a.config, &ctx)? else {
-                return Ok(());
-            };
-            let new = system
-                .toplevel(&path.to_absolute(&system.store().location().store_dir))
-                .map_err(plain)?;
-            let report = system.report(&new).map_err(plain)?;
-            print_report(&mut std::io::stdout().lock(), &report, system.root())?;
-            Ok(())
-        }
-        OsCommand::Rollback { root, ask } => rollback(&root.root, ask),
+        OsCommand::DryActivate(a) => dry_activate(global, &a),
+        OsCommand::Rollback { root, ask } => rollback(&root.root, ask, Action::Switch),
         OsCommand::ListGenerations { root } => list_generations(&root.root),
         OsCommand::DeleteGenerations { root, specs } => {
             let system = open(&root.root)?;
@@ -352,8 +343,27 @@ pub fn build(
     Ok(())
 }
 
-/// Builds and applies `action` (`switch`, `boot`, `test`).
+/// Builds and prints what a switch would change, changing nothing.
+pub fn dry_activate(global: &GlobalArgs, a: &SwitchArgs) -> anyhow::Result<()> {
+    let ctx = context(global, a.config.show_trace, false);
+    let system = open(&a.root.root)?;
+    let Some(path) = build_toplevel(&system, &a.config, &ctx)? else {
+        return Ok(());
+    };
+    let new = system
+        .toplevel(&path.to_absolute(&system.store().location().store_dir))
+        .map_err(plain)?;
+    let report = system.report(&new).map_err(plain)?;
+    print_report(&mut std::io::stdout().lock(), &report, system.root())?;
+    Ok(())
+}
+
+/// Builds and applies `action` (`switch`, `boot`, `test`); with `--rollback`, applies it to
+/// the previous generation instead.
 pub fn switch(global: &GlobalArgs, a: SwitchArgs, action: Action) -> anyhow::Result<()> {
+    if a.rollback {
+        return rollback(&a.root.root, a.ask, action);
+    }
     let ctx = context(global, a.config.show_trace, false);
     let system = open(&a.root.root)?;
     let Some(path) = build_toplevel(&system, &a.config, &ctx)? else {
@@ -372,8 +382,9 @@ pub fn switch(global: &GlobalArgs, a: SwitchArgs, action: Action) -> anyhow::Res
     print_outcome(&system, &out, action)
 }
 
-/// Rolls back to the previous generation.
-pub fn rollback(root: &Path, ask: bool) -> anyhow::Result<()> {
+/// Applies `action` to the previous generation: `switch` rolls back, `boot` makes it the
+/// default boot entry, `test` activates it without making it current.
+pub fn rollback(root: &Path, ask: bool, action: Action) -> anyhow::Result<()> {
     let system = open(root)?;
     let prev = system.previous_generation().map_err(plain)?;
     let new = system.generation(prev).map_err(plain)?;
@@ -382,8 +393,8 @@ pub fn rollback(root: &Path, ask: bool) -> anyhow::Result<()> {
     if ask {
         confirm()?;
     }
-    let out = system.switch_to_generation(prev).map_err(plain)?;
-    print_outcome(&system, &out, Action::Switch)
+    let out = system.switch_to_generation(prev, action).map_err(plain)?;
+    print_outcome(&system, &out, action)
 }
 
 fn confirm() -> anyhow::Result<()> {
@@ -418,6 +429,13 @@ fn print_outcome(system: &System, out: &Outcome, action: Action) -> anyhow::Resu
             writeln!(err, "system generation {n} is the default boot entry")?
         }
         (Action::Switch, Some(n)) => writeln!(err, "switched to system generation {n}")?,
+    }
+    if let kiln_os::scripts::ScriptRun::Failed(status) = &out.scripts {
+        anyhow::bail!(
+            "the activation script of {} failed ({status}): its output is above; \
+             everything else of the activation is done",
+            out.report.to
+        );
     }
     Ok(())
 }
@@ -665,16 +683,9 @@ pub fn nixos_rebuild(program: &str, args: &[String]) -> anyhow::Result<()> {
         root: RootArgs { root: root.clone() },
         config: config.clone(),
         ask: false,
+        rollback,
     };
     match action.as_str() {
-        "switch" | "test" | "boot" if rollback => {
-            if action != "switch" {
-                return Err(usage(format!(
-                    "'--rollback' works with 'switch' only in Kiln for now, not with '{action}'"
-                )));
-            }
-            self::rollback(&root, false)
-        }
         "switch" => switch(&global, switch_args(), Action::Switch),
         "boot" => switch(&global, switch_args(), Action::Boot),
         "test" => switch(&global, switch_args(), Action::Test),
@@ -688,18 +699,7 @@ pub fn nixos_rebuild(program: &str, args: &[String]) -> anyhow::Result<()> {
                 (!dry).then_some(Path::new("result")),
             )
         }
-        "dry-activate" => {
-            let system = open(&root)?;
-            let Some(path) = build_toplevel(&system, &config, &ctx(false))? else {
-                return Ok(());
-            };
-            let new = system
-                .toplevel(&path.to_absolute(&system.store().location().store_dir))
-                .map_err(plain)?;
-            let report = system.report(&new).map_err(plain)?;
-            print_report(&mut std::io::stdout().lock(), &report, system.root())?;
-            Ok(())
-        }
+        "dry-activate" => dry_activate(&global, &switch_args()),
         "list-generations" => list_generations(&root),
         other => Err(usage(format!("unknown action '{other}'"))),
     }

@@ -383,6 +383,34 @@ fn a_host_of_a_fleet_file_and_nixos_rebuild() {
             .arg(&root),
     );
     assert!(list.contains("(current)"), "{list}");
+
+    // --rollback with test and boot: generation 2 made, then 1 activated without becoming
+    // current (test), then 1 made current and the default entry without activating (boot).
+    let conf2 = env.config("configuration2.nix", GEN2);
+    output(&mut env.os("switch", &root, Some(&conf2)));
+    let gen1 = link(&root, "nix/var/nix/profiles/system-1-link");
+    let gen2 = link(&root, "nix/var/nix/profiles/system-2-link");
+    let (_, err) = output(env.os("test", &root, None).arg("--rollback"));
+    assert!(err.contains(&format!("activated {gen1}")), "{err}");
+    assert_eq!(link(&root, "run/current-system"), gen1);
+    assert_eq!(link(&root, "nix/var/nix/profiles/system"), "system-2-link");
+    let out = legacy(&env.dir, "nixos-rebuild")
+        .args(["boot", "--rollback", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("system generation 1 is the default boot entry"),
+        "{err}"
+    );
+    assert_eq!(link(&root, "nix/var/nix/profiles/system"), "system-1-link");
+    assert_eq!(
+        fs::read_to_string(root.join("boot/loader/loader.conf")).unwrap(),
+        "timeout 5\ndefault kiln-1.conf\n"
+    );
+    assert_ne!(gen1, gen2);
     let out = failure_of(legacy(&env.dir, "nixos-rebuild").args(["switch", "--flake", "."]));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'--flake' is not supported yet"));
 
@@ -563,6 +591,29 @@ fn the_example_fleet_builds_switches_changes_and_rolls_back() {
         !db.join("etc/motd").exists(),
         "the custom option is on web only"
     );
+    // Deterministic: web built again in db's root (a store that holds only the packages the
+    // hosts share) is the same toplevel path, and every path of its closure has the same NAR
+    // hash in both stores.
+    let toplevel = link(&web, "nix/var/nix/profiles/system-1-link");
+    let (again, _) = os(&db, &["build", "--host", "web", "--no-out-link"]);
+    assert_eq!(again.trim(), toplevel);
+    let closure = stdout_of(
+        legacy(tmp.path(), "nix-store")
+            .arg("--store")
+            .arg(&web)
+            .args(["-qR", &toplevel]),
+    );
+    let hashes = |root: &Path| {
+        stdout_of(
+            legacy(tmp.path(), "nix-store")
+                .arg("--store")
+                .arg(root)
+                .args(["-q", "--hash"])
+                .args(closure.lines()),
+        )
+    };
+    assert!(closure.lines().count() > 10, "{closure}");
+    assert_eq!(hashes(&web), hashes(&db));
     let gen1 = system_tree(&web);
 
     // Generation 2: the index page is replaced.
