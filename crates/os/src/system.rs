@@ -208,10 +208,21 @@ impl System {
             Action::Test => None,
             Action::Switch | Action::Boot => Some(self.generation_link(path)?),
         };
+        self.apply(action, generation, logical, report)
+    }
+
+    /// Journals and carries out `action` for the checked toplevel `toplevel`.
+    fn apply(
+        &self,
+        action: Action,
+        generation: Option<u64>,
+        toplevel: String,
+        report: SwitchReport,
+    ) -> Result<Outcome, OsError> {
         let journal = Journal {
             action,
             generation,
-            toplevel: logical,
+            toplevel,
             previous: report.from.clone(),
         };
         let a = self.run_journaled(&journal)?;
@@ -232,20 +243,7 @@ impl System {
         self.check(&new)?;
         let report = self.report(&new)?;
         let generation = (action != Action::Test).then_some(number);
-        let journal = Journal {
-            action,
-            generation,
-            toplevel: new.path.clone(),
-            previous: report.from.clone(),
-        };
-        let a = self.run_journaled(&journal)?;
-        Ok(Outcome {
-            generation,
-            report,
-            etc: a.etc,
-            units_executed: a.units_executed,
-            scripts: a.scripts,
-        })
+        self.apply(action, generation, new.path, report)
     }
 
     /// The newest generation older than the current one.

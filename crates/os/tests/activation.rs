@@ -238,42 +238,9 @@ impl Fixture {
     }
 }
 
-/// Every file under `dir` (not following links): type, mode, contents or target.
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, dir: &Path, res: &mut BTreeMap<String, String>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries {
-            let e = e.unwrap();
-            let p = e.path();
-            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-            let m = fs::symlink_metadata(&p).unwrap();
-            let mode = m.permissions().mode() & 0o7777;
-            if m.file_type().is_symlink() {
-                res.insert(rel, format!("-> {}", fs::read_link(&p).unwrap().display()));
-            } else if m.is_dir() {
-                res.insert(rel.clone(), format!("dir {mode:o}"));
-                walk(base, &p, res);
-            } else {
-                res.insert(
-                    rel,
-                    format!(
-                        "file {mode:o} {}",
-                        String::from_utf8_lossy(&fs::read(&p).unwrap())
-                    ),
-                );
-            }
-        }
-    }
-    let mut res = BTreeMap::new();
-    walk(dir, dir, &mut res);
-    res
-}
-
 /// The root outside its store and Kiln's state: what a generation is made of.
 fn system_tree(root: &Path) -> BTreeMap<String, String> {
-    let mut t = tree(root);
+    let mut t = kiln_testkit::tree::listing(root);
     t.retain(|k, _| !k.starts_with("nix/") && !k.starts_with("var/lib/kiln"));
     t
 }
@@ -381,11 +348,11 @@ fn a_switch_into_an_empty_root_makes_generation_1() {
     assert!(!out.units_executed);
     assert!(!root.join("nix/var/kiln/switch.json").exists());
     // Switching to the same toplevel again changes nothing and makes no new generation.
-    let before = tree(root);
+    let before = kiln_testkit::tree::listing(root);
     let again = f.open().switch(&top, Action::Switch).unwrap();
     assert_eq!(again.generation, Some(1));
     assert!(again.report.units.is_empty());
-    assert_eq!(tree(root), before);
+    assert_eq!(kiln_testkit::tree::listing(root), before);
 }
 
 #[test]
@@ -485,19 +452,19 @@ fn a_failing_check_leaves_the_root_as_it_was() {
         f.open().switch(&t, Action::Switch)
     }
     .unwrap();
-    let before = tree(root);
+    let before = kiln_testkit::tree::listing(root);
     let mut bad = gen2();
     bad.json["users"]["alice"]["group"] = json!("nosuchgroup");
     let t = f.toplevel(&bad);
     let before_store = {
         // Making the toplevel added store paths; compare what is outside the store.
-        let mut t = tree(root);
+        let mut t = kiln_testkit::tree::listing(root);
         t.retain(|k, _| !k.starts_with("nix/store") && !k.starts_with("nix/var/nix/db"));
         t
     };
     let err = f.open().switch(&t, Action::Switch).unwrap_err();
     assert!(matches!(err, OsError::UnknownGroup { .. }), "{err}");
-    let mut after = tree(root);
+    let mut after = kiln_testkit::tree::listing(root);
     after.retain(|k, _| !k.starts_with("nix/store") && !k.starts_with("nix/var/nix/db"));
     assert_eq!(after, before_store);
     assert_eq!(system_tree(root), {
@@ -531,7 +498,7 @@ fn a_failing_activation_step_restores_the_previous_etc() {
     let mut bad = gen2();
     bad.json["tmpfiles"] = json!(["d /blocker/sub 0755 root root -"]);
     let t = f.toplevel(&bad);
-    let etc_before = tree(&root.join("etc"));
+    let etc_before = kiln_testkit::tree::listing(&root.join("etc"));
     let err = f.open().switch(&t, Action::Switch).unwrap_err();
     assert!(
         matches!(
@@ -543,7 +510,7 @@ fn a_failing_activation_step_restores_the_previous_etc() {
         ),
         "{err}"
     );
-    assert_eq!(tree(&root.join("etc")), etc_before);
+    assert_eq!(kiln_testkit::tree::listing(&root.join("etc")), etc_before);
     assert_eq!(link(root, "nix/var/nix/profiles/system"), "system-1-link");
     assert_eq!(
         read(root, "boot/loader/loader.conf"),

@@ -102,3 +102,35 @@ impl TreeSpec {
         }
     }
 }
+
+/// Every file under `dir`, not following links, by path relative to `dir`: `dir MODE`,
+/// `file MODE CONTENTS` (lossy UTF-8) or `-> TARGET`. For comparing whole roots before and
+/// after an operation.
+pub fn listing(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    fn walk(base: &Path, dir: &Path, res: &mut std::collections::BTreeMap<String, String>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let mode = m.permissions().mode() & 0o7777;
+            if m.file_type().is_symlink() {
+                res.insert(rel, format!("-> {}", fs::read_link(&p).unwrap().display()));
+            } else if m.is_dir() {
+                res.insert(rel.clone(), format!("dir {mode:o}"));
+                walk(base, &p, res);
+            } else {
+                let c = fs::read(&p).unwrap();
+                res.insert(
+                    rel,
+                    format!("file {mode:o} {}", String::from_utf8_lossy(&c)),
+                );
+            }
+        }
+    }
+    let mut res = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut res);
+    res
+}

@@ -343,18 +343,35 @@ pub fn build(
     Ok(())
 }
 
-/// Builds and prints what a switch would change, changing nothing.
-pub fn dry_activate(global: &GlobalArgs, a: &SwitchArgs) -> anyhow::Result<()> {
+/// Opens the root, builds the configuration and prints the report of switching to it on
+/// stdout or stderr: the system and the toplevel's path (`None` for a dry run, which builds
+/// nothing). The stream is locked only after the build, whose progress display writes to
+/// stderr from another thread.
+fn build_and_report(
+    global: &GlobalArgs,
+    a: &SwitchArgs,
+    to_stdout: bool,
+) -> anyhow::Result<Option<(System, kiln_formats::store_path::StorePath)>> {
     let ctx = context(global, a.config.show_trace, false);
     let system = open(&a.root.root)?;
     let Some(path) = build_toplevel(&system, &a.config, &ctx)? else {
-        return Ok(());
+        return Ok(None);
     };
     let new = system
         .toplevel(&path.to_absolute(&system.store().location().store_dir))
         .map_err(plain)?;
     let report = system.report(&new).map_err(plain)?;
-    print_report(&mut std::io::stdout().lock(), &report, system.root())?;
+    if to_stdout {
+        print_report(&mut std::io::stdout().lock(), &report, system.root())?;
+    } else {
+        print_report(&mut std::io::stderr().lock(), &report, system.root())?;
+    }
+    Ok(Some((system, path)))
+}
+
+/// Builds and prints what a switch would change, changing nothing.
+pub fn dry_activate(global: &GlobalArgs, a: &SwitchArgs) -> anyhow::Result<()> {
+    build_and_report(global, a, true)?;
     Ok(())
 }
 
@@ -364,17 +381,10 @@ pub fn switch(global: &GlobalArgs, a: SwitchArgs, action: Action) -> anyhow::Res
     if a.rollback {
         return rollback(&a.root.root, a.ask, action);
     }
-    let ctx = context(global, a.config.show_trace, false);
-    let system = open(&a.root.root)?;
-    let Some(path) = build_toplevel(&system, &a.config, &ctx)? else {
+    // The report first, so it is read before anything changes.
+    let Some((system, path)) = build_and_report(global, &a, false)? else {
         return Ok(());
     };
-    // The report first, so it is read before anything changes.
-    let new = system
-        .toplevel(&path.to_absolute(&system.store().location().store_dir))
-        .map_err(plain)?;
-    let report = system.report(&new).map_err(plain)?;
-    print_report(&mut std::io::stderr().lock(), &report, system.root())?;
     if a.ask {
         confirm()?;
     }

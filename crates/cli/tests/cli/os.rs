@@ -137,41 +137,10 @@ fn output(cmd: &mut Command) -> (String, String) {
     (o, e)
 }
 
-/// Every file under `dir`, not following links: type, mode, contents or target.
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, dir: &Path, res: &mut BTreeMap<String, String>) {
-        use std::os::unix::fs::PermissionsExt as _;
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-            let m = fs::symlink_metadata(&p).unwrap();
-            let mode = m.permissions().mode() & 0o7777;
-            if m.file_type().is_symlink() {
-                res.insert(rel, format!("-> {}", fs::read_link(&p).unwrap().display()));
-            } else if m.is_dir() {
-                res.insert(rel.clone(), format!("dir {mode:o}"));
-                walk(base, &p, res);
-            } else {
-                let c = fs::read(&p).unwrap();
-                res.insert(
-                    rel,
-                    format!("file {mode:o} {}", String::from_utf8_lossy(&c)),
-                );
-            }
-        }
-    }
-    let mut res = BTreeMap::new();
-    walk(dir, dir, &mut res);
-    res
-}
-
 /// What a generation is made of: the root outside the store and Kiln's state, plus the
 /// system profile's current link.
 fn system_tree(root: &Path) -> BTreeMap<String, String> {
-    let mut t = tree(root);
+    let mut t = kiln_testkit::tree::listing(root);
     t.retain(|k, _| !k.starts_with("nix/") && !k.starts_with("var/lib/kiln"));
     if let Ok(l) = fs::read_link(root.join("nix/var/nix/profiles/system")) {
         t.insert("profile".into(), l.display().to_string());
@@ -206,7 +175,7 @@ fn build_switch_change_and_roll_back_through_the_cli() {
     let other = env.dir.join("other-root");
     let (there, _) = output(env.os("build", &other, Some(&conf)).arg("--no-out-link"));
     assert_eq!(there.trim(), path);
-    let inside = |r: &Path| tree(&r.join(path.trim_start_matches('/')));
+    let inside = |r: &Path| kiln_testkit::tree::listing(&r.join(path.trim_start_matches('/')));
     assert_eq!(inside(&other), inside(&root));
 
     let (_, err) = output(&mut env.os("switch", &root, Some(&conf)));
@@ -310,7 +279,7 @@ fn a_failing_evaluation_or_build_leaves_the_root_as_it_was() {
     let conf = env.config("configuration.nix", GEN1);
     output(&mut env.os("switch", &root, Some(&conf)));
     let before = system_tree(&root);
-    let profiles = tree(&root.join("nix/var/nix/profiles"));
+    let profiles = kiln_testkit::tree::listing(&root.join("nix/var/nix/profiles"));
 
     let bad = env.config(
         "bad.nix",
@@ -330,7 +299,10 @@ fn a_failing_evaluation_or_build_leaves_the_root_as_it_was() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the build fails"), "{err}");
     assert_eq!(system_tree(&root), before);
-    assert_eq!(tree(&root.join("nix/var/nix/profiles")), profiles);
+    assert_eq!(
+        kiln_testkit::tree::listing(&root.join("nix/var/nix/profiles")),
+        profiles
+    );
 
     let out = failure_of(&mut env.os("switch", &root, None));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no configuration given"));
