@@ -14,7 +14,8 @@
 //!   so a killed process's work is completed by the next [`System::open`].
 //! * Activation steps, each a function of the root and the toplevels: [`etc`] (`/etc`
 //!   through `/etc/static`), [`users`] (`passwd`, `group`, `shadow`, ids, homes),
-//!   [`tmpfiles`], [`scripts`] (the toplevel's `activate`, chrooted), [`boot`] entries, [`units`] (the start/stop/restart/reload plan), and
+//!   [`tmpfiles`], [`scripts`] (the toplevel's `activate`, chrooted), [`boot`] entries,
+//!   [`units`] (the start/stop/restart/reload plan), and
 //!   [`system::activate`], which runs them in order and restores `/etc` when one fails.
 //! * [`SwitchReport`]: what a switch changes (packages as `nvd` shows them, closure size,
 //!   `/etc`, units, whether a reboot is needed).
@@ -36,6 +37,6 @@ pub mod users;
 
 pub use error::{OsError, RealiseFailure};
 pub use report::{SwitchReport, VersionChange};
-pub use system::{select_generations, Action, Outcome, Recovered, System};
+pub use system::{select_generations, Action, Activated, Outcome, Recovered, System};
 pub use toplevel::{SystemJson, Toplevel};
 pub use units::UnitPlan;

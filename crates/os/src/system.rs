@@ -65,20 +65,16 @@ pub struct Outcome {
     pub generation: Option<u64>,
     /// What changed (against the previously active generation).
     pub report: SwitchReport,
-    /// `/etc` entries left alone because Kiln never made the files in their place.
-    pub etc: EtcOutcome,
-    /// Whether the unit plan was executed (a running systemd at `/`) or only reported.
-    pub units_executed: bool,
-    /// What became of the toplevel's `activate` script.
-    pub scripts: ScriptRun,
+    /// What the activation did (the default for `boot`, which activates nothing).
+    pub activated: Activated,
 }
 
 /// What an activation did besides what the report announced.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activated {
-    /// `/etc` entries left alone.
+    /// `/etc` entries left alone because Kiln never made the files in their place.
     pub etc: EtcOutcome,
-    /// Whether the unit plan was executed.
+    /// Whether the unit plan was executed (a running systemd at `/`) or only reported.
     pub units_executed: bool,
     /// The toplevel's `activate` script.
     pub scripts: ScriptRun,
@@ -225,13 +221,10 @@ impl System {
             toplevel,
             previous: report.from.clone(),
         };
-        let a = self.run_journaled(&journal)?;
         Ok(Outcome {
             generation,
             report,
-            etc: a.etc,
-            units_executed: a.units_executed,
-            scripts: a.scripts,
+            activated: self.run_journaled(&journal)?,
         })
     }
 

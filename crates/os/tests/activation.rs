@@ -345,7 +345,7 @@ fn a_switch_into_an_empty_root_makes_generation_1() {
         r.added.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
         ["hello", "old", "tool"]
     );
-    assert!(!out.units_executed);
+    assert!(!out.activated.units_executed);
     assert!(!root.join("nix/var/kiln/switch.json").exists());
     // Switching to the same toplevel again changes nothing and makes no new generation.
     let before = kiln_testkit::tree::listing(root);
@@ -382,7 +382,7 @@ fn generation_2_removes_stale_entries_reports_and_rolls_back_exactly() {
     .is_err());
     assert_eq!(read(root, "etc/local.conf"), "mine\n");
     assert_eq!(read(root, "etc/issue"), "my issue\n");
-    assert_eq!(out.etc.conflicts, ["issue"]);
+    assert_eq!(out.activated.etc.conflicts, ["issue"]);
     let r = &out.report;
     assert_eq!(
         r.etc_added,
@@ -677,7 +677,10 @@ fn the_activation_script_runs_chrooted_into_the_root_after_kilns_steps() {
     let root = &f.root;
     let t1 = f.toplevel_with(&gen1(), Some(ACTIVATE));
     let out = f.open().switch(&t1, Action::Switch).unwrap();
-    assert_eq!(out.scripts, kiln_os::scripts::ScriptRun::Succeeded);
+    assert_eq!(
+        out.activated.scripts,
+        kiln_os::scripts::ScriptRun::Succeeded
+    );
     // It saw the root as `/` (its /var/lib is the root's) and ran as root there.
     assert_eq!(read(root, "var/lib/stamp"), "ran as 0 in /\n");
     // The host's /dev and /proc were bound only inside its mount namespace.
@@ -702,7 +705,7 @@ fn a_failing_activation_script_is_reported_and_the_generation_stays() {
     let t1 = f.toplevel_with(&spec, Some(ACTIVATE));
     let out = f.open().switch(&t1, Action::Switch).unwrap();
     assert_eq!(
-        out.scripts,
+        out.activated.scripts,
         kiln_os::scripts::ScriptRun::Failed("exit status 1".into())
     );
     // NixOS does not undo an activation whose snippet failed: the generation is current.

@@ -420,13 +420,13 @@ fn confirm() -> anyhow::Result<()> {
 
 fn print_outcome(system: &System, out: &Outcome, action: Action) -> anyhow::Result<()> {
     let mut err = std::io::stderr().lock();
-    for c in &out.etc.conflicts {
+    for c in &out.activated.etc.conflicts {
         writeln!(
             err,
             "warning: not replacing /etc/{c}: Kiln did not make the file that is there"
         )?;
     }
-    if action != Action::Boot && !out.units_executed && !out.report.units.is_empty() {
+    if action != Action::Boot && !out.activated.units_executed && !out.report.units.is_empty() {
         writeln!(
             err,
             "no running systemd in '{}': the unit plan above was not executed",
@@ -440,7 +440,7 @@ fn print_outcome(system: &System, out: &Outcome, action: Action) -> anyhow::Resu
         }
         (Action::Switch, Some(n)) => writeln!(err, "switched to system generation {n}")?,
     }
-    if let kiln_os::scripts::ScriptRun::Failed(status) = &out.scripts {
+    if let kiln_os::scripts::ScriptRun::Failed(status) = &out.activated.scripts {
         anyhow::bail!(
             "the activation script of {} failed ({status}): its output is above; \
              everything else of the activation is done",
