@@ -22,6 +22,27 @@ fn retryable(e: &CacheError) -> bool {
     }
 }
 
+/// Whether the store's error comes from a full file system (`ENOSPC`, `EDQUOT`, or SQLite's
+/// "database or disk is full"): trying again cannot help.
+fn disk_full(e: &kiln_store::StoreError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+                || matches!(io.raw_os_error(), Some(28 | 122))
+            {
+                return true;
+            }
+        }
+        if c.to_string().contains("database or disk is full") {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// A store path some cache has, and what that cache says about it.
 #[derive(Debug, Clone)]
 pub struct Substitutable {
@@ -562,7 +583,17 @@ impl Substituters {
             registration_time: 0,
             ultimate: false,
         };
-        store.add_nar(&info, &mut nar)?;
+        store.add_nar(&info, &mut nar).map_err(|e| {
+            if disk_full(&e) {
+                CacheError::NoSpace {
+                    path: s.info.path.to_absolute(cache.store_dir()),
+                    nar_size: s.info.nar_size,
+                    source: e,
+                }
+            } else {
+                CacheError::Store(e)
+            }
+        })?;
         observe(SubstEvent::Fetched(&s.info.path));
         Ok(())
     }
