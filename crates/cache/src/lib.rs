@@ -125,16 +125,15 @@ pub enum CacheError {
     /// what was unpacked of it is removed and nothing of it is registered.
     #[error(
         "no space left on the device of the store to unpack '{path}' ({nar_size} bytes \
-         unpacked); nothing of it was registered"
+         unpacked); nothing of it was registered ({why})"
     )]
     NoSpace {
         /// The store path.
         path: String,
         /// Its unpacked size.
         nar_size: u64,
-        /// What the store said.
-        #[source]
-        source: kiln_store::StoreError,
+        /// The operating system's (or SQLite's) words for it.
+        why: String,
     },
     /// The store refused an operation (a NAR that does not match its narinfo…).
     #[error(transparent)]

@@ -107,13 +107,18 @@ impl Transport {
             let (scheme, host) = match endpoint.split_once("://") {
                 Some((scheme, host)) => (scheme.to_owned(), host.trim_end_matches('/').to_owned()),
                 None => (
-                    params.get("scheme").cloned().unwrap_or_else(|| "https".to_owned()),
+                    params
+                        .get("scheme")
+                        .cloned()
+                        .unwrap_or_else(|| "https".to_owned()),
                     endpoint,
                 ),
             };
             let scheme = scheme.as_str();
             if host.is_empty() || host.contains('/') {
-                return Err(bad("the endpoint is a host[:port] or a scheme://host[:port] URL"));
+                return Err(bad(
+                    "the endpoint is a host[:port] or a scheme://host[:port] URL",
+                ));
             }
             if scheme != "https" && scheme != "http" {
                 return Err(bad("scheme must be http or https"));

@@ -55,7 +55,10 @@ fn a_signed_closure_round_trips_through_a_real_s3_bucket() {
     let wanted = BTreeSet::from([top.clone()]);
     // Anonymous and wrongly signed requests are refused by the store (a 403 reads as an
     // absent object, as Nix treats it, so the upload is what fails).
-    assert_eq!(server.anonymous_status("/kiln-cache/nix-cache-info"), Some(403));
+    assert_eq!(
+        server.anonymous_status("/kiln-cache/nix-cache-info"),
+        Some(403)
+    );
     for opts in [OpenOptions::default(), credentials("not-the-secret")] {
         let mut cache = BinaryCache::open_with(&url, "/nix/store", &opts).unwrap();
         let err = copy_to(&src, &mut cache, &wanted, &upload, &mut |_| {}).unwrap_err();
@@ -68,7 +71,11 @@ fn a_signed_closure_round_trips_through_a_real_s3_bucket() {
     assert_eq!((up.copied.len(), up.present), (2, 0));
     let mut again = BinaryCache::open_with(&host_url, "/nix/store", &opts).unwrap();
     let up = copy_to(&src, &mut again, &wanted, &upload, &mut |_| {}).unwrap();
-    assert_eq!((up.copied.len(), up.present), (0, 2), "the bucket has both now");
+    assert_eq!(
+        (up.copied.len(), up.present),
+        (0, 2),
+        "the bucket has both now"
+    );
     assert!(again.has(&leaf).unwrap());
     // Substituted into a fresh store, signature checked.
     let dst = LocalStore::open(StoreLocation::new(dir.path().join("dst"))).unwrap();

@@ -11,6 +11,7 @@ use kiln_formats::signing::{SecretKey, TrustedKeys};
 use kiln_formats::store_path::StorePath;
 use kiln_serve::{ServeOptions, Server};
 use kiln_store::{LocalStore, Store, StoreLocation};
+use kiln_testkit::interop;
 
 const STORE_DIR: &str = "/nix/store";
 
@@ -143,28 +144,19 @@ fn nix_substitutes_from_kiln_serve() {
     let (server, top, all) = served(tmp.path(), Compression::Zstd);
     let url = format!("http://{}", server.local_addr());
     let nix_root = tmp.path().join("nix-root");
-    let out = kiln_testkit::reference_command("nix-store", &tmp.path().join("nix-state"))
-        .arg("--store")
-        .arg(format!("local?root={}", nix_root.display()))
-        .arg("--realise")
-        .arg(top.to_absolute(STORE_DIR))
-        .args(["--option", "substituters", &url])
-        .args([
-            "--option",
-            "trusted-public-keys",
-            &key().to_public().to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    interop::reference_substitute(
+        &tmp.path().join("nix-state"),
+        &nix_root,
+        &top.to_absolute(STORE_DIR),
+        &url,
+        &key().to_public().to_string(),
     );
-    let src = open(&tmp.path().join("src"));
-    let nix_store = open(&nix_root);
     for p in &all {
-        assert_eq!(nar_of(&src, p), nar_of(&nix_store, p));
+        let abs = p.to_absolute(STORE_DIR);
+        interop::assert_same_tree(
+            &interop::real_path(&tmp.path().join("src"), &abs),
+            &interop::real_path(&nix_root, &abs),
+        );
     }
     server.stop();
 }

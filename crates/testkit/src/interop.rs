@@ -76,7 +76,13 @@ pub fn assert_same_tree(a: &Path, b: &Path) {
             v
         };
         let (na, nb) = (names(a), names(b));
-        assert_eq!(na, nb, "{} and {} list differently", a.display(), b.display());
+        assert_eq!(
+            na,
+            nb,
+            "{} and {} list differently",
+            a.display(),
+            b.display()
+        );
         for n in na {
             assert_same_tree(&a.join(&n), &b.join(&n));
         }

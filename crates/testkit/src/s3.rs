@@ -35,7 +35,10 @@ fn weed() -> PathBuf {
     let mut candidates: Vec<PathBuf> = std::env::split_paths(&dirs).collect();
     // pip's scripts directory, in case the shims are not on PATH.
     if let Ok(out) = Command::new("python3")
-        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
         .output()
     {
         candidates.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
@@ -147,8 +150,7 @@ impl S3Server {
             }
             // Up when it answers, and the buckets made once it says everything runs.
             let answering = self.anonymous_status("/").is_some();
-            if answering && (buckets.is_empty() || self.log().contains("components are running"))
-            {
+            if answering && (buckets.is_empty() || self.log().contains("components are running")) {
                 return;
             }
             if started.elapsed() > Duration::from_secs(60) {
