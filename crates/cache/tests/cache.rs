@@ -164,6 +164,20 @@ fn unsigned_paths_are_refused_unless_require_sigs_is_off() {
     assert!(dst.is_valid_path(&top).unwrap());
 }
 
+/// The files (not directories) under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files.extend(walk(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    files
+}
+
 #[test]
 fn a_corrupt_or_truncated_nar_registers_nothing() {
     for damage in ["flip", "truncate"] {
@@ -195,8 +209,11 @@ fn a_corrupt_or_truncated_nar_registers_nothing() {
         if damage == "flip" {
             assert!(err.to_string().contains("do not match"), "{err}");
         }
-        // The references before it are fine and stay.
+        // The references before it are fine and stay; nothing of the bad one is left in
+        // the store's temporary directory either.
         assert_eq!(dst.all_valid_paths().unwrap().len(), 2);
+        let left = walk(&dir.path().join("dst/nix/store/.kiln-tmp"));
+        assert!(left.iter().all(|p| p.ends_with(".lock")), "{left:?}");
         assert_eq!(dst.verify(true).unwrap(), vec![]);
     }
 }
