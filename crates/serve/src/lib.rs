@@ -80,6 +80,73 @@ struct Shared {
     opts: ServeOptions,
     /// Requests received so far.
     requests: std::sync::atomic::AtomicU64,
+    /// Narinfos made recently (see [`NarinfoCache`]).
+    narinfos: NarinfoCache,
+}
+
+/// The narinfos (or 404s) made recently, by hash part, so that a path asked about again is
+/// answered without the database and the signing. An answer is used only while the store's
+/// database has not changed since it was made (no commit by any process: the database and
+/// its write-ahead log keep their sizes and modification times) and for at most a second,
+/// the bound for a change those do not show (two commits within one tick of the file
+/// system's clock leaving the log's size as it was).
+struct NarinfoCache {
+    db_files: [std::path::PathBuf; 2],
+    inner: std::sync::RwLock<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    /// The database's state the entries were made in.
+    stamp: Option<DbStamp>,
+    entries: std::collections::HashMap<String, (std::time::Instant, Option<Arc<str>>)>,
+}
+
+/// The sizes and modification times of the database's files.
+type DbStamp = [(u64, Option<std::time::SystemTime>); 2];
+
+/// The most entries kept; past it the cache starts again.
+const NARINFO_CACHE_MAX: usize = 100_000;
+
+/// How long an entry is used at most.
+const NARINFO_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl NarinfoCache {
+    fn new(store: &LocalStore) -> Self {
+        let db = store.location().state_dir().join("db");
+        NarinfoCache {
+            db_files: [db.join("db.sqlite"), db.join("db.sqlite-wal")],
+            inner: std::sync::RwLock::default(),
+        }
+    }
+
+    fn stamp(&self) -> DbStamp {
+        self.db_files.each_ref().map(|f| match std::fs::metadata(f) {
+            Ok(m) => (m.len(), m.modified().ok()),
+            Err(_) => (0, None),
+        })
+    }
+
+    /// The answer for `hash` if one made in the database's current state is recent enough.
+    fn get(&self, hash: &str, stamp: &DbStamp) -> Option<Option<Arc<str>>> {
+        let state = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        if state.stamp.as_ref() != Some(stamp) {
+            return None;
+        }
+        let (made, answer) = state.entries.get(hash)?;
+        (made.elapsed() < NARINFO_CACHE_TTL).then(|| answer.clone())
+    }
+
+    fn put(&self, hash: &str, stamp: DbStamp, answer: Option<Arc<str>>) {
+        let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if state.stamp != Some(stamp) || state.entries.len() >= NARINFO_CACHE_MAX {
+            state.entries.clear();
+            state.stamp = Some(stamp);
+        }
+        state
+            .entries
+            .insert(hash.to_owned(), (std::time::Instant::now(), answer));
+    }
 }
 
 impl Server {
@@ -102,6 +169,7 @@ impl Server {
         })?;
         let http = Arc::new(http);
         let shared = Arc::new(Shared {
+            narinfos: NarinfoCache::new(&store),
             store,
             opts,
             requests: std::sync::atomic::AtomicU64::new(0),
@@ -301,9 +369,26 @@ impl Shared {
     }
 
     fn narinfo(&self, req: Request, head: bool, hash: &str) -> io::Result<()> {
-        let Some(info) = self.info_for_hash(hash) else {
-            return Self::error(req, 404, "no such path");
+        // The stamp is taken before the database is read, so an answer is never filed under
+        // a state newer than the one it was made in.
+        let stamp = self.narinfos.stamp();
+        let answer = match self.narinfos.get(hash, &stamp) {
+            Some(answer) => answer,
+            None => {
+                let answer = self.make_narinfo(hash).map(Arc::from);
+                self.narinfos.put(hash, stamp, answer.clone());
+                answer
+            }
         };
+        match answer {
+            Some(text) => self.text(req, head, &text, "text/x-nix-narinfo"),
+            None => Self::error(req, 404, "no such path"),
+        }
+    }
+
+    /// The signed narinfo of the path with hash part `hash`, or `None` if the store lacks it.
+    fn make_narinfo(&self, hash: &str) -> Option<String> {
+        let info = self.info_for_hash(hash)?;
         let dir = self.store.store_dir().to_owned();
         let uncompressed = self.opts.compression == Compression::None;
         let mut narinfo = NarInfo {
@@ -324,7 +409,7 @@ impl Shared {
         for key in &self.opts.secret_keys {
             narinfo.sign(&dir, key);
         }
-        self.text(req, head, &narinfo.render(&dir), "text/x-nix-narinfo")
+        Some(narinfo.render(&dir))
     }
 
     fn nar(&self, req: Request, head: bool, name: &str) -> io::Result<()> {

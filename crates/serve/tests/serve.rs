@@ -192,3 +192,41 @@ fn lookups_are_remembered_between_sessions() {
     assert_eq!(plan_once(), 1);
     server.stop();
 }
+
+/// Narinfos are remembered between requests, but never past a change of the store: a path
+/// asked about before it was added is served right after it is (by another process's store
+/// handle as much as by the server's own).
+#[test]
+fn answers_follow_the_store_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, top, _) = served(tmp.path(), Compression::Zstd);
+    let base = format!("http://{}", server.local_addr());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let status = |hash: &str| {
+        agent
+            .get(&format!("{base}/{hash}.narinfo"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // The path "later" will have (a text path's name is fixed by its contents).
+    let scratch = open(&tmp.path().join("scratch"));
+    let later = scratch
+        .add_text("later", b"added later", &BTreeSet::new())
+        .unwrap()
+        .path;
+    for _ in 0..3 {
+        assert_eq!(status(top.hash_part()), 200);
+        assert_eq!(status(later.hash_part()), 404);
+    }
+    let other_handle = open(&tmp.path().join("src"));
+    other_handle
+        .add_text("later", b"added later", &BTreeSet::new())
+        .unwrap();
+    assert_eq!(status(later.hash_part()), 200);
+    server.stop();
+}
