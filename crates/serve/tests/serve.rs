@@ -230,3 +230,44 @@ fn answers_follow_the_store_at_once() {
     assert_eq!(status(later.hash_part()), 200);
     server.stop();
 }
+
+/// The HTTP side on a raw connection: pipelined requests answered in order, `Connection:
+/// close` honoured, an HTTP/1.0 client's connection closed after its answer, a malformed
+/// request a 400, another method a 405.
+#[test]
+fn http_on_a_raw_connection() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, _, _) = served(tmp.path(), Compression::Zstd);
+    let exchange = |request: &str| {
+        let mut s = std::net::TcpStream::connect(server.local_addr()).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let answer = exchange(
+        "GET /nix-cache-info HTTP/1.1\r\nHost: x\r\n\r\n\
+         HEAD /nix-cache-info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(answer.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{answer}");
+    assert_eq!(
+        answer.matches("StoreDir: /nix/store").count(),
+        1,
+        "{answer}"
+    );
+    assert!(answer.ends_with("Connection: close\r\n\r\n"), "{answer}");
+    let answer = exchange("GET /nix-cache-info HTTP/1.0\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("Connection: close\r\n"), "{answer}");
+    let answer = exchange("NONSENSE\r\n\r\n");
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    let answer = exchange("DELETE / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 405 "), "{answer}");
+    server.stop();
+}
