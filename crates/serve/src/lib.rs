@@ -3,8 +3,9 @@
 //!
 //! Routes (GET and HEAD):
 //! * `/nix-cache-info`: `StoreDir`, `WantMassQuery: 1`, `Priority`.
-//! * `/<hash part>.narinfo`: the path's narinfo, made from the store's database on each
-//!   request and signed with the configured keys; 404 for a path the store does not have.
+//! * `/<hash part>.narinfo`: the path's narinfo, made from the store's database and signed
+//!   with the configured keys (and remembered while the database is unchanged, a second at
+//!   most); 404 for a path the store does not have.
 //! * `/nar/<hash part>-<NAR hash>.nar.zst` (or `.nar` with compression `none`): the NAR,
 //!   dumped from the store as it is sent and compressed on the fly, so nothing is written or
 //!   held in memory; the NAR hash in the name makes a stale URL a 404, never other bytes. An
