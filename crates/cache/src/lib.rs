@@ -121,7 +121,21 @@ pub enum CacheError {
     /// No cache has a path a closure needs.
     #[error("no binary cache has '{0}'")]
     NotFound(String),
-    /// The store refused an operation (a NAR that does not match its narinfo, a full disk…).
+    /// The store's file system filled up while a substituted NAR was unpacked or registered;
+    /// what was unpacked of it is removed and nothing of it is registered.
+    #[error(
+        "no space left on the device of the store to unpack '{path}' ({nar_size} bytes \
+         unpacked); nothing of it was registered ({why})"
+    )]
+    NoSpace {
+        /// The store path.
+        path: String,
+        /// Its unpacked size.
+        nar_size: u64,
+        /// The operating system's (or SQLite's) words for it.
+        why: String,
+    },
+    /// The store refused an operation (a NAR that does not match its narinfo…).
     #[error(transparent)]
     Store(#[from] kiln_store::StoreError),
 }

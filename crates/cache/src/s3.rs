@@ -1,4 +1,5 @@
-//! S3 (and any S3-compatible object store): `s3://BUCKET?endpoint=HOST[:PORT]&region=R&scheme=https`.
+//! S3 (and any S3-compatible object store): `s3://BUCKET?endpoint=HOST[:PORT]&region=R&scheme=https`
+//! (or `endpoint=http://HOST:PORT`, the scheme in the endpoint).
 //!
 //! Requests are path-style (`SCHEME://ENDPOINT/BUCKET/KEY`, which every S3-compatible server
 //! accepts) and signed with AWS Signature Version 4 (the AWS documentation's "Signature

@@ -22,6 +22,27 @@ fn retryable(e: &CacheError) -> bool {
     }
 }
 
+/// The words of the full file system the store's error comes from (`ENOSPC`, `EDQUOT`, or
+/// SQLite's "database or disk is full"), if it does: trying again cannot help then.
+fn disk_full(e: &kiln_store::StoreError) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+                || matches!(io.raw_os_error(), Some(28 | 122))
+            {
+                return Some(io.to_string());
+            }
+        }
+        if c.source().is_none() && c.to_string().contains("database or disk is full") {
+            return Some(c.to_string());
+        }
+        cause = c.source();
+    }
+    None
+}
+
 /// A store path some cache has, and what that cache says about it.
 #[derive(Debug, Clone)]
 pub struct Substitutable {
@@ -562,7 +583,16 @@ impl Substituters {
             registration_time: 0,
             ultimate: false,
         };
-        store.add_nar(&info, &mut nar)?;
+        store
+            .add_nar(&info, &mut nar)
+            .map_err(|e| match disk_full(&e) {
+                Some(why) => CacheError::NoSpace {
+                    path: s.info.path.to_absolute(cache.store_dir()),
+                    nar_size: s.info.nar_size,
+                    why,
+                },
+                None => CacheError::Store(e),
+            })?;
         observe(SubstEvent::Fetched(&s.info.path));
         Ok(())
     }

@@ -97,11 +97,29 @@ impl Transport {
                 .get("region")
                 .cloned()
                 .unwrap_or_else(|| "us-east-1".to_owned());
-            let host = params
+            let endpoint = params
                 .get("endpoint")
                 .cloned()
                 .unwrap_or_else(|| format!("s3.{region}.amazonaws.com"));
-            let scheme = params.get("scheme").map_or("https", String::as_str);
+            // The endpoint is a host (`minio.example.com:9000`, with `scheme=http` beside
+            // it, as Nix's S3 store documents it) or a URL (`http://127.0.0.1:9000`), as the
+            // AWS SDK's endpoint override takes it.
+            let (scheme, host) = match endpoint.split_once("://") {
+                Some((scheme, host)) => (scheme.to_owned(), host.trim_end_matches('/').to_owned()),
+                None => (
+                    params
+                        .get("scheme")
+                        .cloned()
+                        .unwrap_or_else(|| "https".to_owned()),
+                    endpoint,
+                ),
+            };
+            let scheme = scheme.as_str();
+            if host.is_empty() || host.contains('/') {
+                return Err(bad(
+                    "the endpoint is a host[:port] or a scheme://host[:port] URL",
+                ));
+            }
             if scheme != "https" && scheme != "http" {
                 return Err(bad("scheme must be http or https"));
             }

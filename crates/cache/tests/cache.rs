@@ -8,6 +8,7 @@ use kiln_cache::{copy_to, BinaryCache, Compression, Substituters, UploadOptions}
 use kiln_formats::signing::{SecretKey, TrustedKeys};
 use kiln_formats::store_path::StorePath;
 use kiln_store::{LocalStore, Store, StoreLocation};
+use kiln_testkit::interop;
 
 const STORE_DIR: &str = "/nix/store";
 
@@ -163,6 +164,20 @@ fn unsigned_paths_are_refused_unless_require_sigs_is_off() {
     assert!(dst.is_valid_path(&top).unwrap());
 }
 
+/// The files (not directories) under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files.extend(walk(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    files
+}
+
 #[test]
 fn a_corrupt_or_truncated_nar_registers_nothing() {
     for damage in ["flip", "truncate"] {
@@ -194,8 +209,11 @@ fn a_corrupt_or_truncated_nar_registers_nothing() {
         if damage == "flip" {
             assert!(err.to_string().contains("do not match"), "{err}");
         }
-        // The references before it are fine and stay.
+        // The references before it are fine and stay; nothing of the bad one is left in
+        // the store's temporary directory either.
         assert_eq!(dst.all_valid_paths().unwrap().len(), 2);
+        let left = walk(&dir.path().join("dst/nix/store/.kiln-tmp"));
+        assert!(left.iter().all(|p| p.ends_with(".lock")), "{left:?}");
         assert_eq!(dst.verify(true).unwrap(), vec![]);
     }
 }
@@ -228,28 +246,20 @@ fn nix_substitutes_from_a_cache_kiln_wrote() {
     let url = format!("file://{}/cache", dir.path().display());
     upload(&src, &url, &top, Compression::Xz, true);
     let nix_root = dir.path().join("nix-root");
-    let out = kiln_testkit::reference_command("nix-store", &dir.path().join("nix-state"))
-        .arg("--store")
-        .arg(format!("local?root={}", nix_root.display()))
-        .arg("--realise")
-        .arg(top.to_absolute(STORE_DIR))
-        .args(["--option", "substituters", &url])
-        .args([
-            "--option",
-            "trusted-public-keys",
-            &key().to_public().to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    interop::reference_substitute(
+        &dir.path().join("nix-state"),
+        &nix_root,
+        &top.to_absolute(STORE_DIR),
+        &url,
+        &key().to_public().to_string(),
     );
     // Nix's copy is Kiln's, byte for byte.
-    let nix_store = open(&nix_root);
     for p in &all {
-        assert_eq!(nar_of(&src, p), nar_of(&nix_store, p));
+        let abs = p.to_absolute(STORE_DIR);
+        interop::assert_same_tree(
+            &interop::real_path(&dir.path().join("src"), &abs),
+            &interop::real_path(&nix_root, &abs),
+        );
     }
 }
 
@@ -306,5 +316,9 @@ fn kiln_substitutes_from_a_cache_nix_wrote() {
     subs.fetch(&dst, &plan, &|_| {}).unwrap();
     let info = dst.query_path_info(&path).unwrap().unwrap();
     assert!(info.ca.is_some(), "the content address travels too");
-    assert_eq!(nar_of(&open(&nix_root), &path), nar_of(&dst, &path));
+    let abs = path.to_absolute(STORE_DIR);
+    interop::assert_same_tree(
+        &interop::real_path(&nix_root, &abs),
+        &interop::real_path(&dir.path().join("dst"), &abs),
+    );
 }

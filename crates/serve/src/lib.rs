@@ -3,21 +3,25 @@
 //!
 //! Routes (GET and HEAD):
 //! * `/nix-cache-info`: `StoreDir`, `WantMassQuery: 1`, `Priority`.
-//! * `/<hash part>.narinfo`: the path's narinfo, made from the store's database on each
-//!   request and signed with the configured keys; 404 for a path the store does not have.
+//! * `/<hash part>.narinfo`: the path's narinfo, made from the store's database and signed
+//!   with the configured keys (and remembered while the database is unchanged, a second at
+//!   most); 404 for a path the store does not have.
 //! * `/nar/<hash part>-<NAR hash>.nar.zst` (or `.nar` with compression `none`): the NAR,
 //!   dumped from the store as it is sent and compressed on the fly, so nothing is written or
 //!   held in memory; the NAR hash in the name makes a stale URL a 404, never other bytes. An
 //!   uncompressed NAR has a `Content-Length` and honours a single `Range` (206).
 //! * `/`: the served paths, one per line.
 //!
-//! Requests are handled by a pool of threads, each streaming its response; a slow client
-//! holds one thread, not the server.
+//! Each connection is served by a thread of its own (`http.rs`), up to `threads` at once, each
+//! streaming its responses; a slow client holds one thread, not the server. Narinfos are
+//! remembered while the store's database is unchanged (at most a second).
 
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::{Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use kiln_cache::Compression;
@@ -25,7 +29,9 @@ use kiln_formats::narinfo::NarInfo;
 use kiln_formats::signing::SecretKey;
 use kiln_formats::store_path::StorePath;
 use kiln_store::{LocalStore, PathInfo, Store};
-use tiny_http::{Header, Method, Request, Response, StatusCode};
+
+mod http;
+use http::{header, Method, Request, Response};
 
 /// How a store is served.
 #[derive(Debug, Clone)]
@@ -36,7 +42,7 @@ pub struct ServeOptions {
     pub compression: Compression,
     /// The `Priority` announced in `nix-cache-info` (Nix's `cache.nixos.org` has 40).
     pub priority: i32,
-    /// How many requests are handled at once.
+    /// How many connections are served at once (a thread each); more wait to be accepted.
     pub threads: usize,
 }
 
@@ -46,7 +52,7 @@ impl Default for ServeOptions {
             secret_keys: Vec::new(),
             compression: Compression::Zstd,
             priority: 30,
-            threads: 16,
+            threads: 256,
         }
     }
 }
@@ -69,10 +75,32 @@ pub enum ServeError {
 
 /// A running server.
 pub struct Server {
-    http: Arc<tiny_http::Server>,
     addr: SocketAddr,
-    workers: Vec<JoinHandle<()>>,
+    acceptor: JoinHandle<()>,
+    stopping: Arc<AtomicBool>,
     shared: Arc<Shared>,
+}
+
+/// How many connections are being served, against the most allowed.
+struct Slots {
+    busy: Mutex<usize>,
+    freed: Condvar,
+    max: usize,
+}
+
+impl Slots {
+    fn take(&self) {
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy >= self.max {
+            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy += 1;
+    }
+
+    fn give_back(&self) {
+        *self.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.freed.notify_one();
+    }
 }
 
 struct Shared {
@@ -80,6 +108,75 @@ struct Shared {
     opts: ServeOptions,
     /// Requests received so far.
     requests: std::sync::atomic::AtomicU64,
+    /// Narinfos made recently (see [`NarinfoCache`]).
+    narinfos: NarinfoCache,
+}
+
+/// The narinfos (or 404s) made recently, by hash part, so that a path asked about again is
+/// answered without the database and the signing. An answer is used only while the store's
+/// database has not changed since it was made (no commit by any process: the database and
+/// its write-ahead log keep their sizes and modification times) and for at most a second,
+/// the bound for a change those do not show (two commits within one tick of the file
+/// system's clock leaving the log's size as it was).
+struct NarinfoCache {
+    db_files: [std::path::PathBuf; 2],
+    inner: std::sync::RwLock<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    /// The database's state the entries were made in.
+    stamp: Option<DbStamp>,
+    entries: std::collections::HashMap<String, (std::time::Instant, Option<Arc<str>>)>,
+}
+
+/// The sizes and modification times of the database's files.
+type DbStamp = [(u64, Option<std::time::SystemTime>); 2];
+
+/// The most entries kept; past it the cache starts again.
+const NARINFO_CACHE_MAX: usize = 100_000;
+
+/// How long an entry is used at most.
+const NARINFO_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl NarinfoCache {
+    fn new(store: &LocalStore) -> Self {
+        let db = store.location().state_dir().join("db");
+        NarinfoCache {
+            db_files: [db.join("db.sqlite"), db.join("db.sqlite-wal")],
+            inner: std::sync::RwLock::default(),
+        }
+    }
+
+    fn stamp(&self) -> DbStamp {
+        self.db_files
+            .each_ref()
+            .map(|f| match std::fs::metadata(f) {
+                Ok(m) => (m.len(), m.modified().ok()),
+                Err(_) => (0, None),
+            })
+    }
+
+    /// The answer for `hash` if one made in the database's current state is recent enough.
+    fn get(&self, hash: &str, stamp: &DbStamp) -> Option<Option<Arc<str>>> {
+        let state = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        if state.stamp.as_ref() != Some(stamp) {
+            return None;
+        }
+        let (made, answer) = state.entries.get(hash)?;
+        (made.elapsed() < NARINFO_CACHE_TTL).then(|| answer.clone())
+    }
+
+    fn put(&self, hash: &str, stamp: DbStamp, answer: Option<Arc<str>>) {
+        let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if state.stamp != Some(stamp) || state.entries.len() >= NARINFO_CACHE_MAX {
+            state.entries.clear();
+            state.stamp = Some(stamp);
+        }
+        state
+            .entries
+            .insert(hash.to_owned(), (std::time::Instant::now(), answer));
+    }
 }
 
 impl Server {
@@ -92,35 +189,63 @@ impl Server {
         if !matches!(opts.compression, Compression::Zstd | Compression::None) {
             return Err(ServeError::Compression(opts.compression.name()));
         }
-        let http = tiny_http::Server::http(addr).map_err(|e| ServeError::Bind {
+        let bind_error = |why: String| ServeError::Bind {
             addr: addr.to_owned(),
-            why: e.to_string(),
-        })?;
-        let local = http.server_addr().to_ip().ok_or_else(|| ServeError::Bind {
-            addr: addr.to_owned(),
-            why: "not an IP address".to_owned(),
-        })?;
-        let http = Arc::new(http);
+            why,
+        };
+        let listener = TcpListener::bind(addr).map_err(|e| bind_error(e.to_string()))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| bind_error(e.to_string()))?;
         let shared = Arc::new(Shared {
+            narinfos: NarinfoCache::new(&store),
             store,
             opts,
             requests: std::sync::atomic::AtomicU64::new(0),
         });
-        let workers = (0..shared.opts.threads.max(1))
-            .map(|_| {
-                let http = Arc::clone(&http);
-                let shared = Arc::clone(&shared);
-                std::thread::spawn(move || {
-                    while let Ok(req) = http.recv() {
-                        shared.handle(req);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let slots = Arc::new(Slots {
+            busy: Mutex::new(0),
+            freed: Condvar::new(),
+            max: shared.opts.threads.max(1),
+        });
+        let acceptor = {
+            let shared = Arc::clone(&shared);
+            let stopping = Arc::clone(&stopping);
+            std::thread::spawn(move || loop {
+                slots.take();
+                let conn = listener.accept();
+                if stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok((stream, _)) = conn else {
+                    slots.give_back();
+                    // Out of file descriptors and the like: wait a moment, then go on.
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                };
+                let (shared, stopping, slots) = (
+                    Arc::clone(&shared),
+                    Arc::clone(&stopping),
+                    Arc::clone(&slots),
+                );
+                let spawned = std::thread::Builder::new().spawn(move || {
+                    if let Ok(conn) = http::Connection::new(stream) {
+                        conn.serve(&|| stopping.load(Ordering::SeqCst), &|req| {
+                            shared.handle(req)
+                        });
                     }
-                })
+                    slots.give_back();
+                });
+                if spawned.is_err() {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
             })
-            .collect();
+        };
         Ok(Server {
-            http,
             addr: local,
-            workers,
+            acceptor,
+            stopping,
             shared,
         })
     }
@@ -139,22 +264,17 @@ impl Server {
 
     /// Serves until [`Server::stop`] is called from another thread (or forever).
     pub fn wait(self) {
-        for w in self.workers {
-            let _ = w.join();
-        }
+        let _ = self.acceptor.join();
     }
 
-    /// Stops accepting requests; the workers end after their current one.
+    /// Stops accepting connections; each connection ends after its current request (an idle
+    /// one when its client sends the next, or after [`http::IDLE_TIMEOUT`]).
     pub fn stop(&self) {
-        self.http.unblock();
-        for _ in 0..self.workers.len() {
-            self.http.unblock();
-        }
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wakes the acceptor (it may be waiting for a slot: then it sees the flag when one
+        // frees).
+        let _ = TcpStream::connect(self.addr);
     }
-}
-
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
 }
 
 /// A reader over the chunks a producer thread sends: the NAR is dumped on one side while the
@@ -225,12 +345,16 @@ impl Write for ChunkWriter {
 }
 
 impl Shared {
-    fn handle(&self, req: Request) {
+    fn handle(&self, req: Request<'_>) {
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let head = *req.method() == Method::Head;
-        if !head && *req.method() != Method::Get {
-            let _ = req.respond(Response::from_string("only GET and HEAD\n").with_status_code(405));
+        let head = req.method() == Method::Head;
+        if !head && req.method() != Method::Get {
+            let _ = req.respond(
+                Response::from_string("only GET and HEAD\n".to_owned())
+                    .with_status_code(405)
+                    .with_header(header("Allow", "GET, HEAD")),
+            );
             return;
         }
         let url = req.url().split('?').next().unwrap_or("").to_owned();
@@ -266,23 +390,22 @@ impl Shared {
         let _ = res;
     }
 
-    fn text(&self, req: Request, head: bool, body: &str, mime: &str) -> io::Result<()> {
-        let len = body.len();
-        let data: Box<dyn Read + Send> = if head {
-            Box::new(io::empty())
+    fn text(&self, req: Request<'_>, head: bool, body: &str, mime: &str) -> io::Result<()> {
+        let len = body.len() as u64;
+        let data = if head {
+            Vec::new()
         } else {
-            Box::new(io::Cursor::new(body.as_bytes().to_vec()))
+            body.as_bytes().to_vec()
         };
         req.respond(Response::new(
-            StatusCode(200),
+            200,
             vec![header("Content-Type", mime)],
-            data,
+            io::Cursor::new(data),
             Some(len),
-            None,
         ))
     }
 
-    fn error(req: Request, code: u16, msg: &str) -> io::Result<()> {
+    fn error(req: Request<'_>, code: u16, msg: &str) -> io::Result<()> {
         req.respond(Response::from_string(format!("{msg}\n")).with_status_code(code))
     }
 
@@ -300,10 +423,27 @@ impl Shared {
         )
     }
 
-    fn narinfo(&self, req: Request, head: bool, hash: &str) -> io::Result<()> {
-        let Some(info) = self.info_for_hash(hash) else {
-            return Self::error(req, 404, "no such path");
+    fn narinfo(&self, req: Request<'_>, head: bool, hash: &str) -> io::Result<()> {
+        // The stamp is taken before the database is read, so an answer is never filed under
+        // a state newer than the one it was made in.
+        let stamp = self.narinfos.stamp();
+        let answer = match self.narinfos.get(hash, &stamp) {
+            Some(answer) => answer,
+            None => {
+                let answer = self.make_narinfo(hash).map(Arc::from);
+                self.narinfos.put(hash, stamp, answer.clone());
+                answer
+            }
         };
+        match answer {
+            Some(text) => self.text(req, head, &text, "text/x-nix-narinfo"),
+            None => Self::error(req, 404, "no such path"),
+        }
+    }
+
+    /// The signed narinfo of the path with hash part `hash`, or `None` if the store lacks it.
+    fn make_narinfo(&self, hash: &str) -> Option<String> {
+        let info = self.info_for_hash(hash)?;
         let dir = self.store.store_dir().to_owned();
         let uncompressed = self.opts.compression == Compression::None;
         let mut narinfo = NarInfo {
@@ -324,10 +464,10 @@ impl Shared {
         for key in &self.opts.secret_keys {
             narinfo.sign(&dir, key);
         }
-        self.text(req, head, &narinfo.render(&dir), "text/x-nix-narinfo")
+        Some(narinfo.render(&dir))
     }
 
-    fn nar(&self, req: Request, head: bool, name: &str) -> io::Result<()> {
+    fn nar(&self, req: Request<'_>, head: bool, name: &str) -> io::Result<()> {
         let Some((hash, _)) = name.split_once('-') else {
             return Self::error(req, 404, "not found");
         };
@@ -343,11 +483,7 @@ impl Shared {
         let mut headers = vec![header("Content-Type", "application/x-nix-nar")];
         if uncompressed {
             headers.push(header("Accept-Ranges", "bytes"));
-            let range = req
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Range"))
-                .map(|h| h.value.as_str().to_owned());
+            let range = req.header("Range").map(str::to_owned);
             if let Some(range) = range {
                 match parse_range(&range, info.nar_size) {
                     Some((s, e)) => {
@@ -361,7 +497,7 @@ impl Shared {
                     }
                     None => {
                         return req.respond(
-                            Response::from_string("bad range\n")
+                            Response::from_string("bad range\n".to_owned())
                                 .with_status_code(416)
                                 .with_header(header(
                                     "Content-Range",
@@ -374,11 +510,10 @@ impl Shared {
         }
         if head {
             return req.respond(Response::new(
-                StatusCode(status),
+                status,
                 headers,
                 io::empty(),
-                uncompressed.then_some(len as usize),
-                None,
+                uncompressed.then_some(len),
             ));
         }
         let (tx, rx) = mpsc::sync_channel(4);
@@ -419,11 +554,10 @@ impl Shared {
             pos: 0,
         };
         req.respond(Response::new(
-            StatusCode(status),
+            status,
             headers,
             reader,
-            uncompressed.then_some(len as usize),
-            None,
+            uncompressed.then_some(len),
         ))
     }
 }

@@ -11,6 +11,7 @@ use kiln_formats::signing::{SecretKey, TrustedKeys};
 use kiln_formats::store_path::StorePath;
 use kiln_serve::{ServeOptions, Server};
 use kiln_store::{LocalStore, Store, StoreLocation};
+use kiln_testkit::interop;
 
 const STORE_DIR: &str = "/nix/store";
 
@@ -143,28 +144,19 @@ fn nix_substitutes_from_kiln_serve() {
     let (server, top, all) = served(tmp.path(), Compression::Zstd);
     let url = format!("http://{}", server.local_addr());
     let nix_root = tmp.path().join("nix-root");
-    let out = kiln_testkit::reference_command("nix-store", &tmp.path().join("nix-state"))
-        .arg("--store")
-        .arg(format!("local?root={}", nix_root.display()))
-        .arg("--realise")
-        .arg(top.to_absolute(STORE_DIR))
-        .args(["--option", "substituters", &url])
-        .args([
-            "--option",
-            "trusted-public-keys",
-            &key().to_public().to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    interop::reference_substitute(
+        &tmp.path().join("nix-state"),
+        &nix_root,
+        &top.to_absolute(STORE_DIR),
+        &url,
+        &key().to_public().to_string(),
     );
-    let src = open(&tmp.path().join("src"));
-    let nix_store = open(&nix_root);
     for p in &all {
-        assert_eq!(nar_of(&src, p), nar_of(&nix_store, p));
+        let abs = p.to_absolute(STORE_DIR);
+        interop::assert_same_tree(
+            &interop::real_path(&tmp.path().join("src"), &abs),
+            &interop::real_path(&nix_root, &abs),
+        );
     }
     server.stop();
 }
@@ -198,5 +190,84 @@ fn lookups_are_remembered_between_sessions() {
     // nix-cache-info and three narinfos (top, leaf, absent), then nix-cache-info only.
     assert_eq!(plan_once(), 4);
     assert_eq!(plan_once(), 1);
+    server.stop();
+}
+
+/// Narinfos are remembered between requests, but never past a change of the store: a path
+/// asked about before it was added is served right after it is (by another process's store
+/// handle as much as by the server's own).
+#[test]
+fn answers_follow_the_store_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, top, _) = served(tmp.path(), Compression::Zstd);
+    let base = format!("http://{}", server.local_addr());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let status = |hash: &str| {
+        agent
+            .get(&format!("{base}/{hash}.narinfo"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // The path "later" will have (a text path's name is fixed by its contents).
+    let scratch = open(&tmp.path().join("scratch"));
+    let later = scratch
+        .add_text("later", b"added later", &BTreeSet::new())
+        .unwrap()
+        .path;
+    for _ in 0..3 {
+        assert_eq!(status(top.hash_part()), 200);
+        assert_eq!(status(later.hash_part()), 404);
+    }
+    let other_handle = open(&tmp.path().join("src"));
+    other_handle
+        .add_text("later", b"added later", &BTreeSet::new())
+        .unwrap();
+    assert_eq!(status(later.hash_part()), 200);
+    server.stop();
+}
+
+/// The HTTP side on a raw connection: pipelined requests answered in order, `Connection:
+/// close` honoured, an HTTP/1.0 client's connection closed after its answer, a malformed
+/// request a 400, another method a 405.
+#[test]
+fn http_on_a_raw_connection() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, _, _) = served(tmp.path(), Compression::Zstd);
+    let exchange = |request: &str| {
+        let mut s = std::net::TcpStream::connect(server.local_addr()).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let answer = exchange(
+        "GET /nix-cache-info HTTP/1.1\r\nHost: x\r\n\r\n\
+         HEAD /nix-cache-info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(answer.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{answer}");
+    assert_eq!(
+        answer.matches("StoreDir: /nix/store").count(),
+        1,
+        "{answer}"
+    );
+    assert!(answer.ends_with("Connection: close\r\n\r\n"), "{answer}");
+    let answer = exchange("GET /nix-cache-info HTTP/1.0\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("Connection: close\r\n"), "{answer}");
+    let answer = exchange("NONSENSE\r\n\r\n");
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    let answer = exchange("DELETE / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 405 "), "{answer}");
     server.stop();
 }

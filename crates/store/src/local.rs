@@ -117,6 +117,19 @@ impl Drop for TempDir {
     }
 }
 
+/// A name for one object in the store's shared temporary directory ([`LocalStore::add_nar`]'s):
+/// whatever is there when it is dropped is removed, so an object not renamed into the store
+/// leaves nothing behind.
+struct TempObject {
+    path: PathBuf,
+}
+
+impl Drop for TempObject {
+    fn drop(&mut self) {
+        let _ = remove_tree(&self.path);
+    }
+}
+
 /// A NAR unpacked into a temporary directory by [`LocalStore::receive_nar`], not yet a store
 /// path: removed with its directory unless installed.
 pub(crate) struct ReceivedNar {
@@ -141,6 +154,13 @@ pub struct LocalStore {
     temp_roots: TempRoots,
     /// Held shared for the store's lifetime, as Nix does (it takes it exclusively to migrate).
     _big_lock: File,
+    /// One temporary directory for every [`Store::add_nar`] of this store's lifetime, made on
+    /// first use: a directory per object cost an inode made and freed per substituted path,
+    /// the dearest step of a substitution on ext4 (`perf`: its scan past recently freed
+    /// inodes). Locked like any temporary directory, so only a dead process's is removed.
+    scratch: Mutex<Option<TempDir>>,
+    /// The number of the next object made in `scratch`.
+    scratch_objects: std::sync::atomic::AtomicU64,
 }
 
 impl LocalStore {
@@ -181,6 +201,8 @@ impl LocalStore {
             db: Mutex::new(db),
             temp_roots,
             _big_lock: big_lock,
+            scratch: Mutex::new(None),
+            scratch_objects: std::sync::atomic::AtomicU64::new(0),
         };
         store.remove_stale_temps()?;
         Ok(store)
@@ -237,6 +259,21 @@ impl LocalStore {
             lock(&file, &dir, true)?;
             return Ok(TempDir { dir, _lock: file });
         }
+    }
+
+    /// A new name in the store's shared temporary directory (made now if it was not yet).
+    fn temp_object(&self) -> Result<TempObject, StoreError> {
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        if scratch.is_none() {
+            *scratch = Some(self.temp_dir()?);
+        }
+        let dir = &scratch.as_ref().expect("made above").dir;
+        let n = self
+            .scratch_objects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(TempObject {
+            path: dir.join(format!("obj-{n}")),
+        })
     }
 
     /// Opens and locks `<tmp root>/.lock`: shared while creating a temporary directory,
@@ -761,15 +798,15 @@ impl Store for LocalStore {
         if self.is_valid_path(&info.path)? {
             return Ok(());
         }
-        let tmp = self.temp_dir()?;
-        let object = tmp.object();
+        let tmp = self.temp_object()?;
+        let object = &tmp.path;
         let algo = info.nar_hash.algo();
         let mut sink = NarSink::new((algo != HashAlgo::Sha256).then_some(algo), None);
         let tee = TeeReader {
             inner: nar,
             sink: &mut sink,
         };
-        nar::restore(tee, &object).map_err(|source| StoreError::Nar {
+        nar::restore(tee, object).map_err(|source| StoreError::Nar {
             op: "importing",
             path: self.real_path(&info.path),
             source,
@@ -785,13 +822,13 @@ impl Store for LocalStore {
                 actual_size: summary.nar_size,
             });
         }
-        let drv = self.canonicalise_new(&info.path, &object)?;
+        let drv = self.canonicalise_new(&info.path, object)?;
         let mut info = info.clone();
         info.nar_hash = summary.nar_hash;
         if info.registration_time == 0 {
             info.registration_time = Self::now();
         }
-        self.install(&info, &object, drv, &lock)
+        self.install(&info, object, drv, &lock)
     }
 
     fn dump_path(&self, path: &StorePath, out: &mut dyn Write) -> Result<(), StoreError> {

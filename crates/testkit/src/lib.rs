@@ -4,10 +4,15 @@
 //!   fails the test when it is missing: a skipped differential test would be a silent pass.
 //! * [`replay_corpus`] feeds every file of a fuzz regression directory to a parser.
 //! * [`TreeSpec`] generates file trees with the shapes NAR code must handle.
+//! * [`interop`]: Nix 2.8 substituting from a cache, and trees compared as NARs see them.
+//! * [`S3Server`]: a real S3-compatible object store (SeaweedFS) on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
 
+pub mod interop;
+pub mod s3;
 pub mod tree;
+pub use s3::{S3Server, S3_ACCESS_KEY, S3_SECRET_KEY};
 pub use tree::TreeSpec;
 
 /// Returns the path of a reference Nix program such as `nix-store`, or panics with how to get it.

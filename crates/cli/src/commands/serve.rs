@@ -28,8 +28,8 @@ pub struct ServeArgs {
     /// The priority announced in nix-cache-info (lower is asked first)
     #[arg(long, default_value_t = 30)]
     priority: i32,
-    /// How many requests are served at once
-    #[arg(long, default_value_t = 16)]
+    /// How many connections are served at once (a thread each)
+    #[arg(long, default_value_t = 256)]
     threads: usize,
 }
 

@@ -334,3 +334,170 @@ fn a_failed_download_fails_the_build_unless_fallback() {
     assert!(stderr.contains("building instead (fallback)"), "{stderr}");
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), path);
 }
+
+/// `kiln copy --to s3://…` into a real S3-compatible object store (SeaweedFS on 127.0.0.1),
+/// with the credentials from the environment; then a build and `nix-store -r` substitute
+/// from the bucket instead of building.
+#[test]
+fn copy_to_s3_and_substitute_from_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = kiln_testkit::S3Server::start(&dir.join("s3"), &["kiln-ci"]);
+    let out = build(&dir.join("a"), dir, &[]);
+    assert!(out.status.success());
+    let path = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (sk, pk) = keys(dir);
+    let url = format!(
+        "s3://kiln-ci?endpoint={}&region=eu-test-1",
+        server.endpoint()
+    );
+    let with_creds = |mut cmd: Command, secret: &str| -> Command {
+        cmd.env("AWS_ACCESS_KEY_ID", kiln_testkit::S3_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("XDG_CACHE_HOME", dir.join("xdg-cache"));
+        cmd
+    };
+    let copy = |secret: &str| {
+        let mut cmd = with_creds(kiln(), secret);
+        cmd.arg("--store")
+            .arg(dir.join("a"))
+            .args(["copy", "--to", &url, "--secret-key-file"])
+            .arg(&sk)
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    // The store checks the signature: a wrong secret is refused.
+    let out = copy("a-wrong-secret");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
+    let out = copy(kiln_testkit::S3_SECRET_KEY);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("copying 2 paths"), "{stderr}");
+    let subst = [
+        "--option",
+        "substituters",
+        &url,
+        "--option",
+        "trusted-public-keys",
+        &pk,
+    ];
+    let mut cmd = with_creds(kiln(), kiln_testkit::S3_SECRET_KEY);
+    let out = cmd
+        .arg("--store")
+        .arg(dir.join("b"))
+        .args(["--option", "sandbox-paths", "/bin/sh=/bin/busybox"])
+        .args(subst)
+        .args(["build", "--no-link", "-f"])
+        .arg(dir.join("default.nix"))
+        .args(["--log-format", "raw"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), path);
+    assert!(
+        stderr.contains(&format!("copying path '{path}' from 's3://kiln-ci")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("building"), "nothing is built: {stderr}");
+    let out = with_creds(legacy(dir, "nix-store"), kiln_testkit::S3_SECRET_KEY)
+        .arg("--store")
+        .arg(dir.join("c"))
+        .args(["-r", &path])
+        .args(subst)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    kiln_testkit::interop::assert_same_tree(
+        &kiln_testkit::interop::real_path(&dir.join("a"), &path),
+        &kiln_testkit::interop::real_path(&dir.join("c"), &path),
+    );
+}
+
+/// The store's disk fills up while a substituted NAR unpacks: the store root is a 2 MiB
+/// tmpfs in a private mount namespace (`unshare --mount`; CI runs as root, elsewhere a user
+/// namespace maps the caller to root) and the path is 4 MiB. One clear message, no retries,
+/// nothing registered, nothing left in the store.
+#[test]
+fn a_full_disk_while_unpacking_registers_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let big = dir.join("big.txt");
+    std::fs::write(&big, "a line that fills a small disk\n".repeat(140_000)).unwrap();
+    let path = stdout_of(
+        kiln()
+            .arg("--store")
+            .arg(dir.join("a"))
+            .args(["store", "add"])
+            .arg(&big),
+    )
+    .trim()
+    .to_owned();
+    let (sk, pk) = keys(dir);
+    let url = format!("file://{}/cache?compression=zstd", dir.display());
+    stdout_of(
+        kiln()
+            .arg("--store")
+            .arg(dir.join("a"))
+            .args(["copy", "--to", &url, "--secret-key-file"])
+            .arg(&sk)
+            .arg(&path),
+    );
+    let small = dir.join("small");
+    std::fs::create_dir(&small).unwrap();
+    let nix_store = legacy(dir, "nix-store").get_program().to_owned();
+    // Inside the namespace: mount, substitute (it must fail), then report what the store
+    // holds before the tmpfs goes away with the namespace.
+    let script = r#"
+        mount -t tmpfs -o size=2m kiln-small "$ROOT" || exit 90
+        "$NIX_STORE" --store "$ROOT" -r "$P" --option substituters "$URL" \
+            --option trusted-public-keys "$PK"
+        echo "exit: $?"
+        echo "valid: $("$NIX_STORE" --store "$ROOT" --check-validity "$P" 2>/dev/null && echo yes || echo no)"
+        echo "store: $(ls -A "$ROOT/nix/store" | grep -v -e '^\.links$' -e '^\.kiln-tmp$' | tr '\n' ' ')"
+        echo "temp: $(ls -A "$ROOT/nix/store/.kiln-tmp" 2>/dev/null | grep -v '^\.lock$' | tr '\n' ' ')"
+    "#;
+    let mut cmd = Command::new("unshare");
+    if stdout_of(Command::new("id").arg("-u")).trim() != "0" {
+        cmd.arg("--map-root-user");
+    }
+    let out = cmd
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .env("ROOT", &small)
+        .env("NIX_STORE", &nix_store)
+        .env("P", &path)
+        .env("URL", format!("file://{}/cache", dir.display()))
+        .env("PK", &pk)
+        .env_remove("KILN_STORE")
+        .env("XDG_CONFIG_HOME", "/nonexistent-kiln-test-config")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("exit: 1"), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "no space left on the device of the store to unpack '{path}'"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing of it was registered"), "{stderr}");
+    assert!(
+        stderr.contains("No space left on device"),
+        "the cause: {stderr}"
+    );
+    assert!(!stderr.contains("trying again"), "no retries: {stderr}");
+    assert!(stdout.contains("valid: no"), "{stdout}");
+    assert!(
+        stdout.contains("store: \n"),
+        "nothing partial left: {stdout}"
+    );
+    assert!(stdout.contains("temp: \n"), "no temporary left: {stdout}");
+}
