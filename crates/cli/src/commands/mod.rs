@@ -14,4 +14,5 @@ pub mod nar;
 pub mod os;
 pub mod profile;
 pub mod serve;
+pub mod shell;
 pub mod store;

@@ -23,6 +23,7 @@ mod os;
 mod parse;
 mod pkgs;
 mod profile;
+mod shell;
 mod store;
 
 /// Returns a `kiln` command isolated from the user's configuration.
