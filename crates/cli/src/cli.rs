@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
     build, collect_garbage, config, copy, derivation, eval, hash, instantiate, key, log, nar, os,
-    profile, serve, shell, store,
+    profile, repl, serve, shell, store,
 };
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
@@ -63,6 +63,8 @@ enum Command {
     /// Add to, inspect, check and clean the local store
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Evaluate expressions interactively (read, evaluate, print, loop)
+    Repl(repl::ReplArgs),
     /// Serve the local store as a binary cache over HTTP
     Serve(serve::ServeArgs),
     /// Start a shell in the build environment of packages (-p) of the package set
@@ -98,6 +100,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),
         Command::Store(cmd) => store::run(cmd, &cli.global, &settings),
+        Command::Repl(args) => repl::run(args, &cli.global, &settings),
         Command::Serve(args) => serve::run(args, &cli.global, &settings),
         Command::Shell(args) => shell::run(args, &cli.global, true),
         Command::Develop(args) => shell::run(args, &cli.global, false),

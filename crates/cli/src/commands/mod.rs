@@ -13,6 +13,7 @@ pub mod log;
 pub mod nar;
 pub mod os;
 pub mod profile;
+pub mod repl;
 pub mod serve;
 pub mod shell;
 pub mod store;

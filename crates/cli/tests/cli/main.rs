@@ -23,6 +23,7 @@ mod os;
 mod parse;
 mod pkgs;
 mod profile;
+mod repl;
 mod shell;
 mod store;
 
