@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
     build, collect_garbage, config, copy, derivation, eval, hash, instantiate, key, log, nar, os,
-    profile, repl, serve, shell, store,
+    profile, repl, search, serve, shell, store,
 };
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
@@ -65,6 +65,8 @@ enum Command {
     Store(store::StoreCommand),
     /// Evaluate expressions interactively (read, evaluate, print, loop)
     Repl(repl::ReplArgs),
+    /// Find packages of a package set by attribute path, name or description
+    Search(search::SearchArgs),
     /// Serve the local store as a binary cache over HTTP
     Serve(serve::ServeArgs),
     /// Start a shell in the build environment of packages (-p) of the package set
@@ -101,6 +103,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Key(cmd) => key::run(cmd),
         Command::Store(cmd) => store::run(cmd, &cli.global, &settings),
         Command::Repl(args) => repl::run(args, &cli.global, &settings),
+        Command::Search(args) => search::run(args, &cli.global, &settings),
         Command::Serve(args) => serve::run(args, &cli.global, &settings),
         Command::Shell(args) => shell::run(args, &cli.global, true),
         Command::Develop(args) => shell::run(args, &cli.global, false),

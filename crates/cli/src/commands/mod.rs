@@ -14,6 +14,7 @@ pub mod nar;
 pub mod os;
 pub mod profile;
 pub mod repl;
+pub mod search;
 pub mod serve;
 pub mod shell;
 pub mod store;

@@ -24,6 +24,7 @@ mod parse;
 mod pkgs;
 mod profile;
 mod repl;
+mod search;
 mod shell;
 mod store;
 
