@@ -87,7 +87,7 @@ fn nix_shell_runs_the_shell_hook_with_args_without_building_the_derivation() {
     // nothing of the caller's PATH (and keeps HOME).
     std::fs::write(
         dir.join("set.nix"),
-        format!("{{ greeting }}: {{ sh = import ./shell.nix {{ inherit greeting; }}; }}"),
+        "{ greeting }: { sh = import ./shell.nix { inherit greeting; }; }",
     )
     .unwrap();
     let mut cmd = legacy(tmp.path(), "nix-shell");
