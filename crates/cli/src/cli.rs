@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
     build, collect_garbage, config, copy, derivation, eval, hash, instantiate, key, log, nar, os,
-    profile, serve, store,
+    profile, repl, search, serve, shell, store,
 };
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
@@ -63,8 +63,16 @@ enum Command {
     /// Add to, inspect, check and clean the local store
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Evaluate expressions interactively (read, evaluate, print, loop)
+    Repl(repl::ReplArgs),
+    /// Find packages of a package set by attribute path, name or description
+    Search(search::SearchArgs),
     /// Serve the local store as a binary cache over HTTP
     Serve(serve::ServeArgs),
+    /// Start a shell in the build environment of packages (-p) of the package set
+    Shell(shell::ShellArgs),
+    /// Start a shell in the build environment of a derivation, without building it
+    Develop(shell::ShellArgs),
     /// Delete old profile generations (with -d or --delete-older-than), then unreachable
     /// store paths
     CollectGarbage(collect_garbage::CollectGarbageArgs),
@@ -94,7 +102,11 @@ pub fn run() -> anyhow::Result<()> {
         Command::Nar(cmd) => nar::run(cmd),
         Command::Key(cmd) => key::run(cmd),
         Command::Store(cmd) => store::run(cmd, &cli.global, &settings),
+        Command::Repl(args) => repl::run(args, &cli.global, &settings),
+        Command::Search(args) => search::run(args, &cli.global, &settings),
         Command::Serve(args) => serve::run(args, &cli.global, &settings),
+        Command::Shell(args) => shell::run(args, &cli.global, true),
+        Command::Develop(args) => shell::run(args, &cli.global, false),
         Command::CollectGarbage(args) => collect_garbage::run(args, &cli.global),
         Command::Profile(args) => profile::run(args, &cli.global, &cli.global.option),
         Command::Os(args) => os::run(args, &cli.global),

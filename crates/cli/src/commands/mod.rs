@@ -13,5 +13,8 @@ pub mod log;
 pub mod nar;
 pub mod os;
 pub mod profile;
+pub mod repl;
+pub mod search;
 pub mod serve;
+pub mod shell;
 pub mod store;

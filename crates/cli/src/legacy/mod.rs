@@ -12,6 +12,7 @@ mod nix_env;
 mod nix_env_query;
 mod nix_hash;
 mod nix_instantiate;
+mod nix_shell;
 mod nix_store;
 mod nix_store_ops;
 
@@ -28,9 +29,11 @@ pub enum Legacy {
     Hash,
     /// `nix-instantiate`: evaluate expressions.
     Instantiate,
+    /// `nix-shell`: enter the build environment of a derivation.
+    Shell,
     /// `nix-store`: manipulate and query the store.
     Store,
-    /// A legacy program of Nix 2.8 that Kiln does not implement yet (`nix-shell`, …): it says
+    /// A legacy program of Nix 2.8 that Kiln does not implement yet (`nix-channel`, …): it says
     /// so plainly instead of falling through to the `kiln` command line.
     Unavailable(&'static str),
     /// `nixos-rebuild`: build and switch a system configuration (`kiln os`).
@@ -43,7 +46,6 @@ const UNAVAILABLE: &[&str] = &[
     "nix-copy-closure",
     "nix-daemon",
     "nix-prefetch-url",
-    "nix-shell",
 ];
 
 impl Legacy {
@@ -55,6 +57,7 @@ impl Legacy {
             "nix-env" => Some(Self::Env),
             "nix-hash" => Some(Self::Hash),
             "nix-instantiate" => Some(Self::Instantiate),
+            "nix-shell" => Some(Self::Shell),
             "nix-store" => Some(Self::Store),
             "nixos-rebuild" => Some(Self::NixosRebuild),
             _ => UNAVAILABLE
@@ -80,6 +83,7 @@ impl Legacy {
             Self::Env => nix_env::run(program, &args),
             Self::Hash => nix_hash::run(program, &args),
             Self::Instantiate => nix_instantiate::run(program, &args),
+            Self::Shell => nix_shell::run(program, &args),
             Self::Store => nix_store::run(program, &args),
             Self::Unavailable(name) => Err(anyhow::anyhow!(
                 "'{name}' is not available in Kiln yet (Kiln {}); see 'kiln --help' for the commands it has",

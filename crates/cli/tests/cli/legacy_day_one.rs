@@ -352,7 +352,6 @@ in { top = mk "top" "echo > $out" [ mid bad ]; other = mk "other" "echo > $out" 
 fn legacy_names_kiln_lacks_say_so() {
     let tmp = tempfile::tempdir().unwrap();
     for name in [
-        "nix-shell",
         "nix-copy-closure",
         "nix-channel",
         "nix-prefetch-url",

@@ -23,6 +23,9 @@ mod os;
 mod parse;
 mod pkgs;
 mod profile;
+mod repl;
+mod search;
+mod shell;
 mod store;
 
 /// Returns a `kiln` command isolated from the user's configuration.

@@ -15,6 +15,7 @@ mod errors;
 mod expr;
 mod force;
 mod ops;
+mod repl;
 
 pub use coerce::CoerceMode;
 pub(crate) use compare::same_value;
