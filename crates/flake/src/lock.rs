@@ -259,10 +259,11 @@ impl Locker<'_, '_> {
                     what: format!("input '{}'", path.join("/")),
                     reason: "it has no 'url' (the flake registry is not supported)".into(),
                 })?;
-            let is_flake = over
-                .and_then(|o| o.decl.flake)
-                .or(own.flake)
-                .unwrap_or(true);
+            // An override with a reference replaces the declaration (its `flake` included).
+            let is_flake = match over {
+                Some(o) if o.decl.reference.is_some() => o.decl.flake.unwrap_or(true),
+                _ => own.flake.unwrap_or(true),
+            };
             let original = reference.to_attrs();
             // Overrides for this input's inputs: its own declaration's, then those from above.
             let mut child_overrides: BTreeMap<String, Override> = BTreeMap::new();
