@@ -123,6 +123,24 @@ impl FlakeDecl {
         let v: Value = serde_json::from_str(text)
             .map_err(|e| bad_decl("flake.nix", format!("its inputs are not plain data: {e}")))?;
         let mut d = FlakeDecl::default();
+        if v.get("notAttrs").is_some() {
+            return Err(bad_decl("flake.nix", "flake.nix is not an attribute set"));
+        }
+        if let Some(names) = v.get("names").and_then(Value::as_array) {
+            let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
+            if !names.contains(&"outputs") {
+                return Err(bad_decl("flake.nix", "it lacks attribute 'outputs'"));
+            }
+            if let Some(n) = names
+                .iter()
+                .find(|n| !["description", "inputs", "outputs", "nixConfig"].contains(n))
+            {
+                return Err(bad_decl(
+                    "flake.nix",
+                    format!("it has an unsupported attribute '{n}'"),
+                ));
+            }
+        }
         match v.get("description") {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => d.description = Some(s.clone()),

@@ -152,18 +152,24 @@ fn string_result<'a>(s: &mut Evaluation<'a>, expr: &str, cwd: &Path) -> EvalResu
 }
 
 /// Reads the declarations of the flake in the (logical) directory `dir`.
-fn read_decl(s: &mut Evaluation<'_>, dir: &str) -> EvalResult<FlakeDecl> {
+fn read_decl(s: &mut Evaluation<'_>, dir: &str, shown: &str) -> EvalResult<FlakeDecl> {
     let file = format!("{dir}/flake.nix");
     let expr = format!(
-        "let f = import (/. + {file}); in \
-         if !(builtins.isAttrs f) then throw \"file '\" + {file} + \"' must be an attribute set\" \
-         else if !(f ? outputs) then throw \"flake '\" + {dir} + \"' lacks attribute 'outputs'\" \
-         else builtins.toJSON {{ description = f.description or null; inputs = f.inputs or {{ }}; }}",
+        "let f = import (/. + {file}); in builtins.toJSON (if builtins.isAttrs f then \
+         {{ names = builtins.attrNames f; description = f.description or null; inputs = f.inputs or {{ }}; }} \
+         else {{ notAttrs = true; }})",
         file = nix_string(&file),
-        dir = nix_string(dir),
     );
     let json = string_result(s, &expr, Path::new("/"))?;
-    FlakeDecl::from_json(&json).map_err(to_eval)
+    FlakeDecl::from_json(&json)
+        .map_err(|e| match e {
+            FlakeError::BadFlake { reason, .. } => FlakeError::BadFlake {
+                what: format!("'{shown}'"),
+                reason,
+            },
+            e => e,
+        })
+        .map_err(to_eval)
 }
 
 /// The expression that calls every node's `outputs` (Kiln's own, after the Nix manual's
@@ -382,13 +388,10 @@ where
             Some(t) => Some(LockFile::parse(t).map_err(to_eval)?),
             None => None,
         };
-        let decl = read_decl(s, &logical_dir)?;
+        let decl = read_decl(s, &logical_dir, &resolved)?;
         let locked = {
             let mut read = |dir: &str| -> Result<FlakeDecl, FlakeError> {
-                read_decl(s, dir).map_err(|e| FlakeError::BadFlake {
-                    what: format!("'{dir}'"),
-                    reason: e.kind.to_string(),
-                })
+                read_decl(s, dir, dir).map_err(|e| FlakeError::Fetch(e.kind.to_string()))
             };
             crate::lock::lock(
                 &fetcher,

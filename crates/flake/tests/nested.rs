@@ -40,7 +40,10 @@ fn fixture() -> Fixture {
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(p, text.replace("@DIR@", &d)).unwrap();
     };
-    write("base/flake.nix", "{ outputs = { self }: { name = \"base\"; }; }\n");
+    write(
+        "base/flake.nix",
+        "{ outputs = { self }: { name = \"base\"; }; }\n",
+    );
     write(
         "lib/flake.nix",
         "{\n  inputs.base.url = \"github:kiln-test/not-fetched\";\n  inputs.tb = { url = \"https://example.invalid/not-fetched.tar.gz\"; flake = false; };\n  outputs = { self, base, tb }: { baseName = base.name; text = builtins.readFile \"${tb}/x.txt\"; };\n}\n",
@@ -119,7 +122,10 @@ fn nested_inputs_overrides_and_archives_lock_as_current_nix_locks_them() {
     fs::write(f.top.join("flake.lock"), &broken).unwrap();
     let err = kiln_flake::with_flake(options(&f), ".", |_, _| Ok(())).unwrap_err();
     assert!(format!("{err:?}").contains("hash mismatch"), "{err:?}");
-    assert_eq!(fs::read_to_string(f.top.join("flake.lock")).unwrap(), broken);
+    assert_eq!(
+        fs::read_to_string(f.top.join("flake.lock")).unwrap(),
+        broken
+    );
 }
 
 #[test]
@@ -134,12 +140,21 @@ fn current_nix_agrees() {
     let f = fixture();
     let out = Command::new(&tool)
         .current_dir(&f.top)
-        .args(["nix", "--extra-experimental-features", "nix-command flakes", "--store"])
+        .args([
+            "nix",
+            "--extra-experimental-features",
+            "nix-command flakes",
+            "--store",
+        ])
         .arg(f.dir.join("nixstore"))
         .args(["--option", "substituters", "", "flake", "lock"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let nix = fs::read_to_string(f.top.join("flake.lock")).unwrap();
     let golden_form = nix.replace(&f.dir.display().to_string(), "/FIXTURE");
     if std::env::var_os("KILN_ACCEPT").is_some() {

@@ -401,7 +401,11 @@ fn bad_flakes_are_clear_errors_and_write_nothing() {
         ),
         (
             "{ description = \"no outputs\"; }",
-            "lacks attribute 'outputs'",
+            "it lacks attribute 'outputs'",
+        ),
+        (
+            "{ outputs = { self }: { }; colour = 1; }",
+            "it has an unsupported attribute 'colour'",
         ),
         (
             "{ inputs.x.url = \"path:/nonexistent-kiln-input\"; outputs = { self, x }: { }; }",
