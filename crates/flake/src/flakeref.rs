@@ -237,6 +237,11 @@ impl FlakeRef {
         let s = |k: &str| attrs.get(k).and_then(Value::as_str).map(str::to_owned);
         let what = serde_json::Value::Object(attrs.clone()).to_string();
         let need = |k: &str| s(k).ok_or_else(|| bad(&what, &format!("attribute '{k}' is missing")));
+        if let Some(r) = attrs.get("rev") {
+            if !r.as_str().is_some_and(is_rev) {
+                return Err(bad(&what, "'rev' is not a commit hash"));
+            }
+        }
         match s("type").as_deref() {
             Some("path") => Ok(FlakeRef::Path {
                 path: need("path")?,
@@ -432,6 +437,14 @@ mod tests {
             let e = FlakeRef::parse(bad).unwrap_err().to_string();
             assert!(e.contains(bad), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_rev_in_attributes_must_be_a_commit() {
+        let a: RefAttrs =
+            serde_json::from_str(r#"{"type":"github","owner":"o","repo":"r","rev":"éééééééé"}"#)
+                .unwrap();
+        assert!(FlakeRef::from_attrs(&a).is_err());
     }
 
     #[test]
