@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    build, collect_garbage, config, copy, derivation, eval, hash, instantiate, key, log, nar, os,
-    profile, repl, search, serve, shell, store,
+    build, collect_garbage, config, copy, derivation, eval, flake, hash, instantiate, key, log,
+    nar, os, profile, repl, search, serve, shell, store,
 };
 
 /// Kiln: Nix and NixOS, reimplemented in Rust
@@ -81,6 +81,9 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Build system configurations; switch, roll back, list and compare system generations
     Os(os::OsArgs),
+    /// Lock, update, show, describe and check flakes
+    #[command(subcommand)]
+    Flake(flake::FlakeCommand),
 }
 
 /// Parses the command line and runs the command.
@@ -110,6 +113,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::CollectGarbage(args) => collect_garbage::run(args, &cli.global),
         Command::Profile(args) => profile::run(args, &cli.global, &cli.global.option),
         Command::Os(args) => os::run(args, &cli.global),
+        Command::Flake(cmd) => flake::run(cmd, &cli.global),
     }
 }
 

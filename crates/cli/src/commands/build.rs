@@ -112,6 +112,9 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
         .installables
         .into_iter()
         .partition(|a| a.starts_with(&format!("{store_dir}/")));
+    let (flakes, files): (Vec<String>, Vec<String>) = files
+        .into_iter()
+        .partition(|a| crate::commands::flake::is_installable(a));
     let mut sources = Vec::new();
     if let Some(e) = args.expr {
         sources.push(Source::Expr(e));
@@ -120,11 +123,19 @@ pub fn run(args: BuildArgs, global: &GlobalArgs, options: &[String]) -> anyhow::
         sources.push(Source::File(f));
     }
     sources.extend(files.into_iter().map(|f| Source::File(f.into())));
-    if sources.is_empty() && store_args.is_empty() {
+    if sources.is_empty() && store_args.is_empty() && flakes.is_empty() {
         sources.push(Source::File("default.nix".into()));
     }
 
     let mut drvs = Vec::new();
+    for f in &flakes {
+        drvs.extend(crate::commands::flake::instantiate(
+            f,
+            &options,
+            root.clone(),
+            args.show_trace,
+        )?);
+    }
     for source in sources {
         let mut auto = crate::commands::eval::pairs(&args.arg, AutoArg::Expr);
         auto.extend(crate::commands::eval::pairs(&args.argstr, AutoArg::Str));

@@ -6,6 +6,7 @@ pub mod config;
 pub mod copy;
 pub mod derivation;
 pub mod eval;
+pub mod flake;
 pub mod hash;
 pub mod instantiate;
 pub mod key;

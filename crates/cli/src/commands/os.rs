@@ -36,6 +36,9 @@ pub struct ConfigArgs {
     /// The configuration file (default: <nixos-config> on the search path)
     #[arg(long, short = 'f', value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Build `nixosConfigurations.HOST` of a flake (`.#web`)
+    #[arg(long, value_name = "FLAKE#HOST", conflicts_with = "file")]
+    pub flake: Option<String>,
     /// Add a search path entry (`nixos-config=FILE`, `kiln=DIR`, …)
     #[arg(short = 'I', long = "include")]
     pub include: Vec<String>,
@@ -219,6 +222,15 @@ pub fn build_toplevel(
         fetch: settings.fetch_settings()?,
         reporter: Some(std::sync::Arc::new(crate::report::StderrReporter)),
     };
+    if let Some(flake) = &config.flake {
+        return crate::commands::flake::os_build(
+            eval,
+            flake,
+            config.host.as_deref(),
+            &ctx.opts,
+            system.store(),
+        );
+    }
     let source = match &config.file {
         Some(f) => Configuration::File(f.clone()),
         None if config

@@ -11,6 +11,7 @@ mod cache;
 mod config;
 mod eval;
 mod fetch;
+mod flake;
 mod gc;
 mod hash;
 mod instantiate;

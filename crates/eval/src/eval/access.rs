@@ -40,6 +40,20 @@ impl<'a> Eval<'a> {
         Some(allowed)
     }
 
+    /// Lets a restricted evaluation read `path` and what lies below it (a flake's evaluation,
+    /// pure, still reads the Nix code Kiln ships through `<kiln/…>`). Nothing changes when
+    /// evaluation is unrestricted.
+    pub fn allow_path(&mut self, path: &Path) {
+        use std::os::unix::ffi::OsStrExt;
+        let real = self.io.canonicalize(path).ok();
+        if let Some(allowed) = &mut self.allowed_paths {
+            allowed.push(canon_path(path.as_os_str().as_bytes()));
+            if let Some(real) = real {
+                allowed.push(canon_path(real.as_os_str().as_bytes()));
+            }
+        }
+    }
+
     /// Whether evaluation is restricted (`pure-eval` or `restrict-eval`): no environment
     /// variables, and files only from allowed places.
     pub fn restricted(&self) -> bool {
