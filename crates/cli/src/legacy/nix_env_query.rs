@@ -208,16 +208,24 @@ pub fn print(
     if flags.attr_path && !flags.available {
         return Err(usage("--attr-path(-P) only works with --available"));
     }
-    let mut elems = select(input.elems, selectors)?;
+    let elems = select(input.elems, selectors)?;
     // Nix's `cmpElemByName`: by name, ignoring case as `toupper` does (so `bindfs` comes
-    // before `bin_replace`: `D` < `_`).
-    elems.sort_by(|a, b| {
-        a.elem
+    // before `bin_replace`: `D` < `_`; bytes from 0x80 last, as Nix 2.8 orders them). Nix
+    // sorts with `std::sort`, which is not stable: packages of the same name (nixpkgs' kernel
+    // module sets) come out in the order libstdc++'s introsort leaves them, so Kiln sorts
+    // with the same algorithm.
+    let key = |l: &Listed| -> Vec<u8> {
+        l.elem
             .name
             .bytes()
             .map(|c| c.to_ascii_uppercase())
-            .cmp(b.elem.name.bytes().map(|c| c.to_ascii_uppercase()))
-    });
+            .collect()
+    };
+    let keys: Vec<Vec<u8>> = elems.iter().map(key).collect();
+    let mut order: Vec<usize> = (0..elems.len()).collect();
+    introsort(&mut order, &|a: &usize, b: &usize| keys[*a] < keys[*b]);
+    let mut slots: Vec<Option<Listed>> = elems.into_iter().map(Some).collect();
+    let mut elems: Vec<Listed> = order.iter().filter_map(|&i| slots[i].take()).collect();
     // A package whose `outPath` fails with `-s` or `-b` is dropped before anything is
     // printed (Nix marks it failed); in the table a row whose columns fail is left out; in
     // `--json` and `--xml` a package is written up to the field that failed.
@@ -618,5 +626,205 @@ fn xml_meta(s: &mut String, name: &str, v: &MetaValue) {
             s.push_str("    </meta>\n");
         }
         MetaValue::Null => {}
+    }
+}
+
+/// `std::sort` as libstdc++ implements it (introsort: median-of-three quicksort down to runs
+/// of 16, heapsort past a depth of 2·log2(n), then one insertion sort), so that elements that
+/// compare equal end in the order Nix leaves them. `less` is a strict weak order.
+pub fn introsort<T: Copy>(v: &mut [T], less: &dyn Fn(&T, &T) -> bool) {
+    if v.len() < 2 {
+        return;
+    }
+    let depth = 2 * (usize::BITS - 1 - v.len().leading_zeros()) as usize;
+    introsort_loop(v, 0, v.len(), depth, less);
+    final_insertion_sort(v, less);
+}
+
+const THRESHOLD: usize = 16;
+
+fn introsort_loop<T: Copy>(
+    v: &mut [T],
+    first: usize,
+    mut last: usize,
+    mut depth: usize,
+    less: &dyn Fn(&T, &T) -> bool,
+) {
+    while last - first > THRESHOLD {
+        if depth == 0 {
+            heap_sort(&mut v[first..last], less);
+            return;
+        }
+        depth -= 1;
+        let cut = partition_pivot(v, first, last, less);
+        introsort_loop(v, cut, last, depth, less);
+        last = cut;
+    }
+}
+
+fn partition_pivot<T: Copy>(
+    v: &mut [T],
+    first: usize,
+    last: usize,
+    less: &dyn Fn(&T, &T) -> bool,
+) -> usize {
+    let mid = first + (last - first) / 2;
+    move_median_to_first(v, first, first + 1, mid, last - 1, less);
+    // The unguarded partition of [first + 1, last) around the pivot at `first`.
+    let (mut lo, mut hi) = (first + 1, last);
+    loop {
+        while less(&v[lo], &v[first]) {
+            lo += 1;
+        }
+        hi -= 1;
+        while less(&v[first], &v[hi]) {
+            hi -= 1;
+        }
+        if lo >= hi {
+            return lo;
+        }
+        v.swap(lo, hi);
+        lo += 1;
+    }
+}
+
+fn move_median_to_first<T: Copy>(
+    v: &mut [T],
+    result: usize,
+    a: usize,
+    b: usize,
+    c: usize,
+    less: &dyn Fn(&T, &T) -> bool,
+) {
+    let m = if less(&v[a], &v[b]) {
+        if less(&v[b], &v[c]) {
+            b
+        } else if less(&v[a], &v[c]) {
+            c
+        } else {
+            a
+        }
+    } else if less(&v[a], &v[c]) {
+        a
+    } else if less(&v[b], &v[c]) {
+        c
+    } else {
+        b
+    };
+    v.swap(result, m);
+}
+
+fn final_insertion_sort<T: Copy>(v: &mut [T], less: &dyn Fn(&T, &T) -> bool) {
+    if v.len() > THRESHOLD {
+        insertion_sort(&mut v[..THRESHOLD], less);
+        for i in THRESHOLD..v.len() {
+            unguarded_linear_insert(v, i, less);
+        }
+    } else {
+        insertion_sort(v, less);
+    }
+}
+
+fn insertion_sort<T: Copy>(v: &mut [T], less: &dyn Fn(&T, &T) -> bool) {
+    for i in 1..v.len() {
+        if less(&v[i], &v[0]) {
+            let val = v[i];
+            v.copy_within(0..i, 1);
+            v[0] = val;
+        } else {
+            unguarded_linear_insert(v, i, less);
+        }
+    }
+}
+
+fn unguarded_linear_insert<T: Copy>(v: &mut [T], mut last: usize, less: &dyn Fn(&T, &T) -> bool) {
+    let val = v[last];
+    while less(&val, &v[last - 1]) {
+        v[last] = v[last - 1];
+        last -= 1;
+    }
+    v[last] = val;
+}
+
+/// libstdc++'s `make_heap` then `sort_heap`.
+fn heap_sort<T: Copy>(v: &mut [T], less: &dyn Fn(&T, &T) -> bool) {
+    let len = v.len();
+    if len >= 2 {
+        let mut parent = (len - 2) / 2;
+        loop {
+            let value = v[parent];
+            adjust_heap(v, parent, len, value, less);
+            if parent == 0 {
+                break;
+            }
+            parent -= 1;
+        }
+    }
+    let mut last = len;
+    while last > 1 {
+        last -= 1;
+        let value = v[last];
+        v[last] = v[0];
+        adjust_heap(&mut v[..last], 0, last, value, less);
+    }
+}
+
+fn adjust_heap<T: Copy>(
+    v: &mut [T],
+    mut hole: usize,
+    len: usize,
+    value: T,
+    less: &dyn Fn(&T, &T) -> bool,
+) {
+    let top = hole;
+    let mut child = hole;
+    while child < (len - 1) / 2 {
+        child = 2 * (child + 1);
+        if less(&v[child], &v[child - 1]) {
+            child -= 1;
+        }
+        v[hole] = v[child];
+        hole = child;
+    }
+    if len & 1 == 0 && child == (len - 2) / 2 {
+        child = 2 * (child + 1);
+        v[hole] = v[child - 1];
+        hole = child - 1;
+    }
+    // push_heap
+    let mut parent = hole.wrapping_sub(1) / 2;
+    while hole > top && less(&v[parent], &value) {
+        v[hole] = v[parent];
+        hole = parent;
+        parent = hole.wrapping_sub(1) / 2;
+    }
+    v[hole] = value;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::introsort;
+
+    /// Sorted, whatever the input, and the heapsort fallback too (a depth of zero).
+    #[test]
+    fn introsort_sorts() {
+        let mut seed = 7u64;
+        for n in [0, 1, 2, 15, 16, 17, 100, 1000, 5000] {
+            let mut v: Vec<u64> = (0..n)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (seed >> 33) % 50
+                })
+                .collect();
+            let mut want = v.clone();
+            want.sort();
+            let mut h = v.clone();
+            introsort(&mut v, &|a, b| a < b);
+            assert_eq!(v, want, "n = {n}");
+            super::heap_sort(&mut h, &|a, b| a < b);
+            assert_eq!(h, want, "heap n = {n}");
+        }
     }
 }

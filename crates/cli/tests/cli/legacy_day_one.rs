@@ -679,3 +679,34 @@ fn nix_env_query_evaluates_only_what_it_prints_like_nix_2_8() {
     let (list, _, _) = both.same("nix-env", &["-f", "pkgs.nix", "-qaP"]);
     assert!(list.lines().any(|l| l.starts_with("b ")), "{list}");
 }
+
+/// Packages of the same name (nixpkgs' kernel module sets) come out in the order Nix 2.8's
+/// unstable sort leaves them, which is not the order they were found in.
+#[test]
+fn nix_env_query_orders_packages_of_the_same_name_like_nix_2_8() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("pkgs.nix"),
+        r#"let
+          mk = name: derivation { inherit name; system = "x86_64-linux"; builder = "/bin/sh"; };
+          names = [ "m-1" "a-1" "m-1" "Z-2" "m-1" "b-3" "m-1" "M-1" "é-1" ];
+          set = i: { name = "s${toString i}"; value = {
+            recurseForDerivations = true;
+            p = mk (builtins.elemAt names (i - i / 9 * 9));
+            q = mk "m-1";
+          }; };
+        in builtins.listToAttrs (map set (builtins.genList (i: i) 60))"#,
+    )
+    .unwrap();
+    let both = Both::new(dir);
+    let (list, _, _) = both.same("nix-env", &["-f", "pkgs.nix", "-qaP"]);
+    let paths: Vec<&str> = list.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    let mut found = paths.clone();
+    found.sort();
+    assert_ne!(
+        paths, found,
+        "the test needs packages Nix does not keep in found order"
+    );
+    both.same("nix-env", &["-f", "pkgs.nix", "-qaP", "--json"]);
+}
