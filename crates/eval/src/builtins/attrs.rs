@@ -194,7 +194,11 @@ fn intersect_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> Eva
     // order): nixpkgs' `callPackage` intersects a function's few arguments with the whole
     // package set, tens of thousands of names, for every package.
     let kept: Vec<Attr<'a>> = if a.len() < b.len() {
-        a.entries.iter().filter_map(|e| b.get(e.name)).copied().collect()
+        a.entries
+            .iter()
+            .filter_map(|e| b.get(e.name))
+            .copied()
+            .collect()
     } else {
         b.entries
             .iter()
