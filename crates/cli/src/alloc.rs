@@ -4,24 +4,35 @@
 //! The evaluator allocates everything in bump arenas whose chunks double in size; on a machine
 //! where transparent huge pages are in `madvise` mode (Debian's default), each 4 KiB page of a
 //! fresh chunk costs a page fault. For `fib 30` that was 42,000 faults, a fifth of the run.
-//! Asking for huge pages on blocks of 2 MiB and more cuts the faults by ~500×. No crate does
+//! Asking for huge pages on blocks of 2 MiB and more cuts the faults by ~500×. Only up to
+//! 64 MiB, though (the arena's first chunk, where small evaluations live): on this VM a huge
+//! page is fresh guest memory the host backs on first touch, so the larger chunks of a NixOS
+//! evaluation cost 2–3× the kernel time in 2 MiB pages than in 4 KiB ones (0.84–1.06 s
+//! against 0.33–0.42 s of system time for the same 470 MB; bench/README.md). No crate does
 //! exactly this (mimalloc and jemalloc can only be told through their own option machinery),
 //! hence this small wrapper: the one `unsafe` outside the build sandbox.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
-/// Blocks at least this large are advised to use huge pages.
+/// Blocks at least this large are advised to use huge pages...
 const HUGE: usize = 2 << 20;
+/// ... and at most this large (the arena's 64 MiB first chunk with its footer; the next is
+/// 128 MiB).
+const HUGE_MAX: usize = 96 << 20;
 
-/// [`System`], plus `madvise(MADV_HUGEPAGE)` on large blocks.
+fn wants_huge(size: usize) -> bool {
+    (HUGE..=HUGE_MAX).contains(&size)
+}
+
+/// [`System`], plus `madvise(MADV_HUGEPAGE)` on blocks of 2–96 MiB.
 pub struct HugePageAlloc;
 
 unsafe impl GlobalAlloc for HugePageAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the layout comes from the caller, as `GlobalAlloc::alloc` requires.
         let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() && layout.size() >= HUGE {
+        if !ptr.is_null() && wants_huge(layout.size()) {
             advise(ptr, layout.size());
         }
         ptr
@@ -35,7 +46,7 @@ unsafe impl GlobalAlloc for HugePageAlloc {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for `alloc`.
         let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() && layout.size() >= HUGE {
+        if !ptr.is_null() && wants_huge(layout.size()) {
             advise(ptr, layout.size());
         }
         ptr
@@ -44,7 +55,7 @@ unsafe impl GlobalAlloc for HugePageAlloc {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller guarantees `ptr` and `layout` describe a live block of ours.
         let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() && new_size >= HUGE {
+        if !new.is_null() && wants_huge(new_size) {
             advise(new, new_size);
         }
         new

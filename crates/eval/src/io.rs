@@ -77,6 +77,10 @@ pub trait EvalIo {
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// The type of the object at `path` (not following a final symlink).
     fn file_type(&self, path: &Path) -> io::Result<FileType>;
+    /// The target of the symbolic link at `path` (as `readlink` gives it).
+    fn read_link(&self, path: &Path) -> io::Result<std::path::PathBuf> {
+        std::fs::read_link(path)
+    }
     /// Tells whether `path` exists, as `builtins.pathExists` does: a final symlink is not
     /// followed (a dangling one exists), except that a trailing `/` or `/.` asks for a
     /// directory, through symlinks.

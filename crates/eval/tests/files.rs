@@ -66,3 +66,32 @@ fn path_builtins_see_symlinks_as_nix() {
         assert_eq!(kiln(expr, &d), reference(expr, &d), "{expr}");
     }
 }
+
+/// `import` follows a final symlink before it looks for `default.nix` (Nix's
+/// `resolveExprPath`), link after link, and the file's relative paths then resolve against the
+/// link's target; a directory reached through a link is its `default.nix`.
+#[test]
+fn import_follows_symlinks_as_nix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().canonicalize().unwrap();
+    std::fs::create_dir_all(d.join("pkgs/sub")).unwrap();
+    std::fs::write(d.join("pkgs/default.nix"), "{ v = import ./sub/leaf.nix; }").unwrap();
+    std::fs::write(d.join("pkgs/sub/leaf.nix"), "\"leaf\"").unwrap();
+    std::fs::write(d.join("pkgs/sub/rel.nix"), "import ./leaf.nix").unwrap();
+    std::fs::write(d.join("leaf.nix"), "\"top\"").unwrap();
+    std::os::unix::fs::symlink("pkgs", d.join("link")).unwrap();
+    std::os::unix::fs::symlink("link", d.join("link2")).unwrap();
+    std::os::unix::fs::symlink("pkgs/sub/rel.nix", d.join("rel.nix")).unwrap();
+    std::os::unix::fs::symlink(d.join("pkgs/sub"), d.join("abs")).unwrap();
+    let exprs = [
+        "import ./link",
+        "import ./link2",
+        "import ./rel.nix",
+        "import ./abs/rel.nix",
+        "(import ./link).v + import ./link/sub/rel.nix",
+    ];
+    for expr in exprs {
+        assert_eq!(kiln(expr, &d), reference(expr, &d), "{expr}");
+    }
+    assert_eq!(kiln("import ./rel.nix", &d), "\"leaf\"");
+}

@@ -235,6 +235,21 @@ impl<'h> ProfileEnv<'h> {
     /// The packages `file` offers (see [`Self::source_of`]): under `attrs` (`-A` paths, each
     /// followed as `nix-env -A` follows it), or every package it holds when `attrs` is empty.
     pub fn available(&self, file: &Path, attrs: &[String]) -> Result<Vec<Element>, ProfileError> {
+        self.available_infos(file, attrs, None)?
+            .into_iter()
+            .map(Element::try_from)
+            .collect()
+    }
+
+    /// The packages `file` offers, as [`Self::available`] finds them; with `fields`, as
+    /// `nix-env -q` lists them: only those fields evaluated, and a package kept when one
+    /// fails (see [`kiln_session::packages_with`]).
+    pub fn available_infos(
+        &self,
+        file: &Path,
+        attrs: &[String],
+        fields: Option<Vec<kiln_session::Field>>,
+    ) -> Result<Vec<kiln_session::PackageInfo>, ProfileError> {
         let source = self.source_of(file)?;
         let paths: Vec<String> = if attrs.is_empty() {
             vec![String::new()]
@@ -248,22 +263,25 @@ impl<'h> ProfileEnv<'h> {
             let mut res = Vec::new();
             for path in paths {
                 let v = s.select(root, &path, no_args)?;
-                res.push((path, s.packages(v)?));
+                let found = match &fields {
+                    Some(fields) => s.packages_with(v, fields)?,
+                    None => s.packages(v)?,
+                };
+                res.push((path, found));
             }
             Ok(res)
         })?;
         let mut res = Vec::new();
         for (attr, infos) in found {
-            for info in infos {
-                let mut e = Element::try_from(info)?;
+            for mut info in infos {
                 if !attr.is_empty() {
-                    e.attr_path = if e.attr_path.is_empty() {
+                    info.attr_path = if info.attr_path.is_empty() {
                         attr.clone()
                     } else {
-                        format!("{attr}.{}", e.attr_path)
+                        format!("{attr}.{}", info.attr_path)
                     };
                 }
-                res.push(e);
+                res.push(info);
             }
         }
         Ok(res)

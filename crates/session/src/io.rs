@@ -66,6 +66,10 @@ impl EvalIo for StoreIo<'_> {
         self.fs.file_type(&self.real(path))
     }
 
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        self.fs.read_link(&self.real(path))
+    }
+
     fn path_exists(&self, path: &Path) -> bool {
         self.fs.path_exists(&self.real(path))
     }
@@ -196,6 +200,10 @@ impl EvalIo for ReadOnlyIo {
 
     fn file_type(&self, path: &Path) -> io::Result<FileType> {
         self.fs.file_type(&self.real(path))
+    }
+
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        self.fs.read_link(&self.real(path))
     }
 
     fn path_exists(&self, path: &Path) -> bool {

@@ -34,5 +34,5 @@ pub use evaluation::{
 };
 pub use host::HostEnv;
 pub use io::{ReadOnlyIo, StoreIo};
-pub use packages::{packages, MetaValue, PackageInfo};
+pub use packages::{packages, packages_with, Field, MetaValue, PackageInfo};
 pub use settings::{Kind, Setting, SettingFlag, Support};

@@ -38,6 +38,30 @@ pub enum MetaValue {
     Attrs(BTreeMap<String, MetaValue>),
 }
 
+/// A part of a package's info that is evaluated only when asked for, as Nix's `DrvInfo`
+/// evaluates it: `nix-env -qa` forces a package's `name` and nothing else unless a column or
+/// a `--json` field needs more, so a package whose `drvPath` throws (nixpkgs' broken ones) is
+/// still listed by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `system` ("unknown" when missing).
+    System,
+    /// `outputName` (empty when missing).
+    OutputName,
+    /// The names of the outputs (`outputs`, `[ "out" ]` when missing).
+    Outputs,
+    /// The names of the outputs and their `outPath`s.
+    OutPaths,
+    /// The package's own `outPath`.
+    OutPath,
+    /// `drvPath`.
+    DrvPath,
+    /// `meta.description` (empty unless a string).
+    Description,
+    /// The kept `meta` attributes, in name order, up to the first that fails.
+    Meta,
+}
+
 /// One package a value offers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackageInfo {
@@ -53,6 +77,13 @@ pub struct PackageInfo {
     pub outputs: Vec<(String, String)>,
     /// The kept `meta` attributes (see the module's overview).
     pub meta: BTreeMap<String, MetaValue>,
+    /// `outputName` (with [`Field::OutputName`]).
+    pub output_name: String,
+    /// `outPath` (with [`Field::OutPath`]).
+    pub out_path: String,
+    /// The first field asked for whose evaluation failed as `builtins.tryEval` catches (the
+    /// fields after it were not evaluated); always `None` from [`packages`].
+    pub failed: Option<Field>,
 }
 
 impl<'a> Evaluation<'a> {
@@ -60,19 +91,63 @@ impl<'a> Evaluation<'a> {
     pub fn packages(&mut self, v: Value<'a>) -> EvalResult<Vec<PackageInfo>> {
         packages(&mut self.ev, v)
     }
+
+    /// The packages `v` offers as `nix-env -q` lists them (see [`packages_with`]).
+    pub fn packages_with(
+        &mut self,
+        v: Value<'a>,
+        fields: &[Field],
+    ) -> EvalResult<Vec<PackageInfo>> {
+        packages_with(&mut self.ev, v, fields)
+    }
 }
 
-/// The packages `v` offers, in the order Nix finds them (see the module's overview).
+/// Everything a manifest keeps, in the order [`packages`] evaluates it.
+const ALL: &[Field] = &[Field::System, Field::DrvPath, Field::OutPaths, Field::Meta];
+
+/// The packages `v` offers, in the order Nix finds them (see the module's overview), with
+/// everything a manifest keeps; a package any of whose info fails catchably is left out.
 pub fn packages<'a>(ev: &mut Eval<'a>, v: Value<'a>) -> EvalResult<Vec<PackageInfo>> {
-    let mut res = Found::default();
+    let mut res = Found {
+        fields: ALL,
+        tolerant_meta: true,
+        list: Vec::new(),
+        seen: Default::default(),
+    };
+    walk(ev, "", v, &mut res)?;
+    Ok(res
+        .list
+        .into_iter()
+        .filter(|p| p.failed.is_none())
+        .collect())
+}
+
+/// The packages `v` offers as `nix-env -q` lists them: each one whose `name` evaluates, with
+/// `fields` evaluated in that order up to the first that fails catchably (recorded in
+/// [`PackageInfo::failed`]); what is not asked for stays empty.
+pub fn packages_with<'a>(
+    ev: &mut Eval<'a>,
+    v: Value<'a>,
+    fields: &[Field],
+) -> EvalResult<Vec<PackageInfo>> {
+    let mut res = Found {
+        fields,
+        tolerant_meta: false,
+        list: Vec::new(),
+        seen: Default::default(),
+    };
     walk(ev, "", v, &mut res)?;
     Ok(res.list)
 }
 
 /// The packages found so far, and the derivations met (by identity: an alias, `y = x`, is
 /// listed once, under the first name found, as Nix's `getDerivation` lists it).
-#[derive(Default)]
-struct Found<'a> {
+struct Found<'a, 'f> {
+    /// What to evaluate of each package.
+    fields: &'f [Field],
+    /// Whether a `meta` attribute that fails is left out (a manifest's rule) rather than
+    /// ending the package's `meta` there (`nix-env -q`'s, which stops writing the package).
+    tolerant_meta: bool,
     list: Vec<PackageInfo>,
     seen: std::collections::HashSet<*const Attrs<'a>>,
 }
@@ -100,7 +175,12 @@ fn is_package_attr_name(name: &[u8]) -> bool {
 
 /// The top level (or an attribute of a combined directory): auto-called, then a derivation or
 /// a set searched.
-fn walk<'a>(ev: &mut Eval<'a>, prefix: &str, v: Value<'a>, out: &mut Found<'a>) -> EvalResult<()> {
+fn walk<'a>(
+    ev: &mut Eval<'a>,
+    prefix: &str,
+    v: Value<'a>,
+    out: &mut Found<'a, '_>,
+) -> EvalResult<()> {
     let mut v = ev.force(v)?;
     if v.is_function() {
         let empty = ev.new_attrs(Vec::new());
@@ -129,7 +209,12 @@ fn walk<'a>(ev: &mut Eval<'a>, prefix: &str, v: Value<'a>, out: &mut Found<'a>) 
 }
 
 /// An attribute of a searched set: a derivation, a set to search, or nothing.
-fn attr<'a>(ev: &mut Eval<'a>, path: &str, v: Value<'a>, out: &mut Found<'a>) -> EvalResult<()> {
+fn attr<'a>(
+    ev: &mut Eval<'a>,
+    path: &str,
+    v: Value<'a>,
+    out: &mut Found<'a, '_>,
+) -> EvalResult<()> {
     let test = ev.force(v).and_then(|v| match v {
         Value::Attrs(a) => Ok((Some(a), ev.is_derivation(a)?)),
         _ => Ok((None, false)),
@@ -185,24 +270,120 @@ fn push_info<'a>(
     ev: &mut Eval<'a>,
     path: &str,
     drv: &'a Attrs<'a>,
-    out: &mut Found<'a>,
+    out: &mut Found<'a, '_>,
 ) -> EvalResult<()> {
     if !out.seen.insert(drv as *const Attrs<'a>) {
         return Ok(());
     }
-    match info(ev, path, drv) {
-        Ok(i) => out.list.push(i),
-        Err(e) if e.is_catchable() => {}
+    let name = match required(ev, drv, "name") {
+        Ok(n) => n,
+        Err(e) if e.is_catchable() => return Ok(()),
         Err(e) => return Err(e),
+    };
+    let mut info = PackageInfo {
+        attr_path: path.to_owned(),
+        name,
+        system: String::new(),
+        drv_path: String::new(),
+        outputs: Vec::new(),
+        meta: BTreeMap::new(),
+        output_name: String::new(),
+        out_path: String::new(),
+        failed: None,
+    };
+    for &field in out.fields {
+        match fill(ev, drv, field, out.tolerant_meta, &mut info) {
+            Ok(()) => {}
+            Err(e) if e.is_catchable() => {
+                info.failed = Some(field);
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    out.list.push(info);
+    Ok(())
+}
+
+/// Evaluates one field of a derivation's package info into `info`.
+fn fill<'a>(
+    ev: &mut Eval<'a>,
+    drv: &'a Attrs<'a>,
+    field: Field,
+    tolerant_meta: bool,
+    info: &mut PackageInfo,
+) -> EvalResult<()> {
+    match field {
+        Field::System => {
+            info.system = string_attr(ev, drv, "system")?.unwrap_or_else(|| "unknown".into())
+        }
+        Field::OutputName => {
+            info.output_name = string_attr(ev, drv, "outputName")?.unwrap_or_default()
+        }
+        Field::DrvPath => info.drv_path = required(ev, drv, "drvPath")?,
+        Field::Outputs => {
+            info.outputs = output_names(ev, drv, &info.name)?
+                .into_iter()
+                .map(|n| (n, String::new()))
+                .collect()
+        }
+        // Nix 2.8 evaluates the package's own `outPath` before its outputs' (a package whose
+        // `outPath` fails is left out even when each output's path evaluates).
+        Field::OutPath => info.out_path = string_attr(ev, drv, "outPath")?.unwrap_or_default(),
+        Field::OutPaths => {
+            string_attr(ev, drv, "outPath")?;
+            info.outputs = outputs(ev, drv, &info.name)?
+        }
+        Field::Description => {
+            info.meta.remove("description");
+            if let Some(m) = meta_set(ev, drv, &info.name)? {
+                if let Some(d) = m.get(ev.sym(b"description")) {
+                    if let Value::String(s) = ev.force(d.value)? {
+                        let d = String::from_utf8_lossy(s.bytes).into_owned();
+                        info.meta.insert("description".into(), MetaValue::String(d));
+                    }
+                }
+            }
+        }
+        Field::Meta => {
+            info.meta.clear();
+            if let Some(m) = meta_set(ev, drv, &info.name)? {
+                for (key, value) in kiln_eval::print::sorted_attrs(ev, m) {
+                    match kept_meta(ev, value) {
+                        Ok(Some(v)) => {
+                            info.meta.insert(ev.interner.name(key).into_owned(), v);
+                        }
+                        Ok(None) => {}
+                        Err(e) if tolerant_meta && e.is_catchable() => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }
 
-/// A derivation's package info.
-fn info<'a>(ev: &mut Eval<'a>, path: &str, drv: &'a Attrs<'a>) -> EvalResult<PackageInfo> {
-    let name = required(ev, drv, "name")?;
-    let system = string_attr(ev, drv, "system")?.unwrap_or_default();
-    let drv_path = required(ev, drv, "drvPath")?;
+/// The derivation's `meta` set, if it has one.
+fn meta_set<'a>(
+    ev: &mut Eval<'a>,
+    drv: &'a Attrs<'a>,
+    name: &str,
+) -> EvalResult<Option<&'a Attrs<'a>>> {
+    let Some(m) = drv.get(ev.sym(b"meta")) else {
+        return Ok(None);
+    };
+    match ev.force(m.value)? {
+        Value::Attrs(m) => Ok(Some(m)),
+        other => Err(message(format!(
+            "expected a set but found {} for the meta of '{name}'",
+            other.type_phrase()
+        ))),
+    }
+}
+
+/// The names of the derivation's outputs.
+fn output_names<'a>(ev: &mut Eval<'a>, drv: &'a Attrs<'a>, name: &str) -> EvalResult<Vec<String>> {
     let mut names = Vec::new();
     match drv.get(ev.sym(b"outputs")) {
         Some(a) => match ev.force(a.value)? {
@@ -230,6 +411,16 @@ fn info<'a>(ev: &mut Eval<'a>, path: &str, drv: &'a Attrs<'a>) -> EvalResult<Pac
         },
         None => names.push("out".to_owned()),
     }
+    Ok(names)
+}
+
+/// The derivation's outputs and their paths.
+fn outputs<'a>(
+    ev: &mut Eval<'a>,
+    drv: &'a Attrs<'a>,
+    name: &str,
+) -> EvalResult<Vec<(String, String)>> {
+    let names = output_names(ev, drv, name)?;
     let mut outputs = Vec::with_capacity(names.len());
     for o in names {
         let Some(a) = drv.get(ev.sym(o.as_bytes())) else {
@@ -246,36 +437,7 @@ fn info<'a>(ev: &mut Eval<'a>, path: &str, drv: &'a Attrs<'a>) -> EvalResult<Pac
         };
         outputs.push((o, path));
     }
-    let mut meta = BTreeMap::new();
-    if let Some(m) = drv.get(ev.sym(b"meta")) {
-        let m = match ev.force(m.value)? {
-            Value::Attrs(m) => m,
-            other => {
-                return Err(message(format!(
-                    "expected a set but found {} for the meta of '{name}'",
-                    other.type_phrase()
-                )))
-            }
-        };
-        for (key, value) in kiln_eval::print::sorted_attrs(ev, m) {
-            match kept_meta(ev, value) {
-                Ok(Some(v)) => {
-                    meta.insert(ev.interner.name(key).into_owned(), v);
-                }
-                Ok(None) => {}
-                Err(e) if e.is_catchable() => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(PackageInfo {
-        attr_path: path.to_owned(),
-        name,
-        system,
-        drv_path,
-        outputs,
-        meta,
-    })
+    Ok(outputs)
 }
 
 /// A `meta` attribute's value if it is of a kind manifests keep (Nix's `checkMeta`): a

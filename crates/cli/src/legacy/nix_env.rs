@@ -218,17 +218,46 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<()> {
             } else {
                 Vec::new()
             };
+            // Only what the query prints is evaluated (`-c` of installed packages needs the
+            // available ones' names alone).
             let available = if want_available {
                 let file = need_file()?;
                 let attrs: Vec<String> = query.attr.iter().cloned().collect();
-                for_system(env.available(&file, &attrs).map_err(traced)?)
+                let mut fields = if query.available {
+                    query.fields()
+                } else {
+                    Vec::new()
+                };
+                if system_filter.as_deref().is_some_and(|s| s != "*") {
+                    fields.insert(0, kiln_session::Field::System);
+                }
+                let infos = env
+                    .available_infos(&file, &attrs, Some(fields))
+                    .map_err(traced)?;
+                let listed: Vec<nix_env_query::Listed> = infos
+                    .into_iter()
+                    .map(nix_env_query::Listed::available)
+                    .collect();
+                match system_filter.as_deref() {
+                    None | Some("*") => listed,
+                    Some(sys) => listed
+                        .into_iter()
+                        .filter(|l| l.failed.is_none() && l.elem.system == sys)
+                        .collect(),
+                }
             } else {
                 Vec::new()
             };
             let (elems, installed, available) = if query.available {
                 (available, installed, Vec::new())
             } else {
-                (installed.clone(), installed, available)
+                let available = available.into_iter().map(|l| l.elem).collect();
+                let elems = installed
+                    .iter()
+                    .cloned()
+                    .map(nix_env_query::Listed::installed)
+                    .collect();
+                (elems, installed, available)
             };
             let store = (query.status || query.prebuilt_only)
                 .then(|| crate::commands::store::open_root(Some(root.clone())))

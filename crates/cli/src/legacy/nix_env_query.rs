@@ -19,6 +19,7 @@ use std::io::Write as _;
 
 use kiln_formats::drv_name;
 use kiln_profile::{Element, MetaValue};
+use kiln_session::{Field, PackageInfo};
 
 use super::usage;
 
@@ -89,10 +90,108 @@ impl QueryFlags {
     }
 }
 
+impl QueryFlags {
+    /// What of each available package the query evaluates, in the order Nix 2.8's `nix-env`
+    /// asks for it (a package's `name` is always evaluated): with `-s` or `-b` the output
+    /// paths first; then the fields of `--json` (`system`, `outputName`, the outputs, `meta`),
+    /// of `--xml`, or of the table's columns. Nothing else is forced, so a package whose
+    /// `drvPath` throws is listed unless a column needs it.
+    pub fn fields(&self) -> Vec<Field> {
+        let mut f = Vec::new();
+        if self.status || self.prebuilt_only {
+            f.push(Field::OutPath);
+        }
+        let outputs = if self.out_path {
+            Field::OutPaths
+        } else {
+            Field::Outputs
+        };
+        if self.json {
+            f.extend([Field::System, Field::OutputName, outputs]);
+            if self.meta {
+                f.push(Field::Meta);
+            }
+        } else if self.xml {
+            f.push(Field::System);
+            if self.drv_path {
+                f.push(Field::DrvPath);
+            }
+            f.push(Field::OutputName);
+            if self.description {
+                f.push(Field::Description);
+            }
+            f.push(outputs);
+            if self.meta {
+                f.push(Field::Meta);
+            }
+        } else {
+            if self.system {
+                f.push(Field::System);
+            }
+            if self.drv_path {
+                f.push(Field::DrvPath);
+            }
+            if self.out_path {
+                f.push(Field::OutPaths);
+            }
+            if self.description {
+                f.push(Field::Description);
+            }
+        }
+        f
+    }
+}
+
+/// A package to list, with what the query found out about it while evaluating.
+pub struct Listed {
+    /// The package (of an available one, only the fields the query evaluated).
+    pub elem: Element,
+    /// `outputName` (empty for an installed package, whose manifest entry has none).
+    pub output_name: String,
+    /// `outPath` (of an available package, only with `-s` or `-b`).
+    pub out_path: String,
+    /// The first field whose evaluation failed catchably (see [`QueryFlags::fields`]).
+    pub failed: Option<Field>,
+}
+
+impl Listed {
+    /// An installed package, read from the manifest in full.
+    pub fn installed(elem: Element) -> Listed {
+        Listed {
+            out_path: elem.out_path().to_owned(),
+            elem,
+            output_name: String::new(),
+            failed: None,
+        }
+    }
+
+    /// An available package, as far as it was evaluated.
+    pub fn available(mut info: PackageInfo) -> Listed {
+        Listed {
+            out_path: std::mem::take(&mut info.out_path),
+            output_name: info.output_name.clone(),
+            failed: info.failed,
+            elem: element(info),
+        }
+    }
+}
+
+/// A package's info as an [`Element`], whatever was evaluated of it.
+pub fn element(info: PackageInfo) -> Element {
+    Element {
+        name: info.name,
+        attr_path: info.attr_path,
+        system: info.system,
+        drv_path: Some(info.drv_path).filter(|d| !d.is_empty()),
+        outputs: info.outputs,
+        meta: info.meta,
+    }
+}
+
 /// What a query looks at: the packages it lists and the ones it compares them with.
 pub struct QueryInput {
     /// The source's packages (`-A` already applied).
-    pub elems: Vec<Element>,
+    pub elems: Vec<Listed>,
     /// The installed packages (for `-s`, and `-c` of available ones).
     pub installed: Vec<Element>,
     /// The available packages (for `-c` of installed ones).
@@ -109,14 +208,31 @@ pub fn print(
     if flags.attr_path && !flags.available {
         return Err(usage("--attr-path(-P) only works with --available"));
     }
-    let mut elems = select(input.elems, selectors)?;
+    let elems = select(input.elems, selectors)?;
     // Nix's `cmpElemByName`: by name, ignoring case as `toupper` does (so `bindfs` comes
-    // before `bin_replace`: `D` < `_`).
-    elems.sort_by(|a, b| {
-        a.name
+    // before `bin_replace`: `D` < `_`; bytes from 0x80 last, as Nix 2.8 orders them). Nix
+    // sorts with `std::sort`, which is not stable: packages of the same name (nixpkgs' kernel
+    // module sets) come out in the order libstdc++'s introsort leaves them, so Kiln sorts
+    // with the same algorithm.
+    let key = |l: &Listed| -> Vec<u8> {
+        l.elem
+            .name
             .bytes()
             .map(|c| c.to_ascii_uppercase())
-            .cmp(b.name.bytes().map(|c| c.to_ascii_uppercase()))
+            .collect()
+    };
+    let keys: Vec<Vec<u8>> = elems.iter().map(key).collect();
+    let mut order: Vec<usize> = (0..elems.len()).collect();
+    introsort(&mut order, &|a: &usize, b: &usize| keys[*a] < keys[*b]);
+    let mut slots: Vec<Option<Listed>> = elems.into_iter().map(Some).collect();
+    let mut elems: Vec<Listed> = order.iter().filter_map(|&i| slots[i].take()).collect();
+    // A package whose `outPath` fails with `-s` or `-b` is dropped before anything is
+    // printed (Nix marks it failed); in the table a row whose columns fail is left out; in
+    // `--json` and `--xml` a package is written up to the field that failed.
+    elems.retain(|l| match l.failed {
+        None => true,
+        Some(Field::OutPath) => false,
+        Some(_) => flags.json || flags.xml,
     });
     let other = if flags.available {
         &input.installed
@@ -125,9 +241,10 @@ pub fn print(
     };
     let installed: BTreeSet<&str> = input.installed.iter().map(Element::out_path).collect();
     let mut rows = Vec::with_capacity(elems.len());
-    for e in &elems {
+    for l in &elems {
+        let e = &l.elem;
         let valid = if flags.status || flags.prebuilt_only {
-            is_valid(e.out_path())?
+            is_valid(&l.out_path)?
         } else {
             false
         };
@@ -136,7 +253,9 @@ pub fn print(
         }
         rows.push(Row {
             elem: e,
-            installed: installed.contains(e.out_path()),
+            output_name: &l.output_name,
+            failed: l.failed,
+            installed: installed.contains(l.out_path.as_str()),
             valid,
             compared: flags.compare_versions.then(|| compare(e, other)),
         });
@@ -157,6 +276,10 @@ pub fn print(
 /// One package to print, with what the query found out about it.
 struct Row<'e> {
     elem: &'e Element,
+    /// `outputName`.
+    output_name: &'e str,
+    /// The field that failed (`--json` and `--xml` write the package up to it).
+    failed: Option<Field>,
     installed: bool,
     valid: bool,
     /// `-c`: the comparison's character and the version compared with.
@@ -165,18 +288,18 @@ struct Row<'e> {
 
 /// The packages matching any of `selectors` (all without any); a selector that matches none
 /// is an error, as Nix's `filterBySelector` makes it.
-fn select(elems: Vec<Element>, selectors: &[String]) -> anyhow::Result<Vec<Element>> {
+fn select(elems: Vec<Listed>, selectors: &[String]) -> anyhow::Result<Vec<Listed>> {
     if selectors.is_empty() {
         return Ok(elems);
     }
     for s in selectors {
-        if !elems.iter().any(|e| drv_name::matches(s, &e.name)) {
+        if !elems.iter().any(|e| drv_name::matches(s, &e.elem.name)) {
             return Err(anyhow::anyhow!("selector '{s}' matches no derivations"));
         }
     }
     Ok(elems
         .into_iter()
-        .filter(|e| selectors.iter().any(|s| drv_name::matches(s, &e.name)))
+        .filter(|e| selectors.iter().any(|s| drv_name::matches(s, &e.elem.name)))
         .collect())
 }
 
@@ -289,16 +412,6 @@ pub fn print_table(rows: &[Vec<String>]) -> String {
     res
 }
 
-/// `outputName`: the first output of an available package; none (`""`) for an installed one,
-/// whose manifest entry has no `outputName`.
-fn output_name<'e>(flags: &QueryFlags, e: &'e Element) -> &'e str {
-    if flags.available {
-        e.outputs.first().map_or("out", |o| o.0.as_str())
-    } else {
-        ""
-    }
-}
-
 fn json(flags: &QueryFlags, rows: &[Row<'_>]) -> String {
     use serde_json::{Map, Value as Json};
     let mut top = Map::new();
@@ -308,8 +421,24 @@ fn json(flags: &QueryFlags, rows: &[Row<'_>]) -> String {
         obj.insert("name".into(), e.name.clone().into());
         obj.insert("pname".into(), e.pname().into());
         obj.insert("version".into(), e.version().into());
+        // Nix writes the fields as it evaluates them, so a package ends where one fails.
+        let done = |obj: Map<String, Json>, top: &mut Map<String, Json>| {
+            top.insert(e.attr_path.clone(), Json::Object(obj));
+        };
+        if r.failed == Some(Field::System) {
+            done(obj, &mut top);
+            continue;
+        }
         obj.insert("system".into(), e.system.clone().into());
-        obj.insert("outputName".into(), output_name(flags, e).to_owned().into());
+        if r.failed == Some(Field::OutputName) {
+            done(obj, &mut top);
+            continue;
+        }
+        obj.insert("outputName".into(), r.output_name.to_owned().into());
+        if matches!(r.failed, Some(Field::Outputs | Field::OutPaths)) {
+            done(obj, &mut top);
+            continue;
+        }
         let outputs: Map<String, Json> = outputs_by_name(e)
             .into_iter()
             .map(|(n, p)| {
@@ -330,7 +459,7 @@ fn json(flags: &QueryFlags, rows: &[Row<'_>]) -> String {
                 .collect();
             obj.insert("meta".into(), Json::Object(meta));
         }
-        top.insert(e.attr_path.clone(), Json::Object(obj));
+        done(obj, &mut top);
     }
     let mut s = serde_json::to_string_pretty(&Json::Object(top)).unwrap_or_default();
     s.push('\n');
@@ -390,13 +519,21 @@ fn xml(flags: &QueryFlags, rows: &[Row<'_>]) -> String {
     let mut s = String::from("<?xml version='1.0' encoding='utf-8'?>\n<items>\n");
     for r in rows {
         let e = r.elem;
+        // The item's attributes are all evaluated before it is written; its outputs and
+        // `meta` after, so an item ends where they fail.
+        if matches!(
+            r.failed,
+            Some(Field::System | Field::DrvPath | Field::OutputName | Field::Description)
+        ) {
+            continue;
+        }
         let (pname, version) = drv_name::parse(&e.name);
         let mut attrs: Vec<(&str, String)> = vec![
             ("attrPath", e.attr_path.clone()),
             ("name", e.name.clone()),
             ("pname", pname.to_owned()),
             ("version", version.to_owned()),
-            ("outputName", output_name(flags, e).to_owned()),
+            ("outputName", r.output_name.to_owned()),
         ];
         if flags.status {
             let bit = |b: bool| if b { "1" } else { "0" }.to_owned();
@@ -423,6 +560,10 @@ fn xml(flags: &QueryFlags, rows: &[Row<'_>]) -> String {
         }
         s.push_str(&xml_open(1, "item", &attrs));
         s.push_str(">\n");
+        if matches!(r.failed, Some(Field::Outputs | Field::OutPaths)) {
+            s.push_str("  </item>\n");
+            continue;
+        }
         for (n, p) in outputs_by_name(e) {
             let mut o = vec![("name", n.to_owned())];
             if flags.out_path {
@@ -485,5 +626,205 @@ fn xml_meta(s: &mut String, name: &str, v: &MetaValue) {
             s.push_str("    </meta>\n");
         }
         MetaValue::Null => {}
+    }
+}
+
+/// `std::sort` as libstdc++ implements it (introsort: median-of-three quicksort down to runs
+/// of 16, heapsort past a depth of 2·log2(n), then one insertion sort), so that elements that
+/// compare equal end in the order Nix leaves them. `less` is a strict weak order.
+pub fn introsort<T: Copy>(v: &mut [T], less: &dyn Fn(&T, &T) -> bool) {
+    if v.len() < 2 {
+        return;
+    }
+    let depth = 2 * (usize::BITS - 1 - v.len().leading_zeros()) as usize;
+    introsort_loop(v, 0, v.len(), depth, less);
+    final_insertion_sort(v, less);
+}
+
+const THRESHOLD: usize = 16;
+
+fn introsort_loop<T: Copy>(
+    v: &mut [T],
+    first: usize,
+    mut last: usize,
+    mut depth: usize,
+    less: &dyn Fn(&T, &T) -> bool,
+) {
+    while last - first > THRESHOLD {
+        if depth == 0 {
+            heap_sort(&mut v[first..last], less);
+            return;
+        }
+        depth -= 1;
+        let cut = partition_pivot(v, first, last, less);
+        introsort_loop(v, cut, last, depth, less);
+        last = cut;
+    }
+}
+
+fn partition_pivot<T: Copy>(
+    v: &mut [T],
+    first: usize,
+    last: usize,
+    less: &dyn Fn(&T, &T) -> bool,
+) -> usize {
+    let mid = first + (last - first) / 2;
+    move_median_to_first(v, first, first + 1, mid, last - 1, less);
+    // The unguarded partition of [first + 1, last) around the pivot at `first`.
+    let (mut lo, mut hi) = (first + 1, last);
+    loop {
+        while less(&v[lo], &v[first]) {
+            lo += 1;
+        }
+        hi -= 1;
+        while less(&v[first], &v[hi]) {
+            hi -= 1;
+        }
+        if lo >= hi {
+            return lo;
+        }
+        v.swap(lo, hi);
+        lo += 1;
+    }
+}
+
+fn move_median_to_first<T: Copy>(
+    v: &mut [T],
+    result: usize,
+    a: usize,
+    b: usize,
+    c: usize,
+    less: &dyn Fn(&T, &T) -> bool,
+) {
+    let m = if less(&v[a], &v[b]) {
+        if less(&v[b], &v[c]) {
+            b
+        } else if less(&v[a], &v[c]) {
+            c
+        } else {
+            a
+        }
+    } else if less(&v[a], &v[c]) {
+        a
+    } else if less(&v[b], &v[c]) {
+        c
+    } else {
+        b
+    };
+    v.swap(result, m);
+}
+
+fn final_insertion_sort<T: Copy>(v: &mut [T], less: &dyn Fn(&T, &T) -> bool) {
+    if v.len() > THRESHOLD {
+        insertion_sort(&mut v[..THRESHOLD], less);
+        for i in THRESHOLD..v.len() {
+            unguarded_linear_insert(v, i, less);
+        }
+    } else {
+        insertion_sort(v, less);
+    }
+}
+
+fn insertion_sort<T: Copy>(v: &mut [T], less: &dyn Fn(&T, &T) -> bool) {
+    for i in 1..v.len() {
+        if less(&v[i], &v[0]) {
+            let val = v[i];
+            v.copy_within(0..i, 1);
+            v[0] = val;
+        } else {
+            unguarded_linear_insert(v, i, less);
+        }
+    }
+}
+
+fn unguarded_linear_insert<T: Copy>(v: &mut [T], mut last: usize, less: &dyn Fn(&T, &T) -> bool) {
+    let val = v[last];
+    while less(&val, &v[last - 1]) {
+        v[last] = v[last - 1];
+        last -= 1;
+    }
+    v[last] = val;
+}
+
+/// libstdc++'s `make_heap` then `sort_heap`.
+fn heap_sort<T: Copy>(v: &mut [T], less: &dyn Fn(&T, &T) -> bool) {
+    let len = v.len();
+    if len >= 2 {
+        let mut parent = (len - 2) / 2;
+        loop {
+            let value = v[parent];
+            adjust_heap(v, parent, len, value, less);
+            if parent == 0 {
+                break;
+            }
+            parent -= 1;
+        }
+    }
+    let mut last = len;
+    while last > 1 {
+        last -= 1;
+        let value = v[last];
+        v[last] = v[0];
+        adjust_heap(&mut v[..last], 0, last, value, less);
+    }
+}
+
+fn adjust_heap<T: Copy>(
+    v: &mut [T],
+    mut hole: usize,
+    len: usize,
+    value: T,
+    less: &dyn Fn(&T, &T) -> bool,
+) {
+    let top = hole;
+    let mut child = hole;
+    while child < (len - 1) / 2 {
+        child = 2 * (child + 1);
+        if less(&v[child], &v[child - 1]) {
+            child -= 1;
+        }
+        v[hole] = v[child];
+        hole = child;
+    }
+    if len & 1 == 0 && child == (len - 2) / 2 {
+        child = 2 * (child + 1);
+        v[hole] = v[child - 1];
+        hole = child - 1;
+    }
+    // push_heap
+    let mut parent = hole.wrapping_sub(1) / 2;
+    while hole > top && less(&v[parent], &value) {
+        v[hole] = v[parent];
+        hole = parent;
+        parent = hole.wrapping_sub(1) / 2;
+    }
+    v[hole] = value;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::introsort;
+
+    /// Sorted, whatever the input, and the heapsort fallback too (a depth of zero).
+    #[test]
+    fn introsort_sorts() {
+        let mut seed = 7u64;
+        for n in [0, 1, 2, 15, 16, 17, 100, 1000, 5000] {
+            let mut v: Vec<u64> = (0..n)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (seed >> 33) % 50
+                })
+                .collect();
+            let mut want = v.clone();
+            want.sort();
+            let mut h = v.clone();
+            introsort(&mut v, &|a, b| a < b);
+            assert_eq!(v, want, "n = {n}");
+            super::heap_sort(&mut h, &|a, b| a < b);
+            assert_eq!(h, want, "heap n = {n}");
+        }
     }
 }

@@ -189,12 +189,23 @@ fn remove_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalRe
 fn intersect_attrs<'a>(ev: &mut Eval<'a>, args: &[Value<'a>], span: Span) -> EvalResult<Value<'a>> {
     let a = attrs(ev, args[0], span).arg(0)?;
     let b = attrs(ev, args[1], span).arg(1)?;
-    let kept: Vec<Attr<'a>> = b
-        .entries
-        .iter()
-        .filter(|e| a.get(e.name).is_some())
-        .copied()
-        .collect();
+    // The attributes of `b` whose names `a` has, found by walking the smaller set and looking
+    // names up in the other (both are sorted by symbol, so either walk gives the result in
+    // order): nixpkgs' `callPackage` intersects a function's few arguments with the whole
+    // package set, tens of thousands of names, for every package.
+    let kept: Vec<Attr<'a>> = if a.len() < b.len() {
+        a.entries
+            .iter()
+            .filter_map(|e| b.get(e.name))
+            .copied()
+            .collect()
+    } else {
+        b.entries
+            .iter()
+            .filter(|e| a.get(e.name).is_some())
+            .copied()
+            .collect()
+    };
     Ok(Value::Attrs(ev.arena.alloc(crate::value::Attrs {
         entries: ev.arena.alloc_slice_copy(&kept),
     })))

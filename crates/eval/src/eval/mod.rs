@@ -365,13 +365,43 @@ impl<'a> Eval<'a> {
         self.eval(ir, env)
     }
 
-    /// The file an import of `path` reads: `path/default.nix` for a directory.
-    fn resolve_import(&self, path: &Path) -> PathBuf {
+    /// The file an import of `path` reads, as Nix's `resolveExprPath` finds it: a final
+    /// symbolic link is followed (again and again, so relative paths in the file resolve
+    /// against its real directory), then a directory means its `default.nix`.
+    fn resolve_import(&self, path: &Path) -> EvalResult<PathBuf> {
+        use crate::io::FileType;
         let mut path = path.to_path_buf();
-        if self.io.file_type(&path).ok() == Some(crate::io::FileType::Directory) {
-            path.push("default.nix");
+        let mut follows = 0;
+        loop {
+            match self.io.file_type(&path) {
+                Ok(FileType::Symlink) => {}
+                Ok(FileType::Directory) => {
+                    path.push("default.nix");
+                    return Ok(path);
+                }
+                // A missing file is reported when it is read.
+                _ => return Ok(path),
+            }
+            follows += 1;
+            if follows >= 1024 {
+                return Err(EvalError::new(
+                    ErrorKind::Message(format!(
+                        "too many symbolic links encountered while traversing the path '{}'",
+                        path.display()
+                    )),
+                    None,
+                ));
+            }
+            let Ok(target) = self.io.read_link(&path) else {
+                return Ok(path);
+            };
+            use std::os::unix::ffi::{OsStrExt, OsStringExt};
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let joined = dir.join(target);
+            path = PathBuf::from(std::ffi::OsString::from_vec(crate::lower::canon_path(
+                joined.as_os_str().as_bytes(),
+            )));
         }
-        path
     }
 
     /// Reads a file into the source map, returning it and the directory its relative paths
@@ -403,7 +433,7 @@ impl<'a> Eval<'a> {
     /// Evaluates a file (`import path`), with the import cache.
     pub fn eval_file(&mut self, path: &Path) -> EvalResult<Value<'a>> {
         use std::os::unix::ffi::OsStrExt;
-        let path = self.resolve_import(path);
+        let path = self.resolve_import(path)?;
         let key = path.as_os_str().as_bytes().to_vec();
         if let Some(v) = self.import_cache.get(&key) {
             return Ok(*v);
@@ -420,7 +450,7 @@ impl<'a> Eval<'a> {
     /// (`scopedImport`): they shadow builtins of the same name. Not cached, since the result
     /// depends on the set.
     pub fn eval_file_scoped(&mut self, path: &Path, scope: &'a Attrs<'a>) -> EvalResult<Value<'a>> {
-        let path = self.resolve_import(path);
+        let path = self.resolve_import(path)?;
         let (file, dir) = self.load_file(&path)?;
         let names = scope
             .entries
