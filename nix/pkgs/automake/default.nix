@@ -11,6 +11,11 @@ stdenv.mkDerivation {
   inherit src;
   nativeBuildInputs = [ autoconf perl ];
   propagatedNativeBuildInputs = [ autoconf ];
+  # `pre-inst-env`, which runs the new programs to make their manuals, is made by configure
+  # with a `#!/bin/sh` line.
+  postConfigure = ''
+    patchShebangs .
+  '';
   meta = {
     description = "Generates Makefile.in files for configure scripts";
     homepage = "https://www.gnu.org/software/automake/";
