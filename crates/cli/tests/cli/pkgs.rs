@@ -643,7 +643,6 @@ fn whole_set_builds_runs_its_smoke_tests_and_reproduces() {
         &root,
         r#"runCommand "smoke" { } ''
           exec > $out 2>&1
-          set -x
           ${hello}/bin/hello
           ${bash}/bin/bash -c 'echo "bash $BASH_VERSION"'
           ${coreutils}/bin/ls --version | head -n 1
@@ -655,7 +654,7 @@ fn whole_set_builds_runs_its_smoke_tests_and_reproduces() {
           ${openssh}/bin/ssh -V
           ${openssh}/bin/ssh-keygen -q -t ed25519 -N "" -f host_key
           printf 'HostKey %s/host_key\nPidFile none\nUsePrivilegeSeparation no\n' $PWD > sshd_config
-          ${openssh}/bin/sshd -t -f sshd_config && echo sshd-config-ok
+          ${openssh}/sbin/sshd -t -f sshd_config && echo sshd-config-ok
           ${busybox}/bin/busybox | head -n 1
           ${busybox}/bin/echo applet echo
           printf 'b\na\n' | ${busybox}/bin/sort | ${busybox}/bin/tr '\n' ' '; echo
