@@ -38,8 +38,8 @@ let
       trivial = import ./build-support/trivial-builders.nix {
         inherit system;
         lib = support;
-        shell = "${final.busybox}/bin/sh";
-        tools = final.busybox;
+        shell = "${stage0.busybox}/bin/sh";
+        tools = stage0.busybox;
       };
     in
     trivial
@@ -108,9 +108,19 @@ let
       coreutils = callPackage ./coreutils { };
       openssh = callPackage ./openssh { };
       git = callPackage ./git { };
+      openssl = callPackage ./openssl { };
+      htop = callPackage ./htop { };
+      busybox = callPackage ./busybox { };
+
+      # Build tools: perl (Debian's binary, fixed up), and GNU m4, autoconf, automake from
+      # their sources for packages whose tarball has no `configure`.
+      perl = callPackage ./perl { };
+      m4 = callPackage ./m4 { };
+      autoconf = callPackage ./autoconf { };
+      automake = callPackage ./automake { };
 
       # The shell the trivial builders' scripts run with.
-      runtimeShell = "${final.busybox}/bin/sh";
+      runtimeShell = "${stage0.busybox}/bin/sh";
 
       bootstrap = {
         inherit stage0;
@@ -119,9 +129,6 @@ let
           busybox = stage0.busybox;
         };
       };
-
-      # Until busybox is built from its source, the bootstrap's static one.
-      busybox = stage0.busybox;
     };
 
   pkgs = support.fix (

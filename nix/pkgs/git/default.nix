@@ -1,6 +1,7 @@
 # Git, without the parts that need perl, python, Tcl/Tk, gettext, curl or expat (so no
-# `git send-email`, no HTTP transport; local, SSH and git:// remotes work).
-{ stdenv, debianSource, zlib }:
+# `git send-email`, no HTTP transport; local, SSH and git:// remotes work). Its closure:
+# itself, bash, zlib and the runtime libc.
+{ stdenv, debianSource, zlib, bash }:
 
 let
   src = debianSource "git";
@@ -13,7 +14,9 @@ stdenv.mkDerivation {
   dontConfigure = true;
   makeFlags = [
     "prefix=${placeholder "out"}"
-    "SHELL_PATH=${stdenv.shell}"
+    # Its shell scripts (`git-sh-setup`, …) run with the set's bash, not the bootstrap's:
+    # the bootstrap toolchain stays out of git's closure.
+    "SHELL_PATH=${bash}/bin/bash"
     "NO_PERL=1"
     "NO_PYTHON=1"
     "NO_TCLTK=1"

@@ -35,6 +35,12 @@ stdenv.mkDerivation {
     ln -sf ncursesw ncurses
     for h in ncursesw/*.h; do ln -sf $h .; done
   '';
+  # `ncursesw6-config` is a shell script for builds (its `#!` the bootstrap's bash): in `dev`,
+  # so that programs using ncurses do not keep the bootstrap toolchain in their closure.
+  postFixup = ''
+    mkdir -p $dev/bin
+    mv $out/bin/ncurses*-config $dev/bin/
+  '';
   meta = {
     description = "Free software emulation of curses";
     homepage = "https://invisible-island.net/ncurses/";
