@@ -11,6 +11,8 @@
   ./time.nix
   ./openssh.nix
   ./boot.nix
+  ./stage-1.nix
+  ./stage-2.nix
   ./file-systems.nix
   ./nix-settings.nix
   ./activation.nix

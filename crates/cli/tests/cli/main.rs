@@ -24,6 +24,7 @@ mod parse;
 mod pkgs;
 mod profile;
 mod store;
+mod vm;
 
 /// Returns a `kiln` command isolated from the user's configuration.
 pub fn kiln() -> Command {

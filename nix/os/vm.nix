@@ -1,0 +1,40 @@
+# The module `kiln os vm` adds to a configuration: the machine qemu gives it. Two virtio disks
+# made by kiln-os, labelled `nix` (the system's closure, the generations and their activated
+# roots) and `persist` (`state.root`); `/` a tmpfs unless the configuration says otherwise; the
+# console on the first serial port; and on the second serial port the test backdoor, a shell
+# that `kiln_os::vm::Machine` talks to (it starts once `multi-user.target` is reached and says
+# `kiln-backdoor: ready`).
+{ config, lib, pkgs, ... }:
+with lib;
+{
+  fileSystems."/" = mkDefault { fsType = "tmpfs"; options = [ "mode=0755" ]; };
+  fileSystems."/nix" = {
+    device = "/dev/disk/by-label/nix";
+    fsType = "ext4";
+    neededForBoot = true;
+  };
+  fileSystems.${config.state.root} = mkDefault {
+    device = "/dev/disk/by-label/persist";
+    fsType = "ext4";
+    neededForBoot = true;
+  };
+
+  boot.initrd.availableKernelModules = [ "virtio_pci" "virtio_blk" ];
+  boot.kernelParams = [ "console=ttyS0" "panic=-1" ];
+
+  systemd.services.kiln-backdoor = {
+    description = "The test backdoor of a Kiln VM (a shell on the second serial port)";
+    wantedBy = [ "multi-user.target" ];
+    after = [ "multi-user.target" ];
+    path = [ config.system.path ] ++ optional (config.systemd.package != null) config.systemd.package;
+    script = ''
+      exec < /dev/ttyS1 > /dev/ttyS1 2>&1
+      stty raw -echo
+      export HOME=/root
+      cd /
+      echo "kiln-backdoor: ready"
+      exec sh
+    '';
+    serviceConfig = { Type = "simple"; Restart = "always"; };
+  };
+}
