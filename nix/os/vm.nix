@@ -1,7 +1,7 @@
 # The module `kiln os vm` adds to a configuration: the machine qemu gives it. Two virtio disks
 # made by kiln-os, labelled `nix` (the system's closure, the generations and their activated
 # roots) and `persist` (`state.root`); `/` a tmpfs unless the configuration says otherwise; the
-# console on the first serial port; and on the second serial port the test backdoor, a shell
+# console on the first serial port; and on a virtio console (`/dev/hvc0`) the test backdoor, a shell
 # that `kiln_os::vm::Machine` talks to (it starts once `multi-user.target` is reached and says
 # `kiln-backdoor: ready`).
 { config, lib, pkgs, ... }:
@@ -20,20 +20,27 @@ with lib;
   };
 
   boot.initrd.availableKernelModules = [ "virtio_pci" "virtio_blk" ];
+  # The backdoor's port (`/dev/hvc0`): a 16550 serial port under TCG holds input back in its
+  # FIFO, so commands arrived late; virtio's console has no FIFO.
+  boot.initrd.kernelModules = [ "virtio_console" ];
   boot.kernelParams = [ "console=ttyS0" "panic=-1" ];
 
   systemd.services.kiln-backdoor = {
-    description = "The test backdoor of a Kiln VM (a shell on the second serial port)";
+    description = "The test backdoor of a Kiln VM (a shell on a virtio console)";
     wantedBy = [ "multi-user.target" ];
     after = [ "multi-user.target" ];
     path = [ config.system.path ] ++ optional (config.systemd.package != null) config.systemd.package;
+    # One command line at a time, read by `read` (byte by byte, so nothing waits in a buffer);
+    # no prompt, no line editing, no echo.
     script = ''
-      exec < /dev/ttyS1 > /dev/ttyS1 2>&1
+      exec < /dev/hvc0 > /dev/hvc0 2>&1
       stty raw -echo
       export HOME=/root
       cd /
       echo "kiln-backdoor: ready"
-      exec sh
+      while IFS= read -r line; do
+        eval "$line"
+      done
     '';
     serviceConfig = { Type = "simple"; Restart = "always"; };
   };

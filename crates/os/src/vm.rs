@@ -12,7 +12,7 @@
 //! * `DIR/persist.img`, ext4 labelled `persist` (`state.root`), made once and kept: the
 //!   declared state lives there across boots and rebuilds;
 //! * `DIR/run-vm`, the runner: qemu (TCG) with the kernel and initrd of the generation, the
-//!   console on the first serial port (stdout) and the backdoor on the second (a Unix socket,
+//!   console on the serial port (stdout) and the backdoor on a virtio console (a Unix socket,
 //!   `$KILN_VM_BACKDOOR`, default `DIR/backdoor.sock`).
 //!
 //! [`Machine`] runs the runner and talks to the backdoor: a shell that starts once
@@ -227,7 +227,9 @@ pub fn make_images(system: &System, dir: &Path) -> Result<VmFiles, VmError> {
          -drive file=\"$dir/nix.img\",if=virtio,format=raw \\\n  \
          -drive file=\"$dir/persist.img\",if=virtio,format=raw \\\n  \
          -display none -monitor none -serial stdio \\\n  \
-         -serial unix:\"${{KILN_VM_BACKDOOR:-$dir/backdoor.sock}}\",server=on,wait=off \\\n  \
+         -device virtio-serial-pci \\\n  \
+         -chardev socket,id=backdoor,path=\"${{KILN_VM_BACKDOOR:-$dir/backdoor.sock}}\",server=on,wait=off \\\n  \
+         -device virtconsole,chardev=backdoor \\\n  \
          -no-reboot $QEMU_OPTS \"$@\"\n",
         host = toplevel.system.host_name,
         gen = current.number,
@@ -509,14 +511,16 @@ impl Machine {
         }
         self.commands += 1;
         let n = self.commands;
-        // The marker is written split in the command, so the terminal's echo of the command
-        // line never matches it.
-        let line = format!("( {command}\n) </dev/null 2>&1; echo \"<kiln-\"\"done-{n}:$?>\"\n");
+        // One line: the command travels base64-encoded (any quotes, newlines); the markers are
+        // written split, so an echo of the line could never match them.
+        let line = format!(
+            "echo \"<kiln-\"\"begin-{n}>\"; (eval \"$(echo {} | base64 -d)\") </dev/null 2>&1; \
+             echo \"<kiln-\"\"done-{n}:$?>\"\n",
+            base64(command.as_bytes())
+        );
         let start = format!("<kiln-begin-{n}>");
-        let begin = format!("echo \"<kiln-\"\"begin-{n}>\"\n");
         let conn = self.conn.as_mut().expect("connected");
-        conn.write_all(begin.as_bytes())
-            .and_then(|()| conn.write_all(line.as_bytes()))
+        conn.write_all(line.as_bytes())
             .map_err(|e| VmError::Closed {
                 what: e.to_string(),
                 log: self.log.clone(),
@@ -595,6 +599,28 @@ impl Drop for Machine {
     }
 }
 
+/// Standard base64 with padding (RFC 4648), what busybox's `base64 -d` reads.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let v = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(v >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -617,5 +643,10 @@ mod tests {
         );
         assert_eq!(sh_quote("a'b c"), "'a'\\''b c'");
         assert_eq!(find(b"abcabd", b"abd"), Some(3));
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"echo 'a'\n\xff"), "ZWNobyAnYScK/w==");
     }
 }

@@ -17,6 +17,7 @@
   ./nix-settings.nix
   ./activation.nix
   ./state.nix
+  ./audit.nix
   ./compat.nix
   ./specialisation.nix
   ./toplevel.nix

@@ -76,9 +76,6 @@ let
     else
       echo "kiln stage 2: ${st.root} is not mounted; the declared state is not restored"
     fi
-    # Where the state and the ephemeral files are, for `kiln os audit`.
-    mkdir -p /run/kiln
-    touch /run/kiln/boot-stamp
   '' + optionalString (systemd != null) ''
 
     # The Debian-built systemd looks for its units, generators and helpers under /lib/systemd
@@ -95,6 +92,9 @@ let
   '' + ''
 
     "$toplevel/activate" || echo "kiln stage 2: activation failed"
+    # What is written on / after this is ephemeral (`kiln-os-audit` lists it).
+    mkdir -p /run/kiln
+    touch /run/kiln/boot-stamp
   '' + (if systemd != null then ''
     echo "kiln stage 2: starting systemd"
     exec ${systemd}/lib/systemd/systemd --unit=${q config.systemd.defaultUnit} "$@"

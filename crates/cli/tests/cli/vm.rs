@@ -111,6 +111,18 @@ fn the_example_web_host_boots_and_keeps_only_its_declared_state() {
          chmod 0640 /var/cache/www/kept && sync",
     )
     .unwrap();
+    let audit = m.succeed("kiln-os-audit").unwrap();
+    let lines: Vec<&str> = audit.lines().collect();
+    assert!(lines.contains(&"ephemeral /root/scratch"), "{audit}");
+    assert!(lines.contains(&"ephemeral /tmp/scratch"), "{audit}");
+    assert!(
+        !audit.contains("/var/cache/www"),
+        "declared state is not ephemeral: {audit}"
+    );
+    assert!(
+        !audit.contains("missing "),
+        "every declared path exists: {audit}"
+    );
     m.shutdown(Duration::from_secs(120)).unwrap();
 
     let mut m = boot(&dir, 2);
