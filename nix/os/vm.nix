@@ -35,7 +35,8 @@ with lib;
     script = ''
       exec < /dev/hvc0 > /dev/hvc0 2>&1
       stty raw -echo
-      export HOME=/root
+      # The output is a terminal: no pager, no colours.
+      export HOME=/root SYSTEMD_PAGER= SYSTEMD_COLORS=0 PAGER=cat
       cd /
       echo "kiln-backdoor: ready"
       while IFS= read -r line; do

@@ -99,7 +99,10 @@ fn the_example_web_host_boots_and_keeps_only_its_declared_state() {
         .unwrap()
         .contains("Served by a Kiln system."));
     let (kv, _) = m
-        .run("systemctl cat kv.service", Duration::from_secs(30))
+        .run(
+            "test -e /etc/systemd/system/kv.service",
+            Duration::from_secs(60),
+        )
         .unwrap();
     assert_ne!(kv, 0, "db's service is not on web");
     let key = m
