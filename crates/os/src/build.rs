@@ -40,9 +40,8 @@ pub fn nix_string(s: &str) -> String {
     res
 }
 
-/// The expression whose value is `(import <kiln/os> { configuration; })`, then `.select` (such
-/// as `toplevel`, or `config.networking.hostName`; empty for the whole set).
-pub fn os_expr(config: &Configuration, host: Option<&str>, cwd: &Path, select: &str) -> String {
+/// The expression whose value is the configuration's module: the file, or its host's entry.
+pub fn configuration_expr(config: &Configuration, host: Option<&str>, cwd: &Path) -> String {
     let file = match config {
         Configuration::File(f) => {
             let abs = if f.is_absolute() {
@@ -54,15 +53,31 @@ pub fn os_expr(config: &Configuration, host: Option<&str>, cwd: &Path, select: &
         }
         Configuration::SearchPath => "<nixos-config>".to_owned(),
     };
-    let configuration = match host {
+    match host {
         None => file,
         Some(h) => format!(
             "(let v = import {file}; hosts = if builtins.isFunction v then v {{ }} else v; in \
              hosts.${{{}}})",
             nix_string(h)
         ),
-    };
-    let mut expr = format!("(import <kiln/os> {{ configuration = {configuration}; }})");
+    }
+}
+
+/// The expression whose value is `(import <kiln/os> { configuration; })`, then `.select` (such
+/// as `toplevel`, or `config.networking.hostName`; empty for the whole set).
+pub fn os_expr(config: &Configuration, host: Option<&str>, cwd: &Path, select: &str) -> String {
+    select_in(
+        &format!(
+            "(import <kiln/os> {{ configuration = {}; }})",
+            configuration_expr(config, host, cwd)
+        ),
+        select,
+    )
+}
+
+/// `expr.select`, each part of `select` quoted.
+pub(crate) fn select_in(expr: &str, select: &str) -> String {
+    let mut expr = expr.to_owned();
     for part in select.split('.').filter(|p| !p.is_empty()) {
         expr.push_str(&format!(".${{{}}}", nix_string(part)));
     }
@@ -77,7 +92,16 @@ pub fn instantiate(
     host: Option<&str>,
     cwd: &Path,
 ) -> Result<kiln_session::DrvOutput, OsError> {
-    let source = Source::Expr(os_expr(config, host, cwd, "toplevel"));
+    instantiate_expr(eval, os_expr(config, host, cwd, "toplevel"), cwd)
+}
+
+/// Evaluates `expr`, which must be one derivation, writing the `.drv` files into the store.
+pub fn instantiate_expr(
+    eval: EvalConfig,
+    expr: String,
+    cwd: &Path,
+) -> Result<kiln_session::DrvOutput, OsError> {
+    let source = Source::Expr(expr);
     let cwd = cwd.to_owned();
     let mut drvs = kiln_session::evaluate(eval, move |s| {
         let v = s.load(&source, &cwd)?;
@@ -99,7 +123,24 @@ pub fn build(
     host: Option<&str>,
     cwd: &Path,
 ) -> Result<Option<StorePath>, OsError> {
-    let drv = instantiate(eval, config, host, cwd)?;
+    build_expr(
+        eval,
+        store,
+        realiser,
+        os_expr(config, host, cwd, "toplevel"),
+        cwd,
+    )
+}
+
+/// Builds the one derivation `expr` evaluates to in `store`; `None` for a dry run.
+pub fn build_expr(
+    eval: EvalConfig,
+    store: &LocalStore,
+    realiser: &dyn Realiser,
+    expr: String,
+    cwd: &Path,
+) -> Result<Option<StorePath>, OsError> {
+    let drv = instantiate_expr(eval, expr, cwd)?;
     let Some(mut outs) = realiser
         .realise(store, &[drv.goal()])
         .map_err(OsError::Realise)?

@@ -20,6 +20,9 @@
 //! * [`SwitchReport`]: what a switch changes (packages as `nvd` shows them, closure size,
 //!   `/etc`, units, whether a reboot is needed).
 //!
+//! * [`vm`]: the configuration as a qemu VM (`kiln os vm`): images made unprivileged, the
+//!   runner, and [`vm::Machine`], which boots it and runs commands in the guest.
+//!
 //! Nothing here prints; the CLI renders the typed results.
 
 pub mod boot;
@@ -34,6 +37,7 @@ pub mod tmpfiles;
 pub mod toplevel;
 pub mod units;
 pub mod users;
+pub mod vm;
 
 pub use error::{OsError, RealiseFailure};
 pub use report::{SwitchReport, VersionChange};

@@ -1,7 +1,7 @@
 # NixOS option names that configurations written for NixOS 18.03 (and the hardware
 # configuration nixos-generate-config writes) use, beside the ones Kiln implements: the old
 # names of users and groups, `nix.maxJobs`, and hardware settings that are recorded but have no
-# effect until Kiln builds its own initrd (the VM issue).
+# effect yet (the initrd's modules are `boot.initrd.*`, in stage-1.nix).
 { config, lib, ... }:
 with lib;
 let
@@ -18,10 +18,6 @@ in
   ];
 
   options = {
-    boot.initrd.availableKernelModules =
-      recorded "Kernel modules the initrd may load." (types.listOf types.str) [ ];
-    boot.initrd.kernelModules =
-      recorded "Kernel modules the initrd always loads." (types.listOf types.str) [ ];
     boot.kernelModules =
       recorded "Kernel modules loaded in stage 2." (types.listOf types.str) [ ];
     boot.extraModulePackages =

@@ -11,10 +11,13 @@
   ./time.nix
   ./openssh.nix
   ./boot.nix
+  ./stage-1.nix
+  ./stage-2.nix
   ./file-systems.nix
   ./nix-settings.nix
   ./activation.nix
   ./state.nix
+  ./audit.nix
   ./compat.nix
   ./specialisation.nix
   ./toplevel.nix

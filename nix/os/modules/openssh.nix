@@ -76,7 +76,7 @@ in
         fi
       '';
       serviceConfig = {
-        ExecStart = "${openssh}/bin/sshd -D -f /etc/ssh/sshd_config";
+        ExecStart = "${openssh}/sbin/sshd -D -f /etc/ssh/sshd_config";
         KillMode = "process";
         Restart = "always";
         Type = "simple";

@@ -62,9 +62,8 @@ let
     printf '%s' "$systemName" > "$out/system"
     cat > "$out/init" <<EOF
     #!${pkgs.busybox}/bin/sh
-    # Stage 2 of a Kiln system: activate, then hand over to the system's init.
-    $out/activate
-    exec ${pkgs.busybox}/bin/init "\$@"
+    # Stage 2 of a Kiln system: activate, restore the declared state, then hand over to systemd.
+    exec ${build.bootStage2} $out "\$@"
     EOF
     chmod 0755 "$out/init"
   '' + optionalString (kernel != null) ''

@@ -2,7 +2,7 @@
 # chacha20-poly1305, curve25519 keys and ciphers; OpenSSL needs perl in the bootstrap) and
 # zlib. Configuration is read from /etc/ssh; `ssh-keygen -A` makes the host keys at
 # activation, not here.
-{ stdenv, debianSource, zlib }:
+{ stdenv, debianSource, zlib, debianPackages }:
 
 let
   src = debianSource "openssh";
@@ -12,6 +12,9 @@ stdenv.mkDerivation {
   version = src.upstreamVersion;
   inherit src;
   buildInputs = [ zlib ];
+  # sshd links libcrypt (crypt(3)), which the compiler finds in the bootstrap; at run time it
+  # comes from Debian's libcrypt1, whose library directory is not `lib/`.
+  LDFLAGS = "-Wl,-rpath,${debianPackages.libcrypt1}/lib/x86_64-linux-gnu";
   configureFlags = [
     "--without-openssl"
     "--sysconfdir=/etc/ssh"

@@ -11,7 +11,7 @@ let
       drv = builtins.match "/nix/store/[0-9a-z]{32}-nixos-system-${name}-18.03.kiln.drv"
         os.toplevel.drvPath != null;
       # (Versions are the package set's business: only the packages' names are checked.)
-      sshd = builtins.match ".*ExecStart=/nix/store/[0-9a-z]{32}-openssh-[^/]*/bin/sshd.*"
+      sshd = builtins.match ".*ExecStart=/nix/store/[0-9a-z]{32}-openssh-[^/]*/sbin/sshd.*"
         os.config.systemd.units."sshd.service".text != null;
       kernel = builtins.match "/nix/store/[0-9a-z]{32}-linux-[^/]*/bzImage" json.kernel != null;
     };

@@ -133,6 +133,22 @@ enum OsCommand {
         /// The option whose value to print
         name: Option<String>,
     },
+    /// Build the configuration as a qemu VM: a new generation of DIR/root, the disk images
+    /// and the runner DIR/run-vm (printed)
+    Vm(VmArgs),
+}
+
+/// Arguments of `kiln os vm`.
+#[derive(Debug, Args)]
+pub struct VmArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Where the VM's files go: its staging root, disk images and runner
+    #[arg(long, value_name = "DIR", default_value = "kiln-vm")]
+    dir: PathBuf,
+    /// Boot the VM after building it (its console on stdout)
+    #[arg(long)]
+    run: bool,
 }
 
 /// A build failure kept whole, so it is reported as the build commands report it.
@@ -325,6 +341,7 @@ pub fn run(args: OsArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             print_report(&mut std::io::stdout().lock(), &report, system.root())?;
             Ok(())
         }
+        OsCommand::Vm(a) => vm(global, a),
         OsCommand::Options { config, json, name } => {
             options(global, &config, json, name.as_deref())
         }
@@ -725,4 +742,64 @@ pub fn nixos_rebuild(program: &str, args: &[String]) -> anyhow::Result<()> {
         "list-generations" => list_generations(&root),
         other => Err(usage(format!("unknown action '{other}'"))),
     }
+}
+
+/// `kiln os vm`: builds the configuration with `<kiln/os/vm.nix>`, switches the VM's staging
+/// root to it, and writes the images and the runner.
+pub fn vm(global: &GlobalArgs, a: VmArgs) -> anyhow::Result<()> {
+    let ctx = context(global, a.config.show_trace, false);
+    let root = a.dir.join("root");
+    std::fs::create_dir_all(&root)?;
+    let system = open(&root)?;
+    let settings = crate::config::load(&ctx.opts.options)?;
+    let host = crate::host();
+    let eval = kiln_session::EvalConfig {
+        settings: kiln_eval::EvalSettings {
+            nix_path: kiln_session::search_path(&a.config.include, host.nix_path.as_deref()),
+            ..settings.eval_settings()?
+        },
+        store: kiln_session::StoreMode::Write {
+            root: system.root().to_owned(),
+        },
+        fetch: settings.fetch_settings()?,
+        reporter: Some(std::sync::Arc::new(crate::report::StderrReporter)),
+    };
+    let source = match &a.config.file {
+        Some(f) => Configuration::File(f.clone()),
+        None => Configuration::SearchPath,
+    };
+    let cwd = std::env::current_dir()?;
+    let Some(path) = kiln_os::vm::build(
+        eval,
+        system.store(),
+        &CliRealiser(&ctx.opts),
+        &source,
+        a.config.host.as_deref(),
+        &cwd,
+    )
+    .map_err(|e| error(e, a.config.show_trace))?
+    else {
+        return Ok(());
+    };
+    let out = system.switch(&path, Action::Switch).map_err(plain)?;
+    if let Some(n) = out.generation {
+        eprintln!("VM system generation {n}: {}", out.report.to);
+    }
+    let files = kiln_os::vm::make_images(&system, &a.dir)?;
+    eprintln!(
+        "images: {} ({} MiB of store paths), {} (kept across builds)",
+        files.nix_image.display(),
+        files.closure_bytes >> 20,
+        files.persist_image.display()
+    );
+    let mut stdout = crate::output::stdout();
+    writeln!(stdout, "{}", files.runner.display())?;
+    stdout.flush()?;
+    if a.run {
+        let st = std::process::Command::new(&files.runner).status()?;
+        if !st.success() {
+            anyhow::bail!("{} exited with {st}", files.runner.display());
+        }
+    }
+    Ok(())
 }

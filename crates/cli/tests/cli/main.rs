@@ -28,6 +28,7 @@ mod repl;
 mod search;
 mod shell;
 mod store;
+mod vm;
 
 /// Returns a `kiln` command isolated from the user's configuration.
 pub fn kiln() -> Command {
