@@ -1,4 +1,4 @@
-# Stage 1: the initrd. Built by Kiln from the package set: busybox (static), the kernel modules
+# Stage 1: the initrd. Built by Kiln from the package set: busybox (the bootstrap's static one), the kernel modules
 # `boot.initrd.kernelModules` names plus every module they depend on (read from each module's
 # `depends=` field, the data `modules.dep` is made from), loaded in dependency order, and a small
 # `/init` that mounts `/` (a tmpfs, or the device `fileSystems."/"` names) and every
@@ -94,7 +94,9 @@ let
   initrd = pkgs.runCommand "initrd-${kernel.modDirVersion or "linux"}" {
     modules = concatStringsSep " " cfg.kernelModules;
     moduleDir = "${kernel}/lib/modules/${kernel.modDirVersion or ""}";
-    busybox = "${pkgs.busybox}/bin/busybox";
+    # Static: the initrd holds no libc. Debian's static busybox of the bootstrap (the package
+    # set's `busybox` is linked against the store's libc).
+    busybox = "${pkgs.bootstrap.stage0.busybox}/bin/busybox";
   } ''
     set -e
     root=$PWD/root
@@ -135,7 +137,43 @@ let
     cp ${init} $root/init
     chmod 0755 $root/init
     mkdir -p $out
-    (cd $root && find . | sort | cpio -o -H newc 2>/dev/null) | gzip -9 > $out/initrd
+    # The archive is written here rather than by `cpio -o`, whose headers carry each file's
+    # inode number and modification time (busybox's cpio has no `--reproducible`): every
+    # entry gets a sequential inode number, owner root, mtime 1 and one link, so the same
+    # tree gives the same bytes. newc format: a 110-byte header of "070701" and 13 fields of
+    # 8 hex digits, the name with its NUL, then the data, each padded to 4 bytes.
+    ino=0
+    pad() { printf '\000\000\000' | head -c $(( (4 - $1 % 4) % 4 )); }
+    header() { # NAME MODE NLINK SIZE
+      ino=$((ino + 1))
+      printf '070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x' \
+        $ino "$2" 0 0 "$3" 1 "$4" 0 0 0 0 $(( ''${#1} + 1 )) 0
+      printf '%s\000' "$1"
+      pad $(( 110 + ''${#1} + 1 ))
+    }
+    newc() {
+      (cd $root && find . | sort) | while read -r p; do
+        name=''${p#./}
+        [ "$p" = . ] && name=.
+        f=$root/$p
+        if [ -L "$f" ]; then
+          t=$(readlink "$f")
+          header "$name" $((0120777)) 1 ''${#t}
+          printf '%s' "$t"
+          pad ''${#t}
+        elif [ -d "$f" ]; then
+          header "$name" $((040755)) 2 0
+        else
+          size=$(stat -c %s "$f")
+          if [ -x "$f" ]; then mode=$((0100755)); else mode=$((0100644)); fi
+          header "$name" $mode 1 $size
+          cat "$f"
+          pad $size
+        fi
+      done
+      header TRAILER!!! 0 1 0
+    }
+    newc | gzip -9 > $out/initrd
     cp $root/etc/kiln-modules $out/modules
   '';
 in
