@@ -34,6 +34,8 @@ with lib;
     # no prompt, no line editing, no echo.
     script = ''
       exec < /dev/hvc0 > /dev/hvc0 2>&1
+      # A unit's script runs under `set -e`: a command that fails must not end the backdoor.
+      set +e
       stty raw -echo
       # The output is a terminal: no pager, no colours.
       export HOME=/root SYSTEMD_PAGER= SYSTEMD_COLORS=0 PAGER=cat

@@ -574,7 +574,9 @@ impl Machine {
     /// Powers the guest off (`poweroff`) and waits for qemu to exit.
     pub fn shutdown(mut self, limit: Duration) -> Result<(), VmError> {
         if let Some(conn) = self.conn.as_mut() {
-            let _ = conn.write_all(b"poweroff\n");
+            // systemd's own request: busybox's `poweroff`, first on the backdoor's PATH, signals
+            // PID 1 with SIGUSR2, which systemd takes as "dump your state".
+            let _ = conn.write_all(b"systemctl poweroff 2>/dev/null || poweroff\n");
         }
         let deadline = Instant::now() + limit;
         loop {
