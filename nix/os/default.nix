@@ -9,11 +9,13 @@
 # arguments that are available in `imports` too (as in NixOS).
 { configuration
 , system ? builtins.currentSystem
-, pkgs ? import <kiln/pkgs> { inherit system; }
+, pkgs ? import ../pkgs { inherit system; }
 , specialArgs ? { }
 }:
 let
-  lib = import <kiln/lib>;
+  # Relative, not `<kiln/lib>`: a flake's `nixosConfigurations` are evaluated in pure mode,
+  # where search-path lookups are refused.
+  lib = import ../lib;
   baseModules = import ./modules/module-list.nix;
 
   # Evaluates the base modules, the user's configuration and `extraModules` into one system.

@@ -231,7 +231,7 @@ pub fn os_toplevel(
         }
         (a, _) => a.to_owned(),
     };
-    let toplevel = TOPLEVEL.replace("@KILN_OS@", &kiln_os(&eval));
+    let toplevel = toplevel_fn(&eval);
     let mut drvs = kiln_flake::with_flake(
         options(eval, Update::Nothing, true)?,
         flake,
@@ -282,11 +282,20 @@ pub fn os_build(
 }
 
 /// A configuration's toplevel: a NixOS-style `config.system.build.toplevel`, a `toplevel`,
-/// or else a module for Kiln's OS.
+/// or else a module for Kiln's OS, for the current system (a flake is evaluated in pure mode,
+/// where `builtins.currentSystem` is refused).
 const TOPLEVEL: &str =
     "c: if c ? config.system.build.toplevel then c.config.system.build.toplevel \
     else if c ? toplevel then c.toplevel \
-    else (import @KILN_OS@ { configuration = c; }).toplevel";
+    else (import @KILN_OS@ { configuration = c; system = @SYSTEM@; }).toplevel";
+
+/// [`TOPLEVEL`] with Kiln's OS and the current system filled in.
+fn toplevel_fn(eval: &EvalConfig) -> String {
+    TOPLEVEL.replace("@KILN_OS@", &kiln_os(eval)).replace(
+        "@SYSTEM@",
+        &serde_json::to_string(&eval.settings.current_system).expect("a string"),
+    )
+}
 
 /// The description of every output, as `nix flake show --json` gives it.
 const SHOW: &str = r#"flake:
@@ -501,10 +510,7 @@ pub fn run(cmd: FlakeCommand, global: &GlobalArgs) -> anyhow::Result<()> {
             Ok(())
         }
         FlakeCommand::Check { flake: a, no_build } => {
-            let check = CHECK.replace(
-                "@TOPLEVEL@",
-                &TOPLEVEL.replace("@KILN_OS@", &kiln_os(&eval)),
-            );
+            let check = CHECK.replace("@TOPLEVEL@", &toplevel_fn(&eval));
             let opts = options(eval, Update::Nothing, !a.no_write_lock_file)?;
             let to_build = kiln_flake::with_flake(opts, &a.flake, |s, loaded| {
                 let lists = apply(s, &check, loaded.value)?;

@@ -587,6 +587,35 @@ fn the_example_fleet_builds_switches_changes_and_rolls_back() {
     assert!(closure.lines().count() > 10, "{closure}");
     assert_eq!(hashes(&web), hashes(&db));
     let gen1 = system_tree(&web);
+    // The same hosts as a flake's `nixosConfigurations` (a module each), evaluated in pure
+    // mode: `--flake .#web` builds the same toplevel, and switching to it changes nothing.
+    fs::write(
+        fleet.join("flake.nix"),
+        "{ outputs = { self }: { nixosConfigurations = import ./hosts.nix; }; }\n",
+    )
+    .unwrap();
+    let flake_os = |args: &[&str]| {
+        let mut cmd = kiln();
+        cmd.env("XDG_CACHE_HOME", pkgs_cache_home())
+            .current_dir(&fleet)
+            .arg("os")
+            .args(args)
+            .arg("--root")
+            .arg(&web)
+            .args(["--flake", ".#web"]);
+        output(&mut cmd)
+    };
+    assert_eq!(
+        flake_os(&["build", "--no-out-link"])
+            .0
+            .trim()
+            .lines()
+            .last(),
+        Some(toplevel.as_str())
+    );
+    let (_, err) = flake_os(&["switch"]);
+    assert!(err.contains("switched to system generation 1"), "{err}");
+    assert_eq!(system_tree(&web), gen1);
 
     // Generation 2: the index page is replaced.
     let web_nix = fleet.join("web.nix");
