@@ -440,11 +440,11 @@ fn bad_flakes_are_clear_errors_and_write_nothing() {
 }
 
 /// A stand-in for `<kiln/os>` (pure: no `currentSystem`).
-const MINI_OS: &str = r#"{ configuration }:
+const MINI_OS: &str = r#"{ configuration, system }:
 let cfg = if builtins.isFunction configuration then configuration { } else if builtins.isAttrs configuration then configuration else import configuration;
 in {
   toplevel = derivation {
-    name = "kiln-system-${cfg.hostName}"; system = "x86_64-linux"; builder = "/bin/sh";
+    name = "kiln-system-${cfg.hostName}"; inherit system; builder = "/bin/sh";
     args = [ "-c" "mkdir $out; echo ${cfg.hostName} > $out/hostname" ];
   };
 }
