@@ -111,6 +111,9 @@ let
       openssl = callPackage ./openssl { };
       htop = callPackage ./htop { };
       busybox = callPackage ./busybox { };
+      # Debian's static busybox, the bootstrap's first tool (a link per applet): for places
+      # with no libc, such as the initrd, and shells that need nothing compiled.
+      busybox-static = stage0.busybox;
 
       # Build tools: perl (Debian's binary, fixed up), and GNU m4, autoconf, automake from
       # their sources for packages whose tarball has no `configure`.

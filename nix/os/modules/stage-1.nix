@@ -1,4 +1,4 @@
-# Stage 1: the initrd. Built by Kiln from the package set: busybox (the bootstrap's static one), the kernel modules
+# Stage 1: the initrd. Built by Kiln from the package set: busybox (static), the kernel modules
 # `boot.initrd.kernelModules` names plus every module they depend on (read from each module's
 # `depends=` field, the data `modules.dep` is made from), loaded in dependency order, and a small
 # `/init` that mounts `/` (a tmpfs, or the device `fileSystems."/"` names) and every
@@ -94,9 +94,9 @@ let
   initrd = pkgs.runCommand "initrd-${kernel.modDirVersion or "linux"}" {
     modules = concatStringsSep " " cfg.kernelModules;
     moduleDir = "${kernel}/lib/modules/${kernel.modDirVersion or ""}";
-    # Static: the initrd holds no libc. Debian's static busybox of the bootstrap (the package
-    # set's `busybox` is linked against the store's libc).
-    busybox = "${pkgs.bootstrap.stage0.busybox}/bin/busybox";
+    # Static: the initrd holds no libc (the package set's `busybox` is linked against the
+    # store's).
+    busybox = "${pkgs.busybox-static}/bin/busybox";
   } ''
     set -e
     root=$PWD/root

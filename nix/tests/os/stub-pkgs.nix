@@ -27,8 +27,7 @@ rec {
     runCommand name { inherit paths pathsToLink; } "stub";
   symlinkJoin = { name, paths }: runCommand name { inherit paths; } "stub";
   busybox = pkg "busybox-1.36.1";
-  # The static busybox the initrd takes (the real set: Debian's, of the bootstrap).
-  bootstrap.stage0.busybox = pkg "busybox-static-1.36.1";
+  busybox-static = pkg "busybox-static-1.36.1";
   openssh = pkg "openssh-9.6p1";
   hello = pkg "hello-2.12";
   linuxPackages = { kernel = pkg "linux-6.6"; };

@@ -41,13 +41,13 @@ fn user_call(cmd: &mut Command, root: &Path) {
         .arg(format!("nixpkgs={}", nix_dir().join("pkgs").display()));
 }
 
-/// A derivation whose builder would fail, with a `stdenv` input (built by the bootstrap's busybox) whose
+/// A derivation whose builder would fail, with a `stdenv` input (built by static busybox) whose
 /// `setup` defines `runHook`, a `shellHook` and an argument.
 const TRIVIAL: &str = r#"{ greeting ? "hi" }:
 let
   pkgs = import <kiln/pkgs> { };
-  # Debian's static busybox of the bootstrap: a shell with every applet, nothing to compile.
-  sh = "${pkgs.bootstrap.stage0.busybox}/bin/sh";
+  # A shell with every applet and nothing to compile.
+  sh = "${pkgs.busybox-static}/bin/sh";
   stdenv = derivation {
     name = "fake-stdenv";
     system = builtins.currentSystem;
