@@ -12,16 +12,16 @@
 //!   uncompressed NAR has a `Content-Length` and honours a single `Range` (206).
 //! * `/`: the served paths, one per line.
 //!
-//! Each connection is served by a thread of its own (`http.rs`), up to `threads` at once, each
-//! streaming its responses; a slow client holds one thread, not the server. Narinfos are
-//! remembered while the store's database is unchanged (at most a second).
+//! Connections are served by an event loop per core (`event_loop.rs`, the HTTP side in
+//! `http.rs`), up to `max_connections` at once; a connection that asks for a NAR moves to a
+//! thread of its own, which streams it, so a slow client holds one thread, not a loop.
+//! Narinfos are remembered while the store's database is unchanged (at most a second).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::sync::{Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use kiln_cache::Compression;
@@ -30,8 +30,22 @@ use kiln_formats::signing::SecretKey;
 use kiln_formats::store_path::StorePath;
 use kiln_store::{LocalStore, PathInfo, Store};
 
+mod event_loop;
 mod http;
+use event_loop::{Ctx, EventLoop, Slots};
 use http::{header, Method, Request, Response};
+
+/// The HTTP request parser the server reads connections with, for the fuzz targets
+/// (`fuzz/fuzz_targets/http_request.rs`): how many bytes the request at the start of `bytes`
+/// takes, `Ok(None)` while more are needed, `Err` for one answered with a 400.
+#[doc(hidden)]
+pub fn parse_http_request(bytes: &[u8]) -> Result<Option<usize>, &'static str> {
+    match http::parse(bytes) {
+        http::Parsed::Incomplete => Ok(None),
+        http::Parsed::Request(_, n) => Ok(Some(n)),
+        http::Parsed::Bad(why) => Err(why),
+    }
+}
 
 /// How a store is served.
 #[derive(Debug, Clone)]
@@ -42,8 +56,8 @@ pub struct ServeOptions {
     pub compression: Compression,
     /// The `Priority` announced in `nix-cache-info` (Nix's `cache.nixos.org` has 40).
     pub priority: i32,
-    /// How many connections are served at once (a thread each); more wait to be accepted.
-    pub threads: usize,
+    /// How many connections are served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for ServeOptions {
@@ -52,7 +66,7 @@ impl Default for ServeOptions {
             secret_keys: Vec::new(),
             compression: Compression::Zstd,
             priority: 30,
-            threads: 256,
+            max_connections: 1024,
         }
     }
 }
@@ -79,28 +93,6 @@ pub struct Server {
     acceptor: JoinHandle<()>,
     stopping: Arc<AtomicBool>,
     shared: Arc<Shared>,
-}
-
-/// How many connections are being served, against the most allowed.
-struct Slots {
-    busy: Mutex<usize>,
-    freed: Condvar,
-    max: usize,
-}
-
-impl Slots {
-    fn take(&self) {
-        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
-        while *busy >= self.max {
-            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
-        }
-        *busy += 1;
-    }
-
-    fn give_back(&self) {
-        *self.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-        self.freed.notify_one();
-    }
 }
 
 struct Shared {
@@ -204,41 +196,53 @@ impl Server {
             requests: std::sync::atomic::AtomicU64::new(0),
         });
         let stopping = Arc::new(AtomicBool::new(false));
-        let slots = Arc::new(Slots {
-            busy: Mutex::new(0),
-            freed: Condvar::new(),
-            max: shared.opts.threads.max(1),
-        });
-        let acceptor = {
+        let slots = Arc::new(Slots::new(shared.opts.max_connections));
+        let handle: Arc<event_loop::Handler> = {
             let shared = Arc::clone(&shared);
+            Arc::new(move |req: &Request| shared.handle(req))
+        };
+        let ctx = Arc::new(Ctx {
+            stopping: Arc::clone(&stopping),
+            handle,
+            slots: Arc::clone(&slots),
+        });
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let loops = (0..cores)
+            .map(|_| EventLoop::spawn(Arc::clone(&ctx)))
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(|e| bind_error(format!("cannot start the event loops: {e}")))?;
+        let acceptor = {
             let stopping = Arc::clone(&stopping);
-            std::thread::spawn(move || loop {
-                slots.take();
-                let conn = listener.accept();
-                if stopping.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok((stream, _)) = conn else {
-                    slots.give_back();
-                    // Out of file descriptors and the like: wait a moment, then go on.
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                    continue;
-                };
-                let (shared, stopping, slots) = (
-                    Arc::clone(&shared),
-                    Arc::clone(&stopping),
-                    Arc::clone(&slots),
-                );
-                let spawned = std::thread::Builder::new().spawn(move || {
-                    if let Ok(conn) = http::Connection::new(stream) {
-                        conn.serve(&|| stopping.load(Ordering::SeqCst), &|req| {
-                            shared.handle(req)
-                        });
+            std::thread::spawn(move || {
+                let mut next = 0;
+                loop {
+                    slots.take();
+                    let conn = listener.accept();
+                    if stopping.load(Ordering::SeqCst) {
+                        break;
                     }
-                    slots.give_back();
-                });
-                if spawned.is_err() {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    let Ok((stream, _)) = conn else {
+                        slots.give_back();
+                        // Out of file descriptors and the like: wait a moment, then go on.
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                        continue;
+                    };
+                    // The loops in turn; a loop that is gone (its epoll set failed) is
+                    // skipped, and the connection closed if none is left.
+                    let mut pending = Some(stream);
+                    for _ in 0..loops.len() {
+                        let Some(s) = pending.take() else { break };
+                        next = (next + 1) % loops.len();
+                        if let Err(back) = loops[next].give(s) {
+                            pending = Some(back);
+                        }
+                    }
+                    if pending.is_some() {
+                        slots.give_back();
+                    }
+                }
+                for l in loops {
+                    l.stop();
                 }
             })
         };
@@ -345,24 +349,19 @@ impl Write for ChunkWriter {
 }
 
 impl Shared {
-    fn handle(&self, req: Request<'_>) {
+    fn handle(&self, req: &Request) -> Response {
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let head = req.method() == Method::Head;
         if !head && req.method() != Method::Get {
-            let _ = req.respond(
-                Response::from_string("only GET and HEAD\n".to_owned())
-                    .with_status_code(405)
-                    .with_header(header("Allow", "GET, HEAD")),
-            );
-            return;
+            return Response::text(405, "only GET and HEAD\n".to_owned())
+                .with_header(header("Allow", "GET, HEAD"));
         }
-        let url = req.url().split('?').next().unwrap_or("").to_owned();
-        let res = match url.as_str() {
-            "/nix-cache-info" => self.text(
-                req,
+        let url = req.url().split('?').next().unwrap_or("");
+        match url {
+            "/nix-cache-info" => Self::text(
                 head,
-                &format!(
+                format!(
                     "StoreDir: {}\nWantMassQuery: 1\nPriority: {}\n",
                     self.store.store_dir(),
                     self.opts.priority
@@ -373,40 +372,34 @@ impl Shared {
                 Ok(paths) => {
                     let dir = self.store.store_dir().to_owned();
                     let list: String = paths.iter().map(|p| p.to_absolute(&dir) + "\n").collect();
-                    self.text(req, head, &list, "text/plain")
+                    Self::text(head, list, "text/plain")
                 }
-                Err(e) => Self::error(req, 500, &e.to_string()),
+                Err(e) => Self::error(500, &e.to_string()),
             },
             u => {
                 if let Some(hash) = u.strip_prefix('/').and_then(|u| u.strip_suffix(".narinfo")) {
-                    self.narinfo(req, head, hash)
+                    self.narinfo(head, hash)
                 } else if let Some(name) = u.strip_prefix("/nar/") {
                     self.nar(req, head, name)
                 } else {
-                    Self::error(req, 404, "not found")
+                    Self::error(404, "not found")
                 }
             }
-        };
-        let _ = res;
+        }
     }
 
-    fn text(&self, req: Request<'_>, head: bool, body: &str, mime: &str) -> io::Result<()> {
-        let len = body.len() as u64;
-        let data = if head {
-            Vec::new()
+    fn text(head: bool, body: impl Into<Vec<u8>>, mime: &str) -> Response {
+        let headers = vec![header("Content-Type", mime)];
+        let body = body.into();
+        if head {
+            Response::head(200, headers, Some(body.len() as u64))
         } else {
-            body.as_bytes().to_vec()
-        };
-        req.respond(Response::new(
-            200,
-            vec![header("Content-Type", mime)],
-            io::Cursor::new(data),
-            Some(len),
-        ))
+            Response::bytes(200, headers, body)
+        }
     }
 
-    fn error(req: Request<'_>, code: u16, msg: &str) -> io::Result<()> {
-        req.respond(Response::from_string(format!("{msg}\n")).with_status_code(code))
+    fn error(code: u16, msg: &str) -> Response {
+        Response::text(code, format!("{msg}\n"))
     }
 
     fn info_for_hash(&self, hash: &str) -> Option<PathInfo> {
@@ -423,7 +416,7 @@ impl Shared {
         )
     }
 
-    fn narinfo(&self, req: Request<'_>, head: bool, hash: &str) -> io::Result<()> {
+    fn narinfo(&self, head: bool, hash: &str) -> Response {
         // The stamp is taken before the database is read, so an answer is never filed under
         // a state newer than the one it was made in.
         let stamp = self.narinfos.stamp();
@@ -436,8 +429,8 @@ impl Shared {
             }
         };
         match answer {
-            Some(text) => self.text(req, head, &text, "text/x-nix-narinfo"),
-            None => Self::error(req, 404, "no such path"),
+            Some(text) => Self::text(head, text.as_bytes(), "text/x-nix-narinfo"),
+            None => Self::error(404, "no such path"),
         }
     }
 
@@ -467,15 +460,15 @@ impl Shared {
         Some(narinfo.render(&dir))
     }
 
-    fn nar(&self, req: Request<'_>, head: bool, name: &str) -> io::Result<()> {
+    fn nar(&self, req: &Request, head: bool, name: &str) -> Response {
         let Some((hash, _)) = name.split_once('-') else {
-            return Self::error(req, 404, "not found");
+            return Self::error(404, "not found");
         };
         let Some(info) = self.info_for_hash(hash) else {
-            return Self::error(req, 404, "no such path");
+            return Self::error(404, "no such path");
         };
         if name != self.nar_name(&info) {
-            return Self::error(req, 404, "no such NAR (stale URL?)");
+            return Self::error(404, "no such NAR (stale URL?)");
         }
         let uncompressed = self.opts.compression == Compression::None;
         let mut status = 200;
@@ -483,9 +476,8 @@ impl Shared {
         let mut headers = vec![header("Content-Type", "application/x-nix-nar")];
         if uncompressed {
             headers.push(header("Accept-Ranges", "bytes"));
-            let range = req.header("Range").map(str::to_owned);
-            if let Some(range) = range {
-                match parse_range(&range, info.nar_size) {
+            if let Some(range) = req.header("Range") {
+                match parse_range(range, info.nar_size) {
                     Some((s, e)) => {
                         status = 206;
                         start = s;
@@ -496,25 +488,16 @@ impl Shared {
                         ));
                     }
                     None => {
-                        return req.respond(
-                            Response::from_string("bad range\n".to_owned())
-                                .with_status_code(416)
-                                .with_header(header(
-                                    "Content-Range",
-                                    &format!("bytes */{}", info.nar_size),
-                                )),
-                        )
+                        return Response::text(416, "bad range\n".to_owned()).with_header(header(
+                            "Content-Range",
+                            &format!("bytes */{}", info.nar_size),
+                        ))
                     }
                 }
             }
         }
         if head {
-            return req.respond(Response::new(
-                status,
-                headers,
-                io::empty(),
-                uncompressed.then_some(len),
-            ));
+            return Response::head(status, headers, uncompressed.then_some(len));
         }
         let (tx, rx) = mpsc::sync_channel(4);
         let store = Arc::clone(&self.store);
@@ -553,12 +536,7 @@ impl Shared {
             chunk: Vec::new(),
             pos: 0,
         };
-        req.respond(Response::new(
-            status,
-            headers,
-            reader,
-            uncompressed.then_some(len),
-        ))
+        Response::stream(status, headers, reader, uncompressed.then_some(len))
     }
 }
 

@@ -271,3 +271,145 @@ fn http_on_a_raw_connection() {
     assert!(answer.starts_with("HTTP/1.1 405 "), "{answer}");
     server.stop();
 }
+
+/// The event loops' edge cases on raw connections: a request sent a byte at a time; requests
+/// pipelined around a NAR, whose connection moves from its loop to a streaming thread with
+/// the answers and requests in flight (they come back whole and in order); a client that
+/// closes its side after sending still gets every answer; many connections at once, more than
+/// the loops; a connection over the limit waits to be accepted.
+#[test]
+fn event_loops_answer_pipelines_partial_reads_and_hand_offs() {
+    use std::io::Write;
+    use std::net::{Shutdown, TcpStream};
+    use std::time::Duration;
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, top, _) = served(tmp.path(), Compression::None);
+    let src = open(&tmp.path().join("src"));
+    let nar = nar_of(&src, &top);
+    let connect = || {
+        let s = TcpStream::connect(server.local_addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+    let narinfo_url = format!("/{}.narinfo", top.hash_part());
+    let narinfo = {
+        let mut s = connect();
+        write!(s, "GET {narinfo_url} HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+        let mut a = String::new();
+        s.read_to_string(&mut a).unwrap();
+        a.split_once("\r\n\r\n").unwrap().1.to_owned()
+    };
+    assert!(narinfo.starts_with("StorePath: "), "{narinfo}");
+    let nar_url = narinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("URL: "))
+        .unwrap()
+        .to_owned();
+
+    // A byte at a time.
+    let mut s = connect();
+    s.set_nodelay(true).unwrap();
+    for b in format!("GET {narinfo_url} HTTP/1.1\r\nConnection: close\r\n\r\n").bytes() {
+        s.write_all(&[b]).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut a = String::new();
+    s.read_to_string(&mut a).unwrap();
+    assert!(
+        a.starts_with("HTTP/1.1 200 OK\r\n") && a.ends_with(&narinfo),
+        "{a}"
+    );
+
+    // narinfo, NAR, narinfo, NAR range, narinfo: pipelined, then our side closed.
+    let mut s = connect();
+    write!(
+        s,
+        "GET {narinfo_url} HTTP/1.1\r\n\r\nGET /{nar_url} HTTP/1.1\r\n\r\n\
+         GET {narinfo_url} HTTP/1.1\r\n\r\nGET /{nar_url} HTTP/1.1\r\nRange: bytes=2-5\r\n\r\n\
+         HEAD {narinfo_url} HTTP/1.1\r\n\r\n"
+    )
+    .unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    let ok = |body: &[u8]| {
+        let mut r = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/x-nix-narinfo\r\nContent-Length: {}\r\n\r\n",
+            narinfo.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    };
+    let mut want = ok(narinfo.as_bytes());
+    want.extend_from_slice(
+        format!("HTTP/1.1 200 OK\r\nContent-Type: application/x-nix-nar\r\nAccept-Ranges: bytes\r\nContent-Length: {}\r\n\r\n", nar.len()).as_bytes(),
+    );
+    want.extend_from_slice(&nar);
+    want.extend_from_slice(&ok(narinfo.as_bytes()));
+    want.extend_from_slice(
+        format!("HTTP/1.1 206 Partial Content\r\nContent-Type: application/x-nix-nar\r\nAccept-Ranges: bytes\r\nContent-Range: bytes 2-5/{}\r\nContent-Length: 4\r\n\r\n", nar.len()).as_bytes(),
+    );
+    want.extend_from_slice(&nar[2..6]);
+    want.extend_from_slice(&ok(b""));
+    assert!(
+        got == want,
+        "{}\n---\n{}",
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
+
+    // 100 connections at once, each asking twice.
+    let threads: Vec<_> = (0..100)
+        .map(|_| {
+            let addr = server.local_addr();
+            let url = narinfo_url.clone();
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                write!(
+                    s,
+                    "GET {url} HTTP/1.1\r\n\r\nGET {url} HTTP/1.1\r\nConnection: close\r\n\r\n"
+                )
+                .unwrap();
+                let mut a = String::new();
+                s.read_to_string(&mut a).unwrap();
+                a.matches("HTTP/1.1 200 OK\r\n").count()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 2);
+    }
+    server.stop();
+
+    // At most one connection at once: the second waits until the first ends.
+    let store = open(&tmp.path().join("src"));
+    let opts = ServeOptions {
+        max_connections: 1,
+        ..ServeOptions::default()
+    };
+    let one = Server::start("127.0.0.1:0", Arc::new(store), opts).unwrap();
+    let mut first = TcpStream::connect(one.local_addr()).unwrap();
+    write!(first, "GET /nix-cache-info HTTP/1.1\r\n\r\n").unwrap();
+    let mut buf = [0u8; 4096];
+    assert!(first.read(&mut buf).unwrap() > 0);
+    let mut second = TcpStream::connect(one.local_addr()).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    write!(
+        second,
+        "GET /nix-cache-info HTTP/1.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    assert!(second.read(&mut buf).is_err(), "served past the limit");
+    drop(first);
+    second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut a = String::new();
+    second.read_to_string(&mut a).unwrap();
+    assert!(a.starts_with("HTTP/1.1 200 OK\r\n"), "{a}");
+    one.stop();
+}

@@ -28,9 +28,9 @@ pub struct ServeArgs {
     /// The priority announced in nix-cache-info (lower is asked first)
     #[arg(long, default_value_t = 30)]
     priority: i32,
-    /// How many connections are served at once (a thread each)
-    #[arg(long, default_value_t = 256)]
-    threads: usize,
+    /// How many connections are served at once (more wait to be accepted)
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
 }
 
 pub fn run(
@@ -55,7 +55,7 @@ pub fn run(
         secret_keys,
         compression,
         priority: args.priority,
-        threads: args.threads,
+        max_connections: args.max_connections,
     };
     let server = Server::start(&args.listen, Arc::new(store), opts)
         .with_context(|| "starting the binary cache server")?;
