@@ -271,8 +271,9 @@ impl Server {
         let _ = self.acceptor.join();
     }
 
-    /// Stops accepting connections; each connection ends after its current request (an idle
-    /// one when its client sends the next, or after [`http::IDLE_TIMEOUT`]).
+    /// Stops accepting connections. The event loops close theirs within a second; a
+    /// connection streaming a NAR ends after its current response (an idle one when its
+    /// client sends the next request, or after [`http::IDLE_TIMEOUT`]).
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         // Wakes the acceptor (it may be waiting for a slot: then it sees the flag when one
