@@ -847,7 +847,7 @@ impl Machine {
     /// until that boot is ready and returns the time it took.
     pub fn reboot(&mut self, limit: Duration) -> Result<Duration, VmError> {
         if let Some(conn) = self.conn.as_mut() {
-            let _ = conn.write_all(b"reboot\n");
+            let _ = conn.write_all(b"/run/current-system/sw/bin/reboot\n");
         }
         self.conn = None;
         self.buf.clear();
@@ -860,7 +860,10 @@ impl Machine {
     /// Powers the guest off (`poweroff`) and waits for the runner to exit.
     pub fn shutdown(mut self, limit: Duration) -> Result<(), VmError> {
         if let Some(conn) = self.conn.as_mut() {
-            let _ = conn.write_all(b"poweroff\n");
+            // By its path: the backdoor's shell, busybox's, runs its own `poweroff` applet
+            // before looking at PATH, and busybox's signals PID 1 as busybox's init wants;
+            // `sw/bin/poweroff` is systemd's.
+            let _ = conn.write_all(b"/run/current-system/sw/bin/poweroff\n");
         }
         let deadline = Instant::now() + limit;
         loop {
