@@ -360,7 +360,8 @@ pub fn run(dir: &Path, opts: &BootOptions, console: &mut dyn Write) -> Result<()
             Why::Default => format!("booting generation {n} (the default){tries}"),
             Why::Newest => format!("booting generation {n} (the newest good entry){tries}"),
             Why::Reverted { bad, failure } => format!(
-                "generation {} is bad: {} tries did not reach multi-user.target (last try: {});                  reverting to generation {n}{tries}",
+                "generation {} is bad: {} tries did not reach multi-user.target (last try: {}); \
+                 reverting to generation {n}{tries}",
                 bad.generation,
                 bad.done,
                 failure.as_deref().unwrap_or("no reason noted")
