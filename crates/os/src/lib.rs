@@ -30,6 +30,7 @@ pub mod build;
 mod error;
 pub mod etc;
 pub mod fsutil;
+pub mod loader;
 pub mod report;
 pub mod scripts;
 pub mod system;

@@ -23,6 +23,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,7 +36,9 @@ use kiln_store::{LocalStore, Store as _};
 use crate::build::{self, Configuration};
 use crate::error::{io as io_err, OsError};
 use crate::fsutil;
+use crate::loader::{self, Image, ImageError, Why};
 use crate::system::System;
+use crate::toplevel::Toplevel;
 
 /// What the backdoor prints when it starts (after `multi-user.target`).
 pub const BACKDOOR_READY: &str = "kiln-backdoor: ready";
@@ -123,14 +126,30 @@ pub enum VmError {
         /// What it printed.
         output: String,
     },
+    /// The boot loader found nothing to boot.
+    #[error("the boot loader: {detail}")]
+    Loader {
+        /// Why.
+        detail: String,
+    },
+    /// The loader's state on the image could not be read or written.
+    #[error(transparent)]
+    Image(#[from] ImageError),
     /// An OS-layer operation failed.
     #[error(transparent)]
     Os(#[from] OsError),
 }
 
+/// The runner's directory for the activated roots of the generations (kept across builds, as
+/// the staging root holds only the current generation's).
+const ACTIVATED: &str = "activated";
+
 /// Writes the images and the runner of the VM whose staging root is `system` into `dir`, for
-/// its current generation.
-pub fn make_images(system: &System, dir: &Path) -> Result<VmFiles, VmError> {
+/// its generations, the current one the default entry. The loader's state on the old `nix`
+/// image (boot counters, failure notes) is carried over for the generations it has; a new
+/// generation's entry gets the tries its toplevel's `/etc/kernel/tries` says (none: no boot
+/// counting). The runner runs `kiln` (the program `kiln`) as `kiln os vm --boot`.
+pub fn make_images(system: &System, dir: &Path, kiln: &Path) -> Result<VmFiles, VmError> {
     let root = system.root();
     let gens = system.generations()?;
     let current = gens
@@ -138,9 +157,9 @@ pub fn make_images(system: &System, dir: &Path) -> Result<VmFiles, VmError> {
         .find(|g| g.current)
         .ok_or_else(|| VmError::NoGeneration(root.to_owned()))?;
     let toplevel = system.toplevel(&current.target.to_string_lossy())?;
-    let (Some(kernel), Some(initrd)) = (&toplevel.system.kernel, &toplevel.system.initrd) else {
+    if toplevel.system.kernel.is_none() || toplevel.system.initrd.is_none() {
         return Err(VmError::NotBootable(toplevel.path.clone()));
-    };
+    }
     let store = system.store();
     let mut tops = BTreeSet::new();
     for g in &gens {
@@ -155,6 +174,14 @@ pub fn make_images(system: &System, dir: &Path) -> Result<VmFiles, VmError> {
         .map_err(|e| OsError::Store(Box::new(e)))?;
 
     fs::create_dir_all(dir).map_err(io_err("creating", dir))?;
+    let nix_image = dir.join("nix.img");
+    // The loader's state the guest and earlier boots left (an unreadable image: none).
+    let old = if nix_image.exists() {
+        Image::new(&nix_image).state().unwrap_or_default()
+    } else {
+        loader::State::default()
+    };
+
     let staging = dir.join(".nix-image.tmp");
     remove_tree(&staging)?;
     let store_copy = staging.join("store");
@@ -173,25 +200,70 @@ pub fn make_images(system: &System, dir: &Path) -> Result<VmFiles, VmError> {
     }
     let current_name = current.path.file_name().unwrap_or_default();
     symlink(Path::new(current_name), &profiles.join("system"))?;
-    // The activated root (everything but the store, the boot entries and /run).
-    let top_name = Path::new(&toplevel.path)
-        .file_name()
-        .unwrap_or_default()
-        .to_owned();
-    let activated = staging.join("var/kiln/activated").join(&top_name);
-    mkdir(&activated)?;
+    // The activated root of the current generation (everything but the store, the boot
+    // entries and /run), kept in DIR/activated with those of the other generations, so each
+    // boots with its own.
+    let top_name = |path: &Path| path.file_name().unwrap_or_default().to_owned();
+    let cache = dir.join(ACTIVATED);
+    mkdir(&cache)?;
+    let mine = cache.join(top_name(Path::new(&toplevel.path)));
+    let fresh = cache.join(".current.tmp");
+    remove_tree(&fresh)?;
+    mkdir(&fresh)?;
     for e in fs::read_dir(root).map_err(io_err("reading", root))? {
         let e = e.map_err(io_err("reading", root))?;
         let name = e.file_name();
         if name == "nix" || name == "boot" || name == "run" {
             continue;
         }
-        copy_tree(&e.path(), &activated.join(&name))?;
+        copy_tree(&e.path(), &fresh.join(&name))?;
     }
+    remove_tree(&mine)?;
+    fs::rename(&fresh, &mine).map_err(io_err("renaming", &fresh))?;
+    let wanted: BTreeSet<_> = gens.iter().map(|g| top_name(&g.target)).collect();
+    for e in fs::read_dir(&cache).map_err(io_err("reading", &cache))? {
+        let e = e.map_err(io_err("reading", &cache))?;
+        if !wanted.contains(&e.file_name()) {
+            remove_tree(&e.path())?;
+        }
+    }
+    let activated = staging.join("var/kiln/activated");
+    mkdir(&activated)?;
+    for name in &wanted {
+        let from = cache.join(name);
+        if from.exists() {
+            link_tree(&from, &activated.join(name))?;
+        }
+    }
+    // The boot loader's state: an entry per generation, the current one the default.
+    let loader_dir = staging.join(loader::LOADER_DIR.trim_start_matches('/'));
+    mkdir(&loader_dir.join("entries"))?;
+    for g in &gens {
+        let n = g.number;
+        let src = fsutil::phys(root, format!("/boot/loader/entries/kiln-{n}.conf"));
+        let text = fs::read(&src).map_err(io_err("reading", &src))?;
+        let entry = match old.entry(n) {
+            Some(e) => e,
+            None => {
+                let top = system.toplevel(&g.target.to_string_lossy())?;
+                loader::Entry::new(n, tries(root, &top))
+            }
+        };
+        fs::write(loader_dir.join("entries").join(entry.file_name()), text)
+            .map_err(io_err("writing", &loader_dir))?;
+        if let Some(f) = old.failure(n) {
+            fs::write(loader_dir.join(format!("failed-{n}")), format!("{f}\n"))
+                .map_err(io_err("writing", &loader_dir))?;
+        }
+    }
+    let default = crate::boot::default_entry(root).unwrap_or(current.number);
+    fs::write(loader_dir.join("loader.conf"), loader::loader_conf(default))
+        .map_err(io_err("writing", &loader_dir))?;
 
-    let nix_image = dir.join("nix.img");
     let size = (bytes + bytes / 4) / (1 << 20) + 256;
-    mke2fs("nix", &staging, &dir.join("nix.img.tmp"), size)?;
+    // No journal: the runner reads and writes the image with debugfs, which does not replay
+    // one, and the guest syncs what it writes there before it reboots.
+    mke2fs("nix", &staging, &dir.join("nix.img.tmp"), size, false)?;
     fs::rename(dir.join("nix.img.tmp"), &nix_image).map_err(io_err("renaming", &nix_image))?;
     remove_tree(&staging)?;
 
@@ -200,43 +272,26 @@ pub fn make_images(system: &System, dir: &Path) -> Result<VmFiles, VmError> {
         let empty = dir.join(".persist-image.tmp");
         remove_tree(&empty)?;
         mkdir(&empty)?;
-        mke2fs("persist", &empty, &dir.join("persist.img.tmp"), 1024)?;
+        mke2fs("persist", &empty, &dir.join("persist.img.tmp"), 1024, true)?;
         fs::rename(dir.join("persist.img.tmp"), &persist_image)
             .map_err(io_err("renaming", &persist_image))?;
         remove_tree(&empty)?;
     }
 
-    let phys_kernel =
-        fsutil::resolve(root, Path::new(kernel)).map_err(io_err("resolving", kernel))?;
-    let phys_initrd =
-        fsutil::resolve(root, Path::new(initrd)).map_err(io_err("resolving", initrd))?;
-    let append = std::iter::once(format!("init={}/init", toplevel.path))
-        .chain(toplevel.system.kernel_params.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
     let runner = dir.join("run-vm");
     let script = format!(
         "#!/bin/sh\n\
-         # The Kiln VM of {host}, generation {gen} ({top}), made by `kiln os vm`.\n\
+         # The Kiln VM of {host} (generation {gen}: {top} is the default), made by `kiln os vm`.\n\
+         # `run-vm [--generation N] [-- QEMU-ARGS]`: the runner plays the boot loader (entries\n\
+         # on nix.img), boots qemu, and boots again when the guest reboots.\n\
          # Console: stdout. Backdoor: $KILN_VM_BACKDOOR (default: backdoor.sock beside this\n\
-         # script). More qemu options: $QEMU_OPTS or arguments. Memory: $KILN_VM_MEMORY (MiB).\n\
+         # script). More qemu options: $QEMU_OPTS. Memory: $KILN_VM_MEMORY (MiB).\n\
          dir=$(cd \"$(dirname \"$0\")\" && pwd)\n\
-         exec \"${{QEMU:-qemu-system-x86_64}}\" -machine accel=tcg -cpu max -smp 1 \
-         -m \"${{KILN_VM_MEMORY:-1024}}\" \\\n  -kernel {kernel} -initrd {initrd} \\\n  \
-         -append {append} \\\n  \
-         -drive file=\"$dir/nix.img\",if=virtio,format=raw \\\n  \
-         -drive file=\"$dir/persist.img\",if=virtio,format=raw \\\n  \
-         -display none -monitor none -serial stdio \\\n  \
-         -device virtio-serial-pci \\\n  \
-         -chardev socket,id=backdoor,path=\"${{KILN_VM_BACKDOOR:-$dir/backdoor.sock}}\",server=on,wait=off \\\n  \
-         -device virtconsole,chardev=backdoor \\\n  \
-         -no-reboot $QEMU_OPTS \"$@\"\n",
+         exec {kiln} os vm --dir \"$dir\" --boot \"$@\"\n",
         host = toplevel.system.host_name,
         gen = current.number,
         top = toplevel.path,
-        kernel = sh_quote(&phys_kernel.to_string_lossy()),
-        initrd = sh_quote(&phys_initrd.to_string_lossy()),
-        append = sh_quote(&append),
+        kiln = sh_quote(&kiln.to_string_lossy()),
     );
     fsutil::write_atomic(&runner, script.as_bytes(), 0o755)?;
     Ok(VmFiles {
@@ -246,6 +301,195 @@ pub fn make_images(system: &System, dir: &Path) -> Result<VmFiles, VmError> {
         toplevel: toplevel.path.clone(),
         closure_bytes: bytes,
     })
+}
+
+/// The tries a new entry of `top` gets: its `/etc/kernel/tries` (as systemd's kernel-install
+/// reads it), none when absent or not a positive number.
+fn tries(root: &Path, top: &Toplevel) -> Option<u32> {
+    let path = top.resolve(root, "etc/kernel/tries").ok()?;
+    fs::read_to_string(path)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+}
+
+/// How a VM is booted.
+#[derive(Debug, Clone, Default)]
+pub struct BootOptions {
+    /// The generation to boot first (a pick from the boot menu), not the default.
+    pub generation: Option<u64>,
+    /// More qemu arguments.
+    pub qemu_args: Vec<String>,
+}
+
+/// What the kernel prints as the machine powers off or restarts. (A panic, with `panic=-1`,
+/// ends qemu too, `-no-reboot`: the runner stops there, its try counted.)
+const POWER_DOWN: &[u8] = b"reboot: Power down";
+const RESTART: &[u8] = b"reboot: Restarting system";
+
+/// Boots the VM in `dir` as its boot loader would: chooses the entry ([`loader::choose`]),
+/// counts the try on the image, starts qemu with the entry's kernel, initrd and options (and
+/// `kiln.entry=` naming the entry, so the guest can bless it), copies the console to
+/// `console`, and when the guest restarts chooses again and boots again. Returns
+/// when the guest powers off. What the loader decides is written to `console` and appended
+/// to `DIR/boot.log` (`kiln-loader: …` lines).
+pub fn run(dir: &Path, opts: &BootOptions, console: &mut dyn Write) -> Result<(), VmError> {
+    let image = Image::new(&dir.join("nix.img"));
+    let root = dir.join("root");
+    let entries = format!("{}/entries", loader::LOADER_DIR);
+    let mut asked = opts.generation;
+    let mut boot = 0u64;
+    loop {
+        boot += 1;
+        let state = image.state()?;
+        let choice = loader::choose(&state, asked.take()).map_err(|e| VmError::Loader {
+            detail: e.to_string(),
+        })?;
+        let entry = choice.entry;
+        let booted = entry.tried();
+        let n = entry.generation;
+        let tries = match booted.left {
+            Some(left) => format!(", try {} of {}", booted.done, booted.done + left),
+            None => String::new(),
+        };
+        let line = match &choice.why {
+            Why::Asked => format!("booting generation {n} (asked for){tries}"),
+            Why::Oneshot => format!("booting generation {n} (the one-shot entry){tries}"),
+            Why::Default => format!("booting generation {n} (the default){tries}"),
+            Why::Newest => format!("booting generation {n} (the newest good entry){tries}"),
+            Why::Reverted { bad, failure } => format!(
+                "generation {} is bad: {} tries did not reach multi-user.target (last try: {}); \
+                 reverting to generation {n}{tries}",
+                bad.generation,
+                bad.done,
+                failure.as_deref().unwrap_or("no reason noted")
+            ),
+        };
+        note(dir, console, &format!("boot {boot}: {line}"))?;
+        if booted != entry {
+            image.rename(&entries, &entry.file_name(), &booted.file_name())?;
+        }
+        if state.oneshot.is_some() {
+            image.remove(loader::LOADER_DIR, "oneshot")?;
+        }
+        let text = loader::parse_entry(&String::from_utf8_lossy(
+            &image.read(&format!("{entries}/{}", booted.file_name()))?,
+        ));
+        let (Some(linux), Some(initrd)) = (&text.linux, &text.initrd) else {
+            return Err(VmError::NotBootable(booted.file_name()));
+        };
+        let kernel =
+            fsutil::resolve(&root, Path::new(linux)).map_err(io_err("resolving", linux))?;
+        let initrd =
+            fsutil::resolve(&root, Path::new(initrd)).map_err(io_err("resolving", initrd))?;
+        let append = format!("{} kiln.entry={}", text.options, booted.file_name());
+        let socket = std::env::var_os("KILN_VM_BACKDOOR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dir.join("backdoor.sock"));
+        let _ = fs::remove_file(&socket);
+        let qemu = std::env::var("QEMU").unwrap_or_else(|_| "qemu-system-x86_64".into());
+        let memory = std::env::var("KILN_VM_MEMORY").unwrap_or_else(|_| "1024".into());
+        let mut cmd = Command::new(&qemu);
+        cmd.args([
+            "-machine",
+            "accel=tcg",
+            "-cpu",
+            "max",
+            "-smp",
+            "1",
+            "-m",
+            &memory,
+        ])
+        .arg("-kernel")
+        .arg(&kernel)
+        .arg("-initrd")
+        .arg(&initrd)
+        .arg("-append")
+        .arg(&append)
+        .arg("-drive")
+        .arg(drive(&dir.join("nix.img")))
+        .arg("-drive")
+        .arg(drive(&dir.join("persist.img")))
+        .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+        .args(["-device", "virtio-serial-pci", "-chardev"])
+        .arg(format!(
+            "socket,id=backdoor,path={},server=on,wait=off",
+            socket.display()
+        ))
+        .args(["-device", "virtconsole,chardev=backdoor", "-no-reboot"]);
+        if let Ok(extra) = std::env::var("QEMU_OPTS") {
+            cmd.args(extra.split_whitespace());
+        }
+        cmd.args(&opts.qemu_args).stdout(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| VmError::Tool {
+            tool: qemu.clone(),
+            detail: e.to_string(),
+        })?;
+        let mut out = child.stdout.take().expect("piped");
+        let (mut restart, mut tail) = (false, Vec::new());
+        let mut chunk = [0u8; 8192];
+        loop {
+            let k = match out.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(k) => k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let _ = console.write_all(&chunk[..k]);
+            let _ = console.flush();
+            tail.extend_from_slice(&chunk[..k]);
+            if find(&tail, RESTART).is_some() {
+                restart = true;
+            }
+            if find(&tail, POWER_DOWN).is_some() {
+                restart = false;
+            }
+            let keep = tail.len().saturating_sub(64);
+            tail.drain(..keep);
+        }
+        let status = child.wait().map_err(|e| VmError::Tool {
+            tool: qemu.clone(),
+            detail: e.to_string(),
+        })?;
+        if !status.success() {
+            return Err(VmError::Tool {
+                tool: qemu,
+                detail: format!("{status}"),
+            });
+        }
+        if !restart {
+            note(dir, console, &format!("boot {boot}: the guest powered off"))?;
+            return Ok(());
+        }
+        note(dir, console, &format!("boot {boot}: the guest restarts"))?;
+    }
+}
+
+fn drive(image: &Path) -> String {
+    // qemu's option syntax: a comma in a value is written twice.
+    format!(
+        "file={},if=virtio,format=raw",
+        image.display().to_string().replace(',', ",,")
+    )
+}
+
+/// Writes a loader line to the console and appends it to `DIR/boot.log`.
+fn note(dir: &Path, console: &mut dyn Write, line: &str) -> Result<(), VmError> {
+    let line = format!("kiln-loader: {line}\n");
+    let _ = console.write_all(b"\r\n");
+    let _ = console.write_all(line.as_bytes());
+    let _ = console.flush();
+    let log = dir.join("boot.log");
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(io_err("opening", &log))?;
+    f.write_all(line.as_bytes())
+        .map_err(io_err("writing", &log))?;
+    Ok(())
 }
 
 fn sh_quote(s: &str) -> String {
@@ -327,8 +571,8 @@ fn tree(from: &Path, to: &Path, link: bool) -> Result<u64, OsError> {
     Ok(bytes)
 }
 
-/// `mke2fs -t ext4 -L label -d dir image sizeM`, into a fresh file.
-fn mke2fs(label: &str, dir: &Path, image: &Path, mib: u64) -> Result<(), VmError> {
+/// `mke2fs -t ext4 -L label -d dir image sizeM`, into a fresh file; with a journal or not.
+fn mke2fs(label: &str, dir: &Path, image: &Path, mib: u64, journal: bool) -> Result<(), VmError> {
     let _ = fs::remove_file(image);
     let out = Command::new("mke2fs")
         .args([
@@ -340,8 +584,13 @@ fn mke2fs(label: &str, dir: &Path, image: &Path, mib: u64) -> Result<(), VmError
             label,
             "-E",
             "root_owner=0:0",
-            "-d",
         ])
+        .args(if journal {
+            &[][..]
+        } else {
+            &["-O", "^has_journal"][..]
+        })
+        .arg("-d")
         .arg(dir)
         .arg(image)
         .arg(format!("{mib}M"))
@@ -374,6 +623,18 @@ pub struct Machine {
 impl Machine {
     /// Starts `runner` with its console written to `log` and its backdoor at `socket`.
     pub fn start(runner: &Path, log: &Path, socket: &Path) -> Result<Machine, VmError> {
+        Machine::start_with(runner, &[], log, socket)
+    }
+
+    /// Starts `runner` with `args` (`--generation N`), its console written to `log` and its
+    /// backdoor at `socket`. The runner and its qemu are a process group of their own, ended
+    /// together when the machine is dropped.
+    pub fn start_with(
+        runner: &Path,
+        args: &[&str],
+        log: &Path,
+        socket: &Path,
+    ) -> Result<Machine, VmError> {
         let _ = fs::remove_file(socket);
         let console = fs::File::create(log).map_err(|e| OsError::Io {
             action: "creating",
@@ -386,7 +647,9 @@ impl Machine {
             source: e,
         })?;
         let child = Command::new(runner)
+            .args(args)
             .env("KILN_VM_BACKDOOR", socket)
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(console)
             .stderr(err)
@@ -427,26 +690,36 @@ impl Machine {
     }
 
     /// Waits until the backdoor says it is ready, that is `multi-user.target` was reached;
-    /// returns the time since the start.
+    /// returns the time since the start. A boot that ends before (the guest restarts, the
+    /// runner boots it again) is waited through.
     pub fn wait_ready(&mut self, limit: Duration) -> Result<Duration, VmError> {
         let deadline = self.started + limit;
-        while self.conn.is_none() {
-            if let Some(why) = self.exited() {
-                return Err(VmError::Closed {
-                    what: why,
-                    log: self.log.clone(),
-                });
-            }
-            match UnixStream::connect(&self.socket) {
-                Ok(c) => self.conn = Some(c),
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
+        loop {
+            while self.conn.is_none() {
+                if let Some(why) = self.exited() {
+                    return Err(VmError::Closed {
+                        what: why,
+                        log: self.log.clone(),
+                    });
                 }
-                Err(_) => return Err(self.timeout("the backdoor socket", limit)),
+                match UnixStream::connect(&self.socket) {
+                    Ok(c) => self.conn = Some(c),
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    Err(_) => return Err(self.timeout("the backdoor socket", limit)),
+                }
+            }
+            match self.read_until(BACKDOOR_READY.as_bytes(), deadline, limit, "the backdoor") {
+                Ok(_) => return Ok(self.started.elapsed()),
+                Err(VmError::Closed { .. }) if self.exited().is_none() => {
+                    // That qemu ended; the runner starts the next boot.
+                    self.conn = None;
+                    self.buf.clear();
+                }
+                Err(e) => return Err(e),
             }
         }
-        self.read_until(BACKDOOR_READY.as_bytes(), deadline, limit, "the backdoor")?;
-        Ok(self.started.elapsed())
     }
 
     /// Reads from the backdoor until `marker`; returns what came before it (and drops it).
@@ -571,12 +844,27 @@ impl Machine {
         }
     }
 
-    /// Powers the guest off (`poweroff`) and waits for qemu to exit.
+    /// Reboots the guest (`reboot`): the runner chooses the entry again and boots it; waits
+    /// until that boot is ready and returns the time it took.
+    pub fn reboot(&mut self, limit: Duration) -> Result<Duration, VmError> {
+        if let Some(conn) = self.conn.as_mut() {
+            let _ = conn.write_all(b"/run/current-system/sw/bin/reboot\n");
+        }
+        self.conn = None;
+        self.buf.clear();
+        self.started = Instant::now();
+        // Until the old qemu is gone the socket may still take a connection, which then
+        // closes: `wait_ready` waits through that.
+        self.wait_ready(limit)
+    }
+
+    /// Powers the guest off (`poweroff`) and waits for the runner to exit.
     pub fn shutdown(mut self, limit: Duration) -> Result<(), VmError> {
         if let Some(conn) = self.conn.as_mut() {
-            // systemd's own request: busybox's `poweroff`, first on the backdoor's PATH, signals
-            // PID 1 with SIGUSR2, which systemd takes as "dump your state".
-            let _ = conn.write_all(b"systemctl poweroff 2>/dev/null || poweroff\n");
+            // By its path: the backdoor's shell, busybox's, runs its own `poweroff` applet
+            // before looking at PATH, and busybox's signals PID 1 as busybox's init wants;
+            // `sw/bin/poweroff` is systemd's.
+            let _ = conn.write_all(b"/run/current-system/sw/bin/poweroff\n");
         }
         let deadline = Instant::now() + limit;
         loop {
@@ -594,6 +882,12 @@ impl Machine {
 impl Drop for Machine {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            // The runner's group: the runner and its qemu.
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!("kill -KILL -- -{}", self.child.id()))
+                .stderr(Stdio::null())
+                .status();
             let _ = self.child.kill();
         }
         let _ = self.child.wait();

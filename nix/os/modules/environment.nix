@@ -1,6 +1,14 @@
 # `environment.systemPackages`: the packages of `/run/current-system/sw` (the toplevel's `sw`).
+# With systemd (`systemd.package`), `sw/bin` has its `systemctl` and, as links to it, the
+# `poweroff`, `reboot`, `halt` and `shutdown` that ask systemd (busybox's, in the default
+# packages, would signal PID 1 the way busybox's init wants, which systemd takes for other
+# requests); they replace any other package's commands of those names.
 { config, lib, pkgs, ... }:
 with lib;
+let
+  systemd = config.systemd.package;
+  power = [ "poweroff" "reboot" "halt" "shutdown" ];
+in
 {
   options = {
     environment.systemPackages = mkOption {
@@ -65,6 +73,17 @@ with lib;
     system.path = pkgs.buildEnv ({
       name = "system-path";
       paths = config.environment.systemPackages ++ config.environment.defaultPackages;
+    } // optionalAttrs (systemd != null) {
+      postBuild = ''
+        mkdir -p $out/bin
+        for c in systemctl ${toString power}; do
+          rm -f $out/bin/$c $out/sbin/$c
+        done
+        ln -s ${systemd}/bin/systemctl $out/bin/systemctl
+        for c in ${toString power}; do
+          ln -s ${systemd}/bin/systemctl $out/bin/$c
+        done
+      '';
     } // optionalAttrs (config.environment.pathsToLink != [ ]) {
       pathsToLink = [ "/bin" "/sbin" "/lib" "/share" "/etc" ] ++ config.environment.pathsToLink;
     });

@@ -49,6 +49,10 @@ let
     fi
     ln -sfn "$toplevel" /run/current-system
     ln -sfn "$toplevel" /run/booted-system
+    # The boot loader's state is on the nix disk (where the VM's loader reads it).
+    if [ -d /nix/var/kiln/boot ] && [ ! -e /boot ]; then
+      ln -s /nix/var/kiln/boot /boot
+    fi
 
     # Declared state, from ${st.root}.
     restore_dir() {

@@ -149,6 +149,16 @@ pub struct VmArgs {
     /// Boot the VM after building it (its console on stdout)
     #[arg(long)]
     run: bool,
+    /// Boot the VM in DIR as it is, building nothing (what DIR/run-vm does)
+    #[arg(long)]
+    boot: bool,
+    /// Boot generation N's entry once (a pick from the boot menu) instead of the default;
+    /// boots without building unless --run is given
+    #[arg(long, value_name = "N")]
+    generation: Option<u64>,
+    /// More qemu arguments
+    #[arg(last = true, value_name = "QEMU-ARGS")]
+    qemu_args: Vec<String>,
 }
 
 /// A build failure kept whole, so it is reported as the build commands report it.
@@ -747,6 +757,13 @@ pub fn nixos_rebuild(program: &str, args: &[String]) -> anyhow::Result<()> {
 /// `kiln os vm`: builds the configuration with `<kiln/os/vm.nix>`, switches the VM's staging
 /// root to it, and writes the images and the runner.
 pub fn vm(global: &GlobalArgs, a: VmArgs) -> anyhow::Result<()> {
+    let boot = kiln_os::vm::BootOptions {
+        generation: a.generation,
+        qemu_args: a.qemu_args.clone(),
+    };
+    if a.boot || (a.generation.is_some() && !a.run) {
+        return vm_boot(&a.dir, &boot);
+    }
     let ctx = context(global, a.config.show_trace, false);
     let root = a.dir.join("root");
     std::fs::create_dir_all(&root)?;
@@ -785,7 +802,7 @@ pub fn vm(global: &GlobalArgs, a: VmArgs) -> anyhow::Result<()> {
     if let Some(n) = out.generation {
         eprintln!("VM system generation {n}: {}", out.report.to);
     }
-    let files = kiln_os::vm::make_images(&system, &a.dir)?;
+    let files = kiln_os::vm::make_images(&system, &a.dir, &std::env::current_exe()?)?;
     eprintln!(
         "images: {} ({} MiB of store paths), {} (kept across builds)",
         files.nix_image.display(),
@@ -796,10 +813,15 @@ pub fn vm(global: &GlobalArgs, a: VmArgs) -> anyhow::Result<()> {
     writeln!(stdout, "{}", files.runner.display())?;
     stdout.flush()?;
     if a.run {
-        let st = std::process::Command::new(&files.runner).status()?;
-        if !st.success() {
-            anyhow::bail!("{} exited with {st}", files.runner.display());
-        }
+        vm_boot(&a.dir, &boot)?;
     }
+    Ok(())
+}
+
+/// Boots the VM in `dir` (the runner's work: `DIR/run-vm` runs `kiln os vm --boot`), its
+/// console on stdout, until the guest powers off.
+fn vm_boot(dir: &Path, boot: &kiln_os::vm::BootOptions) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    kiln_os::vm::run(dir, boot, &mut stdout)?;
     Ok(())
 }
