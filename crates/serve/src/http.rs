@@ -325,22 +325,17 @@ fn send(w: &mut impl Write, req: &Request, resp: Response) -> io::Result<bool> {
         w.flush()?;
         return Ok(keep_alive);
     }
-    let mut body = resp.body;
+    let mut body: Box<dyn Read + Send> = match resp.body {
+        Body::Bytes(b) => Box::new(io::Cursor::new(b)),
+        Body::Stream(r) => r,
+    };
     let mut buf = vec![0u8; 256 * 1024];
     let mut sent = 0u64;
     loop {
-        let n = match &mut body {
-            Body::Bytes(b) => {
-                let n = b.len().min(buf.len());
-                buf[..n].copy_from_slice(&b[..n]);
-                b.drain(..n);
-                n
-            }
-            Body::Stream(r) => match r.read(&mut buf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            },
+        let n = match body.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         };
         if n == 0 {
             break;
