@@ -237,6 +237,13 @@ isELF() {
     [ "$magic" = $'\177ELF' ]
 }
 
+# isArchive FILE: a static library (`ar`'s magic).
+isArchive() {
+    local magic
+    magic=$(head -c 8 "$1" 2> /dev/null)
+    [ "$magic" = '!<arch>' ]
+}
+
 # patchShebangs DIR: `#!/bin/sh`, `#!/usr/bin/env perl`, … become the programs of that name
 # on PATH (in the store).
 patchShebangs() {
@@ -284,15 +291,22 @@ fixupPhase() {
     for o in $outputs; do
         dir=${!o}
         [ -e "$dir" ] || continue
-        if [ -z "${dontStrip:-}" ] || [ -z "${dontPatchELF:-}" ]; then
-            find "$dir" -type f | while read -r f; do
-                isELF "$f" || continue
-                [ -n "${dontStrip:-}" ] || strip -S "$f" 2> /dev/null || true
-                if [ -z "${dontPatchELF:-}" ] && patchelf --print-rpath "$f" > /dev/null 2>&1; then
-                    patchelf --shrink-rpath "$f"
-                fi
-            done
-        fi
+        find "$dir" -type f | while read -r f; do
+            if isArchive "$f"; then
+                # `ar` records each member's mtime, uid and gid when asked to (ncurses'
+                # ARFLAGS do): rewritten in deterministic mode (all zero), stripped unless
+                # `dontStrip`, the same archive whoever builds it when.
+                { [ -z "${dontStrip:-}" ] && strip -S -D "$f" 2> /dev/null; } \
+                    || objcopy -D "$f" 2> /dev/null \
+                    || echo "fixup: cannot rewrite the archive $f deterministically" >&2
+                continue
+            fi
+            isELF "$f" || continue
+            [ -n "${dontStrip:-}" ] || strip -S "$f" 2> /dev/null || true
+            if [ -z "${dontPatchELF:-}" ] && patchelf --print-rpath "$f" > /dev/null 2>&1; then
+                patchelf --shrink-rpath "$f"
+            fi
+        done
         if [ -z "${dontPatchShebangs:-}" ]; then patchShebangs "$dir"; fi
         rm -f "$dir/share/info/dir"
     done
